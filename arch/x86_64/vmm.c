@@ -1,0 +1,125 @@
+/*
+ * Kernel page tables. One set, shared by all CPUs:
+ *   - the direct map of physical memory up to the highest RAM address
+ *     (2 MiB pages, write-back, no execute),
+ *   - the kernel image at KERNEL_VBASE (2 MiB pages over the first 1 GiB),
+ *   - device memory mapped on demand at MMIO_BASE (4 KiB pages, uncached).
+ * The boot-time identity map is gone once vmm_init() switches tables.
+ */
+#include <arch/cpu.h>
+#include <arch/memlayout.h>
+#include <kernel/mm.h>
+#include <kernel/panic.h>
+#include <kernel/spinlock.h>
+#include <lib/string.h>
+
+#define PTE_P	(1ull << 0)
+#define PTE_W	(1ull << 1)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
+#define PTE_PS	(1ull << 7)
+#define PTE_G	(1ull << 8)
+#define PTE_NX	(1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
+
+static uint64_t kernel_root; /* physical */
+static uint64_t mmio_next = MMIO_BASE;
+static struct spinlock vmm_lock = SPINLOCK_INIT("vmm");
+static uint64_t (*table_alloc)(void);
+
+static uint64_t *table(uint64_t pa)
+{
+	return phys_to_virt(pa);
+}
+
+static uint64_t table_alloc_pmm(void)
+{
+	uint64_t pa = pmm_alloc(0);
+
+	if (pa)
+		memset(phys_to_virt(pa), 0, PAGE_SIZE);
+	return pa;
+}
+
+/* Returns the entry for va at the given level (3 = PML4 ... 0 = PT),
+ * creating intermediate tables; NULL if out of memory. */
+static uint64_t *walk(uint64_t va, int level)
+{
+	uint64_t *t = table(kernel_root);
+
+	for (int l = 3; l > level; l--) {
+		uint64_t *e = &t[(va >> (12 + 9 * l)) & 511];
+
+		if (!(*e & PTE_P)) {
+			uint64_t pa = table_alloc();
+
+			if (!pa)
+				return NULL;
+			*e = pa | PTE_P | PTE_W;
+		}
+		t = table(*e & PTE_ADDR);
+	}
+	return &t[(va >> (12 + 9 * level)) & 511];
+}
+
+static void map_huge(uint64_t va, uint64_t pa, uint64_t flags)
+{
+	uint64_t *e = walk(va, 1);
+
+	if (!e)
+		panic("vmm: out of memory for page tables");
+	*e = pa | PTE_P | PTE_PS | flags;
+}
+
+void vmm_init(const struct bootinfo *bi)
+{
+	uint64_t top = 0;
+
+	table_alloc = pmm_early_alloc;
+	kernel_root = pmm_early_alloc();
+	for (unsigned i = 0; i < bi->nmem; i++) {
+		const struct boot_mem_range *r = &bi->mem[i];
+
+		if ((r->type == BOOT_MEM_USABLE || r->type == BOOT_MEM_ACPI ||
+		     r->type == BOOT_MEM_NVS) && r->base + r->len > top)
+			top = r->base + r->len;
+	}
+	if (top > DIRECT_MAP_SIZE)
+		top = DIRECT_MAP_SIZE;
+	for (uint64_t pa = 0; pa < top; pa += HUGE_SIZE)
+		map_huge(DIRECT_MAP_BASE + pa, pa, PTE_W | PTE_G | PTE_NX);
+	for (uint64_t pa = 0; pa < (1ull << 30); pa += HUGE_SIZE)
+		map_huge(KERNEL_VBASE + pa, pa, PTE_W | PTE_G);
+	write_cr3(kernel_root);
+	table_alloc = table_alloc_pmm; /* pmm_init() comes next */
+}
+
+uint64_t vmm_kernel_root(void)
+{
+	return kernel_root;
+}
+
+void *vmm_map_mmio(uint64_t pa, size_t size)
+{
+	uint64_t off = pa & (PAGE_SIZE - 1), base = pa - off, va;
+	size_t len = (size + off + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
+
+	spin_lock(&vmm_lock);
+	if (mmio_next + len > MMIO_BASE + MMIO_SIZE) {
+		spin_unlock(&vmm_lock);
+		return NULL;
+	}
+	va = mmio_next;
+	for (size_t i = 0; i < len; i += PAGE_SIZE) {
+		uint64_t *e = walk(va + i, 0);
+
+		if (!e) {
+			spin_unlock(&vmm_lock);
+			return NULL; /* the tables made so far stay for reuse */
+		}
+		*e = (base + i) | PTE_P | PTE_W | PTE_PCD | PTE_PWT | PTE_G | PTE_NX;
+	}
+	mmio_next += len;
+	spin_unlock(&vmm_lock);
+	return (void *)(va + off);
+}

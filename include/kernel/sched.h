@@ -1,0 +1,100 @@
+/*
+ * Kernel threads and the preemptive scheduler (kernel/sched.c).
+ *
+ * Each CPU has a run queue and an idle thread. A new thread goes to the
+ * CPU with the fewest runnable threads; a woken thread returns to the run
+ * queue of the CPU it last ran on (an IPI wakes that CPU if it idles in
+ * hlt). The timer preempts a thread after SCHED_SLICE_TICKS ticks, but only
+ * when it holds no spinlock (interrupts were on).
+ */
+#ifndef KERNEL_SCHED_H
+#define KERNEL_SCHED_H
+
+#include <kernel/spinlock.h>
+#include <lib/list.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SCHED_SLICE_TICKS 2
+#define THREAD_STACK_ORDER 2 /* 16 KiB kernel stacks */
+
+struct cpu;
+
+struct runqueue {
+	struct spinlock lock;
+	struct list_node threads; /* RUNNABLE threads, in order */
+	unsigned nr; /* length of threads */
+	struct list_node sleepers; /* threads with a wake-up deadline */
+};
+
+enum thread_state {
+	THREAD_RUNNABLE,
+	THREAD_RUNNING,
+	THREAD_BLOCKED,
+	THREAD_DEAD,
+};
+
+struct thread {
+	uint64_t rsp; /* saved stack pointer while switched out */
+	void *stack;
+	unsigned tid;
+	char name[24];
+	enum thread_state state; /* changed under the owning runqueue's lock */
+	struct cpu *cpu; /* CPU whose run queue owns this thread */
+	struct list_node link; /* in cpu->rq.threads while RUNNABLE */
+	struct list_node sleep_link; /* rq->sleepers while a deadline is set */
+	uint64_t wake_at; /* deadline in clock_ns(), 0 if none */
+	bool timed_out; /* woken by the deadline rather than by a waker */
+	unsigned slice; /* ticks left before preemption */
+
+	int saved_irq_depth; /* struct cpu's irq nesting while switched out */
+	bool saved_irq_was_on;
+
+	void (*fn)(void *);
+	void *arg;
+	bool detached; /* freed at exit instead of by thread_join() */
+	struct spinlock exit_lock;
+	bool exited;
+	struct thread *joiner; /* blocked in thread_join() */
+};
+
+/* Makes the code running on this CPU a thread (boot_stack is its stack, to
+ * be freed at its exit, or NULL for the static boot stack) and creates the
+ * CPU's idle thread. The boot code then ends with thread_exit(). */
+void sched_init_cpu(void *boot_stack);
+
+/* Creates a runnable thread running fn(arg); returns NULL if out of
+ * memory. Unless detached, someone must thread_join() it. */
+struct thread *thread_create(const char *name, void (*fn)(void *), void *arg,
+			     bool detached);
+/* Same, on a given CPU. */
+struct thread *thread_create_on(struct cpu *cpu, const char *name,
+				void (*fn)(void *), void *arg, bool detached);
+/* Waits for t to exit and frees it. */
+void thread_join(struct thread *t);
+__attribute__((noreturn)) void thread_exit(void);
+void thread_yield(void);
+void thread_sleep_ns(uint64_t ns);
+struct thread *thread_current(void);
+
+/*
+ * Blocking primitive under the wait queues (kernel/wait.c). The caller
+ * holds lock (or, if lock is NULL, has interrupts off), has made the
+ * current thread findable by its waker, and set its state to BLOCKED. This
+ * releases lock,
+ * switches away until sched_wake() (or the deadline, if not 0, passes),
+ * and takes lock again. Returns true if woken by the deadline.
+ */
+bool sched_block(struct spinlock *lock, uint64_t deadline_ns);
+/* Makes a BLOCKED thread runnable. Returns false (doing nothing) if it
+ * was not blocked. */
+bool sched_wake(struct thread *t);
+
+/* Timer interrupt hook, and the preemption point on interrupt exit. */
+void sched_tick(void);
+void sched_preempt_point(void);
+
+/* Threads on this CPU's run queue (for placement and tests). */
+unsigned sched_runnable(struct cpu *cpu);
+
+#endif
