@@ -22,6 +22,11 @@ DEBUG_EXIT_PORT = 0xF4
 EXIT_SUCCESS = (0x10 << 1) | 1
 EXIT_FAILURE = (0x11 << 1) | 1
 
+# PCI devices added to every test boot, for the PCI/MSI self tests:
+# edu (QEMU's teaching device: MSI, raises interrupts on request),
+# pci-testdev (memory and I/O BARs), virtio-rng-pci (MSI-X table).
+TEST_DEVICES = ["-device", "edu", "-device", "pci-testdev", "-device", "virtio-rng-pci"]
+
 ROLE_NAMES = {"p": "processor", "m": "memory", "s": "storage", "g": "global"}
 
 
