@@ -165,10 +165,18 @@ no_lm_msg:	.asciz "tessera: this CPU has no long mode (x86-64 required)\r\n"
 	.text
 	.code64
 start64_high:
-	/* APs arrive here too; they find their stack in ap_boot_stack. */
+	/*
+	 * APs arrive here too. Their stack (ap_boot_stack) may lie above the
+	 * boot map's first GiB, so they switch to the kernel's page tables
+	 * (ap_boot_cr3) before touching it.
+	 */
 	movq	ap_boot_stack(%rip), %rsp
 	testq	%rsp, %rsp
-	jnz	1f
+	jz	2f
+	movq	ap_boot_cr3(%rip), %rax
+	movq	%rax, %cr3
+	jmp	1f
+2:
 	leaq	bsp_stack_top(%rip), %rsp
 	xorl	%ebp, %ebp
 	movl	boot_magic, %edi
@@ -183,9 +191,10 @@ halt_forever:
 	jmp	halt_forever
 
 	.data
-	.globl ap_boot_stack
+	.globl ap_boot_stack, ap_boot_cr3
 	.align 8
 ap_boot_stack:	.quad 0
+ap_boot_cr3:	.quad 0
 
 	.bss
 	.align 16

@@ -22,7 +22,7 @@
 #define AP_START_TIMEOUT_NS (2 * NS_PER_S)
 
 extern char trampoline_start[], trampoline_end[];
-extern volatile uint64_t ap_boot_stack;
+extern volatile uint64_t ap_boot_stack, ap_boot_cr3;
 void arch_cpu_init_ap(struct cpu *c);
 int arch_cpu_prepare(struct cpu *c);
 
@@ -34,7 +34,6 @@ void smp_ap_main(void)
 	uint32_t id;
 	struct cpu *c = NULL;
 
-	write_cr3(vmm_kernel_root());
 	lapic_init_cpu(); /* interrupts stay off until the idle thread runs */
 	id = lapic_id();
 	for (unsigned i = 1; i < cpu_count; i++)
@@ -58,6 +57,7 @@ static bool start_ap(struct cpu *c)
 		return false;
 	}
 	ap_stack_base = stack;
+	ap_boot_cr3 = vmm_kernel_root();
 	ap_boot_stack = (uint64_t)stack + ((uint64_t)PAGE_SIZE << THREAD_STACK_ORDER);
 	lapic_start_ap(c->apic_id, AP_TRAMPOLINE_PHYS >> 12);
 	deadline = clock_ns() + AP_START_TIMEOUT_NS;

@@ -11,6 +11,17 @@
 
 #define BITMAP_WORDS(nbits) (((nbits) + 63) / 64)
 
+/* Set bits in w. (Not __builtin_popcountll: without -mpopcnt it calls
+ * libgcc, which the kernels do not link.) */
+static inline unsigned bit_count64(uint64_t w)
+{
+	unsigned n = 0;
+
+	for (; w; w &= w - 1)
+		n++;
+	return n;
+}
+
 static inline void bitmap_set(uint64_t *map, size_t bit)
 {
 	map[bit / 64] |= 1ull << (bit % 64);
@@ -45,10 +56,9 @@ static inline size_t bitmap_count(const uint64_t *map, size_t nbits)
 	size_t n = 0;
 
 	for (size_t w = 0; w < nbits / 64; w++)
-		n += (size_t)__builtin_popcountll(map[w]);
+		n += bit_count64(map[w]);
 	if (nbits % 64)
-		n += (size_t)__builtin_popcountll(map[nbits / 64] &
-						 ((1ull << (nbits % 64)) - 1));
+		n += bit_count64(map[nbits / 64] & ((1ull << (nbits % 64)) - 1));
 	return n;
 }
 

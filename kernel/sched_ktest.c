@@ -1,0 +1,185 @@
+/* Self tests of threads, the scheduler, wait queues and completions. */
+#include <kernel/cpu.h>
+#include <kernel/ktest.h>
+#include <kernel/sched.h>
+#include <kernel/spinlock.h>
+#include <kernel/time.h>
+#include <kernel/wait.h>
+#include <lib/bitmap.h>
+
+static void set_flag(void *arg)
+{
+	*(volatile int *)arg = 1;
+}
+
+KTEST(sched_thread_runs_and_joins)
+{
+	volatile int flag = 0;
+	struct thread *t = thread_create("kt-flag", set_flag, (void *)&flag, false);
+
+	KT_ASSERT(t != NULL);
+	thread_join(t);
+	KT_EXPECT_EQ(flag, 1);
+}
+
+struct counter {
+	struct spinlock lock;
+	unsigned long value;
+	volatile uint64_t cpus_seen; /* bit per CPU id */
+};
+
+static void count_up(void *arg)
+{
+	struct counter *c = arg;
+
+	for (int i = 0; i < 2000; i++) {
+		spin_lock(&c->lock);
+		c->value++;
+		c->cpus_seen |= 1ull << this_cpu()->id;
+		spin_unlock(&c->lock);
+		if (i % 256 == 0)
+			thread_yield();
+	}
+}
+
+KTEST(sched_threads_share_a_lock_on_all_cpus)
+{
+	enum { N = 8 };
+	struct counter c = { .lock = SPINLOCK_INIT("kt-counter") };
+	struct thread *t[N];
+
+	for (int i = 0; i < N; i++) {
+		t[i] = thread_create("kt-count", count_up, &c, false);
+		KT_ASSERT(t[i] != NULL);
+	}
+	for (int i = 0; i < N; i++)
+		thread_join(t[i]);
+	KT_EXPECT_EQ(c.value, N * 2000);
+	if (cpus_online() > 1)
+		KT_EXPECT(bit_count64(c.cpus_seen) > 1);
+}
+
+static volatile int spin_go;
+
+static void spin_until_go(void *arg)
+{
+	while (!spin_go)
+		; /* never yields: only preemption lets the setter run */
+}
+
+KTEST(sched_timer_preempts_a_spinning_thread)
+{
+	struct cpu *here = this_cpu();
+	struct thread *spinner, *setter;
+
+	spin_go = 0;
+	spinner = thread_create_on(here, "kt-spin", spin_until_go, NULL, false);
+	setter = thread_create_on(here, "kt-set", set_flag, (void *)&spin_go, false);
+	KT_ASSERT(spinner && setter);
+	thread_join(spinner);
+	thread_join(setter);
+	KT_EXPECT_EQ(spin_go, 1);
+}
+
+KTEST(sched_sleep_lasts_at_least_its_time)
+{
+	uint64_t start = clock_ns();
+
+	thread_sleep_ns(20 * NS_PER_MS);
+	KT_EXPECT(clock_ns() - start >= 20 * NS_PER_MS);
+}
+
+KTEST(time_clock_is_monotonic)
+{
+	uint64_t prev = clock_ns(), bad = 0;
+
+	for (int i = 0; i < 10000; i++) {
+		uint64_t now = clock_ns();
+
+		bad += now < prev;
+		prev = now;
+	}
+	KT_EXPECT_EQ(bad, 0);
+}
+
+struct pingpong {
+	struct completion ping, pong;
+	int rounds;
+};
+
+static void ponger(void *arg)
+{
+	struct pingpong *pp = arg;
+
+	for (int i = 0; i < pp->rounds; i++) {
+		wait_for_completion(&pp->ping);
+		complete(&pp->pong);
+	}
+}
+
+KTEST(wait_completion_ping_pong_across_cpus)
+{
+	struct pingpong pp = { .rounds = 300 };
+	struct cpu *other = &cpus[cpus_online() > 1 ? 1 : 0];
+	struct thread *t;
+	int done = 0;
+
+	completion_init(&pp.ping);
+	completion_init(&pp.pong);
+	t = thread_create_on(other, "kt-pong", ponger, &pp, false);
+	KT_ASSERT(t != NULL);
+	for (int i = 0; i < pp.rounds; i++) {
+		complete(&pp.ping);
+		done += wait_for_completion_timeout(&pp.pong, 5 * NS_PER_S);
+	}
+	thread_join(t);
+	KT_EXPECT_EQ(done, pp.rounds);
+}
+
+KTEST(wait_completion_timeout_expires)
+{
+	struct completion c;
+	uint64_t start = clock_ns();
+
+	completion_init(&c);
+	KT_EXPECT(!wait_for_completion_timeout(&c, 15 * NS_PER_MS));
+	KT_EXPECT(clock_ns() - start >= 15 * NS_PER_MS);
+	complete(&c);
+	KT_EXPECT(wait_for_completion_timeout(&c, 15 * NS_PER_MS));
+}
+
+static void wait_on_queue(void *arg)
+{
+	struct waitq *wq = arg;
+
+	spin_lock(&wq->lock);
+	waitq_wait_locked(wq, 0);
+	spin_unlock(&wq->lock);
+}
+
+KTEST(wait_queue_wakes_every_waiter)
+{
+	enum { N = 4 };
+	struct waitq wq;
+	struct thread *t[N];
+	int queued = 0;
+
+	waitq_init(&wq, "kt-wq");
+	for (int i = 0; i < N; i++) {
+		t[i] = thread_create("kt-waiter", wait_on_queue, &wq, false);
+		KT_ASSERT(t[i] != NULL);
+	}
+	/* Wait (bounded) until all four are asleep on the queue. */
+	for (int tries = 0; tries < 500 && queued < N; tries++) {
+		thread_sleep_ns(NS_PER_MS);
+		spin_lock(&wq.lock);
+		queued = (int)list_length(&wq.waiters);
+		spin_unlock(&wq.lock);
+	}
+	KT_EXPECT_EQ(queued, N);
+	spin_lock(&wq.lock);
+	waitq_wake_all_locked(&wq);
+	spin_unlock(&wq.lock);
+	for (int i = 0; i < N; i++)
+		thread_join(t[i]);
+}
