@@ -31,6 +31,9 @@
 	X(ENOSPC, 28, "no space left on device")                \
 	X(ERANGE, 34, "result out of range")                    \
 	X(ENOSYS, 38, "function not implemented")               \
+	X(EPROTO, 71, "protocol error")                         \
+	X(EBADMSG, 74, "bad message")                           \
+	X(EMSGSIZE, 90, "message too long")                     \
 	X(ENOTSUP, 95, "operation not supported")               \
 	X(ETIMEDOUT, 110, "timed out")
 
