@@ -42,11 +42,9 @@ static const void *boot_phys(uint64_t pa, size_t len)
  * in firmware areas) through a fresh uncached mapping. */
 static const void *acpi_phys(uint64_t pa, size_t len)
 {
-	if (pa + len < pa)
-		return NULL;
-	if (pa + len <= (uint64_t)pmm_total_pages() * PAGE_SIZE)
+	if (vmm_direct_mapped(pa, len))
 		return phys_to_virt(pa);
-	return vmm_map_mmio(pa, len);
+	return pa + len < pa ? NULL : vmm_map_mmio(pa, len);
 }
 
 static void acpi_setup(void)
@@ -111,7 +109,7 @@ void kmain(uint32_t magic, uint32_t info)
 	cpus[0].online = true;
 	irq_enable();
 	smp_init();
-	// pci_init(); TEMP
+	pci_init();
 	print_banner();
 
 	if (kconfig.ktest)

@@ -95,8 +95,11 @@ def main() -> int:
     ap.add_argument("--bios", default="qboot", choices=["qboot", "seabios"])
     ap.add_argument("--gdb", action="store_true", help="stop at the first instruction, gdb on :1234")
     opts = ap.parse_args()
+    # The self tests expect the test devices (see TEST_DEVICES).
+    wants_tests = any(w.split("=")[0] == "ktest" for w in opts.cmdline.split())
+    extra = TEST_DEVICES if wants_tests else []
     cmd = argv(opts.image, cmdline=default_cmdline(opts.role, extra=opts.cmdline),
-               smp=opts.smp, mem=opts.mem, bios=opts.bios, gdb=opts.gdb)
+               smp=opts.smp, mem=opts.mem, bios=opts.bios, gdb=opts.gdb, extra=extra)
     if opts.gdb:
         print(f"waiting for gdb: gdb {opts.image} -ex 'target remote :1234'", file=sys.stderr)
     print("QEMU: Ctrl-A X quits", file=sys.stderr)

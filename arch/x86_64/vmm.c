@@ -1,7 +1,7 @@
 /*
  * Kernel page tables. One set, shared by all CPUs:
- *   - the direct map of physical memory up to the highest RAM address
- *     (2 MiB pages, write-back, no execute),
+ *   - the direct map of the RAM and ACPI ranges of the memory map
+ *     (2 MiB pages, write-back, no execute; device holes stay unmapped),
  *   - the kernel image at KERNEL_VBASE (2 MiB pages over the first 1 GiB),
  *   - device memory mapped on demand at MMIO_BASE (4 KiB pages, uncached).
  * The boot-time identity map is gone once vmm_init() switches tables.
@@ -71,27 +71,56 @@ static void map_huge(uint64_t va, uint64_t pa, uint64_t flags)
 	*e = pa | PTE_P | PTE_PS | flags;
 }
 
-void vmm_init(const struct bootinfo *bi)
+/* Maps the RAM and ACPI ranges of the memory map (not the holes between
+ * them, where devices live) with 2 MiB pages; a page that straddles a range
+ * edge is mapped whole. */
+static void map_direct(const struct bootinfo *bi)
 {
-	uint64_t top = 0;
-
-	table_alloc = pmm_early_alloc;
-	kernel_root = pmm_early_alloc();
 	for (unsigned i = 0; i < bi->nmem; i++) {
 		const struct boot_mem_range *r = &bi->mem[i];
+		uint64_t pa, end = r->base + r->len;
 
-		if ((r->type == BOOT_MEM_USABLE || r->type == BOOT_MEM_ACPI ||
-		     r->type == BOOT_MEM_NVS) && r->base + r->len > top)
-			top = r->base + r->len;
+		if (r->type != BOOT_MEM_USABLE && r->type != BOOT_MEM_ACPI &&
+		    r->type != BOOT_MEM_NVS)
+			continue;
+		if (end > DIRECT_MAP_SIZE)
+			end = DIRECT_MAP_SIZE;
+		for (pa = r->base & ~(uint64_t)(HUGE_SIZE - 1); pa < end; pa += HUGE_SIZE)
+			map_huge(DIRECT_MAP_BASE + pa, pa, PTE_W | PTE_G | PTE_NX);
 	}
-	if (top > DIRECT_MAP_SIZE)
-		top = DIRECT_MAP_SIZE;
-	for (uint64_t pa = 0; pa < top; pa += HUGE_SIZE)
-		map_huge(DIRECT_MAP_BASE + pa, pa, PTE_W | PTE_G | PTE_NX);
+}
+
+void vmm_init(const struct bootinfo *bi)
+{
+	table_alloc = pmm_early_alloc;
+	kernel_root = pmm_early_alloc();
+	map_direct(bi);
 	for (uint64_t pa = 0; pa < (1ull << 30); pa += HUGE_SIZE)
 		map_huge(KERNEL_VBASE + pa, pa, PTE_W | PTE_G);
 	write_cr3(kernel_root);
 	table_alloc = table_alloc_pmm; /* pmm_init() comes next */
+}
+
+bool vmm_direct_mapped(uint64_t pa, size_t len)
+{
+	uint64_t end = pa + len;
+
+	if (end < pa || end > DIRECT_MAP_SIZE)
+		return false;
+	for (uint64_t p = pa & ~(uint64_t)(HUGE_SIZE - 1); p < end; p += HUGE_SIZE) {
+		uint64_t *t = table(kernel_root), va = DIRECT_MAP_BASE + p;
+
+		for (int l = 3; l >= 1; l--) {
+			uint64_t e = t[(va >> (12 + 9 * l)) & 511];
+
+			if (!(e & PTE_P))
+				return false;
+			if (l == 1)
+				break;
+			t = table(e & PTE_ADDR);
+		}
+	}
+	return true;
 }
 
 uint64_t vmm_kernel_root(void)

@@ -9,6 +9,7 @@
 #define KERNEL_MM_H
 
 #include <kernel/bootinfo.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,8 @@ void kfree(void *p);
  * and returns its virtual address, or NULL if out of page tables. */
 void vmm_init(const struct bootinfo *bi);
 void *vmm_map_mmio(uint64_t pa, size_t size);
+/* True if [pa, pa + len) is reachable through the direct map. */
+bool vmm_direct_mapped(uint64_t pa, size_t len);
 /* Physical address of the kernel's top-level page table (for APs). */
 uint64_t vmm_kernel_root(void);
 
