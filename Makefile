@@ -41,12 +41,20 @@ all: $(IMAGES)
 # V=1 shows the full commands.
 Q := $(if $(V),,@)
 
-$(BUILD)/obj/%.c.o: %.c
+# Missing Debian packages are installed (or the command to do so printed)
+# before anything is compiled; the stamp makes that a one-time check.
+DEPS_STAMP := $(BUILD)/.deps-ok
+$(DEPS_STAMP): scripts/deps.py
+	@mkdir -p $(@D)
+	$(Q)$(PYTHON) scripts/deps.py
+	@touch $@
+
+$(BUILD)/obj/%.c.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.S.o: %.S
+$(BUILD)/obj/%.S.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
@@ -85,6 +93,8 @@ help:
 	@echo "make iso           GRUB2 ISO with one menu entry per role ($(BUILD)/tessera.iso)"
 	@echo "make test          every test layer CI runs; ends with 'N passed, N failed'"
 	@echo "make unittest      host unit tests with ASan/UBSan"
-	@echo "make ktest         in-kernel tests of every role image under QEMU"
-	@echo "make bench-boot    time from QEMU start to banner per role, qboot vs SeaBIOS"
+	@echo "make ktest         in-kernel tests of every role image under QEMU (KTEST_FILTER=prefix)"
+	@echo "make harness-test  self test of the ktest harness with deliberately broken tests"
+	@echo "make iso-test      boot a ktest ISO through GRUB2 and SeaBIOS, check its KTAP"
+	@echo "make bench-boot    time from QEMU start to banner per role, qboot vs SeaBIOS (RUNS=n)"
 	@echo "make deps          install missing Debian packages"

@@ -62,10 +62,14 @@ static void add_cpu(struct acpi_info *ai, uint32_t apic_id, uint32_t flags)
 		ai->cpu_apic_ids[ai->ncpus++] = apic_id;
 }
 
-static void parse_madt(struct acpi_info *ai, const uint8_t *t)
+/* Returns false, reading nothing past the header, if t is too short to
+ * hold the MADT's own fields (local APIC address and flags). */
+static bool parse_madt(struct acpi_info *ai, const uint8_t *t)
 {
 	uint32_t len = rd32(t + 4), off = SDT_HEADER + 8;
 
+	if (len < off)
+		return false;
 	ai->lapic_pa = rd32(t + SDT_HEADER);
 	ai->legacy_pics = rd32(t + SDT_HEADER + 4) & 1;
 	while (off + 2 <= len) {
@@ -110,6 +114,7 @@ static void parse_madt(struct acpi_info *ai, const uint8_t *t)
 		}
 		off += elen;
 	}
+	return true;
 }
 
 static void parse_hpet(struct acpi_info *ai, const uint8_t *t)
@@ -150,8 +155,7 @@ int acpi_parse(struct acpi_info *ai, const uint8_t *rsdp, acpi_phys_fn phys)
 		if (!t)
 			continue;
 		if (memcmp(t, "APIC", 4) == 0 && !have_madt) {
-			parse_madt(ai, t);
-			have_madt = true;
+			have_madt = parse_madt(ai, t);
 		} else if (memcmp(t, "HPET", 4) == 0) {
 			parse_hpet(ai, t);
 		}

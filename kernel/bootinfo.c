@@ -160,7 +160,8 @@ static void parse_mb2_mmap(struct bootinfo *bi, const uint8_t *tag,
 	esize = rd32(tag + 8);
 	if (esize < 24)
 		return;
-	for (off = 16; off + esize <= size; off += esize)
+	/* esize <= size - off, not off + esize <= size: no 32-bit wrap. */
+	for (off = 16; esize <= size - off; off += esize)
 		add_range(bi, rd64(tag + off), rd64(tag + off + 8),
 			  rd32(tag + off + 16));
 }
@@ -210,10 +211,13 @@ static int parse_mb2(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
 			break;
 		case MB2_TAG_ACPI_OLD:
 		case MB2_TAG_ACPI_NEW:
-			if (size >= 8 + 20 && !bi->has_rsdp) {
+			/* The ACPI 2.0 RSDP (with the XSDT) wins over 1.0. */
+			if (size >= 8 + 20 &&
+			    (!bi->has_rsdp || type == MB2_TAG_ACPI_NEW)) {
 				size_t n = size - 8 < sizeof(bi->rsdp) ? size - 8
 								       : sizeof(bi->rsdp);
 
+				memset(bi->rsdp, 0, sizeof(bi->rsdp));
 				memcpy(bi->rsdp, tag + 8, n);
 				bi->has_rsdp = true;
 			}

@@ -84,7 +84,7 @@ void buddy_add_range(struct buddy *b, uint64_t addr, size_t npages)
 	idx = page_index(b, addr);
 	if (idx >= b->npages)
 		return;
-	end = idx + npages < b->npages ? idx + npages : b->npages;
+	end = npages < b->npages - idx ? idx + npages : b->npages; /* no wrap */
 	while (idx < end) {
 		unsigned order = 0;
 
@@ -151,9 +151,11 @@ bool buddy_free(struct buddy *b, uint64_t addr, unsigned order)
 
 unsigned buddy_order_for(size_t bytes)
 {
+	/* Count pages, not bytes: shifting bytes up would overflow. */
+	size_t pages = bytes / BUDDY_PAGE_SIZE + (bytes % BUDDY_PAGE_SIZE != 0);
 	unsigned order = 0;
 
-	while (((size_t)BUDDY_PAGE_SIZE << order) < bytes)
+	while (((size_t)1 << order) < pages)
 		order++;
 	return order;
 }

@@ -15,10 +15,9 @@ static const struct errno_entry errno_table[] = {
 
 static const struct errno_entry *errno_lookup(int err)
 {
-	if (err < 0)
-		err = -err;
+	/* Compare both signs rather than negate err: -INT_MIN overflows. */
 	for (unsigned i = 0; i < sizeof(errno_table) / sizeof(errno_table[0]); i++)
-		if (errno_table[i].value == err)
+		if (errno_table[i].value == err || -errno_table[i].value == err)
 			return &errno_table[i];
 	return 0;
 }

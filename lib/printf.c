@@ -55,6 +55,7 @@ static void out_num(struct out *o, const struct spec *sp, uint64_t v, bool neg,
 	char tmp[24];
 	int n = 0;
 	const char *prefix = "";
+	bool zero = v == 0;
 	int ndigits, total;
 
 	if (v == 0 && sp->prec == 0)
@@ -71,7 +72,7 @@ static void out_num(struct out *o, const struct spec *sp, uint64_t v, bool neg,
 		prefix = "+";
 	else if (sp->space)
 		prefix = " ";
-	if (sp->alt && base == 16 && n)
+	if (sp->alt && base == 16 && !zero) /* C: no 0x for a zero value */
 		prefix = upper ? "0X" : "0x";
 	if (sp->alt && base == 8 && (n == 0 || tmp[n - 1] != '0'))
 		tmp[n++] = '0';
@@ -191,6 +192,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap0)
 				u = (unsigned short)u;
 			else if (lng <= -2)
 				u = (unsigned char)u;
+			sp.plus = sp.space = false; /* signed conversions only */
 			out_num(&o, &sp, u, false,
 				*fmt == 'u' ? 10 : *fmt == 'o' ? 8 : 16, *fmt == 'X');
 			break;

@@ -13,6 +13,9 @@ qemu: $(BUILD)/tessera-$(ROLE).elf
 debug: $(BUILD)/tessera-$(ROLE).elf
 	$(QEMU_PY) $< --role $(ROLE) --gdb $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 
-iso: $(BUILD)/tessera.iso
+# Packages first (the stamp rule is in mk/test.mk), then the build, so
+# that -j cannot run grub-mkrescue before it is installed.
+iso: $(BUILD)/.deps-ok
+	+$(Q)$(MAKE) --no-print-directory $(BUILD)/tessera.iso
 $(BUILD)/tessera.iso: $(IMAGES) scripts/mkiso.py
 	$(PYTHON) scripts/mkiso.py --out $@ $(IMAGES)
