@@ -62,7 +62,7 @@ def argv(image=None, iso=None, cmdline="", smp=2, mem="256M", bios="qboot",
     args = [qemu_binary(), "-M", "pc", "-accel", a,
             "-cpu", "max" if a == "tcg" else "host",
             "-smp", str(smp), "-m", mem,
-            "-display", "none", "-vga", "none", "-no-reboot",
+            "-display", "none", "-vga", "none", "-nic", "none", "-no-reboot",
             "-serial", serial,
             "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"]
     if serial != "mon:stdio":  # the monitor shares stdio only interactively
