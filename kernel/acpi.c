@@ -5,28 +5,13 @@
 #include <kernel/acpi.h>
 #include <kernel/errno.h>
 #include <lib/string.h>
+#include <lib/unaligned.h>
 
 #define SDT_HEADER   36
 #define MAX_TABLE    (1u << 20)
 #define MAX_TABLES   64
 
 struct acpi_info acpi;
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 static bool checksum_ok(const uint8_t *p, size_t len)
 {
@@ -45,7 +30,7 @@ static const uint8_t *table_at(uint64_t pa, acpi_phys_fn phys)
 
 	if (!h)
 		return NULL;
-	len = rd32(h + 4);
+	len = get_le32(h + 4);
 	if (len < SDT_HEADER || len > MAX_TABLE)
 		return NULL;
 	t = phys(pa, len);
@@ -66,12 +51,12 @@ static void add_cpu(struct acpi_info *ai, uint32_t apic_id, uint32_t flags)
  * hold the MADT's own fields (local APIC address and flags). */
 static bool parse_madt(struct acpi_info *ai, const uint8_t *t)
 {
-	uint32_t len = rd32(t + 4), off = SDT_HEADER + 8;
+	uint32_t len = get_le32(t + 4), off = SDT_HEADER + 8;
 
 	if (len < off)
 		return false;
-	ai->lapic_pa = rd32(t + SDT_HEADER);
-	ai->legacy_pics = rd32(t + SDT_HEADER + 4) & 1;
+	ai->lapic_pa = get_le32(t + SDT_HEADER);
+	ai->legacy_pics = get_le32(t + SDT_HEADER + 4) & 1;
 	while (off + 2 <= len) {
 		const uint8_t *e = t + off;
 		uint8_t type = e[0], elen = e[1];
@@ -81,13 +66,13 @@ static bool parse_madt(struct acpi_info *ai, const uint8_t *t)
 		switch (type) {
 		case 0: /* processor local APIC */
 			if (elen >= 8)
-				add_cpu(ai, e[3], rd32(e + 4));
+				add_cpu(ai, e[3], get_le32(e + 4));
 			break;
 		case 1: /* IOAPIC */
 			if (elen >= 12 && ai->nioapics < ACPI_MAX_IOAPICS) {
 				ai->ioapics[ai->nioapics].id = e[2];
-				ai->ioapics[ai->nioapics].pa = rd32(e + 4);
-				ai->ioapics[ai->nioapics].gsi_base = rd32(e + 8);
+				ai->ioapics[ai->nioapics].pa = get_le32(e + 4);
+				ai->ioapics[ai->nioapics].gsi_base = get_le32(e + 8);
 				ai->nioapics++;
 			}
 			break;
@@ -97,17 +82,17 @@ static bool parse_madt(struct acpi_info *ai, const uint8_t *t)
 					&ai->overrides[ai->noverrides++];
 
 				o->isa_irq = e[3];
-				o->gsi = rd32(e + 4);
+				o->gsi = get_le32(e + 4);
 				o->flags = (uint16_t)(e[8] | e[9] << 8);
 			}
 			break;
 		case 5: /* 64-bit local APIC address */
 			if (elen >= 12)
-				ai->lapic_pa = rd64(e + 4);
+				ai->lapic_pa = get_le64(e + 4);
 			break;
 		case 9: /* processor local x2APIC */
 			if (elen >= 16)
-				add_cpu(ai, rd32(e + 4), rd32(e + 8));
+				add_cpu(ai, get_le32(e + 4), get_le32(e + 8));
 			break;
 		default:
 			break;
@@ -119,8 +104,8 @@ static bool parse_madt(struct acpi_info *ai, const uint8_t *t)
 
 static void parse_hpet(struct acpi_info *ai, const uint8_t *t)
 {
-	if (rd32(t + 4) >= SDT_HEADER + 20 && t[SDT_HEADER + 4] == 0) /* memory space */
-		ai->hpet_pa = rd64(t + SDT_HEADER + 8);
+	if (get_le32(t + 4) >= SDT_HEADER + 20 && t[SDT_HEADER + 4] == 0) /* memory space */
+		ai->hpet_pa = get_le64(t + SDT_HEADER + 8);
 }
 
 int acpi_parse(struct acpi_info *ai, const uint8_t *rsdp, acpi_phys_fn phys)
@@ -134,22 +119,22 @@ int acpi_parse(struct acpi_info *ai, const uint8_t *rsdp, acpi_phys_fn phys)
 	if (memcmp(rsdp, "RSD PTR ", 8) != 0 || !checksum_ok(rsdp, 20))
 		return -EINVAL;
 	memcpy(ai->oem, rsdp + 9, 6);
-	if (rsdp[15] >= 2 && rd64(rsdp + 24) && checksum_ok(rsdp, 36)) {
-		root_pa = rd64(rsdp + 24); /* XSDT */
+	if (rsdp[15] >= 2 && get_le64(rsdp + 24) && checksum_ok(rsdp, 36)) {
+		root_pa = get_le64(rsdp + 24); /* XSDT */
 		entry_size = 8;
 	} else {
-		root_pa = rd32(rsdp + 16); /* RSDT */
+		root_pa = get_le32(rsdp + 16); /* RSDT */
 		entry_size = 4;
 	}
 	root = table_at(root_pa, phys);
 	if (!root)
 		return -EINVAL;
-	n = (rd32(root + 4) - SDT_HEADER) / entry_size;
+	n = (get_le32(root + 4) - SDT_HEADER) / entry_size;
 	if (n > MAX_TABLES)
 		n = MAX_TABLES;
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *p = root + SDT_HEADER + i * entry_size;
-		uint64_t pa = entry_size == 8 ? rd64(p) : rd32(p);
+		uint64_t pa = entry_size == 8 ? get_le64(p) : get_le32(p);
 		const uint8_t *t = table_at(pa, phys);
 
 		if (!t)

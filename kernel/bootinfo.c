@@ -8,6 +8,7 @@
  */
 #include <kernel/bootinfo.h>
 #include <lib/string.h>
+#include <lib/unaligned.h>
 
 /* Multiboot v1 info flags and field offsets. */
 #define MB1_INFO_CMDLINE (1u << 2)
@@ -28,22 +29,6 @@ enum {
 };
 
 #define MB2_MAX_INFO (1u << 20)
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* Copies the NUL-terminated string at physical pa, at most size-1 bytes. */
 static void copy_phys_string(char *dst, size_t size, uint64_t pa,
@@ -108,15 +93,15 @@ static int parse_mb1(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
 
 	if (!mbi)
 		return -1;
-	flags = rd32(mbi);
+	flags = get_le32(mbi);
 	if (flags & MB1_INFO_CMDLINE)
 		copy_phys_string(bi->cmdline, sizeof(bi->cmdline),
-				 rd32(mbi + 16), phys);
+				 get_le32(mbi + 16), phys);
 	if (flags & MB1_INFO_LOADER)
-		copy_phys_string(bi->loader, sizeof(bi->loader), rd32(mbi + 64),
+		copy_phys_string(bi->loader, sizeof(bi->loader), get_le32(mbi + 64),
 				 phys);
 	if (flags & MB1_INFO_MMAP) {
-		uint64_t p = rd32(mbi + 48), end = p + rd32(mbi + 44);
+		uint64_t p = get_le32(mbi + 48), end = p + get_le32(mbi + 44);
 
 		while (p + 24 <= end) {
 			const uint8_t *e = phys(p, 24);
@@ -124,16 +109,16 @@ static int parse_mb1(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
 
 			if (!e)
 				break;
-			size = rd32(e);
+			size = get_le32(e);
 			if (size < 20)
 				break; /* would not advance past the entry */
-			add_range(bi, rd64(e + 4), rd64(e + 12), rd32(e + 20));
+			add_range(bi, get_le64(e + 4), get_le64(e + 12), get_le32(e + 20));
 			p += (uint64_t)size + 4;
 		}
 	}
 	if (flags & MB1_INFO_MODS) {
-		uint32_t count = rd32(mbi + 20);
-		uint64_t p = rd32(mbi + 24);
+		uint32_t count = get_le32(mbi + 20);
+		uint64_t p = get_le32(mbi + 24);
 
 		for (uint32_t i = 0; i < count && i < BOOT_MAX_MODULES + 1; i++) {
 			const uint8_t *e = phys(p + 16ull * i, 16);
@@ -141,10 +126,10 @@ static int parse_mb1(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
 
 			if (!e)
 				break;
-			m = add_module(bi, rd32(e), rd32(e + 4));
-			if (m && rd32(e + 8))
+			m = add_module(bi, get_le32(e), get_le32(e + 4));
+			if (m && get_le32(e + 8))
 				copy_phys_string(m->cmdline, sizeof(m->cmdline),
-						 rd32(e + 8), phys);
+						 get_le32(e + 8), phys);
 		}
 	}
 	return 0;
@@ -157,13 +142,13 @@ static void parse_mb2_mmap(struct bootinfo *bi, const uint8_t *tag,
 
 	if (size < 16)
 		return;
-	esize = rd32(tag + 8);
+	esize = get_le32(tag + 8);
 	if (esize < 24)
 		return;
 	/* esize <= size - off, not off + esize <= size: no 32-bit wrap. */
 	for (off = 16; esize <= size - off; off += esize)
-		add_range(bi, rd64(tag + off), rd64(tag + off + 8),
-			  rd32(tag + off + 16));
+		add_range(bi, get_le64(tag + off), get_le64(tag + off + 8),
+			  get_le32(tag + off + 16));
 }
 
 static int parse_mb2(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
@@ -173,7 +158,7 @@ static int parse_mb2(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
 
 	if (!hdr)
 		return -1;
-	total = rd32(hdr);
+	total = get_le32(hdr);
 	if (total < 16 || total > MB2_MAX_INFO)
 		return -1;
 	base = phys(info, total);
@@ -182,7 +167,7 @@ static int parse_mb2(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
 
 	while (off + 8 <= total) {
 		const uint8_t *tag = base + off;
-		uint32_t type = rd32(tag), size = rd32(tag + 4);
+		uint32_t type = get_le32(tag), size = get_le32(tag + 4);
 
 		if (type == MB2_TAG_END || size < 8 || size > total - off)
 			break;
@@ -198,7 +183,7 @@ static int parse_mb2(struct bootinfo *bi, uint64_t info, boot_phys_fn phys)
 		case MB2_TAG_MODULE:
 			if (size >= 16) {
 				struct boot_module *m =
-					add_module(bi, rd32(tag + 8), rd32(tag + 12));
+					add_module(bi, get_le32(tag + 8), get_le32(tag + 12));
 
 				if (m)
 					copy_bounded_string(m->cmdline,

@@ -14,6 +14,7 @@
  */
 #include <kernel/acpi.h>
 #include <kernel/errno.h>
+#include <lib/unaligned.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,22 +24,6 @@
 #define MIN_MEM	 36
 #define OPT_FIX	 1 /* fix checksums before parsing */
 #define OPT_FIND 2 /* also run the RSDP search (slow: it reads 8192 times) */
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 static void fix_checksum(uint8_t *p, size_t len, size_t at)
 {
@@ -57,7 +42,7 @@ static uint8_t *table(uint64_t pa, uint32_t *len)
 
 	if (!t)
 		return NULL;
-	*len = rd32(t + 4);
+	*len = get_le32(t + 4);
 	if (*len < 36 || !fakemem_ptr(pa, *len))
 		return NULL;
 	return t;
@@ -73,7 +58,7 @@ static void fix_root(uint64_t pa, unsigned esize)
 		return;
 	for (uint32_t off = 36; off + esize <= len && off < 36 + 64 * esize;
 	     off += esize) {
-		uint64_t child = esize == 8 ? rd64(root + off) : rd32(root + off);
+		uint64_t child = esize == 8 ? get_le64(root + off) : get_le32(root + off);
 
 		t = table(child, &clen);
 		if (t)
@@ -84,9 +69,9 @@ static void fix_root(uint64_t pa, unsigned esize)
 
 static void fix_all(uint8_t *rsdp)
 {
-	fix_root(rd32(rsdp + 16), 4);
+	fix_root(get_le32(rsdp + 16), 4);
 	if (rsdp[15] >= 2)
-		fix_root(rd64(rsdp + 24), 8);
+		fix_root(get_le64(rsdp + 24), 8);
 	fix_checksum(rsdp, 20, 8);
 	if (rsdp[15] >= 2)
 		fix_checksum(rsdp, 36, 32);
