@@ -3,7 +3,9 @@
  *   - the direct map of the RAM and ACPI ranges of the memory map
  *     (2 MiB pages, write-back, no execute; device holes stay unmapped),
  *   - the kernel image at KERNEL_VBASE (2 MiB pages over the first 1 GiB),
- *   - device memory mapped on demand at MMIO_BASE (4 KiB pages, uncached).
+ *   - device memory mapped on demand at MMIO_BASE (uncached registers, or
+ *     write-back for device RAM such as the fabric window; 2 MiB pages
+ *     where the range allows).
  * The boot-time identity map is gone once vmm_init() switches tables.
  */
 #include <arch/cpu.h>
@@ -128,27 +130,44 @@ uint64_t vmm_kernel_root(void)
 	return kernel_root;
 }
 
-void *vmm_map_mmio(uint64_t pa, size_t size)
+/* Maps [base, base + len) at va, 2 MiB pages where both are aligned. */
+static bool map_range(uint64_t va, uint64_t base, size_t len, uint64_t flags)
+{
+	for (size_t i = 0; i < len;) {
+		bool huge = ((va + i) & (HUGE_SIZE - 1)) == 0 &&
+			    ((base + i) & (HUGE_SIZE - 1)) == 0 && len - i >= HUGE_SIZE;
+		uint64_t *e = walk(va + i, huge ? 1 : 0);
+
+		if (!e)
+			return false; /* the tables made so far stay for reuse */
+		*e = (base + i) | PTE_P | PTE_W | PTE_G | PTE_NX | flags |
+		     (huge ? PTE_PS : 0);
+		i += huge ? HUGE_SIZE : PAGE_SIZE;
+	}
+	return true;
+}
+
+void *vmm_map_phys(uint64_t pa, size_t size, enum vmm_cache cache)
 {
 	uint64_t off = pa & (PAGE_SIZE - 1), base = pa - off, va;
 	size_t len = (size + off + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
+	uint64_t flags = cache == VMM_UNCACHED ? PTE_PCD | PTE_PWT : 0;
 
 	spin_lock(&vmm_lock);
-	if (mmio_next + len > MMIO_BASE + MMIO_SIZE) {
+	/* Same offset within a 2 MiB page as pa, so big ranges get big pages. */
+	va = mmio_next + (((base & (HUGE_SIZE - 1)) - mmio_next) & (HUGE_SIZE - 1));
+	if (len < HUGE_SIZE)
+		va = mmio_next;
+	if (va + len > MMIO_BASE + MMIO_SIZE || !map_range(va, base, len, flags)) {
 		spin_unlock(&vmm_lock);
 		return NULL;
 	}
-	va = mmio_next;
-	for (size_t i = 0; i < len; i += PAGE_SIZE) {
-		uint64_t *e = walk(va + i, 0);
-
-		if (!e) {
-			spin_unlock(&vmm_lock);
-			return NULL; /* the tables made so far stay for reuse */
-		}
-		*e = (base + i) | PTE_P | PTE_W | PTE_PCD | PTE_PWT | PTE_G | PTE_NX;
-	}
-	mmio_next += len;
+	mmio_next = va + len;
 	spin_unlock(&vmm_lock);
 	return (void *)(va + off);
+}
+
+void *vmm_map_mmio(uint64_t pa, size_t size)
+{
+	return vmm_map_phys(pa, size, VMM_UNCACHED);
 }

@@ -43,9 +43,14 @@ void *kzalloc(size_t size);
 void kfree(void *p);
 
 /* Kernel page tables (arch). vmm_init builds the direct map of all memory
- * in the map and switches to it. vmm_map_mmio maps device memory uncached
- * and returns its virtual address, or NULL if out of page tables. */
+ * in the map and switches to it. vmm_map_phys maps physical memory outside
+ * the direct map (device registers uncached, device RAM such as the fabric
+ * window write-back) and returns its virtual address, or NULL if out of
+ * page tables or address space; mappings are permanent. vmm_map_mmio is
+ * vmm_map_phys(..., VMM_UNCACHED). */
+enum vmm_cache { VMM_UNCACHED, VMM_WRITE_BACK };
 void vmm_init(const struct bootinfo *bi);
+void *vmm_map_phys(uint64_t pa, size_t size, enum vmm_cache cache);
 void *vmm_map_mmio(uint64_t pa, size_t size);
 /* True if [pa, pa + len) is reachable through the direct map. */
 bool vmm_direct_mapped(uint64_t pa, size_t len);

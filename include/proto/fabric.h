@@ -1,0 +1,205 @@
+/*
+ * The emulated RDMA fabric: the contract between a guest's fabric driver
+ * (drivers/ivshmem.c, net/verbs.c) and the fabric daemon (tools/fabricd/).
+ * Portable: included by kernels and host programs alike.
+ *
+ * Each node (one VM) owns one window: a memfd that QEMU exposes as BAR2 of
+ * its ivshmem-doorbell device and that fabricd maps too. The window is the
+ * node's NIC memory: its control page, rings and all memory it lets other
+ * nodes reach. Layout (offsets from the window start, all fixed):
+ *
+ *   FAB_HDR_OFFSET   struct fab_window_hdr        control indices and flags
+ *   FAB_MR_OFFSET    struct fab_mr[FAB_MR_ENTRIES] memory regions (guest-owned)
+ *   FAB_SQ_OFFSET    struct fab_wqe[FAB_SQ_ENTRIES] send queue (guest -> fabricd)
+ *   FAB_RQ_OFFSET    struct fab_rqe[FAB_MAX_QPS][FAB_RQ_ENTRIES]
+ *                                                  receive queue per QP
+ *   FAB_CQ_OFFSET    struct fab_cqe[FAB_CQ_ENTRIES] completion queue (fabricd -> guest)
+ *   FAB_DATA_OFFSET  ... window_size               the guest's own use
+ *
+ * Rings use free-running 32-bit indices; entry i lives in slot
+ * i % ENTRIES. The producer writes the entry, then (release) the tail; the
+ * consumer reads the tail (acquire), the entry, then advances its head.
+ *
+ * Trust: a guest controls every byte of its own window, so fabricd treats
+ * all of it as hostile input. It keeps its own copies of the indices it
+ * owns (the window's copies are only for the guest to read), checks every
+ * index the guest publishes (tail - head <= ENTRIES), every key and every
+ * range against the registering node's MR table and window size, and
+ * answers anything wrong with an error completion. A guest can reach
+ * another node's memory only through an MR that node registered with the
+ * matching key and REMOTE rights.
+ *
+ * Queue pairs: WQEs carry their destination (node, QP number), like
+ * datagram QPs; the verbs layer builds connected QPs on top. Each node has
+ * FAB_MAX_QPS receive queues; a SEND to (node, qpn) consumes one receive
+ * buffer posted on that QP, or fails with FAB_ST_RNR (receiver not ready)
+ * if none is posted: a fast sender can never overwrite unconsumed data.
+ *
+ * Waiting (DESIGN.md section 3): fabricd polls briefly after activity, then
+ * sets fabricd_sleeping and blocks; a guest that posts a WQE rings the
+ * doorbell (BAR0 + FAB_DOORBELL_REG, value FAB_DOORBELL_VALUE) only if that
+ * flag is set. A guest about to sleep sets guest_sleeping and re-checks the
+ * CQ; fabricd raises the guest's MSI-X vector 0 after writing a CQE only if
+ * that flag is set. Each side stores its flag, issues a full barrier, then
+ * reads the other side's index, so no wakeup is lost.
+ */
+#ifndef PROTO_FABRIC_H
+#define PROTO_FABRIC_H
+
+#include <stdint.h>
+
+#define FAB_MAGIC   0x57424146u /* "FABW" */
+#define FAB_VERSION 1
+
+#define FAB_MAX_NODES  64 /* node ids 1..FAB_MAX_NODES-1; 0 is fabricd */
+#define FAB_MAX_QPS    16
+#define FAB_MR_ENTRIES 256
+#define FAB_SQ_ENTRIES 256
+#define FAB_RQ_ENTRIES 64
+#define FAB_CQ_ENTRIES 1024
+#define FAB_MAX_MSG    (1u << 20) /* largest single transfer, bytes */
+
+#define FAB_HDR_OFFSET	0x00000
+#define FAB_MR_OFFSET	0x01000
+#define FAB_SQ_OFFSET	0x03000
+#define FAB_RQ_OFFSET	0x07000
+#define FAB_CQ_OFFSET	0x0f000
+#define FAB_DATA_OFFSET 0x20000
+#define FAB_MIN_WINDOW	0x100000 /* 1 MiB */
+
+/* ivshmem BAR0 doorbell: peer 0 (fabricd), vector 0. */
+#define FAB_DOORBELL_REG   12
+#define FAB_DOORBELL_VALUE 0u
+
+/*
+ * Control page. "fabricd" fields are written only by fabricd (the guest
+ * reads them); "guest" fields only by the guest (fabricd validates them).
+ * The two sides' fields sit in different 64-byte cache lines.
+ */
+struct fab_window_hdr {
+	/* 0x00: identity, fabricd */
+	uint32_t magic; /* FAB_MAGIC once the window is set up */
+	uint32_t version; /* FAB_VERSION */
+	uint16_t node_id; /* this node's id */
+	uint16_t reserved0;
+	uint32_t generation; /* bumped each time this node connects */
+	uint64_t window_size; /* bytes */
+	uint64_t reserved1[5];
+
+	/* 0x40: guest: producer/consumer indices and the sleep flag */
+	uint32_t sq_tail;
+	uint32_t cq_head;
+	uint32_t guest_sleeping;
+	uint32_t reserved2;
+	uint32_t rq_tail[FAB_MAX_QPS];
+	uint64_t reserved3[6];
+
+	/* 0xc0: fabricd: its indices (copies of its private state), flag, errors */
+	uint32_t sq_head;
+	uint32_t cq_tail;
+	uint32_t fabricd_sleeping;
+	uint32_t reserved4;
+	uint32_t rq_head[FAB_MAX_QPS];
+	uint64_t errors; /* malformed requests seen from this guest */
+	uint64_t reserved5[5];
+};
+_Static_assert(sizeof(struct fab_window_hdr) == 320, "fab_window_hdr size");
+_Static_assert(__builtin_offsetof(struct fab_window_hdr, sq_tail) == 0x40, "guest line");
+_Static_assert(__builtin_offsetof(struct fab_window_hdr, sq_head) == 0xc0, "fabricd line");
+
+/* Access rights of a memory region. Local read is implied by a valid key. */
+#define FAB_ACCESS_LOCAL_WRITE	0x1
+#define FAB_ACCESS_REMOTE_READ	0x2
+#define FAB_ACCESS_REMOTE_WRITE 0x4
+
+/*
+ * A memory region of the owning node's window. Slot i is used by keys with
+ * (key & 0xff) == i; the upper 24 bits are the owner's choice, so a stale
+ * key of a reused slot no longer matches. length 0 marks a free slot.
+ */
+struct fab_mr {
+	uint64_t offset; /* from the window start */
+	uint64_t length;
+	uint32_t key;
+	uint32_t access; /* FAB_ACCESS_* */
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct fab_mr) == 32, "fab_mr size");
+
+#define FAB_MR_SLOT(key) ((key) & 0xffu)
+
+enum fab_opcode {
+	FAB_OP_SEND = 1, /* local buffer -> a receive buffer of (dst_node, dst_qpn) */
+	FAB_OP_WRITE = 2, /* local buffer -> remote (remote_key, remote_offset) */
+	FAB_OP_READ = 3, /* remote (remote_key, remote_offset) -> local buffer */
+	FAB_OP_WRITE_IMM = 4, /* WRITE, then a FAB_OP_RECV_IMM completion at the target */
+	/* Completion-only opcodes, seen by the target: */
+	FAB_OP_RECV = 16, /* a SEND arrived in a posted receive buffer */
+	FAB_OP_RECV_IMM = 17, /* a WRITE_IMM landed; no receive buffer consumed */
+};
+
+#define FAB_WQE_SIGNALED 0x1 /* completion even on success (errors always) */
+
+/* Work request, posted by the guest on its send queue. */
+struct fab_wqe {
+	uint64_t wr_id; /* echoed in the completion */
+	uint8_t opcode; /* enum fab_opcode: SEND, WRITE, READ, WRITE_IMM */
+	uint8_t flags; /* FAB_WQE_* */
+	uint16_t dst_node;
+	uint16_t src_qpn; /* reported to the target in its completion */
+	uint16_t dst_qpn; /* SEND: the target's receive queue */
+	uint32_t imm; /* SEND, WRITE_IMM: delivered to the target */
+	uint32_t length; /* bytes, at most FAB_MAX_MSG */
+	uint64_t local_offset; /* own window: source, or destination for READ */
+	uint32_t local_key; /* own MR covering the local range */
+	uint32_t remote_key; /* WRITE, READ, WRITE_IMM: target's MR */
+	uint64_t remote_offset; /* WRITE, READ, WRITE_IMM: in the target's window */
+	uint64_t reserved[2];
+};
+_Static_assert(sizeof(struct fab_wqe) == 64, "fab_wqe size");
+
+/* Receive buffer, posted by the guest on one of its receive queues. */
+struct fab_rqe {
+	uint64_t wr_id;
+	uint64_t offset; /* own window */
+	uint32_t length;
+	uint32_t key; /* own MR with FAB_ACCESS_LOCAL_WRITE covering the buffer */
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct fab_rqe) == 32, "fab_rqe size");
+
+enum fab_status {
+	FAB_ST_OK = 0,
+	FAB_ST_LOCAL_ERR = 1, /* bad local key, range, rights or opcode */
+	FAB_ST_REMOTE_ACCESS = 2, /* bad remote key, range or rights */
+	FAB_ST_RNR = 3, /* SEND: no receive buffer posted, or the target's CQ is full */
+	FAB_ST_LENGTH = 4, /* SEND larger than the receive buffer, or > FAB_MAX_MSG */
+	FAB_ST_UNREACHABLE = 5, /* no such node, node failed, or link partitioned */
+	FAB_ST_BAD_QP = 6, /* dst_qpn out of range */
+};
+
+/* Completion, written by fabricd on the guest's completion queue. */
+struct fab_cqe {
+	uint64_t wr_id; /* of the WQE, or of the RQE for FAB_OP_RECV; 0 for RECV_IMM */
+	uint8_t opcode; /* enum fab_opcode */
+	uint8_t status; /* enum fab_status */
+	uint16_t src_node; /* RECV, RECV_IMM: the sender */
+	uint16_t src_qpn; /* RECV, RECV_IMM: the sender's QP */
+	uint16_t qpn; /* RECV: the QP whose buffer was used; else the WQE's src_qpn */
+	uint32_t byte_len; /* bytes transferred */
+	uint32_t imm; /* RECV, RECV_IMM */
+	uint64_t remote_offset; /* RECV_IMM: where the data landed in this window */
+};
+_Static_assert(sizeof(struct fab_cqe) == 32, "fab_cqe size");
+
+_Static_assert(FAB_MR_OFFSET + FAB_MR_ENTRIES * sizeof(struct fab_mr) <= FAB_SQ_OFFSET,
+	       "MR table overlaps the send queue");
+_Static_assert(FAB_SQ_OFFSET + FAB_SQ_ENTRIES * sizeof(struct fab_wqe) <= FAB_RQ_OFFSET,
+	       "send queue overlaps the receive queues");
+_Static_assert(FAB_RQ_OFFSET + FAB_MAX_QPS * FAB_RQ_ENTRIES * sizeof(struct fab_rqe) <=
+		       FAB_CQ_OFFSET,
+	       "receive queues overlap the completion queue");
+_Static_assert(FAB_CQ_OFFSET + FAB_CQ_ENTRIES * sizeof(struct fab_cqe) <= FAB_DATA_OFFSET,
+	       "completion queue overlaps the data area");
+
+#endif
