@@ -79,6 +79,8 @@ $(eval $(call link_image,selftest,$(CORE_OBJS) $(call role_objs,p) $(SELFTEST_OB
 
 include mk/run.mk
 include mk/test.mk
+include mk/tools.mk
+include mk/cluster.mk
 
 .PHONY: clean
 clean:
@@ -98,3 +100,7 @@ help:
 	@echo "make iso-test      boot a ktest ISO through GRUB2 and SeaBIOS, check its KTAP"
 	@echo "make bench-boot    time from QEMU start to banner per role, qboot vs SeaBIOS (RUNS=n)"
 	@echo "make deps          install missing Debian packages"
+	@echo "make fabricd       the fabric daemon ($(BUILD)/tools/fabricd; docs/fabric.md)"
+	@echo "make fabric-test   end-to-end test of fabricd with fake guests (KTAP in $(BUILD)/results)"
+	@echo "make cluster-test  fabricd + 3 VMs: verbs and RPC under faults (KTAP in $(BUILD)/results)"
+	@echo "make bench-fabric  guest RPC latency and throughput vs the host's eventfd floor"

@@ -17,6 +17,34 @@ static bool word_is(const char *key, size_t klen, const char *name)
 	return strlen(name) == klen && memcmp(key, name, klen) == 0;
 }
 
+/* peers=A,B,...: node ids 1..65535, no repeats; all or nothing. */
+static bool parse_peers(const char *val, size_t vlen)
+{
+	unsigned short ids[KCONFIG_MAX_PEERS];
+	unsigned n = 0;
+	uint64_t id;
+
+	while (vlen) {
+		const char *comma = memchr(val, ',', vlen);
+		size_t len = comma ? (size_t)(comma - val) : vlen;
+
+		if (n == KCONFIG_MAX_PEERS || !cmdline_parse_u64(val, len, &id) ||
+		    id == 0 || id > 65535)
+			return false;
+		for (unsigned i = 0; i < n; i++)
+			if (ids[i] == id)
+				return false;
+		ids[n++] = (unsigned short)id;
+		val += len + (comma != NULL);
+		vlen -= len + (comma != NULL);
+		if (comma && !vlen)
+			return false; /* trailing comma */
+	}
+	memcpy(kconfig.peers, ids, sizeof(ids[0]) * n);
+	kconfig.npeers = n;
+	return n > 0;
+}
+
 static bool parse_word(const char *key, size_t klen, const char *val,
 		       size_t vlen, void *arg)
 {
@@ -58,6 +86,9 @@ static bool parse_word(const char *key, size_t klen, const char *val,
 		else if (val && vlen == 4 && memcmp(val, "halt", 4) == 0)
 			kconfig.panic_exit = false;
 		else
+			goto bad;
+	} else if (word_is(key, klen, "peers")) {
+		if (!val || !parse_peers(val, vlen))
 			goto bad;
 	} else if (!val && memchr(key, '/', klen)) {
 		/* the image path that loaders put first: not an option */

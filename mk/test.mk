@@ -34,7 +34,7 @@ SUBMAKE       := $(MAKE) --no-print-directory
 # Written by another layer's owner; optional so this file works without it.
 -include mk/unittest.mk
 
-TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) ktest harness-test iso-test
+TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test
 
 .PHONY: test ktest harness-test iso-test bench-boot deps
 

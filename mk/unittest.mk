@@ -19,7 +19,7 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_NAMES   := bootinfo acpi cmdline
+FUZZ_NAMES   := bootinfo acpi cmdline fabric
 
 UNIT_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNIT_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
@@ -28,13 +28,16 @@ UNIT_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
 # first three too). Must not see arch/ headers: portable code only.
 UNIT_KFLAGS  := -ffreestanding -fno-strict-aliasing -Wno-unused-parameter \
 		-Iinclude -include tests/unit/rename.h
-UNIT_TFLAGS  := -Iinclude -Itests/unit
+UNIT_TFLAGS  := -Iinclude -Itests/unit -Itools
 
 UNIT_KSRCS   := lib/printf.c lib/cmdline.c lib/string.c lib/errno.c \
 		kernel/bootinfo.c kernel/buddy.c kernel/acpi.c net/msg.c
 UNIT_TSRCS   := $(wildcard tests/unit/*.c)
+# Host tools' code under test: built like the tests (no rename.h: they are
+# ordinary libc programs).
+UNIT_HSRCS   := tools/fabricd/check.c
 UNIT_OBJS    := $(patsubst %.c,$(UNIT_DIR)/k/%.o,$(UNIT_KSRCS)) \
-		$(patsubst %.c,$(UNIT_DIR)/t/%.o,$(UNIT_TSRCS))
+		$(patsubst %.c,$(UNIT_DIR)/t/%.o,$(UNIT_TSRCS) $(UNIT_HSRCS))
 
 $(UNIT_DIR)/k/%.o: %.c tests/unit/rename.h
 	@mkdir -p $(@D)
@@ -75,16 +78,22 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/t/tests/fuzz/fuzz_%.o \
 	@$(if $(Q),echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
+# fuzz_fabric also links fabricd's engine (check, exec, wire, control).
+FUZZ_FABRIC_OBJS := $(patsubst %.c,$(FUZZ_DIR)/t/%.o,tools/fabricd/check.c \
+		    tools/fabricd/exec.c tools/fabricd/wire.c tools/fabricd/control.c)
+$(FUZZ_DIR)/fuzz_fabric: $(FUZZ_FABRIC_OBJS)
+
 # Seed inputs (well-formed blocks and tables) that fuzzing starts from;
 # what the fuzzers find goes to $(FUZZ_DIR)/corpus/<name>, kept across runs.
 FUZZ_SEEDS   := $(FUZZ_DIR)/seeds/.stamp
-$(FUZZ_SEEDS): tests/fuzz/mkseeds.py
+$(FUZZ_SEEDS): tests/fuzz/mkseeds.py tests/fuzz/mkseeds_fabric.py
 	@mkdir -p $(@D)
-	$(Q)$(PYTHON) tests/fuzz/mkseeds.py $(@D) && touch $@
+	$(Q)$(PYTHON) tests/fuzz/mkseeds.py $(@D) && \
+		$(PYTHON) tests/fuzz/mkseeds_fabric.py $(@D) && touch $@
 
 # Keep the objects of the chained pattern rules (make would delete them).
 .SECONDARY: $(patsubst %,$(FUZZ_DIR)/t/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES)) \
-	    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_KOBJS)
+	    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_KOBJS) $(FUZZ_FABRIC_OBJS)
 
 # Fuzzers take part in unittest only if $(FUZZ_CC) has the libFuzzer
 # runtime (-print-file-name echoes the bare name when it has not).

@@ -10,6 +10,9 @@
  *                       FILTER), report KTAP, exit QEMU
  *   panic=exit|halt     exit QEMU with a failure code on panic (implied by
  *                       ktest), or halt (default)
+ *   peers=A,B,...       fabric node ids of every member of the cluster
+ *                       (this node included), at most KCONFIG_MAX_PEERS;
+ *                       the RPC layer gives each a receive ring (net/rpc.c)
  *
  * Unknown words are reported and otherwise ignored.
  */
@@ -30,6 +33,8 @@ struct role {
 };
 extern const struct role this_role;
 
+#define KCONFIG_MAX_PEERS 16
+
 struct kconfig {
 	unsigned node_id;
 	char name[32];
@@ -37,6 +42,8 @@ struct kconfig {
 	bool ktest;
 	char ktest_filter[64];
 	bool panic_exit;
+	unsigned npeers;
+	unsigned short peers[KCONFIG_MAX_PEERS]; /* in command-line order */
 };
 extern struct kconfig kconfig;
 

@@ -35,7 +35,12 @@
 	X(EBADMSG, 74, "bad message")                           \
 	X(EMSGSIZE, 90, "message too long")                     \
 	X(ENOTSUP, 95, "operation not supported")               \
-	X(ETIMEDOUT, 110, "timed out")
+	X(ECONNRESET, 104, "connection reset by peer")          \
+	X(ENOBUFS, 105, "no buffer space available")            \
+	X(ETIMEDOUT, 110, "timed out")                          \
+	X(EHOSTUNREACH, 113, "no route to host")                \
+	X(ESTALE, 116, "stale request or handle")               \
+	X(EREMOTEIO, 121, "remote i/o error")
 
 enum errno_value {
 #define ERRNO_ENUM(name, value, msg) name = value,

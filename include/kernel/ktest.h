@@ -31,13 +31,28 @@ struct ktest {
 	void (*fn)(struct ktest_ctx *kt);
 };
 
-#define KTEST(tname)                                                        \
+#define KTEST_IN(sect, tname)                                               \
 	static void ktest_fn_##tname(struct ktest_ctx *kt);                 \
 	static const struct ktest ktest_##tname                             \
-		__attribute__((used, section(".ktest"), aligned(8))) = {    \
+		__attribute__((used, section(sect), aligned(8))) = {        \
 			#tname, ktest_fn_##tname                            \
 		};                                                          \
 	static void ktest_fn_##tname(struct ktest_ctx *kt)
+
+#define KTEST(tname) KTEST_IN(".ktest", tname)
+
+/*
+ * Cluster tests need other nodes and the fabric (several VMs started by
+ * tests/cluster/, see docs/fabric.md). They live in a second table,
+ * .ktest_cluster, that a plain `ktest` boot never runs (so a standalone
+ * boot neither fails nor falsely passes them): only `ktest=cluster` (all
+ * of them) or `ktest=cluster:PREFIX` (those whose name starts with PREFIX)
+ * selects this table, and then only it. Cluster tests run in name order
+ * (number them to order them); .ktest tests in link order. The first
+ * cluster test may bring up what stays up for good (the fabric stack), so
+ * the free-page count is taken after it.
+ */
+#define KTEST_CLUSTER(tname) KTEST_IN(".ktest_cluster", tname)
 
 /* Records a failed check (with its text and place); returns cond. */
 bool ktest_check(struct ktest_ctx *kt, bool cond, const char *what,
@@ -55,7 +70,18 @@ bool ktest_check_eq(struct ktest_ctx *kt, uint64_t a, uint64_t b,
 			return;        \
 	} while (0)
 
-/* Runs the selected tests and exits QEMU; never returns. */
+/*
+ * Cluster tests meet the host harness at named barriers: prints
+ * "# fabric-sync: NAME" and waits (sleeping between polls of the serial
+ * port) until the host writes the line "NAME" to the serial input, which
+ * it does once every node of the cluster has asked for NAME and it has
+ * done what NAME stands for (tests/cluster/fabric_test.py). Returns false
+ * after timeout_ns without it.
+ */
+bool ktest_cluster_sync(const char *name, uint64_t timeout_ns);
+
+/* Runs the selected tests and exits QEMU; never returns. filter is a name
+ * prefix for the .ktest table, or "cluster[:PREFIX]" for the cluster table. */
 __attribute__((noreturn)) void ktest_run_all(const char *filter);
 
 #endif

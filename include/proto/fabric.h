@@ -115,7 +115,9 @@ _Static_assert(__builtin_offsetof(struct fab_window_hdr, sq_head) == 0xc0, "fabr
 /*
  * A memory region of the owning node's window. Slot i is used by keys with
  * (key & 0xff) == i; the upper 24 bits are the owner's choice, so a stale
- * key of a reused slot no longer matches. length 0 marks a free slot.
+ * key of a reused slot no longer matches. length 0 marks a free slot. An
+ * MR must lie within [FAB_DATA_OFFSET, window_size): fabricd treats one
+ * that reaches the control page, rings or beyond the window as no MR.
  */
 struct fab_mr {
 	uint64_t offset; /* from the window start */
@@ -172,10 +174,13 @@ enum fab_status {
 	FAB_ST_OK = 0,
 	FAB_ST_LOCAL_ERR = 1, /* bad local key, range, rights or opcode */
 	FAB_ST_REMOTE_ACCESS = 2, /* bad remote key, range or rights */
-	FAB_ST_RNR = 3, /* SEND: no receive buffer posted, or the target's CQ is full */
+	FAB_ST_RNR = 3, /* SEND: no receive buffer posted, or the target's CQ is full;
+			   WRITE_IMM: the target's CQ is full (nothing written) */
 	FAB_ST_LENGTH = 4, /* SEND larger than the receive buffer, or > FAB_MAX_MSG */
-	FAB_ST_UNREACHABLE = 5, /* no such node, node failed, or link partitioned */
-	FAB_ST_BAD_QP = 6, /* dst_qpn out of range */
+	FAB_ST_UNREACHABLE = 5, /* no such node, node failed, or link partitioned
+				   (also: target not connected or restarted meanwhile,
+				   a READ lost by an injected drop) */
+	FAB_ST_BAD_QP = 6, /* dst_qpn (SEND) or src_qpn out of range */
 };
 
 /* Completion, written by fabricd on the guest's completion queue. */
@@ -185,7 +190,8 @@ struct fab_cqe {
 	uint8_t status; /* enum fab_status */
 	uint16_t src_node; /* RECV, RECV_IMM: the sender */
 	uint16_t src_qpn; /* RECV, RECV_IMM: the sender's QP */
-	uint16_t qpn; /* RECV: the QP whose buffer was used; else the WQE's src_qpn */
+	uint16_t qpn; /* RECV: the QP whose buffer was used; else the WQE's src_qpn
+			 (RECV_IMM too: no receive queue is involved) */
 	uint32_t byte_len; /* bytes transferred */
 	uint32_t imm; /* RECV, RECV_IMM */
 	uint64_t remote_offset; /* RECV_IMM: where the data landed in this window */

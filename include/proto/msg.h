@@ -38,6 +38,51 @@ struct msg_ping {
 };
 _Static_assert(sizeof(struct msg_ping) == 16, "msg_ping wire size");
 
+/*
+ * Test and benchmark services of the RPC layer (net/rpc_services.c), served
+ * by every node: they prove retry, duplicate suppression and flow control
+ * on a real cluster (tests/cluster/) and give the benchmark its payloads.
+ */
+#define MSG_COUNTER_SLOTS 64
+#define MSG_BULK_BYTES	  4096
+#define MSG_SLEEP_MAX_MS  2000
+
+/* RPC_ECHO: value comes back (8-byte round trips). */
+struct msg_echo {
+	uint64_t value;
+};
+_Static_assert(sizeof(struct msg_echo) == 8, "msg_echo wire size");
+
+/* RPC_COUNTER_ADD (not idempotent): counter[slot] += delta; the reply
+ * holds the new value. RPC_COUNTER_GET: the reply holds counter[slot].
+ * slot < MSG_COUNTER_SLOTS, else -EINVAL. */
+struct msg_counter {
+	uint32_t slot;
+	uint32_t reserved; /* 0 */
+	int64_t delta; /* COUNTER_ADD only; 0 otherwise */
+};
+_Static_assert(sizeof(struct msg_counter) == 16, "msg_counter wire size");
+
+struct msg_counter_value {
+	int64_t value;
+};
+_Static_assert(sizeof(struct msg_counter_value) == 8, "msg_counter_value wire size");
+
+/* RPC_BULK: the page comes back unchanged, cookie + 1 (4 KiB each way). */
+struct msg_bulk {
+	uint64_t cookie;
+	uint8_t data[MSG_BULK_BYTES];
+};
+_Static_assert(sizeof(struct msg_bulk) == 8 + MSG_BULK_BYTES, "msg_bulk wire size");
+
+/* RPC_SLEEP: the server waits ms (at most MSG_SLEEP_MAX_MS, else -EINVAL)
+ * before replying: timeouts and flow control under a slow server. */
+struct msg_sleep {
+	uint32_t ms;
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct msg_sleep) == 8, "msg_sleep wire size");
+
 enum msg_opcode {
 #define MSG(name, op, req, rep, idem) MSG_##name = op,
 #include <proto/messages.def>

@@ -1,0 +1,118 @@
+/*
+ * Remote procedure calls between nodes (net/rpc.c), in the spirit of
+ * LegoOS's FIT, over the verbs layer (include/net/verbs.h). Wire format:
+ * include/proto/rpc.h; message types: include/proto/messages.def.
+ *
+ * - Each pair of nodes has one QP per direction of service: node A's QP
+ *   RPC_QP_BASE + index(B) in the peers= list is connected to B's QP
+ *   RPC_QP_BASE + index(A). Requests from B land in receive buffers
+ *   posted on it; when all are taken B gets RNR and retries with backoff,
+ *   so a fast caller can never overwrite a request.
+ * - The server writes the reply with WRITE_IMM straight into a buffer the
+ *   caller registered for this call alone (a fresh key per call, dropped
+ *   when the call ends, so a late reply can never land in reused memory);
+ *   the immediate is the call's tag, which finds the pending call.
+ * - Timeouts everywhere. Only idempotent operations (messages.def) are
+ *   resent after a silent timeout; a SEND that fabricd refused (RNR,
+ *   unreachable) was never delivered and is resent whatever the opcode,
+ *   until the call's deadline.
+ * - The server remembers the replies of recent non-idempotent requests by
+ *   (source node, generation, seq) and answers a duplicate with the
+ *   cached reply instead of executing it again.
+ * - Generations: a request names the server generation the caller knows;
+ *   a server with another one answers -ECONNRESET ("peer restarted")
+ *   without executing, and the caller learns the new generation. A server
+ *   seeing a caller's generation grow forgets the old incarnation's
+ *   duplicate cache; requests from an older generation get -ESTALE.
+ * - Server handlers come from messages.def: a node serves opcode NAME by
+ *   defining rpc_handle_NAME (RPC_HANDLER below); other opcodes get
+ *   -ENOSYS. One server thread runs them in arrival order.
+ */
+#ifndef NET_RPC_H
+#define NET_RPC_H
+
+#include <net/verbs.h>
+#include <proto/msg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RPC_QP_BASE	     1 /* QP 0 is left for raw verbs users */
+#define RPC_MAX_PEERS	     (FAB_MAX_QPS - RPC_QP_BASE)
+#define RPC_RECV_DEPTH	     16	  /* receive buffers per peer */
+#define RPC_MAX_REQUEST	     8192 /* envelope + header + payload */
+#define RPC_MAX_REPLY	     8192 /* header + payload */
+#define RPC_MAX_PENDING	     64	  /* calls in flight per node */
+#define RPC_DEDUP_ENTRIES    64	  /* cached replies per peer */
+#define RPC_CACHED_REPLY_MAX 256  /* non-idempotent replies must fit */
+
+struct rpc_node;
+
+/* What a handler knows about the request it serves. */
+struct rpc_ctx {
+	struct rpc_node *rn;
+	uint16_t src_node; /* checked against the fabric's word for it */
+	uint32_t src_generation;
+	uint64_t seq;
+};
+
+/*
+ * A server handler: decode (check every field of *req: the header, sizes
+ * and the sender are checked already), then act, then fill *reply.
+ * Returns 0, or a negative errno sent back as a typed error reply.
+ */
+#define MSG(name, op, req, rep, idem)                                                    \
+	int rpc_handle_##name(struct rpc_ctx *ctx, const req *rq, rep *rp)               \
+		__attribute__((weak));
+#include <proto/messages.def>
+#undef MSG
+#define RPC_HANDLER(name, req, rep)                                                      \
+	int rpc_handle_##name(struct rpc_ctx *ctx, const req *rq, rep *rp)
+
+struct rpc_stats {
+	uint64_t calls, ok, timeouts, errors; /* caller side */
+	uint64_t resends;	      /* idempotent requests sent again after a timeout */
+	uint64_t rnr_retries;	      /* SENDs refused with RNR and sent again */
+	uint64_t unreachable_retries; /* SENDs refused as unreachable */
+	uint64_t late_replies;	      /* replies for calls that had ended */
+	uint64_t served;	      /* server side: handlers run */
+	uint64_t duplicates;	      /* non-idempotent duplicates answered from cache */
+	uint64_t bad_requests;	      /* malformed, answered with an error or dropped */
+	uint64_t reply_errors;	      /* reply WRITE_IMMs that failed */
+};
+
+/*
+ * The node's RPC service on the node's fabric device with the peers= list
+ * of the command line, started on the first call (it stays up). Returns
+ * 0 and sets *out, or the verbs_open error, -EINVAL (this node is not in
+ * peers=, or more than RPC_MAX_PEERS), -ENOMEM.
+ */
+int rpc_open(struct rpc_node **out);
+
+/*
+ * RPC on any verbs device with the given member list (self tests use a
+ * loopback device whose only member is itself). rpc_stop() waits for the
+ * server thread, frees everything and must not race with calls.
+ */
+int rpc_start(struct verbs_dev *dev, const uint16_t *peers, unsigned npeers,
+	      struct rpc_node **out);
+void rpc_stop(struct rpc_node *rn);
+
+/*
+ * Calls opcode on node: req_len must be the opcode's request size and
+ * reply_len its reply size (messages.def), else -EINVAL. Sleeps until the
+ * reply or timeout_ns. Returns 0 with *reply filled, the server's error
+ * (negative errno), -ETIMEDOUT (no reply in time: a non-idempotent
+ * operation may or may not have run), -ECONNRESET (the server restarted
+ * since this node last heard from it; it did not run the request),
+ * -EHOSTUNREACH (node is not a member), -EPROTO (a malformed reply).
+ * Thread context; any number of threads may call at once.
+ */
+int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *req,
+	     size_t req_len, void *reply, size_t reply_len, uint64_t timeout_ns);
+
+uint16_t rpc_node_id(const struct rpc_node *rn);
+void rpc_get_stats(const struct rpc_node *rn, struct rpc_stats *st);
+/* The generation of node as this node last heard it (0: never). */
+uint32_t rpc_peer_generation(struct rpc_node *rn, uint16_t node);
+
+#endif

@@ -1,0 +1,797 @@
+/*
+ * Self tests of the verbs and RPC layers on a loopback fabric: a stand-in
+ * for fabricd inside the kernel, so that these run in every plain `ktest`
+ * boot without an ivshmem device or a cluster.
+ *
+ * The loopback fabric links up to LOOP_NODES windows in kernel memory
+ * (4 MiB each, set up as fabricd would). Its doorbell runs synchronously in
+ * the poster's thread: it executes every published WQE against the target
+ * window with the checks fabric.h asks for (keys, rights, ranges, receive
+ * buffers), writes the completions, and raises the "interrupt"
+ * (verbs_interrupt) when the target's guest_sleeping says so. It always
+ * claims to sleep (fabricd_sleeping = 1), so every post rings. Faults:
+ * drop the next N SENDs silently, or deliver the next N twice.
+ *
+ * It is deliberately small, not a second fabricd: no latency model, no
+ * partitions. The real fabric is tested by the cluster tests
+ * (net/fabric_cluster.c, tests/cluster/fabric_test.py).
+ */
+#include <drivers/ivshmem.h>
+#include <drivers/pci.h>
+#include <kernel/errno.h>
+#include <kernel/ktest.h>
+#include <kernel/mm.h>
+#include <kernel/sched.h>
+#include <kernel/spinlock.h>
+#include <kernel/time.h>
+#include <lib/string.h>
+#include <net/rpc.h>
+#include <net/verbs.h>
+
+#define LOOP_NODES	2
+#define LOOP_ORDER	10 /* 4 MiB windows */
+#define LOOP_WINDOW	(4096ull << LOOP_ORDER)
+#define LOOP_FIRST_NODE 7
+#define LOOP_WAIT_NS	(NS_PER_S)
+
+struct loop_fabric;
+
+struct loop_node {
+	struct loop_fabric *fab;
+	uint16_t id;
+	uint8_t *win;
+	volatile struct fab_window_hdr *hdr;
+	struct verbs_dev *dev;
+	/* fabricd's private indices (under fab->lock) */
+	uint32_t sq_head, cq_tail, rq_head[FAB_MAX_QPS];
+	bool raise; /* CQEs written since the last interrupt check */
+};
+
+struct loop_fabric {
+	struct spinlock lock;
+	struct loop_node nodes[LOOP_NODES];
+	unsigned nnodes;
+	unsigned drop_sends, dup_sends; /* faults, under lock */
+};
+
+static struct loop_node *loop_find(struct loop_fabric *f, uint16_t id)
+{
+	for (unsigned i = 0; i < f->nnodes; i++)
+		if (f->nodes[i].id == id)
+			return &f->nodes[i];
+	return NULL;
+}
+
+/* Checks key/rights/range against n's MR table; true if allowed. */
+static bool loop_mr_ok(struct loop_node *n, uint32_t key, uint64_t off, uint64_t len,
+		       uint32_t need)
+{
+	struct fab_mr mr;
+
+	memcpy(&mr, n->win + FAB_MR_OFFSET + FAB_MR_SLOT(key) * sizeof(mr), sizeof(mr));
+	if (!mr.length || mr.key != key || (mr.access & need) != need)
+		return false;
+	if (mr.offset < FAB_DATA_OFFSET || mr.offset > LOOP_WINDOW ||
+	    mr.length > LOOP_WINDOW - mr.offset)
+		return false;
+	return off >= mr.offset && len <= mr.length && off - mr.offset <= mr.length - len;
+}
+
+static void loop_cqe(struct loop_node *n, const struct fab_cqe *c)
+{
+	struct fab_cqe *slot =
+		(struct fab_cqe *)(n->win + FAB_CQ_OFFSET) + n->cq_tail % FAB_CQ_ENTRIES;
+
+	*slot = *c;
+	__atomic_store_n(&n->hdr->cq_tail, ++n->cq_tail, __ATOMIC_RELEASE);
+	n->raise = true;
+}
+
+/* A SEND into t's receive queue qpn; returns the status. */
+static uint8_t loop_deliver(struct loop_node *s, struct loop_node *t,
+			    const struct fab_wqe *w)
+{
+	uint32_t tail = __atomic_load_n(&t->hdr->rq_tail[w->dst_qpn], __ATOMIC_ACQUIRE);
+	struct fab_rqe r;
+	struct fab_cqe c;
+
+	if (tail == t->rq_head[w->dst_qpn])
+		return FAB_ST_RNR;
+	memcpy(&r,
+	       t->win + FAB_RQ_OFFSET +
+		       (w->dst_qpn * FAB_RQ_ENTRIES +
+			t->rq_head[w->dst_qpn] % FAB_RQ_ENTRIES) *
+			       sizeof(r),
+	       sizeof(r));
+	t->rq_head[w->dst_qpn]++;
+	t->hdr->rq_head[w->dst_qpn] = t->rq_head[w->dst_qpn];
+	memset(&c, 0, sizeof(c));
+	c.wr_id = r.wr_id;
+	c.opcode = FAB_OP_RECV;
+	c.src_node = s->id;
+	c.src_qpn = w->src_qpn;
+	c.qpn = w->dst_qpn;
+	c.imm = w->imm;
+	if (!loop_mr_ok(t, r.key, r.offset, r.length, FAB_ACCESS_LOCAL_WRITE)) {
+		c.status = FAB_ST_LOCAL_ERR;
+		loop_cqe(t, &c);
+		return FAB_ST_REMOTE_ACCESS;
+	}
+	if (w->length > r.length) {
+		c.status = FAB_ST_LENGTH;
+		loop_cqe(t, &c);
+		return FAB_ST_LENGTH;
+	}
+	memmove(t->win + r.offset, s->win + w->local_offset, w->length);
+	c.byte_len = w->length;
+	loop_cqe(t, &c);
+	return FAB_ST_OK;
+}
+
+/* Executes one WQE of s; returns false to drop it silently. */
+static bool loop_execute(struct loop_fabric *f, struct loop_node *s,
+			 const struct fab_wqe *w, struct fab_cqe *done)
+{
+	uint32_t local_need = w->opcode == FAB_OP_READ ? FAB_ACCESS_LOCAL_WRITE : 0;
+	struct loop_node *t = loop_find(f, w->dst_node);
+	struct fab_cqe c;
+	int copies = 1;
+
+	memset(done, 0, sizeof(*done));
+	done->wr_id = w->wr_id;
+	done->opcode = w->opcode;
+	done->qpn = w->src_qpn;
+	done->byte_len = w->length;
+	if (w->opcode < FAB_OP_SEND || w->opcode > FAB_OP_WRITE_IMM ||
+	    (w->flags & ~FAB_WQE_SIGNALED) ||
+	    !loop_mr_ok(s, w->local_key, w->local_offset, w->length, local_need)) {
+		done->status = FAB_ST_LOCAL_ERR;
+		return true;
+	}
+	if (w->length > FAB_MAX_MSG) {
+		done->status = FAB_ST_LENGTH;
+		return true;
+	}
+	if (!t) {
+		done->status = FAB_ST_UNREACHABLE;
+		return true;
+	}
+	if (w->src_qpn >= FAB_MAX_QPS || w->dst_qpn >= FAB_MAX_QPS) {
+		done->status = FAB_ST_BAD_QP;
+		return true;
+	}
+	switch (w->opcode) {
+	case FAB_OP_SEND:
+		if (f->drop_sends) {
+			f->drop_sends--;
+			return false;
+		}
+		if (f->dup_sends) {
+			f->dup_sends--;
+			copies = 2;
+		}
+		while (copies--)
+			done->status = loop_deliver(s, t, w);
+		break;
+	case FAB_OP_READ:
+		if (!loop_mr_ok(t, w->remote_key, w->remote_offset, w->length,
+				FAB_ACCESS_REMOTE_READ)) {
+			done->status = FAB_ST_REMOTE_ACCESS;
+			break;
+		}
+		memmove(s->win + w->local_offset, t->win + w->remote_offset, w->length);
+		break;
+	case FAB_OP_WRITE:
+	case FAB_OP_WRITE_IMM:
+		if (!loop_mr_ok(t, w->remote_key, w->remote_offset, w->length,
+				FAB_ACCESS_REMOTE_WRITE)) {
+			done->status = FAB_ST_REMOTE_ACCESS;
+			break;
+		}
+		memmove(t->win + w->remote_offset, s->win + w->local_offset, w->length);
+		if (w->opcode == FAB_OP_WRITE_IMM) {
+			memset(&c, 0, sizeof(c));
+			c.opcode = FAB_OP_RECV_IMM;
+			c.src_node = s->id;
+			c.src_qpn = w->src_qpn;
+			c.qpn = w->src_qpn; /* fabric.h: RECV_IMM uses no queue */
+			c.byte_len = w->length;
+			c.imm = w->imm;
+			c.remote_offset = w->remote_offset;
+			loop_cqe(t, &c);
+		}
+		break;
+	}
+	return true;
+}
+
+static void loop_doorbell(void *ctx)
+{
+	struct loop_node *s = ctx;
+	struct loop_fabric *f = s->fab;
+
+	spin_lock(&f->lock);
+	for (;;) {
+		uint32_t tail = __atomic_load_n(&s->hdr->sq_tail, __ATOMIC_ACQUIRE);
+		struct fab_wqe w;
+		struct fab_cqe done;
+
+		if (tail == s->sq_head || tail - s->sq_head > FAB_SQ_ENTRIES)
+			break;
+		memcpy(&w,
+		       s->win + FAB_SQ_OFFSET + (s->sq_head % FAB_SQ_ENTRIES) * sizeof(w),
+		       sizeof(w));
+		s->sq_head++;
+		s->hdr->sq_head = s->sq_head;
+		if (loop_execute(f, s, &w, &done) &&
+		    (done.status || (w.flags & FAB_WQE_SIGNALED)))
+			loop_cqe(s, &done);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < f->nnodes; i++) {
+		struct loop_node *n = &f->nodes[i];
+
+		if (n->raise && n->dev && n->hdr->guest_sleeping) {
+			n->raise = false;
+			verbs_interrupt(n->dev);
+		}
+	}
+	spin_unlock(&f->lock);
+}
+
+/* A fabric with n nodes (ids LOOP_FIRST_NODE...), each with its device. */
+static struct loop_fabric *loop_create(unsigned n, uint32_t generation)
+{
+	struct loop_fabric *f = kzalloc(sizeof(*f));
+
+	if (!f)
+		return NULL;
+	spin_init(&f->lock, "loop-fabric");
+	for (unsigned i = 0; i < n; i++) {
+		struct loop_node *ln = &f->nodes[i];
+		struct verbs_hw hw;
+
+		ln->fab = f;
+		ln->id = (uint16_t)(LOOP_FIRST_NODE + i);
+		ln->win = page_zalloc(LOOP_ORDER);
+		if (!ln->win)
+			goto fail;
+		f->nnodes = i + 1;
+		ln->hdr = (volatile struct fab_window_hdr *)ln->win;
+		ln->hdr->magic = FAB_MAGIC;
+		ln->hdr->version = FAB_VERSION;
+		ln->hdr->node_id = ln->id;
+		ln->hdr->generation = generation;
+		ln->hdr->window_size = LOOP_WINDOW;
+		ln->hdr->fabricd_sleeping = 1;
+		hw.window = ln->win;
+		hw.window_size = LOOP_WINDOW;
+		hw.doorbell = loop_doorbell;
+		hw.ctx = ln;
+		if (verbs_dev_create(&hw, &ln->dev))
+			goto fail;
+	}
+	return f;
+fail:
+	for (unsigned i = 0; i < f->nnodes; i++) {
+		if (f->nodes[i].dev)
+			verbs_dev_destroy(f->nodes[i].dev);
+		page_free(f->nodes[i].win, LOOP_ORDER);
+	}
+	kfree(f);
+	return NULL;
+}
+
+static void loop_destroy(struct loop_fabric *f)
+{
+	for (unsigned i = 0; i < f->nnodes; i++) {
+		verbs_dev_destroy(f->nodes[i].dev);
+		page_free(f->nodes[i].win, LOOP_ORDER);
+	}
+	kfree(f);
+}
+
+/* Restarts node i: a new device on a cleared window, generation + 1. */
+static bool loop_restart(struct loop_fabric *f, unsigned i)
+{
+	struct loop_node *ln = &f->nodes[i];
+	uint32_t gen = ln->hdr->generation + 1;
+	struct verbs_hw hw = {ln->win, LOOP_WINDOW, loop_doorbell, ln};
+
+	struct verbs_dev *old = ln->dev;
+
+	spin_lock(&f->lock);
+	ln->dev = NULL; /* no more interrupts for it */
+	spin_unlock(&f->lock);
+	verbs_dev_destroy(old);
+	spin_lock(&f->lock);
+	memset(ln->win, 0, FAB_DATA_OFFSET);
+	ln->sq_head = ln->cq_tail = 0;
+	memset(ln->rq_head, 0, sizeof(ln->rq_head));
+	ln->hdr->magic = FAB_MAGIC;
+	ln->hdr->version = FAB_VERSION;
+	ln->hdr->node_id = ln->id;
+	ln->hdr->generation = gen;
+	ln->hdr->window_size = LOOP_WINDOW;
+	ln->hdr->fabricd_sleeping = 1;
+	spin_unlock(&f->lock);
+	return verbs_dev_create(&hw, &ln->dev) == 0;
+}
+
+/* ---- verbs ------------------------------------------------------------------- */
+
+/* A standalone boot has no fabric: everything says so, nothing breaks. */
+KTEST(verbs_open_without_fabric_device)
+{
+	struct verbs_dev *dev = NULL;
+	struct rpc_node *rn = NULL;
+
+	if (pci_find(IVSHMEM_VENDOR, IVSHMEM_DEVICE, 0)) {
+		KT_EXPECT_EQ(verbs_open(&dev), 0); /* booted with one after all */
+		return;
+	}
+	KT_EXPECT_EQ(verbs_open(&dev), -ENODEV);
+	KT_EXPECT_EQ(verbs_open(&dev), -ENODEV); /* and again, quietly */
+	KT_EXPECT(dev == NULL);
+	KT_EXPECT_EQ(rpc_open(&rn), -ENODEV);
+	KT_EXPECT(rn == NULL);
+}
+
+static void fill(void *p, size_t n, uint8_t seed)
+{
+	uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(seed + i * 7);
+}
+
+KTEST(verbs_loop_send_recv)
+{
+	struct loop_fabric *f = loop_create(2, 1);
+	struct verbs_dev *a, *b;
+	struct verbs_qp *qa, *qb;
+	struct verbs_buf src, dst;
+	struct verbs_wc wc;
+	struct verbs_wr wr = {
+		.wr_id = 11, .opcode = FAB_OP_SEND, .length = 3000, .imm = 99};
+
+	KT_ASSERT(f != NULL);
+	a = f->nodes[0].dev;
+	b = f->nodes[1].dev;
+	KT_EXPECT_EQ(verbs_node_id(a), LOOP_FIRST_NODE);
+	KT_ASSERT(verbs_qp_create(a, 2, NULL, NULL, &qa) == 0);
+	KT_ASSERT(verbs_qp_create(b, 3, NULL, NULL, &qb) == 0);
+	KT_EXPECT_EQ(verbs_qp_create(b, 3, NULL, NULL, &qb), -EBUSY);
+	verbs_qp_connect(qa, verbs_node_id(b), 3);
+	verbs_qp_connect(qb, verbs_node_id(a), 2);
+	KT_ASSERT(verbs_buf_alloc(a, 4096, &src) == 0);
+	KT_ASSERT(verbs_buf_alloc(b, 4096, &dst) == 0);
+	fill(src.va, 4096, 5);
+	KT_EXPECT_EQ(verbs_post_recv(qb, dst.offset, 4096, verbs_local_key(b), 77), 0);
+	KT_EXPECT_EQ(verbs_recv_posted(qb), 1);
+	wr.local_offset = src.offset;
+	wr.local_key = verbs_local_key(a);
+	KT_EXPECT_EQ(verbs_post(qa, &wr), 0);
+	KT_ASSERT(verbs_wait(qa, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.opcode, FAB_OP_SEND);
+	KT_EXPECT_EQ(wc.status, 0);
+	KT_EXPECT_EQ(wc.wr_id, 11);
+	KT_ASSERT(verbs_wait(qb, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.opcode, FAB_OP_RECV);
+	KT_EXPECT_EQ(wc.wr_id, 77);
+	KT_EXPECT_EQ(wc.byte_len, 3000);
+	KT_EXPECT_EQ(wc.imm, 99);
+	KT_EXPECT_EQ(wc.src_node, verbs_node_id(a));
+	KT_EXPECT_EQ(wc.src_qpn, 2);
+	KT_EXPECT(memcmp(src.va, dst.va, 3000) == 0);
+	KT_EXPECT_EQ(((uint8_t *)dst.va)[3000], 0);
+
+	/* No receive buffer: RNR, nothing written. */
+	KT_EXPECT_EQ(verbs_post(qa, &wr), 0);
+	KT_ASSERT(verbs_wait(qa, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.status, -ENOBUFS);
+	KT_EXPECT_EQ(wc.fab_status, FAB_ST_RNR);
+	KT_EXPECT_EQ(verbs_poll(qb, &wc, 1), 0);
+
+	/* Too long for the buffer. */
+	KT_EXPECT_EQ(verbs_post_recv(qb, dst.offset, 100, verbs_local_key(b), 78), 0);
+	KT_EXPECT_EQ(verbs_post(qa, &wr), 0);
+	KT_ASSERT(verbs_wait(qa, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.status, -EMSGSIZE);
+	KT_ASSERT(verbs_wait(qb, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.status, -EMSGSIZE);
+
+	verbs_qp_destroy(qa);
+	verbs_qp_destroy(qb);
+	verbs_buf_free(a, &src);
+	verbs_buf_free(b, &dst);
+	loop_destroy(f);
+}
+
+KTEST(verbs_loop_write_read_imm)
+{
+	struct loop_fabric *f = loop_create(2, 1);
+	struct verbs_dev *a, *b;
+	struct verbs_qp *qa, *qb;
+	struct verbs_buf la, rb;
+	struct verbs_mr mr;
+	struct verbs_wc wc;
+	struct verbs_wr wr = {.length = 8192};
+
+	KT_ASSERT(f != NULL);
+	a = f->nodes[0].dev;
+	b = f->nodes[1].dev;
+	KT_ASSERT(verbs_qp_create(a, -1, NULL, NULL, &qa) == 0);
+	KT_ASSERT(verbs_qp_create(b, -1, NULL, NULL, &qb) == 0);
+	verbs_qp_connect(qa, verbs_node_id(b), verbs_qp_num(qb));
+	verbs_qp_connect(qb, verbs_node_id(a), verbs_qp_num(qa));
+	KT_ASSERT(verbs_buf_alloc(a, 16384, &la) == 0);
+	KT_ASSERT(verbs_buf_alloc(b, 16384, &rb) == 0);
+	KT_ASSERT(verbs_reg_mr(b, rb.offset, 16384,
+			       FAB_ACCESS_REMOTE_READ | FAB_ACCESS_REMOTE_WRITE,
+			       &mr) == 0);
+	KT_EXPECT(mr.key != verbs_local_key(b));
+	fill(la.va, 8192, 1);
+	wr.local_offset = la.offset;
+	wr.local_key = verbs_local_key(a);
+	wr.remote_key = mr.key;
+
+	wr.opcode = FAB_OP_WRITE;
+	wr.remote_offset = rb.offset + 4096;
+	KT_EXPECT_EQ(verbs_post(qa, &wr), 0);
+	KT_ASSERT(verbs_wait(qa, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.status, 0);
+	KT_EXPECT(memcmp((uint8_t *)rb.va + 4096, la.va, 8192) == 0);
+
+	fill((uint8_t *)rb.va, 4096, 200);
+	wr.opcode = FAB_OP_READ;
+	wr.remote_offset = rb.offset;
+	wr.local_offset = la.offset + 8192;
+	wr.length = 4096;
+	KT_EXPECT_EQ(verbs_post(qa, &wr), 0);
+	KT_ASSERT(verbs_wait(qa, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.opcode, FAB_OP_READ);
+	KT_EXPECT_EQ(wc.status, 0);
+	KT_EXPECT(memcmp((uint8_t *)la.va + 8192, rb.va, 4096) == 0);
+
+	wr.opcode = FAB_OP_WRITE_IMM;
+	wr.local_offset = la.offset;
+	wr.remote_offset = rb.offset + 12288;
+	wr.imm = 0xabcd;
+	KT_EXPECT_EQ(verbs_post(qa, &wr), 0);
+	KT_ASSERT(verbs_wait(qa, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.status, 0);
+	KT_ASSERT(verbs_wait(qb, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.opcode, FAB_OP_RECV_IMM);
+	KT_EXPECT_EQ(wc.imm, 0xabcd);
+	KT_EXPECT_EQ(wc.byte_len, 4096);
+	KT_EXPECT_EQ(wc.remote_offset, rb.offset + 12288);
+	KT_EXPECT(memcmp((uint8_t *)rb.va + 12288, la.va, 4096) == 0);
+
+	verbs_dereg_mr(b, &mr);
+	verbs_qp_destroy(qa);
+	verbs_qp_destroy(qb);
+	verbs_buf_free(a, &la);
+	verbs_buf_free(b, &rb);
+	loop_destroy(f);
+}
+
+/* Posts wr on qa and returns the completion's status (or 1: none). */
+static int post_status(struct verbs_qp *qa, const struct verbs_wr *wr)
+{
+	struct verbs_wc wc;
+
+	if (verbs_post(qa, wr))
+		return 1;
+	if (verbs_wait(qa, &wc, LOOP_WAIT_NS))
+		return 1;
+	return wc.status;
+}
+
+KTEST(verbs_loop_rejects_bad_access)
+{
+	struct loop_fabric *f = loop_create(2, 1);
+	struct verbs_dev *a, *b;
+	struct verbs_qp *qa;
+	struct verbs_buf la, rb;
+	struct verbs_mr ro, rw;
+	struct verbs_wr wr = {.opcode = FAB_OP_WRITE, .length = 64};
+	uint32_t stale;
+
+	KT_ASSERT(f != NULL);
+	a = f->nodes[0].dev;
+	b = f->nodes[1].dev;
+	KT_ASSERT(verbs_qp_create(a, 0, NULL, NULL, &qa) == 0);
+	verbs_qp_connect(qa, verbs_node_id(b), 0);
+	KT_ASSERT(verbs_buf_alloc(a, 4096, &la) == 0);
+	KT_ASSERT(verbs_buf_alloc(b, 8192, &rb) == 0);
+	KT_ASSERT(verbs_reg_mr(b, rb.offset, 4096, FAB_ACCESS_REMOTE_READ, &ro) == 0);
+	KT_ASSERT(verbs_reg_mr(b, rb.offset, 4096, FAB_ACCESS_REMOTE_WRITE, &rw) == 0);
+	wr.local_offset = la.offset;
+	wr.local_key = verbs_local_key(a);
+
+	wr.remote_key = rw.key;
+	wr.remote_offset = rb.offset;
+	KT_EXPECT_EQ(post_status(qa, &wr), 0);
+	wr.remote_offset = rb.offset + 4096 - 32; /* runs past the MR */
+	KT_EXPECT_EQ(post_status(qa, &wr), -EACCES);
+	wr.remote_offset = rb.offset - 64; /* before it */
+	KT_EXPECT_EQ(post_status(qa, &wr), -EACCES);
+	wr.remote_offset = rb.offset;
+	wr.remote_key = ro.key; /* no write right */
+	KT_EXPECT_EQ(post_status(qa, &wr), -EACCES);
+	wr.remote_key = rw.key ^ 0x100; /* right slot, wrong tag */
+	KT_EXPECT_EQ(post_status(qa, &wr), -EACCES);
+	stale = rw.key;
+	verbs_dereg_mr(b, &rw);
+	KT_EXPECT_EQ(verbs_reg_mr(b, rb.offset, 4096, FAB_ACCESS_REMOTE_WRITE, &rw), 0);
+	KT_EXPECT(rw.key != stale);
+	wr.remote_key = stale; /* slot reused: the old key must not work */
+	KT_EXPECT_EQ(post_status(qa, &wr), -EACCES);
+	wr.remote_key = rw.key;
+	wr.local_key = verbs_local_key(a) ^ 0x100; /* our own key wrong */
+	KT_EXPECT_EQ(post_status(qa, &wr), -EFAULT);
+	wr.local_key = verbs_local_key(a);
+	wr.local_offset = 0; /* our control page: in no MR */
+	KT_EXPECT_EQ(post_status(qa, &wr), -EFAULT);
+	wr.local_offset = la.offset;
+	KT_EXPECT_EQ(verbs_post_to(qa, 3, 0, &wr), 0); /* no such node */
+	{
+		struct verbs_wc wc;
+
+		KT_EXPECT(verbs_wait(qa, &wc, LOOP_WAIT_NS) == 0 &&
+			  wc.status == -EHOSTUNREACH);
+	}
+	wr.opcode = 9;
+	KT_EXPECT_EQ(verbs_post(qa, &wr), -EINVAL);
+	{
+		struct verbs_mr none;
+
+		/* the control page and rings are never registrable */
+		KT_EXPECT_EQ(verbs_reg_mr(b, 0, 4096, FAB_ACCESS_REMOTE_READ, &none),
+			     -EINVAL);
+	}
+
+	verbs_dereg_mr(b, &ro);
+	verbs_dereg_mr(b, &rw);
+	verbs_qp_destroy(qa);
+	verbs_buf_free(a, &la);
+	verbs_buf_free(b, &rb);
+	loop_destroy(f);
+}
+
+KTEST(verbs_loop_buffers_coalesce)
+{
+	struct loop_fabric *f = loop_create(1, 1);
+	struct verbs_buf big, parts[8];
+	size_t all = LOOP_WINDOW - FAB_DATA_OFFSET;
+	struct verbs_dev *d;
+
+	KT_ASSERT(f != NULL);
+	d = f->nodes[0].dev;
+	KT_ASSERT(verbs_buf_alloc(d, all, &big) == 0);
+	KT_EXPECT_EQ(big.offset, FAB_DATA_OFFSET);
+	KT_EXPECT_EQ(verbs_buf_alloc(d, 64, &parts[0]), -ENOMEM);
+	verbs_buf_free(d, &big);
+	for (unsigned i = 0; i < 8; i++) {
+		KT_ASSERT(verbs_buf_alloc(d, i % 2 ? 100 : 5000, &parts[i]) == 0);
+		KT_EXPECT_EQ(parts[i].offset % (i % 2 ? 64 : 4096), 0);
+	}
+	for (unsigned i = 0; i < 8; i += 2)
+		verbs_buf_free(d, &parts[i]);
+	for (unsigned i = 1; i < 8; i += 2)
+		verbs_buf_free(d, &parts[i]);
+	KT_EXPECT_EQ(verbs_buf_alloc(d, all, &big), 0); /* all merged again */
+	verbs_buf_free(d, &big);
+	loop_destroy(f);
+}
+
+/* ---- RPC ------------------------------------------------------------------------ */
+
+struct rpc_pair {
+	struct loop_fabric *f;
+	struct rpc_node *rn[2];
+};
+
+static bool pair_start(struct rpc_pair *p)
+{
+	uint16_t ids[2] = {LOOP_FIRST_NODE, LOOP_FIRST_NODE + 1};
+
+	p->f = loop_create(2, 5);
+	if (!p->f)
+		return false;
+	if (rpc_start(p->f->nodes[0].dev, ids, 2, &p->rn[0]) == 0) {
+		if (rpc_start(p->f->nodes[1].dev, ids, 2, &p->rn[1]) == 0)
+			return true;
+		rpc_stop(p->rn[0]);
+	}
+	loop_destroy(p->f);
+	return false;
+}
+
+static void pair_stop(struct rpc_pair *p)
+{
+	rpc_stop(p->rn[0]);
+	rpc_stop(p->rn[1]);
+	loop_destroy(p->f);
+}
+
+static int64_t counter_get(struct rpc_node *rn, uint16_t node, uint32_t slot)
+{
+	struct msg_counter rq = {.slot = slot};
+	struct msg_counter_value v = {-1};
+
+	if (rpc_call(rn, node, MSG_RPC_COUNTER_GET, &rq, sizeof(rq), &v, sizeof(v),
+		     NS_PER_S))
+		return -1;
+	return v.value;
+}
+
+KTEST(rpc_loop_calls)
+{
+	struct rpc_pair p;
+	struct msg_echo e = {0x1122334455667788ull}, er;
+	struct msg_counter add = {.slot = 60, .delta = 5};
+	struct msg_counter_value v;
+	struct msg_bulk *bq = kmalloc(sizeof(*bq)), *br = kmalloc(sizeof(*br));
+	uint16_t b = LOOP_FIRST_NODE + 1;
+	int64_t before;
+
+	KT_ASSERT(bq && br);
+	KT_ASSERT(pair_start(&p));
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      NS_PER_S),
+		     0);
+	KT_EXPECT_EQ(er.value, e.value);
+	KT_EXPECT_EQ(rpc_peer_generation(p.rn[0], b), 5);
+	/* to itself, too */
+	KT_EXPECT_EQ(rpc_call(p.rn[0], LOOP_FIRST_NODE, MSG_RPC_ECHO, &e, sizeof(e), &er,
+			      sizeof(er), NS_PER_S),
+		     0);
+
+	bq->cookie = 41;
+	fill(bq->data, sizeof(bq->data), 3);
+	memset(br, 0, sizeof(*br));
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_BULK, bq, sizeof(*bq), br, sizeof(*br),
+			      NS_PER_S),
+		     0);
+	KT_EXPECT_EQ(br->cookie, 42);
+	KT_EXPECT(memcmp(bq->data, br->data, sizeof(br->data)) == 0);
+
+	before = counter_get(p.rn[0], b, 60);
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_COUNTER_ADD, &add, sizeof(add), &v,
+			      sizeof(v), NS_PER_S),
+		     0);
+	KT_EXPECT_EQ(v.value, before + 5);
+	KT_EXPECT_EQ(counter_get(p.rn[0], b, 60), before + 5);
+
+	/* Typed errors: the server's decode refuses; the caller's too. */
+	add.slot = 1000;
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_COUNTER_ADD, &add, sizeof(add), &v,
+			      sizeof(v), NS_PER_S),
+		     -EINVAL);
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, 4, &er, sizeof(er), NS_PER_S),
+		     -EINVAL);
+	KT_EXPECT_EQ(
+		rpc_call(p.rn[0], b, 0x0fff, &e, sizeof(e), &er, sizeof(er), NS_PER_S),
+		-EINVAL);
+	KT_EXPECT_EQ(rpc_call(p.rn[0], 3, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      NS_PER_S),
+		     -EHOSTUNREACH);
+	pair_stop(&p);
+	kfree(bq);
+	kfree(br);
+}
+
+KTEST(rpc_loop_retry_and_duplicates)
+{
+	struct rpc_pair p;
+	struct msg_echo e = {7}, er;
+	struct msg_counter add = {.slot = 61, .delta = 1};
+	struct msg_counter_value v;
+	uint16_t b = LOOP_FIRST_NODE + 1;
+	struct rpc_stats st;
+	int64_t before;
+
+	KT_ASSERT(pair_start(&p));
+	before = counter_get(p.rn[0], b, 61);
+
+	/* A lost idempotent request is sent again. */
+	p.f->drop_sends = 1;
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      NS_PER_S),
+		     0);
+	rpc_get_stats(p.rn[0], &st);
+	KT_EXPECT(st.resends >= 1);
+
+	/* A lost non-idempotent one is not: the caller times out. */
+	p.f->drop_sends = 1;
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_COUNTER_ADD, &add, sizeof(add), &v,
+			      sizeof(v), 200 * NS_PER_MS),
+		     -ETIMEDOUT);
+	KT_EXPECT_EQ(counter_get(p.rn[0], b, 61), before);
+
+	/* A duplicated one runs once; the copy gets the cached reply. */
+	p.f->dup_sends = 1;
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_COUNTER_ADD, &add, sizeof(add), &v,
+			      sizeof(v), NS_PER_S),
+		     0);
+	KT_EXPECT_EQ(v.value, before + 1);
+	thread_sleep_ns(50 * NS_PER_MS); /* let the server see the copy */
+	KT_EXPECT_EQ(counter_get(p.rn[0], b, 61), before + 1);
+	rpc_get_stats(p.rn[1], &st);
+	KT_EXPECT_EQ(st.duplicates, 1);
+	pair_stop(&p);
+}
+
+struct sleeper {
+	struct rpc_node *rn;
+	int result;
+};
+
+static void sleeper_main(void *arg)
+{
+	struct sleeper *s = arg;
+	struct msg_sleep q = {.ms = 20}, r;
+
+	s->result = rpc_call(s->rn, LOOP_FIRST_NODE + 1, MSG_RPC_SLEEP, &q, sizeof(q), &r,
+			     sizeof(r), 10 * NS_PER_S);
+}
+
+KTEST(rpc_loop_flow_control)
+{
+	enum { N = RPC_RECV_DEPTH + 8 };
+	struct sleeper s[N];
+	struct thread *t[N];
+	struct rpc_pair p;
+	struct rpc_stats st;
+
+	KT_ASSERT(pair_start(&p));
+	for (unsigned i = 0; i < N; i++) {
+		s[i].rn = p.rn[0];
+		s[i].result = 1;
+		t[i] = thread_create("rpc-sleeper", sleeper_main, &s[i], false);
+	}
+	for (unsigned i = 0; i < N; i++) {
+		if (t[i])
+			thread_join(t[i]);
+		KT_EXPECT_EQ(s[i].result, 0);
+	}
+	rpc_get_stats(p.rn[0], &st);
+	KT_EXPECT(st.rnr_retries > 0); /* more callers than receive buffers */
+	pair_stop(&p);
+}
+
+KTEST(rpc_loop_timeout_and_restart)
+{
+	struct rpc_pair p;
+	struct msg_sleep q = {.ms = 300}, r;
+	struct msg_echo e = {1}, er;
+	uint16_t ids[2] = {LOOP_FIRST_NODE, LOOP_FIRST_NODE + 1};
+	uint16_t b = LOOP_FIRST_NODE + 1;
+	uint64_t t0 = clock_ns();
+
+	KT_ASSERT(pair_start(&p));
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_SLEEP, &q, sizeof(q), &r, sizeof(r),
+			      100 * NS_PER_MS),
+		     -ETIMEDOUT);
+	KT_EXPECT(clock_ns() - t0 < 250 * NS_PER_MS);
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      2 * NS_PER_S),
+		     0);
+	KT_EXPECT_EQ(rpc_peer_generation(p.rn[0], b), 5);
+
+	/* Node b restarts: its next answer is "peer restarted", then calls
+	 * work again with the new generation. */
+	rpc_stop(p.rn[1]);
+	KT_ASSERT(loop_restart(p.f, 1));
+	KT_ASSERT(rpc_start(p.f->nodes[1].dev, ids, 2, &p.rn[1]) == 0);
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      NS_PER_S),
+		     -ECONNRESET);
+	KT_EXPECT_EQ(rpc_peer_generation(p.rn[0], b), 6);
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      NS_PER_S),
+		     0);
+	pair_stop(&p);
+}

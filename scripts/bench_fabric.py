@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""The fabric benchmark (`make bench-fabric`): guest-measured RPC latency and
+throughput over fabricd, next to the host floor measured in the same run.
+
+1. Host floor: tests/bench/eventfd_pingpong (two processes, one CPU), the
+   cost of one doorbell + one interrupt at best (DESIGN.md section 3).
+2. fabricd + two VMs booted with `ktest=cluster:bench_fabric`
+   (net/fabric_bench.c): member 0 calls member 1 and prints
+   '# bench: rtt_8B ...', 'rtt_4KiB', 'tput_4KiB_qd1', 'tput_4KiB_qd16'.
+
+Prints a table with the ratios to the floor. A benchmark: no pass/fail
+(exit status 1 only if it could not run). Every process is killed on
+every path. Logs in BUILD/results/bench-fabric/.
+
+    bench_fabric.py [--build-dir build] [--pingpong PATH] [--timeout 150]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster  # noqa: E402
+import ktest  # noqa: E402
+
+KV_RE = re.compile(r"(\w+)=(\d+)")
+
+
+def parse_kv(text: str) -> dict:
+    return {k: int(v) for k, v in KV_RE.findall(text)}
+
+
+def host_floor(pingpong: str) -> dict:
+    out = subprocess.run([pingpong, "--iters", "100000"], capture_output=True, text=True,
+                         timeout=60, start_new_session=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{pingpong} failed: {out.stderr.strip()}")
+    return parse_kv(out.stdout)
+
+
+def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int) -> dict:
+    nodes = [cluster.Node(1, "b1", "p", "ktest=cluster:bench_fabric", smp=smp),
+             cluster.Node(2, "b2", "m", "ktest=cluster:bench_fabric", smp=smp)]
+    bench = {}
+    deadline = time.monotonic() + timeout
+    with cluster.Cluster(build_dir, run_dir, nodes) as c:
+        c.start()
+        for name in ("pingpong", "bench-start", "bench-done"):
+            for n in nodes:
+                i, _ = c.wait_line(n.id, rf"^# fabric-sync: {name}$",
+                                   max(1.0, deadline - time.monotonic()))
+                if i is None:
+                    raise RuntimeError(f"{n.name} never reached '{name}' (see {run_dir})")
+            for n in nodes:
+                c.send_line(n.id, name)
+        c.wait_exit(max(1.0, deadline - time.monotonic()))
+        for line in c.lines(1):
+            m = re.match(r"^# bench: (\S+) (.*)$", line)
+            if m:
+                bench[m.group(1)] = parse_kv(m.group(2))
+    return bench
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default=ktest.default_build_dir())
+    ap.add_argument("--pingpong", help="eventfd_pingpong binary "
+                    "(default BUILD/bench/eventfd_pingpong)")
+    ap.add_argument("--timeout", type=float, default=150)
+    ap.add_argument("--smp", type=int, default=int(os.environ.get("FABRIC_SMP", "1")),
+                    help="vCPUs per VM (default 1, or $FABRIC_SMP: fewer busy host "
+                    "threads on a small host)")
+    opts = ap.parse_args(argv)
+    pingpong = opts.pingpong or os.path.join(opts.build_dir, "bench", "eventfd_pingpong")
+    run_dir = os.path.join(opts.build_dir, "results", "bench-fabric")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    ktest.install_signal_handlers()
+    try:
+        floor = host_floor(pingpong)
+        bench = run_guests(opts.build_dir, run_dir, opts.timeout, opts.smp)
+    except (RuntimeError, cluster.ClusterError, OSError, subprocess.SubprocessError) as e:
+        print(f"bench-fabric: could not run: {e}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, ktest.Interrupted):
+        print("bench-fabric: interrupted; everything killed", file=sys.stderr)
+        return 130
+
+    f_med = floor.get("median_ns", 0) or 1
+    f_p99 = floor.get("p99_ns", 0) or 1
+    print(f"bench-fabric: accel {cluster.qemu.accel()}, 2 VMs x {opts.smp} vCPU, "
+          f"{os.cpu_count()} host CPUs; logs in {run_dir}")
+    print(f"  host floor  eventfd ping-pong      median {f_med / 1000:8.2f} us   "
+          f"p99 {f_p99 / 1000:8.2f} us")
+    if "clock_read" in bench:
+        print(f"  guest       clock_ns() itself      {bench['clock_read']['ns'] / 1000:8.2f} us")
+    for key, label in (("pingpong_8B_polled", "verbs SEND ping-pong"),
+                       ("rtt_8B", "RPC round trip 8 B"), ("rtt_4KiB", "RPC round trip 4 KiB")):
+        b = bench.get(key)
+        if not b:
+            print(f"  guest       {label:22} (missing)")
+            continue
+        print(f"  guest       {label:22} median {b['median_ns'] / 1000:8.2f} us   "
+              f"p99 {b['p99_ns'] / 1000:8.2f} us   = {b['median_ns'] / f_med:6.1f}x / "
+              f"{b['p99_ns'] / f_p99:6.1f}x the floor")
+    floor_mibps = 4096 / (f_med / 1e9) / (1 << 20)
+    for key, label in (("tput_4KiB_qd1", "4 KiB RPCs, depth 1"),
+                       ("tput_4KiB_qd16", "4 KiB RPCs, depth 16")):
+        b = bench.get(key)
+        if not b:
+            print(f"  guest       {label:22} (missing)")
+            continue
+        ops_s = b["ops"] * 1e9 / max(1, b["elapsed_ns"])
+        print(f"  guest       {label:22} {b['MiBps']:8d} MiB/s  ({ops_s:8.0f} calls/s)   "
+              f"= {b['MiBps'] / floor_mibps:6.3f}x one 4 KiB page per floor round trip "
+              f"({floor_mibps:.0f} MiB/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
