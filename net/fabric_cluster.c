@@ -95,7 +95,7 @@ static void stash_put(const struct verbs_wc *wc)
 		stash[nstash++] = *wc;
 	else
 		printk_raw("# dropped completion %s wr_id %llu\n",
-			   verbs_opcode_name(wc->opcode), (unsigned long long)wc->wr_id);
+			   fab_opcode_name(wc->opcode), (unsigned long long)wc->wr_id);
 }
 
 static bool stash_take(uint8_t opcode, uint64_t wr_id, bool any_id, struct verbs_wc *wc)

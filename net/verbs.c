@@ -160,26 +160,6 @@ int verbs_status_errno(unsigned fab_status)
 	}
 }
 
-const char *verbs_opcode_name(unsigned opcode)
-{
-	switch (opcode) {
-	case FAB_OP_SEND:
-		return "SEND";
-	case FAB_OP_WRITE:
-		return "WRITE";
-	case FAB_OP_READ:
-		return "READ";
-	case FAB_OP_WRITE_IMM:
-		return "WRITE_IMM";
-	case FAB_OP_RECV:
-		return "RECV";
-	case FAB_OP_RECV_IMM:
-		return "RECV_IMM";
-	default:
-		return "?";
-	}
-}
-
 uint16_t verbs_node_id(const struct verbs_dev *dev)
 {
 	return dev->node_id;
@@ -671,7 +651,7 @@ static void dispatch(struct verbs_dev *dev, const struct fab_cqe *c)
 	} else {
 		stat_add(&dev->stats.unexpected);
 		pr_debug("verbs: completion %s status %u for no QP (qpn %u, from %u/%u)",
-			 verbs_opcode_name(c->opcode), c->status, c->qpn, c->src_node,
+			 fab_opcode_name(c->opcode), c->status, c->qpn, c->src_node,
 			 c->src_qpn);
 	}
 }

@@ -216,6 +216,5 @@ int verbs_poll_cq(struct verbs_dev *dev);
 
 /* The errno for a fab_status (0 for FAB_ST_OK). */
 int verbs_status_errno(unsigned fab_status);
-const char *verbs_opcode_name(unsigned opcode);
 
 #endif

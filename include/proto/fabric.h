@@ -208,4 +208,42 @@ _Static_assert(FAB_RQ_OFFSET + FAB_MAX_QPS * FAB_RQ_ENTRIES * sizeof(struct fab_
 _Static_assert(FAB_CQ_OFFSET + FAB_CQ_ENTRIES * sizeof(struct fab_cqe) <= FAB_DATA_OFFSET,
 	       "completion queue overlaps the data area");
 
+/* Names for logs and tests: "RNR", "WRITE_IMM"; "?" if unknown. */
+static inline const char *fab_status_name(unsigned status)
+{
+	static const char *const names[] = {
+		[FAB_ST_OK] = "OK",
+		[FAB_ST_LOCAL_ERR] = "LOCAL_ERR",
+		[FAB_ST_REMOTE_ACCESS] = "REMOTE_ACCESS",
+		[FAB_ST_RNR] = "RNR",
+		[FAB_ST_LENGTH] = "LENGTH",
+		[FAB_ST_UNREACHABLE] = "UNREACHABLE",
+		[FAB_ST_BAD_QP] = "BAD_QP",
+	};
+
+	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])
+		return "?";
+	return names[status];
+}
+
+static inline const char *fab_opcode_name(unsigned opcode)
+{
+	switch (opcode) {
+	case FAB_OP_SEND:
+		return "SEND";
+	case FAB_OP_WRITE:
+		return "WRITE";
+	case FAB_OP_READ:
+		return "READ";
+	case FAB_OP_WRITE_IMM:
+		return "WRITE_IMM";
+	case FAB_OP_RECV:
+		return "RECV";
+	case FAB_OP_RECV_IMM:
+		return "RECV_IMM";
+	default:
+		return "?";
+	}
+}
+
 #endif

@@ -98,10 +98,4 @@ enum fab_mr_verdict fab_rqe_check(const struct fab_rqe *r, const struct fab_mr *
  */
 bool fab_window_size_ok(uint64_t size);
 
-/* Name of a status ("OK", "RNR", ...), "?" if unknown. */
-const char *fab_status_name(unsigned status);
-
-/* Name of an opcode ("SEND", "RECV_IMM", ...), "?" if unknown. */
-const char *fab_opcode_name(unsigned opcode);
-
 #endif
