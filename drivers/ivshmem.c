@@ -9,8 +9,8 @@
  * device, maps it and turns its one interrupt into a function call.
  *
  * The window is RAM on both sides, so it is mapped write-back with
- * vmm_map_phys() (pci_init() may also have mapped a small BAR2 uncached;
- * that alias is never used). Registers stay uncached (pci_map_bar()).
+ * vmm_map_phys() (pci_init() leaves prefetchable BARs such as BAR2 to
+ * their driver). Registers stay uncached (pci_map_bar()).
  *
  * MSI-X entry 0 goes to the boot CPU. The handler pointer is read under
  * irq_lock so that a handler change never splits fn from its arg.

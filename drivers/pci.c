@@ -45,8 +45,9 @@
  *     32-bit memory window, which is allowed.
  *  4. Enable: memory and I/O decoding where every BAR of that kind has an
  *     address, and bus mastering (needed for DMA and for MSI writes).
- *     Memory BARs up to PCI_EAGER_MAP are mapped now, so drivers and
- *     self tests that call pci_map_bar() later allocate no page tables.
+ *     Non-prefetchable memory BARs up to PCI_EAGER_MAP are mapped now
+ *     (uncached), so drivers and self tests that call pci_map_bar() later
+ *     allocate no page tables. Prefetchable BARs are left to their driver.
  */
 #include <arch/cpu.h>
 #include <arch/memlayout.h>
@@ -979,7 +980,10 @@ static void map_small_bars(const struct pci_device *d)
 	for (unsigned n = 0; n < 6; n++) {
 		const struct pci_bar *b = &d->bar[n];
 
-		if (b->io || !b->addr || !b->size || b->size > PCI_EAGER_MAP)
+		/* Prefetchable BARs are memory, not registers: their driver
+		 * chooses the mapping (the fabric window is write-back). */
+		if (b->io || b->prefetchable || !b->addr || !b->size ||
+		    b->size > PCI_EAGER_MAP)
 			continue;
 		if (!pci_map_bar(d, n))
 			pr_warn("pci: %02x:%02x.%x: cannot map BAR%u", d->bus,
