@@ -39,6 +39,16 @@ import ktest  # noqa: E402  (process-group spawning and KTAP parsing)
 WINDOW = "16M"
 
 
+
+def _close_pipes(proc):
+    """Closes a killed VM's stdin and stdout pipes, ignoring errors."""
+    for f in (proc.stdin, proc.stdout):
+        try:
+            if f:
+                f.close()
+        except OSError:
+            pass
+
 class ClusterError(Exception):
     pass
 
@@ -158,12 +168,7 @@ class Cluster:
         ktest.kill_group(vm.proc)
         if vm.reader:
             vm.reader.join(timeout=5)
-        for f in (vm.proc.stdin, vm.proc.stdout):
-            try:
-                if f:
-                    f.close()
-            except OSError:
-                pass
+        _close_pipes(vm.proc)
         life = 1
         while os.path.exists(f"{os.path.splitext(vm.log_path)[0]}.life{life}.log"):
             life += 1
@@ -223,12 +228,7 @@ class Cluster:
         Safe to call more than once."""
         for vm in self.vms.values():
             ktest.kill_group(vm.proc)
-            for f in (vm.proc.stdin, vm.proc.stdout):
-                try:
-                    if f:
-                        f.close()
-                except OSError:
-                    pass
+            _close_pipes(vm.proc)
         if self.fabricd is not None:
             ktest.kill_group(self.fabricd)
             try:
