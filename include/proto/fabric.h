@@ -9,6 +9,8 @@
  * nodes reach. Layout (offsets from the window start, all fixed):
  *
  *   FAB_HDR_OFFSET   struct fab_window_hdr        control indices and flags
+ *   FAB_STATUS_OFFSET struct fab_node_status       what the node reports about
+ *                                                  itself (for `tessera status`)
  *   FAB_MR_OFFSET    struct fab_mr[FAB_MR_ENTRIES] memory regions (guest-owned)
  *   FAB_SQ_OFFSET    struct fab_wqe[FAB_SQ_ENTRIES] send queue (guest -> fabricd)
  *   FAB_RQ_OFFSET    struct fab_rqe[FAB_MAX_QPS][FAB_RQ_ENTRIES]
@@ -60,6 +62,7 @@
 #define FAB_MAX_MSG    (1u << 20) /* largest single transfer, bytes */
 
 #define FAB_HDR_OFFSET	0x00000
+#define FAB_STATUS_OFFSET 0x00800
 #define FAB_MR_OFFSET	0x01000
 #define FAB_SQ_OFFSET	0x03000
 #define FAB_RQ_OFFSET	0x07000
@@ -106,6 +109,70 @@ struct fab_window_hdr {
 _Static_assert(sizeof(struct fab_window_hdr) == 320, "fab_window_hdr size");
 _Static_assert(__builtin_offsetof(struct fab_window_hdr, sq_tail) == 0x40, "guest line");
 _Static_assert(__builtin_offsetof(struct fab_window_hdr, sq_head) == 0xc0, "fabricd line");
+
+/*
+ * The node's report about itself, written only by the guest (its kernel
+ * publishes it at boot, refreshes it about once a second and marks a
+ * panic), read by fabricd for its `stats` command and so by `tessera
+ * status`. Like everything in a window it is hostile input to fabricd:
+ * numbers are shown as they are, state is checked against enum
+ * fab_node_state, note is read up to its size and only printable ASCII is
+ * kept. All zero (magic != FAB_STATUS_MAGIC) until the kernel writes it.
+ *
+ * Update protocol (a seqlock): the guest increments seq to odd, writes the
+ * fields, increments seq to even. fabricd copies the struct, retries a few
+ * times while seq is odd or changed, and reports "torn" otherwise.
+ * heartbeat grows by one at each refresh; fabricd notes when it last
+ * changed, so a node whose kernel hangs shows a growing heartbeat age.
+ */
+#define FAB_STATUS_MAGIC 0x54415453u /* "STAT" */
+
+enum fab_node_state {
+	FAB_NODE_BOOTING = 0, /* status not written yet, or core still coming up */
+	FAB_NODE_READY = 1, /* the role's services run: it answers RPCs */
+	FAB_NODE_PANIC = 2, /* the kernel panicked; note holds the message */
+	FAB_NODE_HALTED = 3, /* the kernel stopped on purpose (shutdown) */
+};
+
+struct fab_node_status {
+	uint32_t magic; /* FAB_STATUS_MAGIC */
+	uint32_t seq; /* odd while being written */
+	uint32_t state; /* enum fab_node_state */
+	uint32_t heartbeat; /* +1 per refresh (about 1 Hz) */
+	char role; /* 'p', 'm', 's', 'g' */
+	uint8_t cpus; /* online CPUs */
+	uint16_t reserved0;
+	uint32_t reserved1;
+	uint64_t uptime_ms;
+	uint64_t mem_total_kib; /* RAM the kernel manages */
+	uint64_t mem_free_kib;
+	uint64_t rpc_calls; /* RPCs this node made */
+	uint64_t rpc_served; /* RPCs this node answered */
+	uint64_t rpc_timeouts;
+	uint64_t reserved2[4];
+	char note[128]; /* NUL-terminated: the panic message, or a role's one-liner */
+};
+_Static_assert(sizeof(struct fab_node_status) == 232, "fab_node_status size");
+_Static_assert(FAB_HDR_OFFSET + sizeof(struct fab_window_hdr) <= FAB_STATUS_OFFSET,
+	       "control page overlaps the node status");
+_Static_assert(FAB_STATUS_OFFSET + sizeof(struct fab_node_status) <= FAB_MR_OFFSET,
+	       "node status overlaps the MR table");
+
+static inline const char *fab_node_state_name(unsigned state)
+{
+	switch (state) {
+	case FAB_NODE_BOOTING:
+		return "booting";
+	case FAB_NODE_READY:
+		return "ready";
+	case FAB_NODE_PANIC:
+		return "panic";
+	case FAB_NODE_HALTED:
+		return "halted";
+	default:
+		return "?";
+	}
+}
 
 /* Access rights of a memory region. Local read is implied by a valid key. */
 #define FAB_ACCESS_LOCAL_WRITE	0x1
