@@ -19,7 +19,7 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_NAMES   := bootinfo acpi cmdline fabric
+FUZZ_NAMES   := bootinfo acpi cmdline fabric manifest
 
 UNIT_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNIT_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
@@ -35,7 +35,9 @@ UNIT_KSRCS   := lib/printf.c lib/cmdline.c lib/string.c lib/errno.c \
 UNIT_TSRCS   := $(wildcard tests/unit/*.c)
 # Host tools' code under test: built like the tests (no rename.h: they are
 # ordinary libc programs).
-UNIT_HSRCS   := tools/fabricd/check.c
+UNIT_HSRCS   := tools/fabricd/check.c tools/tessera/manifest.c
+# Libraries of the host code (the manifest parser uses libyaml).
+UNIT_LIBS    := -lyaml
 UNIT_OBJS    := $(patsubst %.c,$(UNIT_DIR)/k/%.o,$(UNIT_KSRCS)) \
 		$(patsubst %.c,$(UNIT_DIR)/t/%.o,$(UNIT_TSRCS) $(UNIT_HSRCS))
 
@@ -51,7 +53,7 @@ $(UNIT_DIR)/t/%.o: %.c
 
 $(UNIT_BIN): $(UNIT_OBJS)
 	@$(if $(Q),echo "  HOSTLD  $@")
-	$(Q)$(CC) $(UNIT_SAN) -o $@ $^
+	$(Q)$(CC) $(UNIT_SAN) -o $@ $^ $(UNIT_LIBS)
 
 # libFuzzer targets: tests/fuzz/fuzz_<name>.c plus the fake memory of the
 # unit tests, linked against every kernel object (clang builds its own).
@@ -76,24 +78,32 @@ $(FUZZ_DIR)/t/%.o: %.c
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/t/tests/fuzz/fuzz_%.o \
 		    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_KOBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 
 # fuzz_fabric also links fabricd's engine (check, exec, wire, control).
 FUZZ_FABRIC_OBJS := $(patsubst %.c,$(FUZZ_DIR)/t/%.o,tools/fabricd/check.c \
 		    tools/fabricd/exec.c tools/fabricd/wire.c tools/fabricd/control.c)
 $(FUZZ_DIR)/fuzz_fabric: $(FUZZ_FABRIC_OBJS)
 
-# Seed inputs (well-formed blocks and tables) that fuzzing starts from;
+# fuzz_manifest links the CLI's manifest parser and libyaml (the system's,
+# not instrumented: coverage guidance comes from manifest.c).
+FUZZ_MANIFEST_OBJS := $(FUZZ_DIR)/t/tools/tessera/manifest.o
+$(FUZZ_DIR)/fuzz_manifest: $(FUZZ_MANIFEST_OBJS)
+$(FUZZ_DIR)/fuzz_manifest: FUZZ_LIBS := -lyaml
+
+# Seed inputs (well-formed blocks, tables and manifests, among them
+# configs/*.yaml) that fuzzing starts from;
 # what the fuzzers find goes to $(FUZZ_DIR)/corpus/<name>, kept across runs.
 FUZZ_SEEDS   := $(FUZZ_DIR)/seeds/.stamp
-$(FUZZ_SEEDS): tests/fuzz/mkseeds.py tests/fuzz/mkseeds_fabric.py
+$(FUZZ_SEEDS): tests/fuzz/mkseeds.py tests/fuzz/mkseeds_fabric.py $(wildcard configs/*.yaml)
 	@mkdir -p $(@D)
 	$(Q)$(PYTHON) tests/fuzz/mkseeds.py $(@D) && \
 		$(PYTHON) tests/fuzz/mkseeds_fabric.py $(@D) && touch $@
 
 # Keep the objects of the chained pattern rules (make would delete them).
 .SECONDARY: $(patsubst %,$(FUZZ_DIR)/t/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES)) \
-	    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_KOBJS) $(FUZZ_FABRIC_OBJS)
+	    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_KOBJS) $(FUZZ_FABRIC_OBJS) \
+	    $(FUZZ_MANIFEST_OBJS)
 
 # Fuzzers take part in unittest only if $(FUZZ_CC) has the libFuzzer
 # runtime (-print-file-name echoes the bare name when it has not).

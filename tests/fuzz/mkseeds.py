@@ -2,15 +2,20 @@
 """Writes seed inputs for the libFuzzer targets in tests/fuzz/ (run by
 mk/unittest.mk before fuzzing): well-formed Multiboot v1/v2 blocks, ACPI
 table sets and command lines in the input layout each fuzz_<name>.c
-expects. Starting from valid structures, mutations reach the deep parser
-paths (MADT entries, Multiboot2 tags) at once instead of after minutes of
-guessing signatures and pointers.
+expects, and cluster manifests (every configs/*.yaml plus a few written
+here). Starting from valid structures, mutations reach the deep parser
+paths (MADT entries, Multiboot2 tags, vNode checks) at once instead of
+after minutes of guessing signatures, pointers and keys.
 
 usage: mkseeds.py OUTDIR      (writes OUTDIR/<name>/seed-*)
 """
+import glob
 import os
 import struct
 import sys
+
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "configs")
 
 BOOT_INFO_PA = 0x1000  # fuzz_bootinfo.c: INFO_PA
 ACPI_MEM_PA = 0xE0000  # fuzz_acpi.c: MEM_PA
@@ -116,6 +121,45 @@ def acpi_memory(revision):
     return bytes(mem)
 
 
+# --- manifests (fuzz_manifest.c: the input is the YAML text) --------------
+
+def manifests():
+    """configs/*.yaml, then forms they do not use: flow style, every
+    optional key, disk images and directories, KiB units, quoting."""
+    seeds = []
+    for path in sorted(glob.glob(os.path.join(CONFIGS, "*.yaml"))):
+        with open(path, "rb") as f:
+            seeds.append(f.read())
+    seeds.append(b"""cluster: flow
+fabric: {window: 2MiB, link: none, latency_us: 0.25, bandwidth_gbps: 100}
+nodes:
+  - {name: p1, role: processor, cpus: 8, ram: 16G, window: 1G,
+     excache: {size: 512MiB, ways: 64, policy: random}}
+  - {name: p2, role: processor, excache: {ways: 1, policy: fifo}}
+  - {name: m1, role: memory, backup: m2}
+  - {name: m2, role: memory, backup: m1, ram: 32768K}
+  - {name: s1, role: storage, disk: {image: "disks/root.img"}}
+  - {name: s2, role: storage, disk: {dir: 'rootfs/', size: 64G}}
+  - {name: g1, role: global}
+vnodes:
+  - {name: a, processors: [p1, p2], memories: [m1], storages: [s1, s2]}
+  - name: b-2_x
+    processors:
+      - p2
+    memories: [m2, m1]
+    storages: [s2]
+""")
+    seeds.append(b"""nodes:
+  - name: p1
+    role: processor
+    excache: {size: 16M}
+  - name: m1
+    role: memory
+    backup: m9
+""")
+    return seeds
+
+
 SEEDS = {
     "bootinfo": [mb1_block(), mb2_block(),
                  mb2_block(mb2_tag(21, b"abc") + mb2_tag(14, bytes(20)))],
@@ -123,6 +167,7 @@ SEEDS = {
              bytes([3]) + acpi_memory(0)],
     "cmdline": [b"role=p node=3 ktest console=ttyS0,115200 mem=0x4000000",
                 b"a=1 a=2 b= c\t0x=18446744073709551615\nz=0xffffffffffffffff"],
+    "manifest": manifests(),
 }
 
 
