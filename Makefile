@@ -80,6 +80,7 @@ $(eval $(call link_image,selftest,$(CORE_OBJS) $(call role_objs,p) $(SELFTEST_OB
 include mk/run.mk
 include mk/test.mk
 include mk/tools.mk
+include mk/tessera.mk
 include mk/cluster.mk
 
 .PHONY: clean
@@ -101,6 +102,7 @@ help:
 	@echo "make bench-boot    time from QEMU start to banner per role, qboot vs SeaBIOS (RUNS=n)"
 	@echo "make deps          install missing Debian packages"
 	@echo "make fabricd       the fabric daemon ($(BUILD)/tools/fabricd; docs/fabric.md)"
+	@echo "make tessera       the cluster CLI ($(BUILD)/tools/tessera; docs/cli.md)"
 	@echo "make fabric-test   end-to-end test of fabricd with fake guests (KTAP in $(BUILD)/results)"
 	@echo "make cluster-test  fabricd + 3 VMs: verbs and RPC under faults (KTAP in $(BUILD)/results)"
 	@echo "make bench-fabric  guest RPC latency and throughput vs the host's eventfd floor"

@@ -7,6 +7,11 @@
  * boot information (copied before its memory can be reused), descriptor
  * tables (so faults are reported), memory, ACPI and interrupts, the clock,
  * the scheduler, the other CPUs, then devices.
+ *
+ * The banner does not say "ready:": the role's start function prints
+ * "ready: ROLE NAME" (status_ready(), kernel/status.c) once its services,
+ * the fabric and the RPC server among them, are up. A `ktest` boot never
+ * starts the role and so never claims to be ready.
  */
 #include <arch/apic.h>
 #include <arch/arch.h>
@@ -24,9 +29,8 @@
 #include <kernel/printk.h>
 #include <kernel/sched.h>
 #include <kernel/smp.h>
+#include <kernel/status.h>
 #include <kernel/time.h>
-
-#define TESSERA_VERSION "0.1"
 
 static struct bootinfo boot;
 
@@ -66,21 +70,36 @@ static void acpi_setup(void)
 
 static void print_banner(void)
 {
-	pr_info("Tessera %s %s component, node %u (%s)", TESSERA_VERSION,
-		this_role.name, kconfig.node_id, kconfig.name);
+	pr_info("Tessera %s %s component, node %u (%s)", TESSERA_VERSION, this_role.name,
+		kconfig.node_id, kconfig.name);
 	pr_info("booted by %s via Multiboot%s, command line \"%s\"",
 		boot.loader[0] ? boot.loader : "?", boot.protocol == 2 ? "2" : " v1",
 		boot.cmdline);
 	pr_info("cpus: %u online of %u", cpus_online(), cpu_count);
 	pr_info("memory map:");
 	for (unsigned i = 0; i < boot.nmem; i++)
-		pr_info("  [%#014llx-%#014llx] %s",
-			(unsigned long long)boot.mem[i].base,
+		pr_info("  [%#014llx-%#014llx] %s", (unsigned long long)boot.mem[i].base,
 			(unsigned long long)(boot.mem[i].base + boot.mem[i].len - 1),
 			boot_mem_type_name(boot.mem[i].type));
 	pr_info("memory: %zu MiB usable, %zu MiB free", pmm_total_pages() / 256,
 		pmm_free_pages() / 256);
-	pr_info("ready: %s %s", this_role.name, kconfig.name);
+}
+
+static void config_report(void *ctx, const char *problem)
+{
+	pr_warn("cmdline: %s", problem);
+}
+
+/* kconfig from the command line; a role= for another image is fatal. */
+static int config_setup(void)
+{
+	int problems = kconfig_parse_into(&kconfig, boot.cmdline, &this_role,
+					  config_report, NULL);
+
+	if (kconfig.role_mismatch)
+		panic("command line asks for role=%s but this is the %s image",
+		      kconfig.role_asked, this_role.name);
+	return problems;
 }
 
 void kmain(uint32_t magic, uint32_t info)
@@ -91,7 +110,7 @@ void kmain(uint32_t magic, uint32_t info)
 	arch_early_init();
 	if (bootinfo_parse(&boot, magic, info, boot_phys) < 0)
 		panic("not started by a multiboot loader (magic %#x)", magic);
-	problems = kconfig_parse(boot.cmdline);
+	problems = config_setup();
 	printk_set_level(kconfig.loglevel);
 	printk_set_node(kconfig.name);
 	if (problems)
@@ -112,8 +131,11 @@ void kmain(uint32_t magic, uint32_t info)
 	pci_init();
 	print_banner();
 
-	if (kconfig.ktest)
+	if (kconfig.ktest) {
+		pr_info("ktest: running the self tests; the %s services are not started",
+			this_role.name);
 		ktest_run_all(kconfig.ktest_filter);
+	}
 	if (this_role.start)
 		this_role.start();
 	thread_exit();

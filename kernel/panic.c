@@ -1,7 +1,9 @@
 /*
  * panic() and backtraces. The first CPU to panic stops the others with an
- * NMI, prints, and either halts or (under a test harness) exits QEMU with
- * the failure code, so tests never hang on a dead kernel.
+ * NMI, marks the node's status page PANIC with the message (so fabricd and
+ * the CLI see it even if nobody reads the console), prints, and either
+ * halts or (under a test harness) exits QEMU with the failure code, so
+ * tests never hang on a dead kernel.
  */
 #include <arch/arch.h>
 #include <arch/cpu.h>
@@ -11,6 +13,7 @@
 #include <kernel/ksym.h>
 #include <kernel/panic.h>
 #include <kernel/printk.h>
+#include <kernel/status.h>
 #include <lib/printf.h>
 
 #define BACKTRACE_MAX 32
@@ -32,8 +35,8 @@ void backtrace_from(uint64_t rbp)
 		if (ret < KERNEL_VBASE)
 			break;
 		if (name)
-			printk(LOG_EMERG, "  [<%016llx>] %s+%#llx", (unsigned long long)ret,
-			       name, (unsigned long long)off);
+			printk(LOG_EMERG, "  [<%016llx>] %s+%#llx",
+			       (unsigned long long)ret, name, (unsigned long long)off);
 		else
 			printk(LOG_EMERG, "  [<%016llx>] ?", (unsigned long long)ret);
 		if (frame[0] <= rbp) /* frames must go up the stack */
@@ -67,6 +70,7 @@ void panic(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	status_panic(msg); /* plain stores, only if the page is mapped */
 	printk(LOG_EMERG, "KERNEL PANIC on cpu %u: %s", this_cpu()->id, msg);
 	backtrace();
 	if (kconfig.panic_exit) {

@@ -12,6 +12,9 @@
 #   make harness-test  self test of scripts/ktest.py (tests/harness/)
 #   make iso-test      GRUB ISO whose default entry runs ktest, booted with
 #                      SeaBIOS through GRUB and Multiboot2
+#   make cli-test      the `tessera` command end to end (tests/cli/test_cli.py):
+#                      check, up, status, logs, run, inject, console, down and
+#                      crash cleanup on configs/default.yaml -> results/cli.tap
 #   make bench-boot    QEMU start -> 'ready:' per role, qboot vs SeaBIOS
 #                      (a benchmark, never part of make test; RUNS=n)
 #   make deps          install missing Debian packages (scripts/deps.py)
@@ -34,9 +37,9 @@ SUBMAKE       := $(MAKE) --no-print-directory
 # Written by another layer's owner; optional so this file works without it.
 -include mk/unittest.mk
 
-TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test
+TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test cli-test
 
-.PHONY: test ktest harness-test iso-test bench-boot deps
+.PHONY: test ktest harness-test iso-test cli-test bench-boot deps
 
 deps:
 	$(Q)$(PYTHON) scripts/deps.py
@@ -88,6 +91,13 @@ iso-test: $(DEPS_STAMP)
 	+$(Q)$(SUBMAKE) $(TEST_ISO)
 	@mkdir -p $(RESULTS)
 	$(Q)$(KTEST_PY) --iso $(TEST_ISO) --name iso-grub-p --timeout $(ISO_TIMEOUT)
+
+# TESSERA and FABRICD come from mk/tessera.mk and mk/tools.mk (expanded
+# when the recipe runs).
+cli-test: $(DEPS_STAMP)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA)
+	@mkdir -p $(RESULTS)
+	$(Q)$(PYTHON) tests/cli/test_cli.py --build-dir $(BUILD) --out $(RESULTS)/cli.tap
 
 bench-boot: $(DEPS_STAMP)
 	+$(Q)$(SUBMAKE) $(IMAGES)

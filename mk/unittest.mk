@@ -31,7 +31,7 @@ UNIT_KFLAGS  := -ffreestanding -fno-strict-aliasing -Wno-unused-parameter \
 UNIT_TFLAGS  := -Iinclude -Itests/unit -Itools
 
 UNIT_KSRCS   := lib/printf.c lib/cmdline.c lib/string.c lib/errno.c \
-		kernel/bootinfo.c kernel/buddy.c kernel/acpi.c net/msg.c
+		kernel/bootinfo.c kernel/buddy.c kernel/acpi.c net/msg.c kernel/config.c
 UNIT_TSRCS   := $(wildcard tests/unit/*.c)
 # Host tools' code under test: built like the tests (no rename.h: they are
 # ordinary libc programs).

@@ -2,16 +2,23 @@
  * The storage role: disks and the stateless ext2 file service (DESIGN.md section 1).
  *
  * This file defines this_role for the storage image (build/tessera-s.elf) and
- * the role's start-up, run in the boot thread once the kernel core is up.
+ * the role's start-up, run in the boot thread once the kernel core is up:
+ * come onto the fabric (kernel/status.c: RPC service and status page),
+ * start the role's services (none yet), then say ready.
  */
 #include <kernel/config.h>
 #include <kernel/ktest.h>
 #include <kernel/printk.h>
+#include <kernel/status.h>
 #include <lib/string.h>
 
 static void scomponent_start(void)
 {
-	pr_info("storage: core up; the ext2 file service arrives with the storage issue (not built yet)");
+	status_start();
+	pr_info("storage: the ext2 file service arrives with the storage issue (not "
+		"built "
+		"yet)");
+	status_ready("storage");
 }
 
 const struct role this_role = {

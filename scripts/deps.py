@@ -32,6 +32,7 @@ PACKAGES = {
     "mtools": "FAT image for grub-mkrescue",
     "e2fsprogs": "mke2fs/e2fsck for ext2 disk images",
     "libyaml-dev": "manifest parsing in the host CLI",
+    "libjansson-dev": "fabricd's stats JSON in the host CLI (tessera status)",
     "musl-tools": "static Linux test programs",
     "busybox-static": "static userland for vNodes",
     "clang": "libFuzzer targets",

@@ -10,16 +10,35 @@
  *                       FILTER), report KTAP, exit QEMU
  *   panic=exit|halt     exit QEMU with a failure code on panic (implied by
  *                       ktest), or halt (default)
- *   peers=A,B,...       fabric node ids of every member of the cluster
- *                       (this node included), at most KCONFIG_MAX_PEERS;
- *                       the RPC layer gives each a receive ring (net/rpc.c)
+ *   peers=P,P,...       every member of the cluster (this node included),
+ *                       at most KCONFIG_MAX_PEERS; each P is ID or ID:NAME
+ *                       (fabric node id 1..65535; NAME as in fabricd:
+ *                       [A-Za-z_][A-Za-z0-9_-]*, shorter than 32). The RPC
+ *                       layer gives each a receive ring (net/rpc.c); the
+ *                       names let programs name nodes (hostlink builtins)
+ *   excache=SIZE,WAYS,POLICY   processor: the ExCache geometry. SIZE in
+ *                       bytes with an optional K, M or G suffix (binary),
+ *                       a multiple of WAYS * 4 KiB; WAYS 1..64; POLICY
+ *                       lru|fifo|random|clock
+ *   backup=ID           memory: the node that keeps this one's replica log
  *
- * Unknown words are reported and otherwise ignored.
+ * A bad value or an unknown word is reported and otherwise ignored (the
+ * word keeps its default), never fatal; only a role that does not match
+ * the image stops the kernel. excache= on another role than processor and
+ * backup= on another role than memory are reported and ignored.
+ *
+ * The parser (kconfig_parse_into) is portable code: no printk, no panic,
+ * so the host unit tests run it (tests/unit/test_config.c); the kernel
+ * wraps it in kernel/main.c, which logs the problems and panics on a role
+ * mismatch.
  */
 #ifndef KERNEL_CONFIG_H
 #define KERNEL_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#define TESSERA_VERSION "0.1"
 
 enum role_id { ROLE_PROCESSOR, ROLE_MEMORY, ROLE_STORAGE, ROLE_GLOBAL };
 
@@ -27,27 +46,82 @@ enum role_id { ROLE_PROCESSOR, ROLE_MEMORY, ROLE_STORAGE, ROLE_GLOBAL };
 struct role {
 	enum role_id id;
 	const char *name; /* "processor", ... as on the command line */
-	char letter; /* 'p', 'm', 's', 'g' */
+	char letter;	  /* 'p', 'm', 's', 'g' */
 	/* Starts the role's services in a kernel thread once the core is up. */
 	void (*start)(void);
 };
 extern const struct role this_role;
 
 #define KCONFIG_MAX_PEERS 16
+#define KCONFIG_NAME_MAX  32 /* node names, with the NUL */
+
+enum excache_policy {
+	EXCACHE_LRU,
+	EXCACHE_FIFO,
+	EXCACHE_RANDOM,
+	EXCACHE_CLOCK,
+};
+
+#define EXCACHE_LINE	 4096u
+#define EXCACHE_MAX_WAYS 64u
 
 struct kconfig {
 	unsigned node_id;
-	char name[32];
+	char name[KCONFIG_NAME_MAX];
 	int loglevel;
 	bool ktest;
 	char ktest_filter[64];
 	bool panic_exit;
 	unsigned npeers;
-	unsigned short peers[KCONFIG_MAX_PEERS]; /* in command-line order */
+	unsigned short peers[KCONFIG_MAX_PEERS]; /* ids, in command-line order */
+	char peer_names[KCONFIG_MAX_PEERS][KCONFIG_NAME_MAX]; /* "" if not named */
+
+	bool excache_set; /* excache= given (and valid) */
+	uint64_t excache_bytes;
+	unsigned excache_ways;
+	enum excache_policy excache_policy;
+
+	unsigned backup_id; /* backup=; 0: none */
+
+	/* Set by the parser for its caller: a role= word names another role
+	 * (role_asked holds it, truncated). */
+	bool role_mismatch;
+	char role_asked[16];
 };
 extern struct kconfig kconfig;
 
-/* Fills kconfig from cmdline; returns the number of problems reported. */
-int kconfig_parse(const char *cmdline);
+/*
+ * Called with one line of text for each problem found (without the
+ * "cmdline: " prefix, e.g. "bad value in 'node=x' ignored").
+ */
+typedef void (*kconfig_report_fn)(void *ctx, const char *problem);
+
+/*
+ * Parses cmdline into *kc, which must hold the defaults (zeroes and
+ * loglevel). role is the image's role: role= must name it, and excache= /
+ * backup= apply to the processor / memory role only. Reports each problem
+ * through report (may be NULL) and returns their number. Also fills the
+ * default name (role letter + node id) if none was given, and drops a
+ * backup= that names this node or a node missing from peers= (reported).
+ * Portable: no allocation, no locks.
+ */
+int kconfig_parse_into(struct kconfig *kc, const char *cmdline, const struct role *role,
+		       kconfig_report_fn report, void *ctx);
+
+/*
+ * The index in kc->peers of the node that word names: a peer name, or a
+ * decimal node id among the peers. -1 if none.
+ */
+int kconfig_peer_find(const struct kconfig *kc, const char *word);
+
+/* "lru", "fifo", "random", "clock"; "?" for anything else. */
+const char *kconfig_policy_name(unsigned policy);
+
+/*
+ * Writes a byte count the way the command line takes it: "4 MiB",
+ * "512 KiB", "3 GiB", or "12345 B" when it is no whole multiple. Returns
+ * buf.
+ */
+const char *kconfig_format_size(uint64_t bytes, char *buf, unsigned size);
 
 #endif

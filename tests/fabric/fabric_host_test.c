@@ -6,7 +6,9 @@
  * their fds, map the memfd, ring the doorbell eventfd, wait on the
  * interrupt eventfd). The fake guests then post work requests by the rules
  * of include/proto/fabric.h and check completions, data and counters;
- * faults are injected through the control socket.
+ * faults are injected through the control socket. Fake guests also write
+ * the status page of their window (valid, then hostile) and the tests read
+ * it back from `stats`.
  *
  * Built with tests/unit/unit.c (each TEST in a forked child, KTAP output)
  * and run by tests/fabric/run.py (`make fabric-test`). Environment:
@@ -21,6 +23,7 @@
  * every path: explicitly at the end, and by PR_SET_PDEATHSIG if the test
  * process dies first.
  */
+#include "json_check.h"
 #include "unit.h"
 
 #include <fabricd/check.h>
@@ -1708,6 +1711,284 @@ TEST(fabric_faults_repeat_with_the_seed)
 	EXPECT_EQ(first, second);
 	EXPECT_NE(first, 0u);
 	EXPECT_NE(first, ~0ull);
+}
+
+/* --- tests: status pages ---------------------------------------------------------- */
+
+static struct fab_node_status *status_page(struct guest *g)
+{
+	return (struct fab_node_status *)(g->win + FAB_STATUS_OFFSET);
+}
+
+/* Writes *st into g's status page by the seqlock protocol of fabric.h. */
+static void status_write(struct guest *g, const struct fab_node_status *st)
+{
+	struct fab_node_status *p = status_page(g), tmp = *st;
+	uint32_t seq = p->seq | 1;
+
+	__atomic_store_n(&p->seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	tmp.seq = seq;
+	memcpy(p, &tmp, sizeof(tmp));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Fetches stats, checks that the whole reply is valid JSON, and copies
+ * node id's "status" value (null or an object) into out. False if any of
+ * that fails.
+ */
+static bool stats_status(const struct fabricd *fd, unsigned id, char *out, size_t size)
+{
+	static char reply[1 << 16];
+	char prefix[32];
+	const char *o, *v;
+	size_t n = 0;
+	unsigned depth = 0;
+	bool in_str = false;
+
+	if (!ctl(fd, "stats", reply, sizeof(reply)) || strncmp(reply, "ok ", 3) != 0)
+		return false;
+	if (!json_valid(reply + 3, strlen(reply + 3))) {
+		unit_diag("stats is not valid JSON: %s", reply);
+		return false;
+	}
+	snprintf(prefix, sizeof(prefix), "{\"id\":%u,", id);
+	o = strstr(reply, prefix);
+	v = o ? strstr(o, "\"status\":") : NULL;
+	if (!v)
+		return false;
+	v += strlen("\"status\":");
+	/* the value: "null", or an object up to its matching brace */
+	do {
+		char c = v[n];
+
+		if (!c || n + 1 >= size)
+			return false;
+		if (in_str && c == '\\')
+			n++;
+		else if (c == '"')
+			in_str = !in_str;
+		else if (!in_str && c == '{')
+			depth++;
+		else if (!in_str && c == '}')
+			depth--;
+		n++;
+	} while (depth || (v[0] == 'n' && n < 4));
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Removes "heartbeat_age_ms":N, from a status object; returns N. */
+static uint64_t take_age(char *json)
+{
+	char *a = strstr(json, "\"heartbeat_age_ms\":"), *end;
+	uint64_t age;
+
+	if (!a)
+		return UINT64_MAX;
+	age = strtoull(a + 19, &end, 10);
+	if (*end == ',')
+		end++;
+	memmove(a, end, strlen(end) + 1);
+	return age;
+}
+
+static struct fab_node_status valid_status(void)
+{
+	struct fab_node_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.magic = FAB_STATUS_MAGIC;
+	st.state = FAB_NODE_READY;
+	st.heartbeat = 5;
+	st.role = 'p';
+	st.cpus = 2;
+	st.uptime_ms = 1234;
+	st.mem_total_kib = 1000;
+	st.mem_free_kib = 500;
+	st.rpc_calls = 7;
+	st.rpc_served = 8;
+	st.rpc_timeouts = 9;
+	snprintf(st.note, sizeof(st.note), "hello \"x\" \\ y");
+	return st;
+}
+
+static void t_status(struct env *e)
+{
+	struct fab_node_status st = valid_status();
+	struct fab_wqe w = wqe(FAB_OP_WRITE, NODE_A, 8, DATA, DATA);
+	struct fab_cqe c;
+	char js[1024];
+	uint64_t age, age2;
+
+	/* fabricd's once-a-second status tick leaves it asleep: a WQE
+	 * published without the doorbell stays untouched across ticks. (First
+	 * thing, while no control client's coming or going can wake it.) */
+	ASSERT(wait_fabricd_sleeping(&e->b));
+	put_wqe(&e->b, &w);
+	sleep_ms(1500);
+	EXPECT_EQ(e->b.hdr->sq_head, 0u);
+	ring(&e->b);
+	ASSERT(wait_cqe(&e->b, &c));
+	EXPECT_EQ(c.status, FAB_ST_OK);
+
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	EXPECT_STREQ(js, "null"); /* connected, nothing written yet */
+	ASSERT(stats_status(&e->fd, NODE_C, js, sizeof(js)));
+	EXPECT_STREQ(js, "null"); /* not connected */
+
+	status_write(&e->a, &st);
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	age = take_age(js);
+	EXPECT_LT(age, 60000u);
+	EXPECT_STREQ(js, "{\"state\":\"ready\",\"heartbeat\":5,\"role\":\"p\",\"cpus\":2,"
+			 "\"uptime_ms\":1234,\"mem_total_kib\":1000,\"mem_free_kib\":500,"
+			 "\"rpc_calls\":7,\"rpc_served\":8,\"rpc_timeouts\":9,"
+			 "\"note\":\"hello \\\"x\\\" \\\\ y\"}");
+	ASSERT(stats_status(&e->fd, NODE_B, js, sizeof(js)));
+	EXPECT_STREQ(js, "null");
+
+	/* the same heartbeat for 1.5 s: its age grows at least that much */
+	sleep_ms(1500);
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	age2 = take_age(js);
+	EXPECT_GE(age2, age + 1500);
+	/* a new heartbeat: the age starts again */
+	st.heartbeat++;
+	st.state = FAB_NODE_PANIC;
+	snprintf(st.note, sizeof(st.note), "BUG: x at y.c:1");
+	status_write(&e->a, &st);
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	EXPECT_LT(take_age(js), age2);
+	EXPECT(strstr(js, "\"state\":\"panic\",\"heartbeat\":6,") == js + 1);
+	EXPECT(strstr(js, "\"note\":\"BUG: x at y.c:1\"}") != NULL);
+	for (unsigned s = FAB_NODE_BOOTING; s <= FAB_NODE_HALTED; s++) {
+		char want[64];
+
+		st.state = s;
+		status_write(&e->a, &st);
+		snprintf(want, sizeof(want), "{\"state\":\"%s\",",
+			 fab_node_state_name(s));
+		ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+		EXPECT_EQ(strncmp(js, want, strlen(want)), 0);
+	}
+
+	/* the VM goes away: no status, even though the window still has one */
+	guest_close(&e->a);
+	EXPECT(wait_node_stat(&e->fd, NODE_A, "connected", 0));
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	EXPECT_STREQ(js, "null");
+	/* and a new VM starts with a zeroed window */
+	ASSERT(env_connect(e, &e->a, "a", NODE_A));
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	EXPECT_STREQ(js, "null");
+}
+
+TEST(fabric_status_page_in_stats)
+{
+	with_env(t_status, NULL, false);
+}
+
+/* What fabricd must make of a hostile note: printable ASCII up to the
+ * first NUL within 128 bytes, '"' and '\' escaped. */
+static void expected_note(const char *note, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < 128 && note[i]; i++) {
+		unsigned char c = (unsigned char)note[i];
+
+		if (c < 0x20 || c > 0x7e)
+			continue;
+		if (c == '"' || c == '\\')
+			out[o++] = '\\';
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+static void t_status_hostile(struct env *e)
+{
+	struct fab_node_status st = valid_status();
+	struct fab_node_status *page = status_page(&e->a);
+	char js[2048], want[1024], note[300];
+	struct unit_rng rng = {0x5eed};
+
+	/* bad state and role, extreme numbers, a note without NUL full of
+	 * control bytes, quotes, backslashes and bytes above 0x7e */
+	st.state = 77;
+	st.role = 'x';
+	st.cpus = 255;
+	st.heartbeat = UINT32_MAX;
+	st.uptime_ms = UINT64_MAX;
+	st.mem_free_kib = UINT64_MAX;
+	for (size_t i = 0; i < sizeof(st.note); i++)
+		st.note[i] = (char)("\"\\\n\x01\x7f\xff"
+				    "ab}{"[i % 10]);
+	status_write(&e->a, &st);
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	take_age(js);
+	expected_note(st.note, note);
+	snprintf(want, sizeof(want),
+		 "{\"state\":\"invalid\",\"heartbeat\":4294967295,\"role\":\"?\","
+		 "\"cpus\":255,"
+		 "\"uptime_ms\":18446744073709551615,\"mem_total_kib\":1000,"
+		 "\"mem_free_kib\":18446744073709551615,\"rpc_calls\":7,\"rpc_served\":8,"
+		 "\"rpc_timeouts\":9,\"note\":\"%s\"}",
+		 note);
+	EXPECT_STREQ(js, want);
+	EXPECT(strstr(js, "\\\"\\\\ab}{") != NULL);
+
+	/* a NUL ends the note even with bytes after it */
+	memset(st.note, 0, sizeof(st.note));
+	memcpy(st.note, "ok\0hidden", 9);
+	st.state = FAB_NODE_BOOTING;
+	st.role = 'g';
+	status_write(&e->a, &st);
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	EXPECT(strstr(js, "\"role\":\"g\"") != NULL);
+	EXPECT(strstr(js, "\"note\":\"ok\"}") != NULL);
+
+	/* a seq that stays odd: a torn page */
+	__atomic_store_n(&page->seq, 7u, __ATOMIC_RELEASE);
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	EXPECT_EQ(strncmp(js, "{\"state\":\"torn\",", 16), 0);
+
+	/* no magic: nothing to show, whatever the rest says */
+	page->seq = 8;
+	page->magic = 0x12345678;
+	ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+	EXPECT_STREQ(js, "null");
+
+	/* random pages (with the magic half of the time): always valid JSON
+	 * (stats_status checks), always a known state or null */
+	for (unsigned round = 0; round < 200; round++) {
+		uint8_t *b = (uint8_t *)page;
+
+		for (size_t i = 0; i < sizeof(*page); i++)
+			b[i] = (uint8_t)unit_rand(&rng);
+		if (round & 1)
+			page->magic = FAB_STATUS_MAGIC;
+		if (round & 2)
+			page->seq &= ~1u;
+		ASSERT(stats_status(&e->fd, NODE_A, js, sizeof(js)));
+		EXPECT(strcmp(js, "null") == 0 ||
+		       strncmp(js, "{\"state\":\"invalid\",", 19) == 0 ||
+		       strncmp(js, "{\"state\":\"torn\",", 16) == 0 ||
+		       strncmp(js, "{\"state\":\"ready\",", 17) == 0 ||
+		       strncmp(js, "{\"state\":\"booting\",", 19) == 0 ||
+		       strncmp(js, "{\"state\":\"panic\",", 17) == 0 ||
+		       strncmp(js, "{\"state\":\"halted\",", 18) == 0);
+	}
+	EXPECT(ctl_ok(&e->fd, "help")); /* fabricd is fine */
+}
+
+TEST(fabric_status_page_hostile)
+{
+	with_env(t_status_hostile, NULL, false);
 }
 
 /* --- tests: process life ---------------------------------------------------------- */

@@ -20,12 +20,16 @@
  *  12 burst             node count8                (the node's last WQE, 8*count
  *                                                  times, stepping when the SQ
  *                                                  is full: fills CQs)
+ *  13 raw status bytes  node off8 len8 [len bytes]  (the guest's status page;
+ *                                                  then fabricd samples it and
+ *                                                  the stats JSON must be valid)
  *
  * After every step it checks what fabricd may never do: write a byte of a
  * window outside its data-area MRs with write rights, outside the CQ and
  * outside fabricd's line of the header; overwrite an unconsumed CQE; lose
  * track of a CQ reservation. AddressSanitizer catches any access outside
- * the windows. At the end every transfer is flushed and the reservations
+ * the windows. Whatever a status page holds, `stats` must stay valid JSON
+ * (tests/fabric/json_check.h). At the end every transfer is flushed and the reservations
  * must all be released.
  */
 #include <fabricd/check.h>
@@ -33,6 +37,8 @@
 #include <fabricd/exec.h>
 #include <fabricd/wire.h>
 #include <sanitizer/asan_interface.h>
+
+#include "../fabric/json_check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +261,22 @@ static void op_header(struct world *w, struct input *in)
 		w->win[id][(off + i) % sizeof(struct fab_window_hdr)] = u8(in);
 }
 
+/* The guest's status page: any bytes, then fabricd reads it for stats. */
+static void op_status(struct world *w, struct input *in)
+{
+	unsigned id = pick_node(in), off = u8(in), len = u8(in);
+	struct fab_buf out = {0};
+
+	for (unsigned i = 0; i < len; i++)
+		w->win[id][FAB_STATUS_OFFSET +
+			   (off + i) % sizeof(struct fab_node_status)] = u8(in);
+	fab_status_sample(w->f, w->now);
+	fab_stats_json(w->f, &out);
+	if (!out.oom && !json_valid(out.p, out.len))
+		abort(); /* a guest broke fabricd's JSON */
+	fab_buf_free(&out);
+}
+
 /* --- control and attachment ------------------------------------------------ */
 
 static void control(struct world *w, const char *line)
@@ -456,7 +478,7 @@ static bool world_init(struct world *w, uint8_t sizes, uint64_t seed)
 
 static void run_op(struct world *w, struct input *in)
 {
-	switch (u8(in) % 13) {
+	switch (u8(in) % 14) {
 	case 0:
 		op_mr_raw(w, in);
 		break;
@@ -494,8 +516,11 @@ static void run_op(struct world *w, struct input *in)
 	case 11:
 		op_header(w, in);
 		break;
-	default:
+	case 12:
 		op_burst(w, in);
+		break;
+	default:
+		op_status(w, in);
 		break;
 	}
 }

@@ -4,6 +4,14 @@
  * times), and only then changes the fabric. Node arguments are an id, a
  * name, or '*' for every node; per-link commands act on the directed links
  * A -> B (partition and heal on both directions).
+ *
+ * `stats` also shows what each guest reports about itself in the status
+ * page of its window (struct fab_node_status). That page is hostile input
+ * like the rest of the window: it is copied out first (seqlock, a few
+ * tries, else "torn"), and every field is checked or neutralised before it
+ * reaches the JSON: unknown states become "invalid", unknown roles "?",
+ * the note keeps only printable ASCII up to its first NUL within its size,
+ * with '"' and '\\' escaped.
  */
 #include "control.h"
 
@@ -372,20 +380,119 @@ enum fab_control_result fab_control(struct fab_fabric *f, const char *line,
 	return error(out, "unknown command '%s' (try help)", cmd);
 }
 
+/* --- node status pages ------------------------------------------------------ */
+
+enum fab_status_read fab_status_read(const struct fab_node *n,
+				     struct fab_node_status *out)
+{
+	const volatile struct fab_node_status *st;
+
+	memset(out, 0, sizeof(*out));
+	if (!n->attached || !n->win || n->size < FAB_STATUS_OFFSET + sizeof(*out))
+		return FAB_STATUS_NONE;
+	st = (const volatile struct fab_node_status *)(n->win + FAB_STATUS_OFFSET);
+	for (unsigned t = 0; t < FAB_STATUS_TRIES; t++) {
+		uint32_t before = __atomic_load_n(&st->seq, __ATOMIC_ACQUIRE), after;
+
+		fab_snapshot(out, st, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		after = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
+		if (!(before & 1) && before == after && out->seq == before)
+			return out->magic == FAB_STATUS_MAGIC ? FAB_STATUS_OK
+							      : FAB_STATUS_NONE;
+	}
+	return out->magic == FAB_STATUS_MAGIC ? FAB_STATUS_TORN : FAB_STATUS_NONE;
+}
+
+void fab_status_sample(struct fab_fabric *f, uint64_t now_ns)
+{
+	f->status_now_ns = now_ns;
+	for (unsigned i = 1; i < FAB_MAX_NODES; i++) {
+		struct fab_port *p = &f->port[i];
+		struct fab_node_status st;
+
+		if (!p->present || !p->node.attached ||
+		    fab_status_read(&p->node, &st) != FAB_STATUS_OK)
+			continue;
+		if (!p->hb_known || st.heartbeat != p->hb_last) {
+			p->hb_known = true;
+			p->hb_last = st.heartbeat;
+			p->hb_changed_ns = now_ns;
+		}
+	}
+}
+
+/* The note as a JSON string body: printable ASCII up to the first NUL
+ * within the field, '"' and '\\' escaped; everything else dropped. */
+static void note_json(const char *note, size_t size, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < size && note[i]; i++) {
+		unsigned char c = (unsigned char)note[i];
+
+		if (c < 0x20 || c > 0x7e)
+			continue;
+		if (c == '"' || c == '\\')
+			out[o++] = '\\';
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+void fab_status_json(const struct fab_port *p, uint64_t now_ns, struct fab_buf *out)
+{
+	struct fab_node_status st;
+	enum fab_status_read r = fab_status_read(&p->node, &st);
+	char note[2 * sizeof(st.note) + 1];
+	const char *state;
+	uint64_t age_ms = 0;
+	char role[2] = "?";
+
+	if (r == FAB_STATUS_NONE) {
+		fab_buf_printf(out, "null");
+		return;
+	}
+	if (r == FAB_STATUS_TORN)
+		state = "torn";
+	else if (st.state > FAB_NODE_HALTED)
+		state = "invalid";
+	else
+		state = fab_node_state_name(st.state);
+	if (st.role == 'p' || st.role == 'm' || st.role == 's' || st.role == 'g')
+		role[0] = st.role;
+	if (p->hb_known && st.heartbeat == p->hb_last && now_ns >= p->hb_changed_ns)
+		age_ms = (now_ns - p->hb_changed_ns) / 1000000u;
+	note_json(st.note, sizeof(st.note), note);
+	fab_buf_printf(
+		out,
+		"{\"state\":\"%s\",\"heartbeat\":%u,\"heartbeat_age_ms\":%llu,"
+		"\"role\":\"%s\",\"cpus\":%u,\"uptime_ms\":%llu,\"mem_total_kib\":%llu,"
+		"\"mem_free_kib\":%llu,\"rpc_calls\":%llu,\"rpc_served\":%llu,"
+		"\"rpc_timeouts\":%llu,\"note\":\"%s\"}",
+		state, st.heartbeat, (unsigned long long)age_ms, role, st.cpus,
+		(unsigned long long)st.uptime_ms, (unsigned long long)st.mem_total_kib,
+		(unsigned long long)st.mem_free_kib, (unsigned long long)st.rpc_calls,
+		(unsigned long long)st.rpc_served, (unsigned long long)st.rpc_timeouts,
+		note);
+}
+
 /* --- stats ---------------------------------------------------------------- */
 
-static void node_json(const struct fab_port *p, struct fab_buf *out)
+static void node_json(const struct fab_port *p, uint64_t now_ns, struct fab_buf *out)
 {
 	const struct fab_node *n = &p->node;
 
 	fab_buf_printf(out,
 		       "{\"id\":%u,\"name\":\"%s\",\"connected\":%s,\"failed\":%s,"
 		       "\"generation\":%u,\"window_size\":%llu,\"ops\":%llu,"
-		       "\"bytes\":%llu,\"errors\":%llu}",
+		       "\"bytes\":%llu,\"errors\":%llu,\"status\":",
 		       n->id, p->name, n->attached ? "true" : "false",
 		       p->failed ? "true" : "false", n->generation,
 		       (unsigned long long)n->size, (unsigned long long)n->ops,
 		       (unsigned long long)n->bytes, (unsigned long long)n->errors);
+	fab_status_json(p, now_ns, out);
+	fab_buf_printf(out, "}");
 }
 
 /* A link is listed once it carried something or has a fault or wire set. */
@@ -421,7 +528,7 @@ void fab_stats_json(const struct fab_fabric *f, struct fab_buf *out)
 		if (!f->port[i].present)
 			continue;
 		fab_buf_printf(out, "%s", first ? "" : ",");
-		node_json(&f->port[i], out);
+		node_json(&f->port[i], f->status_now_ns, out);
 		first = false;
 	}
 	fab_buf_printf(out, "],\"links\":[");

@@ -19,6 +19,10 @@
  * sockets, signals and a timerfd (armed for the next transfer the wire
  * model delays, or, while a full CQ stops a send queue, for a retry after
  * --cq-retry-us, backing off to 16 times that while nothing changes).
+ * A second timerfd ticks once a second: at each tick (and before every
+ * control command) fabricd samples the guests' status pages, to know how
+ * long ago each heartbeat last changed (control.c fab_status_sample). So
+ * an idle fabricd wakes once a second, and otherwise sleeps.
  *
  * fabricd is the cluster's backplane: QEMU receives a window only while it
  * creates the device, so VMs cannot reattach to a restarted fabricd. Its
@@ -58,6 +62,7 @@
 #define PEEK_NS		200000	  /* while busy, look at the sockets this often */
 #define ERROR_LOG_LIMIT 100	  /* malformed-request log lines per node generation */
 #define RETRY_BACKOFF	16 /* CQ-full retries back off to this times --cq-retry-us */
+#define STATUS_TICK_S	1  /* status pages sampled this often */
 #define SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 
 enum tag_kind {
@@ -68,6 +73,7 @@ enum tag_kind {
 	TAG_CTL_CLIENT,
 	TAG_TIMER,
 	TAG_SIGNAL,
+	TAG_STATUS,
 };
 #define TAG(kind, index) (((uint64_t)(kind) << 32) | (uint32_t)(index))
 
@@ -113,11 +119,13 @@ struct daemon {
 	struct node_io io[FAB_MAX_NODES];
 	struct ctl_client ctl[MAX_CTL];
 	int epfd, timerfd, sigfd, ctl_listen;
+	int statusfd; /* periodic: sample the status pages */
 	bool ctl_bound, pid_written;
 	char ctl_path[SUN_PATH_MAX];
 	char pid_path[PATH_MAX];
 	bool quit;
-	bool woken;	   /* an event other than the timer arrived (activity) */
+	bool woken;	   /* an event other than the timers arrived (activity) */
+	bool timer_fired;  /* the wire/retry timer expired (not the status tick) */
 	uint64_t retry_ns; /* current CQ-full retry interval (backs off) */
 };
 
@@ -510,6 +518,16 @@ static int setup_loop(struct daemon *d)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -1;
+	d->statusfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->statusfd < 0 ||
+	    epoll_add(d, d->statusfd, EPOLLIN, TAG(TAG_STATUS, 0)) < 0 ||
+	    timerfd_settime(d->statusfd, 0,
+			    &(struct itimerspec){.it_interval = {.tv_sec = STATUS_TICK_S},
+						 .it_value = {.tv_sec = STATUS_TICK_S}},
+			    NULL) < 0) {
+		logmsg("status timer: %s", strerror(errno));
+		return -1;
+	}
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d->timerfd < 0 || epoll_add(d, d->timerfd, EPOLLIN, TAG(TAG_TIMER, 0)) < 0)
 		return -1;
@@ -780,6 +798,7 @@ static void ctl_command(struct daemon *d, struct ctl_client *c, char *line)
 	enum fab_control_result r;
 
 	line[strcspn(line, "\r")] = '\0';
+	fab_status_sample(d->f, now_ns()); /* heartbeat ages as of now */
 	r = fab_control(d->f, line, &c->out);
 	if (strcmp(line, "stats") != 0 && strcmp(line, "help") != 0)
 		logmsg("control: %s -> %.*s", line,
@@ -928,7 +947,7 @@ static void dispatch(struct daemon *d, const struct epoll_event *ev)
 	unsigned kind = (unsigned)(ev->data.u64 >> 32), index = (uint32_t)ev->data.u64;
 	uint64_t v;
 
-	if (kind != TAG_TIMER)
+	if (kind != TAG_TIMER && kind != TAG_STATUS)
 		d->woken = true;
 	switch (kind) {
 	case TAG_NODE_LISTEN:
@@ -947,8 +966,14 @@ static void dispatch(struct daemon *d, const struct epoll_event *ev)
 		ctl_event(d, index, ev->events);
 		break;
 	case TAG_TIMER:
+		d->timer_fired = true;
 		if (read(d->timerfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			logmsg("timerfd: %s", strerror(errno));
+		break;
+	case TAG_STATUS:
+		if (read(d->statusfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			logmsg("status timer: %s", strerror(errno));
+		fab_status_sample(d->f, now_ns());
 		break;
 	case TAG_SIGNAL:
 		signal_event(d);
@@ -999,8 +1024,14 @@ static bool sleep_until_event(struct daemon *d)
 	if (fab_any_blocked(d->f) && now + d->retry_ns < next)
 		next = now + d->retry_ns;
 	arm_timer(d, next);
-	d->woken = false;
-	wait_events(d, -1);
+	/* The status tick only samples the status pages: it leaves fabricd
+	 * asleep (sleeping flag set, send queues untouched until a doorbell
+	 * or the wire/retry timer). */
+	do {
+		d->woken = false;
+		d->timer_fired = false;
+		wait_events(d, -1);
+	} while (!d->woken && !d->timer_fired && !d->quit);
 	fab_set_sleeping(d->f, false);
 	return d->woken;
 }
@@ -1035,13 +1066,15 @@ static void run(struct daemon *d)
 		/*
 		 * After a timer-only wakeup one step decides: no work, back to
 		 * sleep at once, and the next CQ-full retry comes later (a
-		 * guest that never drains its CQ costs almost nothing).
+		 * guest that never drains its CQ costs almost nothing). The
+		 * status tick alone changes nothing of that.
 		 */
 		if (woke) {
 			d->retry_ns = d->cfg.cq_retry_ns;
 		} else {
 			last_activity -= d->cfg.poll_ns;
-			if (d->retry_ns < RETRY_BACKOFF * d->cfg.cq_retry_ns)
+			if (d->timer_fired &&
+			    d->retry_ns < RETRY_BACKOFF * d->cfg.cq_retry_ns)
 				d->retry_ns *= 2;
 		}
 	}
@@ -1081,6 +1114,7 @@ static void cleanup(struct daemon *d)
 		unlink(d->pid_path);
 	close_fd(&d->epfd);
 	close_fd(&d->timerfd);
+	close_fd(&d->statusfd);
 	close_fd(&d->sigfd);
 	fab_fabric_free(d->f);
 	free(d);
@@ -1092,7 +1126,7 @@ static struct daemon *daemon_new(void)
 
 	if (!d)
 		return NULL;
-	d->epfd = d->timerfd = d->sigfd = d->ctl_listen = -1;
+	d->epfd = d->timerfd = d->statusfd = d->sigfd = d->ctl_listen = -1;
 	for (unsigned id = 0; id < FAB_MAX_NODES; id++) {
 		struct node_io *io = &d->io[id];
 

@@ -438,6 +438,7 @@ void fab_attach(struct fab_fabric *f, uint16_t id)
 {
 	fab_detach(f, id); /* drops anything left from before */
 	fab_node_attach(&f->port[id].node);
+	f->port[id].hb_known = false;
 }
 
 void fab_detach(struct fab_fabric *f, uint16_t id)

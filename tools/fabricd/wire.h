@@ -71,6 +71,11 @@ struct fab_port {
 	struct fab_node node;
 	struct fab_xfer *pool; /* FAB_CQ_ENTRIES transfers: one per CQ reservation */
 	struct fab_xfer *free_list;
+	/* the guest's status page (control.c fab_status_sample): the last
+	 * heartbeat seen and when it changed; reset at each attach */
+	bool hb_known;
+	uint32_t hb_last;
+	uint64_t hb_changed_ns;
 };
 
 /*
@@ -89,6 +94,7 @@ struct fab_fabric {
 	uint64_t rng;
 	fab_trace_fn *trace;
 	void *trace_ctx;
+	uint64_t status_now_ns; /* time of the last fab_status_sample */
 };
 
 /* A fabric without nodes; the PRNG seeded with seed. NULL if out of memory. */
@@ -114,7 +120,8 @@ int fab_add_node(struct fab_fabric *f, uint16_t id, const char *name, void *win,
 /* The node id named name, or a decimal id; 0 if none is present. */
 uint16_t fab_node_lookup(const struct fab_fabric *f, const char *name);
 
-/* A VM attached to node id (the caller zeroed its window). */
+/* A VM attached to node id (the caller zeroed its window). Forgets the
+ * heartbeat seen from its previous VM. */
 void fab_attach(struct fab_fabric *f, uint16_t id);
 
 /* The VM of node id went away: drops its transfers in flight (no

@@ -1,0 +1,90 @@
+/*
+ * The hostlink server (kernel/hostlink.c): the kernel side of the line
+ * protocol of include/proto/hostlink.h, through which the `tessera` CLI
+ * runs programs on a processor component and gets their output back.
+ *
+ * A hostlink is a line decoder plus up to HOSTLINK_MAX_RUNS programs
+ * running at once, each in a kernel thread of its own, so the link keeps
+ * reading (and answering ping) while programs run. Programs are kernel
+ * functions from a table the role supplies (pcomponent/builtins.c) until
+ * user programs arrive with the memory path. Lines go out through an emit
+ * function: the COM2 UART (hostlink_start), or a test's buffer.
+ */
+#ifndef KERNEL_HOSTLINK_H
+#define KERNEL_HOSTLINK_H
+
+#include <proto/hostlink.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOSTLINK_MAX_RUNS  4	/* programs running at once; more: fail EBUSY */
+#define HOSTLINK_OUT_CHUNK 1024 /* raw output bytes per out/err line at most */
+
+struct hostlink;
+struct hostlink_run;
+
+/*
+ * A program: argv[0] is its name, argv[argc] NULL; every argument is a
+ * NUL-free string. Returns the exit status, 0..255 (anything else is
+ * reported as 255). Runs in a kernel thread; may sleep.
+ */
+typedef int (*hostlink_fn)(struct hostlink_run *run, int argc, char **argv);
+
+struct hostlink_program {
+	const char *name;
+	hostlink_fn fn;
+	const char *help; /* one line, for `help` */
+};
+
+/* Sends one complete line (its '\n' included) to the host. Called from
+ * several threads at once; must keep lines whole. May sleep. */
+typedef void (*hostlink_emit_fn)(void *ctx, const char *line, size_t len);
+
+/*
+ * A hostlink serving the n programs of table, answering through emit.
+ * Returns NULL if out of memory. Thread context.
+ */
+struct hostlink *hostlink_create(const struct hostlink_program *table, unsigned n,
+				 hostlink_emit_fn emit, void *ctx);
+
+/*
+ * Decodes one received line (len bytes, without its '\n'; a final '\r' is
+ * ignored) and acts on it: answers ping, starts a program, or answers
+ * fail. Every word is checked before anything happens; a line of
+ * HOSTLINK_LINE_MAX bytes or more is refused as too long. Only one thread
+ * may call hostlink_line, hostlink_idle and hostlink_destroy of a given
+ * hostlink (the reader). May sleep.
+ */
+void hostlink_line(struct hostlink *hl, const char *line, size_t len);
+
+/* Waits until no program runs (reclaiming finished ones); false if
+ * timeout_ns passed first. */
+bool hostlink_idle(struct hostlink *hl, uint64_t timeout_ns);
+
+/* Waits for every program to end, then frees hl. */
+void hostlink_destroy(struct hostlink *hl);
+
+/*
+ * The processor's hostlink on COM2: if a UART answers there, creates a
+ * hostlink for table and a reader thread that sleeps until the UART's
+ * receive interrupt brings bytes. Returns 0, -ENODEV (no COM2: nothing
+ * started), -ENOMEM. Call once, in thread context.
+ */
+int hostlink_start(const struct hostlink_program *table, unsigned n);
+
+/* ---- for programs ---- */
+
+/* Appends len bytes to the program's standard output (fd 1) or error
+ * (fd 2); sent as out/err lines, at each newline and when a chunk fills. */
+void hostlink_write(struct hostlink_run *run, int fd, const char *buf, size_t len);
+/* printf to standard output / error (at most 1 KiB per call). */
+void hostlink_printf(struct hostlink_run *run, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void hostlink_eprintf(struct hostlink_run *run, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The program table the run came from (for `help`). */
+const struct hostlink_program *hostlink_run_table(const struct hostlink_run *run,
+						  unsigned *n);
+
+#endif

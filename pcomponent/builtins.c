@@ -1,0 +1,370 @@
+/*
+ * Kernel builtins of the processor: what `tessera run` can start over the
+ * hostlink (kernel/hostlink.c) until user programs arrive with the memory
+ * path. Each is a function main-like in shape (argc, argv, exit status)
+ * that writes through hostlink_printf/eprintf and runs in a kernel thread
+ * of its own, so it may sleep (sleep, ping) while the hostlink serves
+ * other requests.
+ *
+ * Arguments come from the host: every builtin checks all of them before
+ * it acts and answers a bad one on stderr with exit status 2 (usage) as
+ * shells do; status 1 means "ran, but failed" (false, ping with no answer).
+ *
+ * The table `builtins` is the single list: name, function, one-line help
+ * (printed by `help`, in table order).
+ */
+#include "builtins.h"
+
+#include <kernel/config.h>
+#include <kernel/cpu.h>
+#include <kernel/errno.h>
+#include <kernel/mm.h>
+#include <kernel/sched.h>
+#include <kernel/status.h>
+#include <kernel/time.h>
+#include <lib/cmdline.h>
+#include <lib/string.h>
+#include <net/rpc.h>
+#include <net/verbs.h>
+
+#define SLEEP_MAX_S	 86400
+#define PING_MAX_COUNT	 1000
+#define PING_DEFAULT	 3
+#define PING_TIMEOUT_NS	 NS_PER_S
+#define PING_INTERVAL_NS (200 * NS_PER_MS)
+#define NODES_TIMEOUT_NS (500 * NS_PER_MS)
+
+static int b_echo(struct hostlink_run *run, int argc, char **argv)
+{
+	bool newline = true;
+	int i = 1;
+
+	if (argc > 1 && strcmp(argv[1], "-n") == 0) {
+		newline = false;
+		i = 2;
+	}
+	for (int first = i; i < argc; i++) {
+		if (i > first)
+			hostlink_write(run, 1, " ", 1);
+		hostlink_write(run, 1, argv[i], strlen(argv[i]));
+	}
+	if (newline)
+		hostlink_write(run, 1, "\n", 1);
+	return 0;
+}
+
+enum { UNAME_S = 1, UNAME_N = 2, UNAME_R = 4, UNAME_M = 8, UNAME_ALL = 15 };
+
+static int b_uname(struct hostlink_run *run, int argc, char **argv)
+{
+	const char *field[4] = {"Tessera", kconfig.name, TESSERA_VERSION, "x86_64"};
+	const char *a = "";
+	unsigned want = 0;
+	bool first = true;
+
+	for (int i = 1; i < argc; i++) {
+		a = argv[i];
+		if (a[0] != '-' || !a[1])
+			goto usage;
+		for (size_t j = 1; a[j]; j++) {
+			const char *opts = "snrma", *p = strchr(opts, a[j]);
+
+			if (!p)
+				goto usage;
+			want |= *p == 'a' ? UNAME_ALL : 1u << (p - opts);
+		}
+	}
+	if (!want)
+		want = UNAME_S;
+	for (unsigned f = 0; f < 4; f++) {
+		if (!(want & (1u << f)))
+			continue;
+		hostlink_printf(run, "%s%s", first ? "" : " ", field[f]);
+		first = false;
+	}
+	hostlink_printf(run, "\n");
+	return 0;
+usage:
+	hostlink_eprintf(
+		run, "uname: invalid argument '%s'\nusage: uname [-a|-s|-n|-r|-m]\n", a);
+	return 2;
+}
+
+static int b_help(struct hostlink_run *run, int argc, char **argv)
+{
+	unsigned n;
+	const struct hostlink_program *t = hostlink_run_table(run, &n);
+
+	hostlink_printf(
+		run, "Kernel builtins of %s (user programs come with the memory path):\n",
+		kconfig.name);
+	for (unsigned i = 0; i < n; i++)
+		hostlink_printf(run, "  %-8s %s\n", t[i].name, t[i].help);
+	return 0;
+}
+
+static int b_true(struct hostlink_run *run, int argc, char **argv)
+{
+	return 0;
+}
+
+static int b_false(struct hostlink_run *run, int argc, char **argv)
+{
+	return 1;
+}
+
+/* "N" or "N.FFF...": seconds to nanoseconds, at most SLEEP_MAX_S. */
+static bool parse_seconds(const char *s, uint64_t *ns)
+{
+	const char *dot = strchr(s, '.');
+	size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+	uint64_t sec, frac = 0, scale = NS_PER_S;
+
+	if (ilen == 0 || !cmdline_parse_u64(s, ilen, &sec) || sec > SLEEP_MAX_S ||
+	    (s[0] == '0' && ilen > 1 && (s[1] == 'x' || s[1] == 'X')))
+		return false;
+	if (dot) {
+		const char *f = dot + 1;
+
+		if (!*f || strlen(f) > 9)
+			return false;
+		for (; *f; f++) {
+			if (*f < '0' || *f > '9')
+				return false;
+			scale /= 10;
+			frac += (uint64_t)(*f - '0') * scale;
+		}
+	}
+	*ns = sec * NS_PER_S + frac;
+	return *ns <= SLEEP_MAX_S * NS_PER_S;
+}
+
+static int b_sleep(struct hostlink_run *run, int argc, char **argv)
+{
+	uint64_t ns;
+
+	if (argc != 2 || !parse_seconds(argv[1], &ns)) {
+		hostlink_eprintf(run, "usage: sleep SECONDS (0 to %u, e.g. 1 or 0.25)\n",
+				 SLEEP_MAX_S);
+		return 2;
+	}
+	if (ns)
+		thread_sleep_ns(ns);
+	return 0;
+}
+
+static int b_meminfo(struct hostlink_run *run, int argc, char **argv)
+{
+	uint64_t total = (uint64_t)pmm_total_pages() * 4,
+		 free = (uint64_t)pmm_free_pages() * 4;
+
+	if (argc != 1) {
+		hostlink_eprintf(run, "usage: meminfo\n");
+		return 2;
+	}
+	hostlink_printf(run, "MemTotal: %10llu kB\n", (unsigned long long)total);
+	hostlink_printf(run, "MemFree:  %10llu kB\n", (unsigned long long)free);
+	hostlink_printf(run, "MemUsed:  %10llu kB\n", (unsigned long long)(total - free));
+	return 0;
+}
+
+/* The node's RPC service, or NULL after telling the user why not. */
+static struct rpc_node *need_rpc(struct hostlink_run *run, const char *prog)
+{
+	struct rpc_node *rn = status_rpc();
+
+	if (!rn)
+		hostlink_eprintf(run,
+				 "%s: no fabric RPC on this node (booted without "
+				 "fabricd, or not in peers=)\n",
+				 prog);
+	return rn;
+}
+
+static const char *peer_label(unsigned i)
+{
+	return kconfig.peer_names[i][0] ? kconfig.peer_names[i] : "-";
+}
+
+/* One PING round trip; returns 0 with *us set, or a negative errno. */
+static int ping_once(struct rpc_node *rn, uint16_t node, uint64_t cookie,
+		     uint64_t timeout_ns, uint64_t *us)
+{
+	struct msg_ping q = {.cookie = cookie, .send_time_ns = clock_ns()}, r;
+	int err = rpc_call(rn, node, MSG_PING, &q, sizeof(q), &r, sizeof(r), timeout_ns);
+
+	if (!err && (r.cookie != q.cookie || r.send_time_ns != q.send_time_ns))
+		err = -EPROTO; /* an echo that does not echo */
+	*us = (clock_ns() - q.send_time_ns) / NS_PER_US;
+	return err;
+}
+
+static int b_nodes(struct hostlink_run *run, int argc, char **argv)
+{
+	struct rpc_node *rn;
+
+	if (argc != 1) {
+		hostlink_eprintf(run, "usage: nodes\n");
+		return 2;
+	}
+	if (!kconfig.npeers) {
+		hostlink_eprintf(run, "nodes: no peers= on the command line\n");
+		return 1;
+	}
+	rn = need_rpc(run, "nodes");
+	hostlink_printf(run, "%-5s %-16s %-12s %-10s %s\n", "ID", "NAME", "STATE",
+			"GENERATION", "RTT");
+	for (unsigned i = 0; i < kconfig.npeers; i++) {
+		uint16_t id = kconfig.peers[i];
+		uint64_t us = 0;
+		int err;
+
+		if (!rn) {
+			hostlink_printf(run, "%-5u %-16s %-12s %-10s %s\n", id,
+					peer_label(i), "?", "-", "-");
+			continue;
+		}
+		if (id == rpc_node_id(rn)) {
+			struct verbs_dev *dev;
+			uint32_t gen = verbs_open(&dev) ? 0 : verbs_generation(dev);
+
+			hostlink_printf(run, "%-5u %-16s %-12s %-10u %s\n", id,
+					peer_label(i), "self", gen, "-");
+			continue;
+		}
+		err = ping_once(rn, id, i, NODES_TIMEOUT_NS, &us);
+		if (err)
+			hostlink_printf(run, "%-5u %-16s %-12s %-10s %s\n", id,
+					peer_label(i), errno_name(err), "-", "-");
+		else
+			hostlink_printf(run, "%-5u %-16s %-12s %-10u %llu us\n", id,
+					peer_label(i), "up", rpc_peer_generation(rn, id),
+					(unsigned long long)us);
+	}
+	return rn ? 0 : 1;
+}
+
+static int b_ping(struct hostlink_run *run, int argc, char **argv)
+{
+	uint64_t count = PING_DEFAULT, min = UINT64_MAX, max = 0, sum = 0;
+	unsigned answered = 0;
+	struct rpc_node *rn;
+	uint16_t node;
+	int idx;
+
+	if (argc < 2 || argc > 3 ||
+	    (argc == 3 && (!cmdline_parse_u64(argv[2], strlen(argv[2]), &count) ||
+			   count == 0 || count > PING_MAX_COUNT))) {
+		hostlink_eprintf(run,
+				 "usage: ping NODE [COUNT]  (NODE: a name or id of "
+				 "peers=; COUNT 1..%u, default %u)\n",
+				 PING_MAX_COUNT, PING_DEFAULT);
+		return 2;
+	}
+	idx = kconfig_peer_find(&kconfig, argv[1]);
+	if (idx < 0) {
+		hostlink_eprintf(run, "ping: %s: no such node in peers=\n", argv[1]);
+		return 2;
+	}
+	rn = need_rpc(run, "ping");
+	if (!rn)
+		return 2;
+	node = kconfig.peers[idx];
+	hostlink_printf(run, "PING %s (node %u): RPC PING, %zu-byte payload\n",
+			peer_label(idx), node, sizeof(struct msg_ping));
+	for (uint64_t seq = 1; seq <= count; seq++) {
+		uint64_t us;
+		int err = ping_once(rn, node, seq, PING_TIMEOUT_NS, &us);
+
+		if (err) {
+			hostlink_printf(run, "seq=%llu: no answer (%s)\n",
+					(unsigned long long)seq, errno_name(err));
+		} else {
+			hostlink_printf(run, "seq=%llu from %u: time=%llu us\n",
+					(unsigned long long)seq, node,
+					(unsigned long long)us);
+			answered++;
+			sum += us;
+			min = us < min ? us : min;
+			max = us > max ? us : max;
+		}
+		if (seq < count)
+			thread_sleep_ns(PING_INTERVAL_NS);
+	}
+	hostlink_printf(run, "--- %s ping: %llu sent, %u answered, %llu%% lost\n",
+			peer_label(idx), (unsigned long long)count, answered,
+			(unsigned long long)((count - answered) * 100 / count));
+	if (answered)
+		hostlink_printf(run, "rtt min/avg/max = %llu/%llu/%llu us\n",
+				(unsigned long long)min,
+				(unsigned long long)(sum / answered),
+				(unsigned long long)max);
+	return answered ? 0 : 1;
+}
+
+static int b_fabric(struct hostlink_run *run, int argc, char **argv)
+{
+	char size[32];
+	struct verbs_stats vs;
+	struct rpc_stats rs;
+	struct verbs_dev *dev;
+	struct rpc_node *rn;
+
+	if (argc != 1) {
+		hostlink_eprintf(run, "usage: fabric\n");
+		return 2;
+	}
+	if (verbs_open(&dev)) {
+		hostlink_eprintf(run, "fabric: no fabric device on this node\n");
+		return 1;
+	}
+	verbs_get_stats(dev, &vs);
+	hostlink_printf(run, "node %u (%s), generation %u, window %s\n",
+			verbs_node_id(dev), kconfig.name, verbs_generation(dev),
+			kconfig_format_size(verbs_window_hdr(dev)->window_size, size,
+					    sizeof(size)));
+	hostlink_printf(
+		run,
+		"verbs: posted %llu doorbells %llu sq_full %llu completions %llu "
+		"interrupts %llu sleeps %llu unexpected %llu swcq_overflows %llu\n",
+		(unsigned long long)vs.posted, (unsigned long long)vs.doorbells,
+		(unsigned long long)vs.sq_full, (unsigned long long)vs.completions,
+		(unsigned long long)vs.interrupts, (unsigned long long)vs.sleeps,
+		(unsigned long long)vs.unexpected, (unsigned long long)vs.swcq_overflows);
+	rn = status_rpc();
+	if (!rn) {
+		hostlink_printf(run, "rpc: not running\n");
+		return 0;
+	}
+	rpc_get_stats(rn, &rs);
+	hostlink_printf(run,
+			"rpc: calls %llu ok %llu timeouts %llu errors %llu resends %llu "
+			"rnr_retries %llu unreachable_retries %llu late_replies %llu\n",
+			(unsigned long long)rs.calls, (unsigned long long)rs.ok,
+			(unsigned long long)rs.timeouts, (unsigned long long)rs.errors,
+			(unsigned long long)rs.resends,
+			(unsigned long long)rs.rnr_retries,
+			(unsigned long long)rs.unreachable_retries,
+			(unsigned long long)rs.late_replies);
+	hostlink_printf(run,
+			"rpc server: served %llu duplicates %llu bad_requests %llu "
+			"reply_errors %llu\n",
+			(unsigned long long)rs.served, (unsigned long long)rs.duplicates,
+			(unsigned long long)rs.bad_requests,
+			(unsigned long long)rs.reply_errors);
+	return 0;
+}
+
+const struct hostlink_program builtins[] = {
+	{"echo", b_echo, "echo [-n] ARGS...: print the arguments"},
+	{"uname", b_uname, "uname [-a|-s|-n|-r|-m]: system, node name, release, machine"},
+	{"help", b_help, "help: this list"},
+	{"true", b_true, "true: exit 0"},
+	{"false", b_false, "false: exit 1"},
+	{"sleep", b_sleep, "sleep SECONDS: wait (fractions allowed)"},
+	{"meminfo", b_meminfo, "meminfo: total and free memory of this node"},
+	{"nodes", b_nodes, "nodes: the peers, their ids, generations and reachability"},
+	{"ping", b_ping, "ping NODE [COUNT]: RPC round trips to a node (name or id)"},
+	{"fabric", b_fabric, "fabric: this node's verbs and RPC counters"},
+};
+const unsigned builtins_count = sizeof(builtins) / sizeof(builtins[0]);
