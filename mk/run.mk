@@ -1,11 +1,15 @@
-# Booting images by hand: make run, make qemu ROLE=r, make debug ROLE=r, make iso.
+# Booting by hand: make run (the default cluster and a demo, through the
+# tessera CLI; KEEP=1 leaves it up), make qemu ROLE=r (one image on this
+# terminal), make debug ROLE=r, make iso.
 
 ROLE ?= p
 QEMU_PY := $(PYTHON) scripts/qemu.py
+RUN_MANIFEST ?= configs/default.yaml
 
 .PHONY: run qemu debug iso
-run: $(BUILD)/tessera-p.elf
-	$(QEMU_PY) $< --role p
+run: $(BUILD)/.deps-ok
+	+$(Q)$(MAKE) --no-print-directory $(IMAGES) $(FABRICD) $(TESSERA)
+	KEEP=$(KEEP) sh scripts/demo.sh $(TESSERA) $(RUN_MANIFEST)
 
 qemu: $(BUILD)/tessera-$(ROLE).elf
 	$(QEMU_PY) $< --role $(ROLE) $(if $(CMDLINE),--cmdline "$(CMDLINE)")

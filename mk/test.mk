@@ -15,7 +15,8 @@
 #   make cli-test      the `tessera` command end to end (tests/cli/test_cli.py):
 #                      check, up, status, logs, run, inject, console, down and
 #                      crash cleanup on configs/default.yaml -> results/cli.tap
-#   make bench-boot    QEMU start -> 'ready:' per role, qboot vs SeaBIOS
+#   make bench-boot    QEMU start -> 'ready:' per role, qboot vs SeaBIOS,
+#                      and `tessera up configs/default.yaml` wall time
 #                      (a benchmark, never part of make test; RUNS=n)
 #   make deps          install missing Debian packages (scripts/deps.py)
 #
@@ -100,5 +101,6 @@ cli-test: $(DEPS_STAMP)
 	$(Q)$(PYTHON) tests/cli/test_cli.py --build-dir $(BUILD) --out $(RESULTS)/cli.tap
 
 bench-boot: $(DEPS_STAMP)
-	+$(Q)$(SUBMAKE) $(IMAGES)
-	$(Q)$(PYTHON) scripts/bench_boot.py --build-dir $(BUILD) $(if $(RUNS),--runs $(RUNS))
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA)
+	$(Q)$(PYTHON) scripts/bench_boot.py --build-dir $(BUILD) $(if $(RUNS),--runs $(RUNS)) \
+		--manifest configs/default.yaml

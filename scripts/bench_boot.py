@@ -4,9 +4,13 @@ time from starting the QEMU process to the serial line containing 'ready:'
 (the last line of the banner, print_banner() in kernel/main.c), under the
 accelerator scripts/qemu.py picks (TCG here), with qboot and with SeaBIOS.
 Several runs each; the table shows the median (and the fastest run) and the
-qboot/SeaBIOS ratio.
+qboot/SeaBIOS ratio. With --manifest it also times the whole cluster:
+`tessera up MANIFEST` from its start until it returns with every node ready
+(fabricd, one QEMU per node, each kernel's fabric and RPC service up), and
+`tessera down`, in a temporary run directory.
 
     bench_boot.py [--build-dir DIR] [--runs N] [--roles pmsg] [--timeout S]
+                  [--manifest FILE]
 
 A benchmark, not a test: it never judges the numbers (the target is under
 0.5 s to 'ready:' with qboot) and exits non-zero only when an image is
@@ -16,9 +20,11 @@ killed as soon as 'ready:' appears, and on every other path.
 import argparse
 import os
 import selectors
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +65,37 @@ def boot_time(image: str, role: str, bios: str, timeout: float):
         proc.stdout.close()
 
 
+def cluster_times(tessera: str, manifest: str, runs: int, timeout: float):
+    """Wall times of `tessera up` and `tessera down` for manifest, runs
+    times each, in a fresh temporary run directory (removed afterwards).
+    Returns (up times, down times, problems)."""
+    ups, downs, problems = [], [], []
+    run_dir = tempfile.mkdtemp(prefix="tessera-bench-")
+    env = dict(os.environ, TESSERA_RUN_DIR=run_dir)
+    try:
+        for _ in range(runs):
+            start = time.monotonic()
+            up = subprocess.run([tessera, "up", manifest, "--timeout", str(timeout)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if up.returncode == 0:
+                ups.append(time.monotonic() - start)
+            else:
+                problems.append(f"tessera up {manifest}: exit {up.returncode}: "
+                                f"{up.stderr.strip().splitlines()[-1:] or ''}")
+            start = time.monotonic()
+            down = subprocess.run([tessera, "down"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            if down.returncode == 0:
+                downs.append(time.monotonic() - start)
+            else:
+                problems.append(f"tessera down: exit {down.returncode}")
+    finally:
+        subprocess.run([tessera, "down"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return ups, downs, problems
+
+
 def fmt(times):
     if not times:
         return "failed"
@@ -71,6 +108,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5, help="boots per role and firmware (default 5)")
     ap.add_argument("--roles", default="pmsg", help="role letters (default pmsg)")
     ap.add_argument("--timeout", type=float, default=30, help="seconds per boot (default 30)")
+    ap.add_argument("--manifest", help="also time `tessera up`/`tessera down` of this cluster")
     opts = ap.parse_args()
     if opts.runs < 1:
         ap.error("--runs must be >= 1")
@@ -115,6 +153,13 @@ def main() -> int:
         if q:
             met = "  met" if statistics.median(q) < TARGET_S else "  NOT met"
         print(f"{qemu.ROLE_NAMES[r]:<10} {fmt(q):>16} {fmt(s):>16} {ratio}{met}")
+    if opts.manifest:
+        tessera = os.path.join(opts.build_dir, "tools", "tessera")
+        ups, downs, more = cluster_times(tessera, opts.manifest, opts.runs, opts.timeout)
+        problems += more
+        print(f"{'cluster':<10} {'tessera up':>16} {'tessera down':>16}  {opts.manifest}, "
+              f"all nodes ready")
+        print(f"{'':<10} {fmt(ups):>16} {fmt(downs):>16}")
     for p in problems:
         print(f"bench-boot: {p}")
     dead = [qemu.ROLE_NAMES[r] for r, t in rows if not t["qboot"] and not t["seabios"]]

@@ -1,0 +1,42 @@
+#!/bin/sh
+# The demo of `make run`: boots a cluster with the tessera CLI, runs a few
+# programs on its vNode, shows the cluster's status, then takes it down
+# (KEEP=1 leaves it up for more `tessera` commands).
+#
+#   demo.sh TESSERA MANIFEST
+#
+# The programs are the processor kernel's builtins for now (docs/cli.md,
+# `tessera run -- help`); real Linux programs arrive with the memory path.
+set -eu
+tessera=$1
+manifest=$2
+
+step() {
+	printf '\n$ tessera %s\n' "$*"
+	"$tessera" "$@"
+}
+
+# Down on every way out unless asked to keep it; the cluster's logs stay.
+finish() {
+	status=$?
+	if [ "${KEEP:-0}" = 1 ] && [ "$status" = 0 ]; then
+		printf '\nThe cluster stays up: try `%s run -- help`; stop it with `%s down`.\n' \
+			"$tessera" "$tessera"
+	else
+		"$tessera" down
+	fi
+	exit "$status"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+step up "$manifest"
+step run -- uname -a
+step run -- nodes
+step run -- ping m1 5
+step run -- meminfo
+step inject partition p1 m1
+step run -- ping m1 1 || echo "(exit $?: the partition holds, as asked)"
+step inject heal p1 m1
+step run -- ping m1 1
+step status
