@@ -13,7 +13,7 @@
  * prints "fabricd: ready" on stdout. Logs go to stderr with timestamps.
  *
  * One thread, one epoll loop, hybrid waiting: after activity fabricd polls
- * the send queues for --poll-us (default 50 us), then sets
+ * the send queues for --poll-us (default 10 us: see docs/fabric.md), then sets
  * fabricd_sleeping in every window, issues a full barrier, checks every
  * queue once more, and blocks in epoll_wait on the doorbell eventfds, the
  * sockets, signals and a timerfd (armed for the next transfer the wire
@@ -365,7 +365,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 	int opt;
 
 	c->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	c->poll_ns = 50000;
+	c->poll_ns = 10000;
 	c->cq_retry_ns = 1000000;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (opt == OPT_HELP) {
