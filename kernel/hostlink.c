@@ -593,8 +593,10 @@ int hostlink_start(const struct hostlink_program *table, unsigned n)
 	hl = hostlink_create(table, n, uart_emit, NULL);
 	if (!hl)
 		return -ENOMEM;
-	if (!thread_create("hostlink", uart_reader, hl, true))
+	if (!thread_create("hostlink", uart_reader, hl, true)) {
+		hostlink_destroy(hl);
 		return -ENOMEM;
+	}
 	err = serial2_enable_rx(uart_rx_wake, NULL);
 	if (err)
 		pr_err("hostlink: receive interrupt unavailable (%s)", errno_name(err));

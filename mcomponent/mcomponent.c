@@ -23,8 +23,8 @@ static void mcomponent_start(void)
 		pr_info("memory: no backup node (backup=ID; replication arrives with the "
 			"memory path)");
 	status_start();
-	pr_info("memory: address spaces and frames arrive with the memory path (not "
-		"built yet)");
+	pr_info("memory: address spaces and frames arrive with the memory path "
+		"(not built yet)");
 	if (kconfig.backup_id)
 		status_ready("memory, backup %u", kconfig.backup_id);
 	else

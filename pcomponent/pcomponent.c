@@ -32,8 +32,7 @@ static void pcomponent_start(void)
 			kconfig_policy_name(kconfig.excache_policy));
 	else
 		pr_info("processor: no ExCache configured (excache=SIZE,WAYS,POLICY; "
-			"used "
-			"once the memory path lands)");
+			"used once the memory path lands)");
 	status_start();
 	err = hostlink_start(builtins, builtins_count);
 	if (err == -ENODEV)

@@ -15,9 +15,8 @@
 static void scomponent_start(void)
 {
 	status_start();
-	pr_info("storage: the ext2 file service arrives with the storage issue (not "
-		"built "
-		"yet)");
+	pr_info("storage: the ext2 file service arrives with the storage issue "
+		"(not built yet)");
 	status_ready("storage");
 }
 

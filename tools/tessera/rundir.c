@@ -92,8 +92,8 @@ int cluster_open(const char *opt, struct cluster *c)
 		n = cluster_victims(c->dir, NULL, v, sizeof(v) / sizeof(v[0]));
 		if (n)
 			msg("run directory %s has no state, but %u process%s of a "
-			    "cluster run "
-			    "there; stop them with: tessera down --run-dir %s",
+			    "cluster run there; stop them with: "
+			    "tessera down --run-dir %s",
 			    where, n, n == 1 ? "" : "es", where);
 		else
 			no_cluster(where, "has no state");
