@@ -9,6 +9,7 @@
 #ifndef PROTO_MSG_H
 #define PROTO_MSG_H
 
+#include <proto/file.h>
 #include <stddef.h>
 #include <stdint.h>
 
