@@ -5,6 +5,7 @@
  * some hypervisors it traps and costs microseconds.
  */
 #include <arch/apic.h>
+#include <arch/arch.h>
 #include <arch/cpu.h>
 #include <kernel/acpi.h>
 #include <kernel/mm.h>
@@ -18,9 +19,10 @@
 
 static volatile uint64_t *hpet;
 static uint64_t hpet_period_fs; /* femtoseconds per counter tick */
-static uint64_t hpet_mult; /* nanoseconds per tick, 32.32 fixed point */
+static uint64_t hpet_mult;	/* nanoseconds per tick, 32.32 fixed point */
 static uint64_t hpet_start;
 static volatile uint64_t ticks;
+static uint64_t boot_epoch_ns; /* wall-clock time at clock_ns() == 0 */
 
 void time_init(void)
 {
@@ -39,7 +41,19 @@ void time_init(void)
 		hpet[HPET_CONFIG / 8] |= 1; /* start the main counter */
 		hpet_start = hpet[HPET_COUNTER / 8];
 	}
-	pr_info("time: clock source %s", clock_source_name());
+	boot_epoch_ns = arch_rtc_epoch_seconds() * NS_PER_S - clock_ns();
+	pr_info("time: clock source %s, wall clock %llu s since the epoch",
+		clock_source_name(), (unsigned long long)(wall_clock_ns() / NS_PER_S));
+}
+
+uint64_t wall_clock_ns(void)
+{
+	return boot_epoch_ns + clock_ns();
+}
+
+int64_t wall_clock_s(void)
+{
+	return (int64_t)(wall_clock_ns() / NS_PER_S);
 }
 
 const char *clock_source_name(void)
@@ -50,8 +64,10 @@ const char *clock_source_name(void)
 uint64_t clock_ns(void)
 {
 	if (hpet)
-		return (uint64_t)(((unsigned __int128)(hpet[HPET_COUNTER / 8] - hpet_start) *
-				   hpet_mult) >> 32);
+		return (uint64_t)(((unsigned __int128)(hpet[HPET_COUNTER / 8] -
+						       hpet_start) *
+				   hpet_mult) >>
+				  32);
 	return ticks * (NS_PER_S / HZ);
 }
 

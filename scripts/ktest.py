@@ -45,6 +45,8 @@ Outputs, in the results directory (default $BUILD/results, BUILD from
                     results', 'NAME: no panic', 'NAME: no timeout', 'NAME:
                     page count', 'NAME: exit status'), so a boot that never
                     printed a plan still counts as failed tests.
+    disks/NAME/     storage role only: its test disks, vda and vdb, made
+                    afresh for each boot (scripts/qemu.py, make_test_disks)
 With --expect-fail, NAME.tap has a single line: whether the failure was
 detected (and with --expect-reason R, repeatable, for at least reasons R).
 
@@ -553,8 +555,11 @@ def main(argv=None) -> int:
                 ap.error(f"cannot tell the role of {opts.image} from its name: give --role p|m|s|g")
             cmdline = kernel_cmdline(role, opts.cmdline)
             what = f"{opts.image} \"{cmdline}\""
+            # The storage role also gets its test disks (qemu.make_test_disks),
+            # made afresh in RESULTS/disks/NAME/.
+            extra = qemu.test_devices(role, os.path.join(results, "disks", name))
             cmd = qemu.argv(opts.image, cmdline=cmdline, smp=opts.smp, mem=opts.mem,
-                            serial="stdio", extra=qemu.TEST_DEVICES)
+                            serial="stdio", extra=extra)
     except SystemExit as e:
         if not isinstance(e.code, str):
             raise

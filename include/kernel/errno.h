@@ -6,41 +6,48 @@
 #ifndef KERNEL_ERRNO_H
 #define KERNEL_ERRNO_H
 
-/* X(name, value, message) */
-#define ERRNO_LIST(X)                                          \
-	X(EPERM, 1, "operation not permitted")                  \
-	X(ENOENT, 2, "no such file or directory")               \
-	X(ESRCH, 3, "no such process")                          \
-	X(EINTR, 4, "interrupted")                              \
-	X(EIO, 5, "input/output error")                         \
-	X(ENXIO, 6, "no such device or address")                \
-	X(E2BIG, 7, "argument list too long")                   \
-	X(ENOEXEC, 8, "exec format error")                      \
-	X(EBADF, 9, "bad file descriptor")                      \
-	X(ECHILD, 10, "no child processes")                     \
-	X(EAGAIN, 11, "try again")                              \
-	X(ENOMEM, 12, "out of memory")                          \
-	X(EACCES, 13, "permission denied")                      \
-	X(EFAULT, 14, "bad address")                            \
-	X(EBUSY, 16, "device or resource busy")                 \
-	X(EEXIST, 17, "file exists")                            \
-	X(ENODEV, 19, "no such device")                         \
-	X(ENOTDIR, 20, "not a directory")                       \
-	X(EISDIR, 21, "is a directory")                         \
-	X(EINVAL, 22, "invalid argument")                       \
-	X(ENOSPC, 28, "no space left on device")                \
-	X(ERANGE, 34, "result out of range")                    \
-	X(ENOSYS, 38, "function not implemented")               \
-	X(EPROTO, 71, "protocol error")                         \
-	X(EBADMSG, 74, "bad message")                           \
-	X(EMSGSIZE, 90, "message too long")                     \
-	X(ENOTSUP, 95, "operation not supported")               \
-	X(ECONNRESET, 104, "connection reset by peer")          \
-	X(ENOBUFS, 105, "no buffer space available")            \
-	X(ETIMEDOUT, 110, "timed out")                          \
-	X(EHOSTUNREACH, 113, "no route to host")                \
-	X(ESTALE, 116, "stale request or handle")               \
-	X(EREMOTEIO, 121, "remote i/o error")
+/* X(name, value, message); messages are glibc strerror()'s words. */
+#define ERRNO_LIST(X)                                                                    \
+	X(EPERM, 1, "Operation not permitted")                                           \
+	X(ENOENT, 2, "No such file or directory")                                        \
+	X(ESRCH, 3, "No such process")                                                   \
+	X(EINTR, 4, "Interrupted system call")                                           \
+	X(EIO, 5, "Input/output error")                                                  \
+	X(ENXIO, 6, "No such device or address")                                         \
+	X(E2BIG, 7, "Argument list too long")                                            \
+	X(ENOEXEC, 8, "Exec format error")                                               \
+	X(EBADF, 9, "Bad file descriptor")                                               \
+	X(ECHILD, 10, "No child processes")                                              \
+	X(EAGAIN, 11, "Resource temporarily unavailable")                                \
+	X(ENOMEM, 12, "Cannot allocate memory")                                          \
+	X(EACCES, 13, "Permission denied")                                               \
+	X(EFAULT, 14, "Bad address")                                                     \
+	X(EBUSY, 16, "Device or resource busy")                                          \
+	X(EEXIST, 17, "File exists")                                                     \
+	X(EXDEV, 18, "Invalid cross-device link")                                        \
+	X(ENODEV, 19, "No such device")                                                  \
+	X(ENOTDIR, 20, "Not a directory")                                                \
+	X(EISDIR, 21, "Is a directory")                                                  \
+	X(EINVAL, 22, "Invalid argument")                                                \
+	X(EFBIG, 27, "File too large")                                                   \
+	X(ENOSPC, 28, "No space left on device")                                         \
+	X(EROFS, 30, "Read-only file system")                                            \
+	X(EMLINK, 31, "Too many links")                                                  \
+	X(ERANGE, 34, "Numerical result out of range")                                   \
+	X(ENAMETOOLONG, 36, "File name too long")                                        \
+	X(ENOSYS, 38, "Function not implemented")                                        \
+	X(ENOTEMPTY, 39, "Directory not empty")                                          \
+	X(ELOOP, 40, "Too many levels of symbolic links")                                \
+	X(EPROTO, 71, "Protocol error")                                                  \
+	X(EBADMSG, 74, "Bad message")                                                    \
+	X(EMSGSIZE, 90, "Message too long")                                              \
+	X(ENOTSUP, 95, "Operation not supported")                                        \
+	X(ECONNRESET, 104, "Connection reset by peer")                                   \
+	X(ENOBUFS, 105, "No buffer space available")                                     \
+	X(ETIMEDOUT, 110, "Connection timed out")                                        \
+	X(EHOSTUNREACH, 113, "No route to host")                                         \
+	X(ESTALE, 116, "Stale file handle")                                              \
+	X(EREMOTEIO, 121, "Remote I/O error")
 
 enum errno_value {
 #define ERRNO_ENUM(name, value, msg) name = value,
@@ -50,7 +57,7 @@ enum errno_value {
 
 /* "ENOMEM" for 12 or -12; "E?" for unknown numbers. */
 const char *errno_name(int err);
-/* "out of memory" for 12 or -12; "unknown error" for unknown numbers. */
+/* "Cannot allocate memory" for 12 or -12; "unknown error" for unknown numbers. */
 const char *errno_message(int err);
 
 #endif

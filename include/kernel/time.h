@@ -2,7 +2,8 @@
  * Monotonic time (kernel/time.c). clock_ns() counts nanoseconds since the
  * clock source was set up; it is the same on every CPU and never goes back.
  * The source is the HPET main counter when the ACPI tables describe one,
- * else the boot CPU's timer ticks.
+ * else the boot CPU's timer ticks. The wall clock is the RTC's time at
+ * boot plus clock_ns().
  */
 #ifndef KERNEL_TIME_H
 #define KERNEL_TIME_H
@@ -18,6 +19,11 @@
 
 void time_init(void);
 uint64_t clock_ns(void);
+/* Wall-clock time: nanoseconds / seconds since 1970-01-01 UTC, from the
+ * real-time clock read at boot plus clock_ns() since (0 + clock_ns()
+ * when the RTC made no sense). Not monotonic across boots. */
+uint64_t wall_clock_ns(void);
+int64_t wall_clock_s(void);
 /* Name of the clock source in use ("hpet", "ticks"). */
 const char *clock_source_name(void);
 /* Busy-waits at least ns; only for early boot and hardware delays. */

@@ -22,6 +22,11 @@ __attribute__((noreturn)) void arch_halt(void);
 /* Boot CPU: descriptor tables, %gs, exceptions. Called first in kmain. */
 void arch_early_init(void);
 
+/* Seconds since 1970-01-01 UTC read from the real-time clock (0 if it
+ * reads as nonsense). Slow (port I/O, up to a second's wait in theory):
+ * called once, by time_init. */
+uint64_t arch_rtc_epoch_seconds(void);
+
 /* Frame pointer of the caller. */
 static inline uint64_t arch_frame_pointer(void)
 {
