@@ -19,7 +19,7 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_NAMES   := bootinfo acpi cmdline fabric manifest
+FUZZ_NAMES   := bootinfo acpi cmdline fabric manifest ext2
 
 UNIT_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNIT_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
@@ -31,7 +31,8 @@ UNIT_KFLAGS  := -ffreestanding -fno-strict-aliasing -Wno-unused-parameter \
 UNIT_TFLAGS  := -Iinclude -Itests/unit -Itools
 
 UNIT_KSRCS   := lib/printf.c lib/cmdline.c lib/string.c lib/errno.c \
-		kernel/bootinfo.c kernel/buddy.c kernel/acpi.c net/msg.c kernel/config.c
+		kernel/bootinfo.c kernel/buddy.c kernel/acpi.c net/msg.c kernel/config.c \
+		scomponent/bcache.c $(wildcard scomponent/ext2_*.c)
 UNIT_TSRCS   := $(wildcard tests/unit/*.c)
 # Host tools' code under test: built like the tests (no rename.h: they are
 # ordinary libc programs).
@@ -55,8 +56,9 @@ $(UNIT_BIN): $(UNIT_OBJS)
 	@$(if $(Q),echo "  HOSTLD  $@")
 	$(Q)$(CC) $(UNIT_SAN) -o $@ $^ $(UNIT_LIBS)
 
-# libFuzzer targets: tests/fuzz/fuzz_<name>.c plus the fake memory of the
-# unit tests, linked against every kernel object (clang builds its own).
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c plus the fake memory and the
+# kmalloc shim of the unit tests, linked against every kernel object (clang
+# builds its own).
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_KOBJS   := $(patsubst %.c,$(FUZZ_DIR)/k/%.o,$(UNIT_KSRCS))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
@@ -76,7 +78,8 @@ $(FUZZ_DIR)/t/%.o: %.c
 		$(UNIT_TFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/t/tests/fuzz/fuzz_%.o \
-		    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_KOBJS)
+		    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_DIR)/t/tests/unit/kmem.o \
+		    $(FUZZ_KOBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 
@@ -91,19 +94,26 @@ FUZZ_MANIFEST_OBJS := $(FUZZ_DIR)/t/tools/tessera/manifest.o
 $(FUZZ_DIR)/fuzz_manifest: $(FUZZ_MANIFEST_OBJS)
 $(FUZZ_DIR)/fuzz_manifest: FUZZ_LIBS := -lyaml
 
+# fuzz_ext2 mounts its input on the in-memory block device.
+FUZZ_EXT2_OBJS := $(FUZZ_DIR)/t/tests/unit/fileblk.o
+$(FUZZ_DIR)/fuzz_ext2: $(FUZZ_EXT2_OBJS)
+
 # Seed inputs (well-formed blocks, tables and manifests, among them
-# configs/*.yaml) that fuzzing starts from;
+# configs/*.yaml, and small ext2 images made by mke2fs) that fuzzing
+# starts from;
 # what the fuzzers find goes to $(FUZZ_DIR)/corpus/<name>, kept across runs.
 FUZZ_SEEDS   := $(FUZZ_DIR)/seeds/.stamp
-$(FUZZ_SEEDS): tests/fuzz/mkseeds.py tests/fuzz/mkseeds_fabric.py $(wildcard configs/*.yaml)
+$(FUZZ_SEEDS): tests/fuzz/mkseeds.py tests/fuzz/mkseeds_fabric.py \
+	       tests/fuzz/mkseeds_ext2.py $(wildcard configs/*.yaml)
 	@mkdir -p $(@D)
 	$(Q)$(PYTHON) tests/fuzz/mkseeds.py $(@D) && \
-		$(PYTHON) tests/fuzz/mkseeds_fabric.py $(@D) && touch $@
+		$(PYTHON) tests/fuzz/mkseeds_fabric.py $(@D) && \
+		$(PYTHON) tests/fuzz/mkseeds_ext2.py $(@D) && touch $@
 
 # Keep the objects of the chained pattern rules (make would delete them).
 .SECONDARY: $(patsubst %,$(FUZZ_DIR)/t/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES)) \
-	    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_KOBJS) $(FUZZ_FABRIC_OBJS) \
-	    $(FUZZ_MANIFEST_OBJS)
+	    $(FUZZ_DIR)/t/tests/unit/fakemem.o $(FUZZ_DIR)/t/tests/unit/kmem.o \
+	    $(FUZZ_KOBJS) $(FUZZ_FABRIC_OBJS) $(FUZZ_MANIFEST_OBJS) $(FUZZ_EXT2_OBJS)
 
 # Fuzzers take part in unittest only if $(FUZZ_CC) has the libFuzzer
 # runtime (-print-file-name echoes the bare name when it has not).

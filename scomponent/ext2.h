@@ -53,7 +53,8 @@ struct ext2_mount_opts {
  * negative errno with a one-line reason in why (e.g. "unsupported
  * feature: has_journal (an ext3/ext4 image; make it with mke2fs -t
  * ext2)"): -EINVAL not ext2 or corrupt superblock/group descriptors,
- * -EOPNOTSUPP unsupported features, -EIO the device failed, -ENOMEM.
+ * -ENOTSUP (Linux's EOPNOTSUPP) unsupported features, -EIO the device
+ * failed, -ENOMEM.
  */
 int ext2_mount(struct blkdev *bd, const struct ext2_mount_opts *opts, struct ext2_fs **out,
 	       char *why, size_t why_len);

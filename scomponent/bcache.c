@@ -1,0 +1,444 @@
+/*
+ * Block cache: see bcache.h for the contract.
+ *
+ * Design. nbufs buffers are allocated once. A valid buffer sits in a
+ * hash table chained by block number. Unpinned buffers (valid or not)
+ * sit on one LRU list, least recently used at the front; pinning takes a
+ * buffer off the list, the last put appends it at the back. Recycling
+ * takes the first clean buffer from the front; when every unpinned
+ * buffer is dirty, the data class is written back in one batch (and, if
+ * that left nothing clean, the metadata class), which keeps the order
+ * bcache.h promises even under memory pressure.
+ *
+ * I/O goes through blkdev_submit in batches of up to bd->max_batch
+ * requests, one request per block, sorted by block number: write-back
+ * and prefetch thus keep several requests in flight on virtio-blk.
+ * Buffers are kmalloc memory, which the kernel's direct map reaches, as
+ * struct blk_req wants.
+ */
+#include "bcache.h"
+
+#include <kernel/errno.h>
+#include <kernel/mm.h>
+#include <lib/string.h>
+
+struct bcache {
+	struct blkdev *bd;
+	uint32_t block_size;
+	uint32_t spb; /* sectors per block */
+	uint64_t nblocks;
+	size_t nbufs;
+	struct bcache_buf *bufs;
+	struct bcache_buf **hash;
+	size_t hash_mask;
+	struct list_node lru;
+	size_t ndirty;
+	/* Scratch for one batch: nbufs entries each. */
+	struct blk_req *reqs;
+	struct bcache_buf **batch;
+	struct bcache_stats stats;
+};
+
+static size_t hash_slot(const struct bcache *bc, uint64_t blk)
+{
+	return (size_t)((blk * 0x9E3779B97F4A7C15ull) >> 20) & bc->hash_mask;
+}
+
+static struct bcache_buf *hash_find(const struct bcache *bc, uint64_t blk)
+{
+	for (struct bcache_buf *b = bc->hash[hash_slot(bc, blk)]; b; b = b->hash_next)
+		if (b->blk == blk)
+			return b;
+	return NULL;
+}
+
+static void hash_insert(struct bcache *bc, struct bcache_buf *b)
+{
+	size_t s = hash_slot(bc, b->blk);
+
+	b->hash_next = bc->hash[s];
+	bc->hash[s] = b;
+	b->valid = true;
+}
+
+static void hash_remove(struct bcache *bc, struct bcache_buf *b)
+{
+	struct bcache_buf **pp = &bc->hash[hash_slot(bc, b->blk)];
+
+	if (!b->valid)
+		return;
+	for (; *pp; pp = &(*pp)->hash_next) {
+		if (*pp == b) {
+			*pp = b->hash_next;
+			break;
+		}
+	}
+	b->hash_next = NULL;
+	b->valid = false;
+}
+
+static void free_bufs(struct bcache *bc)
+{
+	for (size_t i = 0; i < bc->nbufs; i++)
+		kfree(bc->bufs[i].data);
+	kfree(bc->bufs);
+}
+
+static bool alloc_tables(struct bcache *bc)
+{
+	size_t hsize = 16;
+
+	while (hsize < bc->nbufs * 2)
+		hsize *= 2;
+	bc->hash_mask = hsize - 1;
+	bc->hash = kzalloc(hsize * sizeof(*bc->hash));
+	bc->reqs = kzalloc(bc->nbufs * sizeof(*bc->reqs));
+	bc->batch = kzalloc(bc->nbufs * sizeof(*bc->batch));
+	bc->bufs = kzalloc(bc->nbufs * sizeof(*bc->bufs));
+	return bc->hash && bc->reqs && bc->batch && bc->bufs;
+}
+
+static void free_tables(struct bcache *bc)
+{
+	kfree(bc->hash);
+	kfree(bc->reqs);
+	kfree(bc->batch);
+}
+
+struct bcache *bcache_create(struct blkdev *bd, uint32_t block_size, size_t nbufs)
+{
+	struct bcache *bc;
+
+	if (!bd || block_size < BLK_SECTOR_SIZE || block_size % BLK_SECTOR_SIZE ||
+	    block_size / BLK_SECTOR_SIZE > bd->max_sectors || nbufs < 8)
+		return NULL;
+	bc = kzalloc(sizeof(*bc));
+	if (!bc)
+		return NULL;
+	bc->bd = bd;
+	bc->block_size = block_size;
+	bc->spb = block_size / BLK_SECTOR_SIZE;
+	bc->nblocks = bd->nsectors / bc->spb;
+	bc->nbufs = nbufs;
+	list_init(&bc->lru);
+	if (!alloc_tables(bc))
+		goto free_tables;
+	for (size_t i = 0; i < nbufs; i++) {
+		struct bcache_buf *b = &bc->bufs[i];
+
+		b->data = kmalloc(block_size);
+		if (!b->data)
+			goto free_bufs;
+		list_init(&b->lru);
+		list_push_back(&bc->lru, &b->lru);
+	}
+	return bc;
+
+free_bufs:
+	free_bufs(bc);
+	bc->bufs = NULL;
+free_tables:
+	kfree(bc->bufs);
+	free_tables(bc);
+	kfree(bc);
+	return NULL;
+}
+
+void bcache_destroy(struct bcache *bc)
+{
+	if (!bc)
+		return;
+	free_bufs(bc);
+	free_tables(bc);
+	kfree(bc);
+}
+
+static void set_clean(struct bcache *bc, struct bcache_buf *b)
+{
+	if (b->dirty) {
+		b->dirty = false;
+		bc->ndirty--;
+	}
+}
+
+/* Shell sort of bc->batch[0..n) by block number (no recursion, no libc). */
+static void sort_batch(struct bcache *bc, size_t n)
+{
+	static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+
+	for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+		size_t gap = gaps[g];
+
+		for (size_t i = gap; i < n; i++) {
+			struct bcache_buf *t = bc->batch[i];
+			size_t j = i;
+
+			for (; j >= gap && bc->batch[j - gap]->blk > t->blk; j -= gap)
+				bc->batch[j] = bc->batch[j - gap];
+			bc->batch[j] = t;
+		}
+	}
+}
+
+/* Submits bc->batch[0..n) (reads or writes) in chunks of max_batch;
+ * leaves each request's status in bc->reqs[i]. Returns the first error. */
+static int submit_batch(struct bcache *bc, size_t n, bool write)
+{
+	size_t chunk = bc->bd->max_batch ? bc->bd->max_batch : 1;
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct blk_req *r = &bc->reqs[i];
+
+		r->sector = bc->batch[i]->blk * bc->spb;
+		r->count = bc->spb;
+		r->write = write;
+		r->buf = bc->batch[i]->data;
+		r->status = 0;
+	}
+	for (size_t i = 0; i < n; i += chunk) {
+		unsigned m = (unsigned)(n - i < chunk ? n - i : chunk);
+		int e = blkdev_submit(bc->bd, &bc->reqs[i], m);
+
+		bc->stats.batches++;
+		if (e && !err)
+			err = e;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bc->reqs[i].status && !err)
+			err = bc->reqs[i].status;
+	return err < 0 ? err : (err ? -EIO : 0);
+}
+
+int bcache_writeback(struct bcache *bc, enum bcache_class cls)
+{
+	size_t n = 0;
+	int err;
+
+	if (bc->ndirty == 0)
+		return 0;
+	for (size_t i = 0; i < bc->nbufs; i++) {
+		struct bcache_buf *b = &bc->bufs[i];
+
+		if (b->valid && b->dirty && b->cls == cls)
+			bc->batch[n++] = b;
+	}
+	if (n == 0)
+		return 0;
+	sort_batch(bc, n);
+	err = submit_batch(bc, n, true);
+	for (size_t i = 0; i < n; i++) {
+		if (bc->reqs[i].status == 0) {
+			set_clean(bc, bc->batch[i]);
+			bc->stats.writes++;
+		}
+	}
+	return err;
+}
+
+int bcache_sync(struct bcache *bc)
+{
+	int err = bcache_writeback(bc, BCACHE_DATA);
+
+	if (!err)
+		err = bcache_writeback(bc, BCACHE_META);
+	if (!err)
+		err = blkdev_flush(bc->bd);
+	return err;
+}
+
+static struct bcache_buf *first_clean(struct bcache *bc)
+{
+	struct list_node *n;
+
+	list_for_each (n, &bc->lru) {
+		struct bcache_buf *b = list_entry(n, struct bcache_buf, lru);
+
+		if (!b->dirty)
+			return b;
+	}
+	return NULL;
+}
+
+/* Takes b off the LRU and out of the hash, for reuse. */
+static struct bcache_buf *recycle(struct bcache *bc, struct bcache_buf *b)
+{
+	list_remove(&b->lru);
+	if (b->valid)
+		bc->stats.evictions++;
+	hash_remove(bc, b);
+	return b;
+}
+
+/* An unpinned clean buffer to recycle, writing dirty ones back if need
+ * be; NULL with *err set if none can be had. */
+static struct bcache_buf *take_victim(struct bcache *bc, int *err)
+{
+	struct bcache_buf *b = first_clean(bc);
+
+	*err = 0;
+	if (!b && !list_empty(&bc->lru)) {
+		*err = bcache_writeback(bc, BCACHE_DATA);
+		b = first_clean(bc);
+		if (!b && !*err) {
+			*err = bcache_writeback(bc, BCACHE_META);
+			b = first_clean(bc);
+		}
+	}
+	if (!b) {
+		if (!*err)
+			*err = -ENOMEM;
+		return NULL;
+	}
+	return recycle(bc, b);
+}
+
+static int read_one(struct bcache *bc, struct bcache_buf *b)
+{
+	bc->batch[0] = b;
+	bc->stats.reads++;
+	return submit_batch(bc, 1, false);
+}
+
+static void pin(struct bcache *bc, struct bcache_buf *b)
+{
+	if (b->refs++ == 0)
+		list_remove(&b->lru);
+}
+
+int bcache_get(struct bcache *bc, uint64_t blk, enum bcache_fill fill,
+	       struct bcache_buf **out)
+{
+	struct bcache_buf *b;
+	int err;
+
+	*out = NULL;
+	if (blk >= bc->nblocks)
+		return -EIO;
+	b = hash_find(bc, blk);
+	if (b) {
+		bc->stats.hits++;
+		pin(bc, b);
+		if (fill == BCACHE_ZERO)
+			memset(b->data, 0, bc->block_size);
+		*out = b;
+		return 0;
+	}
+	bc->stats.misses++;
+	b = take_victim(bc, &err);
+	if (!b)
+		return err;
+	b->blk = blk;
+	b->refs = 1;
+	if (fill == BCACHE_ZERO) {
+		memset(b->data, 0, bc->block_size);
+	} else if (fill == BCACHE_READ && read_one(bc, b)) {
+		b->refs = 0;
+		list_push_front(&bc->lru, &b->lru);
+		return -EIO;
+	}
+	hash_insert(bc, b);
+	*out = b;
+	return 0;
+}
+
+void bcache_put(struct bcache *bc, struct bcache_buf *b)
+{
+	if (!b || b->refs == 0)
+		return;
+	if (--b->refs == 0)
+		list_push_back(&bc->lru, &b->lru);
+}
+
+void bcache_dirty(struct bcache *bc, struct bcache_buf *b, enum bcache_class cls)
+{
+	if (!b->dirty) {
+		b->dirty = true;
+		b->cls = (uint8_t)cls;
+		bc->ndirty++;
+	} else if ((uint8_t)cls > b->cls) {
+		b->cls = (uint8_t)cls;
+	}
+}
+
+/* Collects clean buffers for the uncached blocks of blks into bc->batch
+ * (never writing back: that would need bc->batch too); returns how many. */
+static size_t gather_prefetch(struct bcache *bc, const uint64_t *blks, unsigned n)
+{
+	size_t m = 0;
+
+	for (unsigned i = 0; i < n && m < bc->nbufs / 2; i++) {
+		struct bcache_buf *b;
+
+		if (blks[i] >= bc->nblocks || hash_find(bc, blks[i]))
+			continue;
+		b = first_clean(bc);
+		if (!b)
+			break;
+		recycle(bc, b);
+		b->blk = blks[i];
+		hash_insert(bc, b); /* pinned by the batch, so a duplicate is found */
+		b->refs = 1;
+		bc->batch[m++] = b;
+	}
+	return m;
+}
+
+unsigned bcache_prefetch(struct bcache *bc, const uint64_t *blks, unsigned n)
+{
+	size_t m = gather_prefetch(bc, blks, n);
+	unsigned ok = 0;
+
+	if (m == 0)
+		return 0;
+	sort_batch(bc, m);
+	submit_batch(bc, m, false);
+	for (size_t i = 0; i < m; i++) {
+		struct bcache_buf *b = bc->batch[i];
+
+		b->refs = 0;
+		if (bc->reqs[i].status == 0) {
+			ok++;
+			bc->stats.reads++;
+			list_push_back(&bc->lru, &b->lru);
+		} else {
+			hash_remove(bc, b);
+			list_push_front(&bc->lru, &b->lru);
+		}
+	}
+	return ok;
+}
+
+void bcache_forget(struct bcache *bc, uint64_t blk)
+{
+	struct bcache_buf *b = hash_find(bc, blk);
+
+	if (!b)
+		return;
+	set_clean(bc, b);
+	if (b->refs)
+		return;
+	hash_remove(bc, b);
+	list_remove(&b->lru);
+	list_push_front(&bc->lru, &b->lru);
+}
+
+uint32_t bcache_block_size(const struct bcache *bc)
+{
+	return bc->block_size;
+}
+
+uint64_t bcache_nblocks(const struct bcache *bc)
+{
+	return bc->nblocks;
+}
+
+size_t bcache_dirty_count(const struct bcache *bc)
+{
+	return bc->ndirty;
+}
+
+void bcache_get_stats(const struct bcache *bc, struct bcache_stats *st)
+{
+	*st = bc->stats;
+}

@@ -1,0 +1,102 @@
+/*
+ * Block cache (scomponent/bcache.c): a fixed set of block-sized buffers
+ * over a struct blkdev, found by block number, recycled least recently
+ * used first, written back in batches.
+ *
+ * Portable code (the storage kernel and the host tests share it). Not
+ * thread-safe: the owner (one file system) serialises every call.
+ *
+ * A buffer is pinned between bcache_get() and bcache_put(); pinned
+ * buffers are never recycled, so a caller may keep pointers into ->data
+ * until it puts the buffer. Whoever changes ->data marks the buffer
+ * dirty (bcache_dirty) before putting it, with a class that orders the
+ * write-back: every BCACHE_DATA buffer (file data, directories, indirect
+ * blocks, inode tables) dirty at the time reaches the device before any
+ * BCACHE_META buffer (bitmaps, group descriptors, superblock) of the same
+ * write-back, so metadata that accounts for blocks never lands ahead of
+ * them. Recycling a dirty buffer writes back the data class first, and
+ * the metadata class only if that freed nothing.
+ */
+#ifndef SCOMPONENT_BCACHE_H
+#define SCOMPONENT_BCACHE_H
+
+#include <kernel/blkdev.h>
+#include <lib/list.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum bcache_class {
+	BCACHE_DATA = 0,
+	BCACHE_META = 1,
+};
+
+/* How bcache_get fills a buffer that is not cached. */
+enum bcache_fill {
+	BCACHE_READ,   /* read it from the device */
+	BCACHE_ZERO,   /* zeroes (a new block); also zeroes a cached one */
+	BCACHE_NOREAD, /* contents undefined: the caller overwrites all of it */
+};
+
+struct bcache_buf {
+	uint64_t blk;  /* block number (in block-size units) */
+	uint8_t *data; /* block_size bytes, valid while pinned */
+	/* Private to bcache.c. */
+	struct list_node lru;	      /* on bc->lru while unpinned */
+	struct bcache_buf *hash_next; /* chain of bc->hash, if valid */
+	uint32_t refs;
+	bool valid; /* in the hash, data holds block blk */
+	bool dirty;
+	uint8_t cls; /* enum bcache_class, while dirty */
+};
+
+struct bcache_stats {
+	uint64_t hits, misses, reads, writes, batches, evictions;
+};
+
+struct bcache;
+
+/*
+ * A cache of nbufs buffers (at least 8) of block_size bytes (a multiple
+ * of 512 that bd->max_sectors can carry) on bd, whose blocks are
+ * [0, bd->nsectors / sectors per block). Returns NULL if out of memory
+ * or the geometry does not fit.
+ */
+struct bcache *bcache_create(struct blkdev *bd, uint32_t block_size, size_t nbufs);
+/* Frees the cache without writing anything back (bcache_sync first). */
+void bcache_destroy(struct bcache *bc);
+
+/*
+ * Pins block blk and returns its buffer in *out. Returns 0, -EIO (block
+ * outside the device, or the read failed), -ENOMEM (every buffer pinned).
+ */
+int bcache_get(struct bcache *bc, uint64_t blk, enum bcache_fill fill,
+	       struct bcache_buf **out);
+/* Unpins b (NULL is allowed). */
+void bcache_put(struct bcache *bc, struct bcache_buf *b);
+/* Records that b's data changed and must reach the device (b pinned). */
+void bcache_dirty(struct bcache *bc, struct bcache_buf *b, enum bcache_class cls);
+
+/*
+ * Reads the uncached ones of blks[0..n) in one batch, so the device works
+ * on them together; they stay cached, unpinned. Best effort: returns
+ * the number of blocks read; failures are left for bcache_get to report.
+ */
+unsigned bcache_prefetch(struct bcache *bc, const uint64_t *blks, unsigned n);
+
+/* Block blk was freed: drop its cached copy without writing it. */
+void bcache_forget(struct bcache *bc, uint64_t blk);
+
+/* Writes back every dirty buffer of class cls, in batches of the
+ * device's max_batch. Returns 0 or the first error (those buffers stay
+ * dirty). */
+int bcache_writeback(struct bcache *bc, enum bcache_class cls);
+/* Writes back BCACHE_DATA, then BCACHE_META, then flushes the device. */
+int bcache_sync(struct bcache *bc);
+
+uint32_t bcache_block_size(const struct bcache *bc);
+uint64_t bcache_nblocks(const struct bcache *bc);
+size_t bcache_dirty_count(const struct bcache *bc);
+void bcache_get_stats(const struct bcache *bc, struct bcache_stats *st);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * Tests of the block cache (scomponent/bcache.c) on an in-memory device
+ * whose submit is wrapped to record every batch: hits and misses, data
+ * written back in batches before metadata, eviction of dirty buffers in
+ * that order, prefetch in one batch, forget, pinning limits, and errors
+ * (blocks past the device, failed reads).
+ */
+#include "../../scomponent/bcache.h"
+#include "fileblk.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BS	1024
+#define NBLOCKS 64
+
+struct trace {
+	struct fileblk fb;
+	int (*inner)(struct blkdev *, struct blk_req *, unsigned);
+	unsigned nbatches;
+	unsigned batch_size[64];
+	bool batch_write[64];
+	uint64_t first_sector[64];
+	/* Per block: the batch that last wrote it (+1; 0: never). */
+	unsigned wrote_in[NBLOCKS];
+	uint8_t disk[NBLOCKS * BS];
+};
+
+static int traced_submit(struct blkdev *bd, struct blk_req *reqs, unsigned n)
+{
+	struct trace *t = (struct trace *)bd; /* fb is the first member */
+	unsigned b = t->nbatches < 64 ? t->nbatches : 63;
+
+	t->batch_size[b] = n;
+	t->batch_write[b] = n && reqs[0].write;
+	t->first_sector[b] = n ? reqs[0].sector : 0;
+	for (unsigned i = 0; i < n; i++)
+		if (reqs[i].write && reqs[i].sector / 2 < NBLOCKS)
+			t->wrote_in[reqs[i].sector / 2] = t->nbatches + 1;
+	t->nbatches++;
+	return t->inner(bd, reqs, n);
+}
+
+static struct trace *trace_new(void)
+{
+	struct trace *t = calloc(1, sizeof(*t));
+
+	for (unsigned i = 0; i < NBLOCKS; i++)
+		memset(t->disk + i * BS, (int)i, BS);
+	memblk_init(&t->fb, t->disk, sizeof(t->disk), false);
+	t->inner = t->fb.bd.submit;
+	t->fb.bd.submit = traced_submit;
+	t->fb.bd.priv = &t->fb;
+	return t;
+}
+
+TEST(bcache_hits_and_errors)
+{
+	struct trace *t = trace_new();
+	struct bcache *bc = bcache_create(&t->fb.bd, BS, 8);
+	struct bcache_buf *b, *pins[8];
+	struct bcache_stats st;
+
+	ASSERT(bc != NULL);
+	EXPECT_EQ(bcache_nblocks(bc), (uint64_t)NBLOCKS);
+	EXPECT_EQ(bcache_get(bc, 5, BCACHE_READ, &b), 0);
+	EXPECT_EQ(b->data[0], 5);
+	bcache_put(bc, b);
+	EXPECT_EQ(bcache_get(bc, 5, BCACHE_READ, &b), 0);
+	bcache_put(bc, b);
+	bcache_get_stats(bc, &st);
+	EXPECT_EQ(st.hits, 1u);
+	EXPECT_EQ(st.misses, 1u);
+	EXPECT_EQ(bcache_get(bc, NBLOCKS, BCACHE_READ, &b), -EIO);
+	EXPECT(b == NULL);
+	/* Every buffer pinned: no room. */
+	for (unsigned i = 0; i < 8; i++)
+		EXPECT_EQ(bcache_get(bc, i, BCACHE_READ, &pins[i]), 0);
+	EXPECT_EQ(bcache_get(bc, 20, BCACHE_READ, &b), -ENOMEM);
+	for (unsigned i = 0; i < 8; i++)
+		bcache_put(bc, pins[i]);
+	/* A failed read leaves nothing behind; the next get reads again. */
+	t->fb.fail_after = 0;
+	EXPECT_EQ(bcache_get(bc, 30, BCACHE_READ, &b), -EIO);
+	t->fb.fail_after = -1;
+	EXPECT_EQ(bcache_get(bc, 30, BCACHE_READ, &b), 0);
+	EXPECT_EQ(b->data[100], 30);
+	bcache_put(bc, b);
+	/* ZERO fills, NOREAD does not read. */
+	EXPECT_EQ(bcache_get(bc, 31, BCACHE_ZERO, &b), 0);
+	EXPECT_EQ(b->data[7], 0);
+	bcache_put(bc, b);
+	bcache_get_stats(bc, &st);
+	EXPECT_EQ(bcache_get(bc, 32, BCACHE_NOREAD, &b), 0);
+	bcache_put(bc, b);
+	{
+		struct bcache_stats st2;
+
+		bcache_get_stats(bc, &st2);
+		EXPECT_EQ(st2.reads, st.reads);
+	}
+	bcache_destroy(bc);
+	free(t);
+}
+
+TEST(bcache_writeback_order)
+{
+	struct trace *t = trace_new();
+	struct bcache *bc = bcache_create(&t->fb.bd, BS, 16);
+	struct bcache_buf *b;
+
+	ASSERT(bc != NULL);
+	t->fb.bd.max_batch = 4;
+	/* Metadata dirtied first, data after: data still goes first. */
+	for (unsigned i = 0; i < 3; i++) {
+		EXPECT_EQ(bcache_get(bc, 40 + i, BCACHE_READ, &b), 0);
+		b->data[0] = 0xee;
+		bcache_dirty(bc, b, BCACHE_META);
+		bcache_put(bc, b);
+	}
+	for (unsigned i = 0; i < 10; i++) {
+		EXPECT_EQ(bcache_get(bc, 10 - i, BCACHE_ZERO, &b), 0);
+		b->data[1] = 0xdd;
+		bcache_dirty(bc, b, BCACHE_DATA);
+		bcache_put(bc, b);
+	}
+	EXPECT_EQ(bcache_dirty_count(bc), 13u);
+	t->nbatches = 0;
+	EXPECT_EQ(bcache_sync(bc), 0);
+	EXPECT_EQ(bcache_dirty_count(bc), 0u);
+	EXPECT_EQ(t->fb.flushes, 1u);
+	/* 10 data blocks in batches of 4 (sorted), then 3 metadata. */
+	EXPECT_EQ(t->nbatches, 4u);
+	EXPECT_EQ(t->batch_size[0], 4u);
+	EXPECT_EQ(t->first_sector[0], 2u); /* block 1 */
+	for (unsigned i = 1; i <= 10; i++)
+		EXPECT_LE(t->wrote_in[i], 3u);
+	for (unsigned i = 40; i < 43; i++)
+		EXPECT_EQ(t->wrote_in[i], 4u);
+	EXPECT_EQ(t->disk[1 * BS + 1], 0xdd);
+	EXPECT_EQ(t->disk[40 * BS], 0xee);
+	/* Forget: a dirty freed block is never written. */
+	EXPECT_EQ(bcache_get(bc, 50, BCACHE_READ, &b), 0);
+	b->data[0] = 0xaa;
+	bcache_dirty(bc, b, BCACHE_DATA);
+	bcache_put(bc, b);
+	bcache_forget(bc, 50);
+	EXPECT_EQ(bcache_sync(bc), 0);
+	EXPECT_EQ(t->disk[50 * BS], 50);
+	bcache_destroy(bc);
+	free(t);
+}
+
+TEST(bcache_eviction_and_prefetch)
+{
+	struct trace *t = trace_new();
+	struct bcache *bc = bcache_create(&t->fb.bd, BS, 8);
+	struct bcache_buf *b;
+	uint64_t want[6] = {20, 21, 22, 23, 24, 25};
+
+	ASSERT(bc != NULL);
+	/* Fill the cache with dirty data and metadata, then miss: the data
+	 * is written back to make room, metadata stays cached. */
+	for (unsigned i = 0; i < 8; i++) {
+		EXPECT_EQ(bcache_get(bc, i, BCACHE_READ, &b), 0);
+		b->data[0] = 0x80 | (uint8_t)i;
+		bcache_dirty(bc, b, i < 2 ? BCACHE_META : BCACHE_DATA);
+		bcache_put(bc, b);
+	}
+	EXPECT_EQ(bcache_get(bc, 9, BCACHE_READ, &b), 0);
+	bcache_put(bc, b);
+	for (unsigned i = 2; i < 8; i++)
+		EXPECT_EQ(t->disk[i * BS], 0x80 | i);
+	EXPECT_EQ(t->disk[0], 0);
+	EXPECT_EQ(bcache_dirty_count(bc), 2u);
+	/* Prefetch reads the missing blocks in one batch. */
+	t->nbatches = 0;
+	EXPECT_EQ(bcache_prefetch(bc, want, 4), 4u);
+	EXPECT_EQ(t->nbatches, 1u);
+	EXPECT_EQ(t->batch_size[0], 4u);
+	EXPECT_EQ(bcache_get(bc, 22, BCACHE_READ, &b), 0);
+	EXPECT_EQ(b->data[0], 22);
+	bcache_put(bc, b);
+	EXPECT_EQ(t->nbatches, 1u);
+	EXPECT_EQ(bcache_sync(bc), 0);
+	EXPECT_EQ(t->disk[0], 0x80);
+	bcache_destroy(bc);
+	free(t);
+}
