@@ -106,3 +106,4 @@ help:
 	@echo "make fabric-test   end-to-end test of fabricd with fake guests (KTAP in $(BUILD)/results)"
 	@echo "make cluster-test  fabricd + 3 VMs: verbs and RPC under faults (KTAP in $(BUILD)/results)"
 	@echo "make bench-fabric  guest RPC latency and throughput vs the host's eventfd floor"
+	@echo "make bench-storage file I/O through the fabric vs a Linux guest on the same disk"

@@ -205,11 +205,95 @@ static bool parse_excache(struct kconfig *kc, const char *val, size_t vlen)
 	return true;
 }
 
+bool kconfig_path_ok(const char *path, size_t len)
+{
+	if (len == 0 || len >= KCONFIG_PATH_MAX || path[0] != '/')
+		return false;
+	if (len == 1)
+		return true; /* "/" */
+	for (size_t i = 1, start = 1; i <= len; i++) {
+		char c = i < len ? path[i] : '/';
+		size_t clen = i - start;
+
+		if (c == '/') {
+			/* a component path[start..i): not empty, ".", ".." */
+			if (clen == 0 || (clen == 1 && path[start] == '.') ||
+			    (clen == 2 && path[start] == '.' && path[start + 1] == '.'))
+				return false;
+			start = i + 1;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			     c == '-')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * exports=ID:PATH,ID:PATH,...: each node once, PATH by kconfig_path_ok.
+ * All or nothing, like peers=: a first pass checks the whole list, a
+ * second copies it. Paths cannot hold ',' or ':', so the separators are
+ * unambiguous.
+ */
+static bool parse_exports(struct kconfig *kc, const char *val, size_t vlen)
+{
+	unsigned short ids[KCONFIG_MAX_EXPORTS];
+	unsigned n = 0;
+
+	if (vlen == 0 || val[vlen - 1] == ',')
+		return false; /* empty, or a trailing comma */
+	for (int pass = 0; pass < 2; pass++) {
+		const char *v = val;
+		size_t left = vlen;
+
+		for (n = 0; left; n++) {
+			const char *comma = memchr(v, ',', left);
+			size_t len = comma ? (size_t)(comma - v) : left;
+			const char *colon = memchr(v, ':', len);
+			size_t idlen = colon ? (size_t)(colon - v) : len;
+			size_t plen = colon ? len - idlen - 1 : 0;
+			unsigned id;
+
+			if (n == KCONFIG_MAX_EXPORTS || !colon ||
+			    !node_id_ok(v, idlen, &id) ||
+			    !kconfig_path_ok(colon + 1, plen))
+				return false;
+			for (unsigned i = 0; i < n && pass == 0; i++)
+				if (ids[i] == id)
+					return false;
+			ids[n] = (unsigned short)id;
+			if (pass == 1) {
+				kc->exports[n].node = (unsigned short)id;
+				memcpy(kc->exports[n].path, colon + 1, plen);
+				kc->exports[n].path[plen] = '\0';
+			}
+			v += len + (comma != NULL);
+			left -= len + (comma != NULL);
+		}
+	}
+	kc->nexports = n;
+	return true;
+}
+
+const char *kconfig_export_of(const struct kconfig *kc, unsigned node)
+{
+	for (unsigned i = 0; i < kc->nexports && i < KCONFIG_MAX_EXPORTS; i++)
+		if (kc->exports[i].node == node)
+			return kc->exports[i].path;
+	return NULL;
+}
+
+static bool role_is(const struct parse *p, enum role_id id)
+{
+	return p->role && p->role->id == id;
+}
+
 /* A word for another role than ours: reported, then ignored. */
-static bool for_role(struct parse *p, const char *key, size_t klen, enum role_id want,
+static bool for_role(struct parse *p, const char *key, size_t klen, bool ours,
 		     const char *want_name)
 {
-	if (p->role && p->role->id == want)
+	if (ours)
 		return true;
 	problem(p, "'%.*s=' applies to %s nodes only: ignored on %s", (int)klen, key,
 		want_name, p->role ? p->role->name : "?");
@@ -273,14 +357,27 @@ static bool parse_word(const char *key, size_t klen, const char *val, size_t vle
 	} else if (word_is(key, klen, "excache")) {
 		if (!val || vlen == 0)
 			goto bad;
-		if (for_role(p, key, klen, ROLE_PROCESSOR, "processor") &&
+		if (for_role(p, key, klen, role_is(p, ROLE_PROCESSOR), "processor") &&
 		    !parse_excache(kc, val, vlen))
 			goto bad;
 	} else if (word_is(key, klen, "backup")) {
 		if (!val || !node_id_ok(val, vlen, &id))
 			goto bad;
-		if (for_role(p, key, klen, ROLE_MEMORY, "memory"))
+		if (for_role(p, key, klen, role_is(p, ROLE_MEMORY), "memory"))
 			kc->backup_id = id;
+	} else if (word_is(key, klen, "exports")) {
+		if (!val || vlen == 0)
+			goto bad;
+		if (for_role(p, key, klen, role_is(p, ROLE_STORAGE), "storage") &&
+		    !parse_exports(kc, val, vlen))
+			goto bad;
+	} else if (word_is(key, klen, "storage")) {
+		if (!val || !node_id_ok(val, vlen, &id))
+			goto bad;
+		if (for_role(p, key, klen,
+			     role_is(p, ROLE_PROCESSOR) || role_is(p, ROLE_MEMORY),
+			     "processor and memory"))
+			kc->storage_id = id;
 	} else if (!val && memchr(key, '/', klen)) {
 		/* the image path that loaders put first: not an option */
 	} else {
@@ -293,24 +390,33 @@ bad:
 	return true;
 }
 
-/* Checks that need every word: backup= must name another member. */
-static void cross_check(struct parse *p)
+/* A node another word names must be another member (when peers= is
+ * there to check against); else it is reported and *id cleared. */
+static void check_other_member(struct parse *p, const char *word, unsigned *id)
 {
 	struct kconfig *kc = p->kc;
 	bool member = kc->npeers == 0;
 
-	if (!kc->backup_id)
+	if (!*id)
 		return;
 	for (unsigned i = 0; i < kc->npeers; i++)
-		if (kc->peers[i] == kc->backup_id)
+		if (kc->peers[i] == *id)
 			member = true;
-	if (kc->backup_id == kc->node_id) {
-		problem(p, "backup=%u is this node: ignored", kc->backup_id);
-		kc->backup_id = 0;
+	if (*id == kc->node_id) {
+		problem(p, "%s=%u is this node: ignored", word, *id);
+		*id = 0;
 	} else if (!member) {
-		problem(p, "backup=%u is not in peers=: ignored", kc->backup_id);
-		kc->backup_id = 0;
+		problem(p, "%s=%u is not in peers=: ignored", word, *id);
+		*id = 0;
 	}
+}
+
+/* Checks that need every word: backup= and storage= must name another
+ * member. */
+static void cross_check(struct parse *p)
+{
+	check_other_member(p, "backup", &p->kc->backup_id);
+	check_other_member(p, "storage", &p->kc->storage_id);
 }
 
 int kconfig_parse_into(struct kconfig *kc, const char *cmdline, const struct role *role,

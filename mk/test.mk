@@ -15,6 +15,8 @@
 #   make cli-test      the `tessera` command end to end (tests/cli/test_cli.py):
 #                      check, up, status, logs, run, inject, console, down and
 #                      crash cleanup on configs/default.yaml -> results/cli.tap
+#   make storage-test  the storage component end to end (mk/cluster.mk,
+#                      tests/cluster/storage_test.py) -> results/storage.tap
 #   make bench-boot    QEMU start -> 'ready:' per role, qboot vs SeaBIOS,
 #                      and `tessera up configs/default.yaml` wall time
 #                      (a benchmark, never part of make test; RUNS=n)
@@ -38,7 +40,7 @@ SUBMAKE       := $(MAKE) --no-print-directory
 # Written by another layer's owner; optional so this file works without it.
 -include mk/unittest.mk
 
-TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test cli-test
+TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test cli-test storage-test
 
 .PHONY: test ktest harness-test iso-test cli-test bench-boot deps
 

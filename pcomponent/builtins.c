@@ -11,9 +11,12 @@
  * shells do; status 1 means "ran, but failed" (false, ping with no answer).
  *
  * The table `builtins` is the single list: name, function, one-line help
- * (printed by `help`, in table order).
+ * (printed by `help`, in table order). The file builtins (ls, cat, write,
+ * ...) live in pcomponent/fs_builtins.c.
  */
 #include "builtins.h"
+
+#include "fs_builtins.h"
 
 #include <kernel/config.h>
 #include <kernel/cpu.h>
@@ -366,5 +369,22 @@ const struct hostlink_program builtins[] = {
 	{"nodes", b_nodes, "nodes: the peers, their ids, generations and reachability"},
 	{"ping", b_ping, "ping NODE [COUNT]: RPC round trips to a node (name or id)"},
 	{"fabric", b_fabric, "fabric: this node's verbs and RPC counters"},
+	/* files of the vNode's storage node (fs_builtins.c) */
+	{"ls", fsb_ls, "ls [-l] [PATH...]: list a directory"},
+	{"cat", fsb_cat, "cat PATH...: print files"},
+	{"stat", fsb_stat, "stat PATH...: attributes of files"},
+	{"mkdir", fsb_mkdir, "mkdir PATH...: make directories (mode 0755)"},
+	{"rmdir", fsb_rmdir, "rmdir DIR...: remove empty directories"},
+	{"rm", fsb_rm, "rm PATH...: remove files"},
+	{"mv", fsb_mv, "mv FROM TO: rename"},
+	{"ln", fsb_ln, "ln [-s] TARGET LINK: hard or symbolic link"},
+	{"readlink", fsb_readlink, "readlink PATH: a symbolic link's target"},
+	{"truncate", fsb_truncate, "truncate PATH SIZE: set a file's size"},
+	{"df", fsb_df, "df [PATH]: space and inodes of the file system"},
+	{"sync", fsb_sync, "sync: write the storage node's changes to its disk"},
+	{"write", fsb_write,
+	 "write PATH SIZE [SEED]: a file of SIZE pattern bytes; prints CRC-32"},
+	{"sum", fsb_sum, "sum PATH: size and CRC-32 of a file"},
+	{"as", fsb_as, "as UID[:GID] CMD ARGS...: a file builtin with other credentials"},
 };
 const unsigned builtins_count = sizeof(builtins) / sizeof(builtins[0]);

@@ -21,11 +21,22 @@
  *                       a multiple of WAYS * 4 KiB; WAYS 1..64; POLICY
  *                       lru|fifo|random|clock
  *   backup=ID           memory: the node that keeps this one's replica log
+ *   exports=ID:PATH,... storage: which directory of the disk each node sees
+ *                       (the file service's export roots, include/proto/
+ *                       file.h): at most KCONFIG_MAX_EXPORTS entries, each
+ *                       node id once (1..65535); PATH absolute, at most
+ *                       KCONFIG_PATH_MAX - 1 bytes of [A-Za-z0-9._/-], no
+ *                       empty, "." or ".." component, no trailing '/'
+ *                       except "/" itself. All or nothing
+ *   storage=ID          processor, memory: the storage node of this node's
+ *                       vNode (the file service's server)
  *
  * A bad value or an unknown word is reported and otherwise ignored (the
  * word keeps its default), never fatal; only a role that does not match
- * the image stops the kernel. excache= on another role than processor and
- * backup= on another role than memory are reported and ignored.
+ * the image stops the kernel. excache= on another role than processor,
+ * backup= on another role than memory, exports= on another role than
+ * storage and storage= on another role than processor or memory are
+ * reported and ignored.
  *
  * The parser (kconfig_parse_into) is portable code: no printk, no panic,
  * so the host unit tests run it (tests/unit/test_config.c); the kernel
@@ -36,6 +47,7 @@
 #define KERNEL_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define TESSERA_VERSION "0.1"
@@ -62,6 +74,15 @@ enum excache_policy {
 	EXCACHE_CLOCK,
 };
 
+#define KCONFIG_MAX_EXPORTS 16
+#define KCONFIG_PATH_MAX    128 /* export paths, with the NUL */
+
+/* One exports= entry: node sees the directory path of this storage node. */
+struct kconfig_export {
+	unsigned short node;
+	char path[KCONFIG_PATH_MAX];
+};
+
 #define EXCACHE_LINE	 4096u
 #define EXCACHE_MAX_WAYS 64u
 
@@ -83,6 +104,10 @@ struct kconfig {
 
 	unsigned backup_id; /* backup=; 0: none */
 
+	unsigned nexports; /* exports= (storage) */
+	struct kconfig_export exports[KCONFIG_MAX_EXPORTS];
+	unsigned storage_id; /* storage= (processor, memory); 0: none */
+
 	/* Set by the parser for its caller: a role= word names another role
 	 * (role_asked holds it, truncated). */
 	bool role_mismatch;
@@ -98,11 +123,12 @@ typedef void (*kconfig_report_fn)(void *ctx, const char *problem);
 
 /*
  * Parses cmdline into *kc, which must hold the defaults (zeroes and
- * loglevel). role is the image's role: role= must name it, and excache= /
- * backup= apply to the processor / memory role only. Reports each problem
- * through report (may be NULL) and returns their number. Also fills the
- * default name (role letter + node id) if none was given, and drops a
- * backup= that names this node or a node missing from peers= (reported).
+ * loglevel). role is the image's role: role= must name it, and the role
+ * words (excache=, backup=, exports=, storage=) apply to their roles only.
+ * Reports each problem through report (may be NULL) and returns their
+ * number. Also fills the default name (role letter + node id) if none was
+ * given, and drops a backup= or storage= that names this node or a node
+ * missing from peers= (reported).
  * Portable: no allocation, no locks.
  */
 int kconfig_parse_into(struct kconfig *kc, const char *cmdline, const struct role *role,
@@ -113,6 +139,17 @@ int kconfig_parse_into(struct kconfig *kc, const char *cmdline, const struct rol
  * decimal node id among the peers. -1 if none.
  */
 int kconfig_peer_find(const struct kconfig *kc, const char *word);
+
+/* The export path of node in kc->exports, or NULL if it has none. */
+const char *kconfig_export_of(const struct kconfig *kc, unsigned node);
+
+/*
+ * True if path[0..len) is an export path as exports= takes it (and the
+ * manifest's vnode root: the same rule): "/" or "/a/b", characters
+ * [A-Za-z0-9._/-], no empty, "." or ".." component, no trailing '/',
+ * shorter than KCONFIG_PATH_MAX.
+ */
+bool kconfig_path_ok(const char *path, size_t len);
 
 /* "lru", "fifo", "random", "clock"; "?" for anything else. */
 const char *kconfig_policy_name(unsigned policy);

@@ -1,7 +1,8 @@
 /*
  * Tests of the kernel command-line parser (kernel/config.c): the words of
  * include/kernel/config.h, peers= with and without names (and name
- * lookups), excache=, backup=, role checks, and that every malformed value
+ * lookups), excache=, backup=, exports= (and its path rule), storage=,
+ * role checks, and that every malformed value
  * is reported and leaves the option at its default.
  */
 #include "unit.h"
@@ -247,5 +248,127 @@ TEST(config_backup)
 		if (!EXPECT_EQ(parse(bad[i], &memory, &kc, &r), 1))
 			unit_diag("'%s' accepted", bad[i]);
 		EXPECT_EQ(kc.backup_id, 0u);
+	}
+}
+
+static const struct role storage = {ROLE_STORAGE, "storage", 's', NULL};
+
+TEST(config_export_paths)
+{
+	static const char *const good[] = {"/",	  "/vn2", "/a/b/c", "/A-Z_0.9",
+					   "/.x", "/..x", "/x..",   "/a.b/c-d"};
+	static const char *const bad[] = {
+		"",	"a",	"vn2/",	  "/vn2/", "//",    "/a//b",
+		"/.",	"/..",	"/a/./b", "/a/..", "/../x", "/a b",
+		"/a,b", "/a:b", "/a\\b",  "/\x7f", "/é",
+	};
+	char longp[KCONFIG_PATH_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!EXPECT(kconfig_path_ok(good[i], strlen(good[i]))))
+			unit_diag("'%s' refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (!EXPECT_FALSE(kconfig_path_ok(bad[i], strlen(bad[i]))))
+			unit_diag("'%s' accepted", bad[i]);
+	/* the length limit: KCONFIG_PATH_MAX - 1 bytes fit, one more not */
+	memset(longp, 'a', sizeof(longp));
+	longp[0] = '/';
+	EXPECT(kconfig_path_ok(longp, KCONFIG_PATH_MAX - 1));
+	EXPECT_FALSE(kconfig_path_ok(longp, KCONFIG_PATH_MAX));
+	/* only len bytes count: a prefix of a longer string */
+	EXPECT(kconfig_path_ok("/vn2,3:/x", 4));
+}
+
+TEST(config_exports)
+{
+	static const char *const bad[] = {
+		"exports",
+		"exports=",
+		"exports=1",
+		"exports=1:",
+		"exports=:/",
+		"exports=0:/",
+		"exports=65536:/",
+		"exports=x:/",
+		"exports=1:vn2",
+		"exports=1:/vn2/",
+		"exports=1:/../x",
+		"exports=1:/a,1:/b",
+		"exports=1:/,",
+		"exports=,1:/",
+		"exports=1:/,,2:/",
+		"exports=1:/:2",
+		"exports=1:/a=b",
+		"exports=1:/,2:/,3:/,4:/,5:/,6:/,7:/,8:/,9:/,10:/,11:/,12:/,13:/,14:/,"
+		"15:/,16:/,17:/",
+	};
+	struct kconfig kc;
+	struct reports r;
+	char line[256];
+
+	EXPECT_EQ(parse("exports=1:/,2:/,3:/vn2", &storage, &kc, &r), 0);
+	ASSERT_EQ(kc.nexports, 3u);
+	EXPECT_EQ(kc.exports[0].node, 1);
+	EXPECT_STREQ(kc.exports[0].path, "/");
+	EXPECT_EQ(kc.exports[2].node, 3);
+	EXPECT_STREQ(kc.exports[2].path, "/vn2");
+	EXPECT_STREQ(kconfig_export_of(&kc, 3), "/vn2");
+	EXPECT_STREQ(kconfig_export_of(&kc, 1), "/");
+	EXPECT(kconfig_export_of(&kc, 4) == NULL);
+	EXPECT(kconfig_export_of(&kc, 0) == NULL);
+	EXPECT_EQ(parse("exports=0x10:/a/b-c.d", &storage, &kc, &r), 0);
+	ASSERT_EQ(kc.nexports, 1u);
+	EXPECT_EQ(kc.exports[0].node, 16);
+	EXPECT_EQ(parse("exports=1:/,2:/,3:/,4:/,5:/,6:/,7:/,8:/,9:/,10:/,11:/,12:/,"
+			"13:/,14:/,15:/,16:/x",
+			&storage, &kc, &r),
+		  0);
+	EXPECT_EQ(kc.nexports, 16u);
+	EXPECT_STREQ(kconfig_export_of(&kc, 16), "/x");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* a good list first: a bad one must not change it */
+		snprintf(line, sizeof(line), "exports=5:/e,6:/ %s", bad[i]);
+		if (!EXPECT_EQ(parse(line, &storage, &kc, &r), 1))
+			unit_diag("'%s' accepted", bad[i]);
+		if (!EXPECT_EQ(kc.nexports, 2u))
+			unit_diag("after '%s'", bad[i]);
+		EXPECT_STREQ(kc.exports[0].path, "/e");
+		EXPECT_STREQ(kc.exports[1].path, "/");
+		EXPECT(strstr(r.last, "bad value") != NULL);
+	}
+	/* another role: reported, ignored */
+	EXPECT_EQ(parse("exports=1:/", &processor, &kc, &r), 1);
+	EXPECT_EQ(kc.nexports, 0u);
+	EXPECT(strstr(r.last, "storage") != NULL);
+}
+
+TEST(config_storage)
+{
+	static const char *const bad[] = {"storage",   "storage=",	"storage=0",
+					  "storage=x", "storage=65536", "storage=3,4"};
+	struct kconfig kc;
+	struct reports r;
+
+	EXPECT_EQ(parse("node=1 peers=1,2,3 storage=3", &processor, &kc, &r), 0);
+	EXPECT_EQ(kc.storage_id, 3u);
+	EXPECT_EQ(parse("storage=3 node=2 peers=1:p1,2:m1,3:s1", &memory, &kc, &r), 0);
+	EXPECT_EQ(kc.storage_id, 3u);
+	EXPECT_EQ(parse("storage=9", &processor, &kc, &r), 0); /* no peers= */
+	EXPECT_EQ(kc.storage_id, 9u);
+
+	EXPECT_EQ(parse("node=1 peers=1,2 storage=1", &processor, &kc, &r), 1);
+	EXPECT_EQ(kc.storage_id, 0u);
+	EXPECT(strstr(r.last, "this node") != NULL);
+	EXPECT_EQ(parse("node=1 peers=1,2 storage=3", &processor, &kc, &r), 1);
+	EXPECT_EQ(kc.storage_id, 0u);
+	EXPECT(strstr(r.last, "not in peers") != NULL);
+	EXPECT_EQ(parse("storage=2", &storage, &kc, &r), 1);
+	EXPECT_EQ(kc.storage_id, 0u);
+	EXPECT(strstr(r.last, "processor and memory") != NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!EXPECT_EQ(parse(bad[i], &processor, &kc, &r), 1))
+			unit_diag("'%s' accepted", bad[i]);
+		EXPECT_EQ(kc.storage_id, 0u);
 	}
 }

@@ -113,6 +113,53 @@ TEST(manifest_config_large)
 	EXPECT(manifest_vnode(&m, "vn1") == &m.vnodes[0]);
 }
 
+/* root: default "/", as written otherwise. A node may have different
+ * roots on different storage nodes, and one storage node may give
+ * different nodes different roots; only one node with two roots on one
+ * storage node is refused. */
+TEST(manifest_vnode_roots)
+{
+	char err[MF_ERR_MAX] = "";
+	char text[] =
+		"nodes:\n"
+		"  - {name: p1, role: processor}\n"
+		"  - {name: p2, role: processor}\n"
+		"  - {name: m1, role: memory}\n"
+		"  - {name: m2, role: memory}\n"
+		"  - {name: s1, role: storage}\n"
+		"  - {name: s2, role: storage}\n"
+		"  - {name: g1, role: global}\n"
+		"vnodes:\n"
+		"  - {name: vn1, processors: [p1], memories: [m1], storages: [s1]}\n"
+		"  - {name: vn2, processors: [p2], memories: [m2], storages: [s1], "
+		"root: /vn2}\n"
+		"  - {name: vn3, processors: [p1], memories: [m1], storages: [s2], "
+		"root: /.a/b-c_d.e/F9}\n"
+		"  - {name: vn4, processors: [p2], memories: [m2], storages: [s1], "
+		"root: /vn2}\n";
+	char *at;
+
+	if (!EXPECT_EQ(parse("t.yaml", text, err), 0))
+		unit_diag("%s", err);
+	ASSERT_EQ(m.nvnodes, 4u);
+	EXPECT_STREQ(m.vnodes[0].root, "/");
+	EXPECT_STREQ(m.vnodes[1].root, "/vn2");
+	EXPECT_STREQ(m.vnodes[2].root, "/.a/b-c_d.e/F9");
+	EXPECT_STREQ(m.vnodes[3].root, "/vn2");
+
+	/* vn3 on s1 too: p1 would see '/' (vn1) and '/.a/...' there */
+	at = strstr(text, "storages: [s2]");
+	ASSERT(at != NULL);
+	at[12] = '1';
+	EXPECT_EQ(parse("t.yaml", text, err), -1);
+	EXPECT_STREQ(err, "t.yaml:12: vnode 'vn3': root: '/.a/b-c_d.e/F9' differs from "
+			  "'/' of vnode 'vn1' (line 10) for node 'p1' on storage 's1' (a "
+			  "node sees one directory of each storage node)");
+
+	ASSERT_EQ(parse("t.yaml", NODES4, err), 0); /* the default vNode */
+	EXPECT_STREQ(m.vnodes[0].root, "/");
+}
+
 TEST(manifest_config_minimal)
 {
 	char err[MF_ERR_MAX];
@@ -586,7 +633,7 @@ static const struct bad bad[] = {
 	    "[g1]\n",
 	 11,
 	 "vnode 'vn1': unknown key 'globals' (allowed: name, processors, memories, "
-	 "storages)"},
+	 "storages, root)"},
 	{VN "    processors: [p1]\n    memories: [m1]\n    storages: [s1]\n"
 	    "  - {name: vn1, processors: [p1], memories: [m1], storages: [s1]}\n",
 	 11, "vnode #2: name: the vnode on line 7 already has the name 'vn1'"},
@@ -597,6 +644,36 @@ static const struct bad bad[] = {
 	{NODES4 "vnodes:\n  - {name: VN}\n", 7,
 	 "vnode #1: name: 'VN' is not a valid name"},
 	{NODES4 "vnodes: {vn1: x}\n", 6, "vnodes: expected a list"},
+	/* vNode roots */
+	{VN "    root: vn2\n", 8,
+	 "vnode 'vn1': root: 'vn2' is not an absolute path such as / or /data/vn2"},
+	{VN "    root: /vn2/\n", 8, "vnode 'vn1': root: '/vn2/' is not an absolute path"},
+	{VN "    root: //\n", 8, "vnode 'vn1': root: '//' is not an absolute path"},
+	{VN "    root: /a//b\n", 8, "vnode 'vn1': root: '/a//b' is not"},
+	{VN "    root: /a/../b\n", 8, "vnode 'vn1': root: '/a/../b' is not"},
+	{VN "    root: /..\n", 8, "vnode 'vn1': root: '/..' is not"},
+	{VN "    root: /.\n", 8, "vnode 'vn1': root: '/.' is not"},
+	{VN "    root: /a b\n", 8, "vnode 'vn1': root: '/a b' is not"},
+	{VN "    root: /a:b\n", 8, "vnode 'vn1': root: '/a:b' is not"},
+	{VN "    root: '/a,b'\n", 8, "vnode 'vn1': root: '/a,b' is not"},
+	{VN "    root:\n", 8, "vnode 'vn1': root: no value"},
+	{VN "    root: [/]\n", 8, "vnode 'vn1': root: expected a single value"},
+	{VN "    root: "
+	    "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	 8,
+	 "vnode 'vn1': root: '/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is too long "
+	 "(at most 127 bytes)"},
+	{VN
+	 "    processors: [p1]\n    memories: [m1]\n    storages: [s1]\n"
+	 "  - {name: vn2, processors: [p1], memories: [m1], storages: [s1], root: /x}\n",
+	 11,
+	 "vnode 'vn2': root: '/x' differs from '/' of vnode 'vn1' (line 7) for node 'p1' "
+	 "on storage 's1' (a node sees one directory of each storage node)"},
+	{VN
+	 "    processors: [p1]\n    memories: [m1]\n    storages: [s1]\n    root: /a\n"
+	 "  - name: vn2\n    processors: [p1]\n    memories: [m1]\n    storages: [s1]\n",
+	 12, "vnode 'vn2': root: '/' differs from '/a' of vnode 'vn1' (line 7)"},
 };
 
 TEST(manifest_bad_manifests)

@@ -89,6 +89,7 @@ struct mf_ctx {
 	struct yn *root;
 
 	int nodes_line;			 /* the "nodes:" key */
+	int root_line[MF_MAX_VNODES];	 /* each vnode's root: value (0: default) */
 	bool latency_set, bandwidth_set; /* fabric: overrides of the link preset */
 	struct mf_node_aux aux[MF_MAX_NODES];
 };
@@ -1167,11 +1168,52 @@ static int vnode_storages(struct mf_ctx *c, const struct yn *v, void *obj)
 	return parse_members(c, "storages", v, MF_STORAGE, vn->storages, &vn->nstorages);
 }
 
+#define ROOT_RULE                                                                        \
+	"an absolute path such as / or /data/vn2: characters A-Z, a-z, 0-9, '.', '_', "  \
+	"'-' and '/', no empty, '.' or '..' component, no '/' at the end"
+
+/* The vNode's root directory on its storage nodes (the kernel's
+ * kconfig_path_ok() takes the same paths: exports= carries them). */
+static int vnode_root(struct mf_ctx *c, const struct yn *v, void *obj)
+{
+	struct mf_vnode *vn = obj;
+	const char *s = scalar(c, "root", v);
+	size_t start = 1;
+
+	if (!s)
+		return -1;
+	c->root_line[vn - c->m->vnodes] = v->line;
+	if (v->len >= MF_ROOT_MAX)
+		return fail(c, v->line, "root: '%s' is too long (at most %d bytes)",
+			    show(c, v), MF_ROOT_MAX - 1);
+	if (s[0] != '/')
+		return fail(c, v->line, "root: '%s' is not " ROOT_RULE, show(c, v));
+	for (size_t i = 1; v->len > 1 && i <= v->len; i++) {
+		char ch = i < v->len ? s[i] : '/';
+		size_t clen = i - start;
+
+		if (ch != '/' && !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				   is_digit(ch) || ch == '.' || ch == '_' || ch == '-'))
+			return fail(c, v->line, "root: '%s' is not " ROOT_RULE,
+				    show(c, v));
+		if (ch != '/')
+			continue;
+		if (clen == 0 || (clen == 1 && s[start] == '.') ||
+		    (clen == 2 && s[start] == '.' && s[start + 1] == '.'))
+			return fail(c, v->line, "root: '%s' is not " ROOT_RULE,
+				    show(c, v));
+		start = i + 1;
+	}
+	memcpy(vn->root, s, v->len + 1);
+	return 0;
+}
+
 static const struct mf_key vnode_keys[] = {
 	{"name", NULL, 0, NULL},
 	{"processors", vnode_processors, 0, NULL},
 	{"memories", vnode_memories, 0, NULL},
 	{"storages", vnode_storages, 0, NULL},
+	{"root", vnode_root, 0, NULL},
 };
 
 static const char *missing_members(const struct mf_vnode *vn)
@@ -1207,6 +1249,7 @@ static int read_vnode(struct mf_ctx *c, const struct yn *map)
 			    other->line, vn->name);
 	set_scope(c, "vnode '%s': ", vn->name);
 	vn->line = map->line;
+	strcpy(vn->root, "/");
 	if (WALK(c, map, "", vnode_keys, 0, vn))
 		return -1;
 	if (!vn->nprocessors || !vn->nmemories || !vn->nstorages)
@@ -1224,6 +1267,7 @@ static void default_vnode(struct mf_ctx *c)
 	struct mf_vnode *vn = &m->vnodes[0];
 
 	strcpy(vn->name, "vn1");
+	strcpy(vn->root, "/");
 	vn->line = c->nodes_line;
 	for (unsigned i = 0; i < m->nnodes; i++) {
 		if (m->nodes[i].role == MF_PROCESSOR)
@@ -1234,6 +1278,67 @@ static void default_vnode(struct mf_ctx *c)
 			vn->storages[vn->nstorages++] = i;
 	}
 	m->nvnodes = 1;
+}
+
+static bool has_member(const unsigned *list, unsigned n, unsigned idx)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (list[i] == idx)
+			return true;
+	return false;
+}
+
+static bool vnode_has(const struct mf_vnode *vn, unsigned idx)
+{
+	return has_member(vn->processors, vn->nprocessors, idx) ||
+	       has_member(vn->memories, vn->nmemories, idx) ||
+	       has_member(vn->storages, vn->nstorages, idx);
+}
+
+/*
+ * A storage node gives each processor and memory one root (its exports=
+ * word has one path per node): two vNodes that share a storage node and
+ * a node must agree on the root. Reported at the later vNode's root.
+ */
+static int check_roots(struct mf_ctx *c)
+{
+	const struct manifest *m = c->m;
+
+	for (unsigned b = 1; b < m->nvnodes; b++) {
+		const struct mf_vnode *vb = &m->vnodes[b];
+
+		for (unsigned a = 0; a < b; a++) {
+			const struct mf_vnode *va = &m->vnodes[a];
+
+			if (!strcmp(va->root, vb->root))
+				continue;
+			for (unsigned s = 0; s < vb->nstorages; s++) {
+				unsigned st = vb->storages[s];
+
+				if (!vnode_has(va, st))
+					continue;
+				for (unsigned n = 0; n < m->nnodes; n++) {
+					if (m->nodes[n].role == MF_STORAGE ||
+					    !vnode_has(va, n) || !vnode_has(vb, n))
+						continue;
+					set_scope(c, "vnode '%s': ", vb->name);
+					return fail(
+						c,
+						c->root_line[b] ? c->root_line[b]
+								: vb->line,
+						"root: '%s' differs from '%s' of vnode "
+						"'%s' "
+						"(line %d) for node '%s' on storage '%s' "
+						"(a node sees one directory of each "
+						"storage "
+						"node)",
+						vb->root, va->root, va->name, va->line,
+						m->nodes[n].name, m->nodes[st].name);
+				}
+			}
+		}
+	}
+	return 0;
 }
 
 static int read_vnodes(struct mf_ctx *c)
@@ -1254,7 +1359,7 @@ static int read_vnodes(struct mf_ctx *c)
 	for (const struct yn *item = v->first; item; item = item->next)
 		if (read_vnode(c, item))
 			return -1;
-	return 0;
+	return check_roots(c);
 }
 
 /* ---- the file ----------------------------------------------------------- */

@@ -22,6 +22,8 @@
 #define MF_MAX_NODES  15 /* one RPC queue pair per peer, 16 per node (net/rpc.c) */
 #define MF_MAX_VNODES 16
 #define MF_ERR_MAX    512 /* enough for any message manifest_parse writes */
+#define MF_ROOT_MAX   128 /* a vNode's root, with the NUL (the kernel's KCONFIG_PATH_MAX) \
+			   */
 
 enum mf_role {
 	MF_PROCESSOR,
@@ -41,9 +43,9 @@ struct mf_node {
 	char name[MF_NAME_MAX];
 	unsigned id; /* fabric node id: 1, 2, ... in file order */
 	enum mf_role role;
-	int line; /* where the node's entry starts, for later messages */
-	unsigned cpus; /* 1..8 */
-	uint64_t ram; /* bytes, 32 MiB .. 16 GiB, a multiple of 1 MiB */
+	int line;	 /* where the node's entry starts, for later messages */
+	unsigned cpus;	 /* 1..8 */
+	uint64_t ram;	 /* bytes, 32 MiB .. 16 GiB, a multiple of 1 MiB */
 	uint64_t window; /* fabric window, bytes: power of two, 1 MiB .. 1 GiB */
 
 	/* role processor: the ExCache (DESIGN.md section 5), in the window */
@@ -66,6 +68,12 @@ struct mf_node {
 struct mf_vnode {
 	char name[MF_NAME_MAX];
 	int line;
+	/* The directory of its storage nodes' disks that the vNode's
+	 * processors and memories see as "/" (the file service's export root,
+	 * include/proto/file.h): "/" or "/a/b", characters [A-Za-z0-9._/-],
+	 * no empty, "." or ".." component, no trailing '/'. A node in two
+	 * vNodes that share a storage node has the same root in both. */
+	char root[MF_ROOT_MAX];
 	/* Indices into manifest.nodes, each list non-empty, roles checked. */
 	unsigned nprocessors, nmemories, nstorages;
 	unsigned processors[MF_MAX_NODES];
@@ -74,8 +82,8 @@ struct mf_vnode {
 };
 
 struct mf_fabric {
-	uint64_t window; /* default window of nodes that do not set one */
-	double latency_us; /* added one-way latency per link, 0 = none */
+	uint64_t window;       /* default window of nodes that do not set one */
+	double latency_us;     /* added one-way latency per link, 0 = none */
 	double bandwidth_gbps; /* link bandwidth limit, 0 = unlimited */
 };
 

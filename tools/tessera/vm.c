@@ -13,8 +13,14 @@
  * by fabricd on NAME.sock).
  *
  * Kernel command line: role=ROLE node=ID name=NAME peers=ID:NAME,... plus
- * excache=SIZE,WAYS,POLICY on processors and backup=ID on memory nodes
- * with a backup.
+ * excache=SIZE,WAYS,POLICY on processors, backup=ID on memory nodes with a
+ * backup, storage=ID on processors and memory nodes (the first storage
+ * node of the first vNode, in file order, that lists the node), and
+ * exports=ID:ROOT,... on storage nodes (every processor and memory node of
+ * every vNode that lists the storage node, with that vNode's root; the
+ * manifest parser has checked that a node gets one root per storage
+ * node). The kernel keeps BOOT_CMDLINE_MAX - 1 = 1023 bytes of it: longer
+ * lines are refused here rather than cut there.
  */
 #define _GNU_SOURCE
 #include "tessera.h"
@@ -26,8 +32,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define QBOOT		"/usr/share/qemu/qboot.rom"
-#define DEBUG_EXIT_PORT 0xf4
+#define QBOOT		   "/usr/share/qemu/qboot.rom"
+#define DEBUG_EXIT_PORT	   0xf4
+#define KERNEL_CMDLINE_MAX 1023 /* include/kernel/bootinfo.h: BOOT_CMDLINE_MAX - 1 */
 
 static bool cpu_has_virt(void)
 {
@@ -99,8 +106,59 @@ static void append(char *buf, size_t cap, size_t *o, const char *fmt, ...)
 	*o = n < 0 ? cap : *o + (size_t)n;
 }
 
+static bool in_list(const unsigned *list, unsigned n, unsigned idx)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (list[i] == idx)
+			return true;
+	return false;
+}
+
+/* storage=ID: the first storage node of the first vNode with node idx. */
+static void append_storage(const struct manifest *m, unsigned idx, char *buf, size_t cap,
+			   size_t *o)
+{
+	for (unsigned v = 0; v < m->nvnodes; v++) {
+		const struct mf_vnode *vn = &m->vnodes[v];
+
+		if (in_list(vn->processors, vn->nprocessors, idx) ||
+		    in_list(vn->memories, vn->nmemories, idx)) {
+			append(buf, cap, o, " storage=%u", m->nodes[vn->storages[0]].id);
+			return;
+		}
+	}
+}
+
+/* exports=ID:ROOT,...: each processor and memory node of the vNodes that
+ * list storage node idx, once, with its vNode's root. */
+static void append_exports(const struct manifest *m, unsigned idx, char *buf, size_t cap,
+			   size_t *o)
+{
+	bool done[MF_MAX_NODES] = {false};
+	unsigned n = 0;
+
+	for (unsigned v = 0; v < m->nvnodes; v++) {
+		const struct mf_vnode *vn = &m->vnodes[v];
+
+		if (!in_list(vn->storages, vn->nstorages, idx))
+			continue;
+		for (unsigned k = 0; k < vn->nprocessors + vn->nmemories; k++) {
+			unsigned member = k < vn->nprocessors
+						  ? vn->processors[k]
+						  : vn->memories[k - vn->nprocessors];
+
+			if (done[member])
+				continue;
+			done[member] = true;
+			append(buf, cap, o, "%s%u:%s",
+			       n++ ? "," : " exports=", m->nodes[member].id, vn->root);
+		}
+	}
+}
+
 int vm_cmdline(const struct manifest *m, const struct mf_node *n, char *buf, size_t cap)
 {
+	unsigned idx = (unsigned)(n - m->nodes);
 	char size[32];
 	size_t o = 0;
 
@@ -119,7 +177,11 @@ int vm_cmdline(const struct manifest *m, const struct mf_node *n, char *buf, siz
 		if (b)
 			append(buf, cap, &o, " backup=%u", b->id);
 	}
-	return o < cap ? 0 : -1;
+	if (n->role == MF_PROCESSOR || n->role == MF_MEMORY)
+		append_storage(m, idx, buf, cap, &o);
+	if (n->role == MF_STORAGE)
+		append_exports(m, idx, buf, cap, &o);
+	return o < cap && o <= KERNEL_CMDLINE_MAX ? 0 : -1;
 }
 
 /* path with every ',' doubled, as QEMU's option syntax wants. */
@@ -180,7 +242,9 @@ int vm_argv(const struct manifest *m, const struct mf_node *n, const char *image
 		return -1;
 	}
 	if (vm_cmdline(m, n, cmdline, sizeof(cmdline)) < 0) {
-		msg("node %s: kernel command line too long", n->name);
+		msg("node %s: kernel command line too long (the kernel takes at most %d "
+		    "bytes)",
+		    n->name, KERNEL_CMDLINE_MAX);
 		return -1;
 	}
 	strv_add(a, "%s", qemu);

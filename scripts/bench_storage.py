@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""The storage benchmark (`make bench-storage`): file I/O through the fabric
+(a processor using its storage node's file service) next to the same disk
+image used by a stock Linux guest in the same QEMU setup, measured in one
+run and printed as ratios. A benchmark: no pass/fail on timing (exit
+status 1 only if it could not run at all).
+
+The disk image (made here with mke2fs, the same bytes for every side):
+  [0, FS)        ext2, 4 KiB blocks, holding /bench/big: FILE_MIB MiB of
+                 random bytes (the file every file-level figure uses)
+  [FS, FS+64M)   a scratch area outside the file system, random bytes:
+                 raw-disk figures read and write it without harming ext2
+Each side boots from its own copy, so one side's writes never reach the
+other.
+
+Figures (tests/bench/blkbench.c defines them; pcomponent/storage_bench.c
+and scomponent/blk_bench.c print the same names): sequential read and
+write (1 MiB requests), 4 KiB random read and write at queue depth 1 and
+8, 4 KiB read latency (median, p99, from the depth-1 random reads). Writes
+end with a flush or fsync inside the timed part.
+
+Columns:
+  Linux file      Debian's kernel (scripts/linux_guest.py) mounts the image
+                  (ext4 driver, ext2 on disk) and runs blkbench with O_DIRECT
+                  on /bench/big: the same file's bytes through a file system,
+                  no page cache. The baseline of the ratios.
+  Linux raw       blkbench on /dev/vda's scratch area (O_DIRECT)
+  Tessera raw     the storage kernel's virtio-blk driver on the scratch area
+                  (scomponent/blk_bench.c): what is the driver, not the fabric
+  Tessera remote  a processor's fs_client calls on /big under its export
+                  (pcomponent/storage_bench.c): fabric + file service + ext2,
+                  data by RDMA into the processor's window. The storage
+                  node's ext2 keeps a 4 MiB block cache (Linux's O_DIRECT
+                  keeps none); the 64 MiB file is 16x larger, so random
+                  reads mostly miss it.
+The ratio column is remote cost / Linux-file cost (>1: remote slower):
+local/remote for throughput, remote/local for latency; the issue's target is
+within 1.5x on reads.
+
+    bench_storage.py [--build-dir build] [--blkbench PATH] [--file-mib 64]
+                     [--smp 1] [--mem 128M] [--proc-smp 1] [--timeout 600]
+                     [--skip-linux] [--skip-tessera] [--fabricd-arg WORD ...]
+The storage node and the Linux guest get the same vCPUs and RAM
+(configs/default.yaml's storage node: 1 vCPU, 128M; STORAGE_SMP=n
+overrides the vCPUs).
+Logs and images in BUILD/results/bench-storage/ (images deleted at the end
+unless --keep).
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster  # noqa: E402
+import ktest  # noqa: E402
+import linux_guest  # noqa: E402
+
+SCRATCH_MIB = 64
+DEPTH = 8
+BENCH_RE = re.compile(r"^(?:# bench:|blkbench:) (\S+)(.*)$")
+KV_RE = re.compile(r"(\w+)=(\S+)")
+STORAGE_ID, PROC_ID = 2, 1
+
+
+class BenchError(Exception):
+    pass
+
+
+def parse(lines) -> dict:
+    """'NAME k=v ...' bench lines -> {NAME: {k: int or str}}; errors are
+    collected under 'error'."""
+    out = {}
+    for line in lines:
+        m = BENCH_RE.match(line.strip())
+        if not m:
+            continue
+        name, rest = m.group(1), m.group(2)
+        if name == "error":
+            out.setdefault("error", []).append(rest.strip())
+            continue
+        out[name] = {k: int(v) if v.isdigit() else v for k, v in KV_RE.findall(rest)}
+    return out
+
+
+# ------------------------------------------------------------- the image
+
+def e2tool(name: str) -> str:
+    """mke2fs or e2fsck, also from /sbin when that is not on PATH."""
+    for path in (shutil.which(name), f"/usr/sbin/{name}", f"/sbin/{name}"):
+        if path and os.access(path, os.X_OK):
+            return path
+    raise BenchError(f"{name} missing: run `make deps` (Debian package e2fsprogs)")
+
+
+def make_image(run_dir: str, file_mib: int) -> tuple:
+    """The pristine image; returns (path, file system size in MiB)."""
+    root = os.path.join(run_dir, "root")
+    os.makedirs(os.path.join(root, "bench"), exist_ok=True)
+    with open(os.path.join(root, "bench", "big"), "wb") as f:
+        for _ in range(file_mib):
+            f.write(os.urandom(1 << 20))
+    fs_mib = file_mib + max(16, file_mib // 4)  # metadata and slack
+    img = os.path.join(run_dir, "disk.img")
+    with open(img, "wb") as f:
+        f.truncate((fs_mib + SCRATCH_MIB) << 20)
+    r = subprocess.run([e2tool("mke2fs"), "-q", "-F", "-t", "ext2", "-b", "4096", "-d", root, img,
+                        f"{fs_mib}M"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BenchError(f"mke2fs failed: {r.stderr.strip()}")
+    with open(img, "r+b") as f:  # the scratch area: real, random bytes
+        f.seek(fs_mib << 20)
+        for _ in range(SCRATCH_MIB):
+            f.write(os.urandom(1 << 20))
+    shutil.rmtree(root)
+    return img, fs_mib
+
+
+def copy_image(img: str, name: str) -> str:
+    dst = os.path.join(os.path.dirname(img), name)
+    shutil.copyfile(img, dst)
+    return dst
+
+
+# ------------------------------------------------------------- Linux
+
+def run_linux(img: str, fs_mib: int, blkbench: str, file_mib: int, opts, run_dir: str):
+    """(file figures, raw figures) from the Linux guest."""
+    common = f"--rand-ms {opts.rand_ms} --depth {DEPTH}"
+    script = f"""
+if mount -t ext4 /dev/vda /mnt; then
+    echo "== file"
+    /blkbench {common} --mib {file_mib} /mnt/bench/big
+    umount /mnt
+else
+    echo "blkbench: error cannot mount the image"
+fi
+echo "== raw"
+/blkbench {common} --offset {fs_mib} --mib {SCRATCH_MIB} /dev/vda
+"""
+    lines = linux_guest.run(script, modules=["virtio_pci", "virtio_blk", "crc32c_generic",
+                                              "ext4"],
+                            extra_files={"blkbench": blkbench}, disk=img, smp=opts.smp,
+                            mem=opts.mem, timeout=opts.timeout,
+                            log_path=os.path.join(run_dir, "linux.log"))
+    parts, cur = {"file": [], "raw": []}, None
+    for line in lines:
+        m = re.match(r"^== (file|raw)$", line.strip())
+        if m:
+            cur = m.group(1)
+        elif cur:
+            parts[cur].append(line)
+    return parse(parts["file"]), parse(parts["raw"])
+
+
+# ------------------------------------------------------------- Tessera
+
+class DiskCluster(cluster.Cluster):
+    """A cluster whose storage node gets a virtio-blk disk, attached as
+    linux_guest.disk_args (tools/tessera/vm.c's words)."""
+
+    def __init__(self, *a, disks=None, **kw):
+        super().__init__(*a, **kw)
+        self.disks = disks or {}
+
+    def start_vm(self, n, safe_fork: bool = False):
+        disk = self.disks.get(n.id)
+        if not disk:
+            return super().start_vm(n, safe_fork)
+        orig = cluster.qemu.argv
+
+        def argv(*a, extra=(), **kw):
+            return orig(*a, extra=list(extra) + linux_guest.disk_args(disk), **kw)
+
+        cluster.qemu.argv = argv
+        try:
+            return super().start_vm(n, safe_fork)
+        finally:
+            cluster.qemu.argv = orig
+
+
+def run_tessera(img: str, opts, run_dir: str):
+    """(raw figures from the storage node, remote figures from the
+    processor)."""
+    word = "ktest=cluster:bench_storage"
+    nodes = [cluster.Node(PROC_ID, "p1", "p", f"{word} storage={STORAGE_ID}",
+                          smp=opts.proc_smp, mem=opts.proc_mem),
+             cluster.Node(STORAGE_ID, "s2", "s", f"{word} exports={PROC_ID}:/bench",
+                          smp=opts.smp, mem=opts.mem)]
+    for n in nodes:
+        path = os.path.join(opts.build_dir, f"tessera-{n.role}.elf")
+        if not os.path.exists(path):
+            raise BenchError(f"{path} missing: make BUILD={opts.build_dir} {path}")
+    deadline = time.monotonic() + opts.timeout
+    with DiskCluster(opts.build_dir, run_dir, nodes, disks={STORAGE_ID: img},
+                     fabricd_args=opts.fabricd_arg) as c:
+        c.start()
+        for name in ("serve", "done"):
+            for n in nodes:
+                i, _ = c.wait_line(n.id, rf"^# fabric-sync: {name}$",
+                                   max(1.0, deadline - time.monotonic()))
+                if i is None:
+                    errs = parse(c.lines(n.id)).get("error", [])
+                    raise BenchError(f"{n.name} never reached '{name}'"
+                                     + (f" ({'; '.join(errs)})" if errs else "")
+                                     + f" (see {run_dir}/{n.name}.log)")
+            for n in nodes:
+                c.send_line(n.id, name)
+        c.wait_exit(max(1.0, min(30.0, deadline - time.monotonic())))
+        return parse(c.lines(STORAGE_ID)), parse(c.lines(PROC_ID))
+
+
+def fsck(img: str) -> str:
+    """e2fsck -fn of the storage node's copy after the run: the raw
+    figures wrote only outside the file system, the remote ones only
+    inside /bench/big, and the node unmounted cleanly."""
+    r = subprocess.run([e2tool("e2fsck"), "-fn", img], capture_output=True, text=True)
+    if r.returncode == 0:
+        return "e2fsck -fn of the storage node's image afterwards: clean"
+    tail = " / ".join(r.stdout.strip().splitlines()[-3:])
+    return f"e2fsck -fn of the storage node's image afterwards: status {r.returncode}: {tail}"
+
+
+# ------------------------------------------------------------- the table
+
+def mibps(d: dict, name: str):
+    b = d.get(name)
+    if not b or not b.get("elapsed_ns"):
+        return None
+    return b["bytes"] / (1 << 20) / (b["elapsed_ns"] / 1e9)
+
+
+def iops(d: dict, name: str):
+    b = d.get(name)
+    if not b or not b.get("elapsed_ns"):
+        return None
+    return b["ops"] / (b["elapsed_ns"] / 1e9)
+
+
+def lat_us(d: dict, key: str):
+    b = d.get("lat_read_4k")
+    return b[key] / 1000 if b and key in b else None
+
+
+ROWS = [  # label, unit, getter, higher is better, a read figure
+    ("seq read 1 MiB", "MiB/s", lambda d: mibps(d, "seq_read"), True, True),
+    ("rand read 4 KiB qd1", "IOPS", lambda d: iops(d, "rand_read_4k"), True, True),
+    (f"rand read 4 KiB qd{DEPTH}", "IOPS", lambda d: iops(d, f"rand_read_4k_qd{DEPTH}"),
+     True, True),
+    ("read 4 KiB latency p50", "us", lambda d: lat_us(d, "median_ns"), False, True),
+    ("read 4 KiB latency p99", "us", lambda d: lat_us(d, "p99_ns"), False, True),
+    ("seq write 1 MiB", "MiB/s", lambda d: mibps(d, "seq_write"), True, False),
+    ("rand write 4 KiB qd1", "IOPS", lambda d: iops(d, "rand_write_4k"), True, False),
+    (f"rand write 4 KiB qd{DEPTH}", "IOPS", lambda d: iops(d, f"rand_write_4k_qd{DEPTH}"),
+     True, False),
+]
+
+
+def cost_ratio(local, remote, higher_better):
+    if local is None or remote is None or not local or not remote:
+        return None
+    return local / remote if higher_better else remote / local
+
+
+def fmt(v, width=10):
+    if v is None:
+        return f"{'-':>{width}}"
+    return f"{v:{width}.0f}" if v >= 100 else f"{v:{width}.1f}"
+
+
+def print_table(cols: dict, opts, run_dir: str, fs_mib: int, notes: list):
+    lf, lr, tr, tm = (cols.get(k, {}) for k in ("linux_file", "linux_raw", "tessera_raw",
+                                                "tessera_remote"))
+    print(f"bench-storage: accel {cluster.qemu.accel()}, storage node and Linux guest "
+          f"{opts.smp} vCPU / {opts.mem}, processor {opts.proc_smp} vCPU / {opts.proc_mem}, "
+          f"{os.cpu_count()} host CPUs; /bench/big {opts.file_mib} MiB in a {fs_mib} MiB ext2 "
+          f"(4 KiB blocks) + {SCRATCH_MIB} MiB raw scratch; logs in {run_dir}")
+    print("  Linux: Debian kernel, ext4 driver + O_DIRECT on the file, and /dev/vda's scratch "
+          "area; Tessera raw: storage kernel's virtio-blk on the scratch area; Tessera "
+          "remote: processor -> fabric -> file service -> ext2 on the file")
+    head = (f"  {'metric':26} {'unit':6} {'Linux file':>10} {'Linux raw':>10} "
+            f"{'Tess. raw':>10} {'Tess. rem.':>10}  {'remote/Linux file':>17}  "
+            f"{'Tess./Linux raw':>15}")
+    print(head)
+    read_ratios = []
+    for label, unit, get, hb, is_read in ROWS:
+        vals = [get(d) for d in (lf, lr, tr, tm)]
+        r_remote = cost_ratio(vals[0], vals[3], hb)
+        r_raw = cost_ratio(vals[1], vals[2], hb)
+        if is_read and r_remote is not None and "p99" not in label:
+            read_ratios.append((label, r_remote))
+        print(f"  {label:26} {unit:6} " + " ".join(fmt(v) for v in vals) +
+              f"  {('%.2fx' % r_remote) if r_remote else '-':>17}"
+              f"  {('%.2fx' % r_raw) if r_raw else '-':>15}")
+    print("  (ratios are costs: >1 means the Tessera figure is that many times worse)")
+    for name, label in (("lat_stat", "FS_STAT round trip (no data)"),
+                        ("lat_read_4k_hot", "4 KiB read of a cached block")):
+        b = tm.get(name)
+        if b:
+            print(f"  remote diagnostics: {label:30} p50 {b['median_ns'] / 1000:8.1f} us   "
+                  f"p99 {b['p99_ns'] / 1000:8.1f} us")
+    if read_ratios:
+        worst = max(r for _, r in read_ratios)
+        print(f"  target: reads within 1.5x of Linux local (seq, random, p50 latency): worst "
+              f"{worst:.2f}x ({', '.join(f'{n} {r:.2f}x' for n, r in read_ratios)}) -> "
+              f"{'met' if worst <= 1.5 else 'not met'} in this run")
+    else:
+        print("  target: reads within 1.5x of Linux local: no pair of figures to compare")
+    for n in notes:
+        print(f"  note: {n}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default=ktest.default_build_dir())
+    ap.add_argument("--blkbench", help="static blkbench (default BUILD/bench/blkbench)")
+    ap.add_argument("--file-mib", type=int, default=64)
+    ap.add_argument("--rand-ms", type=int, default=3000,
+                    help="time bound of each random phase on the Linux side (the Tessera "
+                    "side has it built in: 3000)")
+    ap.add_argument("--smp", type=int, default=int(os.environ.get("STORAGE_SMP", "1")),
+                    help="vCPUs of the storage node and of the Linux guest (default 1, as "
+                    "configs/default.yaml's storage node, or $STORAGE_SMP)")
+    ap.add_argument("--mem", default="128M",
+                    help="RAM of the storage node and of the Linux guest (default 128M, as "
+                    "configs/default.yaml's)")
+    ap.add_argument("--proc-smp", type=int, default=1,
+                    help="vCPUs of the processor (default 1: on a 2-core host, fewer busy "
+                    "host threads; docs/fabric.md)")
+    ap.add_argument("--proc-mem", default="256M")
+    ap.add_argument("--fabricd-arg", action="append", default=[],
+                    help="pass this word to fabricd (repeatable), e.g. --fabricd-arg=--poll-us=0")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per side")
+    ap.add_argument("--skip-linux", action="store_true")
+    ap.add_argument("--skip-tessera", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the disk images")
+    opts = ap.parse_args(argv)
+    blkbench = opts.blkbench or os.path.join(opts.build_dir, "bench", "blkbench")
+    run_dir = os.path.abspath(os.path.join(opts.build_dir, "results", "bench-storage"))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    ktest.install_signal_handlers()
+    cols, notes, ran = {}, [], 0
+    try:
+        img, fs_mib = make_image(run_dir, opts.file_mib)
+        if not opts.skip_linux:
+            try:
+                if not os.access(blkbench, os.X_OK):
+                    raise linux_guest.GuestError(f"{blkbench} missing (make bench-storage "
+                                                 f"builds it with musl-gcc)")
+                cols["linux_file"], cols["linux_raw"] = run_linux(
+                    copy_image(img, "linux.img"), fs_mib, blkbench, opts.file_mib, opts,
+                    run_dir)
+                ran += 1
+                for side in ("linux_file", "linux_raw"):
+                    for e in cols[side].get("error", []):
+                        notes.append(f"Linux {side[6:]}: {e}")
+            except linux_guest.GuestError as e:
+                notes.append(f"Linux side did not run: {e}")
+        if not opts.skip_tessera:
+            try:
+                timg = copy_image(img, "tessera.img")
+                cols["tessera_raw"], cols["tessera_remote"] = run_tessera(timg, opts, run_dir)
+                ran += 1
+                off = cols["tessera_raw"].get("info", {}).get("offset")
+                if off is not None and off != fs_mib << 20:
+                    notes.append(f"Tessera raw used offset {off}, not {fs_mib << 20} as Linux")
+                notes.append(fsck(timg))
+                for side in ("tessera_raw", "tessera_remote"):
+                    for e in cols[side].get("error", []):
+                        notes.append(f"Tessera {side[8:]}: {e}")
+            except (BenchError, cluster.ClusterError) as e:
+                notes.append(f"Tessera side did not run: {e}")
+    except (BenchError, OSError, subprocess.SubprocessError) as e:
+        print(f"bench-storage: could not run: {e}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, ktest.Interrupted):
+        print("bench-storage: interrupted; everything killed", file=sys.stderr)
+        return 130
+    finally:
+        if not opts.keep:
+            for f in ("disk.img", "linux.img", "tessera.img"):
+                try:
+                    os.unlink(os.path.join(run_dir, f))
+                except OSError:
+                    pass
+    print_table(cols, opts, run_dir, fs_mib, notes)
+    if not ran:
+        print("bench-storage: neither side ran (see the notes above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
