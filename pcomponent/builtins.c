@@ -373,7 +373,7 @@ const struct hostlink_program builtins[] = {
 	{"ls", fsb_ls, "ls [-l] [PATH...]: list a directory"},
 	{"cat", fsb_cat, "cat PATH...: print files"},
 	{"stat", fsb_stat, "stat PATH...: attributes of files"},
-	{"mkdir", fsb_mkdir, "mkdir PATH...: make directories (mode 0755)"},
+	{"mkdir", fsb_mkdir, "mkdir [-p] PATH...: make directories (mode 0755; -p: and parents)"},
 	{"rmdir", fsb_rmdir, "rmdir DIR...: remove empty directories"},
 	{"rm", fsb_rm, "rm PATH...: remove files"},
 	{"mv", fsb_mv, "mv FROM TO: rename"},

@@ -52,7 +52,6 @@ typedef int (*fs_cmd_fn)(struct hostlink_run *run, const struct fs_cred *cred, i
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-
 /* "PROG: WHAT: Message" on stderr; returns 1 (the exit status). */
 static int fail(struct hostlink_run *run, const char *prog, const char *what, int err)
 {
@@ -472,19 +471,50 @@ static int cmd_df(struct hostlink_run *run, const struct fs_cred *cred, int argc
 
 /* ---- changes -------------------------------------------------------------------- */
 
+/* mkdir -p: each missing ancestor of path, then path; existing
+ * directories are fine. Returns 0 or the first error. */
+static int mkdir_parents(uint16_t srv, const struct fs_cred *cred, const char *path)
+{
+	char prefix[FS_PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	for (size_t i = 1; i <= len; i++) {
+		struct fs_attr attr;
+		int err;
+
+		if (i < len && path[i] != '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		err = fsc_mkdir(srv, cred, prefix, DIR_MODE, NULL);
+		if (err == -EEXIST)
+			err = fsc_stat(srv, cred, prefix, 0, 0, &attr)
+				      ?: ((attr.mode & FS_S_IFMT) == FS_S_IFDIR
+						  ? 0
+						  : -ENOTDIR);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int cmd_mkdir(struct hostlink_run *run, const struct fs_cred *cred, int argc,
 		     char **argv)
 {
+	bool parents = argc > 1 && strcmp(argv[1], "-p") == 0;
 	int status = 0;
 	uint16_t srv;
 
-	if (argc < 2)
-		return usage(run, "mkdir PATH...");
+	if (argc < 2 + parents)
+		return usage(run, "mkdir [-p] PATH...");
 	srv = server(run, "mkdir");
 	if (!srv)
 		return 1;
-	for (int i = 1; i < argc; i++) {
-		int err = fsc_mkdir(srv, cred, argv[i], DIR_MODE, NULL);
+	for (int i = 1 + parents; i < argc; i++) {
+		int err = parents ? mkdir_parents(srv, cred, argv[i])
+				  : fsc_mkdir(srv, cred, argv[i], DIR_MODE, NULL);
 
 		if (err) {
 			hostlink_eprintf(run, "mkdir: cannot create directory '%s': %s\n",

@@ -35,6 +35,13 @@ step run -- uname -a
 step run -- nodes
 step run -- ping m1 5
 step run -- meminfo
+# Files on the vNode's storage node s1 (ext2 on its virtio disk, served
+# over the fabric): a directory, a 4 MiB file and its checksum, the listing.
+step run -- mkdir -p /demo
+step run -- write /demo/data 4M 7
+step run -- sum /demo/data
+step run -- ls -l /demo
+step run -- df
 step inject partition p1 m1
 step run -- ping m1 1 || echo "(exit $?: the partition holds, as asked)"
 step inject heal p1 m1
