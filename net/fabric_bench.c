@@ -14,6 +14,7 @@
 #include <kernel/printk.h>
 #include <kernel/sched.h>
 #include <kernel/time.h>
+#include <lib/sort.h>
 #include <lib/string.h>
 #include <net/rpc.h>
 
@@ -26,19 +27,6 @@
 static bool bench_sync(const char *name)
 {
 	return ktest_cluster_sync(name, 120 * NS_PER_S);
-}
-
-static void sort_u64(uint64_t *v, unsigned n)
-{
-	/* Shell sort: no recursion, fine for a few thousand samples. */
-	for (unsigned gap = n / 2; gap; gap /= 2)
-		for (unsigned i = gap; i < n; i++)
-			for (unsigned j = i; j >= gap && v[j - gap] > v[j]; j -= gap) {
-				uint64_t t = v[j];
-
-				v[j] = v[j - gap];
-				v[j - gap] = t;
-			}
 }
 
 static void report_rtt(const char *what, uint64_t *ns, unsigned n)

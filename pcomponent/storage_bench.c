@@ -37,6 +37,7 @@
 #include <kernel/status.h>
 #include <kernel/time.h>
 #include <lib/printf.h>
+#include <lib/sort.h>
 #include <lib/string.h>
 #include <net/fs_client.h>
 #include <net/verbs.h>
@@ -63,29 +64,6 @@ static void sb_fail(struct sb_ctx *c, const char *what, long err)
 		c->err = err < 0 ? (int)err : -EIO;
 		printk_raw("# bench: error %s: %s\n", what, errno_name(c->err));
 	}
-}
-
-static void sb_sort(uint64_t *v, unsigned n)
-{
-	/* Shell sort: no recursion, fine for some 10^4 samples. */
-	for (unsigned gap = n / 2; gap; gap /= 2)
-		for (unsigned i = gap; i < n; i++)
-			for (unsigned j = i; j >= gap && v[j - gap] > v[j]; j -= gap) {
-				uint64_t t = v[j];
-
-				v[j] = v[j - gap];
-				v[j - gap] = t;
-			}
-}
-
-static uint64_t sb_xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
 }
 
 /* One request of len bytes at offset of the file, to or from win. */
@@ -147,7 +125,7 @@ static void sb_rand_loop(void *arg)
 	}
 	while (clock_ns() < j->deadline &&
 	       __atomic_fetch_sub(j->left, 1, __ATOMIC_RELAXED) > 0) {
-		uint64_t off = sb_xorshift(&j->seed) % blocks * SB_RAND_REQ;
+		uint64_t off = xorshift64(&j->seed) % blocks * SB_RAND_REQ;
 		uint64_t t0 = clock_ns();
 		long n = sb_io(j->c, j->write, off, buf.offset, SB_RAND_REQ);
 
@@ -164,7 +142,7 @@ static void sb_rand_loop(void *arg)
 
 static void sb_report_lat(const char *name, uint64_t *ns, unsigned n)
 {
-	sb_sort(ns, n);
+	sort_u64(ns, n);
 	printk_raw("# bench: %s median_ns=%llu p99_ns=%llu min_ns=%llu n=%u\n", name,
 		   (unsigned long long)ns[n / 2], (unsigned long long)ns[n * 99 / 100],
 		   (unsigned long long)ns[0], n);

@@ -39,6 +39,7 @@
 #include <kernel/status.h>
 #include <kernel/time.h>
 #include <lib/printf.h>
+#include <lib/sort.h>
 #include <lib/string.h>
 #include <lib/unaligned.h>
 #include <net/verbs.h>
@@ -65,29 +66,6 @@ static void sb_fail(struct sb_disk *d, const char *what, int err)
 		d->err = err ? err : -EIO;
 		printk_raw("# bench: error %s: %s\n", what, errno_name(d->err));
 	}
-}
-
-static void sb_sort(uint64_t *v, unsigned n)
-{
-	/* Shell sort: no recursion, fine for some 10^4 samples. */
-	for (unsigned gap = n / 2; gap; gap /= 2)
-		for (unsigned i = gap; i < n; i++)
-			for (unsigned j = i; j >= gap && v[j - gap] > v[j]; j -= gap) {
-				uint64_t t = v[j];
-
-				v[j] = v[j - gap];
-				v[j - gap] = t;
-			}
-}
-
-static uint64_t sb_xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
 }
 
 /* len bytes at byte offset off of the scratch area, as requests of at
@@ -172,7 +150,7 @@ static void sb_rand_loop(void *arg)
 	memset(buf, 0xa5, SB_RAND_REQ);
 	while (clock_ns() < j->deadline &&
 	       __atomic_fetch_sub(j->left, 1, __ATOMIC_RELAXED) > 0) {
-		uint64_t off = sb_xorshift(&j->seed) % blocks * SB_RAND_REQ;
+		uint64_t off = xorshift64(&j->seed) % blocks * SB_RAND_REQ;
 		uint64_t t0 = clock_ns();
 		int err = sb_io(j->d, req, j->write, buf, off, SB_RAND_REQ);
 
@@ -198,7 +176,7 @@ static void sb_rand_report(bool write, unsigned depth, unsigned ops, uint64_t el
 	printk_raw("# bench: %s ops=%u elapsed_ns=%llu\n", name, ops,
 		   (unsigned long long)elapsed);
 	if (lat && ops) {
-		sb_sort(lat, ops);
+		sort_u64(lat, ops);
 		printk_raw("# bench: lat_read_4k median_ns=%llu p99_ns=%llu min_ns=%llu "
 			   "n=%u\n",
 			   (unsigned long long)lat[ops / 2],
