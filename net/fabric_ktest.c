@@ -691,6 +691,7 @@ KTEST(rpc_loop_retry_and_duplicates)
 	struct msg_counter_value v;
 	uint16_t b = LOOP_FIRST_NODE + 1;
 	struct rpc_stats st;
+	uint64_t served;
 	int64_t before;
 
 	KT_ASSERT(pair_start(&p));
@@ -721,6 +722,24 @@ KTEST(rpc_loop_retry_and_duplicates)
 	KT_EXPECT_EQ(counter_get(p.rn[0], b, 61), before + 1);
 	rpc_get_stats(p.rn[1], &st);
 	KT_EXPECT_EQ(st.duplicates, 1);
+
+	/* So does a duplicated idempotent one with a cacheable reply: a copy
+	 * may come after the call ended, when memory the request names (an
+	 * FS_WRITE's data) is the caller's again. */
+	served = st.served;
+	p.f->dup_sends = 1;
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      NS_PER_S),
+		     0);
+	/* The copy is served after the reply: wait for it (bounded). */
+	for (uint64_t end = clock_ns() + 5 * NS_PER_S; clock_ns() < end;) {
+		rpc_get_stats(p.rn[1], &st);
+		if (st.duplicates >= 2)
+			break;
+		thread_sleep_ns(NS_PER_MS);
+	}
+	KT_EXPECT_EQ(st.served, served + 1);
+	KT_EXPECT_EQ(st.duplicates, 2);
 	pair_stop(&p);
 }
 

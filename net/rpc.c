@@ -383,6 +383,27 @@ static void rpc_qp_handler(struct verbs_qp *qp, const struct verbs_wc *wc, void 
 
 /* ---- server: serving one request ------------------------------------------------ */
 
+/*
+ * Whether duplicates of op are answered from the reply cache rather than
+ * run again: every operation whose reply fits, idempotent or not. An
+ * idempotent request may be resent while it is still queued or being
+ * served (the caller resends after RPC_FIRST_RESEND_NS), so copies of it
+ * reach us after we answered it, when the call may be over. Running such
+ * a copy is not harmless: a request may name memory of the caller by key
+ * (FS_WRITE RDMA-READs its data from the caller's window, FS_READ
+ * RDMA-WRITEs into it) that the caller reuses once the call returns, and
+ * deregistering a key does not stop a transfer fabricd has already
+ * checked. A late FS_WRITE copy thus wrote the caller's next MiB, being
+ * filled at that moment, over the file. The same reply, which the caller
+ * ignores unless it still waits, is always right. Idempotent operations
+ * with replies too big to cache (FS_GETDENTS, FS_READLINK) carry all they
+ * need in the messages and still run again.
+ */
+static bool op_cached(const struct rpc_op *op)
+{
+	return !op->idempotent || op->rep_size <= RPC_CACHED_REPLY_MAX;
+}
+
 static struct dedup_entry *dedup_find(struct rpc_peer *p, uint32_t gen, uint64_t seq)
 {
 	for (unsigned i = 0; i < RPC_DEDUP_ENTRIES; i++) {
@@ -490,15 +511,16 @@ static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 	}
 
 	op = op_lookup(h.opcode); /* known: msg_header_check passed */
-	if (!op->idempotent) {
+	if (op_cached(op)) {
 		d = dedup_find(p, h.src_generation, h.seq);
 		if (d) {
 			stat_add(&rn->stats.duplicates);
 			memcpy(rh, d->reply, d->len);
 			return d->len;
 		}
-		if (h.seq <= p->dedup_evicted_seq) {
-			/* Maybe run already, and forgotten: do not risk it. */
+		if (!op->idempotent && h.seq <= p->dedup_evicted_seq) {
+			/* Maybe run already, and forgotten: do not risk it.
+			 * (An idempotent one runs: its caller may still wait.) */
 			rh->status = -ESTALE;
 			return sizeof(*rh);
 		}
@@ -516,7 +538,7 @@ static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 	}
 	rh->status = status;
 	rh->length = rlen;
-	if (!op->idempotent)
+	if (op_cached(op))
 		dedup_store(p, h.src_generation, h.seq, rh, rlen);
 	return rlen;
 }

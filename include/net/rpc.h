@@ -16,9 +16,12 @@
  *   resent after a silent timeout; a SEND that fabricd refused (RNR,
  *   unreachable) was never delivered and is resent whatever the opcode,
  *   until the call's deadline.
- * - The server remembers the replies of recent non-idempotent requests by
- *   (source node, generation, seq) and answers a duplicate with the
- *   cached reply instead of executing it again.
+ * - The server remembers the replies of recent requests by (source node,
+ *   generation, seq) and answers a duplicate with the cached reply
+ *   instead of executing it again: every non-idempotent request, and
+ *   every idempotent one whose reply fits RPC_CACHED_REPLY_MAX (a late
+ *   copy of an idempotent request may name caller memory that the caller
+ *   has reused since, see op_cached in net/rpc.c).
  * - Generations: a request names the server generation the caller knows;
  *   a server with another one answers -ECONNRESET ("peer restarted")
  *   without executing, and the caller learns the new generation. A server
@@ -75,7 +78,7 @@ struct rpc_stats {
 	uint64_t unreachable_retries; /* SENDs refused as unreachable */
 	uint64_t late_replies;	      /* replies for calls that had ended */
 	uint64_t served;	      /* server side: handlers run */
-	uint64_t duplicates;	      /* non-idempotent duplicates answered from cache */
+	uint64_t duplicates;	      /* duplicates answered from the reply cache */
 	uint64_t bad_requests;	      /* malformed, answered with an error or dropped */
 	uint64_t reply_errors;	      /* reply WRITE_IMMs that failed */
 };
