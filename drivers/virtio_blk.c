@@ -16,7 +16,9 @@
  * physically contiguous, so in practice a request takes 3 descriptors.
  * Limits follow: max_sectors = 256 unless seg_max/size_max force fewer
  * (computed for the worst case, one segment per page); max_batch = queue
- * size / 3.
+ * size / 3. A scattered request (blk_req.segs: one piece per cache
+ * block) takes one or more descriptors per piece; max_segs is half the
+ * device's segment limit, so pieces of up to a page always fit.
  *
  * A batch goes on the ring as far as it fits, then one vq_publish() and
  * at most one doorbell (the device's event index, or its NO_NOTIFY flag,
@@ -97,7 +99,6 @@
 #define VBLK_TODO     1
 #define VBLK_INFLIGHT 2
 
-
 struct vblk_hdr {
 	uint32_t type;
 	uint32_t reserved;
@@ -171,12 +172,32 @@ static bool vblk_buf_ok(const void *buf, size_t len)
 	return false;
 }
 
+/* True if r's memory (buf, or segs) is usable and holds count sectors. */
+static bool vblk_mem_ok(const struct vblk *vb, const struct blk_req *r)
+{
+	uint64_t bytes = (uint64_t)r->count * BLK_SECTOR_SIZE, sum = 0;
+
+	if (r->buf)
+		return vblk_buf_ok(r->buf, bytes);
+	if (!r->segs || r->nsegs == 0 || r->nsegs > vb->bd.max_segs)
+		return false;
+	for (uint32_t i = 0; i < r->nsegs; i++) {
+		const struct blk_seg *g = &r->segs[i];
+
+		if (g->len == 0 || g->len % BLK_SECTOR_SIZE ||
+		    !vblk_buf_ok(g->buf, g->len))
+			return false;
+		sum += g->len;
+	}
+	return sum == bytes;
+}
+
 /* 0 if r may be issued, else the errno it fails with unissued. */
 static int vblk_check(const struct vblk *vb, const struct blk_req *r)
 {
 	if (r->count == 0 || r->count > vb->bd.max_sectors ||
 	    r->sector >= vb->bd.nsectors || r->count > vb->bd.nsectors - r->sector ||
-	    !r->buf || !vblk_buf_ok(r->buf, (size_t)r->count * BLK_SECTOR_SIZE))
+	    !vblk_mem_ok(vb, r))
 		return -EINVAL;
 	if (r->write && vb->bd.read_only)
 		return -EROFS;
@@ -237,8 +258,16 @@ static int vblk_post(struct vblk *vb, struct blk_req *r, uint32_t type,
 
 	if (head < 0)
 		return -ENOSPC;
-	if (bytes) {
+	if (bytes && r->buf) {
 		int k = vblk_data_segs(vb, r->buf, bytes, read, seg + 1, vb->seg_limit);
+
+		if (k < 0)
+			return k;
+		n += k;
+	}
+	for (uint32_t i = 0; bytes && !r->buf && i < r->nsegs; i++) {
+		int k = vblk_data_segs(vb, r->segs[i].buf, r->segs[i].len, read, seg + n,
+				       vb->seg_limit - (unsigned)(n - 1));
 
 		if (k < 0)
 			return k;
@@ -529,6 +558,8 @@ static int vblk_config(struct vblk *vb, uint64_t *capacity)
 		sectors--;
 	vb->bd.max_sectors = sectors;
 	vb->bd.max_batch = vb->vq.size / 3;
+	/* A piece of up to a page spans at most two pages. */
+	vb->bd.max_segs = vb->seg_limit / 2 ? vb->seg_limit / 2 : 1;
 	return 0;
 }
 

@@ -11,8 +11,10 @@
  * bcache.h promises even under memory pressure.
  *
  * I/O goes through blkdev_submit in batches of up to bd->max_batch
- * requests, one request per block, sorted by block number: write-back
- * and prefetch thus keep several requests in flight on virtio-blk.
+ * requests, sorted by block number; blocks that are neighbours on disk
+ * go as one scattered request (blk_req.segs, a piece per buffer), so a
+ * sequential read or write-back costs one request per max_sectors rather
+ * than one per block, and several requests stay in flight on virtio-blk.
  * Buffers are kmalloc memory, which the kernel's direct map reaches, as
  * struct blk_req wants.
  */
@@ -34,8 +36,11 @@ struct bcache {
 	struct list_node lru;
 	size_t ndirty;
 	/* Scratch for one batch: nbufs entries each. */
-	struct blk_req *reqs;
-	struct bcache_buf **batch;
+	struct bcache_buf **batch; /* the buffers, by block number */
+	int *status;		   /* each buffer's outcome */
+	struct blk_req *runs;	   /* the requests: runs of neighbours */
+	size_t *run_first;	   /* index in batch of each run's first */
+	struct blk_seg *segs;	   /* the pieces of the runs, by batch index */
 	struct bcache_stats stats;
 };
 
@@ -92,17 +97,24 @@ static bool alloc_tables(struct bcache *bc)
 		hsize *= 2;
 	bc->hash_mask = hsize - 1;
 	bc->hash = kzalloc(hsize * sizeof(*bc->hash));
-	bc->reqs = kzalloc(bc->nbufs * sizeof(*bc->reqs));
 	bc->batch = kzalloc(bc->nbufs * sizeof(*bc->batch));
+	bc->status = kzalloc(bc->nbufs * sizeof(*bc->status));
+	bc->runs = kzalloc(bc->nbufs * sizeof(*bc->runs));
+	bc->run_first = kzalloc(bc->nbufs * sizeof(*bc->run_first));
+	bc->segs = kzalloc(bc->nbufs * sizeof(*bc->segs));
 	bc->bufs = kzalloc(bc->nbufs * sizeof(*bc->bufs));
-	return bc->hash && bc->reqs && bc->batch && bc->bufs;
+	return bc->hash && bc->batch && bc->status && bc->runs && bc->run_first &&
+	       bc->segs && bc->bufs;
 }
 
 static void free_tables(struct bcache *bc)
 {
 	kfree(bc->hash);
-	kfree(bc->reqs);
 	kfree(bc->batch);
+	kfree(bc->status);
+	kfree(bc->runs);
+	kfree(bc->run_first);
+	kfree(bc->segs);
 }
 
 struct bcache *bcache_create(struct blkdev *bd, uint32_t block_size, size_t nbufs)
@@ -180,33 +192,72 @@ static void sort_batch(struct bcache *bc, size_t n)
 	}
 }
 
-/* Submits bc->batch[0..n) (reads or writes) in chunks of max_batch;
- * leaves each request's status in bc->reqs[i]. Returns the first error. */
+/* Blocks one request may carry: neighbours on disk, one piece each. */
+static size_t run_limit(const struct bcache *bc)
+{
+	size_t by_segs = bc->bd->max_segs ? bc->bd->max_segs : 1;
+	size_t by_sectors = bc->bd->max_sectors / bc->spb;
+
+	return by_segs < by_sectors ? by_segs : by_sectors;
+}
+
+/* Fills bc->runs[r] with the request for batch[first .. first + len). */
+static void make_run(struct bcache *bc, size_t r, size_t first, size_t len, bool write)
+{
+	struct blk_req *q = &bc->runs[r];
+
+	*q = (struct blk_req){.sector = bc->batch[first]->blk * bc->spb,
+			      .count = (uint32_t)(len * bc->spb),
+			      .write = write};
+	if (len == 1) {
+		q->buf = bc->batch[first]->data;
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		bc->segs[first + i] =
+			(struct blk_seg){bc->batch[first + i]->data, bc->block_size};
+	q->segs = &bc->segs[first];
+	q->nsegs = (uint32_t)len;
+}
+
+/*
+ * Submits bc->batch[0..n) (reads or writes; sorted by block number, so
+ * that neighbours on disk become one scattered request of up to
+ * run_limit() blocks) in chunks of max_batch requests; leaves each
+ * buffer's status in bc->status[i]. Returns the first error.
+ */
 static int submit_batch(struct bcache *bc, size_t n, bool write)
 {
-	size_t chunk = bc->bd->max_batch ? bc->bd->max_batch : 1;
+	size_t chunk = bc->bd->max_batch ? bc->bd->max_batch : 1, limit = run_limit(bc);
+	size_t nruns = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		struct blk_req *r = &bc->reqs[i];
+	for (size_t i = 0; i < n;) {
+		size_t len = 1;
 
-		r->sector = bc->batch[i]->blk * bc->spb;
-		r->count = bc->spb;
-		r->write = write;
-		r->buf = bc->batch[i]->data;
-		r->status = 0;
+		while (i + len < n && len < limit &&
+		       bc->batch[i + len]->blk == bc->batch[i]->blk + len)
+			len++;
+		bc->run_first[nruns] = i;
+		make_run(bc, nruns++, i, len, write);
+		i += len;
 	}
-	for (size_t i = 0; i < n; i += chunk) {
-		unsigned m = (unsigned)(n - i < chunk ? n - i : chunk);
-		int e = blkdev_submit(bc->bd, &bc->reqs[i], m);
+	for (size_t r = 0; r < nruns; r += chunk) {
+		unsigned m = (unsigned)(nruns - r < chunk ? nruns - r : chunk);
+		int e = blkdev_submit(bc->bd, &bc->runs[r], m);
 
 		bc->stats.batches++;
 		if (e && !err)
 			err = e;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (bc->reqs[i].status && !err)
-			err = bc->reqs[i].status;
+	for (size_t r = 0; r < nruns; r++) {
+		size_t end = r + 1 < nruns ? bc->run_first[r + 1] : n;
+
+		for (size_t i = bc->run_first[r]; i < end; i++)
+			bc->status[i] = bc->runs[r].status;
+		if (bc->runs[r].status && !err)
+			err = bc->runs[r].status;
+	}
 	return err < 0 ? err : (err ? -EIO : 0);
 }
 
@@ -228,7 +279,7 @@ int bcache_writeback(struct bcache *bc, enum bcache_class cls)
 	sort_batch(bc, n);
 	err = submit_batch(bc, n, true);
 	for (size_t i = 0; i < n; i++) {
-		if (bc->reqs[i].status == 0) {
+		if (bc->status[i] == 0) {
 			set_clean(bc, bc->batch[i]);
 			bc->stats.writes++;
 		}
@@ -397,7 +448,7 @@ unsigned bcache_prefetch(struct bcache *bc, const uint64_t *blks, unsigned n)
 		struct bcache_buf *b = bc->batch[i];
 
 		b->refs = 0;
-		if (bc->reqs[i].status == 0) {
+		if (bc->status[i] == 0) {
 			ok++;
 			bc->stats.reads++;
 			list_push_back(&bc->lru, &b->lru);

@@ -84,7 +84,7 @@ static int sb_io(struct sb_disk *d, struct blk_req *reqs, bool write, void *buf,
 	while (left) {
 		uint32_t c = left < per ? left : per;
 
-		reqs[n++] = (struct blk_req){sector, c, write, p, 0};
+		reqs[n++] = (struct blk_req){.sector = sector, .count = c, .write = write, .buf = p};
 		sector += c;
 		p += (size_t)c * BLK_SECTOR_SIZE;
 		left -= c;
@@ -239,7 +239,7 @@ static void sb_rand(struct sb_disk *d, bool write, unsigned depth)
 static uint64_t sb_fs_end(struct blkdev *bd)
 {
 	uint8_t *sb = kmalloc(2 * BLK_SECTOR_SIZE);
-	struct blk_req req = {2, 2, false, sb, 0};
+	struct blk_req req = {.sector = 2, .count = 2, .buf = sb};
 	uint64_t end = 0;
 
 	if (sb && blkdev_submit(bd, &req, 1) == 0 &&

@@ -20,23 +20,36 @@
 
 #define BLK_SECTOR_SIZE 512u
 
+/* One piece of a scattered request's memory. */
+struct blk_seg {
+	void *buf;
+	uint32_t len; /* bytes, a multiple of BLK_SECTOR_SIZE */
+};
+
 struct blk_req {
 	uint64_t sector; /* first 512-byte sector */
 	uint32_t count;	 /* sectors, 1 .. bd->max_sectors */
 	bool write;
-	/* count * BLK_SECTOR_SIZE bytes. In the kernel: memory reachable
-	 * through the direct map (kmalloc, page_alloc), never the stack of
-	 * another thread or the fabric window; it need not be contiguous in
-	 * physical memory beyond what kmalloc/page_alloc give. */
+	/*
+	 * The memory: count * BLK_SECTOR_SIZE bytes at buf, or (buf NULL)
+	 * the nsegs pieces of segs in order (1 .. bd->max_segs of them),
+	 * whose lengths add up to as much: one request for blocks that are
+	 * neighbours on disk but not in memory. In the kernel: memory
+	 * reachable through the direct map (kmalloc, page_alloc), never the
+	 * stack of another thread or the fabric window.
+	 */
 	void *buf;
+	const struct blk_seg *segs;
+	uint32_t nsegs;
 	int status; /* out: 0, or a negative errno (-EIO, -EINVAL, -EROFS) */
 };
 
 struct blkdev {
-	const char *name;      /* "vda", "image" ... for messages */
-	uint64_t nsectors;     /* capacity */
-	uint32_t max_sectors;  /* per request */
-	uint32_t max_batch;    /* requests the device keeps in flight at once */
+	const char *name;     /* "vda", "image" ... for messages */
+	uint64_t nsectors;    /* capacity */
+	uint32_t max_sectors; /* per request */
+	uint32_t max_batch;   /* requests the device keeps in flight at once */
+	uint32_t max_segs;    /* pieces of a scattered request (segs) */
 	bool read_only;
 
 	/*

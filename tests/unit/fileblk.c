@@ -12,9 +12,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* buf, or segs whose pieces add up to count sectors. */
+static bool mem_ok(const struct fileblk *fb, const struct blk_req *r)
+{
+	size_t sum = 0;
+
+	if (r->buf)
+		return true;
+	if (!r->segs || r->nsegs == 0 || r->nsegs > fb->bd.max_segs)
+		return false;
+	for (uint32_t i = 0; i < r->nsegs; i++) {
+		if (!r->segs[i].buf || r->segs[i].len == 0 ||
+		    r->segs[i].len % BLK_SECTOR_SIZE)
+			return false;
+		sum += r->segs[i].len;
+	}
+	return sum == (size_t)r->count * BLK_SECTOR_SIZE;
+}
+
 static int check_req(struct fileblk *fb, const struct blk_req *r)
 {
-	if (r->count == 0 || r->count > fb->bd.max_sectors || !r->buf ||
+	if (r->count == 0 || r->count > fb->bd.max_sectors || !mem_ok(fb, r) ||
 	    r->sector >= fb->bd.nsectors || r->count > fb->bd.nsectors - r->sector)
 		return -EINVAL;
 	if (r->write && fb->bd.read_only)
@@ -26,26 +44,37 @@ static int check_req(struct fileblk *fb, const struct blk_req *r)
 	return 0;
 }
 
-static int do_file(struct fileblk *fb, struct blk_req *r)
+/* One piece: len bytes of buf at byte at of the device. */
+static int do_piece(struct fileblk *fb, bool write, void *buf, size_t len, uint64_t at)
 {
-	size_t len = (size_t)r->count * BLK_SECTOR_SIZE;
-	off_t at = (off_t)(r->sector * BLK_SECTOR_SIZE);
-	ssize_t n = r->write ? pwrite(fb->fd, r->buf, len, at)
-			     : pread(fb->fd, r->buf, len, at);
+	ssize_t n;
 
+	if (fb->mem) {
+		if (write)
+			memcpy(fb->mem + at, buf, len);
+		else
+			memcpy(buf, fb->mem + at, len);
+		return 0;
+	}
+	n = write ? pwrite(fb->fd, buf, len, (off_t)at)
+		  : pread(fb->fd, buf, len, (off_t)at);
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
-static int do_mem(struct fileblk *fb, struct blk_req *r)
+static int do_req(struct fileblk *fb, struct blk_req *r)
 {
-	size_t len = (size_t)r->count * BLK_SECTOR_SIZE;
-	uint8_t *at = fb->mem + r->sector * BLK_SECTOR_SIZE;
+	uint64_t at = r->sector * BLK_SECTOR_SIZE;
+	int err = 0;
 
-	if (r->write)
-		memcpy(at, r->buf, len);
-	else
-		memcpy(r->buf, at, len);
-	return 0;
+	if (r->buf)
+		return do_piece(fb, r->write, r->buf, (size_t)r->count * BLK_SECTOR_SIZE,
+				at);
+	fb->scattered++;
+	for (uint32_t i = 0; !err && i < r->nsegs; i++) {
+		err = do_piece(fb, r->write, r->segs[i].buf, r->segs[i].len, at);
+		at += r->segs[i].len;
+	}
+	return err;
 }
 
 static int submit(struct blkdev *bd, struct blk_req *reqs, unsigned n)
@@ -61,7 +90,7 @@ static int submit(struct blkdev *bd, struct blk_req *reqs, unsigned n)
 
 		r->status = check_req(fb, r);
 		if (!r->status)
-			r->status = fb->mem ? do_mem(fb, r) : do_file(fb, r);
+			r->status = do_req(fb, r);
 		if (!r->status && r->write) {
 			fb->writes++;
 			fb->write_sectors += r->count;
@@ -92,6 +121,7 @@ static void init(struct fileblk *fb, uint64_t bytes, bool read_only)
 	fb->bd.nsectors = bytes / BLK_SECTOR_SIZE;
 	fb->bd.max_sectors = 256;
 	fb->bd.max_batch = 16;
+	fb->bd.max_segs = 32;
 	fb->bd.read_only = read_only;
 	fb->bd.submit = submit;
 	fb->bd.flush = flush;

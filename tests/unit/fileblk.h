@@ -23,6 +23,7 @@ struct fileblk {
 	uint8_t *mem;	  /* memblk: the disk */
 	long fail_after;  /* requests until failures start; < 0: never */
 	unsigned long reads, writes, flushes, batches, max_batch_seen;
+	unsigned long scattered; /* requests with segs */
 	unsigned long write_sectors;
 };
 

@@ -37,8 +37,9 @@ static int traced_submit(struct blkdev *bd, struct blk_req *reqs, unsigned n)
 	t->batch_write[b] = n && reqs[0].write;
 	t->first_sector[b] = n ? reqs[0].sector : 0;
 	for (unsigned i = 0; i < n; i++)
-		if (reqs[i].write && reqs[i].sector / 2 < NBLOCKS)
-			t->wrote_in[reqs[i].sector / 2] = t->nbatches + 1;
+		for (uint64_t s = reqs[i].sector; s < reqs[i].sector + reqs[i].count; s += 2)
+			if (reqs[i].write && s / 2 < NBLOCKS)
+				t->wrote_in[s / 2] = t->nbatches + 1;
 	t->nbatches++;
 	return t->inner(bd, reqs, n);
 }
@@ -113,6 +114,7 @@ TEST(bcache_writeback_order)
 
 	ASSERT(bc != NULL);
 	t->fb.bd.max_batch = 4;
+	t->fb.bd.max_segs = 4;
 	/* Metadata dirtied first, data after: data still goes first. */
 	for (unsigned i = 0; i < 3; i++) {
 		EXPECT_EQ(bcache_get(bc, 40 + i, BCACHE_READ, &b), 0);
@@ -131,14 +133,17 @@ TEST(bcache_writeback_order)
 	EXPECT_EQ(bcache_sync(bc), 0);
 	EXPECT_EQ(bcache_dirty_count(bc), 0u);
 	EXPECT_EQ(t->fb.flushes, 1u);
-	/* 10 data blocks in batches of 4 (sorted), then 3 metadata. */
-	EXPECT_EQ(t->nbatches, 4u);
-	EXPECT_EQ(t->batch_size[0], 4u);
+	/* 10 neighbouring data blocks (sorted) as requests of at most 4
+	 * pieces, 4+4+2, in one batch; then the 3 metadata blocks as one. */
+	EXPECT_EQ(t->nbatches, 2u);
+	EXPECT_EQ(t->batch_size[0], 3u);
+	EXPECT_EQ(t->batch_size[1], 1u);
 	EXPECT_EQ(t->first_sector[0], 2u); /* block 1 */
+	EXPECT_EQ(t->fb.scattered, 4u);
 	for (unsigned i = 1; i <= 10; i++)
-		EXPECT_LE(t->wrote_in[i], 3u);
+		EXPECT_EQ(t->wrote_in[i], 1u);
 	for (unsigned i = 40; i < 43; i++)
-		EXPECT_EQ(t->wrote_in[i], 4u);
+		EXPECT_EQ(t->wrote_in[i], 2u);
 	EXPECT_EQ(t->disk[1 * BS + 1], 0xdd);
 	EXPECT_EQ(t->disk[40 * BS], 0xee);
 	/* Forget: a dirty freed block is never written. */
@@ -175,11 +180,12 @@ TEST(bcache_eviction_and_prefetch)
 		EXPECT_EQ(t->disk[i * BS], 0x80 | i);
 	EXPECT_EQ(t->disk[0], 0);
 	EXPECT_EQ(bcache_dirty_count(bc), 2u);
-	/* Prefetch reads the missing blocks in one batch. */
+	/* Prefetch reads the missing blocks in one batch; neighbours on
+	 * disk come in one scattered request. */
 	t->nbatches = 0;
 	EXPECT_EQ(bcache_prefetch(bc, want, 4), 4u);
 	EXPECT_EQ(t->nbatches, 1u);
-	EXPECT_EQ(t->batch_size[0], 4u);
+	EXPECT_EQ(t->batch_size[0], 1u);
 	EXPECT_EQ(bcache_get(bc, 22, BCACHE_READ, &b), 0);
 	EXPECT_EQ(b->data[0], 22);
 	bcache_put(bc, b);
