@@ -178,6 +178,45 @@ static long io_chunks(uint16_t server, unsigned opcode, const struct fs_cred *cr
 	return err ? err : (long)done;
 }
 
+/* True if [offset, offset + len) lies in the data area of dev's window
+ * (where the caller's buffers are; the rings below are not theirs). */
+static bool window_range_ok(struct verbs_dev *dev, uint64_t offset, size_t len)
+{
+	uint64_t size = verbs_window_hdr(dev)->window_size;
+
+	return offset >= FAB_DATA_OFFSET && offset <= size && len <= size - offset;
+}
+
+/* A read of len <= FS_INLINE_MAX bytes with the data in the reply
+ * (FS_READ_INLINE), into dst; returns the bytes read. */
+static long read_inline(uint16_t server, const struct fs_cred *cred, const char *path,
+			uint64_t offset, void *dst, size_t len)
+{
+	struct fs_io_req *rq = kzalloc(sizeof(*rq));
+	struct fs_io_inline *rep = kmalloc(sizeof(*rep));
+	long err = rq && rep ? 0 : -ENOMEM;
+
+	if (!err)
+		err = put_cred(&rq->cred, cred);
+	if (!err)
+		err = put_path(rq->path, path);
+	if (!err) {
+		rq->length = (uint32_t)len;
+		rq->offset = offset;
+		err = call(server, MSG_FS_READ_INLINE, rq, sizeof(*rq), rep,
+			   sizeof(*rep));
+	}
+	if (!err && rep->io.bytes > len)
+		err = -EPROTO;
+	if (!err) {
+		memcpy(dst, rep->data, rep->io.bytes);
+		err = rep->io.bytes;
+	}
+	kfree(rq);
+	kfree(rep);
+	return err;
+}
+
 /* Decodes what every read and write takes; 0 or -EINVAL. */
 static int io_check(uint64_t offset, size_t len, unsigned flags, unsigned allowed)
 {
@@ -203,6 +242,12 @@ static long io_win(uint16_t server, unsigned opcode, const struct fs_cred *cred,
 	r = transport(&rn, &dev);
 	if (r)
 		return r;
+	if (opcode == MSG_FS_READ && len <= FS_INLINE_MAX) {
+		if (!window_range_ok(dev, win_offset, len))
+			return -EFAULT;
+		return read_inline(server, cred, path, offset,
+				   (uint8_t *)verbs_window_hdr(dev) + win_offset, len);
+	}
 	r = verbs_reg_mr(dev, win_offset, len, access, &mr);
 	if (r)
 		return r;
@@ -264,6 +309,8 @@ long fsc_read(uint16_t server, const struct fs_cred *cred, const char *path,
 	r = io_check(offset, len, 0, 0);
 	if (r || len == 0)
 		return r;
+	if (len <= FS_INLINE_MAX)
+		return read_inline(server, cred, path, offset, buf, len);
 	r = transport(&rn, &dev);
 	if (!r)
 		r = stage_get(dev, len, FAB_ACCESS_REMOTE_WRITE, &stage, &mr);

@@ -397,6 +397,30 @@ RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)
 	return 0;
 }
 
+RPC_HANDLER(FS_READ_INLINE, struct fs_io_req, struct fs_io_inline)
+{
+	struct fileserv *fsv;
+	struct fs_cred cred;
+	uint32_t root;
+	int n, err = io_decode(ctx, rq, 0, &fsv, &cred);
+
+	if (!err && (rq->length > FS_INLINE_MAX || rq->buf_key || rq->buf_offset))
+		err = -EINVAL;
+	if (!err)
+		err = enter(fsv, ctx->src_node, &root);
+	if (err)
+		return refuse(fsv, err);
+	n = ext2_read(fsv->fs, &cred, root, fsv->path, rq->offset, rp->data, rq->length,
+		      &rp->io.attr);
+	err = leave(fsv, n < 0 ? n : 0, false);
+	if (err)
+		return err;
+	stat_add(&fsv->stats.bytes_read, (uint64_t)n);
+	rp->io.bytes = (uint32_t)n;
+	rp->io.reserved = 0;
+	return 0;
+}
+
 RPC_HANDLER(FS_WRITE, struct fs_io_req, struct fs_io)
 {
 	struct fileserv *fsv;

@@ -420,6 +420,16 @@ KTEST(fileserv_client_calls)
 		     9);
 	KT_EXPECT(strcmp(link, "hello.txt") == 0);
 
+	/* A small read (inline) across a block boundary. */
+	n = fsc_read(LOOP_SERVER, &fsc_root, "/sub/pattern.bin", 1000, buf,
+		     FS_INLINE_MAX);
+	KT_EXPECT_EQ(n, FS_INLINE_MAX);
+	for (unsigned i = 0; i < FS_INLINE_MAX && n == FS_INLINE_MAX; i++)
+		if (buf[i] != (1000 + i) % 251) {
+			KT_EXPECT_EQ(buf[i], (1000 + i) % 251);
+			break;
+		}
+
 	memset(buf, 0xee, 100000);
 	n = fsc_read(LOOP_SERVER, &fsc_root, "/sub/pattern.bin", 0, buf, 100000);
 	KT_EXPECT_EQ(n, 100000);
@@ -531,6 +541,37 @@ KTEST(fileserv_hostile_io)
 	GOOD_READ();
 	KT_EXPECT_EQ(READ_RC(), 0);
 	KT_EXPECT(rp.bytes == 16 && memcmp(w.buf.va, "hello from ext2\n", 16) == 0);
+
+	/* FS_READ_INLINE: the same read with the bytes in the reply, and
+	 * only that: no buffer, at most FS_INLINE_MAX bytes, no flags. */
+	{
+		struct fs_io_inline *in = kmalloc(sizeof(*in));
+
+		KT_ASSERT(in);
+		memset(rq, 0, sizeof(*rq));
+		set_path(rq->path, "/hello.txt");
+		rq->length = FS_INLINE_MAX;
+		KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ_INLINE, rq, sizeof(*rq), in,
+				 sizeof(*in)),
+			     0);
+		KT_EXPECT(in->io.bytes == 16 &&
+			  memcmp(in->data, "hello from ext2\n", 16) == 0);
+		rq->length = FS_INLINE_MAX + 1;
+		KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ_INLINE, rq, sizeof(*rq), in,
+				 sizeof(*in)),
+			     -EINVAL);
+		rq->length = 16;
+		rq->buf_key = w.mr.key;
+		KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ_INLINE, rq, sizeof(*rq), in,
+				 sizeof(*in)),
+			     -EINVAL);
+		rq->buf_key = 0;
+		rq->flags = FS_SYNC;
+		KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ_INLINE, rq, sizeof(*rq), in,
+				 sizeof(*in)),
+			     -EINVAL);
+		kfree(in);
+	}
 
 	GOOD_READ();
 	memset(rq->path, 'a', FS_PATH_MAX); /* no NUL */

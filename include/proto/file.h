@@ -36,7 +36,8 @@
  * window (key, offset), which the server WRITEs (FS_READ, the key needs
  * FAB_ACCESS_REMOTE_WRITE) or READs (FS_WRITE, FAB_ACCESS_REMOTE_READ)
  * before it replies. A region the server cannot reach gives -EFAULT.
- * Directory listings and link targets are small and come in the reply.
+ * Directory listings, link targets and reads of up to FS_INLINE_MAX
+ * bytes (FS_READ_INLINE) are small and come in the reply.
  *
  * Errors are negative Linux errno values in the reply header's status.
  * Times are seconds since the epoch (ext2 keeps no finer ones).
@@ -57,7 +58,7 @@
 struct fs_cred {
 	uint32_t uid;
 	uint32_t gid;
-	uint32_t ngroups; /* used entries of groups, <= FS_NGROUPS */
+	uint32_t ngroups;  /* used entries of groups, <= FS_NGROUPS */
 	uint32_t reserved; /* 0 */
 	uint32_t groups[FS_NGROUPS];
 };
@@ -81,14 +82,14 @@ struct fs_attr {
 _Static_assert(sizeof(struct fs_attr) == 72, "fs_attr wire size");
 
 /* Linux's file type bits (st_mode & S_IFMT) and d_type values. */
-#define FS_S_IFMT   0170000u
-#define FS_S_IFSOCK 0140000u
-#define FS_S_IFLNK  0120000u
-#define FS_S_IFREG  0100000u
-#define FS_S_IFBLK  0060000u
-#define FS_S_IFDIR  0040000u
-#define FS_S_IFCHR  0020000u
-#define FS_S_IFIFO  0010000u
+#define FS_S_IFMT     0170000u
+#define FS_S_IFSOCK   0140000u
+#define FS_S_IFLNK    0120000u
+#define FS_S_IFREG    0100000u
+#define FS_S_IFBLK    0060000u
+#define FS_S_IFDIR    0040000u
+#define FS_S_IFCHR    0020000u
+#define FS_S_IFIFO    0010000u
 #define FS_DT_UNKNOWN 0
 #define FS_DT_FIFO    1
 #define FS_DT_CHR     2
@@ -139,7 +140,8 @@ struct fs_create_req {
 	uint32_t mode;
 	char path[FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct fs_create_req) == 56 + FS_PATH_MAX, "fs_create_req wire size");
+_Static_assert(sizeof(struct fs_create_req) == 56 + FS_PATH_MAX,
+	       "fs_create_req wire size");
 
 /* FS_RENAME (path -> path2, replacing a path2 of a compatible type, as
  * rename(2)), FS_LINK (a new name path2 for the file path), FS_SYMLINK (a
@@ -180,13 +182,27 @@ struct fs_io {
 };
 _Static_assert(sizeof(struct fs_io) == 80, "fs_io wire size");
 
+/* FS_READ_INLINE: a small read whose bytes come in the reply rather than
+ * by RDMA (no memory region, one fabric operation less): the request is
+ * a struct fs_io_req with length <= FS_INLINE_MAX, flags 0 and buf_key,
+ * buf_offset 0. Reply: struct fs_io_inline. */
+#define FS_INLINE_MAX 4096u
+
+struct fs_io_inline {
+	struct fs_io io;
+	uint8_t data[FS_INLINE_MAX]; /* io.bytes of them are the file's */
+};
+_Static_assert(sizeof(struct fs_io_inline) == 80 + FS_INLINE_MAX,
+	       "fs_io_inline wire size");
+
 /* FS_TRUNCATE: the regular file path gets size bytes. Reply: fs_attr. */
 struct fs_truncate_req {
 	struct fs_cred cred;
 	uint64_t size;
 	char path[FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct fs_truncate_req) == 56 + FS_PATH_MAX, "fs_truncate_req wire size");
+_Static_assert(sizeof(struct fs_truncate_req) == 56 + FS_PATH_MAX,
+	       "fs_truncate_req wire size");
 
 /* FS_SETATTR: chmod, chown, utimes in one. valid says which fields
  * apply; flags: FS_NOFOLLOW. Reply: struct fs_attr. */
@@ -207,7 +223,8 @@ struct fs_setattr_req {
 	int64_t mtime;
 	char path[FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct fs_setattr_req) == 88 + FS_PATH_MAX, "fs_setattr_req wire size");
+_Static_assert(sizeof(struct fs_setattr_req) == 88 + FS_PATH_MAX,
+	       "fs_setattr_req wire size");
 
 /* FS_GETDENTS: entries of directory path from cookie (0: the first) as
  * Linux's struct linux_dirent64 records (d_ino u64, d_off s64 = the
@@ -219,7 +236,8 @@ struct fs_getdents_req {
 	uint64_t cookie;
 	char path[FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct fs_getdents_req) == 56 + FS_PATH_MAX, "fs_getdents_req wire size");
+_Static_assert(sizeof(struct fs_getdents_req) == 56 + FS_PATH_MAX,
+	       "fs_getdents_req wire size");
 
 struct fs_dirents {
 	uint64_t next_cookie; /* where the next request starts */
@@ -235,7 +253,8 @@ struct fs_link_target {
 	uint32_t reserved;
 	char target[FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct fs_link_target) == 8 + FS_PATH_MAX, "fs_link_target wire size");
+_Static_assert(sizeof(struct fs_link_target) == 8 + FS_PATH_MAX,
+	       "fs_link_target wire size");
 
 /* FS_STATFS reply, as statfs(2). */
 struct fs_statfs {
