@@ -6,11 +6,10 @@
  * /sub/pattern.bin 100000 bytes of i % 251, /link -> hello.txt; made
  * afresh for each boot, so the tests may write to it).
  *
- * The nodes are a loopback fabric in kernel memory (a stand-in for
- * fabricd, smaller than net/fabric_ktest.c's, which is private to that
- * file): the doorbell executes the poster's work requests at once, in its
- * thread, with fabricd's checks (keys, rights, ranges, receive buffers),
- * so RPC and the server's RDMA run as on the real fabric. Nodes:
+ * The nodes are on the loopback fabric (include/net/loop_fabric.h), a
+ * stand-in for fabricd whose doorbell executes the poster's work requests
+ * at once with fabricd's checks, so RPC and the server's RDMA run as on
+ * the real fabric. Nodes:
  *
  *   LOOP_SERVER  the file service, exports= as below
  *   LOOP_ROOT    exported "/"
@@ -34,13 +33,12 @@
 #include <kernel/time.h>
 #include <lib/string.h>
 #include <net/fs_client.h>
+#include <net/loop_fabric.h>
 #include <net/rpc.h>
 #include <net/verbs.h>
 
-#define LOOP_NODES  4
-#define LOOP_ORDER  10 /* 4 MiB windows */
-#define LOOP_WINDOW (4096ull << LOOP_ORDER)
-#define LOOP_SERVER 20
+#define BED_NODES   4
+#define LOOP_SERVER 20 /* the nodes' ids: LOOP_SERVER + 0 .. 3 */
 #define LOOP_ROOT   21
 #define LOOP_SUB    22
 #define LOOP_NONE   23
@@ -50,233 +48,12 @@
 /* The file client's loopback hook (net/fs_client.c; not in its header). */
 void fsc_test_transport(struct rpc_node *rn, struct verbs_dev *dev);
 
-/* ---- a loopback fabric ------------------------------------------------------------ */
-
-struct lnode {
-	struct lfab *fab;
-	uint16_t id;
-	uint8_t *win;
-	volatile struct fab_window_hdr *hdr;
-	struct verbs_dev *dev;
-	struct rpc_node *rn;
-	uint32_t sq_head, cq_tail, rq_head[FAB_MAX_QPS]; /* under fab->lock */
-	bool raise;					 /* under fab->lock */
-};
-
-struct lfab {
-	struct spinlock lock;
-	struct lnode nodes[LOOP_NODES];
-};
-
-static struct lnode *lfind(struct lfab *f, uint16_t id)
-{
-	for (unsigned i = 0; i < LOOP_NODES; i++)
-		if (f->nodes[i].id == id)
-			return &f->nodes[i];
-	return NULL;
-}
-
-/* fabricd's MR check: key, rights, range inside the MR and the window. */
-static bool lmr_ok(struct lnode *n, uint32_t key, uint64_t off, uint64_t len,
-		   uint32_t need)
-{
-	struct fab_mr mr;
-
-	memcpy(&mr, n->win + FAB_MR_OFFSET + FAB_MR_SLOT(key) * sizeof(mr), sizeof(mr));
-	if (!mr.length || mr.key != key || (mr.access & need) != need ||
-	    mr.offset < FAB_DATA_OFFSET || mr.offset > LOOP_WINDOW ||
-	    mr.length > LOOP_WINDOW - mr.offset)
-		return false;
-	return off >= mr.offset && len <= mr.length && off - mr.offset <= mr.length - len;
-}
-
-static void lcqe(struct lnode *n, const struct fab_cqe *c)
-{
-	struct fab_cqe *slot =
-		(struct fab_cqe *)(n->win + FAB_CQ_OFFSET) + n->cq_tail % FAB_CQ_ENTRIES;
-
-	*slot = *c;
-	__atomic_store_n(&n->hdr->cq_tail, ++n->cq_tail, __ATOMIC_RELEASE);
-	n->raise = true;
-}
-
-static uint8_t lsend(struct lnode *s, struct lnode *t, const struct fab_wqe *w)
-{
-	uint16_t q = w->dst_qpn;
-	uint32_t tail = __atomic_load_n(&t->hdr->rq_tail[q], __ATOMIC_ACQUIRE);
-	struct fab_rqe r;
-	struct fab_cqe c;
-
-	if (tail == t->rq_head[q])
-		return FAB_ST_RNR;
-	memcpy(&r,
-	       t->win + FAB_RQ_OFFSET +
-		       (q * FAB_RQ_ENTRIES + t->rq_head[q] % FAB_RQ_ENTRIES) * sizeof(r),
-	       sizeof(r));
-	t->hdr->rq_head[q] = ++t->rq_head[q];
-	memset(&c, 0, sizeof(c));
-	c.wr_id = r.wr_id;
-	c.opcode = FAB_OP_RECV;
-	c.src_node = s->id;
-	c.src_qpn = w->src_qpn;
-	c.qpn = q;
-	c.imm = w->imm;
-	if (!lmr_ok(t, r.key, r.offset, r.length, FAB_ACCESS_LOCAL_WRITE) ||
-	    w->length > r.length) {
-		c.status = w->length > r.length ? FAB_ST_LENGTH : FAB_ST_LOCAL_ERR;
-		lcqe(t, &c);
-		return c.status == FAB_ST_LENGTH ? FAB_ST_LENGTH : FAB_ST_REMOTE_ACCESS;
-	}
-	memmove(t->win + r.offset, s->win + w->local_offset, w->length);
-	c.byte_len = w->length;
-	lcqe(t, &c);
-	return FAB_ST_OK;
-}
-
-/* Executes w of s; the status goes into the completion. */
-static uint8_t lexec(struct lfab *f, struct lnode *s, const struct fab_wqe *w)
-{
-	uint32_t local_need = w->opcode == FAB_OP_READ ? FAB_ACCESS_LOCAL_WRITE : 0;
-	struct lnode *t = lfind(f, w->dst_node);
-	struct fab_cqe c;
-
-	if (w->opcode < FAB_OP_SEND || w->opcode > FAB_OP_WRITE_IMM ||
-	    (w->flags & ~FAB_WQE_SIGNALED) ||
-	    !lmr_ok(s, w->local_key, w->local_offset, w->length, local_need))
-		return FAB_ST_LOCAL_ERR;
-	if (w->length > FAB_MAX_MSG)
-		return FAB_ST_LENGTH;
-	if (!t || !t->dev)
-		return FAB_ST_UNREACHABLE;
-	if (w->src_qpn >= FAB_MAX_QPS || w->dst_qpn >= FAB_MAX_QPS)
-		return FAB_ST_BAD_QP;
-	if (w->opcode == FAB_OP_SEND)
-		return lsend(s, t, w);
-	if (w->opcode == FAB_OP_READ) {
-		if (!lmr_ok(t, w->remote_key, w->remote_offset, w->length,
-			    FAB_ACCESS_REMOTE_READ))
-			return FAB_ST_REMOTE_ACCESS;
-		memmove(s->win + w->local_offset, t->win + w->remote_offset, w->length);
-		return FAB_ST_OK;
-	}
-	if (!lmr_ok(t, w->remote_key, w->remote_offset, w->length,
-		    FAB_ACCESS_REMOTE_WRITE))
-		return FAB_ST_REMOTE_ACCESS;
-	memmove(t->win + w->remote_offset, s->win + w->local_offset, w->length);
-	if (w->opcode == FAB_OP_WRITE_IMM) {
-		memset(&c, 0, sizeof(c));
-		c.opcode = FAB_OP_RECV_IMM;
-		c.src_node = s->id;
-		c.src_qpn = w->src_qpn;
-		c.qpn = w->src_qpn;
-		c.byte_len = w->length;
-		c.imm = w->imm;
-		c.remote_offset = w->remote_offset;
-		lcqe(t, &c);
-	}
-	return FAB_ST_OK;
-}
-
-static void ldoorbell(void *ctx)
-{
-	struct lnode *s = ctx;
-	struct lfab *f = s->fab;
-
-	spin_lock(&f->lock);
-	for (;;) {
-		uint32_t tail = __atomic_load_n(&s->hdr->sq_tail, __ATOMIC_ACQUIRE);
-		struct fab_wqe w;
-		struct fab_cqe done;
-
-		if (tail == s->sq_head || tail - s->sq_head > FAB_SQ_ENTRIES)
-			break;
-		memcpy(&w,
-		       s->win + FAB_SQ_OFFSET + (s->sq_head % FAB_SQ_ENTRIES) * sizeof(w),
-		       sizeof(w));
-		s->hdr->sq_head = ++s->sq_head;
-		memset(&done, 0, sizeof(done));
-		done.wr_id = w.wr_id;
-		done.opcode = w.opcode;
-		done.qpn = w.src_qpn;
-		done.byte_len = w.length;
-		done.status = lexec(f, s, &w);
-		if (done.status || (w.flags & FAB_WQE_SIGNALED))
-			lcqe(s, &done);
-	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (unsigned i = 0; i < LOOP_NODES; i++) {
-		struct lnode *n = &f->nodes[i];
-
-		if (n->raise && n->dev && n->hdr->guest_sleeping) {
-			n->raise = false;
-			verbs_interrupt(n->dev);
-		}
-	}
-	spin_unlock(&f->lock);
-}
-
-static void lfab_destroy(struct lfab *f)
-{
-	for (unsigned i = 0; i < LOOP_NODES; i++) {
-		struct lnode *n = &f->nodes[i];
-
-		if (n->rn)
-			rpc_stop(n->rn);
-		if (n->dev)
-			verbs_dev_destroy(n->dev);
-		if (n->win)
-			page_free(n->win, LOOP_ORDER);
-	}
-	kfree(f);
-}
-
-/* The four nodes, each with its device and RPC service. */
-static struct lfab *lfab_create(void)
-{
-	static const uint16_t ids[LOOP_NODES] = {LOOP_SERVER, LOOP_ROOT, LOOP_SUB,
-						 LOOP_NONE};
-	struct lfab *f = kzalloc(sizeof(*f));
-
-	if (!f)
-		return NULL;
-	spin_init(&f->lock, "fs-loop");
-	for (unsigned i = 0; i < LOOP_NODES; i++) {
-		struct lnode *n = &f->nodes[i];
-		struct verbs_hw hw;
-
-		n->fab = f;
-		n->id = ids[i];
-		n->win = page_zalloc(LOOP_ORDER);
-		if (!n->win)
-			goto fail;
-		n->hdr = (volatile struct fab_window_hdr *)n->win;
-		n->hdr->magic = FAB_MAGIC;
-		n->hdr->version = FAB_VERSION;
-		n->hdr->node_id = n->id;
-		n->hdr->generation = 1;
-		n->hdr->window_size = LOOP_WINDOW;
-		n->hdr->fabricd_sleeping = 1;
-		hw.window = n->win;
-		hw.window_size = LOOP_WINDOW;
-		hw.doorbell = ldoorbell;
-		hw.ctx = n;
-		if (verbs_dev_create(&hw, &n->dev))
-			goto fail;
-	}
-	for (unsigned i = 0; i < LOOP_NODES; i++)
-		if (rpc_start(f->nodes[i].dev, ids, LOOP_NODES, &f->nodes[i].rn))
-			goto fail;
-	return f;
-fail:
-	lfab_destroy(f);
-	return NULL;
-}
-
 /* ---- the test bed ------------------------------------------------------------------ */
 
 struct bed {
-	struct lfab *fab;
-	struct ext2_fs *fs; /* NULL: no test disk */
+	struct loop_fabric *fab;
+	struct rpc_node *rn[BED_NODES]; /* by id - LOOP_SERVER */
+	struct ext2_fs *fs;		/* NULL: no test disk */
 	struct fileserv *fsv;
 };
 
@@ -285,38 +62,50 @@ static const struct kconfig_export bed_exports[] = {
 	{LOOP_SUB, "/sub"},
 };
 
-/* The loopback nodes, the ext2 test disk mounted (if with_fs) and the
- * service of LOOP_SERVER on it (fs_err when there is no file system). */
+static void bed_free(struct bed *b)
+{
+	for (unsigned i = 0; i < BED_NODES; i++)
+		if (b->rn[i])
+			rpc_stop(b->rn[i]);
+	if (b->fs)
+		ext2_unmount(b->fs);
+	if (b->fab)
+		loop_destroy(b->fab);
+}
+
+/* The loopback nodes with their RPC services, the ext2 test disk mounted
+ * (if with_fs) and the service of LOOP_SERVER on it (fs_err when there
+ * is no file system). */
 static bool bed_up(struct bed *b, bool with_fs, int fs_err)
 {
+	static const uint16_t ids[BED_NODES] = {LOOP_SERVER, LOOP_ROOT, LOOP_SUB,
+						LOOP_NONE};
 	struct ext2_mount_opts opts = {.cache_bytes = 256 << 10};
-	struct lnode *srv;
 	struct blkdev *bd;
 	char why[128];
 
 	memset(b, 0, sizeof(*b));
-	b->fab = lfab_create();
+	b->fab = loop_create(BED_NODES, LOOP_SERVER, 1);
 	if (!b->fab)
 		return false;
-	srv = lfind(b->fab, LOOP_SERVER);
+	for (unsigned i = 0; i < BED_NODES; i++)
+		if (rpc_start(b->fab->nodes[i].dev, ids, BED_NODES, &b->rn[i]))
+			goto fail;
 	if (with_fs) {
 		if (virtio_blk_probe(EXT2_DISK, &bd) ||
 		    ext2_mount(bd, &opts, &b->fs, why, sizeof(why))) {
 			printk_raw("# fileserv: no ext2 test disk (vdb): boot the "
-				   "storage image "
-				   "with scripts/ktest.py\n");
+				   "storage image with scripts/ktest.py\n");
 			b->fs = NULL;
 			goto fail;
 		}
 	}
-	if (fileserv_start(srv->rn, srv->dev, b->fs, b->fs ? 0 : fs_err, bed_exports, 2,
-			   &b->fsv))
+	if (fileserv_start(b->rn[0], b->fab->nodes[0].dev, b->fs, b->fs ? 0 : fs_err,
+			   bed_exports, 2, &b->fsv))
 		goto fail;
 	return true;
 fail:
-	if (b->fs)
-		ext2_unmount(b->fs);
-	lfab_destroy(b->fab);
+	bed_free(b);
 	return false;
 }
 
@@ -324,19 +113,22 @@ static void bed_down(struct bed *b)
 {
 	fsc_test_transport(NULL, NULL);
 	/* RPC first: no request may be in the service when it goes */
-	for (unsigned i = 0; i < LOOP_NODES; i++) {
-		rpc_stop(b->fab->nodes[i].rn);
-		b->fab->nodes[i].rn = NULL;
+	for (unsigned i = 0; i < BED_NODES; i++) {
+		rpc_stop(b->rn[i]);
+		b->rn[i] = NULL;
 	}
 	fileserv_stop(b->fsv);
-	if (b->fs)
-		ext2_unmount(b->fs);
-	lfab_destroy(b->fab);
+	bed_free(b);
 }
 
 static struct rpc_node *rn_of(struct bed *b, uint16_t id)
 {
-	return lfind(b->fab, id)->rn;
+	return b->rn[id - LOOP_SERVER];
+}
+
+static struct verbs_dev *dev_of(struct bed *b, uint16_t id)
+{
+	return loop_find(b->fab, id)->dev;
 }
 
 /* A buffer in node id's window registered with access (for the server). */
@@ -349,7 +141,7 @@ struct wbuf {
 static bool wbuf_get(struct bed *b, uint16_t id, size_t size, uint32_t access,
 		     struct wbuf *w)
 {
-	w->dev = lfind(b->fab, id)->dev;
+	w->dev = dev_of(b, id);
 	if (verbs_buf_alloc(w->dev, size, &w->buf))
 		return false;
 	if (verbs_reg_mr(w->dev, w->buf.offset, w->buf.size, access, &w->mr)) {
@@ -400,7 +192,7 @@ KTEST(fileserv_client_calls)
 		kfree(buf);
 		return;
 	}
-	fsc_test_transport(rn_of(&b, LOOP_ROOT), lfind(b.fab, LOOP_ROOT)->dev);
+	fsc_test_transport(rn_of(&b, LOOP_ROOT), dev_of(&b, LOOP_ROOT));
 	KT_EXPECT(fileserv_export_ino(b.fsv, LOOP_ROOT) == EXT2_ROOT_INO);
 	KT_EXPECT(fileserv_export_ino(b.fsv, LOOP_SUB) > EXT2_ROOT_INO);
 	KT_EXPECT_EQ(fileserv_export_ino(b.fsv, LOOP_NONE), 0);
@@ -494,7 +286,7 @@ KTEST(fileserv_client_calls)
 	KT_EXPECT(found_hello && found_sub);
 
 	/* the "/sub" export: its "/" is /sub, and nothing above it */
-	fsc_test_transport(rn_of(&b, LOOP_SUB), lfind(b.fab, LOOP_SUB)->dev);
+	fsc_test_transport(rn_of(&b, LOOP_SUB), dev_of(&b, LOOP_SUB));
 	KT_EXPECT_EQ(fsc_stat(LOOP_SERVER, &fsc_root, "/pattern.bin", 0, 0, &a), 0);
 	KT_EXPECT_EQ(a.size, 100000);
 	KT_EXPECT_EQ(fsc_stat(LOOP_SERVER, &fsc_root, "/hello.txt", 0, 0, &a), -ENOENT);
@@ -502,7 +294,7 @@ KTEST(fileserv_client_calls)
 		     -EACCES);
 	KT_EXPECT_EQ(fsc_stat(LOOP_SERVER, &fsc_root, "/..", 0, 0, &a), -EACCES);
 	/* no export at all */
-	fsc_test_transport(rn_of(&b, LOOP_NONE), lfind(b.fab, LOOP_NONE)->dev);
+	fsc_test_transport(rn_of(&b, LOOP_NONE), dev_of(&b, LOOP_NONE));
 	KT_EXPECT_EQ(fsc_stat(LOOP_SERVER, &fsc_root, "/", 0, 0, &a), -EACCES);
 	KT_EXPECT_EQ(fsc_read(LOOP_SERVER, &fsc_root, "/hello.txt", 0, buf, 16), -EACCES);
 
