@@ -703,10 +703,12 @@ static void call_spin(struct rpc_node *rn, struct rpc_call *c, uint64_t until)
 		return;
 	if (end > until)
 		end = until;
+	verbs_poll_begin(rn->dev);
 	while (!call_settled(rn, c) && clock_ns() < end) {
 		if (!verbs_poll_cq(rn->dev))
 			thread_yield(); /* let others on this CPU run meanwhile */
 	}
+	verbs_poll_end(rn->dev);
 	__atomic_store_n(&rn->spinning, false, __ATOMIC_RELEASE);
 }
 

@@ -30,6 +30,15 @@
  * a 24-bit tag in their keys (fabric.h: key & 0xff is the slot); the tag
  * advances at every registration and is never 0, so no key is 0.
  *
+ * Pollers. A thread that polls the CQ itself (verbs_poll_begin/_end, the
+ * RPC caller spinning for its reply) wants no interrupt: guest_sleeping
+ * tells fabricd to raise MSI-X only while the CQ thread is asleep AND
+ * nobody polls. Both sides store their own state, barrier, then read the
+ * other's (cq_asleep vs pollers), so at least one of them sees that the
+ * flag must go up when the last poller leaves a sleeping CQ thread; the
+ * one that raises it re-checks the CQ afterwards, as the CQ thread always
+ * did, so no completion waits for the 100 ms safety timeout.
+ *
  * Handlers run with no verbs lock held (so they may post); a QP being
  * destroyed waits until the CQ thread is not dispatching to it.
  *
@@ -99,6 +108,9 @@ struct verbs_dev {
 	struct verbs_qp *qps[FAB_MAX_QPS]; /* under qp_lock */
 	struct verbs_qp *dispatching;	   /* set under qp_lock by the drainer */
 	bool draining; /* atomic: someone consumes the CQ (cq_try_drain) */
+	/* Event suppression (see "Pollers" above): atomics. */
+	unsigned pollers; /* threads between verbs_poll_begin and _end */
+	bool cq_asleep;	  /* the CQ thread is (about to be) blocked */
 
 	struct spinlock mr_lock;
 	uint32_t mr_tag[FAB_MR_ENTRIES]; /* under mr_lock: last tag of each slot */
@@ -712,6 +724,24 @@ int verbs_poll_cq(struct verbs_dev *dev)
 	return (int)cq_try_drain(dev);
 }
 
+void verbs_poll_begin(struct verbs_dev *dev)
+{
+	__atomic_add_fetch(&dev->pollers, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&dev->hdr->guest_sleeping, 0, __ATOMIC_RELAXED);
+}
+
+void verbs_poll_end(struct verbs_dev *dev)
+{
+	if (__atomic_sub_fetch(&dev->pollers, 1, __ATOMIC_SEQ_CST))
+		return;
+	if (!__atomic_load_n(&dev->cq_asleep, __ATOMIC_SEQ_CST))
+		return; /* the CQ thread raises the flag when it goes to sleep */
+	__atomic_store_n(&dev->hdr->guest_sleeping, 1, __ATOMIC_RELAXED);
+	full_barrier();
+	if (!cq_empty(dev))
+		complete(&dev->irq); /* came in unannounced: wake the CQ thread */
+}
+
 static void cq_thread_main(void *arg)
 {
 	struct verbs_dev *dev = arg;
@@ -726,12 +756,15 @@ static void cq_thread_main(void *arg)
 			thread_yield();
 			continue;
 		}
-		__atomic_store_n(&dev->hdr->guest_sleeping, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&dev->cq_asleep, true, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&dev->pollers, __ATOMIC_SEQ_CST))
+			__atomic_store_n(&dev->hdr->guest_sleeping, 1, __ATOMIC_RELAXED);
 		full_barrier();
 		if (cq_empty(dev) && !dev->stopping) {
 			stat_add(&dev->stats.sleeps);
 			wait_for_completion_timeout(&dev->irq, VERBS_SLEEP_NS);
 		}
+		__atomic_store_n(&dev->cq_asleep, false, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&dev->hdr->guest_sleeping, 0, __ATOMIC_RELAXED);
 		last = clock_ns();
 	}

@@ -214,6 +214,14 @@ int verbs_wait(struct verbs_qp *qp, struct verbs_wc *wc, uint64_t timeout_ns);
  */
 int verbs_poll_cq(struct verbs_dev *dev);
 
+/*
+ * Brackets a stretch of verbs_poll_cq polling: while any thread is inside
+ * one, fabricd is told the guest is awake and raises no interrupt for new
+ * completions (the poller finds them). Pairs must match; they nest.
+ */
+void verbs_poll_begin(struct verbs_dev *dev);
+void verbs_poll_end(struct verbs_dev *dev);
+
 /* The errno for a fab_status (0 for FAB_ST_OK). */
 int verbs_status_errno(unsigned fab_status);
 
