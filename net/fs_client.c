@@ -109,26 +109,46 @@ static int put_cred(struct fs_cred *dst, const struct fs_cred *cred)
 	return 0;
 }
 
-int fsc_stat(uint16_t server, const struct fs_cred *cred, const char *path,
-	     unsigned flags, unsigned may, struct fs_attr *attr)
+/* Fills the credentials and the path every request starts with. */
+static int put_head(struct fs_cred *dst_cred, char *dst_path, const struct fs_cred *cred,
+		    const char *path)
 {
-	struct fs_stat_req *rq = kzalloc(sizeof(*rq));
+	int err = put_cred(dst_cred, cred);
+
+	return err ? err : put_path(dst_path, path);
+}
+
+/*
+ * Sends request rq (kzalloc'd, rq_len bytes; freed here) unless err says
+ * filling it failed, for a struct fs_attr reply copied to *attr (if not
+ * NULL). rq NULL: -ENOMEM.
+ */
+static int attr_call(uint16_t server, unsigned opcode, void *rq, size_t rq_len, int err,
+		     struct fs_attr *attr)
+{
 	struct fs_attr a;
-	int err;
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
 	if (!err)
-		err = put_path(rq->path, path);
-	rq->flags = flags;
-	rq->may = may;
-	if (!err)
-		err = call(server, MSG_FS_STAT, rq, sizeof(*rq), &a, sizeof(a));
+		err = call(server, opcode, rq, rq_len, &a, sizeof(a));
 	kfree(rq);
 	if (!err && attr)
 		*attr = a;
 	return err;
+}
+
+int fsc_stat(uint16_t server, const struct fs_cred *cred, const char *path,
+	     unsigned flags, unsigned may, struct fs_attr *attr)
+{
+	struct fs_stat_req *rq = kzalloc(sizeof(*rq));
+
+	if (!rq)
+		return -ENOMEM;
+	rq->flags = flags;
+	rq->may = may;
+	return attr_call(server, MSG_FS_STAT, rq, sizeof(*rq),
+			 put_head(&rq->cred, rq->path, cred, path), attr);
 }
 
 /* ---- reads and writes -------------------------------------------------- */
@@ -149,9 +169,7 @@ static long io_chunks(uint16_t server, unsigned opcode, const struct fs_cred *cr
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
+	err = put_head(&rq->cred, rq->path, cred, path);
 	while (!err && done < len) {
 		uint32_t chunk =
 			len - done > FS_IO_MAX ? FS_IO_MAX : (uint32_t)(len - done);
@@ -197,9 +215,7 @@ static long read_inline(uint16_t server, const struct fs_cred *cred, const char 
 	long err = rq && rep ? 0 : -ENOMEM;
 
 	if (!err)
-		err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
+		err = put_head(&rq->cred, rq->path, cred, path);
 	if (!err) {
 		rq->length = (uint32_t)len;
 		rq->offset = offset;
@@ -372,22 +388,13 @@ static int create_like(uint16_t server, unsigned opcode, const struct fs_cred *c
 		       struct fs_attr *attr)
 {
 	struct fs_create_req *rq = kzalloc(sizeof(*rq));
-	struct fs_attr a;
-	int err;
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
 	rq->flags = flags;
 	rq->mode = mode;
-	if (!err)
-		err = call(server, opcode, rq, sizeof(*rq), &a, sizeof(a));
-	kfree(rq);
-	if (!err && attr)
-		*attr = a;
-	return err;
+	return attr_call(server, opcode, rq, sizeof(*rq),
+			 put_head(&rq->cred, rq->path, cred, path), attr);
 }
 
 int fsc_create(uint16_t server, const struct fs_cred *cred, const char *path,
@@ -412,9 +419,7 @@ static int path_only(uint16_t server, unsigned opcode, const struct fs_cred *cre
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
+	err = put_head(&rq->cred, rq->path, cred, path);
 	if (!err)
 		err = call(server, opcode, rq, sizeof(*rq), &rep, sizeof(rep));
 	kfree(rq);
@@ -450,9 +455,7 @@ static int two_paths(uint16_t server, unsigned opcode, const struct fs_cred *cre
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
+	err = put_head(&rq->cred, rq->path, cred, path);
 	if (!err)
 		err = put_path(rq->path2, path2);
 	if (!err)
@@ -489,9 +492,7 @@ int fsc_readlink(uint16_t server, const struct fs_cred *cred, const char *path, 
 	int err = rq && rep ? 0 : -ENOMEM;
 
 	if (!err)
-		err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
+		err = put_head(&rq->cred, rq->path, cred, path);
 	if (!err)
 		err = call(server, MSG_FS_READLINK, rq, sizeof(*rq), rep, sizeof(*rep));
 	if (!err && (rep->len >= FS_PATH_MAX || rep->target[rep->len] != '\0'))
@@ -511,21 +512,12 @@ int fsc_truncate(uint16_t server, const struct fs_cred *cred, const char *path,
 		 uint64_t size, struct fs_attr *attr)
 {
 	struct fs_truncate_req *rq = kzalloc(sizeof(*rq));
-	struct fs_attr a;
-	int err;
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
 	rq->size = size;
-	if (!err)
-		err = call(server, MSG_FS_TRUNCATE, rq, sizeof(*rq), &a, sizeof(a));
-	kfree(rq);
-	if (!err && attr)
-		*attr = a;
-	return err;
+	return attr_call(server, MSG_FS_TRUNCATE, rq, sizeof(*rq),
+			 put_head(&rq->cred, rq->path, cred, path), attr);
 }
 
 int fsc_setattr(uint16_t server, const struct fs_cred *cred, const char *path,
@@ -533,14 +525,9 @@ int fsc_setattr(uint16_t server, const struct fs_cred *cred, const char *path,
 		int64_t atime, int64_t mtime, struct fs_attr *attr)
 {
 	struct fs_setattr_req *rq = kzalloc(sizeof(*rq));
-	struct fs_attr a;
-	int err;
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
 	rq->flags = flags;
 	rq->valid = valid;
 	rq->mode = mode;
@@ -548,12 +535,8 @@ int fsc_setattr(uint16_t server, const struct fs_cred *cred, const char *path,
 	rq->gid = gid;
 	rq->atime = atime;
 	rq->mtime = mtime;
-	if (!err)
-		err = call(server, MSG_FS_SETATTR, rq, sizeof(*rq), &a, sizeof(a));
-	kfree(rq);
-	if (!err && attr)
-		*attr = a;
-	return err;
+	return attr_call(server, MSG_FS_SETATTR, rq, sizeof(*rq),
+			 put_head(&rq->cred, rq->path, cred, path), attr);
 }
 
 int fsc_getdents(uint16_t server, const struct fs_cred *cred, const char *path,
@@ -564,9 +547,7 @@ int fsc_getdents(uint16_t server, const struct fs_cred *cred, const char *path,
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
+	err = put_head(&rq->cred, rq->path, cred, path);
 	rq->cookie = *cookie;
 	if (!err)
 		err = call(server, MSG_FS_GETDENTS, rq, sizeof(*rq), out, sizeof(*out));
@@ -587,9 +568,7 @@ int fsc_statfs(uint16_t server, const struct fs_cred *cred, const char *path,
 
 	if (!rq)
 		return -ENOMEM;
-	err = put_cred(&rq->cred, cred);
-	if (!err)
-		err = put_path(rq->path, path);
+	err = put_head(&rq->cred, rq->path, cred, path);
 	if (!err)
 		err = call(server, MSG_FS_STATFS, rq, sizeof(*rq), &rep, sizeof(rep));
 	kfree(rq);
