@@ -85,6 +85,7 @@ static int probe_locked(void)
 		return -ENXIO;
 	}
 	the_dev.window_size = win->size;
+	the_dev.window_phys = win->addr;
 	the_dev.position = (uint16_t)the_dev.regs[IVSHMEM_IV_POSITION / 4];
 	err = pci_msix_enable(d);
 	if (err < 0) {

@@ -19,7 +19,7 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_NAMES   := bootinfo acpi cmdline fabric manifest ext2
+FUZZ_NAMES   := bootinfo acpi cmdline fabric manifest ext2 $(if $(wildcard tests/fuzz/fuzz_elf.c),elf)
 
 UNIT_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNIT_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
@@ -32,7 +32,9 @@ UNIT_TFLAGS  := -Iinclude -Itests/unit -Itools
 
 UNIT_KSRCS   := lib/printf.c lib/cmdline.c lib/string.c lib/errno.c \
 		kernel/bootinfo.c kernel/buddy.c kernel/acpi.c net/msg.c kernel/config.c \
-		scomponent/bcache.c $(wildcard scomponent/ext2_*.c)
+		scomponent/bcache.c $(wildcard scomponent/ext2_*.c) \
+		$(wildcard mcomponent/vma.c mcomponent/elf.c mcomponent/ustack.c \
+			   pcomponent/excache_set.c)
 UNIT_TSRCS   := $(wildcard tests/unit/*.c)
 # Host tools' code under test: built like the tests (no rename.h: they are
 # ordinary libc programs).

@@ -1,6 +1,7 @@
 /*
  * The loopback fabric of the self tests: see include/net/loop_fabric.h.
  */
+#include <arch/memlayout.h>
 #include <kernel/errno.h>
 #include <kernel/mm.h>
 #include <kernel/spinlock.h>
@@ -221,6 +222,7 @@ struct loop_fabric *loop_create(unsigned n, uint16_t first_id, uint32_t generati
 		ln->hdr->fabricd_sleeping = 1;
 		hw.window = ln->win;
 		hw.window_size = LOOP_WINDOW;
+		hw.window_phys = virt_to_phys(ln->win);
 		hw.doorbell = loop_doorbell;
 		hw.ctx = ln;
 		if (verbs_dev_create(&hw, &ln->dev))
@@ -250,7 +252,7 @@ bool loop_restart(struct loop_fabric *f, unsigned i)
 {
 	struct loop_node *ln = &f->nodes[i];
 	uint32_t gen = ln->hdr->generation + 1;
-	struct verbs_hw hw = {ln->win, LOOP_WINDOW, loop_doorbell, ln};
+	struct verbs_hw hw = {ln->win, LOOP_WINDOW, virt_to_phys(ln->win), loop_doorbell, ln};
 
 	struct verbs_dev *old = ln->dev;
 

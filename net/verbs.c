@@ -85,6 +85,7 @@ struct verbs_qp {
 
 struct verbs_dev {
 	uint8_t *window;
+	uint64_t window_phys; /* physical address of window[0] */
 	uint64_t window_size;
 	volatile struct fab_window_hdr *hdr;
 	volatile struct fab_mr *mrs;
@@ -175,6 +176,11 @@ int verbs_status_errno(unsigned fab_status)
 uint16_t verbs_node_id(const struct verbs_dev *dev)
 {
 	return dev->node_id;
+}
+
+uint64_t verbs_window_phys(const struct verbs_dev *dev, uint64_t offset)
+{
+	return dev->window_phys + offset;
 }
 
 uint32_t verbs_generation(const struct verbs_dev *dev)
@@ -801,6 +807,7 @@ int verbs_dev_create(const struct verbs_hw *hw, struct verbs_dev **out)
 	if (!dev)
 		return -ENOMEM;
 	dev->window = hw->window;
+	dev->window_phys = hw->window_phys;
 	dev->window_size =
 		hw->window_size < hdr->window_size ? hw->window_size : hdr->window_size;
 	dev->hdr = hdr;
@@ -874,6 +881,7 @@ static int open_locked(void)
 		return err;
 	hw.window = nic.window;
 	hw.window_size = nic.window_size;
+	hw.window_phys = nic.window_phys;
 	hw.doorbell = ivshmem_ring;
 	hw.ctx = &nic;
 	err = verbs_dev_create(&hw, &node_dev);

@@ -27,6 +27,7 @@
 
 struct ivshmem {
 	void *window;		 /* BAR2, write-back */
+	uint64_t window_phys;	 /* BAR2's physical address */
 	uint64_t window_size;	 /* bytes (the BAR size) */
 	uint16_t position;	 /* IVPosition: our fabric node id */
 	volatile uint32_t *regs; /* BAR0, uncached */

@@ -116,6 +116,7 @@ int verbs_open(struct verbs_dev **out);
 struct verbs_hw {
 	void *window;
 	uint64_t window_size;
+	uint64_t window_phys; /* physical address of window[0] */
 	void (*doorbell)(void *ctx);
 	void *ctx;
 };
@@ -127,6 +128,9 @@ void verbs_dev_destroy(struct verbs_dev *dev);
 void verbs_interrupt(struct verbs_dev *dev);
 
 uint16_t verbs_node_id(const struct verbs_dev *dev);
+/* Physical address of the window byte at offset (user page tables map
+ * window pages, e.g. the processor's ExCache lines). */
+uint64_t verbs_window_phys(const struct verbs_dev *dev, uint64_t offset);
 /* This node's generation (fabricd bumps it at each connect). */
 uint32_t verbs_generation(const struct verbs_dev *dev);
 /* The window's header, for code that must look at fabricd's fields. */

@@ -1,0 +1,175 @@
+/*
+ * The memory protocol: how a processor component runs a process whose
+ * address space lives on a memory component (DESIGN.md section 5). Opcodes
+ * MEM_* are in messages.def; the server is mcomponent/, the client the
+ * processor's ExCache and syscall layer (pcomponent/).
+ *
+ * Processes. A process is named by the processor that runs it (the
+ * request's source node, which the fabric vouches for) and a pid that the
+ * processor chose: (src_node, pid) is the key on the memory side, so a
+ * node can only ever touch its own processes. MEM_EXEC creates the
+ * address space (or replaces it: execve) and MEM_EXIT frees it, every
+ * frame and VMA included. Any other request for a (node, pid) that has
+ * no address space gets -ESRCH.
+ *
+ * Address space. User addresses run from MEM_USER_BASE to MEM_USER_TOP,
+ * cut into vRegions of MEM_VREGION_SIZE (1 GiB). The memory component
+ * keeps a VMA tree per vRegion and a page for each page ever written;
+ * a page never written reads as zeros. Layout made by MEM_EXEC: the ELF's
+ * PT_LOAD segments, the heap (brk) from the page after the highest
+ * segment, mmap space top-down from MEM_MMAP_TOP, the stack of
+ * MEM_STACK_SIZE ending at MEM_STACK_TOP.
+ *
+ * Pages move by RDMA, never inside messages. The processor registers its
+ * ExCache lines (one MR, FAB_ACCESS_REMOTE_READ | FAB_ACCESS_REMOTE_WRITE)
+ * and names a line by (line_key, line_offset): MEM_MISS WRITEs the page
+ * into the line before the reply (unless the reply says MEM_MISS_ZERO);
+ * MEM_FLUSH, and the victim of a MEM_MISS, are READ from the line before
+ * the reply. The processor does not touch the line until the reply.
+ *
+ * Protection. prot and access are PROT_READ (1), PROT_WRITE (2) and
+ * PROT_EXEC (4), Linux's values. A miss on an address without a VMA gets
+ * -EFAULT; an access the VMA's prot does not allow gets -EACCES (both
+ * end in SIGSEGV for the process). mmap/munmap/mprotect/brk take Linux's
+ * arguments and give Linux's errors; the processor drops the ExCache
+ * lines of the range first (munmap, brk shrink: without write-back;
+ * mprotect: after writing back dirty ones).
+ *
+ * Retries. MEM_MISS and MEM_FLUSH are idempotent: a copy that arrives
+ * after the processor reused the line would READ or WRITE the wrong data,
+ * but their replies are small, so the RPC layer's duplicate cache answers
+ * such copies without running them (include/net/rpc.h).
+ */
+#ifndef PROTO_MEM_H
+#define PROTO_MEM_H
+
+#include <proto/file.h>
+#include <stdint.h>
+
+#define MEM_PAGE_SIZE	  4096u
+#define MEM_USER_BASE	  0x10000ull	      /* lowest mappable address */
+#define MEM_USER_TOP	  0x800000000000ull   /* first address above user space */
+#define MEM_VREGION_SIZE  (1ull << 30)
+#define MEM_STACK_TOP	  0x7ffffffff000ull
+#define MEM_STACK_SIZE	  (8ull << 20)
+#define MEM_MMAP_TOP	  0x7f0000000000ull   /* mmap without a hint: below this */
+#define MEM_EXEC_PATH_MAX 512
+#define MEM_EXEC_STRINGS  4096 /* argv and envp strings, NULs included */
+
+#define MEM_PROT_READ  0x1
+#define MEM_PROT_WRITE 0x2
+#define MEM_PROT_EXEC  0x4
+
+/* MEM_EXEC: load the static ELF executable at path (read from this
+ * memory node's storage= node with cred; the file needs an x bit for
+ * cred) as the address space of pid, replacing any it had. strings holds
+ * argc argument strings then envc environment strings, each ended by a
+ * NUL, strings_len bytes in all. The reply gives what the processor needs
+ * to enter user mode; the initial stack (argc, argv, envp, auxv with
+ * AT_PHDR, AT_PHNUM, AT_PHENT, AT_PAGESZ, AT_ENTRY, AT_RANDOM, AT_UID,
+ * AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_EXECFN; the strings and 16
+ * random bytes) is already in its pages. Errors: -ENOEXEC (not a valid
+ * static x86-64 ELF executable), -E2BIG (the strings do not fit), the
+ * file service's errors (-ENOENT, -EACCES, ...), -ENOMEM (no frames). */
+struct mem_exec_req {
+	uint32_t pid;
+	uint32_t flags; /* 0 */
+	struct fs_cred cred;
+	uint32_t argc;
+	uint32_t envc;
+	uint32_t strings_len;
+	uint32_t reserved; /* 0 */
+	char path[MEM_EXEC_PATH_MAX]; /* absolute, NUL-terminated */
+	char strings[MEM_EXEC_STRINGS];
+};
+_Static_assert(sizeof(struct mem_exec_req) == 4680, "mem_exec_req wire size");
+
+struct mem_exec_reply {
+	uint64_t entry; /* where user mode starts */
+	uint64_t sp;	/* initial stack pointer: &argc */
+	uint64_t brk;	/* initial program break */
+	uint64_t frames; /* frames the image took */
+};
+_Static_assert(sizeof(struct mem_exec_reply) == 32, "mem_exec_reply wire size");
+
+#define MEM_MISS_VICTIM 0x1 /* request: write back the line first */
+#define MEM_MISS_ZERO	0x1 /* reply: page never written; zero the line */
+
+/* MEM_MISS: the page of pid holding va (any address in the page) is
+ * wanted in the line for access (PROT_*). With MEM_MISS_VICTIM, the line
+ * first holds victim_pid's dirty page victim_va, which this node owns
+ * too: it is READ and stored before the line is overwritten. */
+struct mem_miss_req {
+	uint32_t pid;
+	uint32_t access; /* PROT_READ, PROT_WRITE or PROT_EXEC */
+	uint64_t va;
+	uint64_t line_offset; /* in the requester's window, page aligned */
+	uint32_t line_key;
+	uint32_t flags; /* MEM_MISS_VICTIM */
+	uint64_t victim_va;
+	uint32_t victim_pid;
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct mem_miss_req) == 48, "mem_miss_req wire size");
+
+struct mem_miss_reply {
+	uint32_t prot;	/* the VMA's prot: map the line with no more */
+	uint32_t flags; /* MEM_MISS_ZERO */
+};
+_Static_assert(sizeof(struct mem_miss_reply) == 8, "mem_miss_reply wire size");
+
+/* MEM_FLUSH: store the dirty page va of pid from the line. */
+struct mem_flush_req {
+	uint32_t pid;
+	uint32_t line_key;
+	uint64_t va;
+	uint64_t line_offset;
+};
+_Static_assert(sizeof(struct mem_flush_req) == 24, "mem_flush_req wire size");
+
+/* Replies that carry one number (what it is depends on the request). */
+struct mem_value {
+	uint64_t value;
+};
+_Static_assert(sizeof(struct mem_value) == 8, "mem_value wire size");
+
+/* MEM_MMAP: mmap(addr, len, prot, flags, -1, 0) for pid. Anonymous
+ * private mappings (MAP_PRIVATE | MAP_ANONYMOUS, with MAP_FIXED,
+ * MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_STACK, MAP_POPULATE accepted);
+ * other kinds get -ENODEV for now. Reply: the address.
+ * MEM_MUNMAP: munmap(addr, len); reply value 0.
+ * MEM_MPROTECT: mprotect(addr, len, prot); reply value 0. */
+struct mem_map_req {
+	uint32_t pid;
+	uint32_t prot;
+	uint32_t flags; /* Linux MAP_* */
+	uint32_t reserved; /* 0 */
+	uint64_t addr;
+	uint64_t len;
+};
+_Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
+
+/* MEM_BRK: brk(addr) as Linux's system call: 0 or an address outside
+ * what is allowed leaves the break where it is; the reply is the break.
+ * MEM_EXIT: free pid's address space; the reply is the frames freed.
+ * MEM_STATS: pid 0: the node's figures; reply struct mem_stats. */
+struct mem_pid_req {
+	uint32_t pid;
+	uint32_t reserved; /* 0 */
+	uint64_t addr;	   /* MEM_BRK only; 0 otherwise */
+};
+_Static_assert(sizeof(struct mem_pid_req) == 16, "mem_pid_req wire size");
+
+struct mem_stats {
+	uint64_t frames_total;
+	uint64_t frames_free;
+	uint64_t processes;
+	uint64_t vmas;
+	uint64_t misses;      /* MEM_MISS served */
+	uint64_t zero_misses; /* of which answered MEM_MISS_ZERO */
+	uint64_t flushes;     /* pages stored: MEM_FLUSH and victims */
+	uint64_t execs;
+};
+_Static_assert(sizeof(struct mem_stats) == 64, "mem_stats wire size");
+
+#endif
