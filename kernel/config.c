@@ -230,6 +230,33 @@ bool kconfig_path_ok(const char *path, size_t len)
 	return true;
 }
 
+/* memory=ID,ID,...: the vNode's memory nodes, each once. All or nothing. */
+static bool parse_memories(struct kconfig *kc, const char *val, size_t vlen)
+{
+	unsigned short ids[KCONFIG_MAX_MEMORIES];
+	unsigned n = 0;
+
+	if (vlen == 0 || val[vlen - 1] == ',')
+		return false;
+	while (vlen) {
+		const char *comma = memchr(val, ',', vlen);
+		size_t len = comma ? (size_t)(comma - val) : vlen;
+		unsigned id;
+
+		if (n == KCONFIG_MAX_MEMORIES || !node_id_ok(val, len, &id))
+			return false;
+		for (unsigned i = 0; i < n; i++)
+			if (ids[i] == id)
+				return false;
+		ids[n++] = (unsigned short)id;
+		val += len + (comma != NULL);
+		vlen -= len + (comma != NULL);
+	}
+	memcpy(kc->memory_ids, ids, n * sizeof(ids[0]));
+	kc->nmemories = n;
+	return true;
+}
+
 /*
  * exports=ID:PATH,ID:PATH,...: each node once, PATH by kconfig_path_ok.
  * All or nothing, like peers=: a first pass checks the whole list, a
@@ -378,6 +405,12 @@ static bool parse_word(const char *key, size_t klen, const char *val, size_t vle
 			     role_is(p, ROLE_PROCESSOR) || role_is(p, ROLE_MEMORY),
 			     "processor and memory"))
 			kc->storage_id = id;
+	} else if (word_is(key, klen, "memory")) {
+		if (!val)
+			goto bad;
+		if (for_role(p, key, klen, role_is(p, ROLE_PROCESSOR), "processor") &&
+		    !parse_memories(kc, val, vlen))
+			goto bad;
 	} else if (!val && memchr(key, '/', klen)) {
 		/* the image path that loaders put first: not an option */
 	} else {
@@ -411,12 +444,24 @@ static void check_other_member(struct parse *p, const char *word, unsigned *id)
 	}
 }
 
-/* Checks that need every word: backup= and storage= must name another
- * member. */
+/* Checks that need every word: backup=, storage= and every memory= node
+ * must name another member (a memory= node that does not is dropped from
+ * the list). */
 static void cross_check(struct parse *p)
 {
-	check_other_member(p, "backup", &p->kc->backup_id);
-	check_other_member(p, "storage", &p->kc->storage_id);
+	struct kconfig *kc = p->kc;
+	unsigned n = 0;
+
+	check_other_member(p, "backup", &kc->backup_id);
+	check_other_member(p, "storage", &kc->storage_id);
+	for (unsigned i = 0; i < kc->nmemories; i++) {
+		unsigned id = kc->memory_ids[i];
+
+		check_other_member(p, "memory", &id);
+		if (id)
+			kc->memory_ids[n++] = (unsigned short)id;
+	}
+	kc->nmemories = n;
 }
 
 int kconfig_parse_into(struct kconfig *kc, const char *cmdline, const struct role *role,

@@ -30,13 +30,16 @@
  *                       except "/" itself. All or nothing
  *   storage=ID          processor, memory: the storage node of this node's
  *                       vNode (the file service's server)
+ *   memory=ID,ID,...    processor: the memory nodes of this node's vNode,
+ *                       at most KCONFIG_MAX_MEMORIES, each once; the first
+ *                       is the home of the processes it runs
  *
  * A bad value or an unknown word is reported and otherwise ignored (the
  * word keeps its default), never fatal; only a role that does not match
  * the image stops the kernel. excache= on another role than processor,
  * backup= on another role than memory, exports= on another role than
- * storage and storage= on another role than processor or memory are
- * reported and ignored.
+ * storage, storage= on another role than processor or memory and memory=
+ * on another role than processor are reported and ignored.
  *
  * The parser (kconfig_parse_into) is portable code: no printk, no panic,
  * so the host unit tests run it (tests/unit/test_config.c); the kernel
@@ -83,6 +86,8 @@ struct kconfig_export {
 	char path[KCONFIG_PATH_MAX];
 };
 
+#define KCONFIG_MAX_MEMORIES 8
+
 #define EXCACHE_LINE	 4096u
 #define EXCACHE_MAX_WAYS 64u
 
@@ -107,6 +112,8 @@ struct kconfig {
 	unsigned nexports; /* exports= (storage) */
 	struct kconfig_export exports[KCONFIG_MAX_EXPORTS];
 	unsigned storage_id; /* storage= (processor, memory); 0: none */
+	unsigned nmemories; /* memory= (processor) */
+	unsigned short memory_ids[KCONFIG_MAX_MEMORIES];
 
 	/* Set by the parser for its caller: a role= word names another role
 	 * (role_asked holds it, truncated). */
@@ -124,7 +131,7 @@ typedef void (*kconfig_report_fn)(void *ctx, const char *problem);
 /*
  * Parses cmdline into *kc, which must hold the defaults (zeroes and
  * loglevel). role is the image's role: role= must name it, and the role
- * words (excache=, backup=, exports=, storage=) apply to their roles only.
+ * words (excache=, backup=, exports=, storage=, memory=) apply to their roles only.
  * Reports each problem through report (may be NULL) and returns their
  * number. Also fills the default name (role letter + node id) if none was
  * given, and drops a backup= or storage= that names this node or a node

@@ -372,3 +372,33 @@ TEST(config_storage)
 		EXPECT_EQ(kc.storage_id, 0u);
 	}
 }
+
+TEST(config_memory)
+{
+	static const char *const bad[] = {"memory",	 "memory=",	 "memory=0",
+					  "memory=x",	 "memory=2,",	 "memory=2,2",
+					  "memory=1,2,3,4,5,6,7,8,9", "memory=65536"};
+	struct kconfig kc;
+	struct reports r;
+
+	EXPECT_EQ(parse("node=1 peers=1,2,3,4 memory=3,2", &processor, &kc, &r), 0);
+	EXPECT_EQ(kc.nmemories, 2u);
+	EXPECT_EQ(kc.memory_ids[0], 3u);
+	EXPECT_EQ(kc.memory_ids[1], 2u);
+	EXPECT_EQ(parse("memory=9", &processor, &kc, &r), 0); /* no peers= */
+	EXPECT_EQ(kc.nmemories, 1u);
+	EXPECT_EQ(kc.memory_ids[0], 9u);
+
+	/* a member that is this node or not a member is dropped */
+	EXPECT_EQ(parse("node=1 peers=1,2,3 memory=1,2,5", &processor, &kc, &r), 2);
+	EXPECT_EQ(kc.nmemories, 1u);
+	EXPECT_EQ(kc.memory_ids[0], 2u);
+	EXPECT_EQ(parse("memory=2", &memory, &kc, &r), 1);
+	EXPECT_EQ(kc.nmemories, 0u);
+	EXPECT(strstr(r.last, "processor") != NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!EXPECT_EQ(parse(bad[i], &processor, &kc, &r), 1))
+			unit_diag("'%s' accepted", bad[i]);
+		EXPECT_EQ(kc.nmemories, 0u);
+	}
+}

@@ -13,8 +13,8 @@
  * by fabricd on NAME.sock).
  *
  * Kernel command line: role=ROLE node=ID name=NAME peers=ID:NAME,... plus
- * excache=SIZE,WAYS,POLICY on processors, backup=ID on memory nodes with a
- * backup, storage=ID on processors and memory nodes (the first storage
+ * excache=SIZE,WAYS,POLICY and memory=ID,... (the memory nodes of its first
+ * vNode) on processors, backup=ID on memory nodes with a backup, storage=ID on processors and memory nodes (the first storage
  * node of the first vNode, in file order, that lists the node), and
  * exports=ID:ROOT,... on storage nodes (every processor and memory node of
  * every vNode that lists the storage node, with that vNode's root; the
@@ -129,6 +129,23 @@ static void append_storage(const struct manifest *m, unsigned idx, char *buf, si
 	}
 }
 
+/* memory=ID,...: the memory nodes of the first vNode with processor idx
+ * (the first one is the home of its processes). */
+static void append_memories(const struct manifest *m, unsigned idx, char *buf, size_t cap,
+			    size_t *o)
+{
+	for (unsigned v = 0; v < m->nvnodes; v++) {
+		const struct mf_vnode *vn = &m->vnodes[v];
+
+		if (!in_list(vn->processors, vn->nprocessors, idx))
+			continue;
+		for (unsigned k = 0; k < vn->nmemories; k++)
+			append(buf, cap, o, "%s%u", k ? "," : " memory=",
+			       m->nodes[vn->memories[k]].id);
+		return;
+	}
+}
+
 /* exports=ID:ROOT,...: each processor and memory node of the vNodes that
  * list storage node idx, once, with its vNode's root. */
 static void append_exports(const struct manifest *m, unsigned idx, char *buf, size_t cap,
@@ -179,6 +196,8 @@ int vm_cmdline(const struct manifest *m, const struct mf_node *n, char *buf, siz
 	}
 	if (n->role == MF_PROCESSOR || n->role == MF_MEMORY)
 		append_storage(m, idx, buf, cap, &o);
+	if (n->role == MF_PROCESSOR)
+		append_memories(m, idx, buf, cap, &o);
 	if (n->role == MF_STORAGE)
 		append_exports(m, idx, buf, cap, &o);
 	return o < cap && o <= KERNEL_CMDLINE_MAX ? 0 : -1;
