@@ -405,6 +405,12 @@ static bool parse_word(const char *key, size_t klen, const char *val, size_t vle
 			     role_is(p, ROLE_PROCESSOR) || role_is(p, ROLE_MEMORY),
 			     "processor and memory"))
 			kc->storage_id = id;
+	} else if (word_is(key, klen, "manager")) {
+		if (!val || !node_id_ok(val, vlen, &id))
+			goto bad;
+		if (for_role(p, key, klen, !role_is(p, ROLE_GLOBAL),
+			     "processor, memory and storage"))
+			kc->manager_id = id;
 	} else if (word_is(key, klen, "memory")) {
 		if (!val)
 			goto bad;
@@ -444,7 +450,7 @@ static void check_other_member(struct parse *p, const char *word, unsigned *id)
 	}
 }
 
-/* Checks that need every word: backup=, storage= and every memory= node
+/* Checks that need every word: backup=, storage=, manager= and every memory= node
  * must name another member (a memory= node that does not is dropped from
  * the list). */
 static void cross_check(struct parse *p)
@@ -454,6 +460,7 @@ static void cross_check(struct parse *p)
 
 	check_other_member(p, "backup", &kc->backup_id);
 	check_other_member(p, "storage", &kc->storage_id);
+	check_other_member(p, "manager", &kc->manager_id);
 	for (unsigned i = 0; i < kc->nmemories; i++) {
 		unsigned id = kc->memory_ids[i];
 

@@ -18,6 +18,11 @@
  * The refresh thread sleeps STATUS_PERIOD_NS between refreshes (no
  * polling: two host cores run every VM).
  *
+ * Heartbeats. With manager=ID, the refresh thread also sends the global
+ * node an MGR_HEARTBEAT after each refresh (include/proto/manager.h): the
+ * first one registers the node; the role adds its load figures through
+ * status_set_load_fn().
+ *
  * Panic. status_panic() must work on a dying kernel: another CPU may have
  * stopped (NMI) inside a write, holding `lock`. So it takes no lock: it
  * makes seq odd (or leaves it odd if a writer was cut off), writes state
@@ -41,6 +46,7 @@
 
 #define STATUS_PERIOD_NS NS_PER_S
 #define NOTE_MAX	 sizeof(((struct fab_node_status *)0)->note)
+#define HEARTBEAT_TIMEOUT_NS (500 * NS_PER_MS)
 
 static struct spinlock lock = SPINLOCK_INIT("status");
 /* Set once by status_start (release), read anywhere (panic too). */
@@ -49,6 +55,8 @@ static struct rpc_node *node_rpc; /* set once by status_start */
 static unsigned state;		  /* under lock: enum fab_node_state */
 static uint32_t heartbeat;	  /* under lock */
 static char note[NOTE_MAX];	  /* under lock */
+/* The role's figures for heartbeats (status_set_load_fn), or NULL. */
+static void (*load_fn)(struct mgr_heartbeat *hb);
 
 struct rpc_node *status_rpc(void)
 {
@@ -129,6 +137,40 @@ static void publish_locked(void)
 		status_publish(page, state, heartbeat, note, node_rpc);
 }
 
+void status_set_load_fn(void (*fn)(struct mgr_heartbeat *hb))
+{
+	__atomic_store_n(&load_fn, fn, __ATOMIC_RELEASE);
+}
+
+/* One MGR_HEARTBEAT to the manager= node. The first success and the first
+ * failure after a success are logged; the rest of a streak is quiet. */
+static void send_heartbeat(void)
+{
+	void (*fn)(struct mgr_heartbeat *) = __atomic_load_n(&load_fn, __ATOMIC_ACQUIRE);
+	struct mgr_heartbeat hb = {0};
+	struct mgr_heartbeat_reply rp;
+	static int last_err = 1; /* 1: never sent */
+	int err;
+
+	hb.role = (uint8_t)this_role.letter;
+	hb.storage = (uint16_t)kconfig.storage_id;
+	hb.cpus = cpus_online();
+	hb.mem_total_kib = (uint64_t)pmm_total_pages() * 4;
+	hb.mem_free_kib = (uint64_t)pmm_free_pages() * 4;
+	hb.uptime_ms = clock_ns() / NS_PER_MS;
+	if (fn)
+		fn(&hb);
+	err = rpc_call(node_rpc, (uint16_t)kconfig.manager_id, MSG_MGR_HEARTBEAT, &hb,
+		       sizeof(hb), &rp, sizeof(rp), HEARTBEAT_TIMEOUT_NS);
+	if (err == 0 && last_err != 0)
+		pr_info("status: registered with the global node %u (%u members)",
+			kconfig.manager_id, rp.members);
+	else if (err && last_err == 0)
+		pr_warn("status: heartbeat to the global node %u failed (%s); still trying",
+			kconfig.manager_id, errno_name(err));
+	last_err = err;
+}
+
 static void refresh_main(void *arg)
 {
 	for (;;) {
@@ -137,6 +179,8 @@ static void refresh_main(void *arg)
 		heartbeat++;
 		publish_locked();
 		spin_unlock(&lock);
+		if (node_rpc && kconfig.manager_id)
+			send_heartbeat();
 	}
 }
 

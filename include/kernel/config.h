@@ -30,6 +30,8 @@
  *                       except "/" itself. All or nothing
  *   storage=ID          processor, memory: the storage node of this node's
  *                       vNode (the file service's server)
+ *   manager=ID          processor, memory, storage: the global node (GPM,
+ *                       GMM, GSM) that gets this node's heartbeats
  *   memory=ID,ID,...    processor: the memory nodes of this node's vNode,
  *                       at most KCONFIG_MAX_MEMORIES, each once; the first
  *                       is the home of the processes it runs
@@ -38,8 +40,9 @@
  * word keeps its default), never fatal; only a role that does not match
  * the image stops the kernel. excache= on another role than processor,
  * backup= on another role than memory, exports= on another role than
- * storage, storage= on another role than processor or memory and memory=
- * on another role than processor are reported and ignored.
+ * storage, storage= on another role than processor or memory, memory= on
+ * another role than processor and manager= on the global node are
+ * reported and ignored.
  *
  * The parser (kconfig_parse_into) is portable code: no printk, no panic,
  * so the host unit tests run it (tests/unit/test_config.c); the kernel
@@ -112,6 +115,7 @@ struct kconfig {
 	unsigned nexports; /* exports= (storage) */
 	struct kconfig_export exports[KCONFIG_MAX_EXPORTS];
 	unsigned storage_id; /* storage= (processor, memory); 0: none */
+	unsigned manager_id; /* manager= (all but global); 0: none */
 	unsigned nmemories; /* memory= (processor) */
 	unsigned short memory_ids[KCONFIG_MAX_MEMORIES];
 

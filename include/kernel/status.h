@@ -45,6 +45,11 @@ void status_ready(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Replaces the page's note (printf format); the next refresh shows it. */
 void status_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Sets the function that adds the role's figures (frames, processes, user
+ * threads) to each heartbeat to the manager= node; it runs in the status
+ * thread and must not block for long. */
+struct mgr_heartbeat;
+void status_set_load_fn(void (*fn)(struct mgr_heartbeat *hb));
 /* The node's RPC service once status_start() brought it up, else NULL. */
 struct rpc_node *status_rpc(void);
 

@@ -10,6 +10,7 @@
 #define PROTO_MSG_H
 
 #include <proto/file.h>
+#include <proto/manager.h>
 #include <proto/mem.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -402,3 +402,22 @@ TEST(config_memory)
 		EXPECT_EQ(kc.nmemories, 0u);
 	}
 }
+
+TEST(config_manager)
+{
+	static const struct role global = {ROLE_GLOBAL, "global", 'g', NULL};
+	struct kconfig kc;
+	struct reports r;
+
+	EXPECT_EQ(parse("node=1 peers=1,4 manager=4", &processor, &kc, &r), 0);
+	EXPECT_EQ(kc.manager_id, 4u);
+	EXPECT_EQ(parse("node=3 peers=3,4 manager=4", &storage, &kc, &r), 0);
+	EXPECT_EQ(kc.manager_id, 4u);
+	EXPECT_EQ(parse("node=1 peers=1,4 manager=5", &memory, &kc, &r), 1);
+	EXPECT_EQ(kc.manager_id, 0u);
+	EXPECT_EQ(parse("manager=4", &global, &kc, &r), 1);
+	EXPECT_EQ(kc.manager_id, 0u);
+	EXPECT(strstr(r.last, "global") != NULL);
+	EXPECT_EQ(parse("manager=x", &processor, &kc, &r), 1);
+	EXPECT_EQ(kc.manager_id, 0u);
+}

@@ -13,6 +13,7 @@
  * by fabricd on NAME.sock).
  *
  * Kernel command line: role=ROLE node=ID name=NAME peers=ID:NAME,... plus
+ * manager=ID (the global node) on every other node,
  * excache=SIZE,WAYS,POLICY and memory=ID,... (the memory nodes of its first
  * vNode) on processors, backup=ID on memory nodes with a backup, storage=ID on processors and memory nodes (the first storage
  * node of the first vNode, in file order, that lists the node), and
@@ -146,6 +147,16 @@ static void append_memories(const struct manifest *m, unsigned idx, char *buf, s
 	}
 }
 
+/* manager=ID: the global node (the manifest has exactly one). */
+static void append_manager(const struct manifest *m, char *buf, size_t cap, size_t *o)
+{
+	for (unsigned i = 0; i < m->nnodes; i++)
+		if (m->nodes[i].role == MF_GLOBAL) {
+			append(buf, cap, o, " manager=%u", m->nodes[i].id);
+			return;
+		}
+}
+
 /* exports=ID:ROOT,...: each processor and memory node of the vNodes that
  * list storage node idx, once, with its vNode's root. */
 static void append_exports(const struct manifest *m, unsigned idx, char *buf, size_t cap,
@@ -198,6 +209,8 @@ int vm_cmdline(const struct manifest *m, const struct mf_node *n, char *buf, siz
 		append_storage(m, idx, buf, cap, &o);
 	if (n->role == MF_PROCESSOR)
 		append_memories(m, idx, buf, cap, &o);
+	if (n->role != MF_GLOBAL)
+		append_manager(m, buf, cap, &o);
 	if (n->role == MF_STORAGE)
 		append_exports(m, idx, buf, cap, &o);
 	return o < cap && o <= KERNEL_CMDLINE_MAX ? 0 : -1;
