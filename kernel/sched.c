@@ -7,11 +7,17 @@
  * its own copy of the CPU's irq_push() nesting across a switch, so a thread
  * that blocked inside a spinlock section resumes with the same nesting.
  *
+ * Switch hook: arch_thread_switch(prev, next) runs just before the stack
+ * switch (interrupts off) and loads what the next thread needs beyond its
+ * registers: its kernel stack top for entries from user mode and, for a
+ * user thread, its page tables, FPU/SSE state and FS base.
+ *
  * Exit: a dying thread cannot free the stack it runs on. It parks itself in
  * cpu->zombie; the next thread to run on that CPU frees it (detached) or
  * hands it to its joiner.
  */
 #include <arch/apic.h>
+#include <arch/arch.h>
 #include <arch/cpu.h>
 #include <arch/memlayout.h>
 #include <arch/trap.h>
@@ -114,6 +120,7 @@ static void schedule(void)
 	c->current = next;
 	prev->saved_irq_depth = c->irq_depth;
 	prev->saved_irq_was_on = c->irq_was_on;
+	arch_thread_switch(prev, next);
 	switch_stacks(&prev->rsp, next->rsp);
 
 	/* prev runs again here, on the same CPU. */

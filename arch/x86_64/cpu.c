@@ -2,13 +2,16 @@
  * Per-CPU descriptor tables and the small machine-level services the
  * portable core needs (arch/arch.h): each CPU gets its own GDT and TSS
  * inside its struct cpu, %gs points at that struct cpu, and an IST stack
- * catches double faults and NMIs even on a broken kernel stack.
+ * catches double faults and NMIs even on a broken kernel stack. The
+ * user-mode machine state (syscall MSRs, FPU/SSE) is set up here too,
+ * through user_init_cpu() (arch/x86_64/user.c).
  */
 #include <arch/apic.h>
 #include <arch/arch.h>
 #include <arch/cpu.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
+#include <arch/user.h>
 #include <kernel/cpu.h>
 #include <kernel/mm.h>
 #include <kernel/panic.h>
@@ -61,6 +64,7 @@ static void cpu_setup(struct cpu *c)
 	wrmsr(MSR_KERNEL_GS_BASE, 0);
 	gdt_load(c);
 	trap_init_cpu();
+	user_init_cpu(c); /* syscall MSRs, FPU/SSE control bits */
 }
 
 void arch_early_init(void)

@@ -1,14 +1,19 @@
 /*
  * The IDT and interrupt dispatch. One table serves every CPU. Exceptions in
  * kernel mode are kernel bugs: they print the registers and a symbolised
- * backtrace, then panic. Device and IPI vectors go to registered handlers;
- * the scheduler gets a chance to preempt on the way out.
+ * backtrace, then panic; the one exception is a page fault on a user
+ * address inside a copy routine (user_copy_fault, arch/x86_64/user.c).
+ * Exceptions in user mode go to the user hooks (user_exception), except
+ * NMI, double fault and machine check, which are never the program's
+ * doing. Device and IPI vectors go to registered handlers; the scheduler
+ * gets a chance to preempt on the way out.
  */
 #include <arch/apic.h>
 #include <arch/arch.h>
 #include <arch/cpu.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
+#include <arch/user.h>
 #include <kernel/cpu.h>
 #include <kernel/ksym.h>
 #include <kernel/panic.h>
@@ -20,7 +25,7 @@ struct idt_gate {
 	uint16_t off0;
 	uint16_t sel;
 	uint8_t ist;
-	uint8_t type; /* 0x8e: present, DPL 0, interrupt gate */
+	uint8_t type; /* 0x8e: present, DPL 0, interrupt gate; 0xee: DPL 3 */
 	uint16_t off1;
 	uint32_t off2;
 	uint32_t zero;
@@ -53,7 +58,7 @@ static void idt_build(void)
 			.off0 = (uint16_t)a,
 			.sel = SEL_KCODE,
 			.ist = (v == 2 || v == 8 || v == 18) ? IST_FAULT : 0,
-			.type = 0x8e,
+			.type = v == 3 ? 0xee : 0x8e, /* int3 allowed in user mode */
 			.off1 = (uint16_t)(a >> 16),
 			.off2 = (uint32_t)(a >> 32),
 		};
@@ -161,6 +166,14 @@ void trap_dispatch(struct trap_frame *tf)
 	trap_handler fn;
 
 	if (v < 32) {
+		bool user = (tf->cs & 3) && v != 2 && v != 8 && v != 18;
+
+		if (user && user_exception(tf)) {
+			sched_preempt_point();
+			return;
+		}
+		if (!user && v == 14 && user_copy_fault(tf))
+			return;
 		exception(tf);
 		return;
 	}

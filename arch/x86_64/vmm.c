@@ -7,6 +7,12 @@
  *     write-back for device RAM such as the fabric window; 2 MiB pages
  *     where the range allows).
  * The boot-time identity map is gone once vmm_init() switches tables.
+ *
+ * The kernel half (PML4 entries 256..511) is shared by every user address
+ * space (arch/x86_64/uspace.c copies those 256 entries into each new
+ * uspace), so vmm_init() creates all of them up front (1 MiB of tables)
+ * and they never change afterwards: later kernel mappings only fill in
+ * tables below them, which every uspace then sees.
  */
 #include <arch/cpu.h>
 #include <arch/memlayout.h>
@@ -23,6 +29,8 @@
 #define PTE_G	(1ull << 8)
 #define PTE_NX	(1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
+
+#define KERNEL_PML4_FIRST 256 /* first PML4 entry of the kernel half */
 
 static uint64_t kernel_root; /* physical */
 static uint64_t mmio_next = MMIO_BASE;
@@ -53,7 +61,12 @@ static uint64_t *walk(uint64_t va, int level)
 		uint64_t *e = &t[(va >> (12 + 9 * l)) & 511];
 
 		if (!(*e & PTE_P)) {
-			uint64_t pa = table_alloc();
+			uint64_t pa;
+
+			if (l == 3 && table_alloc == table_alloc_pmm)
+				panic("vmm: new PML4 entry %lu after boot",
+				      (unsigned long)((va >> 39) & 511));
+			pa = table_alloc();
 
 			if (!pa)
 				return NULL;
@@ -99,6 +112,12 @@ void vmm_init(const struct bootinfo *bi)
 	map_direct(bi);
 	for (uint64_t pa = 0; pa < (1ull << 30); pa += HUGE_SIZE)
 		map_huge(KERNEL_VBASE + pa, pa, PTE_W | PTE_G);
+	for (unsigned i = KERNEL_PML4_FIRST; i < 512; i++) {
+		uint64_t *root = table(kernel_root);
+
+		if (!(root[i] & PTE_P))
+			root[i] = pmm_early_alloc() | PTE_P | PTE_W;
+	}
 	write_cr3(kernel_root);
 	table_alloc = table_alloc_pmm; /* pmm_init() comes next */
 }

@@ -19,6 +19,7 @@
 #define THREAD_STACK_ORDER 2 /* 16 KiB kernel stacks */
 
 struct cpu;
+struct uthread;
 
 struct runqueue {
 	struct spinlock lock;
@@ -49,6 +50,11 @@ struct thread {
 
 	int saved_irq_depth; /* struct cpu's irq nesting while switched out */
 	bool saved_irq_was_on;
+
+	/* User-mode state (arch: page tables, FPU/SSE, FS base), NULL for a
+	 * kernel thread; set and cleared by the thread itself with interrupts
+	 * off (uthread_attach/detach), read at its switches. */
+	struct uthread *user;
 
 	void (*fn)(void *);
 	void *arg;

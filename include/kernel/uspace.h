@@ -37,8 +37,13 @@
  *   fatal(tf, vector, addr, err)
  *                         any other exception in user mode, or a refused
  *                         user page fault (vector 14, addr = CR2, err the
- *                         page_fault result). Must not return (it ends
- *                         the thread); the arch panics if it does.
+ *                         page_fault result; -EFAULT for a kernel
+ *                         address, where the hook is not asked). For other
+ *                         vectors addr is the faulting rip, err 0, and the
+ *                         CPU's error code is in tf->error; a syscall hook
+ *                         that leaves a non-canonical rip or rsp gets
+ *                         vector 13, -EFAULT. Must not return (it ends the
+ *                         thread); the arch panics if it does.
  * Without hooks, user-mode exceptions panic.
  */
 #ifndef KERNEL_USPACE_H
@@ -71,7 +76,8 @@ void uspace_destroy(struct uspace *us);
 /*
  * Maps the 4 KiB page at va (page aligned, below USPACE_TOP) to physical
  * pa with rights (USPACE_READ always implied; USPACE_WRITE; USPACE_EXEC,
- * else no-execute), replacing any mapping va had (with a shootdown).
+ * else no-execute), replacing any mapping va had (with a shootdown:
+ * then, as for uspace_unmap, no spinlock may be held).
  * Returns 0, -EINVAL (bad va or pa), -ENOMEM (no page for a table).
  */
 int uspace_map(struct uspace *us, uint64_t va, uint64_t pa, unsigned rights);
@@ -99,7 +105,8 @@ struct uspace *uthread_uspace(void);
 /* Ring 3 at rip with stack rsp, every other register zero, a clean
  * FPU/SSE state (MXCSR 0x1f80, FCW 0x37f), FS base 0. */
 __attribute__((noreturn)) void user_enter(uint64_t rip, uint64_t rsp);
-/* The current user thread's FS base (arch_prctl ARCH_SET_FS/GET_FS). */
+/* The current user thread's FS base (arch_prctl ARCH_SET_FS/GET_FS).
+ * A base >= USPACE_TOP is not loaded (FS base 0): callers answer EPERM. */
 void user_set_fs_base(uint64_t base);
 uint64_t user_fs_base(void);
 

@@ -27,6 +27,13 @@ void arch_early_init(void);
  * called once, by time_init. */
 uint64_t arch_rtc_epoch_seconds(void);
 
+struct thread;
+/* Scheduler hook, interrupts off, just before switching from prev to next
+ * on this CPU (arch/x86_64/user.c): the kernel stack top for entries from
+ * user mode; a user thread's FPU/SSE state saved (prev) or loaded (next),
+ * its page tables and FS base loaded. prev may not be a dead user thread. */
+void arch_thread_switch(struct thread *prev, struct thread *next);
+
 /* Frame pointer of the caller. */
 static inline uint64_t arch_frame_pointer(void)
 {

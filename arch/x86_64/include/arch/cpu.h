@@ -18,7 +18,31 @@
 #define MSR_GS_BASE	   0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
 
-#define RFLAGS_IF (1ull << 9)
+#define EFER_SCE (1ull << 0)
+#define EFER_NXE (1ull << 11)
+
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_NE (1ull << 5)
+
+#define CR4_OSFXSR     (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+
+#define RFLAGS_CF  (1ull << 0)
+#define RFLAGS_1   (1ull << 1) /* always set */
+#define RFLAGS_PF  (1ull << 2)
+#define RFLAGS_AF  (1ull << 4)
+#define RFLAGS_ZF  (1ull << 6)
+#define RFLAGS_SF  (1ull << 7)
+#define RFLAGS_TF  (1ull << 8)
+#define RFLAGS_IF  (1ull << 9)
+#define RFLAGS_DF  (1ull << 10)
+#define RFLAGS_OF  (1ull << 11)
+#define RFLAGS_NT  (1ull << 14)
+#define RFLAGS_RF  (1ull << 16)
+#define RFLAGS_AC  (1ull << 18)
+#define RFLAGS_ID  (1ull << 21)
 
 static inline void outb(uint16_t port, uint8_t v)
 {
@@ -102,6 +126,32 @@ static inline uint64_t read_cr3(void)
 static inline void write_cr3(uint64_t v)
 {
 	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+static inline uint64_t read_cr0(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static inline void write_cr0(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
+}
+
+static inline uint64_t read_cr4(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+static inline void write_cr4(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
 }
 
 static inline uint64_t read_rflags(void)

@@ -1,11 +1,10 @@
 /*
  * x86-64 per-CPU state: each CPU's GDT and TSS, and the %gs-based pointer
  * to its struct cpu (the first field of struct cpu points to itself).
+ * The selectors are usable from assembly.
  */
 #ifndef ARCH_PERCPU_H
 #define ARCH_PERCPU_H
-
-#include <stdint.h>
 
 /* GDT selectors; the user ones follow the layout sysret expects. */
 #define SEL_KCODE 0x08
@@ -15,6 +14,9 @@
 #define SEL_TSS	  0x28
 
 #define IST_FAULT 1 /* double fault, NMI, machine check */
+
+#ifndef __ASSEMBLER__ /* the selectors are used by syscall.S */
+#include <stdint.h>
 
 struct tss {
 	uint32_t reserved0;
@@ -29,8 +31,15 @@ _Static_assert(sizeof(struct tss) == 104, "TSS layout");
 
 struct arch_cpu {
 	uint64_t gdt[7]; /* null, kcode, kdata, udata, ucode, tss (2 slots) */
-	struct tss tss;
+	struct tss tss; /* rsp[0]: top of the running thread's kernel stack */
 	void *fault_stack; /* IST stack for double faults */
+
+	/* User mode (arch/x86_64/user.c, syscall.S, uspace.c). */
+	uint64_t kstack_top; /* = tss.rsp[0]; set at every switch, read by syscall entry */
+	uint64_t user_rsp; /* syscall entry scratch: the user's rsp until saved */
+	uint64_t tlb_req; /* shootdowns asked of this CPU (any CPU adds, atomic) */
+	uint64_t tlb_done; /* the request count this CPU's last flush covered
+			    * (written by this CPU only, read by all) */
 };
 
 /* The current CPU's struct cpu, through %gs:0. */
@@ -42,4 +51,5 @@ static inline void *arch_this_cpu(void)
 	return p;
 }
 
+#endif /* __ASSEMBLER__ */
 #endif

@@ -7,7 +7,11 @@
  *   48..223   allocated on demand (MSI/MSI-X, trap_alloc_vector)
  *   240       local APIC timer
  *   241       reschedule IPI
+ *   242       TLB shootdown IPI (arch/x86_64/uspace.c)
  *   255       spurious
+ *
+ * A syscall entry (arch/x86_64/syscall.S) builds the same struct trap_frame
+ * with vector VEC_SYSCALL, which is no IDT vector.
  */
 #ifndef ARCH_TRAP_H
 #define ARCH_TRAP_H
@@ -20,7 +24,9 @@
 #define VEC_DYNAMIC_END	 224
 #define VEC_TIMER	 240
 #define VEC_RESCHED	 241
+#define VEC_TLB		 242
 #define VEC_SPURIOUS	 255
+#define VEC_SYSCALL	 256 /* trap_frame.vector of a syscall */
 
 /* Saved by isr.S on every interrupt; layout matches the push order there. */
 struct trap_frame {
