@@ -288,12 +288,28 @@ static void split(char *s, struct words *ws)
 	}
 }
 
+/* The table entry named name; else, for a name with a '/', the table's
+ * path entry (name NULL) if it has one; else NULL. */
 static const struct hostlink_program *find_program(struct hostlink *hl, const char *name)
 {
-	for (unsigned i = 0; i < hl->ntable; i++)
-		if (strcmp(hl->table[i].name, name) == 0)
+	const struct hostlink_program *path_prog = NULL;
+
+	for (unsigned i = 0; i < hl->ntable; i++) {
+		if (!hl->table[i].name)
+			path_prog = &hl->table[i];
+		else if (strcmp(hl->table[i].name, name) == 0)
 			return &hl->table[i];
-	return NULL;
+	}
+	return strchr(name, '/') ? path_prog : NULL;
+}
+
+/* True if the table runs user programs by path (an entry named NULL). */
+static bool hl_has_paths(const struct hostlink *hl)
+{
+	for (unsigned i = 0; i < hl->ntable; i++)
+		if (!hl->table[i].name)
+			return true;
+	return false;
 }
 
 /* Answers `run` of a program that does not exist: err line, exit 127. */
@@ -303,8 +319,9 @@ static void not_found(struct hostlink *hl, uint32_t id, const char *name)
 	int n;
 
 	n = snprintf(msg, sizeof(msg),
-		     "%s: not found (kernel builtins only until the memory path lands; "
-		     "try help)\n",
+		     hl_has_paths(hl) ? "%s: not found (builtins: try help; user programs: "
+					"give a path, e.g. /bin/prog)\n"
+				      : "%s: not found (builtins only here; try help)\n",
 		     name);
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		n = (int)sizeof(msg) - 1;
@@ -399,7 +416,8 @@ static void start_run(struct hostlink *hl, uint32_t id,
 	run->argv[run->argc] = NULL;
 	run->out_len = 0;
 	run->out_fd = 1;
-	run->thread = thread_create(prog->name, run_main, run, false);
+	run->thread = thread_create(prog->name ? prog->name : "user-run", run_main, run,
+				    false);
 	if (!run->thread) {
 		spin_lock(&hl->wq.lock);
 		run->state = RUN_FREE;

@@ -4,6 +4,7 @@
  * Test programs stand in for the processor's builtins (those live in the
  * processor image only; these tests run in every image). Covered: ping,
  * run with output chunking and escaping, exit statuses, unknown programs,
+ * the path program (a table entry without a name: names with a '/'),
  * the limit of concurrent runs and request ids in use, and hostile lines
  * (too long, bad bytes, bad escapes, NUL bytes, too many arguments, bad
  * ids, empty words).
@@ -191,9 +192,46 @@ KTEST(hostlink_ping_run_and_exit)
 	exchange(kt, &e, "run 3 t_exit 300", "exit 3 255\n");
 	exchange(
 		kt, &e, "run 4 nosuch",
-		"err 4 nosuch:%20not%20found%20(kernel%20builtins%20only%20until%20the%20"
-		"memory%20path%20lands;%20try%20help)%0A\nexit 4 127\n");
+		"err 4 nosuch:%20not%20found%20(builtins%20only%20here;%20try%20help)%0A\n"
+		"exit 4 127\n");
+	/* no path program in this table: a path is just an unknown name */
+	exchange(kt, &e, "run 5 /bin/x",
+		 "err 5 /bin/x:%20not%20found%20(builtins%20only%20here;%20try%20help)%0A\n"
+		 "exit 5 127\n");
 	KT_EXPECT(!e.cap.overflow);
+	env_fini(&e);
+}
+
+/* The path program: argv[0] and the arguments, exit 7. */
+static int t_path(struct hostlink_run *run, int argc, char **argv)
+{
+	hostlink_printf(run, "path %s argc %d\n", argv[0], argc);
+	return 7;
+}
+
+static const struct hostlink_program path_programs[] = {
+	{NULL, t_path, "names with a '/'"},
+	{"t_echo", t_echo, "echo"},
+	{"a/b", t_exit, "a named entry with a '/' wins over the path program"},
+};
+
+KTEST(hostlink_path_program)
+{
+	struct env e;
+
+	if (!env_init(kt, &e))
+		return;
+	hostlink_destroy(e.hl); /* the same capture, the path table */
+	e.hl = hostlink_create(path_programs, 3, cap_emit, &e.cap);
+	KT_ASSERT(e.hl != NULL);
+	exchange(kt, &e, "run 1 /bin/prog x y", "out 1 path%20/bin/prog%20argc%203%0A\n"
+						 "exit 1 7\n");
+	exchange(kt, &e, "run 2 t_echo hi", "out 2 hi%0A\nexit 2 0\n");
+	exchange(kt, &e, "run 3 a/b 9", "exit 3 9\n");
+	exchange(kt, &e, "run 4 rel/prog", "out 4 path%20rel/prog%20argc%201%0A\nexit 4 7\n");
+	exchange(kt, &e, "run 5 nosuch",
+		 "err 5 nosuch:%20not%20found%20(builtins:%20try%20help;%20user%20programs:%20"
+		 "give%20a%20path,%20e.g.%20/bin/prog)%0A\nexit 5 127\n");
 	env_fini(&e);
 }
 

@@ -1,8 +1,9 @@
 /*
  * Kernel builtins of the processor: what `tessera run` can start over the
- * hostlink (kernel/hostlink.c) until user programs arrive with the memory
- * path. Each is a function main-like in shape (argc, argv, exit status)
- * that writes through hostlink_printf/eprintf and runs in a kernel thread
+ * hostlink (kernel/hostlink.c) besides user programs (the table's last
+ * entry, without a name, takes every name with a '/': pcomponent/
+ * process.c runs it as a user program). Each is a function main-like in
+ * shape (argc, argv, exit status) that writes through hostlink_printf/eprintf and runs in a kernel thread
  * of its own, so it may sleep (sleep, ping) while the hostlink serves
  * other requests.
  *
@@ -16,7 +17,9 @@
  */
 #include "builtins.h"
 
+#include "excache.h"
 #include "fs_builtins.h"
+#include "process.h"
 
 #include <kernel/config.h>
 #include <kernel/cpu.h>
@@ -98,11 +101,13 @@ static int b_help(struct hostlink_run *run, int argc, char **argv)
 	unsigned n;
 	const struct hostlink_program *t = hostlink_run_table(run, &n);
 
-	hostlink_printf(
-		run, "Kernel builtins of %s (user programs come with the memory path):\n",
-		kconfig.name);
+	hostlink_printf(run, "Kernel builtins of %s:\n", kconfig.name);
 	for (unsigned i = 0; i < n; i++)
-		hostlink_printf(run, "  %-8s %s\n", t[i].name, t[i].help);
+		if (t[i].name)
+			hostlink_printf(run, "  %-8s %s\n", t[i].name, t[i].help);
+	for (unsigned i = 0; i < n; i++)
+		if (!t[i].name)
+			hostlink_printf(run, "User programs:\n  %s\n", t[i].help);
 	return 0;
 }
 
@@ -358,6 +363,49 @@ static int b_fabric(struct hostlink_run *run, int argc, char **argv)
 	return 0;
 }
 
+static void print_counters(struct hostlink_run *run, const char *who,
+			   const struct tessera_excache_counters *c)
+{
+	hostlink_printf(run,
+			"%s: misses %llu, zero-fills %llu, evictions %llu, flushes %llu, "
+			"piggybacked %llu, dropped %llu, prefetches %llu (hits %llu)\n",
+			who, (unsigned long long)c->misses, (unsigned long long)c->zero_fills,
+			(unsigned long long)c->evictions, (unsigned long long)c->flushes,
+			(unsigned long long)c->piggybacks, (unsigned long long)c->drops,
+			(unsigned long long)c->prefetches,
+			(unsigned long long)c->prefetch_hits);
+}
+
+static int b_excache(struct hostlink_run *run, int argc, char **argv)
+{
+	struct tessera_excache_stats st;
+	unsigned running;
+	uint64_t started;
+	char size[32];
+
+	if (argc > 1) {
+		hostlink_eprintf(run, "usage: excache\n");
+		return 2;
+	}
+	if (!excache_ready()) {
+		hostlink_printf(run, "no ExCache (excache=SIZE,WAYS,POLICY not given, or no "
+				     "fabric)\n");
+		return 1;
+	}
+	excache_get_stats(NULL, &st);
+	process_counts(&running, &started);
+	hostlink_printf(run,
+			"ExCache %s: %u sets x %u ways (%u lines of 4 KiB), %s, prefetch "
+			"%s; %u lines valid\n",
+			kconfig_format_size(st.bytes, size, sizeof(size)), st.sets, st.ways,
+			st.lines, kconfig_policy_name(st.policy), st.prefetch ? "on" : "off",
+			st.lines_valid);
+	hostlink_printf(run, "home memory node %u; processes %u running, %llu started\n",
+			process_home_node(), running, (unsigned long long)started);
+	print_counters(run, "node", &st.node);
+	return 0;
+}
+
 const struct hostlink_program builtins[] = {
 	{"echo", b_echo, "echo [-n] ARGS...: print the arguments"},
 	{"uname", b_uname, "uname [-a|-s|-n|-r|-m]: system, node name, release, machine"},
@@ -369,6 +417,7 @@ const struct hostlink_program builtins[] = {
 	{"nodes", b_nodes, "nodes: the peers, their ids, generations and reachability"},
 	{"ping", b_ping, "ping NODE [COUNT]: RPC round trips to a node (name or id)"},
 	{"fabric", b_fabric, "fabric: this node's verbs and RPC counters"},
+	{"excache", b_excache, "excache: ExCache geometry and the node's counters"},
 	/* files of the vNode's storage node (fs_builtins.c) */
 	{"ls", fsb_ls, "ls [-l] [PATH...]: list a directory"},
 	{"cat", fsb_cat, "cat PATH...: print files"},
@@ -386,5 +435,7 @@ const struct hostlink_program builtins[] = {
 	 "write PATH SIZE [SEED]: a file of SIZE pattern bytes; prints CRC-32"},
 	{"sum", fsb_sum, "sum PATH: size and CRC-32 of a file"},
 	{"as", fsb_as, "as UID[:GID] CMD ARGS...: a file builtin with other credentials"},
+	{NULL, process_hostlink_run,
+	 "/PATH/PROG ARGS...: run a user program (exec through the home memory node)"},
 };
 const unsigned builtins_count = sizeof(builtins) / sizeof(builtins[0]);

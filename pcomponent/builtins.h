@@ -1,7 +1,8 @@
 /*
  * The processor's kernel builtins (pcomponent/builtins.c): the programs
- * `tessera run` can start over the hostlink until user programs come with
- * the memory path.
+ * `tessera run` starts inside the kernel, and last an unnamed entry that
+ * runs every path (a name with a '/') as a user program
+ * (pcomponent/process.c).
  */
 #ifndef PCOMPONENT_BUILTINS_H
 #define PCOMPONENT_BUILTINS_H

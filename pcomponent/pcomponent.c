@@ -1,15 +1,21 @@
 /*
- * The processor role: CPU cores, threads, the ExCache and the Linux syscall layer
- * (DESIGN.md section 1).
+ * The processor role: CPU cores, threads, the ExCache, processes and the
+ * Linux syscall layer (DESIGN.md section 1; docs/processor.md).
  *
  * This file defines this_role for the processor image (build/tessera-p.elf) and
  * the role's start-up, run in the boot thread once the kernel core is up:
- * report the ExCache geometry of the command line (used once the memory
- * path lands), come onto the fabric (kernel/status.c), serve the hostlink
- * on COM2 if the machine has one (kernel/hostlink.c, with the builtins of
- * pcomponent/builtins.c), then say ready.
+ * come onto the fabric (kernel/status.c), bring up the ExCache in the
+ * fabric window (pcomponent/excache.c) and log its geometry, install the
+ * user-mode hooks (pcomponent/process.c), serve the hostlink on COM2 if
+ * the machine has one (kernel/hostlink.c, with the builtins of
+ * pcomponent/builtins.c and user programs by path), then say ready. A
+ * processor without excache= or memory= still comes up (builtins work);
+ * running a user program then fails with a message naming what is
+ * missing.
  */
 #include "builtins.h"
+#include "excache.h"
+#include "process.h"
 
 #include <kernel/config.h>
 #include <kernel/errno.h>
@@ -18,30 +24,68 @@
 #include <kernel/printk.h>
 #include <kernel/status.h>
 #include <lib/string.h>
+#include <proto/manager.h>
 
-static void pcomponent_start(void)
+/* Brings the ExCache up and logs what there is; true if it runs. */
+static bool start_excache(void)
 {
+	struct tessera_excache_stats st;
 	char size[32];
 	int err;
 
-	if (kconfig.excache_set)
-		pr_info("processor: ExCache %s, %u-way, %s (used once the memory path "
-			"lands)",
-			kconfig_format_size(kconfig.excache_bytes, size, sizeof(size)),
-			kconfig.excache_ways,
-			kconfig_policy_name(kconfig.excache_policy));
+	if (!kconfig.excache_set) {
+		pr_info("processor: no ExCache configured (excache=SIZE,WAYS,POLICY): "
+			"user programs cannot run");
+		return false;
+	}
+	err = excache_init();
+	if (err) {
+		pr_err("processor: ExCache not available (%s): user programs cannot run",
+		       errno_name(err));
+		return false;
+	}
+	excache_get_stats(NULL, &st);
+	pr_info("processor: ExCache %s, %u sets x %u ways, %s, prefetch %s",
+		kconfig_format_size(st.bytes, size, sizeof(size)), st.sets, st.ways,
+		kconfig_policy_name(st.policy), st.prefetch ? "on" : "off");
+	if (process_home_node())
+		pr_info("processor: home memory node %u", process_home_node());
 	else
-		pr_info("processor: no ExCache configured (excache=SIZE,WAYS,POLICY; "
-			"used once the memory path lands)");
+		pr_info("processor: no memory= word: user programs cannot run");
+	return true;
+}
+
+/* The processor figures of this node's heartbeats (kernel/status.c): one
+ * thread per process for now. */
+static void processor_load(struct mgr_heartbeat *hb)
+{
+	unsigned running;
+	uint64_t started;
+
+	process_counts(&running, &started);
+	hb->user_threads = running;
+	hb->processes = running;
+}
+
+static void pcomponent_start(void)
+{
+	bool lines;
+	int err;
+
 	status_start();
+	lines = start_excache();
+	process_init();
+	status_set_load_fn(processor_load);
 	err = hostlink_start(builtins, builtins_count);
 	if (err == -ENODEV)
 		pr_info("hostlink: no UART at COM2: not serving the CLI");
 	else if (err)
 		pr_err("hostlink: cannot start (%s)", errno_name(err));
 	else
-		pr_info("hostlink: serving on COM2 (%u builtins)", builtins_count);
-	status_ready("processor%s", err ? "" : ", hostlink on COM2");
+		pr_info("hostlink: serving on COM2 (%u builtins and user programs)",
+			builtins_count - 1);
+	status_ready("processor%s%s", err ? "" : ", hostlink on COM2",
+		     lines ? ", ExCache lines" : "");
 }
 
 const struct role this_role = {

@@ -91,14 +91,22 @@ void lapic_eoi(void)
 	lapic_write(LAPIC_EOI, 0);
 }
 
+/* In xAPIC mode an IPI takes two register writes: interrupts stay off
+ * between them, so a handler sending its own IPI cannot retarget ours. */
 static void icr_send(uint32_t apic_id, uint32_t low)
 {
+	bool was_on;
+
 	if (x2apic) {
 		wrmsr(0x830, ((uint64_t)apic_id << 32) | low);
 		return;
 	}
+	was_on = irqs_enabled();
+	irq_disable();
 	lapic_write(LAPIC_ICR_HI, apic_id << 24);
 	lapic_write(LAPIC_ICR_LO, low);
+	if (was_on)
+		irq_enable();
 	for (int spins = 0; spins < 1000000 && (lapic_read(LAPIC_ICR_LO) & ICR_PENDING);
 	     spins++)
 		cpu_relax();

@@ -29,6 +29,7 @@
 	X(ENOTDIR, 20, "Not a directory")                                                \
 	X(EISDIR, 21, "Is a directory")                                                  \
 	X(EINVAL, 22, "Invalid argument")                                                \
+	X(ENOTTY, 25, "Inappropriate ioctl for device")                                  \
 	X(EFBIG, 27, "File too large")                                                   \
 	X(ENOSPC, 28, "No space left on device")                                         \
 	X(EROFS, 30, "Read-only file system")                                            \

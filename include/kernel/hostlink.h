@@ -6,8 +6,9 @@
  * A hostlink is a line decoder plus up to HOSTLINK_MAX_RUNS programs
  * running at once, each in a kernel thread of its own, so the link keeps
  * reading (and answering ping) while programs run. Programs are kernel
- * functions from a table the role supplies (pcomponent/builtins.c) until
- * user programs arrive with the memory path. Lines go out through an emit
+ * functions from a table the role supplies (pcomponent/builtins.c); a
+ * table entry without a name takes the names with a '/' in them (user
+ * programs, pcomponent/process.c). Lines go out through an emit
  * function: the COM2 UART (hostlink_start), or a test's buffer.
  */
 #ifndef KERNEL_HOSTLINK_H
@@ -31,8 +32,14 @@ struct hostlink_run;
  */
 typedef int (*hostlink_fn)(struct hostlink_run *run, int argc, char **argv);
 
+/*
+ * A table entry. name NULL makes the entry the table's path program: a
+ * `run` whose name matches no entry and contains a '/' runs it, with the
+ * name as argv[0] (the processor runs such names as user programs).
+ * Named entries always come first, whatever their place in the table.
+ */
 struct hostlink_program {
-	const char *name;
+	const char *name; /* NULL: the path program (at most one) */
 	hostlink_fn fn;
 	const char *help; /* one line, for `help` */
 };

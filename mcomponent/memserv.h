@@ -1,0 +1,57 @@
+/*
+ * The memory service (mcomponent/memserv.c): the server side of the
+ * memory protocol (include/proto/mem.h), private to the memory role.
+ *
+ * A memory service is bound to one RPC node and its fabric device, like
+ * the file service (scomponent/fileserv.h): the RPC_HANDLER(MEM_...)
+ * functions find the service of the rpc_node that received the request,
+ * so the role's own service (mcomponent.c) and a self test's (on a
+ * loopback fabric, memserv_ktest.c) can exist side by side. A node
+ * without a service answers every MEM_* request with -ENODEV.
+ */
+#ifndef MCOMPONENT_MEMSERV_H
+#define MCOMPONENT_MEMSERV_H
+
+#include <net/rpc.h>
+#include <net/verbs.h>
+#include <proto/mem.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct memserv;
+
+/* How long the server waits for one RDMA transfer. */
+#define MEMSERV_RDMA_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
+/* Address spaces (processes) at once per service. */
+#define MEMSERV_MAX_PROCS 256
+
+/*
+ * Starts a memory service for the requests rn receives, with
+ * frame_bytes of dev's window as page frames (dev is rn's device) and
+ * storage (0: none) as the file server that MEM_EXEC reads executables
+ * from. Returns 0 and sets *out, or -ENOMEM (no memory, or no window
+ * buffer of that size), -EBUSY (rn has a service already), a verbs error.
+ * Thread context.
+ */
+int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_bytes,
+		  uint16_t storage, struct memserv **out);
+
+/* Frees every address space and the service. rn must not serve requests
+ * any more (rpc_stop() first, or a node that never stops). */
+void memserv_stop(struct memserv *ms);
+
+/* The figures MEM_STATS answers. */
+void memserv_get_stats(struct memserv *ms, struct mem_stats *st);
+
+/*
+ * Self tests only (memserv_ktest.c): an address space for (node, pid)
+ * with just the stack VMA and the heap at brk_start (page aligned),
+ * replacing any; or one built from an executable image in memory
+ * (file, size) as MEM_EXEC would build it from a file. 0 or an errno.
+ */
+int memserv_test_aspace(struct memserv *ms, uint16_t node, uint32_t pid,
+			uint64_t brk_start);
+int memserv_test_exec(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
+		      const void *file, size_t size, struct mem_exec_reply *rp);
+
+#endif

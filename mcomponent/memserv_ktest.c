@@ -1,0 +1,573 @@
+/*
+ * Self tests of the memory service (mcomponent/memserv.c, exec.c), in a
+ * plain `ktest` boot of the memory image, on the loopback fabric
+ * (include/net/loop_fabric.h): RPC and the server's RDMA run as on the
+ * real fabric, between nodes that live in this kernel.
+ *
+ *   LOOP_M  the memory service (1 MiB of frames)
+ *   LOOP_P  a processor: its "ExCache lines" are two pages of its window,
+ *           registered for the server's READs and WRITEs
+ *   LOOP_Q  another processor, which must not reach LOOP_P's processes
+ *
+ * Address spaces come from memserv_test_aspace (no storage node here),
+ * or from memserv_test_exec with a small ELF image built in memory; the
+ * exec through the file service is the cluster test's. Every test ends
+ * with MEM_EXIT and checks that the frame count is back where it was.
+ */
+#include "elf.h"
+#include "memserv.h"
+#include "ustack.h"
+
+#include <kernel/errno.h>
+#include <kernel/ktest.h>
+#include <kernel/mm.h>
+#include <kernel/time.h>
+#include <lib/string.h>
+#include <net/loop_fabric.h>
+#include <net/rpc.h>
+#include <net/verbs.h>
+
+#define BED_NODES 3
+#define LOOP_M	  40
+#define LOOP_P	  41
+#define LOOP_Q	  42
+#define CALL_NS	  (5 * NS_PER_S)
+#define PID	  7
+#define HEAP	  0x600000ull
+#define PROT_RW	  (MEM_PROT_READ | MEM_PROT_WRITE)
+#define MAP_PA	  0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */
+
+struct bed {
+	struct loop_fabric *fab;
+	struct rpc_node *rn[BED_NODES];
+	struct memserv *ms;
+	struct verbs_buf line; /* two lines in P's window */
+	struct verbs_mr mr;
+	uint32_t free0; /* frames free at the start */
+};
+
+static struct verbs_dev *dev_of(struct bed *b, uint16_t id)
+{
+	return loop_find(b->fab, id)->dev;
+}
+
+static void bed_down(struct bed *b)
+{
+	for (unsigned i = 0; i < BED_NODES; i++)
+		if (b->rn[i])
+			rpc_stop(b->rn[i]);
+	if (b->ms)
+		memserv_stop(b->ms);
+	verbs_dereg_mr(dev_of(b, LOOP_P), &b->mr);
+	verbs_buf_free(dev_of(b, LOOP_P), &b->line);
+	loop_destroy(b->fab);
+}
+
+static bool bed_up(struct bed *b)
+{
+	static const uint16_t ids[BED_NODES] = {LOOP_M, LOOP_P, LOOP_Q};
+	struct mem_stats st;
+
+	memset(b, 0, sizeof(*b));
+	b->fab = loop_create(BED_NODES, LOOP_M, 1);
+	if (!b->fab)
+		return false;
+	for (unsigned i = 0; i < BED_NODES; i++)
+		if (rpc_start(b->fab->nodes[i].dev, ids, BED_NODES, &b->rn[i]))
+			goto fail;
+	if (memserv_start(b->rn[0], dev_of(b, LOOP_M), 1 << 20, 0, &b->ms))
+		goto fail;
+	if (verbs_buf_alloc(dev_of(b, LOOP_P), 2 * 4096, &b->line) ||
+	    verbs_reg_mr(dev_of(b, LOOP_P), b->line.offset, b->line.size,
+			 FAB_ACCESS_REMOTE_READ | FAB_ACCESS_REMOTE_WRITE, &b->mr))
+		goto fail;
+	memserv_get_stats(b->ms, &st);
+	b->free0 = (uint32_t)st.frames_free;
+	return st.frames_total == 256 && st.frames_free == 256;
+fail:
+	bed_down(b);
+	return false;
+}
+
+static int call(struct bed *b, uint16_t from, unsigned op, const void *rq, size_t rq_len,
+		void *rp, size_t rp_len)
+{
+	return rpc_call(b->rn[from - LOOP_M], LOOP_M, op, rq, rq_len, rp, rp_len, CALL_NS);
+}
+
+static int miss(struct bed *b, uint32_t pid, uint64_t va, uint32_t access, unsigned line,
+		struct mem_miss_reply *rp)
+{
+	struct mem_miss_req rq = {.pid = pid, .access = access, .va = va,
+				  .line_offset = b->line.offset + line * 4096ull,
+				  .line_key = b->mr.key};
+
+	memset(rp, 0xee, sizeof(*rp));
+	return call(b, LOOP_P, MSG_MEM_MISS, &rq, sizeof(rq), rp, sizeof(*rp));
+}
+
+static int flush(struct bed *b, uint32_t pid, uint64_t va, unsigned line)
+{
+	struct mem_flush_req rq = {.pid = pid, .va = va, .line_key = b->mr.key,
+				   .line_offset = b->line.offset + line * 4096ull};
+	struct mem_value rp;
+
+	return call(b, LOOP_P, MSG_MEM_FLUSH, &rq, sizeof(rq), &rp, sizeof(rp));
+}
+
+static int map_call(struct bed *b, unsigned op, uint64_t addr, uint64_t len, uint32_t prot,
+		    uint32_t flags, uint64_t *out)
+{
+	struct mem_map_req rq = {.pid = PID, .prot = prot, .flags = flags, .addr = addr,
+				 .len = len};
+	struct mem_value rp = {0};
+	int err = call(b, LOOP_P, op, &rq, sizeof(rq), &rp, sizeof(rp));
+
+	if (out)
+		*out = rp.value;
+	return err;
+}
+
+static uint64_t pid_call(struct bed *b, unsigned op, uint32_t pid, uint64_t addr, int *err)
+{
+	struct mem_pid_req rq = {.pid = pid, .addr = addr};
+	struct mem_value rp = {0};
+
+	*err = call(b, LOOP_P, op, &rq, sizeof(rq), &rp, sizeof(rp));
+	return rp.value;
+}
+
+static uint8_t *line_va(struct bed *b, unsigned line)
+{
+	return (uint8_t *)b->line.va + line * 4096ull;
+}
+
+/* MEM_EXIT of PID and the frame count back at the start. */
+static void end_process(struct ktest_ctx *kt, struct bed *b)
+{
+	struct mem_stats st;
+	int err;
+
+	pid_call(b, MSG_MEM_EXIT, PID, 0, &err);
+	KT_EXPECT_EQ(err, 0);
+	memserv_get_stats(b->ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b->free0);
+	KT_EXPECT_EQ(st.processes, 0);
+}
+
+/* Misses of never-written pages, flush then miss, protection. */
+KTEST(memserv_miss_flush)
+{
+	struct mem_miss_reply rp;
+	struct mem_stats st;
+	struct bed b;
+	uint64_t a = 0;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	/* a stack page never written: ZERO, no transfer */
+	memset(line_va(&b, 0), 0x55, 4096);
+	KT_EXPECT_EQ(miss(&b, PID, MEM_STACK_TOP - 8, MEM_PROT_WRITE, 0, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, MEM_MISS_ZERO);
+	KT_EXPECT_EQ(rp.prot, PROT_RW);
+	KT_EXPECT_EQ(line_va(&b, 0)[0], 0x55);
+	/* the processor writes the line and flushes it; a miss brings it back */
+	for (unsigned i = 0; i < 4096; i++)
+		line_va(&b, 0)[i] = (uint8_t)(i * 7);
+	KT_EXPECT_EQ(flush(&b, PID, MEM_STACK_TOP - 4096, 0), 0);
+	memset(line_va(&b, 1), 0, 4096);
+	KT_EXPECT_EQ(miss(&b, PID, MEM_STACK_TOP - 100, MEM_PROT_READ, 1, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, 0);
+	KT_EXPECT(memcmp(line_va(&b, 0), line_va(&b, 1), 4096) == 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 1);
+	KT_EXPECT_EQ(st.flushes, 1);
+	KT_EXPECT_EQ(st.misses, 2);
+	KT_EXPECT_EQ(st.zero_misses, 1);
+	/* a second flush of the page replaces its frame (no leak) */
+	KT_EXPECT_EQ(flush(&b, PID, MEM_STACK_TOP - 4096, 1), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 1);
+	/* no VMA: -EFAULT; mmap PROT_READ: write -EACCES, read ZERO */
+	KT_EXPECT_EQ(miss(&b, PID, 0x100000, MEM_PROT_READ, 0, &rp), -EFAULT);
+	KT_EXPECT_EQ(flush(&b, PID, 0x100000, 0), -EFAULT);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, 0, 3 * 4096, MEM_PROT_READ, MAP_PA, &a), 0);
+	KT_EXPECT_EQ(a, MEM_MMAP_TOP - 3 * 4096);
+	KT_EXPECT_EQ(miss(&b, PID, a + 5, MEM_PROT_WRITE, 0, &rp), -EACCES);
+	KT_EXPECT_EQ(miss(&b, PID, a + 5, MEM_PROT_EXEC, 0, &rp), -EACCES);
+	KT_EXPECT_EQ(miss(&b, PID, a + 5, MEM_PROT_READ, 0, &rp), 0);
+	KT_EXPECT_EQ(rp.prot, MEM_PROT_READ);
+	/* mprotect the middle page RW: write allowed there only */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MPROTECT, a + 4096, 4096, PROT_RW, 0, NULL), 0);
+	KT_EXPECT_EQ(miss(&b, PID, a + 4096, MEM_PROT_WRITE, 0, &rp), 0);
+	KT_EXPECT_EQ(miss(&b, PID, a + 8192, MEM_PROT_WRITE, 0, &rp), -EACCES);
+	KT_EXPECT_EQ(flush(&b, PID, a + 4096, 0), 0);
+	/* munmap the middle page: its frame goes, misses get -EFAULT */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MUNMAP, a + 4096, 4096, 0, 0, NULL), 0);
+	KT_EXPECT_EQ(miss(&b, PID, a + 4096, MEM_PROT_READ, 0, &rp), -EFAULT);
+	KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_READ, 0, &rp), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 1);
+	/* another node cannot reach P's process */
+	{
+		struct mem_miss_req rq = {.pid = PID, .access = 1, .va = a,
+					  .line_offset = b.line.offset, .line_key = b.mr.key};
+
+		KT_EXPECT_EQ(call(&b, LOOP_Q, MSG_MEM_MISS, &rq, sizeof(rq), &rp,
+				  sizeof(rp)),
+			     -ESRCH);
+	}
+	end_process(kt, &b);
+	bed_down(&b);
+}
+
+/* A miss carrying a victim: stored before the line is overwritten. */
+KTEST(memserv_victim)
+{
+	struct mem_miss_req rq;
+	struct mem_miss_reply rp;
+	struct bed b;
+	uint64_t a = 0;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, 0, 2 * 4096, PROT_RW, MAP_PA, &a), 0);
+	/* page a is in line 0, dirty; page a + 4096 was flushed before */
+	memset(line_va(&b, 0), 0xb2, 4096);
+	KT_EXPECT_EQ(flush(&b, PID, a + 4096, 0), 0);
+	memset(line_va(&b, 0), 0xa1, 4096);
+	memset(&rq, 0, sizeof(rq));
+	rq.pid = PID;
+	rq.access = MEM_PROT_READ;
+	rq.va = a + 4096;
+	rq.line_offset = b.line.offset;
+	rq.line_key = b.mr.key;
+	rq.flags = MEM_MISS_VICTIM;
+	rq.victim_pid = PID;
+	rq.victim_va = a + 17;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MISS, &rq, sizeof(rq), &rp, sizeof(rp)), 0);
+	KT_EXPECT_EQ(rp.flags, 0);
+	KT_EXPECT_EQ(line_va(&b, 0)[100], 0xb2);
+	/* the victim came back */
+	KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_READ, 1, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, 0);
+	KT_EXPECT_EQ(line_va(&b, 1)[4095], 0xa1);
+	/* a victim whose VMA went is dropped, the miss still served */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MUNMAP, a, 4096, 0, 0, NULL), 0);
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MISS, &rq, sizeof(rq), &rp, sizeof(rp)), 0);
+	KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_READ, 1, &rp), -EFAULT);
+	end_process(kt, &b);
+	bed_down(&b);
+}
+
+/* brk grows and shrinks as Linux's; mmap placement and flags. */
+KTEST(memserv_brk_mmap)
+{
+	struct mem_miss_reply rp;
+	struct mem_stats st;
+	struct bed b;
+	uint64_t a = 0, x = 0;
+	int err;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_EXPECT_EQ(pid_call(&b, MSG_MEM_BRK, PID, 0, &err), HEAP);
+	KT_EXPECT_EQ(pid_call(&b, MSG_MEM_BRK, PID, HEAP - 1, &err), HEAP);
+	KT_EXPECT_EQ(pid_call(&b, MSG_MEM_BRK, PID, HEAP + 10000, &err), HEAP + 10000);
+	KT_EXPECT_EQ(err, 0);
+	KT_EXPECT_EQ(miss(&b, PID, HEAP + 8192, MEM_PROT_WRITE, 0, &rp), 0);
+	KT_EXPECT_EQ(miss(&b, PID, HEAP + 12288, MEM_PROT_READ, 0, &rp), -EFAULT);
+	KT_EXPECT_EQ(flush(&b, PID, HEAP + 8192, 0), 0);
+	KT_EXPECT_EQ(pid_call(&b, MSG_MEM_BRK, PID, HEAP + 4096, &err), HEAP + 4096);
+	KT_EXPECT_EQ(miss(&b, PID, HEAP + 8192, MEM_PROT_READ, 0, &rp), -EFAULT);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0); /* the shrink freed the frame */
+	/* a fixed mapping right above the break stops it growing there */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, HEAP + 16384, 4096, PROT_RW,
+			      MAP_PA | 0x10 /* MAP_FIXED */, &a),
+		     0);
+	KT_EXPECT_EQ(a, HEAP + 16384);
+	KT_EXPECT_EQ(pid_call(&b, MSG_MEM_BRK, PID, HEAP + 20000, &err), HEAP + 4096);
+	/* MAP_FIXED_NOREPLACE over it: -EEXIST; a hint that is free is used */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, HEAP + 16384, 4096, PROT_RW,
+			      MAP_PA | 0x100000, &x),
+		     -EEXIST);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, 0x40000000 - 4096, 8192, PROT_RW, MAP_PA, &x),
+		     0);
+	KT_EXPECT_EQ(x, 0x40000000 - 4096); /* across a vRegion boundary */
+	KT_EXPECT_EQ(miss(&b, PID, 0x40000000, MEM_PROT_WRITE, 0, &rp), 0);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MPROTECT, x, 8192, MEM_PROT_READ, 0, NULL), 0);
+	KT_EXPECT_EQ(miss(&b, PID, 0x40000000, MEM_PROT_WRITE, 0, &rp), -EACCES);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MPROTECT, x, 3 * 4096, MEM_PROT_READ, 0, NULL),
+		     -ENOMEM);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.vmas, 5); /* stack, heap, fixed, two vRegion pieces */
+	end_process(kt, &b);
+	bed_down(&b);
+}
+
+/* Every bad field gets its errno; the fixed request then succeeds. */
+KTEST(memserv_bad_requests)
+{
+	struct mem_miss_req good = {0}, rq;
+	struct mem_miss_reply rp;
+	struct mem_map_req mr;
+	struct mem_pid_req pr = {0};
+	struct mem_stats st;
+	struct mem_value v;
+	struct bed b;
+	int err;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	good.pid = PID;
+	good.access = MEM_PROT_READ;
+	good.va = MEM_STACK_TOP - 1;
+	good.line_offset = b.line.offset;
+	good.line_key = b.mr.key;
+#define MISS_WITH(field, value, want)                                                    \
+	do {                                                                             \
+		rq = good;                                                               \
+		rq.field = value;                                                        \
+		KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MISS, &rq, sizeof(rq), &rp,        \
+				  sizeof(rp)),                                           \
+			     (uint64_t)(want));                                          \
+	} while (0)
+	MISS_WITH(pid, PID + 1, -ESRCH);
+	MISS_WITH(access, 0, -EINVAL);
+	MISS_WITH(access, 3, -EINVAL);
+	MISS_WITH(va, MEM_USER_TOP, -EFAULT);
+	MISS_WITH(va, ~0ull, -EFAULT);
+	MISS_WITH(line_offset, b.line.offset + 8, -EINVAL);
+	MISS_WITH(line_offset, ~0ull & ~4095ull, -EINVAL);
+	/* a page never written: no transfer, so a bad line is not noticed */
+	MISS_WITH(line_offset, b.line.offset + 8192, 0);
+	MISS_WITH(flags, 2, -EINVAL);
+	MISS_WITH(reserved, 1, -EINVAL);
+	MISS_WITH(victim_pid, PID, -EINVAL); /* without MEM_MISS_VICTIM */
+	MISS_WITH(victim_va, 4096, -EINVAL);
+	/* once the page has a frame, the WRITE to a bad line is refused */
+	KT_EXPECT_EQ(flush(&b, PID, good.va, 0), 0);
+	MISS_WITH(line_offset, b.line.offset + 8192, -EFAULT); /* outside the MR */
+	MISS_WITH(line_key, b.mr.key ^ 0x100, -EFAULT);
+	MISS_WITH(reserved, 0, 0);
+	{
+		struct mem_flush_req fr = {.pid = PID, .va = good.va, .line_key = 0,
+					   .line_offset = b.line.offset};
+
+		KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_FLUSH, &fr, sizeof(fr), &v, sizeof(v)),
+			     -EFAULT); /* bad key: the page keeps its frame */
+		fr.line_key = b.mr.key;
+		fr.line_offset += 4;
+		KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_FLUSH, &fr, sizeof(fr), &v, sizeof(v)),
+			     -EINVAL);
+	}
+	/* mmap */
+#define MMAP_WITH(field, value, want)                                                    \
+	do {                                                                             \
+		memset(&mr, 0, sizeof(mr));                                              \
+		mr.pid = PID;                                                            \
+		mr.prot = PROT_RW;                                                       \
+		mr.flags = MAP_PA;                                                       \
+		mr.len = 4096;                                                           \
+		mr.field = value;                                                        \
+		KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP, &mr, sizeof(mr), &v,         \
+				  sizeof(v)),                                            \
+			     (uint64_t)(want));                                          \
+	} while (0)
+	MMAP_WITH(reserved, 1, -EINVAL);
+	MMAP_WITH(prot, 8, -EINVAL);
+	MMAP_WITH(len, 0, -EINVAL);
+	MMAP_WITH(len, ~0ull, -ENOMEM);
+	MMAP_WITH(flags, 0x21, -ENODEV);	/* MAP_SHARED */
+	MMAP_WITH(flags, 0x02, -ENODEV);	/* a file mapping */
+	MMAP_WITH(flags, 0x20, -EINVAL);	/* no type */
+	MMAP_WITH(flags, MAP_PA | 0x100, -ENODEV); /* MAP_GROWSDOWN */
+	MMAP_WITH(flags, MAP_PA | 0x10000000, -EINVAL);
+	MMAP_WITH(flags, MAP_PA | 0x10, -EPERM); /* MAP_FIXED at 0 */
+	MMAP_WITH(pid, PID + 1, -ESRCH);
+	MMAP_WITH(reserved, 0, 0);
+	memset(&mr, 0, sizeof(mr));
+	mr.pid = PID;
+	mr.flags = MAP_PA | 0x10;
+	mr.len = 4096;
+	mr.addr = 4096;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP, &mr, sizeof(mr), &v, sizeof(v)), -EPERM);
+	mr.addr = 0x10001;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP, &mr, sizeof(mr), &v, sizeof(v)), -EINVAL);
+	mr.addr = MEM_USER_TOP - 4096;
+	mr.len = 8192;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP, &mr, sizeof(mr), &v, sizeof(v)), -ENOMEM);
+	/* munmap, mprotect */
+	memset(&mr, 0, sizeof(mr));
+	mr.pid = PID;
+	mr.addr = 0x10001;
+	mr.len = 4096;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MUNMAP, &mr, sizeof(mr), &v, sizeof(v)), -EINVAL);
+	mr.addr = 0x10000;
+	mr.len = 0;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MUNMAP, &mr, sizeof(mr), &v, sizeof(v)), -EINVAL);
+	mr.len = ~0ull - 100;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MUNMAP, &mr, sizeof(mr), &v, sizeof(v)), -EINVAL);
+	mr.len = 4096;
+	mr.flags = 1;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MUNMAP, &mr, sizeof(mr), &v, sizeof(v)), -EINVAL);
+	mr.flags = 0;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MUNMAP, &mr, sizeof(mr), &v, sizeof(v)), 0);
+	mr.prot = 0x10;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MPROTECT, &mr, sizeof(mr), &v, sizeof(v)),
+		     -EINVAL);
+	mr.prot = MEM_PROT_READ;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MPROTECT, &mr, sizeof(mr), &v, sizeof(v)),
+		     -ENOMEM); /* nothing mapped there */
+	/* brk, exit, stats */
+	pr.pid = PID;
+	pr.reserved = 1;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_BRK, &pr, sizeof(pr), &v, sizeof(v)), -EINVAL);
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_EXIT, &pr, sizeof(pr), &v, sizeof(v)), -EINVAL);
+	pr.reserved = 0;
+	pr.addr = 1;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_EXIT, &pr, sizeof(pr), &v, sizeof(v)), -EINVAL);
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_STATS, &pr, sizeof(pr), &st, sizeof(st)),
+		     -EINVAL);
+	pr.pid = PID + 1;
+	pr.addr = 0;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_EXIT, &pr, sizeof(pr), &v, sizeof(v)), -ESRCH);
+	pr.pid = 0;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_STATS, &pr, sizeof(pr), &st, sizeof(st)), 0);
+	KT_EXPECT_EQ(st.processes, 1);
+	KT_EXPECT_EQ(st.frames_total, 256);
+	pid_call(&b, MSG_MEM_EXIT, PID, 0, &err);
+	KT_EXPECT_EQ(err, 0);
+	pid_call(&b, MSG_MEM_EXIT, PID, 0, &err);
+	KT_EXPECT_EQ(err, -ESRCH);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
+	bed_down(&b);
+}
+
+/* ---- exec from an image in memory --------------------------------------------------- */
+
+static void w64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/* A static executable: R+X text at 0x400000 (headers and code, 0x1800
+ * bytes), RW data at 0x402000 with 0x10 file bytes and bss to 0x404100. */
+static void make_elf(uint8_t *f)
+{
+	static const uint8_t ident[16] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+	uint8_t *ph = f + 64;
+
+	memset(f, 0, 0x3000);
+	memcpy(f, ident, 16);
+	f[16] = 2;  /* ET_EXEC */
+	f[18] = 62; /* x86-64 */
+	f[20] = 1;
+	w64(f + 24, 0x401000);
+	w64(f + 32, 64);
+	f[52] = 64;
+	f[54] = 56;
+	f[56] = 2;
+	w64(ph, 1 | (5ull << 32)); /* PT_LOAD, R+X */
+	w64(ph + 8, 0);
+	w64(ph + 16, 0x400000);
+	w64(ph + 32, 0x1800);
+	w64(ph + 40, 0x1800);
+	w64(ph + 56, 1 | (6ull << 32)); /* PT_LOAD, R+W */
+	w64(ph + 64, 0x2000);
+	w64(ph + 72, 0x402000);
+	w64(ph + 88, 0x10);
+	w64(ph + 96, 0x2100);
+	memset(f + 0x1000, 0xc3, 0x800); /* "code" */
+	memset(f + 0x2000, 0xd4, 0x10);	 /* "data" */
+	memset(f + 0x2010, 0xe5, 0x100); /* past filesz: must not show */
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+KTEST(memserv_exec_image)
+{
+	static const char strings[] = "prog\0arg1\0HOME=/";
+	struct mem_exec_req *rq = kzalloc(sizeof(*rq));
+	uint8_t *file = kmalloc(0x3000);
+	struct mem_exec_reply rp = {0};
+	struct mem_miss_reply mp;
+	struct mem_stats st;
+	struct bed b;
+	uint8_t *l;
+	uint64_t sp_off;
+
+	KT_ASSERT(rq && file);
+	if (!KT_EXPECT(bed_up(&b))) {
+		kfree(rq);
+		kfree(file);
+		return;
+	}
+	make_elf(file);
+	rq->pid = PID;
+	rq->cred.uid = 1000;
+	rq->argc = 2;
+	rq->envc = 1;
+	rq->strings_len = sizeof(strings);
+	memcpy(rq->strings, strings, sizeof(strings));
+	memcpy(rq->path, "/bin/prog", 10);
+	/* bad requests first: nothing installed */
+	rq->argc = 3;
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->argc = 2;
+	rq->path[0] = 'b';
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->path[0] = '/';
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x1000, &rp), -ENOEXEC);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.processes, 0);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
+
+	KT_ASSERT(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp) == 0);
+	KT_EXPECT_EQ(rp.entry, 0x401000);
+	KT_EXPECT_EQ(rp.brk, 0x405000);
+	KT_EXPECT_EQ(rp.sp % 16, 0);
+	KT_EXPECT(rp.sp < MEM_STACK_TOP && rp.sp > MEM_STACK_TOP - 4096);
+	KT_EXPECT_EQ(rp.frames, 4); /* two text pages, one data page, one stack page */
+	/* text: R+X, the file's bytes */
+	KT_EXPECT_EQ(miss(&b, PID, 0x401000, MEM_PROT_EXEC, 0, &mp), 0);
+	KT_EXPECT_EQ(mp.prot, MEM_PROT_READ | MEM_PROT_EXEC);
+	KT_EXPECT_EQ(line_va(&b, 0)[0x7ff], 0xc3);
+	KT_EXPECT_EQ(miss(&b, PID, 0x401000, MEM_PROT_WRITE, 0, &mp), -EACCES);
+	/* data: 0x10 bytes, then zeros; bss page beyond: ZERO */
+	KT_EXPECT_EQ(miss(&b, PID, 0x402000, MEM_PROT_WRITE, 0, &mp), 0);
+	l = line_va(&b, 0);
+	KT_EXPECT_EQ(l[0xf], 0xd4);
+	KT_EXPECT_EQ(l[0x10], 0);
+	KT_EXPECT_EQ(l[0xfff], 0);
+	KT_EXPECT_EQ(miss(&b, PID, 0x404000, MEM_PROT_WRITE, 0, &mp), 0);
+	KT_EXPECT_EQ(mp.flags, MEM_MISS_ZERO);
+	KT_EXPECT_EQ(miss(&b, PID, 0x405000, MEM_PROT_READ, 0, &mp), -EFAULT);
+	/* the stack: argc, argv, envp, auxv */
+	KT_EXPECT_EQ(miss(&b, PID, rp.sp, MEM_PROT_READ, 0, &mp), 0);
+	sp_off = rp.sp & 4095;
+	KT_EXPECT_EQ(rd64(l + sp_off), 2);
+	KT_EXPECT_EQ(rd64(l + sp_off + 24), 0);	  /* argv NULL */
+	KT_EXPECT_EQ(rd64(l + sp_off + 40), 0);	  /* envp NULL */
+	KT_EXPECT_EQ(rd64(l + sp_off + 48), AT_PHDR);
+	KT_EXPECT_EQ(rd64(l + sp_off + 56), 0x400040);
+	KT_EXPECT(memcmp(l + (rd64(l + sp_off + 8) & 4095), "prog", 5) == 0);
+	KT_EXPECT(memcmp(l + (rd64(l + sp_off + 32) & 4095), "HOME=/", 7) == 0);
+	/* exec again over it: the old space goes, the frames stay balanced */
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 4);
+	KT_EXPECT_EQ(st.execs, 2);
+	end_process(kt, &b);
+	bed_down(&b);
+	kfree(rq);
+	kfree(file);
+}

@@ -1,0 +1,570 @@
+/*
+ * The system call table of the processor (pcomponent/syscall.h; DESIGN.md
+ * section 7; include/kernel/uspace.h for the hook it serves).
+ *
+ * One table, indexed by Linux x86-64 numbers, each entry a name and a
+ * handler, so that a generator can list what is implemented
+ * (docs/syscalls.md, to compare with LegoOS's 111). Numbers without an
+ * entry answer -ENOSYS and are logged once per number. Tessera's own
+ * calls sit at 1024 and up (include/proto/tessera_sys.h), above every
+ * Linux number.
+ *
+ * Every user pointer goes through copy_*_user: a bad one gives -EFAULT,
+ * never a kernel fault. Memory calls change the address space on the
+ * home memory node, after the ExCache has let go of the lines concerned
+ * (include/proto/mem.h): munmap, MAP_FIXED and brk shrink drop them
+ * without write-back, mprotect writes dirty ones back first.
+ *
+ * Choices written down here:
+ *  - fd 0 reads as end of file; fds 1 and 2 go to the hostlink run that
+ *    started the process (the CLI's stdout and stderr); no other fds yet.
+ *  - uname: sysname "Tessera" (what `uname -s` should print on a Tessera
+ *    vNode; libcs do not look at it), release "6.1.0-tessera-0.1" (the
+ *    Linux ABI level emulated, for libcs that parse the release), machine
+ *    "x86_64".
+ *  - getppid is 0: a process started by the CLI has no parent process.
+ *  - rt_sigaction and rt_sigprocmask accept anything and record nothing
+ *    (no signal delivery yet): old actions read as SIG_DFL, old masks as
+ *    empty.
+ *  - getrandom is a kernel xorshift seeded from the clocks: NOT
+ *    cryptographic.
+ *  - ioctl on fds 0..2 answers ENOTTY (not a terminal): isatty() is false.
+ */
+#include "syscall.h"
+
+#include "excache.h"
+#include "process.h"
+
+#include <arch/trap.h>
+#include <kernel/config.h>
+#include <kernel/errno.h>
+#include <kernel/printk.h>
+#include <kernel/sched.h>
+#include <kernel/spinlock.h>
+#include <kernel/time.h>
+#include <kernel/uspace.h>
+#include <lib/sort.h>
+#include <lib/string.h>
+#include <proto/mem.h>
+#include <proto/msg.h>
+#include <proto/tessera_sys.h>
+
+#define PAGE	  4096ull
+#define PAGE_MASK (PAGE - 1)
+
+#define MAP_SHARED	    0x01
+#define MAP_PRIVATE	    0x02
+#define MAP_FIXED	    0x10
+#define MAP_ANONYMOUS	    0x20
+#define MAP_FIXED_NOREPLACE 0x100000
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+
+#define CLOCK_REALTIME	      0
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_TAI	      11
+#define TIMER_ABSTIME	      1
+
+#define IOV_MAX	   1024
+#define COPY_CHUNK 512 /* bytes on the kernel stack per copy */
+
+struct k_timespec {
+	int64_t sec;
+	int64_t nsec;
+};
+
+struct k_timeval {
+	int64_t sec;
+	int64_t usec;
+};
+
+struct k_iovec {
+	uint64_t base;
+	uint64_t len;
+};
+
+#define UTS_LEN 65
+struct k_utsname {
+	char sysname[UTS_LEN], nodename[UTS_LEN], release[UTS_LEN], version[UTS_LEN],
+		machine[UTS_LEN], domainname[UTS_LEN];
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* len bytes of user memory at ubuf to fd 1 or 2 of the process. Returns
+ * bytes written, or -EFAULT if none could be read. */
+static long write_out(struct process *p, int fd, uint64_t ubuf, uint64_t len)
+{
+	char chunk[COPY_CHUNK];
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t n =
+			len - done < sizeof(chunk) ? (size_t)(len - done) : sizeof(chunk);
+
+		if (copy_from_user(chunk, ubuf + done, n))
+			return done ? (long)done : -EFAULT;
+		if (p->run)
+			hostlink_write(p->run, fd, chunk, n);
+		done += n;
+	}
+	return (long)done;
+}
+
+static bool fd_is_out(uint64_t fd)
+{
+	return fd == 1 || fd == 2;
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static long sys_read(struct process *p, const uint64_t *a)
+{
+	if (a[0] == 0)
+		return 0; /* standard input is empty for now */
+	return -EBADF;
+}
+
+static long sys_write(struct process *p, const uint64_t *a)
+{
+	if (!fd_is_out(a[0]))
+		return -EBADF;
+	if ((int64_t)a[2] < 0)
+		return -EINVAL;
+	return write_out(p, (int)a[0], a[1], a[2]);
+}
+
+static long sys_writev(struct process *p, const uint64_t *a)
+{
+	uint64_t total = 0;
+
+	if (!fd_is_out(a[0]))
+		return -EBADF;
+	if (a[2] > IOV_MAX)
+		return -EINVAL;
+	for (uint64_t i = 0; i < a[2]; i++) {
+		struct k_iovec iov;
+		long n;
+
+		if (copy_from_user(&iov, a[1] + i * sizeof(iov), sizeof(iov)))
+			return total ? (long)total : -EFAULT;
+		if ((int64_t)iov.len < 0 || total + iov.len < total)
+			return total ? (long)total : -EINVAL;
+		n = write_out(p, (int)a[0], iov.base, iov.len);
+		if (n < 0)
+			return total ? (long)total : n;
+		total += (uint64_t)n;
+		if ((uint64_t)n < iov.len)
+			break;
+	}
+	return (long)total;
+}
+
+static long sys_ioctl(struct process *p, const uint64_t *a)
+{
+	return a[0] <= 2 ? -ENOTTY : -EBADF;
+}
+
+/* ---- process ------------------------------------------------------------------ */
+
+static long sys_exit(struct process *p, const uint64_t *a)
+{
+	/* one thread per process: its exit ends the process */
+	process_exit(p, (int)(a[0] & 0xff));
+}
+
+static long sys_exit_group(struct process *p, const uint64_t *a)
+{
+	process_exit(p, (int)(a[0] & 0xff));
+}
+
+static long sys_getpid(struct process *p, const uint64_t *a)
+{
+	return p->pid;
+}
+
+static long sys_gettid(struct process *p, const uint64_t *a)
+{
+	return p->threads[0].tid;
+}
+
+static long sys_getppid(struct process *p, const uint64_t *a)
+{
+	return 0;
+}
+
+static long sys_getid(struct process *p, const uint64_t *a)
+{
+	return 0; /* uid, euid, gid, egid: root until credentials exist */
+}
+
+static long sys_set_tid_address(struct process *p, const uint64_t *a)
+{
+	p->threads[0].clear_child_tid = a[0];
+	return p->threads[0].tid;
+}
+
+static long sys_arch_prctl(struct process *p, const uint64_t *a)
+{
+	uint64_t base;
+
+	switch (a[0]) {
+	case ARCH_SET_FS:
+		if (a[1] >= USPACE_TOP)
+			return -EPERM;
+		user_set_fs_base(a[1]);
+		return 0;
+	case ARCH_GET_FS:
+		base = user_fs_base();
+		return copy_to_user(a[1], &base, sizeof(base));
+	default:
+		return -EINVAL; /* GS is the kernel's */
+	}
+}
+
+static long sys_uname(struct process *p, const uint64_t *a)
+{
+	struct k_utsname u;
+
+	memset(&u, 0, sizeof(u));
+	strlcpy(u.sysname, "Tessera", UTS_LEN);
+	strlcpy(u.nodename, kconfig.name, UTS_LEN);
+	strlcpy(u.release, "6.1.0-tessera-" TESSERA_VERSION, UTS_LEN);
+	strlcpy(u.version, "#1 Tessera splitkernel", UTS_LEN);
+	strlcpy(u.machine, "x86_64", UTS_LEN);
+	strlcpy(u.domainname, "(none)", UTS_LEN);
+	return copy_to_user(a[0], &u, sizeof(u));
+}
+
+static long sys_rt_sigaction(struct process *p, const uint64_t *a)
+{
+	uint8_t old[32]; /* struct kernel_sigaction: handler, flags, restorer, mask */
+
+	if (a[0] < 1 || a[0] > 64 || a[3] != 8)
+		return -EINVAL;
+	memset(old, 0, sizeof(old));
+	if (a[2])
+		return copy_to_user(a[2], old, sizeof(old));
+	return 0;
+}
+
+static long sys_rt_sigprocmask(struct process *p, const uint64_t *a)
+{
+	uint64_t old = 0;
+
+	if (a[3] != 8 || a[0] > 2)
+		return -EINVAL;
+	if (a[2])
+		return copy_to_user(a[2], &old, sizeof(old));
+	return 0;
+}
+
+static long sys_sched_yield(struct process *p, const uint64_t *a)
+{
+	thread_yield();
+	return 0;
+}
+
+/* ---- memory -------------------------------------------------------------------- */
+
+/* Page-aligned addr, len > 0 and [addr, addr + len) in user space. */
+static bool user_range_ok(uint64_t addr, uint64_t len)
+{
+	return !(addr & PAGE_MASK) && len && len <= MEM_USER_TOP &&
+	       addr <= MEM_USER_TOP - ((len + PAGE_MASK) & ~PAGE_MASK);
+}
+
+static long mem_map_call(struct process *p, unsigned op, uint64_t addr, uint64_t len,
+			 uint32_t prot, uint32_t flags)
+{
+	struct mem_map_req rq = {
+		.pid = p->pid, .prot = prot, .flags = flags, .addr = addr, .len = len};
+	struct mem_value rp;
+	int err = process_mem_call(p, op, &rq, sizeof(rq), &rp, sizeof(rp));
+
+	return err ? err : (long)rp.value;
+}
+
+static long sys_mmap(struct process *p, const uint64_t *a)
+{
+	uint64_t addr = a[0], len = a[1], flags = a[3];
+
+	if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED) || !(flags & MAP_PRIVATE))
+		return -ENODEV; /* file and shared mappings: not yet */
+	if (!len || len > MEM_USER_TOP)
+		return -EINVAL;
+	if ((flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE)) {
+		if (!user_range_ok(addr, len))
+			return -EINVAL;
+		/* the pages it replaces are thrown away */
+		excache_drop_range(p, addr, addr + len, false);
+	}
+	return mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
+}
+
+static long sys_munmap(struct process *p, const uint64_t *a)
+{
+	if (!user_range_ok(a[0], a[1]))
+		return -EINVAL;
+	excache_drop_range(p, a[0], a[0] + a[1], false);
+	return mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
+}
+
+static long sys_mprotect(struct process *p, const uint64_t *a)
+{
+	int err;
+
+	if (!user_range_ok(a[0], a[1]))
+		return -EINVAL;
+	err = excache_drop_range(p, a[0], a[0] + a[1], true);
+	if (err)
+		return err;
+	return mem_map_call(p, MSG_MEM_MPROTECT, a[0], a[1], (uint32_t)a[2], 0);
+}
+
+static long sys_brk(struct process *p, const uint64_t *a)
+{
+	struct mem_pid_req rq = {.pid = p->pid, .addr = a[0]};
+	struct mem_value rp;
+	int err;
+
+	/* a shrink that the home will accept: its pages go, unwritten back */
+	if (a[0] >= p->brk_start && a[0] < p->brk)
+		excache_drop_range(p, (a[0] + PAGE_MASK) & ~PAGE_MASK, p->brk + PAGE_MASK,
+				   false);
+	err = process_mem_call(p, MSG_MEM_BRK, &rq, sizeof(rq), &rp, sizeof(rp));
+	if (err)
+		return (long)p->brk; /* Linux's brk never fails: the old break */
+	if (rp.value < MEM_USER_TOP)
+		p->brk = rp.value;
+	return (long)p->brk;
+}
+
+/* ---- time ----------------------------------------------------------------------- */
+
+static uint64_t clock_of(uint64_t id)
+{
+	return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_TAI
+		       ? wall_clock_ns()
+		       : clock_ns();
+}
+
+static long sys_clock_gettime(struct process *p, const uint64_t *a)
+{
+	struct k_timespec ts;
+	uint64_t ns;
+
+	if (a[0] > CLOCK_TAI)
+		return -EINVAL;
+	ns = clock_of(a[0]);
+	ts.sec = (int64_t)(ns / NS_PER_S);
+	ts.nsec = (int64_t)(ns % NS_PER_S);
+	return copy_to_user(a[1], &ts, sizeof(ts));
+}
+
+static long sys_gettimeofday(struct process *p, const uint64_t *a)
+{
+	uint64_t ns = wall_clock_ns();
+	struct k_timeval tv = {(int64_t)(ns / NS_PER_S), (int64_t)(ns % NS_PER_S / 1000)};
+	uint64_t tz[1] = {0}; /* struct timezone: minutes west, dst: 0, 0 */
+
+	if (a[0] && copy_to_user(a[0], &tv, sizeof(tv)))
+		return -EFAULT;
+	if (a[1] && copy_to_user(a[1], tz, sizeof(tz)))
+		return -EFAULT;
+	return 0;
+}
+
+/* Reads a timespec; -EINVAL unless 0 <= nsec < 1 s and sec >= 0. */
+static int get_timespec(uint64_t uts, uint64_t *ns)
+{
+	struct k_timespec ts;
+
+	if (copy_from_user(&ts, uts, sizeof(ts)))
+		return -EFAULT;
+	if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= (int64_t)NS_PER_S)
+		return -EINVAL;
+	if ((uint64_t)ts.sec > (UINT64_MAX - NS_PER_S) / NS_PER_S)
+		*ns = UINT64_MAX / 2; /* forever, near enough */
+	else
+		*ns = (uint64_t)ts.sec * NS_PER_S + (uint64_t)ts.nsec;
+	return 0;
+}
+
+static long sys_nanosleep(struct process *p, const uint64_t *a)
+{
+	uint64_t ns;
+	int err = get_timespec(a[0], &ns);
+
+	if (err)
+		return err;
+	thread_sleep_ns(ns); /* never interrupted: rem stays as it was */
+	return 0;
+}
+
+static long sys_clock_nanosleep(struct process *p, const uint64_t *a)
+{
+	uint64_t ns, now;
+	int err;
+
+	if (a[0] > CLOCK_TAI)
+		return -EINVAL;
+	err = get_timespec(a[2], &ns);
+	if (err)
+		return err;
+	if (a[1] & TIMER_ABSTIME) {
+		now = clock_of(a[0]);
+		ns = ns > now ? ns - now : 0;
+	}
+	if (ns)
+		thread_sleep_ns(ns);
+	return 0;
+}
+
+/* ---- randomness ------------------------------------------------------------------ */
+
+static struct spinlock rand_lock = SPINLOCK_INIT("getrandom");
+static uint64_t rand_state; /* under rand_lock; 0 until first use */
+
+static uint64_t rand_next(void)
+{
+	uint64_t v;
+
+	spin_lock(&rand_lock);
+	if (!rand_state)
+		rand_state = (clock_ns() * 0x9e3779b97f4a7c15ull) ^ wall_clock_ns() ^ 1;
+	v = xorshift64(&rand_state);
+	spin_unlock(&rand_lock);
+	return v;
+}
+
+static long sys_getrandom(struct process *p, const uint64_t *a)
+{
+	uint64_t buf[COPY_CHUNK / 8], done = 0, len = a[1];
+
+	if (a[2] & ~7ull) /* GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE */
+		return -EINVAL;
+	if (len > 0x1ffffff)
+		len = 0x1ffffff; /* Linux's cap per call */
+	while (done < len) {
+		size_t n = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
+
+		for (size_t i = 0; i < (n + 7) / 8; i++)
+			buf[i] = rand_next();
+		if (copy_to_user(a[0] + done, buf, n))
+			return done ? (long)done : -EFAULT;
+		done += n;
+	}
+	return (long)done;
+}
+
+/* ---- Tessera's own ------------------------------------------------------------------
+ */
+
+static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
+{
+	struct tessera_excache_stats st;
+
+	if (!excache_ready())
+		return -ENODEV;
+	excache_get_stats(p, &st);
+	return copy_to_user(a[0], &st, sizeof(st));
+}
+
+/* ---- the table ----------------------------------------------------------------------
+ */
+
+#define SC(nr, nm, f) [nr] = {.name = nm, .fn = f}
+
+static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
+	SC(0, "read", sys_read),
+	SC(1, "write", sys_write),
+	SC(9, "mmap", sys_mmap),
+	SC(10, "mprotect", sys_mprotect),
+	SC(11, "munmap", sys_munmap),
+	SC(12, "brk", sys_brk),
+	SC(13, "rt_sigaction", sys_rt_sigaction),
+	SC(14, "rt_sigprocmask", sys_rt_sigprocmask),
+	SC(16, "ioctl", sys_ioctl),
+	SC(20, "writev", sys_writev),
+	SC(24, "sched_yield", sys_sched_yield),
+	SC(35, "nanosleep", sys_nanosleep),
+	SC(39, "getpid", sys_getpid),
+	SC(60, "exit", sys_exit),
+	SC(63, "uname", sys_uname),
+	SC(96, "gettimeofday", sys_gettimeofday),
+	SC(102, "getuid", sys_getid),
+	SC(104, "getgid", sys_getid),
+	SC(107, "geteuid", sys_getid),
+	SC(108, "getegid", sys_getid),
+	SC(110, "getppid", sys_getppid),
+	SC(158, "arch_prctl", sys_arch_prctl),
+	SC(186, "gettid", sys_gettid),
+	SC(218, "set_tid_address", sys_set_tid_address),
+	SC(228, "clock_gettime", sys_clock_gettime),
+	SC(230, "clock_nanosleep", sys_clock_nanosleep),
+	SC(231, "exit_group", sys_exit_group),
+	SC(318, "getrandom", sys_getrandom),
+	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
+};
+
+/* One bit per number: logged already. */
+static uint64_t logged[(SYSCALL_TABLE_SIZE + 63) / 64];
+static bool logged_beyond;
+
+const struct syscall_entry *syscall_entry_of(uint64_t nr)
+{
+	if (nr >= SYSCALL_TABLE_SIZE || !syscall_table[nr].fn)
+		return NULL;
+	return &syscall_table[nr];
+}
+
+unsigned syscall_count(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < SYSCALL_TABLE_SIZE; i++)
+		n += syscall_table[i].fn != NULL;
+	return n;
+}
+
+static void log_unknown(uint64_t nr)
+{
+	bool first;
+
+	if (nr < SYSCALL_TABLE_SIZE) {
+		uint64_t bit = 1ull << (nr % 64);
+
+		first = !(__atomic_fetch_or(&logged[nr / 64], bit, __ATOMIC_RELAXED) &
+			  bit);
+	} else {
+		first = !__atomic_exchange_n(&logged_beyond, true, __ATOMIC_RELAXED);
+	}
+	if (first)
+		pr_info("syscall %llu not implemented: ENOSYS%s", (unsigned long long)nr,
+			nr < SYSCALL_TABLE_SIZE ? ""
+						: " (beyond the table; logged once)");
+}
+
+long syscall_invoke(struct process *p, uint64_t nr, const uint64_t *args)
+{
+	const struct syscall_entry *e = syscall_entry_of(nr);
+
+	if (!e) {
+		log_unknown(nr);
+		return -ENOSYS;
+	}
+	if (!p)
+		return -ESRCH; /* a kernel thread (self tests) */
+	return e->fn(p, args);
+}
+
+void syscall_dispatch(struct trap_frame *tf)
+{
+	uint64_t args[6] = {tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9};
+
+	tf->rax = (uint64_t)syscall_invoke(process_current(), tf->rax, args);
+}
