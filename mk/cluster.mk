@@ -24,6 +24,19 @@
 #                      concurrent writers, export roots, permissions, then
 #                      e2fsck -fn and debugfs of the disk after down;
 #                      KTAP -> $(RESULTS)/storage.tap
+#   make user-programs the memory path's test programs (tests/user/*.c),
+#                      static musl binaries in $(BUILD)/user/
+#   make memory-test   the memory path end to end through `tessera`
+#                      (tests/cluster/memory.yaml: one processor per ExCache
+#                      policy, two memory nodes): memtest, mmaptest,
+#                      faulttest and two pattern processes at once, whose
+#                      output must equal what the same binaries print on the
+#                      host; free frames back after exits and faults; no
+#                      panic in any console log; KTAP -> $(RESULTS)/memory.tap
+#   make bench-memory  ExCache miss latency vs the RPC round trip, and the
+#                      slowdown of a sweep and a pointer chase with the
+#                      ExCache at 50% and 25% of the working set
+#                      (scripts/bench_memory.py); never pass/fail
 
 CLUSTER_TIMEOUT ?= 170
 EVENTFD_PINGPONG := $(BUILD)/bench/eventfd_pingpong
@@ -63,3 +76,27 @@ storage-test: $(DEPS_STAMP)
 	@mkdir -p $(RESULTS)
 	$(Q)$(PYTHON) tests/cluster/storage_test.py --build-dir $(BUILD) \
 		--out $(RESULTS)/storage.tap
+
+# The memory path's test programs: ordinary static Linux binaries, so the
+# host runs them too (that is where the tests get the expected output).
+USER_DIR      := $(BUILD)/user
+USER_PROGRAMS := memtest mmaptest faulttest pattern membench
+USER_BINS     := $(addprefix $(USER_DIR)/,$(USER_PROGRAMS))
+
+$(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSLCC  $<")
+	$(Q)$(MUSL_GCC) -static -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $<
+
+.PHONY: user-programs memory-test bench-memory
+user-programs: $(USER_BINS)
+
+memory-test: $(DEPS_STAMP)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(USER_BINS)
+	@mkdir -p $(RESULTS)
+	$(Q)$(PYTHON) tests/cluster/memory_test.py --build-dir $(BUILD) \
+		--out $(RESULTS)/memory.tap
+
+bench-memory: $(DEPS_STAMP)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(USER_BINS)
+	$(Q)$(PYTHON) scripts/bench_memory.py --build-dir $(BUILD)

@@ -40,7 +40,7 @@ SUBMAKE       := $(MAKE) --no-print-directory
 # Written by another layer's owner; optional so this file works without it.
 -include mk/unittest.mk
 
-TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test cli-test storage-test
+TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test cli-test storage-test memory-test
 
 .PHONY: test ktest harness-test iso-test cli-test bench-boot deps
 

@@ -310,6 +310,45 @@ static int b_ping(struct hostlink_run *run, int argc, char **argv)
 	return answered ? 0 : 1;
 }
 
+/* memstats NODE: a memory node's MEM_STATS (include/proto/mem.h), one
+ * "name value" line each, so scripts can read them. */
+static int b_memstats(struct hostlink_run *run, int argc, char **argv)
+{
+	struct mem_pid_req rq = {0};
+	struct mem_stats st;
+	struct rpc_node *rn;
+	int idx, err;
+
+	if (argc != 2) {
+		hostlink_eprintf(run, "usage: memstats NODE  (a memory node of peers=)\n");
+		return 2;
+	}
+	idx = kconfig_peer_find(&kconfig, argv[1]);
+	if (idx < 0) {
+		hostlink_eprintf(run, "memstats: %s: no such node in peers=\n", argv[1]);
+		return 2;
+	}
+	rn = need_rpc(run, "memstats");
+	if (!rn)
+		return 2;
+	err = rpc_call(rn, kconfig.peers[idx], MSG_MEM_STATS, &rq, sizeof(rq), &st,
+		       sizeof(st), PING_TIMEOUT_NS);
+	if (err) {
+		hostlink_eprintf(run, "memstats: %s: %s\n", peer_label(idx),
+				 errno_message(err));
+		return 1;
+	}
+	hostlink_printf(run,
+			"frames_total %llu\nframes_free %llu\nprocesses %llu\nvmas %llu\n"
+			"misses %llu\nzero_misses %llu\nflushes %llu\nexecs %llu\n",
+			(unsigned long long)st.frames_total,
+			(unsigned long long)st.frames_free,
+			(unsigned long long)st.processes, (unsigned long long)st.vmas,
+			(unsigned long long)st.misses, (unsigned long long)st.zero_misses,
+			(unsigned long long)st.flushes, (unsigned long long)st.execs);
+	return 0;
+}
+
 static int b_fabric(struct hostlink_run *run, int argc, char **argv)
 {
 	char size[32];
@@ -418,6 +457,7 @@ const struct hostlink_program builtins[] = {
 	{"ping", b_ping, "ping NODE [COUNT]: RPC round trips to a node (name or id)"},
 	{"fabric", b_fabric, "fabric: this node's verbs and RPC counters"},
 	{"excache", b_excache, "excache: ExCache geometry and the node's counters"},
+	{"memstats", b_memstats, "memstats NODE: a memory node's frames, processes and counters"},
 	/* files of the vNode's storage node (fs_builtins.c) */
 	{"ls", fsb_ls, "ls [-l] [PATH...]: list a directory"},
 	{"cat", fsb_cat, "cat PATH...: print files"},

@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""The memory path end to end (DESIGN.md section 5): the memory-test layer.
+
+    memory_test.py [--build-dir build] [--out build/results/memory.tap] [--keep]
+
+Boots tests/cluster/memory.yaml with the `tessera` CLI in a temporary
+directory: four processors, one per ExCache policy (lru, fifo, random,
+clock; 1 MiB, 4-way each), each in a vNode of its own whose memories are
+m1 (the processes' home) and m2. s1's disk is made from a tree this script
+writes: /bin with the static test programs of tests/user/ (mode 0755,
+built by `make user-programs` into BUILD/user/), /etc/motd and
+/data/notelf (a text file with an x bit). Then, through `tessera run`:
+
+  - memtest 8 MiB, 2 passes, on every policy's processor: 8 times the
+    ExCache, so every page goes to m1 and back between fill and check.
+    Its `memtest:` line must be the one the same binary prints on this
+    host (the checksum does not depend on addresses); its `excache:`
+    line (the process's counters, Tessera system call 1024) must name the
+    manifest's policy and show the misses and write-backs that 8 MiB
+    through a 1 MiB cache cannot avoid;
+  - mmaptest's and faulttest's cases: stdout and exit status equal to the
+    host's (which must themselves be as specified: 139 for SIGSEGV, 132
+    SIGILL, 136 SIGFPE, N for exit N);
+  - two pattern processes at once on p1 (sent on one hostlink connection,
+    since `tessera run` runs one program at a time per processor): both
+    print the host's lines, and each printed its first round before the
+    other ended; then two `tessera run` of pattern at once on p1 and p2,
+    which share m1;
+  - m1's free frames back to their first figure after processes exit
+    and after processes die of faults (MEM_STATS through a processor
+    builtin: see free_frames);
+  - every node still ready; `tessera down`; no node's console log says
+    "panic".
+
+Result: KTAP in --out, one line per check, and a "N passed, N failed"
+line. Every process the test starts is gone when it ends (tessera down in
+a finally block, then a scan of /proc for processes whose cwd is in the
+temporary directory, SIGKILLed and reported).
+"""
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
+from test_cli import Cli, Tap, detail, wait_none_under  # noqa: E402
+
+MANIFEST = os.path.join(HERE, "memory.yaml")
+PROGRAMS = ("memtest", "mmaptest", "faulttest", "pattern", "membench")
+# vNode -> (its processor, the ExCache policy memory.yaml gives it)
+POLICY_VNODES = {"vn1": ("p1", "lru"), "vn2": ("p2", "fifo"), "vn3": ("p3", "random"),
+                 "vn4": ("p4", "clock")}
+EXCACHE_LINES = 256  # 1 MiB of 4 KiB lines, as in memory.yaml
+MEMTEST_ARGS = ("8", "2")  # 8 MiB (8x the ExCache), 2 passes
+PATTERN_ARGS = ("4", "4", "200")  # 4 MiB, 4 rounds, 200 ms sleeps
+UP_TIMEOUT = 240
+RUN_TIMEOUT = 300
+MMAP_CASES = {  # case -> exit status Linux gives (signals as the shell: 128+N)
+    "anon": 0, "segv-after-munmap": 139, "mprotect-ro": 139, "mprotect-rw": 0,
+    "brk": 0, "fixed": 0, "big-reserve": 0}
+FAULT_CASES = {("null",): 139, ("ud2",): 132, ("div0",): 136, ("exit", "0"): 0,
+               ("exit", "3"): 3, ("exit", "255"): 255}
+# The processor builtin `memstats NODE` prints a memory node's MEM_STATS
+# (struct mem_stats) as "name value" lines, "frames_free N" among them.
+FRAMES_FREE_RE = re.compile(r"\bframes_free[\s=:]+(\d+)")
+PANIC_RE = re.compile(r"\bpanic\b", re.I)
+
+
+class MemoryTap(Tap):
+    """test_cli's Tap with this layer's name on the result lines and SKIP."""
+
+    def skip(self, name, why):
+        self.results.append((True, name, "# SKIP " + why))
+        print(f"skip   {name}: {why}", flush=True)
+
+    def text(self):
+        out = ["KTAP version 1", f"1..{len(self.results)}"]
+        for i, (ok, name, why) in enumerate(self.results, 1):
+            line = f"{'ok' if ok else 'not ok'} {i} memory: {name}"
+            if why.startswith("# SKIP"):
+                line += " " + " ".join(why.split())[:300]
+            elif not ok and why:
+                line += " # " + " ".join(why.split())[:300]
+            out.append(line)
+        return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- host side
+
+def shell_status(rc):
+    """subprocess's returncode as the shell (and tessera run) reports it."""
+    return 128 - rc if rc < 0 else rc
+
+
+def stable(text):
+    """The lines of a program's output that do not vary between runs:
+    all but "timing:" and "excache:" lines."""
+    return [ln for ln in text.splitlines()
+            if not ln.startswith("timing:") and not ln.startswith("excache:")]
+
+
+def host_run(user_dir, prog, *args):
+    """(status, stable stdout lines) of the program run on this host."""
+    p = subprocess.run([os.path.join(user_dir, prog), *args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    return shell_status(p.returncode), stable(p.stdout)
+
+
+def excache_line(text, what):
+    """The counters of the `excache: WHAT ...` line as a dict, or None."""
+    m = re.search(r"^excache: " + re.escape(what) + r" (.*)$", text, re.M)
+    if not m:
+        return None
+    words = m.group(1).split()
+    return {k: (int(v) if v.isdigit() else v) for k, v in zip(words[::2], words[1::2])}
+
+
+def make_tree(tmp, user_dir):
+    tree = os.path.join(tmp, "tree")
+    for d in ("bin", "etc", "data"):
+        os.makedirs(os.path.join(tree, d))
+    for prog in PROGRAMS:
+        dst = os.path.join(tree, "bin", prog)
+        shutil.copy(os.path.join(user_dir, prog), dst)
+        os.chmod(dst, 0o755)
+    with open(os.path.join(tree, "etc", "motd"), "w") as f:
+        f.write("Tessera memory test disk\n")
+    with open(os.path.join(tree, "data", "notelf"), "w") as f:
+        f.write("#!/bin/sh\necho this is not an ELF file\n")
+    os.chmod(os.path.join(tree, "data", "notelf"), 0o755)
+    for d in ("", "bin", "etc", "data"):
+        os.chmod(os.path.join(tree, d), 0o755)
+    shutil.copy(MANIFEST, os.path.join(tmp, "memory.yaml"))
+    return os.path.join(tmp, "memory.yaml")
+
+
+# ---------------------------------------------------------------- the cluster
+
+class Cluster:
+    def __init__(self, cli, run_dir):
+        self.cli = cli
+        self.run_dir = run_dir
+        self.rd = ["--run-dir", run_dir]
+
+    def run(self, vnode, *args, timeout=RUN_TIMEOUT):
+        return self.cli("run", *self.rd, "--vnode", vnode, "--timeout", str(timeout), "--",
+                        *args, timeout=timeout + 30)
+
+    def popen(self, vnode, *args):
+        return self.cli.popen("run", *self.rd, "--vnode", vnode, "--timeout",
+                              str(RUN_TIMEOUT), "--", *args, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+
+    def status(self):
+        p = self.cli("status", "--json", *self.rd, timeout=30)
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            return None
+
+
+def hl_escape(word):
+    """A hostlink word (include/proto/hostlink.h)."""
+    if not word:
+        return "%-"
+    b = word.encode()
+    return "".join(chr(c) if 0x21 <= c <= 0x7e and c != 0x25 else f"%{c:02X}" for c in b)
+
+
+def hl_unescape(word):
+    if word == "%-":
+        return b""
+    out, i = bytearray(), 0
+    while i < len(word):
+        if word[i] == "%" and i + 3 <= len(word):
+            out.append(int(word[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out += word[i].encode()
+            i += 1
+    return bytes(out)
+
+
+class Hostlink:
+    """A second client of a processor's hostlink (include/proto/hostlink.h)
+    that starts several programs at once on one connection. Holds the
+    node's hostlink lock as `tessera run` does, so no run interleaves."""
+
+    def __init__(self, run_dir, node, timeout):
+        self.deadline = time.monotonic() + timeout
+        self.lock = open(os.path.join(run_dir, f"{node}.hostlink.lock"), "a+")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(1.0)
+        self.sock.connect(os.path.join(run_dir, f"{node}.hostlink"))
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+        fcntl.flock(self.lock, fcntl.LOCK_UN)
+        self.lock.close()
+
+    def send(self, *words):
+        self.sock.sendall((" ".join(hl_escape(w) for w in words) + "\n").encode())
+
+    def lines(self):
+        """Yields the received lines as word lists until the deadline."""
+        while time.monotonic() < self.deadline:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                yield line.decode(errors="replace").split(" ")
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                return
+            self.buf += data
+
+    def run_many(self, cmds):
+        """Starts every command (a list of words) at once; returns, per
+        command, {"status", "out", "err", "first_out", "exit"} with the
+        order numbers of its first output and its exit among all events."""
+        self.send("ping", "1")
+        for words in self.lines():
+            if words[:2] == ["pong", "1"]:
+                break
+        else:
+            raise RuntimeError("no pong on the hostlink")
+        res = {}
+        for i, cmd in enumerate(cmds):
+            res[100 + i] = {"status": None, "out": b"", "err": b"", "first_out": None,
+                            "exit": None, "fail": None}
+            self.send("run", str(100 + i), *cmd)
+        seq = 0
+        for words in self.lines():
+            if len(words) < 2 or not words[1].isdigit():
+                continue
+            r = res.get(int(words[1]))
+            if r is None:
+                continue
+            seq += 1
+            if words[0] in ("out", "err") and len(words) > 2:
+                r[words[0]] += hl_unescape(words[2])
+                if r["first_out"] is None:
+                    r["first_out"] = seq
+            elif words[0] == "exit" and len(words) > 2:
+                r["status"], r["exit"] = int(words[2]), seq
+            elif words[0] == "fail":
+                r["fail"], r["exit"] = " ".join(words[2:]), seq
+            if all(x["exit"] is not None for x in res.values()):
+                break
+        return [res[100 + i] for i in range(len(cmds))]
+
+
+def free_frames(t, c):
+    """m1's free frames (the `memstats m1` builtin), or None after a failed
+    check."""
+    p = c.run("vn1", "memstats", "m1", timeout=60)
+    m = FRAMES_FREE_RE.search(p.stdout)
+    if not t.check(p.returncode == 0 and m, "memstats m1 prints frames_free", detail(p)):
+        return None
+    return int(m.group(1))
+
+
+def check_frames(t, c, baseline, after_what):
+    if baseline is None:
+        return
+    now = free_frames(t, c)
+    if now is not None:
+        t.check(now == baseline, f"m1's free frames back to {baseline} after {after_what}",
+                f"now {now}")
+
+
+# ---------------------------------------------------------------- the tests
+
+def test_up(t, cli, run_dir, manifest):
+    p = cli("up", manifest, "--run-dir", run_dir, "--timeout", "200", timeout=UP_TIMEOUT)
+    return t.check(p.returncode == 0, "up tests/cluster/memory.yaml: exit 0", detail(p))
+
+
+def test_basics(t, c):
+    p = c.run("vn1", "echo", "hi", timeout=60)
+    t.check(p.returncode == 0 and p.stdout == "hi\n", "builtin echo still works", detail(p))
+    p = c.run("vn1", "cat", "/etc/motd", timeout=60)
+    t.check(p.returncode == 0 and "memory test disk" in p.stdout, "cat /etc/motd from s1",
+            detail(p))
+    p = c.run("vn1", "/bin/nosuch", timeout=60)
+    t.check(p.returncode == 127, "/bin/nosuch: exit 127 (no such program)", detail(p))
+    p = c.run("vn1", "/data/notelf", timeout=60)
+    t.check(p.returncode not in (0, 255),
+            "/data/notelf (not an ELF file) is refused, with an exit status", detail(p))
+    p = c.run("vn1", "/bin/memtest", timeout=60)
+    t.check(p.returncode == 2 and p.stderr.startswith("usage: memtest SIZE_MIB"),
+            "/bin/memtest without arguments: exit 2, its usage line on stderr", detail(p))
+
+
+def test_memtest(t, c, user_dir):
+    want = host_run(user_dir, "memtest", *MEMTEST_ARGS)
+    if not t.check(want[0] == 0 and len(want[1]) == 1 and want[1][0].startswith("memtest: "),
+                   f"host: memtest {' '.join(MEMTEST_ARGS)} prints one line", str(want)):
+        return
+    pages = (int(MEMTEST_ARGS[0]) << 20) // 4096
+    for vnode, (node, policy) in POLICY_VNODES.items():
+        p = c.run(vnode, "/bin/memtest", *MEMTEST_ARGS)
+        t.check(p.returncode == 0 and stable(p.stdout) == want[1],
+                f"{node} ({policy}): memtest {' '.join(MEMTEST_ARGS)}: '{want[1][0]}' as on "
+                "the host", detail(p))
+        ex = excache_line(p.stdout, "memtest")
+        if not t.check(ex is not None, f"{node} ({policy}): memtest prints its excache line",
+                       detail(p)):
+            continue
+        t.check(ex.get("policy") == policy and ex.get("lines") == EXCACHE_LINES,
+                f"{node}: the ExCache is the manifest's: {policy}, {EXCACHE_LINES} lines",
+                str(ex))
+        fetched = ex.get("misses", 0) + ex.get("prefetch_hits", 0)
+        stored = ex.get("flushes", 0) + ex.get("piggybacks", 0)
+        t.check(fetched >= pages and stored >= pages - EXCACHE_LINES,
+                f"{node} ({policy}): at least {pages} pages fetched and "
+                f"{pages - EXCACHE_LINES} written back", str(ex))
+        timing = [ln for ln in p.stdout.splitlines() if ln.startswith("timing:")]
+        print(f"# {node} ({policy}): {'; '.join(timing)}", flush=True)
+
+
+def test_cases(t, c, user_dir, prog, cases, baseline):
+    for args, status in cases.items():
+        args = args if isinstance(args, tuple) else (args,)
+        label = f"{prog} {' '.join(args)}"
+        host = host_run(user_dir, prog, *args)
+        if not t.check(host[0] == status, f"host: {label}: exit {status}", str(host)):
+            continue
+        p = c.run("vn1", f"/bin/{prog}", *args, timeout=120)
+        t.check(p.returncode == status and stable(p.stdout) == host[1],
+                f"p1: {label}: exit {status}, output {host[1]} as on the host", detail(p))
+        if status >= 128:
+            check_frames(t, c, baseline, f"{label} died of signal {status - 128}")
+
+
+def test_two_at_once(t, c, run_dir, user_dir):
+    tags = ("a", "b")
+    want = {tag: host_run(user_dir, "pattern", tag, *PATTERN_ARGS) for tag in tags}
+    if not t.check(all(w[0] == 0 for w in want.values()),
+                   "host: pattern a and b: exit 0", str(want)):
+        return
+    hl = None
+    try:
+        hl = Hostlink(run_dir, "p1", RUN_TIMEOUT)
+        got = hl.run_many([["/bin/pattern", tag, *PATTERN_ARGS] for tag in tags])
+    except (OSError, RuntimeError) as e:
+        t.check(False, "two pattern processes at once on p1's hostlink", repr(e))
+        return
+    finally:
+        if hl:
+            hl.close()
+    for tag, r in zip(tags, got):
+        out = r["out"].decode(errors="replace")
+        t.check(r["status"] == 0 and stable(out) == want[tag][1],
+                f"p1: pattern {tag} (two at once): '{want[tag][1][-1]}' as on the host",
+                f"{r}")
+    a, b = got
+    t.check(a["first_out"] is not None and b["first_out"] is not None and
+            a["first_out"] < b["exit"] and b["first_out"] < a["exit"],
+            "p1: the two pattern processes ran at the same time (each printed before "
+            "the other exited)", f"{a} {b}")
+    # two `tessera run` at once, on p1 and p2: two processors sharing m1
+    procs = {tag: c.popen(vn, "/bin/pattern", tag, *PATTERN_ARGS)
+             for tag, vn in zip(tags, ("vn1", "vn2"))}
+    for tag, proc in procs.items():
+        try:
+            out, err = proc.communicate(timeout=RUN_TIMEOUT + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        t.check(proc.returncode == 0 and stable(out) == want[tag][1],
+                f"pattern {tag} on {'p1' if tag == 'a' else 'p2'} while the other runs "
+                "on the other processor", f"exit {proc.returncode}; {out[-300:]!r} "
+                f"{err[-300:]!r}")
+
+
+def test_ready(t, c):
+    """Checks every node is ready; returns the node names."""
+    doc = c.status()
+    states = {n["name"]: n["state"] for n in (doc or {}).get("nodes", [])}
+    t.check(states and all(s == "ready" for s in states.values()),
+            "every node still ready", str(states))
+    return sorted(states)
+
+
+def test_logs(t, run_dir, nodes):
+    t.check(len(nodes) == 8, "status --json listed the manifest's 8 nodes", str(nodes))
+    for node in nodes:
+        path = os.path.join(run_dir, f"{node}.log")
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            t.check(False, f"{node}.log is there", str(e))
+            continue
+        m = PANIC_RE.search(text)
+        t.check(m is None, f"{node}.log: no panic",
+                text[max(0, m.start() - 200):m.start() + 300] if m else "")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default=os.environ.get("TESSERA_BUILD", "build"))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    opts = ap.parse_args(argv)
+    build = os.path.abspath(opts.build_dir)
+    out = opts.out or os.path.join(build, "results", "memory.tap")
+    binary = os.path.join(build, "tools", "tessera")
+    user_dir = os.path.join(build, "user")
+    tmp = tempfile.mkdtemp(prefix="tessera-memory-")
+    run_dir = os.path.join(tmp, "run")
+    cli = Cli(binary, tmp)
+    t = MemoryTap()
+    start = time.monotonic()
+    print(f"memory-test: {binary}, directory {tmp}", flush=True)
+
+    def on_signal(sig, _frame):
+        raise KeyboardInterrupt(f"signal {sig}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        have = t.check(os.access(binary, os.X_OK), f"{binary} exists")
+        missing = [p for p in PROGRAMS if not os.access(os.path.join(user_dir, p), os.X_OK)]
+        have = t.check(not missing, f"the test programs are in {user_dir} "
+                       "(make user-programs)", f"missing: {missing}") and have
+        if have and test_up(t, cli, run_dir, make_tree(tmp, user_dir)):
+            c = Cluster(cli, run_dir)
+            test_basics(t, c)
+            baseline = free_frames(t, c)
+            test_memtest(t, c, user_dir)
+            check_frames(t, c, baseline, "memtest on four processors")
+            test_cases(t, c, user_dir, "mmaptest", MMAP_CASES, baseline)
+            test_cases(t, c, user_dir, "faulttest", FAULT_CASES, baseline)
+            test_two_at_once(t, c, run_dir, user_dir)
+            check_frames(t, c, baseline, "every test program")
+            nodes = test_ready(t, c)
+            p = cli("down", "--run-dir", run_dir, timeout=60)
+            t.check(p.returncode == 0, "down: exit 0", detail(p))
+            test_logs(t, run_dir, nodes)
+    except KeyboardInterrupt as e:
+        t.check(False, "not interrupted", str(e) or "Ctrl-C")
+    except Exception as e:  # a bug in this script must still clean up and report
+        t.check(False, "test script ran to the end", repr(e))
+    finally:
+        if os.path.isdir(run_dir):
+            cli("down", "--run-dir", run_dir, timeout=60)
+        left = wait_none_under(tmp)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        t.check(not left, "no process left behind in the test directory", str(left))
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(t.text())
+        if opts.keep:
+            print(f"memory-test: kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failed = sum(not ok for ok, _, _ in t.results)
+    print(f"{len(t.results) - failed} passed, {failed} failed "
+          f"(memory-test, {time.monotonic() - start:.1f} s; results {out})")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
