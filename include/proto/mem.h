@@ -67,7 +67,8 @@
  * NUL, strings_len bytes in all. The reply gives what the processor needs
  * to enter user mode; the initial stack (argc, argv, envp, auxv with
  * AT_PHDR, AT_PHNUM, AT_PHENT, AT_PAGESZ, AT_ENTRY, AT_RANDOM, AT_UID,
- * AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_EXECFN; the strings and 16
+ * AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_EXECFN, AT_BASE (0), AT_FLAGS
+ * (0), AT_CLKTCK (100); the strings and 16
  * random bytes) is already in its pages. Errors: -ENOEXEC (not a valid
  * static x86-64 ELF executable), -E2BIG (the strings do not fit), the
  * file service's errors (-ENOENT, -EACCES, ...), -ENOMEM (no frames). */

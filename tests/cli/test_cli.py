@@ -137,6 +137,55 @@ def wait_none_under(top, seconds=3.0):
         time.sleep(0.1)
 
 
+def finish(t, cli, run_dir, tmp, out, keep, name):
+    """The end of a test script, whatever happened before: takes the
+    cluster of run_dir down, kills what still runs under tmp (one check:
+    nothing was left), writes the KTAP to out, keeps or removes tmp."""
+    if os.path.isdir(run_dir):
+        cli("down", "--run-dir", run_dir, timeout=60)
+    left = wait_none_under(tmp)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    t.check(not left, "no process left behind in the test directory", str(left))
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        f.write(t.text())
+    if keep:
+        print(f"{name}: kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Cluster:
+    """`tessera run` and `status` on the cluster of run_dir."""
+
+    def __init__(self, cli, run_dir, run_timeout):
+        self.cli = cli
+        self.run_dir = run_dir
+        self.rd = ["--run-dir", run_dir]
+        self.run_timeout = run_timeout
+
+    def run(self, vnode, *args, timeout=None):
+        timeout = timeout or self.run_timeout
+        return self.cli("run", *self.rd, "--vnode", vnode, "--timeout", str(timeout), "--",
+                        *args, timeout=timeout + 30)
+
+    def popen(self, vnode, *args):
+        return self.cli.popen("run", *self.rd, "--vnode", vnode, "--timeout",
+                              str(self.run_timeout), "--", *args, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+
+    def status(self):
+        p = self.cli("status", "--json", *self.rd, timeout=30)
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            return None
+
+
 # ---------------------------------------------------------------- manifests
 
 def expected_nodes(cli, path):
@@ -519,22 +568,7 @@ def main(argv=None) -> int:
     except Exception as e:  # a bug in this script must still clean up and report
         t.check(False, "test script ran to the end", repr(e))
     finally:
-        if os.path.isdir(run_dir):
-            cli("down", "--run-dir", run_dir, timeout=60)
-        left = wait_none_under(tmp)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        t.check(not left, "no process left behind in the test directory", str(left))
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out, "w") as f:
-            f.write(t.text())
-        if opts.keep:
-            print(f"cli-test: kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        finish(t, cli, run_dir, tmp, out, opts.keep, "cli-test")
     failed = sum(not ok for ok, _, _ in t.results)
     print(f"cli-test: {'PASS' if not failed else 'FAIL'}, {len(t.results) - failed}/"
           f"{len(t.results)} ok, {time.monotonic() - start:.1f} s; results {out}")

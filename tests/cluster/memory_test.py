@@ -39,7 +39,6 @@ temporary directory, SIGKILLed and reported).
 """
 import argparse
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -53,7 +52,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
-from test_cli import Cli, Tap, detail, wait_none_under  # noqa: E402
+from test_cli import Cli, Cluster, Tap, detail, finish  # noqa: E402
 
 MANIFEST = os.path.join(HERE, "memory.yaml")
 PROGRAMS = ("memtest", "mmaptest", "faulttest", "pattern", "membench")
@@ -145,29 +144,6 @@ def make_tree(tmp, user_dir):
 
 
 # ---------------------------------------------------------------- the cluster
-
-class Cluster:
-    def __init__(self, cli, run_dir):
-        self.cli = cli
-        self.run_dir = run_dir
-        self.rd = ["--run-dir", run_dir]
-
-    def run(self, vnode, *args, timeout=RUN_TIMEOUT):
-        return self.cli("run", *self.rd, "--vnode", vnode, "--timeout", str(timeout), "--",
-                        *args, timeout=timeout + 30)
-
-    def popen(self, vnode, *args):
-        return self.cli.popen("run", *self.rd, "--vnode", vnode, "--timeout",
-                              str(RUN_TIMEOUT), "--", *args, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-
-    def status(self):
-        p = self.cli("status", "--json", *self.rd, timeout=30)
-        try:
-            return json.loads(p.stdout)
-        except ValueError:
-            return None
-
 
 def hl_escape(word):
     """A hostlink word (include/proto/hostlink.h)."""
@@ -439,7 +415,7 @@ def main(argv=None) -> int:
         have = t.check(not missing, f"the test programs are in {user_dir} "
                        "(make user-programs)", f"missing: {missing}") and have
         if have and test_up(t, cli, run_dir, make_tree(tmp, user_dir)):
-            c = Cluster(cli, run_dir)
+            c = Cluster(cli, run_dir, RUN_TIMEOUT)
             test_basics(t, c)
             baseline = free_frames(t, c)
             test_memtest(t, c, user_dir)
@@ -457,22 +433,7 @@ def main(argv=None) -> int:
     except Exception as e:  # a bug in this script must still clean up and report
         t.check(False, "test script ran to the end", repr(e))
     finally:
-        if os.path.isdir(run_dir):
-            cli("down", "--run-dir", run_dir, timeout=60)
-        left = wait_none_under(tmp)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        t.check(not left, "no process left behind in the test directory", str(left))
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out, "w") as f:
-            f.write(t.text())
-        if opts.keep:
-            print(f"memory-test: kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        finish(t, cli, run_dir, tmp, out, opts.keep, "memory-test")
     failed = sum(not ok for ok, _, _ in t.results)
     print(f"{len(t.results) - failed} passed, {failed} failed "
           f"(memory-test, {time.monotonic() - start:.1f} s; results {out})")

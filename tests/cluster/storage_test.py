@@ -42,7 +42,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
-from test_cli import Cli, Tap, detail, wait_none_under  # noqa: E402
+from test_cli import Cli, Cluster, Tap, detail, finish  # noqa: E402
 
 
 class StorageTap(Tap):
@@ -94,21 +94,6 @@ def pattern_crc(size, seed):
 
 
 # ---------------------------------------------------------------- helpers
-
-class Cluster:
-    def __init__(self, cli, run_dir):
-        self.cli = cli
-        self.rd = ["--run-dir", run_dir]
-
-    def run(self, vnode, *args, timeout=RUN_TIMEOUT):
-        return self.cli("run", *self.rd, "--vnode", vnode, "--timeout", str(timeout), "--",
-                        *args, timeout=timeout + 30)
-
-    def popen(self, vnode, *args):
-        return self.cli.popen("run", *self.rd, "--vnode", vnode, "--timeout",
-                              str(RUN_TIMEOUT), "--", *args, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-
 
 def crc_of(out, word):
     """(size, crc) from `write`'s or `sum`'s line, or (None, None)."""
@@ -403,7 +388,7 @@ def main(argv=None) -> int:
             manifest = make_tree(tmp)
             up = test_up(t, cli, run_dir, manifest)
             if up:
-                c = Cluster(cli, run_dir)
+                c = Cluster(cli, run_dir, RUN_TIMEOUT)
                 test_tree(t, c)
                 test_files(t, c, expect)
                 test_names(t, c, expect)
@@ -421,22 +406,7 @@ def main(argv=None) -> int:
     except Exception as e:  # a bug in this script must still clean up and report
         t.check(False, "test script ran to the end", repr(e))
     finally:
-        if os.path.isdir(run_dir):
-            cli("down", "--run-dir", run_dir, timeout=60)
-        left = wait_none_under(tmp)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        t.check(not left, "no process left behind in the test directory", str(left))
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out, "w") as f:
-            f.write(t.text())
-        if opts.keep:
-            print(f"storage-test: kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        finish(t, cli, run_dir, tmp, out, opts.keep, "storage-test")
     failed = sum(not ok for ok, _, _ in t.results)
     print(f"{len(t.results) - failed} passed, {failed} failed "
           f"(storage-test, {time.monotonic() - start:.1f} s; results {out})")
