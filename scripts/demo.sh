@@ -5,8 +5,9 @@
 #
 #   demo.sh TESSERA MANIFEST
 #
-# The programs are the processor kernel's builtins for now (docs/cli.md,
-# `tessera run -- help`); real Linux programs arrive with the memory path.
+# The programs are the processor kernel's builtins (docs/cli.md,
+# `tessera run -- help`): the default cluster's disk is empty, so it has no
+# Linux programs to run (tests/cluster/memory.yaml shows a disk that has).
 set -eu
 tessera=$1
 manifest=$2
