@@ -135,36 +135,37 @@ RPC_HANDLER(MGR_MEMBERS, struct mgr_node_req, struct mgr_members)
 	return 0;
 }
 
-static void log_change(uint16_t node, unsigned state)
+/* The changes one aging pass saw, logged once the lock is dropped. */
+struct changes {
+	unsigned n;
+	struct {
+		uint16_t node;
+		uint8_t state;
+	} c[MGR_MAX_MEMBERS];
+};
+
+static void note_change(void *ctx, uint16_t node, unsigned state)
 {
-	pr_warn("global: node %u is %s (no heartbeat for %s)", node, state_names[state],
-		state == MGR_DOWN ? "10 s" : "3 s");
+	struct changes *ch = ctx;
+
+	ch->c[ch->n].node = node;
+	ch->c[ch->n++].state = (uint8_t)state;
 }
 
-/* Ages the table once a heartbeat period. The log lines come after the
- * lock is dropped: members_age records the changes, then they print. */
+/* Ages the table once a heartbeat period. */
 static void aging_main(void *arg)
 {
 	for (;;) {
-		struct {
-			uint16_t node;
-			uint8_t state;
-		} changed[MGR_MAX_MEMBERS];
-		unsigned n = 0;
+		struct changes ch = {0};
 
 		thread_sleep_ns(MGR_HEARTBEAT_MS * NS_PER_MS);
 		spin_lock(&lock);
-		for (unsigned i = 0; i < MGR_MAX_MEMBERS; i++)
-			changed[i].state = table.m[i].state;
-		members_age(&table, now_ms(), NULL, NULL);
-		for (unsigned i = 0; i < MGR_MAX_MEMBERS; i++)
-			if (table.m[i].node && table.m[i].state != changed[i].state) {
-				changed[n].node = table.m[i].node;
-				changed[n++].state = table.m[i].state;
-			}
+		members_age(&table, now_ms(), note_change, &ch);
 		spin_unlock(&lock);
-		for (unsigned i = 0; i < n; i++)
-			log_change(changed[i].node, changed[i].state);
+		for (unsigned i = 0; i < ch.n; i++)
+			pr_warn("global: node %u is %s (no heartbeat for %u ms)",
+				ch.c[i].node, state_names[ch.c[i].state],
+				ch.c[i].state == MGR_DOWN ? MGR_DOWN_MS : MGR_SUSPECT_MS);
 	}
 }
 

@@ -249,9 +249,11 @@ int aspace_protect(struct aspace *as, uint64_t start, uint64_t end, uint32_t pro
 	return 0;
 }
 
-/* The highest VMA starting below addr, over every vRegion. */
-static struct vma *last_below(struct aspace *as, uint64_t addr)
+/* The highest VMA starting below addr, over every vRegion of the aspace
+ * ctx (a vma_last_below_fn). */
+static const struct vma *last_below(const void *ctx, uint64_t addr)
 {
+	const struct aspace *as = ctx;
 	int64_t idx;
 
 	if (addr == 0)
@@ -275,21 +277,9 @@ static struct vma *last_below(struct aspace *as, uint64_t addr)
 int aspace_find_gap(struct aspace *as, uint64_t len, uint64_t low, uint64_t high,
 		    uint64_t *out)
 {
-	uint64_t top = high, bottom;
-	struct vma *v;
-
 	if (!len || len % PAGE || low >= high)
 		return -ENOMEM;
-	for (v = last_below(as, top);; v = last_below(as, top)) {
-		bottom = v && v->end > low ? v->end : low;
-		if (top > bottom && top - bottom >= len) {
-			*out = top - len;
-			return 0;
-		}
-		if (!v || v->start <= low)
-			return -ENOMEM;
-		top = v->start;
-	}
+	return vma_gap_search(len, low, high, last_below, as, out);
 }
 
 /* ---- pages ----------------------------------------------------------------------- */

@@ -335,15 +335,13 @@ int vma_protect(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot)
 	return 0;
 }
 
-int vma_find_gap(const struct vma_tree *t, uint64_t len, uint64_t low, uint64_t high,
-		 uint64_t *out)
+int vma_gap_search(uint64_t len, uint64_t low, uint64_t high, vma_last_below_fn last_below,
+		   const void *ctx, uint64_t *out)
 {
 	uint64_t top = high, bottom;
 	const struct vma *v;
 
-	if (!len || len % VMA_PAGE || low % VMA_PAGE || high % VMA_PAGE || low >= high)
-		return -EINVAL;
-	for (v = vma_last_below(t, top);; v = vma_last_below(t, top)) {
+	for (v = last_below(ctx, top);; v = last_below(ctx, top)) {
 		bottom = v && v->end > low ? v->end : low;
 		if (top > bottom && top - bottom >= len) {
 			*out = top - len;
@@ -353,6 +351,19 @@ int vma_find_gap(const struct vma_tree *t, uint64_t len, uint64_t low, uint64_t 
 			return -ENOMEM;
 		top = v->start;
 	}
+}
+
+static const struct vma *tree_last_below(const void *tree, uint64_t addr)
+{
+	return vma_last_below(tree, addr);
+}
+
+int vma_find_gap(const struct vma_tree *t, uint64_t len, uint64_t low, uint64_t high,
+		 uint64_t *out)
+{
+	if (!len || len % VMA_PAGE || low % VMA_PAGE || high % VMA_PAGE || low >= high)
+		return -EINVAL;
+	return vma_gap_search(len, low, high, tree_last_below, t, out);
 }
 
 static void clear_subtree(struct vma *v)

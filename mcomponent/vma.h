@@ -89,6 +89,15 @@ int vma_protect(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot)
  */
 int vma_find_gap(const struct vma_tree *t, uint64_t len, uint64_t low, uint64_t high,
 		 uint64_t *out);
+/*
+ * The search behind vma_find_gap, over any set of VMAs (aspace_find_gap
+ * runs it over every vRegion's tree): last_below(ctx, addr) returns the
+ * highest VMA starting below addr, or NULL. len, low and high as above,
+ * already checked by the caller. Returns 0 and sets *out, or -ENOMEM.
+ */
+typedef const struct vma *(*vma_last_below_fn)(const void *ctx, uint64_t addr);
+int vma_gap_search(uint64_t len, uint64_t low, uint64_t high, vma_last_below_fn last_below,
+		   const void *ctx, uint64_t *out);
 
 /* Frees every VMA; the tree is empty afterwards. */
 void vma_tree_clear(struct vma_tree *t);

@@ -189,6 +189,19 @@ static struct rpc_node *need_rpc(struct hostlink_run *run, const char *prog)
 	return rn;
 }
 
+/* The RPC node for a call to the peer that word names (its index in
+ * *idx); NULL after a message on stderr if there is none. */
+static struct rpc_node *need_peer(struct hostlink_run *run, const char *prog,
+				  const char *word, int *idx)
+{
+	*idx = kconfig_peer_find(&kconfig, word);
+	if (*idx < 0) {
+		hostlink_eprintf(run, "%s: %s: no such node in peers=\n", prog, word);
+		return NULL;
+	}
+	return need_rpc(run, prog);
+}
+
 static const char *peer_label(unsigned i)
 {
 	return kconfig.peer_names[i][0] ? kconfig.peer_names[i] : "-";
@@ -269,12 +282,7 @@ static int b_ping(struct hostlink_run *run, int argc, char **argv)
 				 PING_MAX_COUNT, PING_DEFAULT);
 		return 2;
 	}
-	idx = kconfig_peer_find(&kconfig, argv[1]);
-	if (idx < 0) {
-		hostlink_eprintf(run, "ping: %s: no such node in peers=\n", argv[1]);
-		return 2;
-	}
-	rn = need_rpc(run, "ping");
+	rn = need_peer(run, "ping", argv[1], &idx);
 	if (!rn)
 		return 2;
 	node = kconfig.peers[idx];
@@ -323,12 +331,7 @@ static int b_memstats(struct hostlink_run *run, int argc, char **argv)
 		hostlink_eprintf(run, "usage: memstats NODE  (a memory node of peers=)\n");
 		return 2;
 	}
-	idx = kconfig_peer_find(&kconfig, argv[1]);
-	if (idx < 0) {
-		hostlink_eprintf(run, "memstats: %s: no such node in peers=\n", argv[1]);
-		return 2;
-	}
-	rn = need_rpc(run, "memstats");
+	rn = need_peer(run, "memstats", argv[1], &idx);
 	if (!rn)
 		return 2;
 	err = rpc_call(rn, kconfig.peers[idx], MSG_MEM_STATS, &rq, sizeof(rq), &st,

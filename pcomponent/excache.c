@@ -173,14 +173,14 @@ static uint32_t prot_of_access(unsigned access)
 
 /* ---- RPCs -------------------------------------------------------------- */
 
-/* MEM_FLUSH of the page in line (set, way), owned by owner. */
-static int flush_rpc(struct process *owner, struct ex_set *set, unsigned way)
+/* MEM_FLUSH to home of pid's page va, which line (set, way) holds. */
+static int flush_rpc(uint16_t home, uint32_t pid, uint64_t va, struct ex_set *set,
+		     unsigned way)
 {
-	struct exs_line *l = &set->s.lines[way];
 	struct mem_flush_req rq = {
-		.pid = owner->pid,
+		.pid = pid,
 		.line_key = ec.mr.key,
-		.va = l->va,
+		.va = va,
 		.line_offset = line_offset(set, way),
 	};
 	struct mem_value rp;
@@ -188,7 +188,7 @@ static int flush_rpc(struct process *owner, struct ex_set *set, unsigned way)
 
 	if (!rn)
 		return -EHOSTUNREACH;
-	return rpc_call(rn, owner->home, MSG_MEM_FLUSH, &rq, sizeof(rq), &rp, sizeof(rp),
+	return rpc_call(rn, home, MSG_MEM_FLUSH, &rq, sizeof(rq), &rp, sizeof(rp),
 			EXCACHE_RPC_NS);
 }
 
@@ -287,7 +287,7 @@ static int evict(struct process *p, struct ex_set *set, unsigned way,
 		*pb = (struct piggyback){true, owner->pid, l->va};
 		return 0;
 	}
-	err = flush_rpc(owner, set, way);
+	err = flush_rpc(owner->home, owner->pid, l->va, set, way);
 	if (err) {
 		pr_warn("excache: write-back of pid %u page %#llx failed (%s)",
 			owner->pid, (unsigned long long)l->va, errno_name(err));
@@ -302,17 +302,7 @@ static int evict(struct process *p, struct ex_set *set, unsigned way,
 static void rescue_victim(struct process *p, struct ex_set *set, unsigned way,
 			  const struct piggyback *pb)
 {
-	struct mem_flush_req rq = {
-		.pid = pb->pid,
-		.line_key = ec.mr.key,
-		.va = pb->va,
-		.line_offset = line_offset(set, way),
-	};
-	struct mem_value rp;
-	struct rpc_node *rn = status_rpc();
-	int err = rn ? rpc_call(rn, p->home, MSG_MEM_FLUSH, &rq, sizeof(rq), &rp,
-				sizeof(rp), EXCACHE_RPC_NS)
-		     : -EHOSTUNREACH;
+	int err = flush_rpc(p->home, pb->pid, pb->va, set, way);
 
 	if (err)
 		pr_err("excache: dirty page %#llx of pid %u lost: miss and write-back "
@@ -443,7 +433,7 @@ static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool w
 		return 0;
 	dirty = unmap_line(set, way);
 	if (writeback && dirty) {
-		err = flush_rpc(p, set, way);
+		err = flush_rpc(p->home, p->pid, l->va, set, way);
 		if (err) {
 			remap_dirty(set, way);
 			return err;

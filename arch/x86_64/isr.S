@@ -5,6 +5,8 @@
  * (arch/trap.h) and calls trap_dispatch(frame). Entries from user mode swap
  * %gs so kernel code always finds its struct cpu at %gs:0.
  */
+#include <arch/trap.h>
+
 	.text
 
 /* Exceptions 8, 10-14, 17, 21, 29 and 30 push an error code themselves. */
@@ -35,41 +37,13 @@ trap_common:
 	testb	$3, 24(%rsp)		/* CS of the interrupted code */
 	jz	1f
 	swapgs
-1:	pushq	%rax
-	pushq	%rbx
-	pushq	%rcx
-	pushq	%rdx
-	pushq	%rsi
-	pushq	%rdi
-	pushq	%rbp
-	pushq	%r8
-	pushq	%r9
-	pushq	%r10
-	pushq	%r11
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+1:	TRAP_FRAME_PUSH
 	movq	%rsp, %rdi
 	cld
 	call	trap_dispatch
 	.globl trap_return
 trap_return:
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%r11
-	popq	%r10
-	popq	%r9
-	popq	%r8
-	popq	%rbp
-	popq	%rdi
-	popq	%rsi
-	popq	%rdx
-	popq	%rcx
-	popq	%rbx
-	popq	%rax
+	TRAP_FRAME_POP
 	testb	$3, 24(%rsp)
 	jz	2f
 	swapgs

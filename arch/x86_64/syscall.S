@@ -19,10 +19,10 @@
  * that user.c defines from offsetof(struct cpu, ...).
  */
 #include <arch/percpu.h>
+#include <arch/trap.h>
 
 #define EFAULT		14
 #define ENAMETOOLONG	36
-#define VEC_SYSCALL	256
 
 	.text
 	.globl syscall_entry
@@ -37,42 +37,14 @@ syscall_entry:
 	pushq	%rcx			/* rip */
 	pushq	$0			/* error */
 	pushq	$VEC_SYSCALL		/* vector */
-	pushq	%rax
-	pushq	%rbx
-	pushq	%rcx
-	pushq	%rdx
-	pushq	%rsi
-	pushq	%rdi
-	pushq	%rbp
-	pushq	%r8
-	pushq	%r9
-	pushq	%r10
-	pushq	%r11
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	TRAP_FRAME_PUSH
 	movq	%rsp, %rdi
 	xorl	%ebp, %ebp		/* backtraces end here */
 	sti
 	call	user_syscall		/* returns with interrupts off */
 	testl	%eax, %eax
 	jz	trap_return		/* iretq restores the whole frame */
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%r11			/* == rflags (checked by user_syscall) */
-	popq	%r10
-	popq	%r9
-	popq	%r8
-	popq	%rbp
-	popq	%rdi
-	popq	%rsi
-	popq	%rdx
-	popq	%rcx			/* == rip */
-	popq	%rbx
-	popq	%rax
+	TRAP_FRAME_POP			/* rcx == rip, r11 == rflags (checked) */
 	movq	40(%rsp), %rsp		/* vector, error, rip, cs, rflags: user rsp */
 	swapgs
 	sysretq

@@ -16,9 +16,6 @@
 #ifndef ARCH_TRAP_H
 #define ARCH_TRAP_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #define VEC_IRQ_BASE	 32
 #define VEC_DYNAMIC_BASE 48
 #define VEC_DYNAMIC_END	 224
@@ -28,7 +25,52 @@
 #define VEC_SPURIOUS	 255
 #define VEC_SYSCALL	 256 /* trap_frame.vector of a syscall */
 
-/* Saved by isr.S on every interrupt; layout matches the push order there. */
+#ifdef __ASSEMBLER__
+/*
+ * The general registers of a struct trap_frame, pushed and popped in its
+ * order (isr.S for interrupts, syscall.S for syscalls): below them the
+ * vector, the error code and the CPU's iret frame.
+ */
+	.macro TRAP_FRAME_PUSH
+	pushq	%rax
+	pushq	%rbx
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%rbp
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	.endm
+
+	.macro TRAP_FRAME_POP
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rbp
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%rcx
+	popq	%rbx
+	popq	%rax
+	.endm
+#else
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Saved on every interrupt and syscall (TRAP_FRAME_PUSH above). */
 struct trap_frame {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
 	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
@@ -52,4 +94,5 @@ void trap_free_vector(unsigned vector);
 /* Prints the registers of tf (exception reports, panics). */
 void trap_dump(const struct trap_frame *tf);
 
+#endif /* __ASSEMBLER__ */
 #endif
