@@ -50,7 +50,7 @@ static uint64_t page_down(uint64_t a)
 
 int exec_decode(const struct mem_exec_req *rq)
 {
-	if (rq->flags || rq->reserved || rq->cred.reserved || rq->cred.ngroups > FS_NGROUPS)
+	if (rq->flags || rq->nmemory > MEM_MAX_NODES || rq->cred.reserved || rq->cred.ngroups > FS_NGROUPS)
 		return -EINVAL;
 	if (!memchr(rq->path, '\0', MEM_EXEC_PATH_MAX) || rq->path[0] != '/')
 		return -EINVAL;

@@ -279,7 +279,7 @@ static bool allowed(uint32_t prot, uint32_t access)
 
 static int miss_decode(const struct mem_miss_req *rq)
 {
-	if (rq->reserved || (rq->flags & ~MEM_MISS_VICTIM) || !line_ok(rq->line_offset))
+	if ((rq->flags & ~MEM_MISS_VICTIM) || !line_ok(rq->line_offset))
 		return -EINVAL;
 	if (rq->access != MEM_PROT_READ && rq->access != MEM_PROT_WRITE &&
 	    rq->access != MEM_PROT_EXEC)
@@ -288,7 +288,7 @@ static int miss_decode(const struct mem_miss_req *rq)
 		return -EFAULT;
 	if (rq->flags & MEM_MISS_VICTIM)
 		return rq->victim_va < MEM_USER_TOP ? 0 : -EINVAL;
-	return rq->victim_va || rq->victim_pid ? -EINVAL : 0;
+	return rq->victim_va || rq->victim_pid || rq->victim_home ? -EINVAL : 0;
 }
 
 /* The victim of a miss: stored if its process and VMA still exist, else

@@ -343,14 +343,14 @@ KTEST(memserv_bad_requests)
 	/* a page never written: no transfer, so a bad line is not noticed */
 	MISS_WITH(line_offset, b.line.offset + 8192, 0);
 	MISS_WITH(flags, 2, -EINVAL);
-	MISS_WITH(reserved, 1, -EINVAL);
+	MISS_WITH(victim_home, 1, -EINVAL);
 	MISS_WITH(victim_pid, PID, -EINVAL); /* without MEM_MISS_VICTIM */
 	MISS_WITH(victim_va, 4096, -EINVAL);
 	/* once the page has a frame, the WRITE to a bad line is refused */
 	KT_EXPECT_EQ(flush(&b, PID, good.va, 0), 0);
 	MISS_WITH(line_offset, b.line.offset + 8192, -EFAULT); /* outside the MR */
 	MISS_WITH(line_key, b.mr.key ^ 0x100, -EFAULT);
-	MISS_WITH(reserved, 0, 0);
+	MISS_WITH(victim_home, 0, 0);
 	{
 		struct mem_flush_req fr = {.pid = PID, .va = good.va, .line_key = 0,
 					   .line_offset = b.line.offset};

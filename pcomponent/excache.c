@@ -97,7 +97,7 @@ struct piggyback {
 	do {                                                                             \
 		__atomic_fetch_add(&ec.total.field, 1, __ATOMIC_RELAXED);                \
 		if (p)                                                                   \
-			__atomic_fetch_add(&(p)->ctr.field, 1, __ATOMIC_RELAXED);        \
+			__atomic_fetch_add(&(p)->ec.ctr.field, 1, __ATOMIC_RELAXED);        \
 	} while (0)
 
 bool excache_ready(void)
@@ -395,14 +395,14 @@ unlock:
 static void maybe_prefetch(struct process *p, uint64_t va)
 {
 	uint64_t vpn = va / EXCACHE_LINE;
-	bool sequential = p->last_miss_vpn + 1 == vpn;
+	bool sequential = p->ec.last_miss_vpn + 1 == vpn;
 
-	p->last_miss_vpn = vpn;
+	p->ec.last_miss_vpn = vpn;
 	if (!ec.prefetch || !sequential || va + EXCACHE_LINE >= MEM_USER_TOP)
 		return;
 	/* errors (no VMA there, no read right) just mean no prefetch */
 	if (fetch(p, va + EXCACHE_LINE, USPACE_READ, true) == 0)
-		p->last_miss_vpn = vpn + 1; /* a miss on p + 2 is sequential too */
+		p->ec.last_miss_vpn = vpn + 1; /* a miss on p + 2 is sequential too */
 }
 
 int excache_fault(struct process *p, uint64_t addr, unsigned access)
@@ -575,6 +575,8 @@ static void copy_counters(struct tessera_excache_counters *dst,
 	dst->prefetches = __atomic_load_n(&src->prefetches, __ATOMIC_RELAXED);
 	dst->prefetch_hits = __atomic_load_n(&src->prefetch_hits, __ATOMIC_RELAXED);
 	dst->drops = __atomic_load_n(&src->drops, __ATOMIC_RELAXED);
+	dst->fresh_fills = __atomic_load_n(&src->fresh_fills, __ATOMIC_RELAXED);
+	dst->redirects = __atomic_load_n(&src->redirects, __ATOMIC_RELAXED);
 }
 
 void excache_get_stats(const struct process *p, struct tessera_excache_stats *st)
@@ -595,7 +597,15 @@ void excache_get_stats(const struct process *p, struct tessera_excache_stats *st
 						   __ATOMIC_RELAXED) == EXS_VALID;
 	if (p) {
 		st->pid = p->pid;
-		copy_counters(&st->process, &p->ctr);
+		copy_counters(&st->process, &p->ec.ctr);
 	}
 	copy_counters(&st->node, &ec.total);
+}
+
+void excache_proc_init(struct excache_proc *ep, uint16_t home)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->home = home;
+	ep->lock = (struct spinlock)SPINLOCK_INIT("excache-proc");
+	ep->last_miss_vpn = ~0ull;
 }

@@ -8,11 +8,62 @@
 #ifndef PCOMPONENT_EXCACHE_H
 #define PCOMPONENT_EXCACHE_H
 
+#include <kernel/spinlock.h>
 #include <proto/tessera_sys.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 struct process;
+
+#define EXCACHE_OWNERS 32 /* vRegion owners remembered per process */
+#define EXCACHE_FRESH  64 /* fresh ranges remembered per process */
+
+/* A range of anonymous memory never written since it was mapped: its
+ * pages are zero on every memory node, so a miss there needs no message. */
+struct excache_fresh {
+	uint64_t start, end; /* page aligned; end > start */
+	uint32_t prot;	     /* the mapping's PROT_* */
+};
+
+/* What the ExCache keeps per process (struct process.ec). Only the
+ * functions below touch it. */
+struct excache_proc {
+	uint16_t home;		/* the process's home memory node */
+	struct spinlock lock;	/* the two tables below */
+	uint64_t owner_vregion[EXCACHE_OWNERS]; /* vRegion index + 1 (0: free) */
+	uint16_t owner_node[EXCACHE_OWNERS];
+	struct excache_fresh fresh[EXCACHE_FRESH];
+	unsigned nfresh;
+	uint64_t last_miss_vpn; /* prefetch's sequence detector */
+	struct tessera_excache_counters ctr; /* atomics */
+};
+
+/* Sets ep up for a process whose home is home (nothing cached, no fresh
+ * range). */
+void excache_proc_init(struct excache_proc *ep, uint16_t home);
+
+/*
+ * Fresh ranges. After a successful anonymous mmap (or a brk that grew
+ * the heap) the syscall layer calls excache_fresh_add with the range and
+ * its prot; a later miss there is zero-filled here with no message (the
+ * page stays dirty in the line, so eviction stores it). Before any
+ * change of [start, end) on the memory side (munmap, MAP_FIXED over it,
+ * mprotect, brk shrink) it calls excache_fresh_remove. Forgetting a
+ * range is always safe (a miss then asks the memory node); a full table
+ * forgets the smallest range.
+ */
+void excache_fresh_add(struct process *p, uint64_t start, uint64_t end, uint32_t prot);
+void excache_fresh_remove(struct process *p, uint64_t start, uint64_t end);
+
+/*
+ * fork, on the processor side: stores every dirty line of parent on its
+ * memory nodes (the lines stay cached, now clean), so that MEM_FORK then
+ * gives the child the parent's memory as it is; copies parent's fresh
+ * ranges and known owners into child->ec. Returns 0 or the first
+ * write-back error (nothing is lost: a line that failed stays dirty).
+ * Sleeps. The parent's other threads must not run meanwhile.
+ */
+int excache_fork(struct process *parent, struct process *child);
 
 /*
  * Sets the cache up from kconfig (excache=): one window buffer of the

@@ -329,7 +329,7 @@ int process_run(struct hostlink_run *run, const char *path, int argc, char **arg
 		return start_failure(run, path, -ENOMEM);
 	p->run = run;
 	p->home = process_home_node();
-	p->last_miss_vpn = ~0ull;
+	excache_proc_init(&p->ec, p->home);
 	strlcpy(p->path, path, sizeof(p->path));
 	if (table_add(p)) {
 		kfree(p);

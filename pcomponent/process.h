@@ -8,6 +8,8 @@
 #ifndef PCOMPONENT_PROCESS_H
 #define PCOMPONENT_PROCESS_H
 
+#include "excache.h"
+
 #include <kernel/hostlink.h>
 #include <proto/tessera_sys.h>
 #include <stdbool.h>
@@ -34,12 +36,10 @@ struct process {
 	uint64_t entry, sp;	  /* from MEM_EXEC; constant */
 	uint64_t brk_start;	  /* lowest break; constant */
 	uint64_t brk;		  /* current break; the process's thread only */
-	uint64_t last_miss_vpn;	  /* prefetch's sequence detector; the
-				     faulting thread only (one thread) */
 	unsigned nthreads;	  /* constant (1) */
 	struct pthread_info threads[PROCESS_MAX_THREADS];
 	int exit_status;		     /* written once, by the exiting thread */
-	struct tessera_excache_counters ctr; /* atomics (pcomponent/excache.c) */
+	struct excache_proc ec;		     /* pcomponent/excache.c's */
 	char path[64];			     /* for messages, truncated */
 };
 

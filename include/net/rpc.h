@@ -29,7 +29,9 @@
  *   duplicate cache; requests from an older generation get -ESTALE.
  * - Server handlers come from messages.def: a node serves opcode NAME by
  *   defining rpc_handle_NAME (RPC_HANDLER below); other opcodes get
- *   -ENOSYS. One server thread runs them in arrival order.
+ *   -ENOSYS. One server thread runs them in arrival order, except the
+ *   opcodes a node hands to a worker pool (rpc_serve_pool): those run in
+ *   any of the pool's threads, several at once, in no particular order.
  */
 #ifndef NET_RPC_H
 #define NET_RPC_H
@@ -112,6 +114,19 @@ void rpc_stop(struct rpc_node *rn);
  */
 int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *req,
 	     size_t req_len, void *reply, size_t reply_len, uint64_t timeout_ns);
+
+/*
+ * Serves opcodes first..last (inclusive) with a pool of nthreads threads
+ * (1..RPC_MAX_WORKERS) instead of the server thread: their handlers must
+ * be safe to run concurrently with each other and with the server
+ * thread's. Duplicate detection holds as before (a copy of a request
+ * still running is dropped, not run twice). One pool per node; call it
+ * once, before requests for those opcodes can arrive (e.g. before the
+ * service's handlers are bound). Returns 0, -EINVAL (bad range or
+ * count), -EBUSY (a pool exists), -ENOMEM.
+ */
+#define RPC_MAX_WORKERS 8
+int rpc_serve_pool(struct rpc_node *rn, unsigned first, unsigned last, unsigned nthreads);
 
 uint16_t rpc_node_id(const struct rpc_node *rn);
 void rpc_get_stats(const struct rpc_node *rn, struct rpc_stats *st);

@@ -35,6 +35,29 @@
  * lines of the range first (munmap, brk shrink: without write-back;
  * mprotect: after writing back dirty ones).
  *
+ * vRegions on several nodes. A process's home (the memory node that got
+ * its MEM_EXEC) keeps the whole layout: every VMA of every vRegion, and
+ * which memory node owns each vRegion. The vRegions MEM_EXEC makes are
+ * the home's; a vRegion that a later MEM_MMAP or MEM_BRK needs for the
+ * first time is placed by the global memory manager (MGR_PLACE_VREGION
+ * among the vNode's memory nodes that MEM_EXEC listed; the home itself
+ * if there is no manager or it cannot be reached) and keeps that owner
+ * until the process exits. The owner holds the vRegion's pages and a
+ * copy of its VMAs, which the home keeps in step with MEM_REGION before
+ * it answers the processor. The processor sends MEM_MISS and MEM_FLUSH
+ * for a page to the page's owner; a MEM_MISS that reaches a node not
+ * owning the page answers MEM_MISS_ELSEWHERE with the owner, so the
+ * processor learns owners lazily from the home and caches them (owners
+ * never change while the process lives). Everything else goes to the home.
+ *
+ * fork. MEM_FORK copies a process's address space for a child pid on the
+ * same processor: the VMAs are copied, the pages shared copy-on-write
+ * (a frame is copied only when one of the two stores a page into it,
+ * which is a MEM_FLUSH or a victim: a whole-page write, so "copying"
+ * is just taking a fresh frame). The processor writes the parent's dirty
+ * lines back first, so the child sees the parent's memory as it was at
+ * the fork. The home forwards the fork to the owners of remote vRegions.
+ *
  * Retries. MEM_MISS and MEM_FLUSH are idempotent: a copy that arrives
  * after the processor reused the line would READ or WRITE the wrong data,
  * but their replies are small, so the RPC layer's duplicate cache answers
@@ -55,6 +78,7 @@
 #define MEM_MMAP_TOP	  0x7f0000000000ull   /* mmap without a hint: below this */
 #define MEM_EXEC_PATH_MAX 512
 #define MEM_EXEC_STRINGS  4096 /* argv and envp strings, NULs included */
+#define MEM_MAX_NODES	  8	 /* memory nodes of a vNode (kconfig's memory=) */
 
 #define MEM_PROT_READ  0x1
 #define MEM_PROT_WRITE 0x2
@@ -71,7 +95,10 @@
  * (0), AT_CLKTCK (100); the strings and 16
  * random bytes) is already in its pages. Errors: -ENOEXEC (not a valid
  * static x86-64 ELF executable), -E2BIG (the strings do not fit), the
- * file service's errors (-ENOENT, -EACCES, ...), -ENOMEM (no frames). */
+ * file service's errors (-ENOENT, -EACCES, ...), -ENOMEM (no frames).
+ * memory[0..nmemory) are the vNode's memory nodes, the receiver (the
+ * home) among them: the candidates for the process's later vRegions
+ * (nmemory 1..MEM_MAX_NODES, no node twice, the rest 0; -EINVAL else). */
 struct mem_exec_req {
 	uint32_t pid;
 	uint32_t flags; /* 0 */
@@ -79,11 +106,12 @@ struct mem_exec_req {
 	uint32_t argc;
 	uint32_t envc;
 	uint32_t strings_len;
-	uint32_t reserved; /* 0 */
+	uint32_t nmemory;
+	uint16_t memory[MEM_MAX_NODES];
 	char path[MEM_EXEC_PATH_MAX]; /* absolute, NUL-terminated */
 	char strings[MEM_EXEC_STRINGS];
 };
-_Static_assert(sizeof(struct mem_exec_req) == 4680, "mem_exec_req wire size");
+_Static_assert(sizeof(struct mem_exec_req) == 4696, "mem_exec_req wire size");
 
 struct mem_exec_reply {
 	uint64_t entry; /* where user mode starts */
@@ -93,13 +121,19 @@ struct mem_exec_reply {
 };
 _Static_assert(sizeof(struct mem_exec_reply) == 32, "mem_exec_reply wire size");
 
-#define MEM_MISS_VICTIM 0x1 /* request: write back the line first */
-#define MEM_MISS_ZERO	0x1 /* reply: page never written; zero the line */
+#define MEM_MISS_VICTIM	   0x1 /* request: write back the line first */
+#define MEM_MISS_ZERO	   0x1 /* reply: page never written; zero the line */
+#define MEM_MISS_ELSEWHERE 0x2 /* reply: owner holds the page; ask there */
 
 /* MEM_MISS: the page of pid holding va (any address in the page) is
- * wanted in the line for access (PROT_*). With MEM_MISS_VICTIM, the line
- * first holds victim_pid's dirty page victim_va, which this node owns
- * too: it is READ and stored before the line is overwritten. */
+ * wanted in the line for access (PROT_*). home is pid's home node (the
+ * receiver itself, or the home of the vRegion the receiver owns). With
+ * MEM_MISS_VICTIM, the line first holds victim_pid's dirty page
+ * victim_va, which the receiver owns too (victim_home: that process's
+ * home): it is READ and stored before the line is overwritten, whatever
+ * the answer for va. A receiver that is pid's home but not the owner of
+ * va's vRegion answers MEM_MISS_ELSEWHERE with owner set, prot 0, and
+ * the line untouched. */
 struct mem_miss_req {
 	uint32_t pid;
 	uint32_t access; /* PROT_READ, PROT_WRITE or PROT_EXEC */
@@ -109,24 +143,32 @@ struct mem_miss_req {
 	uint32_t flags; /* MEM_MISS_VICTIM */
 	uint64_t victim_va;
 	uint32_t victim_pid;
-	uint32_t reserved; /* 0 */
+	uint16_t home;
+	uint16_t victim_home; /* 0 without MEM_MISS_VICTIM */
 };
 _Static_assert(sizeof(struct mem_miss_req) == 48, "mem_miss_req wire size");
 
 struct mem_miss_reply {
 	uint32_t prot;	/* the VMA's prot: map the line with no more */
-	uint32_t flags; /* MEM_MISS_ZERO */
+	uint32_t flags; /* MEM_MISS_ZERO, MEM_MISS_ELSEWHERE */
+	uint16_t owner; /* MEM_MISS_ELSEWHERE: the vRegion's owner; else 0 */
+	uint16_t reserved0;
+	uint32_t reserved1;
 };
-_Static_assert(sizeof(struct mem_miss_reply) == 8, "mem_miss_reply wire size");
+_Static_assert(sizeof(struct mem_miss_reply) == 16, "mem_miss_reply wire size");
 
-/* MEM_FLUSH: store the dirty page va of pid from the line. */
+/* MEM_FLUSH: store the dirty page va of pid (whose home is home) from the
+ * line, on the node owning va's vRegion. */
 struct mem_flush_req {
 	uint32_t pid;
 	uint32_t line_key;
 	uint64_t va;
 	uint64_t line_offset;
+	uint16_t home;
+	uint16_t reserved0; /* 0 */
+	uint32_t reserved1; /* 0 */
 };
-_Static_assert(sizeof(struct mem_flush_req) == 24, "mem_flush_req wire size");
+_Static_assert(sizeof(struct mem_flush_req) == 32, "mem_flush_req wire size");
 
 /* Replies that carry one number (what it is depends on the request). */
 struct mem_value {
@@ -161,6 +203,46 @@ struct mem_pid_req {
 };
 _Static_assert(sizeof(struct mem_pid_req) == 16, "mem_pid_req wire size");
 
+/* MEM_FORK (to the home of pid): child_pid (a pid of the same processor
+ * with no address space on the home yet: else -EEXIST) gets a copy of
+ * pid's address space, its break included; pages are shared
+ * copy-on-write. Reply: the pages now shared. -ENOMEM leaves no child. */
+struct mem_fork_req {
+	uint32_t pid;
+	uint32_t child_pid;
+};
+_Static_assert(sizeof(struct mem_fork_req) == 8, "mem_fork_req wire size");
+
+/* MEM_REGION: from a process's home to the owner of one of its remote
+ * vRegions, which keys what it holds by (proc_node, pid, the sender).
+ *   MEM_REGION_MAP      add the VMA [start, end) with prot and vflags
+ *                       (the owner's first MAP creates its part)
+ *   MEM_REGION_UNMAP    drop VMAs and pages of [start, end)
+ *   MEM_REGION_PROTECT  set prot on [start, end)
+ *   MEM_REGION_FORK     copy every vRegion held for pid to child_pid,
+ *                       pages shared copy-on-write
+ *   MEM_REGION_EXIT     free everything held for pid
+ * [start, end) lies inside one vRegion. Reply value: 0 (EXIT: frames
+ * freed). Served in the order received, never calling another node, so a
+ * home waiting for an owner cannot deadlock with it. */
+#define MEM_REGION_MAP	   1
+#define MEM_REGION_UNMAP   2
+#define MEM_REGION_PROTECT 3
+#define MEM_REGION_FORK	   4
+#define MEM_REGION_EXIT	   5
+
+struct mem_region_req {
+	uint16_t proc_node; /* the processor running pid */
+	uint16_t op;	    /* MEM_REGION_* */
+	uint32_t pid;
+	uint32_t child_pid; /* FORK; 0 otherwise */
+	uint32_t prot;	    /* MAP, PROTECT */
+	uint32_t vflags;    /* MAP: the VMA's kind (mcomponent's VMA_*) */
+	uint32_t reserved;  /* 0 */
+	uint64_t start, end; /* MAP, UNMAP, PROTECT; 0 otherwise */
+};
+_Static_assert(sizeof(struct mem_region_req) == 40, "mem_region_req wire size");
+
 struct mem_stats {
 	uint64_t frames_total;
 	uint64_t frames_free;
@@ -170,7 +252,11 @@ struct mem_stats {
 	uint64_t zero_misses; /* of which answered MEM_MISS_ZERO */
 	uint64_t flushes;     /* pages stored: MEM_FLUSH and victims */
 	uint64_t execs;
+	uint64_t forks;		  /* MEM_FORK served */
+	uint64_t cow_copies;	  /* stores that took a shared page's own frame */
+	uint64_t remote_vregions; /* vRegions held here for other homes */
+	uint64_t placed_away;	  /* vRegions this home placed on another node */
 };
-_Static_assert(sizeof(struct mem_stats) == 64, "mem_stats wire size");
+_Static_assert(sizeof(struct mem_stats) == 96, "mem_stats wire size");
 
 #endif

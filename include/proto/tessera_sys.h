@@ -16,7 +16,7 @@
 
 #define TESSERA_SYS_EXCACHE_STATS 1024
 
-#define TESSERA_EXCACHE_STATS_VERSION 1
+#define TESSERA_EXCACHE_STATS_VERSION 2
 
 /* What misses did (per process: its own misses and prefetches). */
 struct tessera_excache_counters {
@@ -25,11 +25,13 @@ struct tessera_excache_counters {
 	uint64_t piggybacks;	/* dirty victims written back inside MEM_MISS */
 	uint64_t evictions;	/* valid lines taken as victims */
 	uint64_t zero_fills;	/* misses answered MEM_MISS_ZERO (zeroed here) */
+	uint64_t fresh_fills;	/* misses in a fresh range: zeroed, no message */
+	uint64_t redirects;	/* misses the home answered MEM_MISS_ELSEWHERE */
 	uint64_t prefetches;	/* pages fetched ahead of a sequential miss */
 	uint64_t prefetch_hits; /* prefetched lines accessed before eviction */
 	uint64_t drops;		/* lines dropped without write-back (exit, munmap) */
 };
-_Static_assert(sizeof(struct tessera_excache_counters) == 64, "counters size");
+_Static_assert(sizeof(struct tessera_excache_counters) == 80, "counters size");
 
 /* The policy field: same values as the excache= word's order. */
 enum tessera_excache_policy {
@@ -52,6 +54,6 @@ struct tessera_excache_stats {
 	struct tessera_excache_counters process;
 	struct tessera_excache_counters node;
 };
-_Static_assert(sizeof(struct tessera_excache_stats) == 32 + 8 + 128, "stats size");
+_Static_assert(sizeof(struct tessera_excache_stats) == 32 + 8 + 160, "stats size");
 
 #endif
