@@ -26,6 +26,8 @@
 #                      KTAP -> $(RESULTS)/storage.tap
 #   make user-programs the memory path's test programs (tests/user/*.c),
 #                      static musl binaries in $(BUILD)/user/
+#   make rootfs        $(BUILD)/rootfs, the default cluster's root file
+#                      system tree (scripts/mkrootfs.sh)
 #   make memory-test   the memory path end to end through `tessera`
 #                      (tests/cluster/memory.yaml: one processor per ExCache
 #                      policy, two memory nodes): memtest, mmaptest,
@@ -80,7 +82,7 @@ storage-test: $(DEPS_STAMP)
 # The memory path's test programs: ordinary static Linux binaries, so the
 # host runs them too (that is where the tests get the expected output).
 USER_DIR      := $(BUILD)/user
-USER_PROGRAMS := memtest mmaptest faulttest pattern membench
+USER_PROGRAMS := memtest mmaptest faulttest pattern membench spantest
 USER_BINS     := $(addprefix $(USER_DIR)/,$(USER_PROGRAMS))
 
 $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DEPS_STAMP)
@@ -88,8 +90,16 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 	@$(if $(Q),echo "  MUSLCC  $<")
 	$(Q)$(MUSL_GCC) -static -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $<
 
-.PHONY: user-programs memory-test bench-memory
+# The default cluster's root file system tree (configs/default.yaml: disk
+# dir @build/rootfs, made by `tessera up` through this rule).
+ROOTFS := $(BUILD)/rootfs
+$(ROOTFS): $(USER_BINS) scripts/mkrootfs.sh
+	@$(if $(Q),echo "  ROOTFS  $@")
+	$(Q)sh scripts/mkrootfs.sh $@ $(USER_BINS)
+
+.PHONY: user-programs memory-test bench-memory rootfs
 user-programs: $(USER_BINS)
+rootfs: $(ROOTFS)
 
 memory-test: $(DEPS_STAMP)
 	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(USER_BINS)

@@ -6,8 +6,9 @@
 #   demo.sh TESSERA MANIFEST
 #
 # The programs are the processor kernel's builtins (docs/cli.md,
-# `tessera run -- help`): the default cluster's disk is empty, so it has no
-# Linux programs to run (tests/cluster/memory.yaml shows a disk that has).
+# `tessera run -- help`) and static Linux programs from s1's disk, which
+# `tessera up --new-disks` makes afresh from build/rootfs (`make rootfs`)
+# each time, so the demo always starts from the same disk.
 set -eu
 tessera=$1
 manifest=$2
@@ -31,7 +32,7 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-step up "$manifest"
+step up --new-disks "$manifest"
 step run -- uname -a
 step run -- nodes
 step run -- ping m1 5
@@ -43,6 +44,10 @@ step run -- write /demo/data 4M 7
 step run -- sum /demo/data
 step run -- ls -l /demo
 step run -- df
+# A Linux program with its memory on m1: 16 MiB through p1's 4 MiB ExCache,
+# every page written back and fetched again; then p1's ExCache counters.
+step run -- /bin/memtest 16 2
+step run -- excache
 step inject partition p1 m1
 step run -- ping m1 1 || echo "(exit $?: the partition holds, as asked)"
 step inject heal p1 m1

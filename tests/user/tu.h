@@ -172,18 +172,19 @@ static inline void tu_excache_print(const char *what,
 	const struct tessera_excache_counters *a = &st->process;
 
 	printf("excache: %s policy %s size %llu ways %u lines %u prefetch %u misses %llu "
-	       "zero_fills %llu flushes %llu piggybacks %llu evictions %llu prefetches "
-	       "%llu "
-	       "prefetch_hits %llu drops %llu\n",
+	       "zero_fills %llu fresh_fills %llu flushes %llu piggybacks %llu evictions "
+	       "%llu prefetches %llu prefetch_hits %llu drops %llu redirects %llu\n",
 	       what, tu_policy_name(st->policy), (unsigned long long)st->bytes, st->ways,
 	       st->lines, st->prefetch, (unsigned long long)(a->misses - b->misses),
 	       (unsigned long long)(a->zero_fills - b->zero_fills),
+	       (unsigned long long)(a->fresh_fills - b->fresh_fills),
 	       (unsigned long long)(a->flushes - b->flushes),
 	       (unsigned long long)(a->piggybacks - b->piggybacks),
 	       (unsigned long long)(a->evictions - b->evictions),
 	       (unsigned long long)(a->prefetches - b->prefetches),
 	       (unsigned long long)(a->prefetch_hits - b->prefetch_hits),
-	       (unsigned long long)(a->drops - b->drops));
+	       (unsigned long long)(a->drops - b->drops),
+	       (unsigned long long)(a->redirects - b->redirects));
 }
 
 #endif

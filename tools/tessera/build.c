@@ -94,18 +94,28 @@ int build_fabricd(const struct build_paths *b, char *out, size_t cap)
 }
 
 /* The make targets (relative to BUILD=) of everything m needs. */
+const char *build_product(const char *p)
+{
+	size_t n = strlen(MF_BUILD_PREFIX);
+
+	return strncmp(p, MF_BUILD_PREFIX, n) == 0 ? p + n : NULL;
+}
+
 static void make_targets(const struct build_paths *b, const struct manifest *m,
 			 struct strv *argv)
 {
 	bool seen[4] = {false};
 
 	for (unsigned i = 0; i < m->nnodes; i++) {
-		enum mf_role r = m->nodes[i].role;
+		const struct mf_node *n = &m->nodes[i];
+		const char *product = build_product(n->disk_dir);
 
-		if (!seen[r])
+		if (!seen[n->role])
 			strv_add(argv, "%s/tessera-%c.elf", b->make_build,
-				 role_letter[r]);
-		seen[r] = true;
+				 role_letter[n->role]);
+		seen[n->role] = true;
+		if (product)
+			strv_add(argv, "%s/%s", b->make_build, product);
 	}
 	strv_add(argv, "%s/tools/fabricd", b->make_build);
 }

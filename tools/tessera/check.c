@@ -34,7 +34,19 @@ int manifest_load_or_report(const char *path, struct manifest *m)
 int manifest_resolve(const struct manifest *m, const char *p, char *out, size_t cap)
 {
 	char dir[PATH_MAX], real[PATH_MAX], *slash;
+	const char *product = build_product(p);
 
+	if (product) {
+		struct build_paths b;
+
+		if (build_locate(&b) < 0)
+			return -1;
+		if (path_join(out, cap, b.build, product) < 0) {
+			msg("path too long: %s", p);
+			return -1;
+		}
+		return 0;
+	}
 	snprintf(dir, sizeof(dir), "%s", m->path);
 	slash = strrchr(dir, '/');
 	if (slash)

@@ -275,6 +275,15 @@ int build_image(const struct build_paths *b, enum mf_role role, char *out, size_
 /* BUILDDIR/tools/fabricd into out. */
 int build_fabricd(const struct build_paths *b, char *out, size_t cap);
 /*
+ * Manifest paths starting with MF_BUILD_PREFIX name a product of the
+ * build the tessera binary belongs to: "@build/rootfs" is BUILDDIR/rootfs,
+ * the root file system tree `make rootfs` assembles (docs/manifest.md).
+ * `up` makes such products first, with the images. build_product: the
+ * part after the prefix if p has it, else NULL.
+ */
+#define MF_BUILD_PREFIX "@build/"
+const char *build_product(const char *p);
+/*
  * Runs `make -C SRCROOT BUILD=... TARGETS` for the images of the roles m
  * uses and fabricd, quietly: its output is shown only if it fails. Without
  * a source tree, only checks that the files exist. 0 or -1 (message
@@ -402,7 +411,9 @@ int hostlink_recv(struct hostlink *h, int timeout_ms, char **words, size_t *lens
 int manifest_load_or_report(const char *path, struct manifest *m);
 
 /* A path p from manifest m (disk image or dir) resolved against the
- * manifest's directory, absolute, into out. 0 or -1 (message printed). */
+ * manifest's directory, absolute, into out; a path starting with
+ * MF_BUILD_PREFIX names BUILDDIR/rest (build_product). 0 or -1 (message
+ * printed). */
 int manifest_resolve(const struct manifest *m, const char *p, char *out, size_t cap);
 
 /* ---- down.c ------------------------------------------------------------ */

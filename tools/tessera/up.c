@@ -7,6 +7,7 @@
  *   2. make what is stale (build.c), quietly
  *   3. prepare the run directory (rundir.c): earlier logs to previous/,
  *      manifest copied to RUN/manifest.yaml, storage disks made once
+ *      (afresh with --new-disks), from @build/ products too (build.c)
  *   4. start fabricd, wait for its "fabricd: ready" line
  *   5. start one QEMU per node (vm.c), all in their own sessions with
  *      cwd = the run directory; every start is recorded in RUN/state
@@ -43,6 +44,9 @@ static const char help[] =
 	"                 fabricd's start (building is not counted; default 120)\n"
 	"  --run-dir DIR  run directory (default: $TESSERA_RUN_DIR, else\n"
 	"                 run/CLUSTER, which run/current then points at)\n"
+	"  --new-disks    make the storage nodes' disks afresh from the manifest\n"
+	"                 (what earlier runs wrote on them is lost); without it a\n"
+	"                 disk the run directory has already is kept as it is\n"
 	"\n"
 	"Builds what is missing or stale, starts fabricd and one QEMU per node in\n"
 	"the run directory and waits until every node reports ready. On a timeout,\n"
@@ -62,6 +66,7 @@ struct up {
 	char where[PATH_MAX]; /* run directory as named */
 	char dir[PATH_MAX];   /* canonical */
 	bool is_default;
+	bool new_disks; /* --new-disks */
 	double timeout_s;
 	struct run_state st;
 	int64_t t0;
@@ -168,7 +173,7 @@ static int make_disk(struct up *u, const struct mf_node *n)
 	snprintf(img, sizeof(img), "%s.img", n->name);
 	if (path_join(path, sizeof(path), u->dir, img) < 0)
 		return -1;
-	if (stat(path, &sb) == 0)
+	if (stat(path, &sb) == 0 && !u->new_disks)
 		return 0; /* made by an earlier up: its data stays */
 	if (n->disk_dir[0] && manifest_resolve(&u->mf, n->disk_dir, src, sizeof(src)) < 0)
 		return -1;
@@ -495,6 +500,7 @@ static int parse_args(int argc, char **argv, struct up *u, const char **opt_dir)
 	static const struct option opts[] = {
 		{"timeout", required_argument, NULL, 't'},
 		{"run-dir", required_argument, NULL, 'r'},
+		{"new-disks", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -505,6 +511,10 @@ static int parse_args(int argc, char **argv, struct up *u, const char **opt_dir)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c == 'h')
 			return verb_help("up", help);
+		if (c == 'n') {
+			u->new_disks = true;
+			continue;
+		}
 		if (c == 't' && parse_seconds(optarg, &u->timeout_s) == 0 &&
 		    u->timeout_s > 0)
 			continue;
