@@ -7,6 +7,8 @@
 #                      scripts/summary.py; its last line is "N passed, M failed"
 #                      and the exit status is non-zero if anything failed
 #   make unittest      host unit tests (mk/unittest.mk) -> results/unit.tap
+#   make docs-test     generated documents match their sources
+#                      (docs/syscalls.md; `make syscalls-doc` remakes it)
 #   make ktest         in-kernel tests of every role image, one QEMU boot each
 #                      (KTEST_FILTER=prefix runs only the tests so named)
 #   make harness-test  self test of scripts/ktest.py (tests/harness/)
@@ -40,9 +42,9 @@ SUBMAKE       := $(MAKE) --no-print-directory
 # Written by another layer's owner; optional so this file works without it.
 -include mk/unittest.mk
 
-TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) fabric-test ktest harness-test iso-test cluster-test cli-test storage-test memory-test
+TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) docs-test fabric-test ktest harness-test iso-test cluster-test cli-test storage-test memory-test
 
-.PHONY: test ktest harness-test iso-test cli-test bench-boot deps
+.PHONY: test ktest harness-test iso-test cli-test bench-boot deps docs-test syscalls-doc
 
 deps:
 	$(Q)$(PYTHON) scripts/deps.py
@@ -70,6 +72,15 @@ test: $(DEPS_STAMP)
 	printf 'KTAP version 1\n1..%d%b\n' $$n "$$lines" > $(RESULTS)/layers.tap; \
 	$(PYTHON) scripts/summary.py $(RESULTS) || status=1; \
 	exit $$status
+
+# Generated documents must match their sources (docs/syscalls.md: the
+# processor's system call table).
+docs-test:
+	@mkdir -p $(RESULTS)
+	$(Q)$(PYTHON) scripts/gensyscalls.py --check --tap $(RESULTS)/docs.tap
+
+syscalls-doc:
+	$(Q)$(PYTHON) scripts/gensyscalls.py
 
 ktest: $(DEPS_STAMP)
 	+$(Q)$(SUBMAKE) $(IMAGES)

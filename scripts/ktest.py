@@ -34,7 +34,8 @@ silently.
 KTAP lines are recognised only at the start of a serial line (after removing
 terminal escapes and carriage returns, which GRUB and the serial driver add);
 kernel log lines start with '[seconds]' and are never mistaken for results.
-Results with a '# SKIP' directive count as passed.
+Results keep their '# SKIP' directive in the result file, where
+scripts/summary.py counts them apart (neither passed nor failed).
 
 Outputs, in the results directory (default $BUILD/results, BUILD from
 --build-dir, else $TESSERA_BUILD, else 'build'):

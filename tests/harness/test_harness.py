@@ -223,13 +223,18 @@ def unit_tap_file_of_good_run():
     tap = ktest.tap_text("img", run, checks, missing).splitlines()
     assert tap[0] == "KTAP version 1" and tap[1] == "1..9", tap
     assert tap[2] == "ok 1 img: buddy_split" and "ok 9 img: exit status" in tap, tap
-    assert summary.count_tap("\n".join(tap)) == (9, 0, ""), tap
+    assert summary.count_tap("\n".join(tap)) == (8, 0, 1, ""), tap  # pci_msi skipped
+
+
+def unit_summary_counts_skips_apart():
+    text = "KTAP version 1\n1..3\nok 1 a\nok 2 b # SKIP no device\nnot ok 3 c\n"
+    assert summary.count_tap(text) == (1, 1, 1, ""), summary.count_tap(text)
 
 
 def unit_tap_file_of_boot_without_plan():
     _, run, checks, missing, _ = judge(NO_HEADER, status=None, timed_out=True)
     tap = ktest.tap_text("img", run, checks, missing)
-    passed, failed, _ = summary.count_tap(tap)
+    passed, failed, _, _ = summary.count_tap(tap)
     assert failed >= 1 and "not ok 1 img: boot # no-ktap" in tap, tap
 
 
@@ -240,7 +245,7 @@ def unit_tap_file_lists_missing_tests():
 
 
 def unit_summary_counts():
-    assert summary.count_tap("KTAP version 1\n1..2\nok 1 a\nnot ok 2 b\n") == (1, 1, "")
+    assert summary.count_tap("KTAP version 1\n1..2\nok 1 a\nnot ok 2 b\n") == (1, 1, 0, "")
     assert summary.count_tap("1..3\nok 1 a\n")[:2] == (1, 2)  # truncated file
     assert summary.count_tap("")[:2] == (0, 1)  # empty file
     assert summary.count_tap("1..1\n    ok 1 sub\nok 1 a\n")[:2] == (1, 0)  # subtests ignored
@@ -318,7 +323,7 @@ def boot_pass(opts):
         assert rc == 0, f"harness_pass: ktest.py exit status {rc}, expected 0:\n{out}"
         with open(os.path.join(opts.selftest_dir, "harness_pass.tap")) as f:
             tap = f.read()
-        passed, failed, _ = summary.count_tap(tap)
+        passed, failed, _, _ = summary.count_tap(tap)
         assert failed == 0 and "ok 1 harness_pass: harness_pass\n" in tap, tap
         return out.strip().splitlines()[-1]
     check.__name__ = "boot_harness_pass_passes"
