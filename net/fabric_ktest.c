@@ -517,3 +517,261 @@ KTEST(rpc_loop_timeout_and_restart)
 		     0);
 	pair_stop(&p);
 }
+
+/* ---- RPC worker pool -------------------------------------------------------------- */
+
+/*
+ * Node b serves the RPC_* test opcodes with a pool; RPC_SLEEP's hold
+ * (rpc_sleep_hold) keeps handlers running until the test lets them go, so
+ * what runs at once is seen by counting, never by timing.
+ */
+#define POOL_FIRST   MSG_RPC_ECHO /* 0x1010..0x101f: the RPC_* test opcodes */
+#define POOL_LAST    0x101f
+#define POOL_WAIT_NS (5 * NS_PER_S)
+#define POOL_CALL_NS (20 * NS_PER_S) /* longer than any hold */
+#define POOL_CALLERS 8
+
+struct pool_caller {
+	struct rpc_node *rn;
+	uint16_t node;
+	unsigned opcode; /* MSG_RPC_SLEEP (ms 0) or MSG_RPC_COUNTER_ADD (+1) */
+	unsigned calls;
+	uint32_t slot;
+	int result; /* 0, or the first error */
+};
+
+static void pool_caller_main(void *arg)
+{
+	struct pool_caller *c = arg;
+	struct msg_counter add = {.slot = c->slot, .delta = 1};
+	struct msg_counter_value v;
+	struct msg_sleep q = {.ms = 0}, r;
+
+	c->result = 0;
+	for (unsigned i = 0; i < c->calls && !c->result; i++) {
+		if (c->opcode == MSG_RPC_SLEEP)
+			c->result = rpc_call(c->rn, c->node, MSG_RPC_SLEEP, &q, sizeof(q),
+					     &r, sizeof(r), POOL_CALL_NS);
+		else
+			c->result = rpc_call(c->rn, c->node, MSG_RPC_COUNTER_ADD, &add,
+					     sizeof(add), &v, sizeof(v), POOL_CALL_NS);
+	}
+}
+
+/* Starts n callers of c's kind (c[i] filled by the caller but result). */
+static void pool_callers_start(struct pool_caller *c, struct thread **t, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		c[i].result = 1;
+		t[i] = thread_create("rpc-pool-caller", pool_caller_main, &c[i], false);
+	}
+}
+
+/* Joins them; returns how many did not finish every call with 0. */
+static unsigned pool_callers_join(struct pool_caller *c, struct thread **t, unsigned n)
+{
+	unsigned bad = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (t[i])
+			thread_join(t[i]);
+		bad += c[i].result != 0;
+	}
+	return bad;
+}
+
+static void pool_callers_init(struct pool_caller *c, unsigned n, struct rpc_node *rn,
+			      uint16_t node, unsigned opcode, unsigned calls)
+{
+	for (unsigned i = 0; i < n; i++)
+		c[i] = (struct pool_caller){rn, node, opcode, calls, 62, 1};
+}
+
+/* Waits (bounded) until want RPC_SLEEP handlers run; returns how many do. */
+static unsigned pool_wait_running(unsigned want)
+{
+	uint64_t end = clock_ns() + POOL_WAIT_NS;
+	unsigned now;
+
+	while ((now = rpc_sleep_running(NULL, false)) < want && clock_ns() < end)
+		thread_sleep_ns(NS_PER_MS);
+	return now;
+}
+
+static uint64_t pool_dups(struct rpc_node *rn, bool running_only)
+{
+	struct rpc_stats st;
+
+	rpc_get_stats(rn, &st);
+	return st.duplicates_running + (running_only ? 0 : st.duplicates);
+}
+
+static uint64_t pool_served(struct rpc_node *rn)
+{
+	struct rpc_stats st;
+
+	rpc_get_stats(rn, &st);
+	return st.served;
+}
+
+KTEST(rpc_pool_arguments)
+{
+	struct rpc_pair p;
+	struct msg_echo e = {3}, er;
+	uint16_t b = LOOP_FIRST_NODE + 1;
+
+	KT_ASSERT(pair_start(&p));
+	KT_EXPECT_EQ(rpc_serve_pool(p.rn[1], 0x1011, 0x1010, 2), -EINVAL);
+	KT_EXPECT_EQ(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, 0), -EINVAL);
+	KT_EXPECT_EQ(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, RPC_MAX_WORKERS + 1),
+		     -EINVAL);
+	KT_EXPECT_EQ(rpc_serve_pool(p.rn[1], POOL_FIRST, 0x10000, 1), -EINVAL);
+	KT_EXPECT_EQ(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, RPC_MAX_WORKERS), 0);
+	KT_EXPECT_EQ(rpc_serve_pool(p.rn[1], 0x2000, 0x2000, 1), -EBUSY);
+	KT_EXPECT_EQ(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, 1), -EBUSY);
+	/* the pool serves; pair_stop stops its threads with the server's */
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_RPC_ECHO, &e, sizeof(e), &er, sizeof(er),
+			      NS_PER_S),
+		     0);
+	KT_EXPECT_EQ(er.value, 3);
+	pair_stop(&p);
+}
+
+KTEST(rpc_pool_runs_requests_at_once)
+{
+	enum { WORKERS = 3, N = WORKERS + 1 };
+	struct pool_caller c[N];
+	struct thread *t[N];
+	struct msg_ping ping = {.cookie = 99}, pr;
+	uint16_t a = LOOP_FIRST_NODE, b = LOOP_FIRST_NODE + 1;
+	unsigned max;
+	struct rpc_pair p;
+
+	KT_ASSERT(pair_start(&p));
+	KT_ASSERT(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, WORKERS) == 0);
+
+	/* Node a has no pool: its server thread runs one handler at a time. */
+	rpc_sleep_hold(true);
+	rpc_sleep_running(NULL, true);
+	pool_callers_init(c, N, p.rn[1], a, MSG_RPC_SLEEP, 1);
+	pool_callers_start(c, t, N);
+	KT_EXPECT_EQ(pool_wait_running(1), 1);
+	thread_sleep_ns(20 * NS_PER_MS); /* room for a wrong second one */
+	rpc_sleep_hold(false);
+	KT_EXPECT_EQ(pool_callers_join(c, t, N), 0);
+	rpc_sleep_running(&max, true);
+	KT_EXPECT_EQ(max, 1);
+
+	/* Node b's pool: every worker busy, the fourth request waits. */
+	rpc_sleep_hold(true);
+	pool_callers_init(c, N, p.rn[0], b, MSG_RPC_SLEEP, 1);
+	pool_callers_start(c, t, N);
+	KT_EXPECT_EQ(pool_wait_running(WORKERS), WORKERS);
+	/* The server thread still serves the other opcodes meanwhile. */
+	KT_EXPECT_EQ(rpc_call(p.rn[0], b, MSG_PING, &ping, sizeof(ping), &pr, sizeof(pr),
+			      NS_PER_S),
+		     0);
+	KT_EXPECT_EQ(pr.cookie, 99);
+	KT_EXPECT_EQ(rpc_sleep_running(NULL, false), WORKERS); /* still held */
+	rpc_sleep_hold(false);
+	KT_EXPECT_EQ(pool_callers_join(c, t, N), 0);
+	rpc_sleep_running(&max, true);
+	KT_EXPECT_EQ(max, WORKERS); /* never more than the pool */
+	pair_stop(&p);
+}
+
+KTEST(rpc_pool_copy_of_running_request_dropped)
+{
+	struct pool_caller c;
+	struct thread *t;
+	uint16_t b = LOOP_FIRST_NODE + 1;
+	uint64_t served, dropped, end;
+	unsigned max;
+	struct rpc_pair p;
+
+	KT_ASSERT(pair_start(&p));
+	KT_ASSERT(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, 2) == 0);
+	served = pool_served(p.rn[1]);
+	dropped = pool_dups(p.rn[1], true);
+	rpc_sleep_hold(true);
+	rpc_sleep_running(NULL, true);
+	spin_lock(&p.f->lock);
+	p.f->dup_sends = 1; /* delivered twice: a free worker takes the copy */
+	spin_unlock(&p.f->lock);
+	pool_callers_init(&c, 1, p.rn[0], b, MSG_RPC_SLEEP, 1);
+	pool_callers_start(&c, &t, 1);
+	/* The original is held, so the copy cannot be answered from the
+	 * cache: it must be dropped as running. */
+	end = clock_ns() + POOL_WAIT_NS;
+	while (pool_dups(p.rn[1], true) == dropped && clock_ns() < end)
+		thread_sleep_ns(NS_PER_MS);
+	KT_EXPECT_EQ(pool_dups(p.rn[1], true), dropped + 1);
+	KT_EXPECT_EQ(rpc_sleep_running(NULL, false), 1);
+	rpc_sleep_hold(false);
+	KT_EXPECT_EQ(pool_callers_join(&c, &t, 1), 0);
+	rpc_sleep_running(&max, true);
+	KT_EXPECT_EQ(max, 1);
+	KT_EXPECT_EQ(pool_served(p.rn[1]), served + 1);
+	pair_stop(&p);
+}
+
+KTEST(rpc_pool_non_idempotent_once)
+{
+	enum { N = 4, CALLS = 20, DUPS = 40 };
+	struct pool_caller c[N];
+	struct thread *t[N];
+	uint16_t b = LOOP_FIRST_NODE + 1;
+	uint64_t served, dups, end;
+	struct rpc_pair p;
+	int64_t before;
+
+	KT_ASSERT(pair_start(&p));
+	KT_ASSERT(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, 3) == 0);
+	before = counter_get(p.rn[0], b, 62);
+	served = pool_served(p.rn[1]);
+	dups = pool_dups(p.rn[1], false);
+	spin_lock(&p.f->lock);
+	p.f->dup_sends = DUPS; /* copies race their originals in the pool */
+	spin_unlock(&p.f->lock);
+	pool_callers_init(c, N, p.rn[0], b, MSG_RPC_COUNTER_ADD, CALLS);
+	pool_callers_start(c, t, N);
+	KT_EXPECT_EQ(pool_callers_join(c, t, N), 0);
+	/* Copies served after their call returned: wait for them (bounded). */
+	end = clock_ns() + POOL_WAIT_NS;
+	while (pool_dups(p.rn[1], false) < dups + DUPS && clock_ns() < end)
+		thread_sleep_ns(NS_PER_MS);
+	KT_EXPECT(pool_dups(p.rn[1], false) >= dups + DUPS);
+	KT_EXPECT_EQ(pool_served(p.rn[1]), served + N * CALLS); /* each ran once */
+	KT_EXPECT_EQ(counter_get(p.rn[0], b, 62), before + N * CALLS);
+	pair_stop(&p);
+}
+
+KTEST(rpc_pool_flow_control)
+{
+	enum { WORKERS = 2, N = RPC_RECV_DEPTH + 8 };
+	struct pool_caller c[N];
+	struct thread *t[N];
+	uint16_t b = LOOP_FIRST_NODE + 1;
+	struct rpc_stats st;
+	struct rpc_pair p;
+	uint64_t end;
+
+	KT_ASSERT(pair_start(&p));
+	KT_ASSERT(rpc_serve_pool(p.rn[1], POOL_FIRST, POOL_LAST, WORKERS) == 0);
+	rpc_sleep_hold(true);
+	pool_callers_init(c, N, p.rn[0], b, MSG_RPC_SLEEP, 1);
+	pool_callers_start(c, t, N);
+	/* Slots are reposted only once their reply is out: with every
+	 * request held, the callers past RPC_RECV_DEPTH get RNR. */
+	end = clock_ns() + POOL_WAIT_NS;
+	do {
+		thread_sleep_ns(NS_PER_MS);
+		rpc_get_stats(p.rn[0], &st);
+	} while (!st.rnr_retries && clock_ns() < end);
+	KT_EXPECT(st.rnr_retries > 0);
+	KT_EXPECT_EQ(rpc_sleep_running(NULL, false), WORKERS);
+	rpc_sleep_hold(false);
+	KT_EXPECT_EQ(pool_callers_join(c, t, N), 0);
+	rpc_sleep_running(NULL, true);
+	pair_stop(&p);
+}

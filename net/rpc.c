@@ -2,7 +2,8 @@
  * RPC over verbs (include/net/rpc.h for the model, include/proto/rpc.h for
  * the wire). This file has three parts: the per-opcode table generated
  * from messages.def, the caller side (pending calls keyed by tag), and the
- * server side (receive slots, one server thread, duplicate cache).
+ * server side (receive slots, one server thread and an optional worker
+ * pool, duplicate cache).
  *
  * Caller. A call takes a slot of the pending table (RPC_MAX_PENDING, each
  * with a request and a reply buffer in the window, allocated once). The
@@ -22,19 +23,34 @@
  *
  * Server. Each peer has RPC_RECV_DEPTH receive slots: a request buffer
  * posted on the peer's QP and a reply staging buffer. A slot cycles
- * POSTED (fabricd may fill it) -> QUEUED (for the server thread) ->
- * REPLYING (its reply WRITE_IMM is out) -> POSTED again when that WRITE
- * completes (any status) or, for a reply that never completes, when the
- * server thread reaps it after RPC_REAP_NS. Not reposting until the reply
- * is out is the flow control: a peer that sends faster than we serve gets
- * RNR. The server thread decodes before it acts (envelope, msg_header_check,
- * sender, generations, duplicates), then runs the handler.
+ * POSTED (fabricd may fill it) -> QUEUED (for the server thread or the
+ * pool) -> REPLYING (its reply WRITE_IMM is out) -> POSTED again when that
+ * WRITE completes (any status) or, for a reply that never completes, when
+ * the server thread reaps it after RPC_REAP_NS. Not reposting until the
+ * reply is out is the flow control: a peer that sends faster than we serve
+ * gets RNR. Whoever serves a slot decodes before it acts (envelope,
+ * msg_header_check, sender, generations, duplicates), then runs the
+ * handler.
  *
- * Locks: rn->lock (pending table, peer generations) and rn->srv.lock
- * (the server queue and receive slot states) are leaves except for the
- * verbs calls made under rn->lock (verbs_dereg_mr), which take only verbs
- * leaf locks. The duplicate cache and client generations belong to the
- * server thread alone.
+ * Worker pool (rpc_serve_pool). The CQ thread routes each arrival by the
+ * opcode in its header (only a routing hint: the worker decodes it all
+ * again) to the server thread's queue or, for opcodes in the pool's range,
+ * to the pool's queue, and wakes one thread of that side: a request costs
+ * one wake-up either way, and the serial path no more than before. The
+ * pool's threads serve requests exactly as the server thread does
+ * (serve_one), several at once. What they share is the peer's duplicate
+ * cache and client generation, under the peer's dedup_lock. A cached
+ * operation takes its cache entry when it starts (marked running) and
+ * fills it when it ends, so a copy of a request that is still running
+ * (a resend, a duplicated SEND served by another worker) finds the entry
+ * and is dropped: the original's reply goes to the same tag and reply
+ * key, so it answers the copy too. Reaping stays with the server thread.
+ *
+ * Locks: rn->lock (pending table, peer generations), rn->srv.lock (the
+ * server queue, receive slot states, the pool's routing), rn->pool.wq.lock
+ * (the pool's queue) and each peer's dedup_lock (its duplicate cache and
+ * client generation) are leaves except for the verbs calls made under
+ * rn->lock (verbs_dereg_mr), which take only verbs leaf locks.
  */
 #include <kernel/config.h>
 #include <kernel/errno.h>
@@ -71,6 +87,9 @@ static unsigned tag_slot(uint32_t tag)
 	return tag % 256;
 }
 _Static_assert(RPC_RECV_DEPTH <= FAB_RQ_ENTRIES, "receive slots fit the ring");
+/* At most RPC_RECV_DEPTH requests of a peer run at once: a free entry for
+ * the next one always exists. */
+_Static_assert(RPC_RECV_DEPTH < RPC_DEDUP_ENTRIES, "running entries leave room");
 
 /* ---- the opcode table ----------------------------------------------------- */
 
@@ -154,14 +173,16 @@ struct rpc_rslot {
 	enum rslot_state state; /* under rn->srv.lock */
 	uint32_t len;		/* under rn->srv.lock: bytes received */
 	uint64_t since;		/* under rn->srv.lock: REPLYING since */
-	struct list_node link;	/* in rn->queue while QUEUED */
+	struct list_node link;	/* in rn->queue or rn->pool.queue while QUEUED */
 	struct verbs_buf in, out;
 	struct verbs_wr reply; /* the reply WRITE_IMM while REPLYING */
 	unsigned rnr_left;     /* resends left if the caller's CQ is full */
 };
 
+/* A cached reply, or the place of one whose request is running. */
 struct dedup_entry {
 	bool valid;
+	bool running; /* taken by a request being served; no reply yet */
 	uint32_t generation;
 	uint64_t seq;
 	uint32_t len;
@@ -174,11 +195,20 @@ struct rpc_peer {
 	struct verbs_qp *qp;
 	uint32_t server_gen; /* under rn->lock: its generation, 0 unknown */
 	struct rpc_rslot rslots[RPC_RECV_DEPTH];
-	/* server thread only: */
-	uint32_t client_gen;
-	struct dedup_entry *dedup; /* RPC_DEDUP_ENTRIES, a ring */
-	unsigned dedup_next;
-	uint64_t dedup_evicted_seq; /* highest seq pushed out of the ring */
+	struct spinlock dedup_lock;
+	uint32_t client_gen;	    /* under dedup_lock */
+	struct dedup_entry *dedup;  /* under dedup_lock: RPC_DEDUP_ENTRIES, a ring */
+	unsigned dedup_next;	    /* under dedup_lock */
+	uint64_t dedup_evicted_seq; /* under dedup_lock: highest seq pushed out */
+};
+
+/* The worker pool (rpc_serve_pool); all zero while there is none. */
+struct rpc_pool {
+	struct waitq wq;	/* its lock guards queue and stopping */
+	struct list_node queue; /* QUEUED slots for the workers */
+	bool stopping;
+	unsigned nthreads; /* written by rpc_serve_pool and rpc_stop only */
+	struct thread *threads[RPC_MAX_WORKERS];
 };
 
 struct rpc_node {
@@ -194,10 +224,14 @@ struct rpc_node {
 	uint64_t next_seq; /* atomic */
 	bool spinning;	   /* atomic: a caller polls the CQ (call_spin) */
 
-	struct waitq srv; /* its lock guards queue and slot states */
+	struct waitq srv; /* its lock guards queue, slot states, pool_* */
 	struct list_node queue;
 	struct thread *server;
 	volatile bool stopping;
+	bool pool_claimed;		/* under srv.lock: rpc_serve_pool ran */
+	bool pool_active;		/* under srv.lock: route to the pool */
+	unsigned pool_first, pool_last; /* under srv.lock: its opcodes */
+	struct rpc_pool pool;
 
 	struct rpc_stats stats;
 };
@@ -263,10 +297,26 @@ static void rslot_post(struct rpc_rslot *rs)
 	}
 }
 
-/* CQ thread: a request arrived in slot rs. */
+/*
+ * The opcode a received request claims, for routing only (whoever serves
+ * it checks the header); 0 if it is too short to have one.
+ */
+static unsigned rslot_opcode(const struct rpc_rslot *rs, uint32_t len)
+{
+	struct msg_header h;
+
+	if (len < sizeof(struct rpc_envelope) + sizeof(h) || len > RPC_MAX_REQUEST)
+		return 0;
+	memcpy(&h, (const uint8_t *)rs->in.va + sizeof(struct rpc_envelope), sizeof(h));
+	return h.opcode;
+}
+
+/* CQ thread: a request arrived in slot rs; queue it for its server. */
 static void rslot_received(struct rpc_rslot *rs, const struct verbs_wc *wc)
 {
 	struct rpc_node *rn = rs->peer->rn;
+	unsigned opcode;
+	bool pooled;
 
 	if (wc->status) {
 		/* The buffer was not filled; give it back. */
@@ -274,12 +324,36 @@ static void rslot_received(struct rpc_rslot *rs, const struct verbs_wc *wc)
 		rslot_post(rs);
 		return;
 	}
+	opcode = rslot_opcode(rs, wc->byte_len);
 	spin_lock(&rn->srv.lock);
 	rs->state = RSLOT_QUEUED;
 	rs->len = wc->byte_len;
-	list_push_back(&rn->queue, &rs->link);
-	waitq_wake_one_locked(&rn->srv);
+	pooled = rn->pool_active && opcode >= rn->pool_first && opcode <= rn->pool_last;
+	if (!pooled) {
+		list_push_back(&rn->queue, &rs->link);
+		waitq_wake_one_locked(&rn->srv);
+	}
 	spin_unlock(&rn->srv.lock);
+	if (pooled) {
+		spin_lock(&rn->pool.wq.lock);
+		list_push_back(&rn->pool.queue, &rs->link);
+		waitq_wake_one_locked(&rn->pool.wq);
+		spin_unlock(&rn->pool.wq.lock);
+	}
+}
+
+/* Takes slot rs back from REPLYING; false if someone else did already. */
+static bool rslot_claim_replying(struct rpc_rslot *rs)
+{
+	struct rpc_node *rn = rs->peer->rn;
+	bool mine;
+
+	spin_lock(&rn->srv.lock);
+	mine = rs->state == RSLOT_REPLYING;
+	if (mine)
+		rs->state = RSLOT_IDLE;
+	spin_unlock(&rn->srv.lock);
+	return mine;
 }
 
 /* CQ thread: the reply WRITE_IMM of slot rs completed. */
@@ -300,6 +374,8 @@ static void rslot_replied(struct rpc_rslot *rs, const struct verbs_wc *wc)
 		if (!verbs_post(rs->peer->qp, &rs->reply))
 			return;
 	}
+	if (!rslot_claim_replying(rs))
+		return; /* the reaper took it meanwhile */
 	if (wc->status)
 		stat_add(&rn->stats.reply_errors);
 	rslot_post(rs);
@@ -415,20 +491,47 @@ static struct dedup_entry *dedup_find(struct rpc_peer *p, uint32_t gen, uint64_t
 	return NULL;
 }
 
-static void dedup_store(struct rpc_peer *p, uint32_t gen, uint64_t seq, const void *reply,
-			uint32_t len)
+/* Takes the next entry of the ring that no running request holds for
+ * request (gen, seq), marked running (p->dedup_lock held). */
+static void dedup_take(struct rpc_peer *p, uint32_t gen, uint64_t seq)
 {
-	struct dedup_entry *e = &p->dedup[p->dedup_next++ % RPC_DEDUP_ENTRIES];
+	struct dedup_entry *e = NULL;
 
-	if (len > sizeof(e->reply))
-		return; /* excluded at build time */
-	if (e->valid && e->generation == gen && e->seq > p->dedup_evicted_seq)
+	/* Fewer running entries than entries (RPC_RECV_DEPTH): one is free. */
+	for (unsigned i = 0; i < RPC_DEDUP_ENTRIES; i++) {
+		e = &p->dedup[p->dedup_next++ % RPC_DEDUP_ENTRIES];
+		if (!e->running)
+			break;
+	}
+	if (e->valid && !e->running && e->generation == gen &&
+	    e->seq > p->dedup_evicted_seq)
 		p->dedup_evicted_seq = e->seq;
 	e->valid = true;
+	e->running = true;
 	e->generation = gen;
 	e->seq = seq;
-	e->len = len;
-	memcpy(e->reply, reply, len);
+	e->len = 0;
+}
+
+/* Stores the reply of request (gen, seq) in the entry it took, unless a
+ * restart of the caller (dedup_reset) dropped it meanwhile. */
+static void dedup_finish(struct rpc_peer *p, uint32_t gen, uint64_t seq,
+			 const void *reply, uint32_t len)
+{
+	struct dedup_entry *e;
+
+	spin_lock(&p->dedup_lock);
+	e = dedup_find(p, gen, seq);
+	if (e && e->running) {
+		e->running = false;
+		if (len <= sizeof(e->reply)) {
+			e->len = len;
+			memcpy(e->reply, reply, len);
+		} else {
+			e->valid = false; /* excluded at build time */
+		}
+	}
+	spin_unlock(&p->dedup_lock);
 }
 
 static void dedup_reset(struct rpc_peer *p)
@@ -436,6 +539,58 @@ static void dedup_reset(struct rpc_peer *p)
 	memset(p->dedup, 0, RPC_DEDUP_ENTRIES * sizeof(struct dedup_entry));
 	p->dedup_next = 0;
 	p->dedup_evicted_seq = 0;
+}
+
+enum dedup_verdict {
+	DEDUP_RUN,    /* run the handler (a cached operation took its entry) */
+	DEDUP_ANSWER, /* the answer is staged: a cached reply or an error */
+	DEDUP_DROP,   /* a copy of a request still running: no answer */
+};
+
+/*
+ * The generation and duplicate checks of request h (operation op) from
+ * peer p, in one step under p->dedup_lock: several threads may serve p's
+ * requests at once. For DEDUP_ANSWER the reply is staged in rh and *len.
+ */
+static enum dedup_verdict dedup_admit(struct rpc_peer *p, const struct rpc_op *op,
+				      const struct msg_header *h, struct msg_header *rh,
+				      uint32_t *len)
+{
+	struct rpc_node *rn = p->rn;
+	enum dedup_verdict v = DEDUP_ANSWER;
+	struct dedup_entry *d;
+
+	*len = sizeof(*rh);
+	spin_lock(&p->dedup_lock);
+	if (h->src_generation < p->client_gen) {
+		stat_add(&rn->stats.bad_requests);
+		rh->status = -ESTALE; /* from an earlier life of the caller */
+		goto unlock;
+	}
+	if (h->src_generation > p->client_gen) {
+		p->client_gen = h->src_generation; /* the caller restarted */
+		dedup_reset(p);
+	}
+	d = op_cached(op) ? dedup_find(p, h->src_generation, h->seq) : NULL;
+	if (d && d->running) {
+		stat_add(&rn->stats.duplicates_running);
+		v = DEDUP_DROP;
+	} else if (d) {
+		stat_add(&rn->stats.duplicates);
+		memcpy(rh, d->reply, d->len);
+		*len = d->len;
+	} else if (op_cached(op) && !op->idempotent && h->seq <= p->dedup_evicted_seq) {
+		/* Maybe run already, and forgotten: do not risk it. (An
+		 * idempotent one runs: its caller may still wait.) */
+		rh->status = -ESTALE;
+	} else {
+		if (op_cached(op))
+			dedup_take(p, h->src_generation, h->seq);
+		v = DEDUP_RUN;
+	}
+unlock:
+	spin_unlock(&p->dedup_lock);
+	return v;
 }
 
 /* Sends the reply staged in rs->out (len bytes) as env asks. */
@@ -458,16 +613,45 @@ static void send_reply(struct rpc_rslot *rs, const struct rpc_envelope *env, uin
 	rs->state = RSLOT_REPLYING;
 	rs->since = clock_ns();
 	spin_unlock(&rn->srv.lock);
-	if (verbs_post(rs->peer->qp, &rs->reply)) {
+	if (verbs_post(rs->peer->qp, &rs->reply) && rslot_claim_replying(rs)) {
 		stat_add(&rn->stats.reply_errors);
 		rslot_post(rs);
 	}
 }
 
+/* Reads the envelope of the request in rs; false if there is no usable
+ * one (nowhere to send a reply). */
+static bool serve_envelope(const struct rpc_rslot *rs, struct rpc_envelope *env)
+{
+	if (rs->len < sizeof(*env) + sizeof(struct msg_header) ||
+	    rs->len > RPC_MAX_REQUEST)
+		return false;
+	memcpy(env, rs->in.va, sizeof(*env));
+	return env->magic == RPC_MAGIC && env->reply_len >= sizeof(struct msg_header);
+}
+
+/* The checks of request header h (mlen message bytes at msg) that need no
+ * shared state: 0 or the error to answer with. */
+static int serve_check(struct rpc_peer *p, const struct rpc_envelope *env,
+		       const struct msg_header *h, const void *msg, uint32_t mlen)
+{
+	int status = msg_header_check(msg, mlen);
+
+	if (!status && (h->flags & MSG_F_REPLY))
+		status = -EBADMSG;
+	if (!status && h->src_node != p->node)
+		status = -EPERM; /* claims to be another node */
+	if (!status && env->expect_generation &&
+	    env->expect_generation != p->rn->generation)
+		status = -ECONNRESET; /* we restarted since the caller knew us */
+	return status;
+}
+
 /*
- * Decodes and serves the request in rs (server thread). Fills rs->out
- * with the reply header (and payload) and returns its length, or 0 when
- * no reply can be sent (no usable envelope).
+ * Decodes and serves the request in rs (the server thread or a worker).
+ * Fills rs->out with the reply header (and payload) and returns its
+ * length, or 0 when no reply is to be sent: no usable envelope, or a copy
+ * of a request that is still running.
  */
 static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 {
@@ -475,55 +659,33 @@ static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 	struct rpc_node *rn = p->rn;
 	const uint8_t *in = rs->in.va;
 	struct msg_header h, *rh = rs->out.va;
-	uint32_t mlen, rlen;
 	const struct rpc_op *op;
-	struct dedup_entry *d;
+	uint32_t rlen;
 	struct rpc_ctx ctx;
 	int status;
 
-	if (rs->len < sizeof(*env) + sizeof(h) || rs->len > RPC_MAX_REQUEST)
+	if (!serve_envelope(rs, env)) {
+		stat_add(&rn->stats.bad_requests);
 		return 0;
-	memcpy(env, in, sizeof(*env));
-	if (env->magic != RPC_MAGIC || env->reply_len < sizeof(h))
-		return 0;
-	mlen = rs->len - (uint32_t)sizeof(*env);
+	}
 	memcpy(&h, in + sizeof(*env), sizeof(h));
 	msg_header_init(rh, h.opcode, 0, rn->self, rn->generation, h.seq);
 	rh->flags = MSG_F_REPLY;
-
-	status = msg_header_check(in + sizeof(*env), mlen);
-	if (!status && (h.flags & MSG_F_REPLY))
-		status = -EBADMSG;
-	if (!status && h.src_node != p->node)
-		status = -EPERM; /* claims to be another node */
-	if (!status && env->expect_generation && env->expect_generation != rn->generation)
-		status = -ECONNRESET; /* we restarted since the caller knew us */
-	if (!status && h.src_generation < p->client_gen)
-		status = -ESTALE; /* from an earlier life of the caller */
+	status = serve_check(p, env, &h, in + sizeof(*env),
+			     rs->len - (uint32_t)sizeof(*env));
 	if (status) {
 		stat_add(&rn->stats.bad_requests);
 		rh->status = status;
 		return sizeof(*rh);
 	}
-	if (h.src_generation > p->client_gen) {
-		p->client_gen = h.src_generation; /* the caller restarted */
-		dedup_reset(p);
-	}
-
 	op = op_lookup(h.opcode); /* known: msg_header_check passed */
-	if (op_cached(op)) {
-		d = dedup_find(p, h.src_generation, h.seq);
-		if (d) {
-			stat_add(&rn->stats.duplicates);
-			memcpy(rh, d->reply, d->len);
-			return d->len;
-		}
-		if (!op->idempotent && h.seq <= p->dedup_evicted_seq) {
-			/* Maybe run already, and forgotten: do not risk it.
-			 * (An idempotent one runs: its caller may still wait.) */
-			rh->status = -ESTALE;
-			return sizeof(*rh);
-		}
+	switch (dedup_admit(p, op, &h, rh, &rlen)) {
+	case DEDUP_ANSWER:
+		return rlen;
+	case DEDUP_DROP:
+		return 0;
+	case DEDUP_RUN:
+		break;
 	}
 	ctx.rn = rn;
 	ctx.src_node = p->node;
@@ -539,8 +701,21 @@ static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 	rh->status = status;
 	rh->length = rlen;
 	if (op_cached(op))
-		dedup_store(p, h.src_generation, h.seq, rh, rlen);
+		dedup_finish(p, h.src_generation, h.seq, rh, rlen);
 	return rlen;
+}
+
+/* Serves the request queued in rs and sends its reply, or gives the slot
+ * back when there is none (the server thread or a worker). */
+static void serve_one(struct rpc_rslot *rs)
+{
+	struct rpc_envelope env;
+	uint32_t len = serve(rs, &env);
+
+	if (len)
+		send_reply(rs, &env, len);
+	else
+		rslot_post(rs);
 }
 
 /* Gives back slots whose reply WRITE never completed (server thread). */
@@ -556,6 +731,8 @@ static void reap(struct rpc_node *rn)
 			spin_lock(&rn->srv.lock);
 			stuck = rs->state == RSLOT_REPLYING &&
 				now - rs->since > RPC_REAP_NS;
+			if (stuck)
+				rs->state = RSLOT_IDLE; /* ours, not the CQ thread's */
 			spin_unlock(&rn->srv.lock);
 			if (stuck) {
 				stat_add(&rn->stats.reply_errors);
@@ -571,10 +748,8 @@ static void server_main(void *arg)
 	uint64_t last_reap = clock_ns();
 
 	for (;;) {
-		struct rpc_envelope env;
 		struct rpc_rslot *rs = NULL;
 		struct list_node *n;
-		uint32_t len;
 
 		spin_lock(&rn->srv.lock);
 		while (!rn->stopping && list_empty(&rn->queue) &&
@@ -590,16 +765,81 @@ static void server_main(void *arg)
 			reap(rn);
 			last_reap = clock_ns();
 		}
-		if (!rs)
-			continue;
-		len = serve(rs, &env);
-		if (len) {
-			send_reply(rs, &env, len);
-		} else {
-			stat_add(&rn->stats.bad_requests);
-			rslot_post(rs);
-		}
+		if (rs)
+			serve_one(rs);
 	}
+}
+
+/* ---- server: the worker pool ----------------------------------------------------- */
+
+static void worker_main(void *arg)
+{
+	struct rpc_node *rn = arg;
+	struct rpc_pool *pl = &rn->pool;
+
+	for (;;) {
+		struct list_node *n = NULL;
+
+		spin_lock(&pl->wq.lock);
+		while (!pl->stopping && list_empty(&pl->queue))
+			waitq_wait_locked(&pl->wq, 0);
+		if (!pl->stopping)
+			n = list_pop_front(&pl->queue);
+		spin_unlock(&pl->wq.lock);
+		if (!n)
+			return;
+		serve_one(list_entry(n, struct rpc_rslot, link));
+	}
+}
+
+/* Stops and joins the pool's threads (each finishes its request first). */
+static void pool_stop(struct rpc_node *rn)
+{
+	struct rpc_pool *pl = &rn->pool;
+
+	spin_lock(&pl->wq.lock);
+	pl->stopping = true;
+	waitq_wake_all_locked(&pl->wq);
+	spin_unlock(&pl->wq.lock);
+	for (unsigned i = 0; i < pl->nthreads; i++)
+		thread_join(pl->threads[i]);
+	pl->nthreads = 0;
+	spin_lock(&pl->wq.lock);
+	pl->stopping = false;
+	spin_unlock(&pl->wq.lock);
+}
+
+int rpc_serve_pool(struct rpc_node *rn, unsigned first, unsigned last, unsigned nthreads)
+{
+	struct rpc_pool *pl = &rn->pool;
+	bool busy;
+
+	if (first > last || last > 0xffff || !nthreads || nthreads > RPC_MAX_WORKERS)
+		return -EINVAL;
+	spin_lock(&rn->srv.lock);
+	busy = rn->pool_claimed;
+	rn->pool_claimed = true;
+	spin_unlock(&rn->srv.lock);
+	if (busy)
+		return -EBUSY;
+	for (unsigned i = 0; i < nthreads; i++) {
+		pl->threads[i] = thread_create("rpc-worker", worker_main, rn, false);
+		if (!pl->threads[i])
+			goto stop_threads;
+		pl->nthreads = i + 1;
+	}
+	spin_lock(&rn->srv.lock);
+	rn->pool_first = first;
+	rn->pool_last = last;
+	rn->pool_active = true;
+	spin_unlock(&rn->srv.lock);
+	return 0;
+stop_threads:
+	pool_stop(rn);
+	spin_lock(&rn->srv.lock);
+	rn->pool_claimed = false;
+	spin_unlock(&rn->srv.lock);
+	return -ENOMEM;
 }
 
 /* ---- caller: rpc_call ------------------------------------------------------------- */
@@ -885,6 +1125,7 @@ static int setup_peer(struct rpc_node *rn, unsigned i, uint16_t node, unsigned s
 
 	p->rn = rn;
 	p->node = node;
+	spin_init(&p->dedup_lock, "rpc-dedup");
 	p->dedup = kzalloc(RPC_DEDUP_ENTRIES * sizeof(struct dedup_entry));
 	if (!p->dedup)
 		return -ENOMEM;
@@ -931,6 +1172,8 @@ int rpc_start(struct verbs_dev *dev, const uint16_t *peers, unsigned npeers,
 	spin_init(&rn->lock, "rpc");
 	waitq_init(&rn->srv, "rpc-server");
 	list_init(&rn->queue);
+	waitq_init(&rn->pool.wq, "rpc-pool");
+	list_init(&rn->pool.queue);
 	for (unsigned i = 0; i < RPC_MAX_PENDING; i++) {
 		struct rpc_call *c = &rn->calls[i];
 
@@ -967,6 +1210,7 @@ void rpc_stop(struct rpc_node *rn)
 	waitq_wake_all_locked(&rn->srv);
 	spin_unlock(&rn->srv.lock);
 	thread_join(rn->server);
+	pool_stop(rn);
 	free_node(rn);
 }
 

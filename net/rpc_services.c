@@ -5,6 +5,11 @@
  * non-idempotent operation whose effect can be counted: the proof that
  * duplicates are not executed), RPC_SLEEP (a slow server).
  *
+ * RPC_SLEEP also keeps count of how many of its handlers run at once on
+ * this node (the most since the last reset), and a test can hold them
+ * past their time until it lets them go: the ktests of the worker pool
+ * (rpc_serve_pool) see concurrency that way, not by measuring time.
+ *
  * Each handler decodes (ranges, reserved fields) before it acts.
  */
 #include <kernel/errno.h>
@@ -16,6 +21,13 @@
 
 static struct spinlock counter_lock = SPINLOCK_INIT("rpc-counters");
 static int64_t counters[MSG_COUNTER_SLOTS]; /* under counter_lock */
+
+#define SLEEP_HOLD_MAX_NS (10 * NS_PER_S) /* a hold ends by itself after */
+
+static struct spinlock sleep_lock = SPINLOCK_INIT("rpc-sleep");
+static unsigned sleep_running;	   /* under sleep_lock: RPC_SLEEP handlers */
+static unsigned sleep_max_running; /* under sleep_lock: most at once */
+static bool sleep_held;		   /* atomic: rpc_sleep_hold */
 
 RPC_HANDLER(PING, struct msg_ping, struct msg_ping)
 {
@@ -70,11 +82,46 @@ RPC_HANDLER(RPC_COUNTER_GET, struct msg_counter, struct msg_counter_value)
 	return 0;
 }
 
+void rpc_sleep_hold(bool hold)
+{
+	__atomic_store_n(&sleep_held, hold, __ATOMIC_RELEASE);
+}
+
+unsigned rpc_sleep_running(unsigned *max_running, bool reset)
+{
+	unsigned now;
+
+	spin_lock(&sleep_lock);
+	now = sleep_running;
+	if (max_running)
+		*max_running = sleep_max_running;
+	if (reset)
+		sleep_max_running = now;
+	spin_unlock(&sleep_lock);
+	return now;
+}
+
+static void sleep_count(int delta)
+{
+	spin_lock(&sleep_lock);
+	sleep_running += delta;
+	if (sleep_running > sleep_max_running)
+		sleep_max_running = sleep_running;
+	spin_unlock(&sleep_lock);
+}
+
 RPC_HANDLER(RPC_SLEEP, struct msg_sleep, struct msg_sleep)
 {
+	uint64_t hold_end;
+
 	if (rq->ms > MSG_SLEEP_MAX_MS || rq->reserved)
 		return -EINVAL;
+	sleep_count(1);
 	thread_sleep_ns(rq->ms * NS_PER_MS);
+	hold_end = clock_ns() + SLEEP_HOLD_MAX_NS;
+	while (__atomic_load_n(&sleep_held, __ATOMIC_ACQUIRE) && clock_ns() < hold_end)
+		thread_sleep_ns(NS_PER_MS); /* tests only: a poll is good enough */
+	sleep_count(-1);
 	*rp = *rq;
 	return 0;
 }

@@ -38,6 +38,7 @@
 
 #include <net/verbs.h>
 #include <proto/msg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,7 @@ struct rpc_stats {
 	uint64_t late_replies;	      /* replies for calls that had ended */
 	uint64_t served;	      /* server side: handlers run */
 	uint64_t duplicates;	      /* duplicates answered from the reply cache */
+	uint64_t duplicates_running;  /* copies of a request still running, dropped */
 	uint64_t bad_requests;	      /* malformed, answered with an error or dropped */
 	uint64_t reply_errors;	      /* reply WRITE_IMMs that failed */
 };
@@ -96,7 +98,8 @@ int rpc_open(struct rpc_node **out);
 /*
  * RPC on any verbs device with the given member list (self tests use a
  * loopback device whose only member is itself). rpc_stop() waits for the
- * server thread, frees everything and must not race with calls.
+ * server thread and the worker pool's, frees everything and must not race
+ * with calls.
  */
 int rpc_start(struct verbs_dev *dev, const uint16_t *peers, unsigned npeers,
 	      struct rpc_node **out);
@@ -127,6 +130,17 @@ int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *re
  */
 #define RPC_MAX_WORKERS 8
 int rpc_serve_pool(struct rpc_node *rn, unsigned first, unsigned last, unsigned nthreads);
+
+/*
+ * Test hooks of this node's RPC_SLEEP handler (net/rpc_services.c), for
+ * the worker pool's ktests. rpc_sleep_hold(true) keeps every RPC_SLEEP
+ * handler (running or to come) from returning after its ms until
+ * rpc_sleep_hold(false), or at most 10 s. rpc_sleep_running returns how
+ * many handlers run now, the most seen at once in *max_running (if not
+ * NULL), and with reset starts that maximum again from now.
+ */
+void rpc_sleep_hold(bool hold);
+unsigned rpc_sleep_running(unsigned *max_running, bool reset);
 
 uint16_t rpc_node_id(const struct rpc_node *rn);
 void rpc_get_stats(const struct rpc_node *rn, struct rpc_stats *st);
