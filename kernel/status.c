@@ -23,6 +23,12 @@
  * first one registers the node; the role adds its load figures through
  * status_set_load_fn().
  *
+ * Live line. A role may add figures that change (the processor's ExCache
+ * counters) with status_set_line_fn(): at each refresh the function
+ * writes one line, and the page's note becomes "NOTE | LINE", the role's
+ * note cut short if both do not fit (the line is kept whole: the CLI
+ * parses it). The function runs under `lock`: it must not block.
+ *
  * Panic. status_panic() must work on a dying kernel: another CPU may have
  * stopped (NMI) inside a write, holding `lock`. So it takes no lock: it
  * makes seq odd (or leaves it odd if a writer was cut off), writes state
@@ -44,8 +50,8 @@
 #include <net/rpc.h>
 #include <net/verbs.h>
 
-#define STATUS_PERIOD_NS NS_PER_S
-#define NOTE_MAX	 sizeof(((struct fab_node_status *)0)->note)
+#define STATUS_PERIOD_NS     NS_PER_S
+#define NOTE_MAX	     sizeof(((struct fab_node_status *)0)->note)
 #define HEARTBEAT_TIMEOUT_NS (500 * NS_PER_MS)
 
 static struct spinlock lock = SPINLOCK_INIT("status");
@@ -57,6 +63,8 @@ static uint32_t heartbeat;	  /* under lock */
 static char note[NOTE_MAX];	  /* under lock */
 /* The role's figures for heartbeats (status_set_load_fn), or NULL. */
 static void (*load_fn)(struct mgr_heartbeat *hb);
+/* The role's live line for the note (status_set_line_fn), or NULL. */
+static void (*line_fn)(char *buf, size_t cap);
 
 struct rpc_node *status_rpc(void)
 {
@@ -130,16 +138,48 @@ void status_panic(const char *msg)
 		mark_panic(st, msg);
 }
 
+/* The note to publish: the role's note, then STATUS_LINE_SEP and the
+ * live line if there is one (the note shortened to fit it). Caller holds
+ * lock. */
+static void compose_note(char *out)
+{
+	void (*fn)(char *, size_t) = __atomic_load_n(&line_fn, __ATOMIC_ACQUIRE);
+	char line[NOTE_MAX];
+	size_t sep = strlen(STATUS_LINE_SEP), ll, room;
+
+	strlcpy(out, note, NOTE_MAX);
+	if (!fn)
+		return;
+	line[0] = '\0';
+	fn(line, sizeof(line));
+	ll = strlen(line);
+	if (!ll || ll + sep > NOTE_MAX - 1)
+		return;
+	room = NOTE_MAX - 1 - sep - ll;
+	snprintf(out, NOTE_MAX, "%.*s%s%s",
+		 (int)(strlen(note) < room ? strlen(note) : room), note, STATUS_LINE_SEP,
+		 line);
+}
+
 /* Publishes the current state into the page (if any); caller holds lock. */
 static void publish_locked(void)
 {
-	if (page)
-		status_publish(page, state, heartbeat, note, node_rpc);
+	char full[NOTE_MAX];
+
+	if (!page)
+		return;
+	compose_note(full);
+	status_publish(page, state, heartbeat, full, node_rpc);
 }
 
 void status_set_load_fn(void (*fn)(struct mgr_heartbeat *hb))
 {
 	__atomic_store_n(&load_fn, fn, __ATOMIC_RELEASE);
+}
+
+void status_set_line_fn(void (*fn)(char *buf, size_t cap))
+{
+	__atomic_store_n(&line_fn, fn, __ATOMIC_RELEASE);
 }
 
 /* One MGR_HEARTBEAT to the manager= node. The first success and the first
@@ -166,7 +206,8 @@ static void send_heartbeat(void)
 		pr_info("status: registered with the global node %u (%u members)",
 			kconfig.manager_id, rp.members);
 	else if (err && last_err == 0)
-		pr_warn("status: heartbeat to the global node %u failed (%s); still trying",
+		pr_warn("status: heartbeat to the global node %u failed (%s); still "
+			"trying",
 			kconfig.manager_id, errno_name(err));
 	last_err = err;
 }
@@ -313,4 +354,49 @@ KTEST(status_panic_mark_survives_a_cut_off_writer)
 	KT_EXPECT_EQ(st->seq, 6);
 	KT_EXPECT(strcmp(st->note, "second") == 0);
 	kfree(st);
+}
+
+static void test_line(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "ec 4096 8 lru 1 2 3");
+}
+
+static void test_long_line(char *buf, size_t cap)
+{
+	memset(buf, 'y', cap - 1);
+	buf[cap - 1] = '\0';
+}
+
+KTEST(status_note_with_live_line)
+{
+	static const char tail[] = " | ec 4096 8 lru 1 2 3";
+	void (*saved_fn)(char *, size_t);
+	char out[4][NOTE_MAX], saved[NOTE_MAX];
+
+	/* composed under the lock (the refresh thread waits meanwhile),
+	 * checked after it */
+	spin_lock(&lock);
+	saved_fn = line_fn;
+	strlcpy(saved, note, sizeof(saved));
+	strlcpy(note, "processor, hostlink on COM2", sizeof(note));
+	__atomic_store_n(&line_fn, test_line, __ATOMIC_RELEASE);
+	compose_note(out[0]);
+	memset(note, 'n', NOTE_MAX - 1); /* too long for both: cut */
+	note[NOTE_MAX - 1] = '\0';
+	compose_note(out[1]);
+	__atomic_store_n(&line_fn, test_long_line, __ATOMIC_RELEASE);
+	compose_note(out[2]); /* a line that cannot fit is left out */
+	__atomic_store_n(&line_fn, NULL, __ATOMIC_RELEASE);
+	compose_note(out[3]);
+	strlcpy(note, saved, sizeof(note));
+	__atomic_store_n(&line_fn, saved_fn, __ATOMIC_RELEASE);
+	spin_unlock(&lock);
+	KT_EXPECT(strcmp(out[0], "processor, hostlink on COM2 | ec 4096 8 lru 1 2 3") ==
+		  0);
+	KT_EXPECT_EQ(strlen(out[1]), NOTE_MAX - 1);
+	KT_EXPECT(strcmp(out[1] + NOTE_MAX - 1 - strlen(tail), tail) == 0);
+	KT_EXPECT_EQ(out[1][0], 'n');
+	KT_EXPECT_EQ(strlen(out[2]), NOTE_MAX - 1);
+	KT_EXPECT(strchr(out[2], 'y') == NULL);
+	KT_EXPECT_EQ(strlen(out[3]), NOTE_MAX - 1);
 }

@@ -8,9 +8,15 @@
  * all or nothing; only an allocation failure in the middle of a map is
  * rolled back by hand.
  *
- * A vRegion is created when a VMA first lands in it and freed when its
- * last VMA and page go (unmap, destroy), so the directory stays as sparse
- * as the mappings.
+ * A vRegion is created when a VMA first lands in it (owner: this node)
+ * or when the memory service places it (aspace_add_vregion, any owner).
+ * In a remote space it is freed when its last VMA and page go, so the
+ * directory stays as sparse as the mappings; a home space keeps it (and
+ * its owner) until destroy.
+ *
+ * fork (aspace_clone) copies the directory, each VMA tree VMA by VMA and
+ * each page map leaf, taking a frame reference per page; on -ENOMEM the
+ * half-built copy is destroyed, which drops exactly those references.
  */
 #include "aspace.h"
 
@@ -33,7 +39,7 @@ static struct vregion *vr_get(struct aspace *as, uint64_t idx)
 	return d ? d[idx % VREGION_DIR2] : NULL;
 }
 
-static struct vregion *vr_make(struct aspace *as, uint64_t idx)
+static struct vregion *vr_make_owned(struct aspace *as, uint64_t idx, uint16_t owner)
 {
 	struct vregion ***d = &as->dir[idx / VREGION_DIR2];
 	struct vregion *vr;
@@ -50,13 +56,20 @@ static struct vregion *vr_make(struct aspace *as, uint64_t idx)
 	if (!vr)
 		return NULL;
 	vr->base = idx << VREGION_SHIFT;
-	vr->owner = as->home;
+	vr->owner = owner;
 	vma_tree_init(&vr->vmas);
 	(*d)[idx % VREGION_DIR2] = vr;
+	as->nvregions++;
 	return vr;
 }
 
-/* Frees every frame of vr's pages in [start, end). */
+/* The vRegion idx, made (owned by this node) if it has none. */
+static struct vregion *vr_make(struct aspace *as, uint64_t idx)
+{
+	return vr_make_owned(as, idx, as->self);
+}
+
+/* Drops the frame of every page of vr in [start, end). */
 static void vr_free_pages(struct aspace *as, struct vregion *vr, uint64_t start,
 			  uint64_t end)
 {
@@ -72,7 +85,7 @@ static void vr_free_pages(struct aspace *as, struct vregion *vr, uint64_t start,
 			uint32_t *e = &leaf[PMAP_IDX(va) % PMAP_FANOUT];
 
 			if (*e) {
-				frame_free(as->fp, *e - 1);
+				frame_put(as->fp, *e - 1);
 				*e = 0;
 				vr->npages--;
 				as->frames--;
@@ -81,26 +94,32 @@ static void vr_free_pages(struct aspace *as, struct vregion *vr, uint64_t start,
 	}
 }
 
-/* Frees vr if it holds nothing any more. */
-static void vr_maybe_free(struct aspace *as, struct vregion *vr)
+/* Frees vr (which must hold no VMA and no page). */
+static void vr_free(struct aspace *as, struct vregion *vr)
 {
 	uint64_t idx = vr_index(vr->base);
 
-	if (vr->vmas.count || vr->npages)
-		return;
 	for (unsigned i = 0; i < PMAP_FANOUT; i++)
 		kfree(vr->pmap[i]);
 	as->dir[idx / VREGION_DIR2][idx % VREGION_DIR2] = NULL;
+	as->nvregions--;
 	kfree(vr);
 }
 
-struct aspace *aspace_create(struct frame_pool *fp, uint16_t home)
+/* Frees vr if it holds nothing any more and as does not keep vRegions. */
+static void vr_maybe_free(struct aspace *as, struct vregion *vr)
+{
+	if (!vr->vmas.count && !vr->npages && !as->keep_vregions)
+		vr_free(as, vr);
+}
+
+struct aspace *aspace_create(struct frame_pool *fp, uint16_t self)
 {
 	struct aspace *as = kzalloc(sizeof(*as));
 
 	if (as) {
 		as->fp = fp;
-		as->home = home;
+		as->self = self;
 	}
 	return as;
 }
@@ -119,7 +138,7 @@ uint64_t aspace_destroy(struct aspace *as)
 				continue;
 			vr_free_pages(as, vr, vr->base, vr->base + MEM_VREGION_SIZE);
 			vma_tree_clear(&vr->vmas);
-			vr_maybe_free(as, vr);
+			vr_free(as, vr);
 		}
 		kfree(as->dir[i]);
 	}
@@ -300,9 +319,9 @@ uint32_t aspace_page(struct aspace *as, uint64_t va)
 int aspace_set_page(struct aspace *as, uint64_t va, uint32_t f)
 {
 	struct vregion *vr = va < MEM_USER_TOP ? vr_get(as, vr_index(va)) : NULL;
-	uint32_t **leaf, *e;
+	uint32_t **leaf, *e, old;
 
-	if (!vr)
+	if (!vr || vr->owner != as->self)
 		return -ENOMEM; /* no VMA here: the caller broke the contract */
 	leaf = &vr->pmap[PMAP_IDX(va) / PMAP_FANOUT];
 	if (!*leaf) {
@@ -311,12 +330,139 @@ int aspace_set_page(struct aspace *as, uint64_t va, uint32_t f)
 			return -ENOMEM;
 	}
 	e = &(*leaf)[PMAP_IDX(va) % PMAP_FANOUT];
-	if (*e) {
-		frame_free(as->fp, *e - 1);
-	} else {
-		vr->npages++;
-		as->frames++;
-	}
+	old = *e;
 	*e = f + 1;
+	if (old)
+		return frame_put(as->fp, old - 1) ? 1 : 0;
+	vr->npages++;
+	as->frames++;
 	return 0;
+}
+
+uint64_t aspace_count_pages(struct aspace *as, uint64_t start, uint64_t end)
+{
+	uint64_t n = 0;
+
+	for (uint64_t va = start; va < end; va += PAGE)
+		n += aspace_page(as, va) != FRAME_NONE;
+	return n;
+}
+
+/* ---- vRegions and owners ----------------------------------------------------------- */
+
+struct vregion *aspace_vregion(struct aspace *as, uint64_t addr)
+{
+	return addr < MEM_USER_TOP ? vr_get(as, vr_index(addr)) : NULL;
+}
+
+int aspace_add_vregion(struct aspace *as, uint64_t addr, uint16_t owner)
+{
+	if (addr >= MEM_USER_TOP)
+		return -EINVAL;
+	if (vr_get(as, vr_index(addr)))
+		return -EEXIST;
+	return vr_make_owned(as, vr_index(addr), owner) ? 0 : -ENOMEM;
+}
+
+bool aspace_local(struct aspace *as, uint64_t va)
+{
+	struct vregion *vr = aspace_vregion(as, va);
+
+	return vr && vr->owner == as->self;
+}
+
+/* Calls fn(as, vr, arg) for every vRegion of as, in address order, until
+ * one returns non-zero (returned). */
+static int vr_each(struct aspace *as, int (*fn)(struct aspace *, struct vregion *, void *),
+		   void *arg)
+{
+	for (unsigned i = 0; i < VREGION_DIR1; i++) {
+		for (unsigned j = 0; as->dir[i] && j < VREGION_DIR2; j++) {
+			int err = as->dir[i][j] ? fn(as, as->dir[i][j], arg) : 0;
+
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+struct owner_set {
+	uint16_t *out;
+	unsigned n, max;
+};
+
+static int add_owner(struct aspace *as, struct vregion *vr, void *arg)
+{
+	struct owner_set *set = arg;
+
+	if (vr->owner == as->self)
+		return 0;
+	for (unsigned i = 0; i < set->n; i++)
+		if (set->out[i] == vr->owner)
+			return 0;
+	if (set->n < set->max)
+		set->out[set->n++] = vr->owner;
+	return 0;
+}
+
+unsigned aspace_remote_owners(struct aspace *as, uint16_t *out, unsigned max)
+{
+	struct owner_set set = {.out = out, .max = max};
+
+	vr_each(as, add_owner, &set);
+	return set.n;
+}
+
+/* ---- fork -------------------------------------------------------------------------- */
+
+/* Copies vr's VMAs and page map into the child (*arg), sharing frames. */
+static int clone_vregion(struct aspace *as, struct vregion *vr, void *arg)
+{
+	struct aspace *child = arg;
+	struct vregion *cv = vr_make_owned(child, vr_index(vr->base), vr->owner);
+
+	if (!cv)
+		return -ENOMEM;
+	for (struct vma *v = vma_first_from(&vr->vmas, 0); v; v = vma_next(&vr->vmas, v)) {
+		int err = vma_insert(&cv->vmas, v->start, v->end, v->prot, v->flags);
+
+		if (err)
+			return err;
+	}
+	child->nvmas += cv->vmas.count;
+	for (unsigned i = 0; i < PMAP_FANOUT; i++) {
+		if (!vr->pmap[i])
+			continue;
+		cv->pmap[i] = kmalloc(PMAP_FANOUT * sizeof(uint32_t));
+		if (!cv->pmap[i])
+			return -ENOMEM;
+		memcpy(cv->pmap[i], vr->pmap[i], PMAP_FANOUT * sizeof(uint32_t));
+		for (unsigned k = 0; k < PMAP_FANOUT; k++) {
+			if (cv->pmap[i][k]) {
+				frame_ref(as->fp, cv->pmap[i][k] - 1);
+				cv->npages++;
+				child->frames++;
+			}
+		}
+	}
+	return 0;
+}
+
+struct aspace *aspace_clone(struct aspace *as)
+{
+	struct aspace *child = aspace_create(as->fp, as->self);
+
+	if (!child)
+		return NULL;
+	child->keep_vregions = as->keep_vregions;
+	child->brk_start = as->brk_start;
+	child->brk = as->brk;
+	child->nmemory = as->nmemory;
+	memcpy(child->memory, as->memory, sizeof(child->memory));
+	if (vr_each(as, clone_vregion, child)) {
+		aspace_destroy(child);
+		return NULL;
+	}
+	return child;
 }

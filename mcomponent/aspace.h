@@ -5,13 +5,27 @@
  * (mcomponent/vma.h) and its own page map (page -> frame of this node's
  * pool, mcomponent/frames.h) of the pages ever written.
  *
- * vRegions. Every vRegion of a process lives on its home node today; the
- * structure is what a later step distributes (GMM assigning vRegions to
- * memory nodes, the home forwarding VMA operations), so a VMA never
- * crosses a vRegion boundary: a mapping that does is kept as one piece
- * per vRegion, and every range operation below works vRegion by vRegion.
- * The vRegions of a process are found through a two-level directory
- * (512 x 256 slots for the 131072 vRegions of 128 TiB), filled on demand.
+ * vRegions. A VMA never crosses a vRegion boundary: a mapping that does
+ * is kept as one piece per vRegion, and every range operation below
+ * works vRegion by vRegion. Each vRegion has an owner, the memory node
+ * holding its pages (include/proto/mem.h): at a process's home the
+ * address space has every vRegion of the process, with its VMAs, but
+ * pages only in the vRegions it owns (owner == as->self); an owner keeps
+ * a "remote" address space for the home with just the vRegions placed
+ * on it (all owned by itself). The vRegions of a process are found
+ * through a two-level directory (512 x 256 slots for the 131072 vRegions
+ * of 128 TiB), filled on demand. A home space (keep_vregions) keeps a
+ * vRegion, and so its owner, until it is destroyed, since processors
+ * cache owners for the life of the process; a remote space frees a
+ * vRegion when its last VMA and page go.
+ *
+ * Copy-on-write. aspace_clone (fork) shares every frame of the parent
+ * with the child, taking a reference per page (mcomponent/frames.h).
+ * Pages are only ever stored whole (a flush or a victim: aspace_set_page
+ * with a fresh frame), so a shared frame is never written: the store
+ * drops the space's reference to the old frame and the other holder
+ * keeps it. Exec writes frames in place (copy_to_pages), but only on the
+ * new, unshared space it builds.
  *
  * Page maps. Per vRegion a two-level table of 512 x 512 entries holding
  * frame + 1 (0: the page was never written, it reads as zeros); leaves
@@ -44,7 +58,7 @@
 
 struct vregion {
 	uint64_t base;	     /* first address */
-	uint16_t owner;	     /* the memory node holding it (this one for now) */
+	uint16_t owner;	     /* the memory node holding its pages; fixed */
 	struct vma_tree vmas;
 	uint32_t *pmap[PMAP_FANOUT]; /* leaves of PMAP_FANOUT entries: frame + 1 */
 	uint64_t npages;	     /* entries set */
@@ -52,18 +66,42 @@ struct vregion {
 
 struct aspace {
 	struct frame_pool *fp;
-	uint16_t home;	 /* this node */
-	uint64_t frames; /* frames held by the pages */
-	uint64_t nvmas;	 /* VMAs over every vRegion */
+	uint16_t self;	    /* this node: the owner of vRegions made by a map */
+	bool keep_vregions; /* a home space: vRegions stay until destroy */
+	uint64_t frames;    /* pages with a frame (shared frames count here too) */
+	uint64_t nvmas;	    /* VMAs over every vRegion */
+	uint64_t nvregions; /* vRegions in the directory */
 	uint64_t brk_start, brk; /* the heap: [brk_start, page_up(brk)) */
+	/* The memory nodes of the process's vNode (MEM_EXEC's memory[]):
+	 * where its later vRegions may go. 0 entries: only this node. */
+	uint32_t nmemory;
+	uint16_t memory[MEM_MAX_NODES];
 	struct vregion **dir[VREGION_DIR1];
 };
 
-/* An empty address space (no VMA) on pool fp, home node home; NULL if out
- * of memory. */
-struct aspace *aspace_create(struct frame_pool *fp, uint16_t home);
-/* Frees every frame, VMA and vRegion; returns the frames freed. */
+/* An empty address space (no VMA) on pool fp of node self; NULL if out
+ * of memory. keep_vregions false. */
+struct aspace *aspace_create(struct frame_pool *fp, uint16_t self);
+/* Drops every frame reference, VMA and vRegion; returns the pages that
+ * had a frame (the frames freed, but for frames still shared). */
 uint64_t aspace_destroy(struct aspace *as);
+/*
+ * fork: a new address space with as's vRegions (owners kept), VMAs, break,
+ * memory nodes and pages, every frame shared (one more reference per
+ * page). NULL if out of memory (nothing taken).
+ */
+struct aspace *aspace_clone(struct aspace *as);
+
+/* The vRegion holding addr, or NULL if it has none. */
+struct vregion *aspace_vregion(struct aspace *as, uint64_t addr);
+/* Makes the (empty) vRegion holding addr with owner. Returns 0, -EEXIST
+ * (it exists: its owner is fixed), -ENOMEM. */
+int aspace_add_vregion(struct aspace *as, uint64_t addr, uint16_t owner);
+/* The distinct owners other than as->self of as's vRegions, at most max
+ * of them into out; returns how many. */
+unsigned aspace_remote_owners(struct aspace *as, uint16_t *out, unsigned max);
+/* True if va's vRegion exists and this node owns it (holds its pages). */
+bool aspace_local(struct aspace *as, uint64_t va);
 
 /* The VMA holding addr, or NULL. */
 struct vma *aspace_find_vma(struct aspace *as, uint64_t addr);
@@ -88,8 +126,12 @@ int aspace_find_gap(struct aspace *as, uint64_t len, uint64_t low, uint64_t high
 
 /* Frame of the page holding va, or FRAME_NONE. */
 uint32_t aspace_page(struct aspace *as, uint64_t va);
-/* Makes f the frame of va's page, freeing the one it had. va must lie in
- * a VMA. Returns 0 or -ENOMEM (f not taken: the caller still owns it). */
+/* The pages with a frame in [start, end) (tests and logs). */
+uint64_t aspace_count_pages(struct aspace *as, uint64_t start, uint64_t end);
+/* Makes f (a frame the caller holds one reference to, and gives) the
+ * frame of va's page, dropping the reference to the one it had. va must
+ * lie in a local vRegion. Returns 0, 1 (the old frame was shared: a
+ * copy-on-write break) or -ENOMEM (f not taken: the caller still owns it). */
 int aspace_set_page(struct aspace *as, uint64_t va, uint32_t f);
 
 #endif

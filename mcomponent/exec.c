@@ -4,7 +4,7 @@
  *
  * Steps, all on a new address space that nobody else sees until the
  * last one, so a failed exec leaves the old address space intact:
- *   1. decode the request (flags, reserved, credentials, the path NUL-
+ *   1. decode the request (flags, memory nodes, credentials, the path NUL-
  *      terminated and absolute, the strings as argc + envc NUL-ended
  *      strings of strings_len bytes);
  *   2. stat the file on the storage node with may-exec for the caller's
@@ -19,7 +19,10 @@
  *   5. the heap starts at the page after the highest segment; the stack
  *      VMA is MEM_STACK_SIZE below MEM_STACK_TOP, read-write, and its top
  *      pages get the initial stack (mcomponent/ustack.c);
- *   6. install it for (node, pid), destroying the old one.
+ *   6. install it for (node, pid), destroying the old one (whose remote
+ *      vRegions' owners get MEM_REGION_EXIT first: memserv_install).
+ * The vRegions exec makes are this node's; the request's memory nodes
+ * are kept in the space as the candidates for later ones (memvm.c).
  * Eager loading suits static binaries of a few MiB; demand paging from
  * the file (a page cache on this node) is a later step.
  */
@@ -48,9 +51,37 @@ static uint64_t page_down(uint64_t a)
 	return a & ~(PAGE - 1);
 }
 
-int exec_decode(const struct mem_exec_req *rq)
+/*
+ * The vNode's memory nodes: 1..MEM_MAX_NODES of them, none 0, none twice,
+ * the receiver among them, the rest of the array 0.
+ */
+static int exec_decode_nodes(const struct mem_exec_req *rq, uint16_t self)
 {
-	if (rq->flags || rq->nmemory > MEM_MAX_NODES || rq->cred.reserved || rq->cred.ngroups > FS_NGROUPS)
+	bool self_seen = false;
+
+	if (rq->nmemory > MEM_MAX_NODES)
+		return -EINVAL;
+	for (unsigned i = 0; i < MEM_MAX_NODES; i++) {
+		if (i >= rq->nmemory) {
+			if (rq->memory[i])
+				return -EINVAL;
+			continue;
+		}
+		if (!rq->memory[i])
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (rq->memory[j] == rq->memory[i])
+				return -EINVAL;
+		self_seen |= rq->memory[i] == self;
+	}
+	return self_seen ? 0 : -EINVAL;
+}
+
+int exec_decode(const struct mem_exec_req *rq, uint16_t self)
+{
+	if (rq->flags || rq->cred.reserved || rq->cred.ngroups > FS_NGROUPS)
+		return -EINVAL;
+	if (exec_decode_nodes(rq, self))
 		return -EINVAL;
 	if (!memchr(rq->path, '\0', MEM_EXEC_PATH_MAX) || rq->path[0] != '/')
 		return -EINVAL;
@@ -74,7 +105,7 @@ static int copy_to_pages(struct aspace *as, uint64_t va, const uint8_t *src, uin
 			if (f == FRAME_NONE)
 				return -ENOMEM;
 			memset(frame_va(as->fp, f), 0, FRAME_SIZE);
-			if (aspace_set_page(as, va, f)) {
+			if (aspace_set_page(as, va, f) < 0) {
 				frame_free(as->fp, f);
 				return -ENOMEM;
 			}
@@ -186,13 +217,15 @@ static int make_stack(struct memserv *ms, struct aspace *as, const struct mem_ex
 int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 	       const struct exec_source *src, struct mem_exec_reply *rp)
 {
-	struct aspace *as = aspace_create(&ms->frames, verbs_node_id(ms->dev));
+	struct aspace *as = aspace_create(&ms->frames, ms->self);
 	uint8_t *chunk = kmalloc(EXEC_CHUNK);
 	struct elf_image *img = kmalloc(sizeof(*img));
 	uint64_t sp = 0;
 	int err = -ENOMEM;
 
 	if (as && chunk && img) {
+		as->nmemory = rq->nmemory;
+		memcpy(as->memory, rq->memory, sizeof(as->memory));
 		err = load_image(as, src, img, chunk);
 		if (!err)
 			err = make_stack(ms, as, rq, img, &sp);
@@ -203,9 +236,7 @@ int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 		rp->sp = sp;
 		rp->brk = as->brk;
 		rp->frames = as->frames;
-		memserv_lock(ms);
 		err = memserv_install(ms, node, rq->pid, as);
-		memserv_unlock(ms);
 	}
 	kfree(img);
 	if (err && as)
@@ -240,7 +271,7 @@ RPC_HANDLER(MEM_EXEC, struct mem_exec_req, struct mem_exec_reply)
 
 	if (!ms)
 		return -ENODEV;
-	err = exec_decode(rq);
+	err = exec_decode(rq, ms->self);
 	if (err)
 		return err;
 	if (!ms->storage) {
@@ -285,7 +316,7 @@ int memserv_test_exec(struct memserv *ms, uint16_t node, const struct mem_exec_r
 {
 	struct mem_source m = {.file = file, .size = size};
 	struct exec_source src = {.read = mem_read, .ctx = &m, .size = size};
-	int err = exec_decode(rq);
+	int err = exec_decode(rq, ms->self);
 
 	return err ? err : exec_build(ms, node, rq, &src, rp);
 }

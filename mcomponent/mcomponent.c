@@ -6,7 +6,10 @@
  * the role's start-up, run in the boot thread once the kernel core is up:
  *
  *   1. come onto the fabric (kernel/status.c: RPC service and status page);
- *   2. the memory service (mcomponent/memserv.c, docs/memory.md): page
+ *   2. the memory service (mcomponent/memserv.c, docs/memory.md): the
+ *      processors' opcodes (MEMSERV_POOL_FIRST..LAST) handed to a pool of
+ *      MEMSERV_POOL_THREADS threads first, while memserv_of() still finds
+ *      no service (such requests get -ENODEV, as before the start); page
  *      frames take the window's data area but MEMORY_WINDOW_SPARE, which
  *      stays for the RPC layer's buffers (a few hundred KiB with a handful
  *      of peers) and the file client's staging buffer (1 MiB while an
@@ -28,9 +31,25 @@
 #include <proto/manager.h>
 
 #define MEMORY_WINDOW_SPARE (4ull << 20)
+/* The processors' memory opcodes, served by a pool; MEM_REGION (0x1210)
+ * stays on the server thread (include/proto/messages.def). */
+#define MEMSERV_POOL_FIRST   0x1200
+#define MEMSERV_POOL_LAST    0x120f
+#define MEMSERV_POOL_THREADS 4
 #define MEMORY_FRAMES_MIN   (1ull << 20) /* below this, not worth serving */
 
 static struct memserv *service; /* NULL: not serving */
+
+/* The pool for the processors' opcodes; on failure they stay serial. */
+static void memory_pool(void)
+{
+	int err = rpc_serve_pool(status_rpc(), MEMSERV_POOL_FIRST, MEMSERV_POOL_LAST,
+				 MEMSERV_POOL_THREADS);
+
+	if (err)
+		pr_warn("memory: no handler pool (%s): requests served one at a time",
+			errno_name(err));
+}
 
 /* Frames: as much of the window as MEMORY_WINDOW_SPARE leaves, less 1 MiB
  * at a time if the window is more fragmented than that. Returns the
@@ -44,6 +63,7 @@ static uint64_t memory_serve(struct verbs_dev *dev)
 	int err = -ENOMEM;
 
 	bytes &= ~((1ull << 20) - 1);
+	memory_pool(); /* before the service is bound: see the top comment */
 	for (; bytes >= MEMORY_FRAMES_MIN; bytes -= 1ull << 20) {
 		err = memserv_start(status_rpc(), dev, bytes, (uint16_t)kconfig.storage_id,
 				    &service);

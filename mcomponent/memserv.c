@@ -1,7 +1,11 @@
 /*
  * The memory service: the server side of the memory protocol
- * (include/proto/mem.h; the API is memserv.h, MEM_EXEC is exec.c, the
- * document docs/memory.md).
+ * (include/proto/mem.h; the API is memserv.h, the document
+ * docs/memory.md). This file has the service itself (start, stop, the
+ * table of address spaces, their locks, RDMA) and the handlers of
+ * MEM_MISS, MEM_FLUSH, MEM_EXIT, MEM_FORK and MEM_STATS; memvm.c has
+ * MMAP, MUNMAP, MPROTECT, BRK and the vRegion placement, memregion.c the
+ * owner side (MEM_REGION), exec.c MEM_EXEC.
  *
  * Each handler decodes, then acts (DESIGN.md section 4):
  *   1. its service: the one bound to the rpc_node that received the
@@ -9,27 +13,59 @@
  *   2. the request's fields, without any state: reserved fields 0, flags
  *      known, addresses inside user space, alignment, lengths that do not
  *      overflow (-EINVAL, or the errno Linux gives for the same call);
- *   3. under the service lock, the process: (ctx->src_node, pid), which
- *      the RPC layer vouches for, must have an address space (-ESRCH), so
- *      a node only ever reaches its own processes;
- *   4. then the address space changes (aspace.c), and pages move by RDMA.
+ *   3. the address space: (ctx->src_node, pid, home), which the RPC layer
+ *      vouches for, must exist (-ESRCH), so a node only ever reaches its
+ *      own processes; home is this node for the processor's calls at the
+ *      home and the sender for MEM_REGION;
+ *   4. then the address space changes (aspace.c), pages move by RDMA,
+ *      and the home tells the owners of remote vRegions (MEM_REGION).
  * An answer to a hostile request is always an errno, never a panic.
  *
- * RDMA. The service has one QP of its own. MEM_MISS WRITEs a frame into
- * the requester's line (line_key, line_offset); MEM_FLUSH and a miss's
- * victim are READ from the line into a fresh frame, which replaces the
- * page's old frame only once the READ completed, so a failed flush
- * leaves the page as it was. A transfer the fabric refuses answers
- * -EFAULT; one that does not complete within MEMSERV_RDMA_TIMEOUT_NS
- * answers -ETIMEDOUT, and the fresh frame of a READ is set aside (a
- * zombie) until its late completion comes, since the transfer could
- * still write it. A late WRITE only reads a frame: harmless to us.
+ * Spaces. The table holds home spaces (key (processor, pid, this node):
+ * the process's whole layout, pages of the vRegions this node owns) and
+ * remote spaces (key (processor, pid, home): the vRegions another home
+ * placed here, with copies of their VMAs and their pages).
  *
- * Locking. One binary semaphore (ms->lock, a completion: handlers sleep
- * in RDMA waits holding it) covers the process table, every address
- * space and the RDMA state; the frame pool has its own spinlock. The RPC
- * layer runs handlers in one thread today, so the lock costs nothing; a
- * per-process lock is the step that lets several threads serve.
+ * Locking. The handlers of opcodes 0x1200-0x120f may run in several
+ * threads at once (rpc_serve_pool, mcomponent.c), MEM_REGION in the
+ * server thread. Rules:
+ *   - ms->table_lock (a spinlock) guards the table: lookups, inserts,
+ *     removals, the entries' reference counts and dead flags. Never held
+ *     while sleeping.
+ *   - each space has a sleeping lock (mem_proc.lock, a one-token
+ *     completion) that a handler holds for its whole call on the space,
+ *     RDMA and MEM_REGION calls to owners included. A handler takes a
+ *     reference under the table lock, then sleeps for the space's lock,
+ *     then checks that the space is not dead (-ESRCH if it is).
+ *   - destroying a space (MEM_EXIT, MEM_REGION_EXIT, exec's replacement)
+ *     takes its lock first, then takes it out of the table (or swaps its
+ *     aspace) under the table lock; handlers waiting for it then see it
+ *     dead. The entry itself goes at the last reference.
+ *   - at most one space lock is held at a time, except by MEM_FORK,
+ *     which holds the child's entry (new: nobody else can hold it) and
+ *     then takes the parent's. A MEM_MISS whose victim belongs to
+ *     another space stores the victim under that space's lock alone,
+ *     releases it, and only then takes the faulting space's. So there is
+ *     no lock-order cycle.
+ *   - RDMA: a handler takes one QP of the pool (qp_tokens counts free
+ *     QPs, qp_lock guards the free list) for one transfer and waits on
+ *     that QP's completions only; each QP has its own wr_id sequence
+ *     and zombies.
+ *   - the frame pool has its own spinlock; counters are atomic.
+ * Handlers of one process are serialised by its lock; handlers of
+ * different processes run in parallel, but for the short table and frame
+ * spinlocks. With one server thread (no pool) the same code is correct.
+ *
+ * RDMA. MEM_MISS WRITEs a frame into the requester's line (line_key,
+ * line_offset); MEM_FLUSH and a miss's victim are READ from the line
+ * into a fresh frame, which replaces the page's old frame (dropping one
+ * reference to it: a copy-on-write break if it was shared) only once the
+ * READ completed, so a failed flush leaves the page as it was. A transfer
+ * the fabric refuses answers -EFAULT; one that does not complete within
+ * MEMSERV_RDMA_TIMEOUT_NS answers -ETIMEDOUT, and the fresh frame of a
+ * READ is set aside (a zombie of its QP) until its late completion
+ * comes, since the transfer could still write it. A late WRITE only
+ * reads a frame: harmless to us.
  */
 #include "memserv_impl.h"
 
@@ -40,43 +76,13 @@
 #include <kernel/time.h>
 #include <lib/string.h>
 
-#define MEMSERV_MAX 2 /* services at once: the node's, a self test's */
+#define MEMSERV_MAX 3 /* services at once: the node's, a self test's two */
 #define PAGE	    4096ull
 #define PROT_ALL    (MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC)
+#define REGION_NS   (5ull * 1000 * 1000 * 1000) /* a MEM_REGION call to an owner */
 
-/* Linux's mmap flags (uapi asm-generic/mman-common.h, x86). */
-#define MAP_SHARED	    0x01
-#define MAP_PRIVATE	    0x02
-#define MAP_SHARED_VALIDATE 0x03
-#define MAP_TYPE	    0x0f
-#define MAP_FIXED	    0x10
-#define MAP_ANONYMOUS	    0x20
-#define MAP_32BIT	    0x40
-#define MAP_GROWSDOWN	    0x100
-#define MAP_DENYWRITE	    0x800
-#define MAP_EXECUTABLE	    0x1000
-#define MAP_LOCKED	    0x2000
-#define MAP_NORESERVE	    0x4000
-#define MAP_POPULATE	    0x8000
-#define MAP_NONBLOCK	    0x10000
-#define MAP_STACK	    0x20000
-#define MAP_HUGETLB	    0x40000
-#define MAP_SYNC	    0x80000
-#define MAP_FIXED_NOREPLACE 0x100000
-/* Accepted; the last four are ignored by Linux too. */
-#define MAP_OK                                                                           \
-	(MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_STACK |  \
-	 MAP_FIXED_NOREPLACE | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NONBLOCK)
-/* Known, not supported yet: -ENODEV. */
-#define MAP_LATER (MAP_32BIT | MAP_GROWSDOWN | MAP_HUGETLB | MAP_SYNC)
-
-static struct spinlock table_lock = SPINLOCK_INIT("memserv");
-static struct memserv *services[MEMSERV_MAX]; /* under table_lock */
-
-static uint64_t page_up(uint64_t a)
-{
-	return (a + PAGE - 1) & ~(PAGE - 1);
-}
+static struct spinlock services_lock = SPINLOCK_INIT("memserv");
+static struct memserv *services[MEMSERV_MAX]; /* under services_lock */
 
 static uint64_t page_down(uint64_t a)
 {
@@ -88,25 +94,15 @@ void memserv_count(uint64_t *counter, uint64_t n)
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
 
-void memserv_lock(struct memserv *ms)
-{
-	wait_for_completion(&ms->lock);
-}
-
-void memserv_unlock(struct memserv *ms)
-{
-	complete(&ms->lock);
-}
-
 struct memserv *memserv_of(struct rpc_node *rn)
 {
 	struct memserv *found = NULL;
 
-	spin_lock(&table_lock);
+	spin_lock(&services_lock);
 	for (unsigned i = 0; i < MEMSERV_MAX; i++)
 		if (services[i] && services[i]->rn == rn)
 			found = services[i];
-	spin_unlock(&table_lock);
+	spin_unlock(&services_lock);
 	return found;
 }
 
@@ -125,48 +121,231 @@ void memserv_random(struct memserv *ms, uint8_t out[16])
 	}
 }
 
-/* ---- the process table (lock held) ------------------------------------------------- */
+/* ---- the table of spaces ----------------------------------------------------------- */
 
-static struct mem_proc *proc_slot(struct memserv *ms, uint16_t node, uint32_t pid)
+/* The slot of (node, pid, home) (table_lock held), or NULL. */
+static struct mem_proc **space_slot(struct memserv *ms, uint16_t node, uint32_t pid,
+				    uint16_t home)
 {
-	for (unsigned i = 0; i < MEMSERV_MAX_PROCS; i++)
-		if (ms->procs[i].node == node && ms->procs[i].pid == pid)
-			return &ms->procs[i];
+	for (unsigned i = 0; i < MEMSERV_SPACES; i++) {
+		struct mem_proc *p = ms->spaces[i];
+
+		if (p && p->node == node && p->pid == pid && p->home == home)
+			return &ms->spaces[i];
+	}
 	return NULL;
 }
 
-static struct aspace *proc_find(struct memserv *ms, uint16_t node, uint32_t pid)
+/* Drops a reference (table_lock held); true if p is to be freed. */
+static bool space_unref_locked(struct mem_proc *p)
 {
-	struct mem_proc *p = node ? proc_slot(ms, node, pid) : NULL;
+	return --p->refs == 0 && p->dead;
+}
 
-	return p ? p->as : NULL;
+static void space_put(struct memserv *ms, struct mem_proc *p)
+{
+	bool free_it;
+
+	spin_lock(&ms->table_lock);
+	free_it = space_unref_locked(p);
+	spin_unlock(&ms->table_lock);
+	if (free_it)
+		kfree(p);
+}
+
+/* A reference to the space (node, pid, home), or NULL. */
+static struct mem_proc *space_get(struct memserv *ms, uint16_t node, uint32_t pid,
+				  uint16_t home)
+{
+	struct mem_proc **slot, *p = NULL;
+
+	if (!node)
+		return NULL;
+	spin_lock(&ms->table_lock);
+	slot = space_slot(ms, node, pid, home);
+	if (slot) {
+		p = *slot;
+		p->refs++;
+	}
+	spin_unlock(&ms->table_lock);
+	return p;
+}
+
+/* Sleeps for p's lock (a reference held); -ESRCH (lock and reference
+ * given back) if p died meanwhile. */
+static int space_lock(struct memserv *ms, struct mem_proc *p)
+{
+	bool dead;
+
+	wait_for_completion(&p->lock);
+	spin_lock(&ms->table_lock);
+	dead = p->dead;
+	spin_unlock(&ms->table_lock);
+	if (!dead)
+		return 0;
+	complete(&p->lock);
+	space_put(ms, p);
+	return -ESRCH;
+}
+
+int space_enter(struct memserv *ms, uint16_t node, uint32_t pid, uint16_t home,
+		struct mem_proc **out)
+{
+	struct mem_proc *p = space_get(ms, node, pid, home);
+
+	if (!p)
+		return -ESRCH;
+	*out = p;
+	return space_lock(ms, p);
+}
+
+void space_leave(struct memserv *ms, struct mem_proc *p)
+{
+	complete(&p->lock);
+	space_put(ms, p);
+}
+
+int space_create(struct memserv *ms, uint16_t node, uint32_t pid, uint16_t home,
+		 struct mem_proc **out)
+{
+	struct mem_proc *p = kzalloc(sizeof(*p)), **slot;
+	int err = 0;
+
+	if (!p)
+		return -ENOMEM;
+	p->node = node;
+	p->pid = pid;
+	p->home = home;
+	p->refs = 2; /* the table's and the creator's */
+	completion_init(&p->lock); /* no token: the creator holds it */
+	spin_lock(&ms->table_lock);
+	if (space_slot(ms, node, pid, home))
+		err = -EEXIST;
+	slot = NULL;
+	for (unsigned i = 0; i < MEMSERV_SPACES && !err && !slot; i++)
+		if (!ms->spaces[i])
+			slot = &ms->spaces[i];
+	if (!err && !slot)
+		err = -ENOMEM;
+	if (!err)
+		*slot = p;
+	spin_unlock(&ms->table_lock);
+	if (err) {
+		kfree(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+void space_set_as(struct memserv *ms, struct mem_proc *p, struct aspace *as)
+{
+	spin_lock(&ms->table_lock);
+	p->as = as;
+	spin_unlock(&ms->table_lock);
+}
+
+struct aspace *space_remove(struct memserv *ms, struct mem_proc *p)
+{
+	struct mem_proc **slot;
+	struct aspace *as;
+
+	spin_lock(&ms->table_lock);
+	slot = space_slot(ms, p->node, p->pid, p->home);
+	if (slot && *slot == p) {
+		*slot = NULL;
+		p->dead = true;
+		p->refs--; /* the table's: the caller still holds its own */
+	}
+	as = p->as;
+	p->as = NULL;
+	spin_unlock(&ms->table_lock);
+	return as;
+}
+
+/* ---- telling owners (the home side of MEM_REGION) ---------------------------------- */
+
+int region_call(struct memserv *ms, uint16_t owner, const struct mem_region_req *rq,
+		uint64_t *value)
+{
+	struct mem_value rp = {0};
+	int err = rpc_call(ms->rn, owner, MSG_MEM_REGION, rq, sizeof(*rq), &rp, sizeof(rp),
+			   REGION_NS);
+
+	if (value)
+		*value = err ? 0 : rp.value;
+	return err;
+}
+
+void region_exit_all(struct memserv *ms, struct mem_proc *p, struct aspace *as)
+{
+	uint16_t owners[MEMSERV_MAX_OWNERS];
+	unsigned n = as ? aspace_remote_owners(as, owners, MEMSERV_MAX_OWNERS) : 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct mem_region_req rq = {.proc_node = p->node, .op = MEM_REGION_EXIT,
+					    .pid = p->pid};
+		int err = region_call(ms, owners[i], &rq, NULL);
+
+		if (err)
+			pr_warn("memory: exit of process %u of node %u: owner %u said %s; "
+				"its pages there stay until it forgets them",
+				p->pid, p->node, owners[i], errno_name(err));
+	}
 }
 
 int memserv_install(struct memserv *ms, uint16_t node, uint32_t pid, struct aspace *as)
 {
-	struct mem_proc *p = proc_slot(ms, node, pid);
-	struct aspace *old = NULL;
+	struct mem_proc *p;
+	struct aspace *old;
+	int err;
 
-	if (!p)
-		p = proc_slot(ms, 0, 0);
-	if (!p)
-		return -ENOMEM;
-	if (p->node)
-		old = p->as;
-	p->node = node;
-	p->pid = pid;
-	p->as = as;
+	as->keep_vregions = true;
+	for (;;) {
+		err = space_enter(ms, node, pid, ms->self, &p);
+		if (err == -ESRCH)
+			err = space_create(ms, node, pid, ms->self, &p);
+		if (err != -EEXIST && err != -ESRCH)
+			break; /* else it came or went meanwhile: again */
+	}
+	if (err)
+		return err;
+	old = p->as;
+	region_exit_all(ms, p, old); /* before anyone can place new vRegions */
+	space_set_as(ms, p, as);
+	space_leave(ms, p);
 	if (old)
 		aspace_destroy(old);
 	return 0;
 }
 
-/* ---- RDMA (lock held) -------------------------------------------------------------- */
+/* ---- RDMA -------------------------------------------------------------------------- */
 
-static void zombie_done(struct memserv *ms, uint64_t wr_id)
+static struct mem_qp *qp_take(struct memserv *ms)
+{
+	struct mem_qp *q;
+
+	wait_for_completion(&ms->qp_tokens);
+	spin_lock(&ms->qp_lock);
+	q = ms->qp_free;
+	ms->qp_free = q->next;
+	spin_unlock(&ms->qp_lock);
+	return q;
+}
+
+static void qp_give(struct memserv *ms, struct mem_qp *q)
+{
+	spin_lock(&ms->qp_lock);
+	q->next = ms->qp_free;
+	ms->qp_free = q;
+	spin_unlock(&ms->qp_lock);
+	complete(&ms->qp_tokens);
+}
+
+static void zombie_done(struct memserv *ms, struct mem_qp *q, uint64_t wr_id)
 {
 	for (unsigned i = 0; i < MEMSERV_ZOMBIES; i++) {
-		struct mem_zombie *z = &ms->zombies[i];
+		struct mem_zombie *z = &q->zombies[i];
 
 		if (z->wr_id && z->wr_id == wr_id) {
 			frame_free(&ms->frames, z->frame);
@@ -175,32 +354,28 @@ static void zombie_done(struct memserv *ms, uint64_t wr_id)
 	}
 }
 
-static void zombie_add(struct memserv *ms, uint64_t wr_id, uint32_t frame)
+static void zombie_add(struct memserv *ms, struct mem_qp *q, uint64_t wr_id, uint32_t frame)
 {
 	for (unsigned i = 0; i < MEMSERV_ZOMBIES; i++) {
-		if (!ms->zombies[i].wr_id) {
-			ms->zombies[i].wr_id = wr_id;
-			ms->zombies[i].frame = frame;
+		if (!q->zombies[i].wr_id) {
+			q->zombies[i].wr_id = wr_id;
+			q->zombies[i].frame = frame;
 			return;
 		}
 	}
-	ms->lost_frames++; /* kept for good: it may still be written */
+	/* kept for good: it may still be written */
 	pr_warn("memory: RDMA READs do not complete; %llu frames set aside for good",
-		(unsigned long long)ms->lost_frames);
+		(unsigned long long)__atomic_add_fetch(&ms->lost_frames, 1,
+						       __ATOMIC_RELAXED));
 }
 
-/*
- * One page between frame f and (key, remote) of node: FAB_OP_WRITE sends
- * the frame, FAB_OP_READ fills it. Returns 0, -EFAULT (refused by the
- * fabric), -ETIMEDOUT (a READ's frame then belongs to the zombies), -EIO
- * or -EAGAIN (cannot post).
- */
-static int rdma(struct memserv *ms, uint16_t node, uint8_t opcode, uint32_t f,
-		uint32_t key, uint64_t remote)
+/* rdma() on QP q. */
+static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t opcode,
+		   uint32_t f, uint32_t key, uint64_t remote)
 {
 	uint64_t deadline = clock_ns() + MEMSERV_RDMA_TIMEOUT_NS;
 	struct verbs_wr wr = {
-		.wr_id = ++ms->wr_seq,
+		.wr_id = ++q->wr_seq,
 		.opcode = opcode,
 		.length = FRAME_SIZE,
 		.local_offset = frame_offset(&ms->frames, f),
@@ -209,27 +384,44 @@ static int rdma(struct memserv *ms, uint16_t node, uint8_t opcode, uint32_t f,
 		.remote_offset = remote,
 	};
 	struct verbs_wc wc;
-	int err = verbs_post_to(ms->qp, node, 0, &wr);
+	int err = verbs_post_to(q->qp, node, 0, &wr);
 
 	if (err)
 		return err == -EAGAIN ? -EAGAIN : -EIO;
 	for (;;) {
 		uint64_t now = clock_ns();
 
-		if (now >= deadline || verbs_wait(ms->qp, &wc, deadline - now)) {
+		if (now >= deadline || verbs_wait(q->qp, &wc, deadline - now)) {
 			if (opcode == FAB_OP_READ)
-				zombie_add(ms, wr.wr_id, f);
+				zombie_add(ms, q, wr.wr_id, f);
 			return -ETIMEDOUT;
 		}
 		if (wc.wr_id == wr.wr_id)
 			break;
-		zombie_done(ms, wc.wr_id); /* a late one */
+		zombie_done(ms, q, wc.wr_id); /* a late one */
 	}
 	return wc.status ? -EFAULT : 0;
 }
 
-/* Stores the page at va of as from node's line (key, remote): READ into a
- * fresh frame, which then replaces the page's frame. */
+/*
+ * One page between frame f and (key, remote) of node: FAB_OP_WRITE sends
+ * the frame, FAB_OP_READ fills it. Returns 0, -EFAULT (refused by the
+ * fabric), -ETIMEDOUT (a READ's frame then belongs to the zombies), -EIO
+ * or -EAGAIN (cannot post). Sleeps for a free QP.
+ */
+static int rdma(struct memserv *ms, uint16_t node, uint8_t opcode, uint32_t f, uint32_t key,
+		uint64_t remote)
+{
+	struct mem_qp *q = qp_take(ms);
+	int err = rdma_on(ms, q, node, opcode, f, key, remote);
+
+	qp_give(ms, q);
+	return err;
+}
+
+/* Stores the page at va of as (a local vRegion's, in a VMA) from node's
+ * line (key, remote): READ into a fresh frame, which then replaces the
+ * page's frame. */
 static int store_from_line(struct memserv *ms, struct aspace *as, uint16_t node,
 			   uint64_t va, uint32_t key, uint64_t remote)
 {
@@ -241,6 +433,10 @@ static int store_from_line(struct memserv *ms, struct aspace *as, uint16_t node,
 	err = rdma(ms, node, FAB_OP_READ, f, key, remote);
 	if (!err)
 		err = aspace_set_page(as, va, f);
+	if (err == 1) {
+		memserv_count(&ms->stats.cow_copies, 1);
+		err = 0;
+	}
 	if (err && err != -ETIMEDOUT)
 		frame_free(&ms->frames, f);
 	if (!err)
@@ -248,19 +444,14 @@ static int store_from_line(struct memserv *ms, struct aspace *as, uint16_t node,
 	return err;
 }
 
-/* ---- the steps every handler takes ------------------------------------------------- */
-
-/* Step 3: the lock taken and the address space of (node, pid), or an
- * errno with nothing held. */
-static int enter(struct memserv *ms, uint16_t node, uint32_t pid, struct aspace **as)
+/* Whether this node holds va's page in as: a VMA there, in a vRegion it
+ * owns. */
+static bool page_here(struct aspace *as, uint64_t va)
 {
-	memserv_lock(ms);
-	*as = proc_find(ms, node, pid);
-	if (*as)
-		return 0;
-	memserv_unlock(ms);
-	return -ESRCH;
+	return aspace_find_vma(as, va) && aspace_local(as, va);
 }
+
+/* ---- MEM_MISS and MEM_FLUSH --------------------------------------------------------- */
 
 static bool line_ok(uint64_t line_offset)
 {
@@ -275,11 +466,9 @@ static bool allowed(uint32_t prot, uint32_t access)
 	return prot & access;
 }
 
-/* ---- MEM_MISS and MEM_FLUSH --------------------------------------------------------- */
-
 static int miss_decode(const struct mem_miss_req *rq)
 {
-	if ((rq->flags & ~MEM_MISS_VICTIM) || !line_ok(rq->line_offset))
+	if ((rq->flags & ~MEM_MISS_VICTIM) || !line_ok(rq->line_offset) || !rq->home)
 		return -EINVAL;
 	if (rq->access != MEM_PROT_READ && rq->access != MEM_PROT_WRITE &&
 	    rq->access != MEM_PROT_EXEC)
@@ -287,56 +476,96 @@ static int miss_decode(const struct mem_miss_req *rq)
 	if (rq->va >= MEM_USER_TOP)
 		return -EFAULT;
 	if (rq->flags & MEM_MISS_VICTIM)
-		return rq->victim_va < MEM_USER_TOP ? 0 : -EINVAL;
+		return rq->victim_va < MEM_USER_TOP && rq->victim_home ? 0 : -EINVAL;
 	return rq->victim_va || rq->victim_pid || rq->victim_home ? -EINVAL : 0;
 }
 
-/* The victim of a miss: stored if its process and VMA still exist, else
- * dropped (unmapped since, or the process exited). */
-static int miss_victim(struct memserv *ms, uint16_t node, const struct mem_miss_req *rq)
+/* The victim of a miss, in the space vas (locked): stored if its VMA
+ * still exists here, else dropped (unmapped since, or not this node's). */
+static int victim_store(struct memserv *ms, struct aspace *vas, uint16_t node,
+			const struct mem_miss_req *rq)
 {
-	struct aspace *vas = proc_find(ms, node, rq->victim_pid);
 	uint64_t va = page_down(rq->victim_va);
 
-	if (!vas || !aspace_find_vma(vas, va))
+	if (!vas || !page_here(vas, va))
 		return 0;
 	return store_from_line(ms, vas, node, va, rq->line_key, rq->line_offset);
+}
+
+/* The victim of another space than the miss's: its lock alone, then
+ * released (see the locking rules). A victim whose process is gone is
+ * dropped. */
+static int victim_elsewhere(struct memserv *ms, uint16_t node, const struct mem_miss_req *rq)
+{
+	struct mem_proc *vp;
+	int err = space_enter(ms, node, rq->victim_pid, rq->victim_home, &vp);
+
+	if (err)
+		return 0;
+	err = victim_store(ms, vp->as, node, rq);
+	space_leave(ms, vp);
+	return err;
+}
+
+/* The miss itself, in the locked space as. */
+static int miss_serve(struct memserv *ms, struct aspace *as, uint16_t node,
+		      const struct mem_miss_req *rq, struct mem_miss_reply *rp)
+{
+	struct vma *v = aspace_find_vma(as, rq->va);
+	struct vregion *vr = aspace_vregion(as, rq->va);
+	uint32_t f;
+	int err = 0;
+
+	if (!v)
+		return -EFAULT;
+	if (!allowed(v->prot, rq->access))
+		return -EACCES;
+	memserv_count(&ms->stats.misses, 1);
+	if (vr->owner != as->self) {
+		rp->flags = MEM_MISS_ELSEWHERE;
+		rp->owner = vr->owner;
+		rp->prot = 0;
+		return 0;
+	}
+	f = aspace_page(as, rq->va);
+	rp->prot = v->prot;
+	rp->flags = f == FRAME_NONE ? MEM_MISS_ZERO : 0;
+	if (f != FRAME_NONE)
+		err = rdma(ms, node, FAB_OP_WRITE, f, rq->line_key, rq->line_offset);
+	else
+		memserv_count(&ms->stats.zero_misses, 1);
+	return err;
 }
 
 RPC_HANDLER(MEM_MISS, struct mem_miss_req, struct mem_miss_reply)
 {
 	struct memserv *ms = memserv_of(ctx->rn);
-	struct aspace *as;
-	struct vma *v;
-	uint32_t f;
+	uint16_t home, vhome;
+	struct mem_proc *p;
+	bool victim_here;
 	int err;
 
 	if (!ms)
 		return -ENODEV;
 	err = miss_decode(rq);
-	if (!err)
-		err = enter(ms, ctx->src_node, rq->pid, &as);
 	if (err)
 		return err;
-	if (rq->flags & MEM_MISS_VICTIM)
-		err = miss_victim(ms, ctx->src_node, rq);
-	v = err ? NULL : aspace_find_vma(as, rq->va);
-	if (!err && !v)
-		err = -EFAULT;
-	if (!err && !allowed(v->prot, rq->access))
-		err = -EACCES;
-	if (!err) {
-		f = aspace_page(as, rq->va);
-		rp->prot = v->prot;
-		rp->flags = f == FRAME_NONE ? MEM_MISS_ZERO : 0;
-		if (f != FRAME_NONE)
-			err = rdma(ms, ctx->src_node, FAB_OP_WRITE, f, rq->line_key,
-				   rq->line_offset);
-		memserv_count(&ms->stats.misses, 1);
-		if (f == FRAME_NONE)
-			memserv_count(&ms->stats.zero_misses, 1);
-	}
-	memserv_unlock(ms);
+	home = rq->home;
+	vhome = rq->victim_home;
+	p = space_get(ms, ctx->src_node, rq->pid, home);
+	if (!p)
+		return -ESRCH;
+	victim_here = rq->victim_pid == rq->pid && vhome == home;
+	if ((rq->flags & MEM_MISS_VICTIM) && !victim_here)
+		err = victim_elsewhere(ms, ctx->src_node, rq);
+	if (space_lock(ms, p))
+		return err ? err : -ESRCH;
+	if (!err && (rq->flags & MEM_MISS_VICTIM) && victim_here)
+		err = victim_store(ms, p->as, ctx->src_node, rq);
+	memset(rp, 0, sizeof(*rp));
+	if (!err)
+		err = miss_serve(ms, p->as, ctx->src_node, rq, rp);
+	space_leave(ms, p);
 	return err;
 }
 
@@ -344,231 +573,153 @@ RPC_HANDLER(MEM_FLUSH, struct mem_flush_req, struct mem_value)
 {
 	struct memserv *ms = memserv_of(ctx->rn);
 	uint64_t va = page_down(rq->va);
-	struct aspace *as;
+	struct mem_proc *p;
 	int err;
 
 	if (!ms)
 		return -ENODEV;
-	if (!line_ok(rq->line_offset))
+	if (!line_ok(rq->line_offset) || !rq->home || rq->reserved0 || rq->reserved1)
 		return -EINVAL;
 	if (rq->va >= MEM_USER_TOP)
 		return -EFAULT;
-	err = enter(ms, ctx->src_node, rq->pid, &as);
+	err = space_enter(ms, ctx->src_node, rq->pid, rq->home, &p);
 	if (err)
 		return err;
-	err = aspace_find_vma(as, va) ? 0 : -EFAULT;
+	err = page_here(p->as, va) ? 0 : -EFAULT;
 	if (!err)
-		err = store_from_line(ms, as, ctx->src_node, va, rq->line_key,
+		err = store_from_line(ms, p->as, ctx->src_node, va, rq->line_key,
 				      rq->line_offset);
-	memserv_unlock(ms);
+	space_leave(ms, p);
 	rp->value = 0;
 	return err;
 }
 
-/* ---- MEM_MMAP, MEM_MUNMAP, MEM_MPROTECT ------------------------------------------- */
-
-/* mmap(2)'s checks, in Linux's order where it has one. *len is rounded. */
-static int mmap_decode(const struct mem_map_req *rq, uint64_t *len)
-{
-	uint32_t type = rq->flags & MAP_TYPE;
-
-	if (rq->reserved || (rq->prot & ~PROT_ALL) || !rq->len)
-		return -EINVAL;
-	if (rq->flags & ~(MAP_OK | MAP_LATER))
-		return -EINVAL;
-	if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE)
-		return -ENODEV;
-	if (type != MAP_PRIVATE)
-		return -EINVAL;
-	if (!(rq->flags & MAP_ANONYMOUS) || (rq->flags & MAP_LATER))
-		return -ENODEV;
-	*len = page_up(rq->len);
-	if (!*len || *len > MEM_USER_TOP - MEM_USER_BASE)
-		return -ENOMEM;
-	if (rq->flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
-		if (rq->addr % PAGE)
-			return -EINVAL;
-		if (rq->addr > MEM_USER_TOP - *len)
-			return -ENOMEM;
-		if (rq->addr < MEM_USER_BASE)
-			return -EPERM;
-	}
-	return 0;
-}
-
-/* Where the mapping goes: the fixed address, the hint if free, else the
- * highest gap below MEM_MMAP_TOP. */
-static int mmap_place(struct aspace *as, const struct mem_map_req *rq, uint64_t len,
-		      uint64_t *addr)
-{
-	uint64_t hint = page_down(rq->addr);
-
-	if (rq->flags & MAP_FIXED_NOREPLACE) {
-		*addr = rq->addr;
-		return aspace_range_free(as, *addr, *addr + len) ? 0 : -EEXIST;
-	}
-	if (rq->flags & MAP_FIXED) {
-		*addr = rq->addr;
-		return aspace_unmap(as, *addr, *addr + len);
-	}
-	if (hint >= MEM_USER_BASE && hint <= MEM_USER_TOP - len &&
-	    aspace_range_free(as, hint, hint + len)) {
-		*addr = hint;
-		return 0;
-	}
-	return aspace_find_gap(as, len, MEM_USER_BASE, MEM_MMAP_TOP, addr);
-}
-
-RPC_HANDLER(MEM_MMAP, struct mem_map_req, struct mem_value)
-{
-	struct memserv *ms = memserv_of(ctx->rn);
-	struct aspace *as;
-	uint64_t len = 0, addr = 0;
-	int err;
-
-	if (!ms)
-		return -ENODEV;
-	err = mmap_decode(rq, &len);
-	if (!err)
-		err = enter(ms, ctx->src_node, rq->pid, &as);
-	if (err)
-		return err;
-	err = mmap_place(as, rq, len, &addr);
-	if (!err)
-		err = aspace_map(as, addr, addr + len, rq->prot, VMA_ANON);
-	memserv_unlock(ms);
-	rp->value = addr;
-	return err;
-}
-
-/* munmap(2) and mprotect(2)'s range checks; *end set. */
-static int range_decode(const struct mem_map_req *rq, bool for_mprotect, uint64_t *end)
-{
-	uint64_t len = page_up(rq->len);
-
-	if (rq->reserved || rq->flags || (rq->addr % PAGE))
-		return -EINVAL;
-	if (for_mprotect ? (rq->prot & ~PROT_ALL) != 0 : rq->prot != 0)
-		return -EINVAL;
-	if (!for_mprotect && !rq->len)
-		return -EINVAL;
-	if (rq->len && (!len || rq->addr >= MEM_USER_TOP || len > MEM_USER_TOP - rq->addr))
-		return for_mprotect ? -ENOMEM : -EINVAL;
-	*end = rq->addr + len;
-	return 0;
-}
-
-RPC_HANDLER(MEM_MUNMAP, struct mem_map_req, struct mem_value)
-{
-	struct memserv *ms = memserv_of(ctx->rn);
-	struct aspace *as;
-	uint64_t end = 0;
-	int err;
-
-	if (!ms)
-		return -ENODEV;
-	err = range_decode(rq, false, &end);
-	if (!err)
-		err = enter(ms, ctx->src_node, rq->pid, &as);
-	if (err)
-		return err;
-	err = aspace_unmap(as, rq->addr, end);
-	memserv_unlock(ms);
-	rp->value = 0;
-	return err;
-}
-
-RPC_HANDLER(MEM_MPROTECT, struct mem_map_req, struct mem_value)
-{
-	struct memserv *ms = memserv_of(ctx->rn);
-	struct aspace *as;
-	uint64_t end = 0;
-	int err;
-
-	if (!ms)
-		return -ENODEV;
-	err = range_decode(rq, true, &end);
-	if (!err)
-		err = enter(ms, ctx->src_node, rq->pid, &as);
-	if (err)
-		return err;
-	if (end > rq->addr)
-		err = aspace_protect(as, rq->addr, end, rq->prot);
-	memserv_unlock(ms);
-	rp->value = 0;
-	return err;
-}
-
-/* ---- MEM_BRK, MEM_EXIT, MEM_STATS --------------------------------------------------- */
-
-/* brk(2): the new break, or the old one if addr is not allowed. */
-static uint64_t do_brk(struct aspace *as, uint64_t addr)
-{
-	uint64_t old_end = page_up(as->brk), new_end = page_up(addr);
-
-	if (addr < as->brk_start || addr > MEM_MMAP_TOP)
-		return as->brk;
-	if (new_end < old_end && aspace_unmap(as, new_end, old_end))
-		return as->brk;
-	if (new_end > old_end &&
-	    aspace_map(as, old_end, new_end, MEM_PROT_READ | MEM_PROT_WRITE, VMA_HEAP))
-		return as->brk;
-	as->brk = addr;
-	return addr;
-}
-
-RPC_HANDLER(MEM_BRK, struct mem_pid_req, struct mem_value)
-{
-	struct memserv *ms = memserv_of(ctx->rn);
-	struct aspace *as;
-	int err;
-
-	if (!ms)
-		return -ENODEV;
-	if (rq->reserved)
-		return -EINVAL;
-	err = enter(ms, ctx->src_node, rq->pid, &as);
-	if (err)
-		return err;
-	rp->value = do_brk(as, rq->addr);
-	memserv_unlock(ms);
-	return 0;
-}
+/* ---- MEM_EXIT, MEM_FORK, MEM_STATS -------------------------------------------------- */
 
 RPC_HANDLER(MEM_EXIT, struct mem_pid_req, struct mem_value)
 {
 	struct memserv *ms = memserv_of(ctx->rn);
 	struct mem_proc *p;
+	struct aspace *as;
+	int err;
 
 	if (!ms)
 		return -ENODEV;
 	if (rq->reserved || rq->addr)
 		return -EINVAL;
-	memserv_lock(ms);
-	p = ctx->src_node ? proc_slot(ms, ctx->src_node, rq->pid) : NULL;
-	if (p) {
-		rp->value = aspace_destroy(p->as);
-		memset(p, 0, sizeof(*p));
+	err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
+	if (err)
+		return err;
+	region_exit_all(ms, p, p->as); /* while a new exec of pid waits for us */
+	as = space_remove(ms, p);
+	space_leave(ms, p);
+	rp->value = as ? aspace_destroy(as) : 0;
+	return 0;
+}
+
+/* Forwards the fork of parent (locked) to the owners of its remote
+ * vRegions; on an owner's error the owners done so far forget the child. */
+static int fork_owners(struct memserv *ms, struct mem_proc *parent, uint32_t child_pid)
+{
+	uint16_t owners[MEMSERV_MAX_OWNERS];
+	unsigned n = aspace_remote_owners(parent->as, owners, MEMSERV_MAX_OWNERS);
+	struct mem_region_req rq = {.proc_node = parent->node, .op = MEM_REGION_FORK,
+				    .pid = parent->pid, .child_pid = child_pid};
+	int err = 0;
+	unsigned done;
+
+	for (done = 0; done < n && !err; done++)
+		err = region_call(ms, owners[done], &rq, NULL);
+	if (!err)
+		return 0;
+	pr_warn("memory: fork of process %u of node %u: owner %u said %s", parent->pid,
+		parent->node, owners[done - 1], errno_name(err));
+	rq.op = MEM_REGION_EXIT;
+	rq.pid = child_pid;
+	rq.child_pid = 0;
+	for (unsigned i = 0; i + 1 < done; i++)
+		region_call(ms, owners[i], &rq, NULL); /* best effort */
+	return err;
+}
+
+/* The child's address space, made and told to the owners; the parent
+ * locked. */
+static int fork_copy(struct memserv *ms, struct mem_proc *parent, uint32_t child_pid,
+		     struct aspace **out)
+{
+	struct aspace *as = aspace_clone(parent->as);
+	int err;
+
+	if (!as)
+		return -ENOMEM;
+	err = fork_owners(ms, parent, child_pid);
+	if (err) {
+		aspace_destroy(as);
+		return err;
 	}
-	memserv_unlock(ms);
-	return p ? 0 : -ESRCH;
+	*out = as;
+	return 0;
+}
+
+RPC_HANDLER(MEM_FORK, struct mem_fork_req, struct mem_value)
+{
+	struct memserv *ms = memserv_of(ctx->rn);
+	struct mem_proc *parent, *child;
+	struct aspace *as = NULL;
+	int err;
+
+	if (!ms)
+		return -ENODEV;
+	if (!rq->child_pid || rq->child_pid == rq->pid)
+		return -EINVAL;
+	parent = space_get(ms, ctx->src_node, rq->pid, ms->self);
+	if (!parent)
+		return -ESRCH;
+	err = space_create(ms, ctx->src_node, rq->child_pid, ms->self, &child);
+	if (err) {
+		space_put(ms, parent);
+		return err;
+	}
+	err = space_lock(ms, parent);
+	if (!err) {
+		err = fork_copy(ms, parent, rq->child_pid, &as);
+		space_leave(ms, parent);
+	}
+	if (err)
+		space_remove(ms, child);
+	else
+		space_set_as(ms, child, as);
+	space_leave(ms, child);
+	if (err)
+		return err;
+	rp->value = as->frames;
+	memserv_count(&ms->stats.forks, 1);
+	return 0;
 }
 
 void memserv_get_stats(struct memserv *ms, struct mem_stats *st)
 {
-	memserv_lock(ms);
-	*st = ms->stats;
+	*st = ms->stats; /* counters: each read whole, not all at one instant */
 	st->frames_total = ms->frames.nframes;
 	st->frames_free = frame_free_count(&ms->frames);
 	st->processes = 0;
 	st->vmas = 0;
-	for (unsigned i = 0; i < MEMSERV_MAX_PROCS; i++) {
-		if (ms->procs[i].node) {
+	st->remote_vregions = 0;
+	spin_lock(&ms->table_lock);
+	for (unsigned i = 0; i < MEMSERV_SPACES; i++) {
+		struct mem_proc *p = ms->spaces[i];
+
+		if (!p || !p->as)
+			continue;
+		if (p->home == ms->self) {
 			st->processes++;
-			st->vmas += ms->procs[i].as->nvmas;
+			st->vmas += __atomic_load_n(&p->as->nvmas, __ATOMIC_RELAXED);
+		} else {
+			st->remote_vregions +=
+				__atomic_load_n(&p->as->nvregions, __ATOMIC_RELAXED);
 		}
 	}
-	memserv_unlock(ms);
+	spin_unlock(&ms->table_lock);
 }
 
 RPC_HANDLER(MEM_STATS, struct mem_pid_req, struct mem_stats)
@@ -585,11 +736,11 @@ RPC_HANDLER(MEM_STATS, struct mem_pid_req, struct mem_stats)
 
 /* ---- start and stop ---------------------------------------------------------------- */
 
-static int table_add(struct memserv *ms)
+static int services_add(struct memserv *ms)
 {
 	int err = -ENOMEM;
 
-	spin_lock(&table_lock);
+	spin_lock(&services_lock);
 	for (unsigned i = 0; i < MEMSERV_MAX; i++)
 		if (services[i] && services[i]->rn == ms->rn)
 			err = -EBUSY;
@@ -599,8 +750,31 @@ static int table_add(struct memserv *ms)
 			err = 0;
 		}
 	}
-	spin_unlock(&table_lock);
+	spin_unlock(&services_lock);
 	return err;
+}
+
+static void qps_destroy(struct memserv *ms)
+{
+	for (unsigned i = 0; i < MEMSERV_QPS; i++)
+		if (ms->qps[i].qp)
+			verbs_qp_destroy(ms->qps[i].qp);
+}
+
+static int qps_create(struct memserv *ms)
+{
+	spin_init(&ms->qp_lock, "memserv-qps");
+	completion_init(&ms->qp_tokens);
+	for (unsigned i = 0; i < MEMSERV_QPS; i++) {
+		int err = verbs_qp_create(ms->dev, -1, NULL, NULL, &ms->qps[i].qp);
+
+		if (err) {
+			qps_destroy(ms);
+			return err;
+		}
+		qp_give(ms, &ms->qps[i]);
+	}
+	return 0;
 }
 
 int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_bytes,
@@ -613,23 +787,23 @@ int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_byt
 		return -ENOMEM;
 	ms->rn = rn;
 	ms->dev = dev;
+	ms->self = verbs_node_id(dev);
 	ms->storage = storage;
 	ms->rand_state = clock_ns();
-	completion_init(&ms->lock);
-	complete(&ms->lock); /* one token: unlocked */
+	spin_init(&ms->table_lock, "memserv-spaces");
 	err = frame_pool_init(&ms->frames, dev, frame_bytes);
 	if (err)
 		goto free_ms;
-	err = verbs_qp_create(dev, -1, NULL, NULL, &ms->qp);
+	err = qps_create(ms);
 	if (err)
 		goto free_frames;
-	err = table_add(ms);
+	err = services_add(ms);
 	if (err)
-		goto free_qp;
+		goto free_qps;
 	*out = ms;
 	return 0;
-free_qp:
-	verbs_qp_destroy(ms->qp);
+free_qps:
+	qps_destroy(ms);
 free_frames:
 	frame_pool_destroy(&ms->frames);
 free_ms:
@@ -639,29 +813,43 @@ free_ms:
 
 void memserv_stop(struct memserv *ms)
 {
-	spin_lock(&table_lock);
+	uint64_t lost;
+
+	spin_lock(&services_lock);
 	for (unsigned i = 0; i < MEMSERV_MAX; i++)
 		if (services[i] == ms)
 			services[i] = NULL;
-	spin_unlock(&table_lock);
-	for (unsigned i = 0; i < MEMSERV_MAX_PROCS; i++)
-		if (ms->procs[i].node)
-			aspace_destroy(ms->procs[i].as);
-	verbs_qp_destroy(ms->qp);
-	for (unsigned i = 0; i < MEMSERV_ZOMBIES; i++)
-		if (ms->zombies[i].wr_id)
-			ms->lost_frames++; /* may still be written: keep the window */
-	if (!ms->lost_frames)
+	spin_unlock(&services_lock);
+	for (unsigned i = 0; i < MEMSERV_SPACES; i++) {
+		struct mem_proc *p = ms->spaces[i];
+
+		if (!p)
+			continue;
+		if (p->as)
+			aspace_destroy(p->as);
+		kfree(p); /* no handler runs any more: no other reference */
+	}
+	qps_destroy(ms);
+	for (unsigned i = 0; i < MEMSERV_QPS; i++)
+		for (unsigned j = 0; j < MEMSERV_ZOMBIES; j++)
+			if (ms->qps[i].zombies[j].wr_id)
+				ms->lost_frames++; /* may still be written: keep the window */
+	lost = ms->lost_frames;
+	if (!lost) {
 		frame_pool_destroy(&ms->frames);
-	else
+	} else {
 		kfree(ms->frames.free_stack);
+		kfree(ms->frames.refs);
+	}
 	kfree(ms);
 }
+
+/* ---- self-test hooks --------------------------------------------------------------- */
 
 int memserv_test_aspace(struct memserv *ms, uint16_t node, uint32_t pid,
 			uint64_t brk_start)
 {
-	struct aspace *as = aspace_create(&ms->frames, verbs_node_id(ms->dev));
+	struct aspace *as = aspace_create(&ms->frames, ms->self);
 	int err;
 
 	if (!as)
@@ -669,12 +857,36 @@ int memserv_test_aspace(struct memserv *ms, uint16_t node, uint32_t pid,
 	as->brk_start = as->brk = brk_start;
 	err = aspace_map(as, MEM_STACK_TOP - MEM_STACK_SIZE, MEM_STACK_TOP,
 			 MEM_PROT_READ | MEM_PROT_WRITE, VMA_STACK);
-	if (!err) {
-		memserv_lock(ms);
+	if (!err)
 		err = memserv_install(ms, node, pid, as);
-		memserv_unlock(ms);
-	}
 	if (err)
 		aspace_destroy(as);
 	return err;
+}
+
+int memserv_test_place(struct memserv *ms, uint16_t node, uint32_t pid, uint64_t addr,
+		       uint16_t owner)
+{
+	struct mem_proc *p;
+	int err = space_enter(ms, node, pid, ms->self, &p);
+
+	if (err)
+		return err;
+	err = aspace_add_vregion(p->as, addr, owner);
+	space_leave(ms, p);
+	return err;
+}
+
+uint32_t memserv_test_frame_refs(struct memserv *ms, uint16_t node, uint32_t pid,
+				 uint16_t home, uint64_t va)
+{
+	struct mem_proc *p;
+	uint32_t refs = 0;
+
+	if (space_enter(ms, node, pid, home, &p))
+		return 0;
+	if (aspace_page(p->as, va) != FRAME_NONE)
+		refs = frame_refs(&ms->frames, aspace_page(p->as, va));
+	space_leave(ms, p);
+	return refs;
 }

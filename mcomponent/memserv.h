@@ -22,7 +22,9 @@ struct memserv;
 
 /* How long the server waits for one RDMA transfer. */
 #define MEMSERV_RDMA_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
-/* Address spaces (processes) at once per service. */
+/* Processes at once per service: the table holds twice as many address
+ * spaces, home spaces and remote ones (vRegions placed here by other
+ * homes) together. */
 #define MEMSERV_MAX_PROCS 256
 
 /*
@@ -53,5 +55,12 @@ int memserv_test_aspace(struct memserv *ms, uint16_t node, uint32_t pid,
 			uint64_t brk_start);
 int memserv_test_exec(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 		      const void *file, size_t size, struct mem_exec_reply *rp);
+/* Self tests: makes the vRegion holding addr in the home space of (node,
+ * pid) with owner (as a placement would); the references to the frame
+ * of va's page in the space (node, pid, home) (0: no page). */
+int memserv_test_place(struct memserv *ms, uint16_t node, uint32_t pid, uint64_t addr,
+		       uint16_t owner);
+uint32_t memserv_test_frame_refs(struct memserv *ms, uint16_t node, uint32_t pid,
+				 uint16_t home, uint64_t va);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * The memory service's internals, shared by its parts: memserv.c (the
  * service, the process table, RDMA and the handlers of MISS, FLUSH,
- * MMAP, MUNMAP, MPROTECT, BRK, EXIT, STATS) and exec.c (MEM_EXEC: the
- * ELF loader). Not for other files: the interface is memserv.h.
+ * MMAP, MUNMAP, MPROTECT, BRK, EXIT, STATS, FORK, REGION) and exec.c
+ * (MEM_EXEC: the ELF loader). Not for other files: the interface is
+ * memserv.h.
  */
 #ifndef MCOMPONENT_MEMSERV_IMPL_H
 #define MCOMPONENT_MEMSERV_IMPL_H
@@ -11,15 +12,37 @@
 #include "frames.h"
 #include "memserv.h"
 
+#include <kernel/spinlock.h>
 #include <kernel/wait.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MEMSERV_ZOMBIES 8 /* frames of RDMA READs that timed out */
+#define MEMSERV_ZOMBIES 8 /* frames of RDMA READs that timed out, per QP */
+#define MEMSERV_QPS	4 /* RDMA QPs: one per handler moving pages at once */
+/* Address spaces at once: MEMSERV_MAX_PROCS home ones, as many remote. */
+#define MEMSERV_SPACES	(2 * MEMSERV_MAX_PROCS)
 
+/*
+ * One address space in the service's table: a home space (home == this
+ * node: the process's whole layout) or a remote one (home: another node,
+ * which placed some of the process's vRegions here). Key: (node, pid,
+ * home). Lifetime: counted references (the table holds one while the
+ * entry is in it; each handler using it holds one); the last put of an
+ * entry taken out of the table (dead) frees it.
+ */
 struct mem_proc {
-	uint16_t node; /* 0: free slot */
-	uint32_t pid;
+	uint16_t node; /* set at creation: the processor running pid */
+	uint16_t home; /* set at creation */
+	uint32_t pid;  /* set at creation */
+	bool dead;     /* under ms->table_lock: out of the table */
+	uint32_t refs; /* under ms->table_lock */
+	/* A binary semaphore (a completion with one token), held by a
+	 * handler for its whole call on this space (it sleeps in RDMA and
+	 * RPC waits holding it). */
+	struct completion lock;
+	/* Under lock, and changed with ms->table_lock held too (the
+	 * statistics read it under the table lock alone). NULL only while
+	 * the entry's creator holds lock. */
 	struct aspace *as;
 };
 
@@ -29,33 +52,72 @@ struct mem_zombie {
 	uint32_t frame;
 };
 
+/* One RDMA QP with what only its holder touches. */
+struct mem_qp {
+	struct verbs_qp *qp;			    /* set at start */
+	uint64_t wr_seq;			    /* holder only */
+	struct mem_zombie zombies[MEMSERV_ZOMBIES]; /* holder only */
+	struct mem_qp *next;			    /* under ms->qp_lock: free list */
+};
+
 struct memserv {
 	struct rpc_node *rn; /* set at start: the services table's key */
 	struct verbs_dev *dev;
+	uint16_t self;	  /* set at start: this node */
 	uint16_t storage; /* the file server of MEM_EXEC (0: none) */
-	struct frame_pool frames;
+	struct frame_pool frames; /* its own spinlock */
 
-	/* A binary semaphore (a completion with one token): held around
-	 * every use of the process table, of an address space and of the
-	 * RDMA state below (handlers sleep in RDMA waits with it held). */
-	struct completion lock;
-	struct mem_proc procs[MEMSERV_MAX_PROCS]; /* under lock */
-	struct verbs_qp *qp;			  /* under lock */
-	uint64_t wr_seq;			  /* under lock */
-	struct mem_zombie zombies[MEMSERV_ZOMBIES]; /* under lock */
-	uint64_t lost_frames; /* under lock: zombies that found no slot */
+	struct spinlock table_lock;
+	struct mem_proc *spaces[MEMSERV_SPACES]; /* under table_lock */
 
-	uint64_t rand_state; /* atomic: AT_RANDOM's generator */
+	struct mem_qp qps[MEMSERV_QPS];
+	struct spinlock qp_lock;
+	struct mem_qp *qp_free;	      /* under qp_lock */
+	struct completion qp_tokens;  /* one token per QP on qp_free */
+	uint64_t lost_frames;	      /* atomic: zombies that found no slot */
+
+	uint64_t rand_state;	/* atomic: AT_RANDOM's generator */
 	struct mem_stats stats; /* counters updated atomically */
-	bool warned_no_storage;
+	bool warned_no_storage; /* racy: a log once (or twice) */
+	bool warned_placement;	/* racy: a log once (or twice) */
 };
 
-void memserv_lock(struct memserv *ms);
-void memserv_unlock(struct memserv *ms);
+#define MEMSERV_MAX_OWNERS MEM_MAX_NODES /* remote owners of one process */
+
 /* The service of rn, or NULL. */
 struct memserv *memserv_of(struct rpc_node *rn);
-/* Installs as for (node, pid) (lock held), replacing and destroying any
- * old one. Returns 0, or -ENOMEM (table full: as is not taken). */
+
+/*
+ * The table (memserv.c; the locking rules are its top comment).
+ * space_enter: a reference to the space (node, pid, home) and its lock,
+ * or -ESRCH with nothing held; space_leave gives both back.
+ * space_create: a new entry for a key not in the table, its lock held
+ * and as NULL (the creator sets it, or removes the entry, then leaves);
+ * -EEXIST, -ENOMEM. space_remove (lock held): takes the entry out of the
+ * table and returns its aspace, which the caller then destroys.
+ * space_set_as (lock held): sets the entry's aspace.
+ */
+int space_enter(struct memserv *ms, uint16_t node, uint32_t pid, uint16_t home,
+		struct mem_proc **out);
+void space_leave(struct memserv *ms, struct mem_proc *p);
+int space_create(struct memserv *ms, uint16_t node, uint32_t pid, uint16_t home,
+		 struct mem_proc **out);
+struct aspace *space_remove(struct memserv *ms, struct mem_proc *p);
+void space_set_as(struct memserv *ms, struct mem_proc *p, struct aspace *as);
+
+/* MEM_REGION rq to owner; *value (if not NULL) the reply's value. 0 or
+ * the call's errno. */
+int region_call(struct memserv *ms, uint16_t owner, const struct mem_region_req *rq,
+		uint64_t *value);
+/* MEM_REGION_EXIT of p's process to every remote owner of as (p's lock
+ * held); failures are logged, not returned. */
+void region_exit_all(struct memserv *ms, struct mem_proc *p, struct aspace *as);
+/*
+ * Installs as as the home space of (node, pid) (exec; as->self is this
+ * node), replacing any old one: the old one's remote owners get
+ * MEM_REGION_EXIT, then it is destroyed. Waits for handlers using the
+ * old one. Returns 0, or -ENOMEM (table full: as is not taken).
+ */
 int memserv_install(struct memserv *ms, uint16_t node, uint32_t pid, struct aspace *as);
 /* 16 bytes for AT_RANDOM (not cryptographic: clock and a counter mixed). */
 void memserv_random(struct memserv *ms, uint8_t out[16]);
@@ -69,8 +131,9 @@ struct exec_source {
 	uint64_t size;
 };
 
-/* Decodes rq (everything but the file): 0, -EINVAL or -E2BIG. */
-int exec_decode(const struct mem_exec_req *rq);
+/* Decodes rq (everything but the file) for the receiver self: 0,
+ * -EINVAL or -E2BIG. */
+int exec_decode(const struct mem_exec_req *rq, uint16_t self);
 /* Builds pid's new address space from src and installs it for (node,
  * pid); fills *rp. The old one stays until the new one is complete. */
 int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,

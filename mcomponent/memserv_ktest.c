@@ -7,20 +7,27 @@
  *   LOOP_M  the memory service (1 MiB of frames)
  *   LOOP_P  a processor: its "ExCache lines" are two pages of its window,
  *           registered for the server's READs and WRITEs
- *   LOOP_Q  another processor, which must not reach LOOP_P's processes
+ *   LOOP_Q  another processor, which must not reach LOOP_P's processes;
+ *           or the "home" that sends MEM_REGION to LOOP_M; or a second
+ *           memory service, the owner of a vRegion whose home is LOOP_M
  *
  * Address spaces come from memserv_test_aspace (no storage node here),
  * or from memserv_test_exec with a small ELF image built in memory; the
  * exec through the file service is the cluster test's. Every test ends
  * with MEM_EXIT and checks that the frame count is back where it was.
+ * The bed asks for a handler pool on LOOP_M (rpc_serve_pool); without
+ * one (-ENOSYS) the handlers run one at a time, as the log says.
  */
 #include "elf.h"
 #include "memserv.h"
 #include "ustack.h"
 
+#include <kernel/config.h>
 #include <kernel/errno.h>
 #include <kernel/ktest.h>
 #include <kernel/mm.h>
+#include <kernel/printk.h>
+#include <kernel/sched.h>
 #include <kernel/time.h>
 #include <lib/string.h>
 #include <net/loop_fabric.h>
@@ -67,6 +74,7 @@ static bool bed_up(struct bed *b)
 {
 	static const uint16_t ids[BED_NODES] = {LOOP_M, LOOP_P, LOOP_Q};
 	struct mem_stats st;
+	int err;
 
 	memset(b, 0, sizeof(*b));
 	b->fab = loop_create(BED_NODES, LOOP_M, 1);
@@ -75,6 +83,10 @@ static bool bed_up(struct bed *b)
 	for (unsigned i = 0; i < BED_NODES; i++)
 		if (rpc_start(b->fab->nodes[i].dev, ids, BED_NODES, &b->rn[i]))
 			goto fail;
+	err = rpc_serve_pool(b->rn[0], 0x1200, 0x120f, 4);
+	if (err)
+		pr_info("memserv ktest: no pool on the loopback node (%s): one thread serves",
+			errno_name(err));
 	if (memserv_start(b->rn[0], dev_of(b, LOOP_M), 1 << 20, 0, &b->ms))
 		goto fail;
 	if (verbs_buf_alloc(dev_of(b, LOOP_P), 2 * 4096, &b->line) ||
@@ -100,7 +112,7 @@ static int miss(struct bed *b, uint32_t pid, uint64_t va, uint32_t access, unsig
 {
 	struct mem_miss_req rq = {.pid = pid, .access = access, .va = va,
 				  .line_offset = b->line.offset + line * 4096ull,
-				  .line_key = b->mr.key};
+				  .line_key = b->mr.key, .home = LOOP_M};
 
 	memset(rp, 0xee, sizeof(*rp));
 	return call(b, LOOP_P, MSG_MEM_MISS, &rq, sizeof(rq), rp, sizeof(*rp));
@@ -109,7 +121,8 @@ static int miss(struct bed *b, uint32_t pid, uint64_t va, uint32_t access, unsig
 static int flush(struct bed *b, uint32_t pid, uint64_t va, unsigned line)
 {
 	struct mem_flush_req rq = {.pid = pid, .va = va, .line_key = b->mr.key,
-				   .line_offset = b->line.offset + line * 4096ull};
+				   .line_offset = b->line.offset + line * 4096ull,
+				   .home = LOOP_M};
 	struct mem_value rp;
 
 	return call(b, LOOP_P, MSG_MEM_FLUSH, &rq, sizeof(rq), &rp, sizeof(rp));
@@ -211,7 +224,8 @@ KTEST(memserv_miss_flush)
 	/* another node cannot reach P's process */
 	{
 		struct mem_miss_req rq = {.pid = PID, .access = 1, .va = a,
-					  .line_offset = b.line.offset, .line_key = b.mr.key};
+					  .line_offset = b.line.offset, .line_key = b.mr.key,
+					  .home = LOOP_M};
 
 		KT_EXPECT_EQ(call(&b, LOOP_Q, MSG_MEM_MISS, &rq, sizeof(rq), &rp,
 				  sizeof(rp)),
@@ -242,9 +256,11 @@ KTEST(memserv_victim)
 	rq.va = a + 4096;
 	rq.line_offset = b.line.offset;
 	rq.line_key = b.mr.key;
+	rq.home = LOOP_M;
 	rq.flags = MEM_MISS_VICTIM;
 	rq.victim_pid = PID;
 	rq.victim_va = a + 17;
+	rq.victim_home = LOOP_M;
 	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MISS, &rq, sizeof(rq), &rp, sizeof(rp)), 0);
 	KT_EXPECT_EQ(rp.flags, 0);
 	KT_EXPECT_EQ(line_va(&b, 0)[100], 0xb2);
@@ -325,6 +341,7 @@ KTEST(memserv_bad_requests)
 	good.va = MEM_STACK_TOP - 1;
 	good.line_offset = b.line.offset;
 	good.line_key = b.mr.key;
+	good.home = LOOP_M;
 #define MISS_WITH(field, value, want)                                                    \
 	do {                                                                             \
 		rq = good;                                                               \
@@ -350,10 +367,11 @@ KTEST(memserv_bad_requests)
 	KT_EXPECT_EQ(flush(&b, PID, good.va, 0), 0);
 	MISS_WITH(line_offset, b.line.offset + 8192, -EFAULT); /* outside the MR */
 	MISS_WITH(line_key, b.mr.key ^ 0x100, -EFAULT);
+	MISS_WITH(home, 0, -EINVAL);
 	MISS_WITH(victim_home, 0, 0);
 	{
 		struct mem_flush_req fr = {.pid = PID, .va = good.va, .line_key = 0,
-					   .line_offset = b.line.offset};
+					   .line_offset = b.line.offset, .home = LOOP_M};
 
 		KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_FLUSH, &fr, sizeof(fr), &v, sizeof(v)),
 			     -EFAULT); /* bad key: the page keeps its frame */
@@ -519,6 +537,8 @@ KTEST(memserv_exec_image)
 	rq->strings_len = sizeof(strings);
 	memcpy(rq->strings, strings, sizeof(strings));
 	memcpy(rq->path, "/bin/prog", 10);
+	rq->nmemory = 1;
+	rq->memory[0] = LOOP_M;
 	/* bad requests first: nothing installed */
 	rq->argc = 3;
 	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
@@ -527,6 +547,23 @@ KTEST(memserv_exec_image)
 	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
 	rq->path[0] = '/';
 	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x1000, &rp), -ENOEXEC);
+	/* the memory nodes: 1..8, none 0 or twice, the receiver among them */
+	rq->nmemory = 0;
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->nmemory = MEM_MAX_NODES + 1;
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->nmemory = 2;
+	rq->memory[0] = LOOP_Q;
+	rq->memory[1] = LOOP_P;
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->memory[1] = LOOP_Q;
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->memory[1] = 0;
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->memory[1] = LOOP_M;
+	rq->memory[2] = LOOP_P; /* past nmemory */
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
+	rq->memory[2] = 0;
 	memserv_get_stats(b.ms, &st);
 	KT_EXPECT_EQ(st.processes, 0);
 	KT_EXPECT_EQ(st.frames_free, b.free0);
@@ -561,6 +598,23 @@ KTEST(memserv_exec_image)
 	KT_EXPECT_EQ(rd64(l + sp_off + 56), 0x400040);
 	KT_EXPECT(memcmp(l + (rd64(l + sp_off + 8) & 4095), "prog", 5) == 0);
 	KT_EXPECT(memcmp(l + (rd64(l + sp_off + 32) & 4095), "HOME=/", 7) == 0);
+	/* two memory nodes and a manager that cannot place (no GMM on Q):
+	 * a new vRegion stays on the home, which serves its misses */
+	{
+		unsigned manager = kconfig.manager_id;
+		uint64_t a = 0;
+
+		kconfig.manager_id = LOOP_Q;
+		KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, 0x80000000ull, 4096, PROT_RW, MAP_PA,
+				      &a),
+			     0);
+		kconfig.manager_id = manager;
+		KT_EXPECT_EQ(a, 0x80000000ull);
+		KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_WRITE, 0, &mp), 0);
+		KT_EXPECT_EQ(mp.flags, MEM_MISS_ZERO);
+		memserv_get_stats(b.ms, &st);
+		KT_EXPECT_EQ(st.placed_away, 0);
+	}
 	/* exec again over it: the old space goes, the frames stay balanced */
 	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), 0);
 	memserv_get_stats(b.ms, &st);
@@ -570,4 +624,435 @@ KTEST(memserv_exec_image)
 	bed_down(&b);
 	kfree(rq);
 	kfree(file);
+}
+
+/* ---- fork, remote vRegions, concurrency ---------------------------------------------- */
+
+#define PID2	 8
+#define CHILD	 9
+#define VR_X	 0x40000000ull /* a vRegion the tests place elsewhere */
+
+static int call_to(struct bed *b, uint16_t from, uint16_t to, unsigned op, const void *rq,
+		   size_t rq_len, void *rp, size_t rp_len)
+{
+	return rpc_call(b->rn[from - LOOP_M], to, op, rq, rq_len, rp, rp_len, CALL_NS);
+}
+
+/* A miss or a flush from P to node to, naming home (0: to itself). */
+static int miss_at(struct bed *b, uint16_t to, uint16_t home, uint32_t pid, uint64_t va,
+		   uint32_t access, unsigned line, struct mem_miss_reply *rp)
+{
+	struct mem_miss_req rq = {.pid = pid, .access = access, .va = va,
+				  .home = home ? home : to,
+				  .line_offset = b->line.offset + line * 4096ull,
+				  .line_key = b->mr.key};
+
+	memset(rp, 0xee, sizeof(*rp));
+	return call_to(b, LOOP_P, to, MSG_MEM_MISS, &rq, sizeof(rq), rp, sizeof(*rp));
+}
+
+static int flush_at(struct bed *b, uint16_t to, uint16_t home, uint32_t pid, uint64_t va,
+		    unsigned line)
+{
+	struct mem_flush_req rq = {.pid = pid, .va = va, .home = home ? home : to,
+				   .line_key = b->mr.key,
+				   .line_offset = b->line.offset + line * 4096ull};
+	struct mem_value rp;
+
+	return call_to(b, LOOP_P, to, MSG_MEM_FLUSH, &rq, sizeof(rq), &rp, sizeof(rp));
+}
+
+static int fork_call(struct bed *b, uint32_t pid, uint32_t child, uint64_t *shared)
+{
+	struct mem_fork_req rq = {.pid = pid, .child_pid = child};
+	struct mem_value rp = {0};
+	int err = call(b, LOOP_P, MSG_MEM_FORK, &rq, sizeof(rq), &rp, sizeof(rp));
+
+	if (shared)
+		*shared = rp.value;
+	return err;
+}
+
+/* MEM_REGION from node from (the "home") to LOOP_M. */
+static int region(struct bed *b, uint16_t from, const struct mem_region_req *rq,
+		  uint64_t *value)
+{
+	struct mem_value rp = {0};
+	int err = call(b, from, MSG_MEM_REGION, rq, sizeof(*rq), &rp, sizeof(rp));
+
+	if (value)
+		*value = rp.value;
+	return err;
+}
+
+/* Fills line with byte v, flushes it as page va of pid. */
+static int put_page(struct bed *b, uint16_t to, uint16_t home, uint32_t pid, uint64_t va,
+		    unsigned line, uint8_t v)
+{
+	memset(line_va(b, line), v, 4096);
+	return flush_at(b, to, home, pid, va, line);
+}
+
+/* The first byte of page va of pid as a miss brings it into line 1
+ * (0 for a ZERO answer), or -1 on an error. */
+static int get_byte(struct bed *b, uint16_t to, uint16_t home, uint32_t pid, uint64_t va)
+{
+	struct mem_miss_reply rp;
+
+	memset(line_va(b, 1), 0x11, 4096);
+	if (miss_at(b, to, home, pid, va, MEM_PROT_READ, 1, &rp))
+		return -1;
+	if (rp.flags == MEM_MISS_ZERO)
+		return 0;
+	return rp.flags ? -1 : line_va(b, 1)[0];
+}
+
+static void exit_pid(struct ktest_ctx *kt, struct bed *b, uint32_t pid)
+{
+	int err;
+
+	pid_call(b, MSG_MEM_EXIT, pid, 0, &err);
+	KT_EXPECT_EQ(err, 0);
+}
+
+/* fork: the child sees the parent's pages; a store into either is its
+ * own (copy-on-write); both exits give every frame back. */
+KTEST(memserv_fork_cow)
+{
+	const uint64_t s = MEM_STACK_TOP - 4096;
+	struct mem_stats st;
+	struct bed b;
+	uint64_t shared = 0, a = 0;
+	int err;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_EXPECT_EQ(pid_call(&b, MSG_MEM_BRK, PID, HEAP + 8192, &err), HEAP + 8192);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID, s, 0, 0xa1), 0);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, LOOP_M, PID, HEAP, 0, 0xa2), 0);
+	/* bad forks first */
+	KT_EXPECT_EQ(fork_call(&b, PID, 0, NULL), -EINVAL);
+	KT_EXPECT_EQ(fork_call(&b, PID, PID, NULL), -EINVAL);
+	KT_EXPECT_EQ(fork_call(&b, PID + 100, CHILD, NULL), -ESRCH);
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID2, HEAP) == 0);
+	KT_EXPECT_EQ(fork_call(&b, PID, PID2, NULL), -EEXIST);
+	exit_pid(kt, &b, PID2);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.forks, 0);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 2);
+	/* the fork: two pages shared, no frame taken */
+	KT_EXPECT_EQ(fork_call(&b, PID, CHILD, &shared), 0);
+	KT_EXPECT_EQ(shared, 2);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.forks, 1);
+	KT_EXPECT_EQ(st.processes, 2);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 2);
+	KT_EXPECT_EQ(memserv_test_frame_refs(b.ms, LOOP_P, CHILD, LOOP_M, s), 2);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, s), 0xa1);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, HEAP), 0xa2);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, HEAP + 4096), 0); /* never written */
+	KT_EXPECT_EQ(pid_call(&b, MSG_MEM_BRK, CHILD, 0, &err), HEAP + 8192);
+	KT_EXPECT_EQ(fork_call(&b, PID, CHILD, NULL), -EEXIST);
+	/* the child stores its stack page: its own frame; the parent's stays */
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, CHILD, s, 0, 0xc1), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, s), 0xc1);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, s), 0xa1);
+	KT_EXPECT_EQ(memserv_test_frame_refs(b.ms, LOOP_P, PID, LOOP_M, s), 1);
+	/* the parent stores its heap page, as a victim of a miss */
+	{
+		struct mem_miss_req rq = {.pid = PID, .access = MEM_PROT_READ, .va = s,
+					  .line_offset = b.line.offset, .line_key = b.mr.key,
+					  .flags = MEM_MISS_VICTIM, .victim_pid = PID,
+					  .victim_va = HEAP, .home = LOOP_M,
+					  .victim_home = LOOP_M};
+		struct mem_miss_reply rp;
+
+		memset(line_va(&b, 0), 0xb2, 4096);
+		KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MISS, &rq, sizeof(rq), &rp, sizeof(rp)),
+			     0);
+	}
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, HEAP), 0xb2);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, HEAP), 0xa2);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.cow_copies, 2);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 4);
+	/* the child's mmap and munmap are its own */
+	{
+		struct mem_map_req mr = {.pid = CHILD, .prot = PROT_RW, .flags = MAP_PA,
+					 .len = 4096};
+		struct mem_value v;
+
+		KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP, &mr, sizeof(mr), &v, sizeof(v)), 0);
+		a = v.value;
+	}
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), -1); /* -EFAULT in the parent */
+	/* exits: the parent's, then the child's; every frame back */
+	exit_pid(kt, &b, PID);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, HEAP), 0xa2);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 2);
+	exit_pid(kt, &b, CHILD);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
+	KT_EXPECT_EQ(st.processes, 0);
+	bed_down(&b);
+}
+
+/* MEM_REGION: every bad field; then a remote space that LOOP_Q ("the
+ * home") keeps on LOOP_M for P's process, reached by misses and flushes
+ * naming home LOOP_Q. */
+KTEST(memserv_region_owner)
+{
+	const uint64_t x = VR_X + 0x10000;
+	struct mem_region_req good = {.proc_node = LOOP_P, .op = MEM_REGION_MAP, .pid = PID,
+				      .prot = PROT_RW, .vflags = 0x8 /* VMA_ANON */,
+				      .start = x, .end = x + 3 * 4096};
+	struct mem_region_req rq;
+	struct mem_miss_reply mp;
+	struct mem_stats st;
+	struct bed b;
+	uint64_t v = 0;
+
+	KT_ASSERT(bed_up(&b));
+#define REGION_WITH(field, value, want)                                                  \
+	do {                                                                             \
+		rq = good;                                                               \
+		rq.field = value;                                                        \
+		KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), (uint64_t)(want));           \
+	} while (0)
+	REGION_WITH(proc_node, 0, -EINVAL);
+	REGION_WITH(op, 0, -EINVAL);
+	REGION_WITH(op, 6, -EINVAL);
+	REGION_WITH(reserved, 1, -EINVAL);
+	REGION_WITH(child_pid, 3, -EINVAL);
+	REGION_WITH(prot, 8, -EINVAL);
+	REGION_WITH(vflags, 0, -EINVAL);
+	REGION_WITH(vflags, 0x10, -EINVAL);
+	REGION_WITH(start, x + 1, -EINVAL);
+	REGION_WITH(end, x, -EINVAL);
+	REGION_WITH(start, 0, -EINVAL);		       /* below MEM_USER_BASE */
+	REGION_WITH(end, VR_X + MEM_VREGION_SIZE + 4096, -EINVAL); /* two vRegions */
+	REGION_WITH(end, MEM_USER_TOP + 4096, -EINVAL);
+	rq = good;
+	rq.op = MEM_REGION_UNMAP;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), -EINVAL); /* prot set */
+	rq.prot = 0;
+	rq.vflags = 0;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), 0); /* nothing held: fine */
+	rq = (struct mem_region_req){.proc_node = LOOP_P, .op = MEM_REGION_FORK, .pid = PID};
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), -EINVAL); /* no child */
+	rq.child_pid = PID;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), -EINVAL);
+	rq.child_pid = CHILD;
+	rq.start = x;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), -EINVAL);
+	rq = good;
+	rq.op = MEM_REGION_PROTECT;
+	rq.vflags = 0;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), -ENOMEM); /* nothing held */
+	KT_EXPECT_EQ(region(&b, LOOP_M, &good, NULL), -EINVAL); /* from itself */
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.remote_vregions, 0);
+
+	/* the remote space: map, then misses and flushes with home Q */
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &good, NULL), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.remote_vregions, 1);
+	KT_EXPECT_EQ(st.processes, 0); /* a remote space is not a process here */
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, LOOP_M, PID, x, MEM_PROT_READ, 0, &mp), -ESRCH);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, LOOP_Q, PID, x, MEM_PROT_WRITE, 0, &mp), 0);
+	KT_EXPECT_EQ(mp.flags, MEM_MISS_ZERO);
+	KT_EXPECT_EQ(mp.prot, PROT_RW);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, LOOP_Q, PID, x + 3 * 4096, MEM_PROT_READ, 0, &mp),
+		     -EFAULT);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, LOOP_Q, PID, x, 0, 0x5a), 0);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, LOOP_Q, PID, x + 4096, 0, 0x5b), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, LOOP_Q, PID, x), 0x5a);
+	KT_EXPECT_EQ(flush_at(&b, LOOP_M, 0, PID, x, 0), -ESRCH); /* no home space */
+	/* protect, unmap a page (its frame goes) */
+	rq = good;
+	rq.op = MEM_REGION_PROTECT;
+	rq.prot = MEM_PROT_READ;
+	rq.vflags = 0;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), 0);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, LOOP_Q, PID, x, MEM_PROT_WRITE, 0, &mp), -EACCES);
+	rq.op = MEM_REGION_UNMAP;
+	rq.prot = 0;
+	rq.start = x + 4096;
+	rq.end = x + 2 * 4096;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, LOOP_Q, PID, x + 4096), -1);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 1);
+	/* fork of the remote part; the child's page is shared */
+	rq = (struct mem_region_req){.proc_node = LOOP_P, .op = MEM_REGION_FORK, .pid = PID,
+				     .child_pid = CHILD};
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), 0);
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, NULL), -EEXIST);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, LOOP_Q, CHILD, x), 0x5a);
+	KT_EXPECT_EQ(memserv_test_frame_refs(b.ms, LOOP_P, CHILD, LOOP_Q, x), 2);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.remote_vregions, 2);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 1);
+	/* another processor cannot reach it */
+	{
+		struct mem_miss_req mq = {.pid = PID, .access = 1, .va = x, .home = LOOP_Q,
+					  .line_offset = b.line.offset, .line_key = b.mr.key};
+
+		KT_EXPECT_EQ(call(&b, LOOP_Q, MSG_MEM_MISS, &mq, sizeof(mq), &mp, sizeof(mp)),
+			     -ESRCH);
+	}
+	/* exits: the parent's (1 page), the child's, one again (nothing held) */
+	rq = (struct mem_region_req){.proc_node = LOOP_P, .op = MEM_REGION_EXIT, .pid = PID};
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, &v), 0);
+	KT_EXPECT_EQ(v, 1);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, LOOP_Q, CHILD, x), 0x5a);
+	rq.pid = CHILD;
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, &v), 0);
+	KT_EXPECT_EQ(region(&b, LOOP_Q, &rq, &v), 0);
+	KT_EXPECT_EQ(v, 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, LOOP_Q, CHILD, x), -1);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
+	KT_EXPECT_EQ(st.remote_vregions, 0);
+	bed_down(&b);
+}
+
+/* A home (LOOP_M) with a vRegion owned by LOOP_Q: first without a service
+ * on Q (the map is refused and undone), then with one: misses at the home
+ * answer ELSEWHERE, the owner serves them, and mmap, munmap, fork and
+ * exit reach the owner. */
+KTEST(memserv_region_home)
+{
+	const uint64_t x = VR_X + 0x20000;
+	struct memserv *q = NULL;
+	struct mem_miss_reply mp;
+	struct mem_stats st, qst;
+	struct bed b;
+	uint64_t a = 0;
+	uint32_t q_free0;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_EXPECT_EQ(memserv_test_place(b.ms, LOOP_P, PID, VR_X, LOOP_Q), 0);
+	KT_EXPECT_EQ(memserv_test_place(b.ms, LOOP_P, PID, VR_X, LOOP_M), -EEXIST);
+	/* no service on Q: the owner refuses, the home keeps no VMA */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, x, 2 * 4096, PROT_RW, MAP_PA, &a), -ENODEV);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, 0, PID, x, MEM_PROT_READ, 0, &mp), -EFAULT);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.vmas, 1); /* the stack */
+	/* a mapping across the vRegion's start: the home's piece is undone too */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, VR_X - 4096, 2 * 4096, PROT_RW,
+			      MAP_PA | 0x10, &a),
+		     -ENODEV);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.vmas, 1);
+
+	KT_ASSERT(memserv_start(b.rn[2], dev_of(&b, LOOP_Q), 1 << 20, 0, &q) == 0);
+	memserv_get_stats(q, &qst);
+	q_free0 = (uint32_t)qst.frames_free;
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, x, 2 * 4096, PROT_RW, MAP_PA, &a), 0);
+	KT_EXPECT_EQ(a, x);
+	memserv_get_stats(q, &qst);
+	KT_EXPECT_EQ(qst.remote_vregions, 1);
+	/* at the home: ELSEWHERE with the owner, prot 0, line untouched */
+	memset(line_va(&b, 0), 0x77, 4096);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, 0, PID, x, MEM_PROT_WRITE, 0, &mp), 0);
+	KT_EXPECT_EQ(mp.flags, MEM_MISS_ELSEWHERE);
+	KT_EXPECT_EQ(mp.owner, LOOP_Q);
+	KT_EXPECT_EQ(mp.prot, 0);
+	KT_EXPECT_EQ(line_va(&b, 0)[5], 0x77);
+	KT_EXPECT_EQ(flush_at(&b, LOOP_M, 0, PID, x, 0), -EFAULT); /* not the home's page */
+	/* at the owner, naming the home */
+	KT_EXPECT_EQ(miss_at(&b, LOOP_Q, LOOP_M, PID, x, MEM_PROT_WRITE, 0, &mp), 0);
+	KT_EXPECT_EQ(mp.flags, MEM_MISS_ZERO);
+	KT_EXPECT_EQ(put_page(&b, LOOP_Q, LOOP_M, PID, x, 0, 0x3c), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_Q, LOOP_M, PID, x), 0x3c);
+	/* mprotect reaches the owner */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MPROTECT, x, 4096, MEM_PROT_READ, 0, NULL), 0);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_Q, LOOP_M, PID, x, MEM_PROT_WRITE, 0, &mp), -EACCES);
+	/* fork: the owner copies its part */
+	KT_EXPECT_EQ(fork_call(&b, PID, CHILD, NULL), 0);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, 0, CHILD, x, MEM_PROT_READ, 0, &mp), 0);
+	KT_EXPECT_EQ(mp.flags, MEM_MISS_ELSEWHERE);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_Q, LOOP_M, CHILD, x), 0x3c);
+	memserv_get_stats(q, &qst);
+	KT_EXPECT_EQ(qst.remote_vregions, 2);
+	KT_EXPECT_EQ(qst.frames_free, q_free0 - 1);
+	/* munmap of the parent's page: gone at the owner, the child's stays */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MUNMAP, x, 4096, 0, 0, NULL), 0);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_Q, LOOP_M, PID, x, MEM_PROT_READ, 0, &mp), -EFAULT);
+	KT_EXPECT_EQ(miss_at(&b, LOOP_M, 0, PID, x, MEM_PROT_READ, 0, &mp), -EFAULT);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_Q, LOOP_M, CHILD, x), 0x3c);
+	/* exits reach the owner: every frame back there */
+	exit_pid(kt, &b, PID);
+	exit_pid(kt, &b, CHILD);
+	memserv_get_stats(q, &qst);
+	KT_EXPECT_EQ(qst.remote_vregions, 0);
+	KT_EXPECT_EQ(qst.frames_free, q_free0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
+	KT_EXPECT_EQ(st.processes, 0);
+	rpc_stop(b.rn[2]);
+	b.rn[2] = NULL;
+	memserv_stop(q);
+	bed_down(&b);
+}
+
+/* Two processes' misses and flushes from two threads at once (in the
+ * pool's threads if the node has rpc_serve_pool, else one at a time). */
+struct conc_worker {
+	struct bed *b;
+	uint32_t pid;
+	unsigned line;
+	int result; /* 0, or the first failure's step (> 0) or errno */
+};
+
+static void conc_main(void *arg)
+{
+	struct conc_worker *w = arg;
+	struct mem_miss_reply rp;
+
+	w->result = 0;
+	for (unsigned i = 0; i < 40 && !w->result; i++) {
+		uint64_t va = MEM_STACK_TOP - 4096 * (1 + i % 8);
+		uint8_t v = (uint8_t)(w->pid * 16 + i);
+
+		memset(line_va(w->b, w->line), v, 4096);
+		w->result = flush_at(w->b, LOOP_M, 0, w->pid, va, w->line);
+		memset(line_va(w->b, w->line), 0, 4096);
+		if (!w->result)
+			w->result = miss_at(w->b, LOOP_M, 0, w->pid, va, MEM_PROT_READ,
+					    w->line, &rp);
+		if (!w->result && (rp.flags || line_va(w->b, w->line)[4095] != v))
+			w->result = 1000 + (int)i;
+	}
+}
+
+KTEST(memserv_two_processes)
+{
+	struct conc_worker w[2];
+	struct thread *t[2];
+	struct mem_stats st;
+	struct bed b;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID2, HEAP) == 0);
+	for (unsigned i = 0; i < 2; i++) {
+		w[i] = (struct conc_worker){.b = &b, .pid = i ? PID2 : PID, .line = i,
+					    .result = -1};
+		t[i] = thread_create("memserv-kt", conc_main, &w[i], false);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		KT_ASSERT(t[i] != NULL);
+		thread_join(t[i]);
+		KT_EXPECT_EQ(w[i].result, 0);
+	}
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.flushes, 80);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 16);
+	exit_pid(kt, &b, PID2);
+	end_process(kt, &b);
+	bed_down(&b);
 }

@@ -343,12 +343,17 @@ static int b_memstats(struct hostlink_run *run, int argc, char **argv)
 	}
 	hostlink_printf(run,
 			"frames_total %llu\nframes_free %llu\nprocesses %llu\nvmas %llu\n"
-			"misses %llu\nzero_misses %llu\nflushes %llu\nexecs %llu\n",
+			"misses %llu\nzero_misses %llu\nflushes %llu\nexecs %llu\n"
+			"forks %llu\ncow_copies %llu\nremote_vregions %llu\n"
+			"placed_away %llu\n",
 			(unsigned long long)st.frames_total,
 			(unsigned long long)st.frames_free,
 			(unsigned long long)st.processes, (unsigned long long)st.vmas,
 			(unsigned long long)st.misses, (unsigned long long)st.zero_misses,
-			(unsigned long long)st.flushes, (unsigned long long)st.execs);
+			(unsigned long long)st.flushes, (unsigned long long)st.execs,
+			(unsigned long long)st.forks, (unsigned long long)st.cow_copies,
+			(unsigned long long)st.remote_vregions,
+			(unsigned long long)st.placed_away);
 	return 0;
 }
 
@@ -409,9 +414,11 @@ static void print_counters(struct hostlink_run *run, const char *who,
 			   const struct tessera_excache_counters *c)
 {
 	hostlink_printf(run,
-			"%s: misses %llu, zero-fills %llu, evictions %llu, flushes %llu, "
-			"piggybacked %llu, dropped %llu, prefetches %llu (hits %llu)\n",
-			who, (unsigned long long)c->misses, (unsigned long long)c->zero_fills,
+			"%s: misses %llu, redirects %llu, zero-fills %llu, fresh-fills %llu, "
+			"evictions %llu, flushes %llu, piggybacked %llu, dropped %llu, "
+			"prefetches %llu (hits %llu)\n",
+			who, (unsigned long long)c->misses, (unsigned long long)c->redirects,
+			(unsigned long long)c->zero_fills, (unsigned long long)c->fresh_fills,
 			(unsigned long long)c->evictions, (unsigned long long)c->flushes,
 			(unsigned long long)c->piggybacks, (unsigned long long)c->drops,
 			(unsigned long long)c->prefetches,

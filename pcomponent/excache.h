@@ -2,15 +2,21 @@
  * The ExCache (pcomponent/excache.c): the processor's cache of user
  * pages in its fabric window, and the only memory user page tables ever
  * map (DESIGN.md section 5, include/proto/mem.h). A page fault on a user
- * address is a miss, answered by the process's home memory node, which
- * RDMA-writes the page into a line. Set logic: pcomponent/excache_set.h.
+ * address is a miss, answered by the memory node owning the page's
+ * vRegion (learnt from the process's home), which RDMA-writes the page
+ * into a line; a miss in a fresh range is zero-filled here with no
+ * message. Set logic: pcomponent/excache_set.h; fresh ranges:
+ * pcomponent/excache_fresh.h.
  */
 #ifndef PCOMPONENT_EXCACHE_H
 #define PCOMPONENT_EXCACHE_H
 
+#include "excache_fresh.h"
+
 #include <kernel/spinlock.h>
 #include <proto/tessera_sys.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct process;
@@ -18,23 +24,22 @@ struct process;
 #define EXCACHE_OWNERS 32 /* vRegion owners remembered per process */
 #define EXCACHE_FRESH  64 /* fresh ranges remembered per process */
 
-/* A range of anonymous memory never written since it was mapped: its
- * pages are zero on every memory node, so a miss there needs no message. */
-struct excache_fresh {
-	uint64_t start, end; /* page aligned; end > start */
-	uint32_t prot;	     /* the mapping's PROT_* */
-};
-
 /* What the ExCache keeps per process (struct process.ec). Only the
  * functions below touch it. */
 struct excache_proc {
-	uint16_t home;		/* the process's home memory node */
-	struct spinlock lock;	/* the two tables below */
+	uint16_t home;	      /* the process's home memory node */
+	struct spinlock lock; /* the two tables below; never held across an
+				 RPC or a page table change */
+	/* vRegion owners learnt so far: hints for routing (a miss for an
+	 * unknown vRegion goes to the home, which redirects it); each line
+	 * records its own node, so forgetting an owner never loses data */
 	uint64_t owner_vregion[EXCACHE_OWNERS]; /* vRegion index + 1 (0: free) */
 	uint16_t owner_node[EXCACHE_OWNERS];
-	struct excache_fresh fresh[EXCACHE_FRESH];
+	unsigned owner_next; /* round-robin slot to replace when full */
+	struct excache_fresh fresh[EXCACHE_FRESH]; /* excache_fresh.h's set */
 	unsigned nfresh;
-	uint64_t last_miss_vpn; /* prefetch's sequence detector */
+	uint64_t last_miss_vpn;		     /* prefetch's sequence detector; the
+						faulting thread only (one thread) */
 	struct tessera_excache_counters ctr; /* atomics */
 };
 
@@ -45,8 +50,11 @@ void excache_proc_init(struct excache_proc *ep, uint16_t home);
 /*
  * Fresh ranges. After a successful anonymous mmap (or a brk that grew
  * the heap) the syscall layer calls excache_fresh_add with the range and
- * its prot; a later miss there is zero-filled here with no message (the
- * page stays dirty in the line, so eviction stores it). Before any
+ * its prot; a later miss there is zero-filled here with no message
+ * (once its vRegion's owner is known; the page then leaves the set; a
+ * page the process writes has a dirty PTE, so eviction stores it; one
+ * only read is dropped clean: it is still zero on the memory node;
+ * prefetch skips fresh pages). Before any
  * change of [start, end) on the memory side (munmap, MAP_FIXED over it,
  * mprotect, brk shrink) it calls excache_fresh_remove. Forgetting a
  * range is always safe (a miss then asks the memory node); a full table
@@ -79,18 +87,22 @@ bool excache_ready(void);
 /*
  * A miss: the user page holding addr of p (the calling thread's process)
  * is wanted for access (USPACE_READ, WRITE or EXEC). Takes a line of the
- * page's set (evicting, and writing back if dirty, a victim), asks p's
- * home node for the page and maps the line with the rights the reply
- * allows. Returns 0 once mapped, -EFAULT (no VMA, or addr outside user
- * space), -EACCES (the VMA forbids access), -ENODEV (no cache), or an RPC
+ * page's set (evicting, and writing back if dirty, a victim); in a fresh
+ * range whose owner is known, zeroes it; else asks the owner of the
+ * page's vRegion (the home if not known yet: a MEM_MISS_ELSEWHERE reply
+ * names the owner, which is asked next). Maps the line with the rights
+ * the reply (or the fresh range) allows. Returns 0 once mapped, -EFAULT
+ * (no VMA, or addr outside user space), -EACCES (the VMA forbids
+ * access), -ENODEV (no cache), -EPROTO (a redirect to a node that is not
+ * one of kconfig's memory= nodes, or a malformed reply), or an RPC
  * error. Sleeps; thread context, no spinlock held.
  */
 int excache_fault(struct process *p, uint64_t addr, unsigned access);
 
 /*
  * Takes the lines of p in [start, end) out of the cache and its page
- * tables. With writeback, dirty lines are first stored on p's home node
- * (mprotect); without, their contents are thrown away (munmap, exit,
+ * tables. With writeback, dirty lines are first stored on their
+ * vRegion's owner (mprotect); without, their contents are thrown away (munmap, exit,
  * mmap MAP_FIXED, brk shrink). Returns 0, or the first write-back error
  * (the line whose write-back failed stays cached and mapped). Sleeps.
  */
@@ -100,5 +112,17 @@ void excache_drop_process(struct process *p);
 
 /* Geometry and counters (p may be NULL: process fields zero). */
 void excache_get_stats(const struct process *p, struct tessera_excache_stats *st);
+
+/*
+ * The status page's live line (kernel/status.h, status_set_line_fn; set
+ * by excache_init): "ec KIB WAYS POLICY" then EXCACHE_STATUS_FIELDS node
+ * figures, space separated: lines valid, misses, fresh_fills, zero_fills,
+ * evictions, flushes, piggybacks, prefetches, prefetch_hits, redirects,
+ * drops. A figure is exact below 100000, else its leading digits and k,
+ * M, G, T or P (x1000 each; rounded down), so the line stays under 90
+ * bytes. tools/tessera/status.c parses it. Empty without a cache.
+ */
+#define EXCACHE_STATUS_FIELDS 11
+void excache_status_line(char *buf, size_t cap);
 
 #endif

@@ -140,6 +140,7 @@ void exs_fill(struct exs_set *s, unsigned way, void *owner, uint32_t pid, uint64
 	l->prefetched = prefetched;
 	l->rights = 0;
 	l->dirty = 0;
+	l->node = 0;
 }
 
 void exs_validate(struct exs_set *s, unsigned way, uint32_t rights)

@@ -50,7 +50,9 @@ struct exs_line {
 	uint8_t dirty;	     /* the kernel's: dirty data its PTE no longer shows
 				(a write-back failed and the line was mapped
 				again); cleared by exs_fill and exs_release */
-	uint8_t pad[3];
+	uint8_t pad;
+	uint16_t node;	     /* the kernel's: memory node owning the page's
+				vRegion (where write-backs go); 0 while BUSY */
 };
 
 struct exs_set {

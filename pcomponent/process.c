@@ -4,27 +4,49 @@
  * Start (process_run, in the hostlink run's thread): choose the home
  * memory node (process_home_node: memory=ID,... first entry), take a pid
  * (per processor, counting from 1, never reused while the node runs),
- * send MEM_EXEC (path, argv, a small default environment, uid 0) to the
- * home, which reads the ELF from its storage node and builds the image
- * and the initial stack; create the uspace (empty: every page comes in by
- * an ExCache miss), then a kernel thread that becomes a user thread
- * (uthread_attach) and enters user mode at the reply's entry and sp. The
- * run's thread then joins that thread and returns the exit status.
+ * send MEM_EXEC (path, argv, a small default environment, uid 0, the
+ * vNode's memory nodes) to the home, which reads the ELF from its storage
+ * node and builds the image and the initial stack; create the uspace
+ * (empty: every page comes in by an ExCache miss), then a detached kernel
+ * thread that becomes a user thread (uthread_attach, with the process as
+ * its owner tag: process_current() is uthread_owner()) and enters user
+ * mode at the reply's entry and sp.
+ *
+ * Families. The processes forked from one `run` share its hostlink run
+ * (their fds 1 and 2) through a struct process_family on process_run's
+ * stack: members counts the processes of the family that have not
+ * finished their exit. process_run sleeps until it is 0, so the run (and
+ * the family) outlives every process that writes to it, orphans
+ * included, and returns the root's status. The last thing an exiting
+ * process does with the family is the decrement, under the table lock,
+ * with the wake-up; nothing touches the family after that.
+ *
+ * fork (process_fork, in the parent's thread at the syscall): a child
+ * struct (new pid, same home, run, family, break), excache_fork (the
+ * parent's dirty lines written back, fresh ranges and owners copied),
+ * MEM_FORK to the home, a uspace, a snapshot of the parent's registers
+ * (rax = 0) and FPU/FS state (user_state_save), and a detached thread
+ * (fork_main) that attaches and reports back before the parent returns,
+ * so that every failure is still the parent's to undo: MEM_EXIT for the
+ * child, its uspace, slot and struct. The child is linked into the tree
+ * before its thread exists (it may exit before fork returns).
  *
  * Exit (process_exit, in the process's own thread: exit, exit_group, or
  * a fatal exception): drop every ExCache line of the process without
  * write-back (the address space is going away), MEM_EXIT to the home
- * (which frees every frame and VMA), detach from the uspace, destroy it,
- * record the status, thread_exit. Nothing stays behind: the waiter frees
- * the struct and the pid's table slot after the join.
+ * (which frees every frame and VMA), detach from the uspace, destroy it;
+ * then, under the table lock: its children lose their parent (its zombie
+ * children are freed, the running ones free themselves when they exit:
+ * no init process to adopt them yet), it becomes a zombie with its wait
+ * status (or, without a parent, leaves the table at once), the family
+ * count drops and the table's wait queue wakes every waiter (wait4s and
+ * process_run; few enough that one queue will do). thread_exit: the
+ * thread is detached, and the struct is freed by whoever reaps it.
  *
  * Fatal exceptions become the signal Linux would send (no handlers yet):
- * the process ends with 128 + signal, and a line like a shell's ("Segmentation
- * fault at 0x...") goes to its stderr.
- *
- * The process of a user thread is found by its uspace (a scan of the
- * PROCESS_MAX slots under proc_lock): struct thread has no owner field
- * to hang it on.
+ * the process is killed by it (wait status: the signal; a shell shows
+ * 128 + signal), and a line like a shell's ("Segmentation fault at
+ * 0x...") goes to its stderr.
  */
 #include "process.h"
 
@@ -42,12 +64,13 @@
 #include <kernel/status.h>
 #include <kernel/time.h>
 #include <kernel/uspace.h>
+#include <kernel/wait.h>
 #include <lib/printf.h>
 #include <lib/string.h>
 #include <net/rpc.h>
 #include <proto/mem.h>
 
-#define EXEC_TIMEOUT_NS (60 * NS_PER_S) /* reads the binary from storage */
+#define EXEC_TIMEOUT_NS (60 * NS_PER_S) /* reads the binary; a fork copies VMAs */
 #define MEM_TIMEOUT_NS	(10 * NS_PER_S)
 
 #define SIGTRAP 5
@@ -67,10 +90,18 @@ static const char *const default_env[] = {
 };
 #define DEFAULT_ENVC (sizeof(default_env) / sizeof(default_env[0]))
 
-static struct spinlock proc_lock = SPINLOCK_INIT("process");
-static struct process *procs[PROCESS_MAX]; /* under proc_lock */
-static uint32_t next_pid = 1;		   /* under proc_lock */
-static uint64_t started;		   /* under proc_lock */
+/* The table lock is proc_wq.lock: the queue where wait4 and process_run
+ * sleep, woken by every exit and every fork child's start. */
+static struct waitq proc_wq = {
+	.lock = SPINLOCK_INIT("process"),
+	.waiters = LIST_HEAD_INIT(proc_wq.waiters),
+};
+static struct process *procs[PROCESS_MAX]; /* proc lock */
+static uint32_t next_pid = 1;		   /* proc lock */
+static uint64_t started;		   /* proc lock */
+
+#define proc_lock()   spin_lock(&proc_wq.lock)
+#define proc_unlock() spin_unlock(&proc_wq.lock)
 
 uint16_t process_home_node(void)
 {
@@ -84,7 +115,7 @@ static int table_add(struct process *p)
 {
 	int err = -EAGAIN;
 
-	spin_lock(&proc_lock);
+	proc_lock();
 	for (unsigned i = 0; i < PROCESS_MAX; i++) {
 		if (procs[i])
 			continue;
@@ -94,44 +125,52 @@ static int table_add(struct process *p)
 		err = 0;
 		break;
 	}
-	spin_unlock(&proc_lock);
+	proc_unlock();
 	return err;
+}
+
+static void table_remove_locked(struct process *p)
+{
+	for (unsigned i = 0; i < PROCESS_MAX; i++)
+		if (procs[i] == p)
+			procs[i] = NULL;
 }
 
 static void table_remove(struct process *p)
 {
-	spin_lock(&proc_lock);
-	for (unsigned i = 0; i < PROCESS_MAX; i++)
-		if (procs[i] == p)
-			procs[i] = NULL;
-	spin_unlock(&proc_lock);
+	proc_lock();
+	table_remove_locked(p);
+	proc_unlock();
 }
 
 struct process *process_current(void)
 {
-	struct uspace *us = uthread_uspace();
-	struct process *found = NULL;
-
-	if (!us)
-		return NULL;
-	spin_lock(&proc_lock);
-	for (unsigned i = 0; i < PROCESS_MAX && !found; i++)
-		if (procs[i] && procs[i]->us == us)
-			found = procs[i];
-	spin_unlock(&proc_lock);
-	return found;
+	return uthread_owner();
 }
 
 void process_counts(unsigned *running, uint64_t *total)
 {
 	unsigned n = 0;
 
-	spin_lock(&proc_lock);
+	proc_lock();
 	for (unsigned i = 0; i < PROCESS_MAX; i++)
 		n += procs[i] != NULL;
 	*total = started;
-	spin_unlock(&proc_lock);
+	proc_unlock();
 	*running = n;
+}
+
+/* A fresh struct: no tree links, no pid yet. */
+static struct process *process_alloc(void)
+{
+	struct process *p = kzalloc(sizeof(*p));
+
+	if (!p)
+		return NULL;
+	list_init(&p->children);
+	list_init(&p->sibling);
+	p->state = PROCESS_RUNNING;
+	return p;
 }
 
 /* ---- calls to the home --------------------------------------------------- */
@@ -144,7 +183,8 @@ int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t
 	if (!rn)
 		return -EHOSTUNREACH;
 	return rpc_call(rn, p->home, opcode, req, req_len, reply, reply_len,
-			opcode == MSG_MEM_EXEC ? EXEC_TIMEOUT_NS : MEM_TIMEOUT_NS);
+			opcode == MSG_MEM_EXEC || opcode == MSG_MEM_FORK ? EXEC_TIMEOUT_NS
+								     : MEM_TIMEOUT_NS);
 }
 
 static void mem_exit(struct process *p)
@@ -171,7 +211,8 @@ static int put_string(struct mem_exec_req *rq, const char *s)
 	return 0;
 }
 
-/* MEM_EXEC's request: path, argv, the default environment, uid 0. */
+/* MEM_EXEC's request: path, argv, the default environment, uid 0, the
+ * vNode's memory nodes (the home first). */
 static int build_exec(struct process *p, const char *path, int argc, char **argv,
 		      struct mem_exec_req *rq)
 {
@@ -179,6 +220,8 @@ static int build_exec(struct process *p, const char *path, int argc, char **argv
 
 	memset(rq, 0, sizeof(*rq));
 	rq->pid = p->pid;
+	for (unsigned i = 0; i < kconfig.nmemories && i < MEM_MAX_NODES; i++)
+		rq->memory[rq->nmemory++] = kconfig.memory_ids[i];
 	if (strlcpy(rq->path, path, sizeof(rq->path)) >= sizeof(rq->path))
 		return -ENAMETOOLONG;
 	for (int i = 0; i < argc && !err; i++)
@@ -213,8 +256,152 @@ static int exec_remote(struct process *p, const char *path, int argc, char **arg
 	return 0;
 }
 
+/* ---- the tree ------------------------------------------------------------- */
+
+/* Frees the structs on dead (linked by sibling). No lock held. */
+static void free_dead(struct list_node *dead)
+{
+	struct list_node *n;
+
+	while ((n = list_pop_front(dead)))
+		kfree(list_entry(n, struct process, sibling));
+}
+
+/* p is exiting: its zombie children leave the table for dead, the others
+ * lose their parent (they free themselves when they exit). Proc lock. */
+static void orphan_children_locked(struct process *p, struct list_node *dead)
+{
+	struct list_node *n, *tmp;
+
+	list_for_each_safe(n, tmp, &p->children) {
+		struct process *c = list_entry(n, struct process, sibling);
+
+		list_remove(&c->sibling);
+		c->parent = NULL;
+		if (c->state == PROCESS_ZOMBIE) {
+			table_remove_locked(c);
+			list_push_back(dead, &c->sibling);
+		}
+	}
+}
+
+/* The exit's bookkeeping, once p's user side is gone: zombie or freed,
+ * children orphaned, the family count dropped, waiters woken. */
+static __attribute__((noreturn)) void process_finish(struct process *p, int wait_status)
+{
+	struct process_family *fam = p->family;
+	struct list_node dead;
+
+	list_init(&dead);
+	proc_lock();
+	orphan_children_locked(p, &dead);
+	p->wait_status = wait_status;
+	p->state = PROCESS_ZOMBIE;
+	if (fam->root_pid == p->pid)
+		fam->root_status = wait_status;
+	if (!p->parent) { /* nobody will wait for it */
+		table_remove_locked(p);
+		list_push_back(&dead, &p->sibling);
+	}
+	fam->members--; /* the last use of fam: process_run may return now */
+	waitq_wake_all_locked(&proc_wq);
+	proc_unlock();
+	free_dead(&dead); /* p too, if it had no parent */
+	thread_exit();
+}
+
+/* The first child of p that pid selects (a zombie if any is), or NULL.
+ * Proc lock. */
+static struct process *find_child_locked(struct process *p, int64_t pid)
+{
+	struct process *found = NULL;
+	struct list_node *n;
+
+	list_for_each(n, &p->children) {
+		struct process *c = list_entry(n, struct process, sibling);
+
+		if (pid > 0 && (int64_t)c->pid != pid)
+			continue;
+		found = c;
+		if (c->state == PROCESS_ZOMBIE)
+			break;
+	}
+	return found;
+}
+
+long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status)
+{
+	struct process *c;
+	long ret;
+
+	proc_lock();
+	for (;;) {
+		c = find_child_locked(p, pid);
+		if (!c || c->state == PROCESS_ZOMBIE || nohang)
+			break;
+		waitq_wait_locked(&proc_wq, 0);
+	}
+	if (!c) {
+		ret = -ECHILD;
+	} else if (c->state == PROCESS_ZOMBIE) {
+		*wait_status = c->wait_status;
+		ret = c->pid;
+	} else {
+		ret = 0;
+	}
+	proc_unlock();
+	return ret;
+}
+
+void process_reap(struct process *p, uint32_t cpid)
+{
+	struct process *c;
+
+	proc_lock();
+	c = find_child_locked(p, cpid);
+	if (c && c->state == PROCESS_ZOMBIE) {
+		list_remove(&c->sibling);
+		table_remove_locked(c);
+	} else {
+		c = NULL;
+	}
+	proc_unlock();
+	kfree(c);
+}
+
+uint32_t process_ppid(struct process *p)
+{
+	uint32_t ppid;
+
+	proc_lock();
+	ppid = p->parent ? p->parent->pid : 0;
+	proc_unlock();
+	return ppid;
+}
+
+int process_shell_status(int wait_status)
+{
+	if (PROCESS_WIFEXITED(wait_status))
+		return (wait_status >> 8) & 0xff;
+	return 128 + (wait_status & 0x7f);
+}
+
 /* ---- threads ------------------------------------------------------------- */
 
+__attribute__((noreturn)) void process_exit(struct process *p, int wait_status)
+{
+	struct uspace *us = p->us;
+
+	excache_drop_process(p);
+	mem_exit(p);
+	uthread_detach(); /* nothing if it never attached */
+	p->us = NULL;
+	if (us)
+		uspace_destroy(us);
+	process_finish(p, wait_status);
+}
+
+/* The thread of a process `run` started. */
 static void process_main(void *arg)
 {
 	struct process *p = arg;
@@ -223,26 +410,163 @@ static void process_main(void *arg)
 	if (err) {
 		hostlink_eprintf(p->run, "%s: cannot start a user thread (%s)\n", p->path,
 				 errno_message(err));
-		p->exit_status = 126;
-		return; /* process_run cleans up after the join */
+		process_exit(p, PROCESS_EXITED(126));
 	}
+	uthread_set_owner(p);
 	user_enter(p->entry, p->sp);
 }
 
-__attribute__((noreturn)) void process_exit(struct process *p, int status)
+/* The thread of a fork child: attaches, tells the parent (which undoes
+ * everything if that failed), then resumes the parent's snapshot. */
+static void fork_main(void *arg)
 {
-	struct uspace *us = p->us;
+	struct process *c = arg;
+	struct user_state *st = c->fork_state; /* ours from here on */
+	int err = uthread_attach(c->us);
 
-	excache_drop_process(p);
-	mem_exit(p);
-	uthread_detach();
-	spin_lock(&proc_lock);
-	p->us = NULL; /* process_current() no longer finds it */
-	spin_unlock(&proc_lock);
-	uspace_destroy(us);
-	p->exit_status = status & 0xff;
-	thread_exit();
+	if (!err)
+		uthread_set_owner(c);
+	proc_lock();
+	c->start_err = err;
+	c->start_done = true;
+	waitq_wake_all_locked(&proc_wq);
+	proc_unlock();
+	if (err) {
+		user_state_free(st);
+		return; /* c is the parent's to free now */
+	}
+	if (c->child_settid) {
+		uint32_t tid = c->threads[0].tid;
+
+		/* as Linux: a bad address is not the child's death */
+		(void)copy_to_user(c->child_settid, &tid, sizeof(tid));
+	}
+	user_resume(st);
 }
+
+/* ---- fork ----------------------------------------------------------------- */
+
+/* The child's struct, with a pid, in p's tree and family. */
+static int fork_prepare(struct process *p, const struct process_fork_args *a,
+			struct process **out)
+{
+	struct process *c = process_alloc();
+
+	if (!c)
+		return -ENOMEM;
+	c->home = p->home;
+	c->run = p->run;
+	c->family = p->family;
+	c->entry = p->entry;
+	c->sp = p->sp;
+	c->brk_start = p->brk_start;
+	c->brk = p->brk;
+	c->child_settid = a->child_settid;
+	memcpy(c->path, p->path, sizeof(c->path));
+	excache_proc_init(&c->ec, c->home);
+	if (table_add(c)) {
+		kfree(c);
+		return -EAGAIN;
+	}
+	c->nthreads = 1;
+	c->threads[0].tid = c->pid;
+	c->threads[0].clear_child_tid = a->child_cleartid;
+	proc_lock();
+	c->parent = p;
+	list_push_back(&p->children, &c->sibling);
+	p->family->members++; /* not the last: p is a member */
+	proc_unlock();
+	*out = c;
+	return 0;
+}
+
+/* Undoes fork_prepare (the child's thread never ran or has gone). */
+static void fork_unlink(struct process *c)
+{
+	proc_lock();
+	list_remove(&c->sibling);
+	c->parent = NULL;
+	c->family->members--;
+	table_remove_locked(c);
+	proc_unlock();
+	kfree(c);
+}
+
+static int mem_fork(struct process *p, struct process *c)
+{
+	struct mem_fork_req rq = {.pid = p->pid, .child_pid = c->pid};
+	struct mem_value rp;
+
+	return process_mem_call(p, MSG_MEM_FORK, &rq, sizeof(rq), &rp, sizeof(rp));
+}
+
+/* Sleeps until c's thread has attached or failed to; what it said. */
+static int wait_start(struct process *c)
+{
+	int err;
+
+	proc_lock();
+	while (!c->start_done)
+		waitq_wait_locked(&proc_wq, 0);
+	err = c->start_err;
+	proc_unlock();
+	return err;
+}
+
+long process_fork(struct process *p, const struct process_fork_args *a)
+{
+	const struct trap_frame *ptf = p->threads[0].tf;
+	struct trap_frame tf;
+	struct process *c;
+	int err;
+
+	if (!ptf)
+		return -EINVAL;
+	err = fork_prepare(p, a, &c);
+	if (err)
+		return err;
+	err = excache_fork(p, c);
+	if (err)
+		goto unlink;
+	err = mem_fork(p, c);
+	if (err)
+		goto mem_exit; /* a timed-out MEM_FORK may have made the copy */
+	c->us = uspace_create();
+	if (!c->us) {
+		err = -ENOMEM;
+		goto mem_exit;
+	}
+	tf = *ptf;
+	tf.rax = 0;
+	if (a->stack)
+		tf.rsp = a->stack;
+	c->fork_state = user_state_save(&tf);
+	if (!c->fork_state) {
+		err = -ENOMEM;
+		goto destroy_uspace;
+	}
+	c->threads[0].kthread = thread_create(c->path, fork_main, c, true);
+	if (!c->threads[0].kthread) {
+		err = -ENOMEM;
+		goto free_state;
+	}
+	err = wait_start(c);
+	if (err)
+		goto destroy_uspace; /* the thread freed the snapshot */
+	pr_debug("process %u: forked %u", p->pid, c->pid);
+	return c->pid;
+free_state:
+	user_state_free(c->fork_state);
+destroy_uspace:
+	uspace_destroy(c->us);
+mem_exit:
+	mem_exit(c);
+unlink:
+	fork_unlink(c);
+	return err;
+}
+
+/* ---- start ----------------------------------------------------------------- */
 
 /* The shell's exit status and message for a failed start. */
 static int start_failure(struct hostlink_run *run, const char *path, int err)
@@ -280,10 +604,11 @@ static int check_can_run(struct hostlink_run *run, const char *path)
 	return 0;
 }
 
-/* Exec on the home, uspace, thread; then waits. Frees everything. */
-static int start_and_wait(struct process *p, const char *path, int argc, char **argv)
+/* Exec on the home, uspace, thread. 0 once the thread exists (p is its
+ * from then on), else the error with all but p's slot undone. */
+static int start_root(struct process *p, const char *path, int argc, char **argv)
 {
-	int err, status;
+	int err;
 
 	err = exec_remote(p, path, argc, argv);
 	if (err)
@@ -295,39 +620,48 @@ static int start_and_wait(struct process *p, const char *path, int argc, char **
 	}
 	p->nthreads = 1;
 	p->threads[0].tid = p->pid;
-	p->threads[0].kthread = thread_create(p->path, process_main, p, false);
+	proc_lock();
+	p->family->members++;
+	proc_unlock();
+	p->threads[0].kthread = thread_create(p->path, process_main, p, true);
 	if (!p->threads[0].kthread) {
 		err = -ENOMEM;
-		goto destroy_uspace;
+		goto leave_family;
 	}
-	thread_join(p->threads[0].kthread);
-	status = p->exit_status;
-	if (p->us) { /* the thread never reached user mode */
-		mem_exit(p);
-		uspace_destroy(p->us);
-		p->us = NULL;
-	}
-	return status;
-destroy_uspace:
+	return 0;
+leave_family:
+	proc_lock();
+	p->family->members--;
+	proc_unlock();
 	uspace_destroy(p->us);
 	p->us = NULL;
 mem_exit:
 	mem_exit(p); /* a timed-out MEM_EXEC may have built the space anyway */
-	return start_failure(p->run, path, err);
+	return err;
+}
+
+void process_family_wait(struct process_family *fam)
+{
+	proc_lock();
+	while (fam->members)
+		waitq_wait_locked(&proc_wq, 0);
+	proc_unlock();
 }
 
 int process_run(struct hostlink_run *run, const char *path, int argc, char **argv)
 {
+	struct process_family fam = {.run = run};
 	struct process *p;
-	int status;
+	int status, err;
 
 	status = check_can_run(run, path);
 	if (status)
 		return status;
-	p = kzalloc(sizeof(*p));
+	p = process_alloc();
 	if (!p)
 		return start_failure(run, path, -ENOMEM);
 	p->run = run;
+	p->family = &fam;
 	p->home = process_home_node();
 	excache_proc_init(&p->ec, p->home);
 	strlcpy(p->path, path, sizeof(p->path));
@@ -337,16 +671,45 @@ int process_run(struct hostlink_run *run, const char *path, int argc, char **arg
 				 PROCESS_MAX);
 		return 127;
 	}
+	fam.root_pid = p->pid;
 	pr_debug("process %u: %s on home node %u", p->pid, path, p->home);
-	status = start_and_wait(p, path, argc, argv);
-	table_remove(p);
-	kfree(p);
-	return status;
+	err = start_root(p, path, argc, argv);
+	if (err) {
+		table_remove(p);
+		kfree(p);
+		return start_failure(run, path, err);
+	}
+	process_family_wait(&fam); /* p freed itself: it has no parent */
+	return process_shell_status(fam.root_status);
 }
 
 int process_hostlink_run(struct hostlink_run *run, int argc, char **argv)
 {
 	return process_run(run, argv[0], argc, argv);
+}
+
+struct process *process_ktest_add(struct process_family *fam, struct process *parent)
+{
+	struct process *p = process_alloc();
+
+	if (!p)
+		return NULL;
+	p->family = fam;
+	p->run = fam->run;
+	p->nthreads = 1;
+	strlcpy(p->path, "ktest", sizeof(p->path));
+	if (table_add(p)) {
+		kfree(p);
+		return NULL;
+	}
+	p->threads[0].tid = p->pid;
+	proc_lock();
+	p->parent = parent;
+	if (parent)
+		list_push_back(&parent->children, &p->sibling);
+	fam->members++;
+	proc_unlock();
+	return p;
 }
 
 /* ---- hooks ----------------------------------------------------------------- */
@@ -402,7 +765,7 @@ static __attribute__((noreturn)) void hook_fatal(struct trap_frame *tf, unsigned
 	pr_info("process %u (%s): %s, vector %u, rip %#llx, address %#llx", p->pid,
 		p->path, k.what, vector, (unsigned long long)tf->rip,
 		(unsigned long long)addr);
-	process_exit(p, 128 + k.sig);
+	process_exit(p, PROCESS_KILLED(k.sig));
 }
 
 static const struct user_hooks process_hooks = {

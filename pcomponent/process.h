@@ -3,7 +3,9 @@
  * A process's address space lives on its home memory node (include/
  * proto/mem.h); here it has a pid, a uspace whose only mappings are
  * ExCache lines (pcomponent/excache.h), its threads, the hostlink run its
- * standard output and error go to, and its ExCache counters.
+ * standard output and error go to, and its ExCache counters. Processes
+ * form trees (fork): a parent, children, zombies until wait4; a tree
+ * started by one `run` shares that run (its family).
  */
 #ifndef PCOMPONENT_PROCESS_H
 #define PCOMPONENT_PROCESS_H
@@ -11,6 +13,7 @@
 #include "excache.h"
 
 #include <kernel/hostlink.h>
+#include <lib/list.h>
 #include <proto/tessera_sys.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,28 +22,68 @@
 #define PROCESS_MAX_THREADS 1  /* one thread per process for now */
 
 struct thread;
+struct trap_frame;
+struct user_state;
 struct uspace;
 
 /* A user thread of a process. */
 struct pthread_info {
 	unsigned tid;		  /* Linux's: the main thread's is the pid */
-	uint64_t clear_child_tid; /* set_tid_address; the thread's own */
-	struct thread *kthread;	  /* its kernel thread; the creator's (join) */
+	uint64_t clear_child_tid; /* set_tid_address, CLONE_CHILD_CLEARTID; the thread's */
+	struct thread *kthread;	  /* its kernel thread (detached: valid while it runs) */
+	struct trap_frame *tf;	  /* its registers at the syscall being served (fork
+				     copies them), NULL outside one; the thread's own */
 };
 
+enum process_state {
+	PROCESS_RUNNING, /* its thread exists */
+	PROCESS_ZOMBIE,	 /* exited; waits for its parent's wait4 */
+};
+
+/* Linux's wait status (wait4, waitid): exit code << 8, or the number of
+ * the signal that killed the process. */
+#define PROCESS_EXITED(code) (((code) & 0xff) << 8)
+#define PROCESS_KILLED(sig)  ((sig) & 0x7f)
+#define PROCESS_WIFEXITED(ws) (((ws) & 0x7f) == 0)
+
+/* The processes of one `run`, which share its hostlink run (process.c's
+ * top comment). On process_run's stack; fields under the table lock. */
+struct process_family {
+	struct hostlink_run *run;
+	unsigned members;  /* processes not done exiting */
+	uint32_t root_pid; /* the process `run` started */
+	int root_status;   /* its wait status once it exited */
+};
+
+/*
+ * Locking: fields marked "proc lock" are under the process table's lock
+ * (process.c's proc_wq.lock); the process tree (parent, children,
+ * sibling), state and wait_status change only under it.
+ */
 struct process {
 	uint32_t pid;		  /* constant */
 	uint16_t home;		  /* home memory node; constant */
 	struct uspace *us;	  /* constant from creation until the exit */
-	struct hostlink_run *run; /* fds 1 and 2 (NULL: output dropped); constant */
-	uint64_t entry, sp;	  /* from MEM_EXEC; constant */
+	struct hostlink_run *run; /* fds 1 and 2 (NULL: output dropped); constant,
+				     the same for the whole family */
+	struct process_family *family; /* constant; holds one member count */
+	uint64_t entry, sp;	  /* from MEM_EXEC; constant (fork: the parent's) */
 	uint64_t brk_start;	  /* lowest break; constant */
 	uint64_t brk;		  /* current break; the process's thread only */
 	unsigned nthreads;	  /* constant (1) */
 	struct pthread_info threads[PROCESS_MAX_THREADS];
-	int exit_status;		     /* written once, by the exiting thread */
-	struct excache_proc ec;		     /* pcomponent/excache.c's */
-	char path[64];			     /* for messages, truncated */
+	struct process *parent;	    /* NULL: started by the CLI, or orphaned; proc lock */
+	struct list_node children;  /* its children, by sibling; proc lock */
+	struct list_node sibling;   /* in parent->children; proc lock */
+	enum process_state state;   /* proc lock */
+	int wait_status;	    /* Linux's encoding, set with PROCESS_ZOMBIE */
+	/* fork: the child's start (process.c's fork_main) */
+	struct user_state *fork_state; /* the registers it resumes with */
+	uint64_t child_settid;	       /* CLONE_CHILD_SETTID address, or 0 */
+	bool start_done;	       /* proc lock: its thread attached, or failed */
+	int start_err;		       /* proc lock: what uthread_attach said */
+	struct excache_proc ec;	       /* pcomponent/excache.c's */
+	char path[64];		       /* for messages, truncated */
 };
 
 /* The memory node that holds the address spaces of new processes: the
@@ -54,10 +97,11 @@ void process_init(void);
 
 /*
  * Runs the program at path (absolute) with argv[0..argc) as a new process
- * whose output goes to run, and waits for it to end. Returns its exit
- * status (0..255; 128 + signal after a fatal exception), or 127 / 126
- * when it could not start (the reason written to run's stderr as a shell
- * would: "path: No such file or directory").
+ * whose output goes to run, and waits until it and every process forked
+ * from it (its family, which shares run) have ended. Returns its exit
+ * status as a shell reports it (0..255; 128 + signal when a signal
+ * killed it), or 127 / 126 when it could not start (the reason written
+ * to run's stderr as a shell would: "path: No such file or directory").
  */
 int process_run(struct hostlink_run *run, const char *path, int argc, char **argv);
 
@@ -69,12 +113,67 @@ int process_hostlink_run(struct hostlink_run *run, int argc, char **argv);
 struct process *process_current(void);
 
 /*
- * Ends the calling thread's process with status (0..255, or 128 + signal):
- * its ExCache lines dropped without write-back, MEM_EXIT on its home,
- * detach, its uspace destroyed; the waiter in process_run wakes. Called by
- * its own (only) thread, never returns.
+ * Ends the calling thread's process with wait_status (PROCESS_EXITED or
+ * PROCESS_KILLED): its ExCache lines dropped without write-back,
+ * MEM_EXIT on its home, detach, its uspace destroyed; then it becomes a
+ * zombie for its parent's wait4, or, without a parent, disappears. Its
+ * children lose their parent (zombies among them are freed; the others
+ * are freed when they exit). Its family's count drops, which may let
+ * process_run return. Called by its own (only) thread, never returns.
  */
-__attribute__((noreturn)) void process_exit(struct process *p, int status);
+__attribute__((noreturn)) void process_exit(struct process *p, int wait_status);
+
+/* What a fork-like clone asks besides a copy (syscall.c decodes it). */
+struct process_fork_args {
+	uint64_t stack;		 /* the child's rsp (0: the parent's) */
+	uint64_t child_settid;	 /* CLONE_CHILD_SETTID: its tid there, or 0 */
+	uint64_t child_cleartid; /* CLONE_CHILD_CLEARTID: its clear_child_tid */
+};
+
+/*
+ * fork: a child of p (the caller's process, in a syscall: its
+ * threads[0].tf set) with a copy of p's address space (excache_fork, then
+ * MEM_FORK on the home), the same home, run and break, resuming user
+ * mode with p's registers at the syscall but rax = 0, p's FPU/SSE state
+ * and FS base. Returns the child's pid, or -ENOMEM, -EAGAIN (no slot),
+ * -EINVAL (not in a syscall), or the write-back or MEM_FORK error
+ * (-ENOSYS from a memory node without fork): then nothing of the child
+ * is left. Sleeps.
+ */
+long process_fork(struct process *p, const struct process_fork_args *a);
+
+/*
+ * wait4's core: waits until a child of p matching pid (> 0: that child;
+ * -1, 0 and below -1: any child, every process being in one process
+ * group for now) is a zombie (not with nohang). Returns its pid with
+ * *wait_status its status, leaving it a zombie (process_reap frees it);
+ * 0 with nohang if no matching child is a zombie yet; -ECHILD if p has
+ * no matching child. Sleeps on the process table's wait queue (every
+ * exit wakes it), never polls. p's own thread only.
+ */
+long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status);
+/* Frees p's zombie child cpid (found by process_wait). p's thread only. */
+void process_reap(struct process *p, uint32_t cpid);
+
+/* p's parent's pid; 0 for a process the CLI started, or an orphan. */
+uint32_t process_ppid(struct process *p);
+
+/* The status a shell shows for a wait status: the exit code, or 128 +
+ * the signal. */
+int process_shell_status(int wait_status);
+
+/* Sleeps until every process of fam is done exiting (members 0). */
+void process_family_wait(struct process_family *fam);
+
+/*
+ * Self tests (process_ktest.c): a process with a pid and a slot but no
+ * address space and no thread, in fam (which the caller keeps until
+ * process_family_wait returns), as a child of parent (NULL: none). A
+ * kernel thread of the test then plays its thread: process_exit(p, ...)
+ * goes through the whole exit (MEM_EXIT fails without a fabric, with a
+ * warning). NULL if out of memory or slots.
+ */
+struct process *process_ktest_add(struct process_family *fam, struct process *parent);
 
 /* A call of opcode on p's home (timeouts chosen per opcode). */
 int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t req_len,

@@ -4,7 +4,10 @@
  * the syscall table (names, unknown numbers -> ENOSYS, no process ->
  * ESRCH), the home-node choice, the builtins table's path program, and
  * the refusals of process_run when memory= or the ExCache is missing
- * (through a real hostlink with a capture, as the CLI would see them).
+ * (through a real hostlink with a capture, as the CLI would see them),
+ * and the process tree's bookkeeping (wait, zombies, orphans, the
+ * family count) with processes that have no address space, whose
+ * "threads" are kernel threads calling process_exit.
  * The whole memory path is the cluster test's (tests/cluster/memory_test.py).
  */
 #include "builtins.h"
@@ -18,6 +21,7 @@
 #include <kernel/ktest.h>
 #include <kernel/mm.h>
 #include <kernel/printk.h>
+#include <kernel/sched.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
 #include <lib/string.h>
@@ -38,7 +42,13 @@ KTEST(proc_syscall_table)
 	KT_EXPECT(syscall_entry_of(1023) == NULL);
 	KT_EXPECT(syscall_entry_of(SYSCALL_TABLE_SIZE) == NULL);
 	KT_EXPECT(syscall_entry_of(~0ull) == NULL);
-	KT_EXPECT(syscall_count() >= 29);
+	KT_EXPECT(syscall_count() >= 34);
+	e = syscall_entry_of(57);
+	KT_EXPECT(e && strcmp(e->name, "fork") == 0);
+	e = syscall_entry_of(61);
+	KT_EXPECT(e && strcmp(e->name, "wait4") == 0);
+	e = syscall_entry_of(247);
+	KT_EXPECT(e && strcmp(e->name, "waitid") == 0);
 	/* names are unique */
 	for (unsigned i = 0; i < SYSCALL_TABLE_SIZE; i++)
 		for (unsigned j = i + 1; j < SYSCALL_TABLE_SIZE; j++)
@@ -165,4 +175,169 @@ KTEST(proc_run_refusals)
 	run_line(kt, c, "run 4 nosuch",
 		 "err 4 nosuch:%20not%20found%20(builtins:", "exit 4 127\n");
 	kfree(c);
+}
+
+/* ---- the process tree ------------------------------------------------------ */
+
+struct exiter {
+	struct process *p;
+	int wait_status;
+	uint64_t delay_ns;
+};
+
+static void exiter_main(void *arg)
+{
+	struct exiter *e = arg;
+
+	if (e->delay_ns)
+		thread_sleep_ns(e->delay_ns);
+	process_exit(e->p, e->wait_status);
+}
+
+/* A joinable kernel thread that ends p with ws after delay_ns. */
+static struct thread *exit_later(struct exiter *e, struct process *p, int ws,
+				 uint64_t delay_ns)
+{
+	e->p = p;
+	e->wait_status = ws;
+	e->delay_ns = delay_ns;
+	return thread_create("proc-ktest-exit", exiter_main, e, false);
+}
+
+KTEST(proc_tree_wait_zombies_and_reaping)
+{
+	static struct process_family fam;
+	struct exiter e1, e2;
+	struct process *root, *c1, *c2;
+	struct thread *t1, *t2;
+	unsigned n0, n;
+	uint64_t s0, s, t0;
+	uint32_t pid1, pid2;
+	int ws = -1;
+
+	memset(&fam, 0, sizeof(fam));
+	process_counts(&n0, &s0);
+	root = process_ktest_add(&fam, NULL);
+	KT_ASSERT(root != NULL);
+	fam.root_pid = root->pid;
+	c1 = process_ktest_add(&fam, root);
+	c2 = process_ktest_add(&fam, root);
+	KT_ASSERT(c1 && c2);
+	pid1 = c1->pid;
+	pid2 = c2->pid;
+	process_counts(&n, &s);
+	KT_EXPECT_EQ(n, n0 + 3);
+	KT_EXPECT_EQ(s, s0 + 3);
+	KT_EXPECT(pid1 > root->pid && pid2 > pid1); /* never reused */
+	KT_EXPECT_EQ(fam.members, 3);
+	KT_EXPECT_EQ(process_ppid(c1), root->pid);
+	KT_EXPECT_EQ(process_ppid(root), 0);
+	/* nothing to reap yet; no such child; a childless process */
+	KT_EXPECT_EQ(process_wait(root, -1, true, &ws), 0);
+	KT_EXPECT_EQ(process_wait(root, 0, true, &ws), 0);
+	KT_EXPECT_EQ(process_wait(root, pid2 + 100, true, &ws), -ECHILD);
+	KT_EXPECT_EQ(process_wait(c1, -1, true, &ws), -ECHILD);
+	KT_EXPECT_EQ(ws, -1);
+
+	/* a blocking wait for one child sleeps until that child exits */
+	t1 = exit_later(&e1, c1, PROCESS_EXITED(3), 50 * NS_PER_MS);
+	KT_ASSERT(t1 != NULL);
+	t0 = clock_ns();
+	KT_EXPECT_EQ(process_wait(root, pid1, false, &ws), pid1);
+	KT_EXPECT(clock_ns() - t0 >= 40 * NS_PER_MS);
+	KT_EXPECT_EQ(ws, 3 << 8);
+	KT_EXPECT(PROCESS_WIFEXITED(ws));
+	KT_EXPECT_EQ(process_shell_status(ws), 3);
+	ws = -1;
+	KT_EXPECT_EQ(process_wait(root, pid1, true, &ws), pid1); /* a zombie until reaped */
+	KT_EXPECT_EQ(fam.members, 2);
+	process_reap(root, pid1);
+	KT_EXPECT_EQ(process_wait(root, pid1, true, &ws), -ECHILD);
+	thread_join(t1);
+	process_counts(&n, &s);
+	KT_EXPECT_EQ(n, n0 + 2);
+
+	/* killed by a signal, found by a wait for any child */
+	t2 = exit_later(&e2, c2, PROCESS_KILLED(11), 0);
+	KT_ASSERT(t2 != NULL);
+	KT_EXPECT_EQ(process_wait(root, -1, false, &ws), pid2);
+	KT_EXPECT_EQ(ws, 11);
+	KT_EXPECT(!PROCESS_WIFEXITED(ws));
+	KT_EXPECT_EQ(process_shell_status(ws), 128 + 11);
+	process_reap(root, pid2);
+	thread_join(t2);
+	KT_EXPECT_EQ(process_wait(root, -1, false, &ws), -ECHILD); /* does not block */
+
+	/* the root ends the family */
+	t1 = exit_later(&e1, root, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t1 != NULL);
+	process_family_wait(&fam);
+	thread_join(t1);
+	KT_EXPECT_EQ(fam.members, 0);
+	process_counts(&n, &s);
+	KT_EXPECT_EQ(n, n0);
+}
+
+KTEST(proc_tree_orphans_and_the_family_count)
+{
+	static struct process_family fam;
+	struct exiter e3, e4, er;
+	struct process *root, *c3, *c4;
+	struct thread *t;
+	unsigned n0, n;
+	uint64_t s0, s, t0;
+
+	memset(&fam, 0, sizeof(fam));
+	process_counts(&n0, &s0);
+	root = process_ktest_add(&fam, NULL);
+	KT_ASSERT(root != NULL);
+	fam.root_pid = root->pid;
+	c3 = process_ktest_add(&fam, root);
+	c4 = process_ktest_add(&fam, root);
+	KT_ASSERT(c3 && c4);
+	/* c4 a zombie, then its parent exits: c4 is freed with it, c3 is
+	 * orphaned and keeps the family (and so the run) alive */
+	t = exit_later(&e4, c4, PROCESS_EXITED(4), 0);
+	KT_ASSERT(t != NULL);
+	thread_join(t);
+	KT_EXPECT_EQ(fam.members, 2);
+	t = exit_later(&er, root, PROCESS_KILLED(9), 0);
+	KT_ASSERT(t != NULL);
+	thread_join(t);
+	KT_EXPECT_EQ(fam.members, 1);
+	KT_EXPECT_EQ(fam.root_status, 9);
+	KT_EXPECT_EQ(process_ppid(c3), 0);
+	process_counts(&n, &s);
+	KT_EXPECT_EQ(n, n0 + 1); /* root and its zombie gone, c3 left */
+	/* the family waiter sleeps until the orphan exits; it frees itself */
+	t = exit_later(&e3, c3, PROCESS_EXITED(5), 50 * NS_PER_MS);
+	KT_ASSERT(t != NULL);
+	t0 = clock_ns();
+	process_family_wait(&fam);
+	KT_EXPECT(clock_ns() - t0 >= 40 * NS_PER_MS);
+	thread_join(t);
+	KT_EXPECT_EQ(fam.members, 0);
+	KT_EXPECT_EQ(process_shell_status(fam.root_status), 128 + 9);
+	process_counts(&n, &s);
+	KT_EXPECT_EQ(n, n0);
+}
+
+KTEST(proc_fork_refused_outside_a_syscall)
+{
+	static struct process_family fam;
+	struct process_fork_args fa = {0};
+	struct exiter e;
+	struct process *p;
+	struct thread *t;
+
+	memset(&fam, 0, sizeof(fam));
+	p = process_ktest_add(&fam, NULL);
+	KT_ASSERT(p != NULL);
+	fam.root_pid = p->pid;
+	KT_EXPECT_EQ(process_fork(p, &fa), -EINVAL); /* no syscall frame */
+	KT_EXPECT_EQ(fam.members, 1);
+	t = exit_later(&e, p, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t != NULL);
+	process_family_wait(&fam);
+	thread_join(t);
 }

@@ -22,7 +22,18 @@
  *    vNode; libcs do not look at it), release "6.1.0-tessera-0.1" (the
  *    Linux ABI level emulated, for libcs that parse the release), machine
  *    "x86_64".
- *  - getppid is 0: a process started by the CLI has no parent process.
+ *  - getppid is 0 for a process started by the CLI, and for an orphan
+ *    (no init process adopts orphans yet).
+ *  - fork, vfork (which copies like fork: the parent does not wait) and
+ *    clone with fork's flags: exit signal SIGCHLD, optionally
+ *    CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID and a
+ *    new stack; any other flag (CLONE_VM, CLONE_THREAD, CLONE_SETTLS,
+ *    namespaces, ...) is EINVAL until threads exist.
+ *  - wait4 and waitid: every process is in one process group, so pid 0
+ *    and pid < -1 (P_PGID) select any child; no stops or continues
+ *    (WUNTRACED, WCONTINUED accepted and never reported; waitid without
+ *    WEXITED is EINVAL); the rusage is all zero. A status that cannot be
+ *    copied out gives EFAULT and leaves the child a zombie.
  *  - rt_sigaction and rt_sigprocmask accept anything and record nothing
  *    (no signal delivery yet): old actions read as SIG_DFL, old masks as
  *    empty.
@@ -57,6 +68,28 @@
 #define MAP_FIXED	    0x10
 #define MAP_ANONYMOUS	    0x20
 #define MAP_FIXED_NOREPLACE 0x100000
+
+#define SIGCHLD 17
+
+#define CLONE_SIGNAL	     0xff
+#define CLONE_PARENT_SETTID  0x00100000
+#define CLONE_CHILD_CLEARTID 0x00200000
+#define CLONE_CHILD_SETTID   0x01000000
+#define CLONE_FORK_FLAGS     (CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID)
+
+#define WNOHANG	    0x1
+#define WUNTRACED   0x2
+#define WSTOPPED    0x2 /* waitid */
+#define WEXITED	    0x4
+#define WCONTINUED  0x8
+#define WNOWAIT	    0x01000000
+#define WLINUX_BITS 0xe0000000u /* __WNOTHREAD, __WALL, __WCLONE */
+#define P_ALL	    0
+#define P_PID	    1
+#define P_PGID	    2
+#define CLD_EXITED  1
+#define CLD_KILLED  2
+#define RUSAGE_SIZE 144
 
 #define ARCH_SET_GS 0x1001
 #define ARCH_SET_FS 0x1002
@@ -173,12 +206,12 @@ static long sys_ioctl(struct process *p, const uint64_t *a)
 static long sys_exit(struct process *p, const uint64_t *a)
 {
 	/* one thread per process: its exit ends the process */
-	process_exit(p, (int)(a[0] & 0xff));
+	process_exit(p, PROCESS_EXITED((int)a[0]));
 }
 
 static long sys_exit_group(struct process *p, const uint64_t *a)
 {
-	process_exit(p, (int)(a[0] & 0xff));
+	process_exit(p, PROCESS_EXITED((int)a[0]));
 }
 
 static long sys_getpid(struct process *p, const uint64_t *a)
@@ -193,6 +226,120 @@ static long sys_gettid(struct process *p, const uint64_t *a)
 
 static long sys_getppid(struct process *p, const uint64_t *a)
 {
+	return process_ppid(p);
+}
+
+static long sys_fork(struct process *p, const uint64_t *a)
+{
+	struct process_fork_args fa = {0};
+
+	return process_fork(p, &fa);
+}
+
+/* clone(flags, stack, parent_tid, child_tid, tls): fork's flags only. */
+static long sys_clone(struct process *p, const uint64_t *a)
+{
+	struct process_fork_args fa = {.stack = a[1]};
+	uint64_t flags = a[0];
+	long pid;
+
+	if ((flags & CLONE_SIGNAL) != SIGCHLD || (flags & ~(CLONE_SIGNAL | CLONE_FORK_FLAGS)))
+		return -EINVAL;
+	if (fa.stack >= USPACE_TOP)
+		return -EINVAL;
+	if (flags & CLONE_CHILD_SETTID)
+		fa.child_settid = a[3];
+	if (flags & CLONE_CHILD_CLEARTID)
+		fa.child_cleartid = a[3];
+	pid = process_fork(p, &fa);
+	if (pid > 0 && (flags & CLONE_PARENT_SETTID)) {
+		uint32_t tid = (uint32_t)pid;
+
+		(void)copy_to_user(a[2], &tid, sizeof(tid)); /* as Linux: not checked */
+	}
+	return pid;
+}
+
+/* Copies the zero rusage out, if asked. */
+static int put_rusage(uint64_t uru)
+{
+	uint8_t ru[RUSAGE_SIZE];
+
+	if (!uru)
+		return 0;
+	memset(ru, 0, sizeof(ru));
+	return copy_to_user(uru, ru, sizeof(ru));
+}
+
+/* wait4(pid, wstatus, options, rusage) */
+static long sys_wait4(struct process *p, const uint64_t *a)
+{
+	int32_t pid = (int32_t)a[0];
+	uint32_t options = (uint32_t)a[2];
+	int ws = 0;
+	long r;
+
+	if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WLINUX_BITS))
+		return -EINVAL;
+	if (pid == INT32_MIN)
+		return -ESRCH; /* Linux's answer: -pid overflows */
+	r = process_wait(p, pid, options & WNOHANG, &ws);
+	if (r <= 0)
+		return r;
+	if (a[1] && copy_to_user(a[1], &ws, sizeof(ws)))
+		return -EFAULT;
+	if (put_rusage(a[3]))
+		return -EFAULT;
+	process_reap(p, (uint32_t)r);
+	return r;
+}
+
+/* The fields of a siginfo_t (128 bytes) that waitid fills. */
+struct k_siginfo_chld {
+	int32_t signo, err, code, pad;
+	int32_t pid;
+	uint32_t uid;
+	int32_t status;
+	uint8_t rest[128 - 28];
+};
+_Static_assert(sizeof(struct k_siginfo_chld) == 128, "siginfo_t size");
+
+/* waitid(idtype, id, infop, options, rusage) */
+static long sys_waitid(struct process *p, const uint64_t *a)
+{
+	uint32_t options = (uint32_t)a[3];
+	struct k_siginfo_chld si;
+	int64_t pid = -1;
+	int ws = 0;
+	long r;
+
+	if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WLINUX_BITS))
+		return -EINVAL;
+	if (!(options & WEXITED))
+		return -EINVAL; /* stops and continues are never reported */
+	if (a[0] == P_PID) {
+		if ((int32_t)a[1] <= 0)
+			return -EINVAL;
+		pid = (int32_t)a[1];
+	} else if (a[0] != P_ALL && a[0] != P_PGID) {
+		return -EINVAL;
+	}
+	r = process_wait(p, pid, options & WNOHANG, &ws);
+	if (r < 0)
+		return r;
+	memset(&si, 0, sizeof(si)); /* WNOHANG with nothing yet: all zero */
+	if (r > 0) {
+		si.signo = SIGCHLD;
+		si.code = PROCESS_WIFEXITED(ws) ? CLD_EXITED : CLD_KILLED;
+		si.pid = (int32_t)r;
+		si.status = PROCESS_WIFEXITED(ws) ? (ws >> 8) & 0xff : ws & 0x7f;
+	}
+	if (a[2] && copy_to_user(a[2], &si, sizeof(si)))
+		return -EFAULT;
+	if (put_rusage(a[4]))
+		return -EFAULT;
+	if (r > 0 && !(options & WNOWAIT))
+		process_reap(p, (uint32_t)r);
 	return 0;
 }
 
@@ -288,9 +435,18 @@ static long mem_map_call(struct process *p, unsigned op, uint64_t addr, uint64_t
 	return err ? err : (long)rp.value;
 }
 
+static uint64_t page_up(uint64_t v)
+{
+	return (v + PAGE_MASK) & ~PAGE_MASK;
+}
+
+/* Anonymous private mappings only. A new one is fresh (never written:
+ * zero on every memory node), which the ExCache is told after the home
+ * made it; MAP_FIXED first forgets and drops what it replaces. */
 static long sys_mmap(struct process *p, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = a[1], flags = a[3];
+	long r;
 
 	if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED) || !(flags & MAP_PRIVATE))
 		return -ENODEV; /* file and shared mappings: not yet */
@@ -300,25 +456,34 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 		if (!user_range_ok(addr, len))
 			return -EINVAL;
 		/* the pages it replaces are thrown away */
+		excache_fresh_remove(p, addr, addr + page_up(len));
 		excache_drop_range(p, addr, addr + len, false);
 	}
-	return mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
+	r = mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
+	if (r >= 0 && !((uint64_t)r & PAGE_MASK) && (uint64_t)r < MEM_USER_TOP &&
+	    page_up(len) <= MEM_USER_TOP - (uint64_t)r)
+		excache_fresh_add(p, (uint64_t)r, (uint64_t)r + page_up(len), (uint32_t)a[2]);
+	return r;
 }
 
 static long sys_munmap(struct process *p, const uint64_t *a)
 {
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	excache_drop_range(p, a[0], a[0] + a[1], false);
 	return mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
 }
 
+/* A range that stops being fresh stays so: its written pages are only
+ * in dirty lines, which the drop stores. */
 static long sys_mprotect(struct process *p, const uint64_t *a)
 {
 	int err;
 
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	err = excache_drop_range(p, a[0], a[0] + a[1], true);
 	if (err)
 		return err;
@@ -331,15 +496,22 @@ static long sys_brk(struct process *p, const uint64_t *a)
 	struct mem_value rp;
 	int err;
 
+	uint64_t old = p->brk;
+
 	/* a shrink that the home will accept: its pages go, unwritten back */
-	if (a[0] >= p->brk_start && a[0] < p->brk)
-		excache_drop_range(p, (a[0] + PAGE_MASK) & ~PAGE_MASK, p->brk + PAGE_MASK,
-				   false);
+	if (a[0] >= p->brk_start && a[0] < p->brk) {
+		excache_fresh_remove(p, page_up(a[0]), page_up(p->brk));
+		excache_drop_range(p, page_up(a[0]), p->brk + PAGE_MASK, false);
+	}
 	err = process_mem_call(p, MSG_MEM_BRK, &rq, sizeof(rq), &rp, sizeof(rp));
 	if (err)
 		return (long)p->brk; /* Linux's brk never fails: the old break */
 	if (rp.value < MEM_USER_TOP)
 		p->brk = rp.value;
+	/* pages the heap gained were never written */
+	if (page_up(p->brk) > page_up(old))
+		excache_fresh_add(p, page_up(old), page_up(p->brk),
+				  MEM_PROT_READ | MEM_PROT_WRITE);
 	return (long)p->brk;
 }
 
@@ -480,20 +652,24 @@ static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
 #define SC(nr, nm, f) [nr] = {.name = nm, .fn = f}
 
 static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
-	SC(0, "read", sys_read),
-	SC(1, "write", sys_write),
-	SC(9, "mmap", sys_mmap),
+	SC(0, "read", sys_read),     /* partial: fd 0 only, always end of file */
+	SC(1, "write", sys_write),   /* partial: fds 1 and 2 (the run's output) only */
+	SC(9, "mmap", sys_mmap),     /* partial: anonymous private mappings only */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
-	SC(13, "rt_sigaction", sys_rt_sigaction),
-	SC(14, "rt_sigprocmask", sys_rt_sigprocmask),
-	SC(16, "ioctl", sys_ioctl),
-	SC(20, "writev", sys_writev),
+	SC(13, "rt_sigaction", sys_rt_sigaction),     /* partial: records nothing */
+	SC(14, "rt_sigprocmask", sys_rt_sigprocmask), /* partial: records nothing */
+	SC(16, "ioctl", sys_ioctl),  /* partial: ENOTTY for fds 0-2 */
+	SC(20, "writev", sys_writev), /* partial: fds 1 and 2 only */
 	SC(24, "sched_yield", sys_sched_yield),
 	SC(35, "nanosleep", sys_nanosleep),
 	SC(39, "getpid", sys_getpid),
+	SC(56, "clone", sys_clone),  /* partial: fork-like flags only, no threads */
+	SC(57, "fork", sys_fork),
+	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
 	SC(60, "exit", sys_exit),
+	SC(61, "wait4", sys_wait4),  /* rusage all zero */
 	SC(63, "uname", sys_uname),
 	SC(96, "gettimeofday", sys_gettimeofday),
 	SC(102, "getuid", sys_getid),
@@ -507,7 +683,8 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
 	SC(231, "exit_group", sys_exit_group),
-	SC(318, "getrandom", sys_getrandom),
+	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
+	SC(318, "getrandom", sys_getrandom), /* not cryptographic */
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
 };
 
@@ -565,6 +742,13 @@ long syscall_invoke(struct process *p, uint64_t nr, const uint64_t *args)
 void syscall_dispatch(struct trap_frame *tf)
 {
 	uint64_t args[6] = {tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9};
+	struct process *p = process_current();
+	long r;
 
-	tf->rax = (uint64_t)syscall_invoke(process_current(), tf->rax, args);
+	if (p)
+		p->threads[0].tf = tf; /* fork copies it */
+	r = syscall_invoke(p, tf->rax, args);
+	if (p)
+		p->threads[0].tf = NULL;
+	tf->rax = (uint64_t)r;
 }

@@ -26,6 +26,12 @@
  * must be 0 again (a hook returning with a lock held is a kernel bug:
  * panic).
  *
+ * Fork. user_state_save() snapshots the calling user thread at a trap:
+ * the frame, fxsave of the live FPU/SSE registers (they are the thread's:
+ * see Switches), the FS base. user_resume() installs the snapshot in the
+ * current user thread's uthread and leaves through the same iretq path as
+ * user_enter, after the checks a hook-changed syscall frame gets.
+ *
  * Copies. user_copy_raw/user_strncpy_raw (syscall.S) touch user memory at
  * instructions listed in .ex_table. A page fault there on a user address
  * calls the page_fault hook (from_user = false) with interrupts on and
@@ -234,6 +240,21 @@ uint64_t user_fs_base(void)
 	return u ? u->fs_base : 0;
 }
 
+void uthread_set_owner(void *owner)
+{
+	struct uthread *u = thread_current()->user;
+
+	BUG_ON(!u);
+	u->owner = owner;
+}
+
+void *uthread_owner(void)
+{
+	struct uthread *u = thread_current()->user;
+
+	return u ? u->owner : NULL;
+}
+
 /* ---- entries from user mode ---- */
 
 static bool canonical(uint64_t a)
@@ -379,6 +400,67 @@ void user_enter(uint64_t rip, uint64_t rsp)
 	t->user->fs_base = 0;
 	wrmsr(MSR_FS_BASE, 0);
 	memcpy(t->user->fxsave, fpu_clean, sizeof(fpu_clean));
+	fxrstor(t->user->fxsave);
+	user_enter_frame(&tf);
+}
+
+/* ---- snapshots (fork) ---- */
+
+/* What user_state_save() copies; kmalloc keeps it 16-byte aligned. */
+struct user_state {
+	uint8_t fxsave[512] __attribute__((aligned(16)));
+	struct trap_frame tf;
+	uint64_t fs_base;
+};
+
+struct user_state *user_state_save(const struct trap_frame *tf)
+{
+	struct uthread *u = thread_current()->user;
+	struct user_state *st;
+
+	if (!u)
+		return NULL;
+	st = kmalloc(sizeof(*st));
+	if (!st)
+		return NULL;
+	BUG_ON((uint64_t)st->fxsave & 15);
+	st->tf = *tf;
+	/* The registers hold this thread's FPU/SSE state: the kernel never
+	 * touches them, and a switch restores them before we run again. */
+	irq_push();
+	fxsave(st->fxsave);
+	st->fs_base = u->fs_base;
+	irq_pop();
+	return st;
+}
+
+void user_state_free(struct user_state *st)
+{
+	kfree(st);
+}
+
+void user_resume(struct user_state *st)
+{
+	struct thread *t = thread_current();
+	const struct user_hooks *h = hooks();
+	struct trap_frame tf;
+	uint64_t fs_base;
+
+	if (!t->user)
+		panic("user_resume: %s is not a user thread", t->name);
+	check_irq_depth("user_resume");
+	tf = st->tf;
+	fs_base = st->fs_base < USPACE_TOP ? st->fs_base : 0;
+	memcpy(t->user->fxsave, st->fxsave, sizeof(st->fxsave));
+	kfree(st);
+	tf.vector = 0;
+	tf.error = 0;
+	if (tf.rip >= USPACE_TOP || tf.rsp >= USPACE_TOP)
+		call_fatal(h, &tf, 13, tf.rip, -EFAULT);
+	sanitize_return(h, &tf);
+	irq_disable();
+	t->user->fs_base = fs_base;
+	wrmsr(MSR_FS_BASE, fs_base);
 	fxrstor(t->user->fxsave);
 	user_enter_frame(&tf);
 }

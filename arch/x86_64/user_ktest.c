@@ -148,11 +148,43 @@ __asm__(".pushsection .rodata.user_ktest, \"a\"\n"
 	"	syscall\n"
 	"	ud2\n"
 	"ut_spin_end:\n"
+	/* syscall 105 forks (the hook starts a thread from a snapshot); the
+	 * child writes what it sees to pages[0] */
+	"ut_fork:\n"
+	"	mov $0x600000, %ebx\n"
+	"	movdqu 0x20(%rbx), %xmm3\n"
+	"	ldmxcsr 0x18(%rbx)\n"
+	"	mov 0x40(%rbx), %rdi\n"
+	"	mov $103, %eax\n" /* FS base = rdi */
+	"	syscall\n"
+	"	mov $0x1234, %r12d\n"
+	"	movabs $0x5678abcd5678abcd, %r14\n"
+	"	mov %rsp, 0x98(%rbx)\n"
+	"	mov $105, %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 1f\n"
+	"	movdqu %xmm3, 0x50(%rbx)\n"
+	"	stmxcsr 0x60(%rbx)\n"
+	"	mov %fs:8, %rcx\n"
+	"	mov %rcx, 0x68(%rbx)\n"
+	"	mov %r12, 0x70(%rbx)\n"
+	"	mov %r14, 0x78(%rbx)\n"
+	"	mov %rsp, 0x80(%rbx)\n"
+	"	pushfq\n"
+	"	pop %rcx\n"
+	"	mov %rcx, 0x88(%rbx)\n"
+	"1:	mov %rax, %rdi\n"
+	"	mov $101, %eax\n"
+	"	syscall\n"
+	"	ud2\n"
+	"ut_fork_end:\n"
 	".popsection\n");
 
 extern const char ut_args[], ut_args_end[], ut_iret[], ut_iret_end[], ut_mem[], ut_mem_end[], ut_fault[],
 	ut_fault_end[], ut_rowrite[], ut_rowrite_insn[], ut_rowrite_end[], ut_ud2[],
-	ut_ud2_insn[], ut_ud2_end[], ut_sse[], ut_sse_end[], ut_spin[], ut_spin_end[];
+	ut_ud2_insn[], ut_ud2_end[], ut_sse[], ut_sse_end[], ut_spin[], ut_spin_end[],
+	ut_fork[], ut_fork_end[];
 
 struct utest {
 	struct ktest_ctx *kt;
@@ -180,6 +212,11 @@ struct utest {
 	volatile bool in_fault;
 	struct completion remapped;
 	unsigned yields;
+
+	struct utest *fork_child; /* syscall 105 starts it from a snapshot */
+	unsigned fork_mode;	  /* 0, or 1/2: the child's rip/rsp made bad */
+	struct cpu *fork_cpu;	  /* where the child runs */
+	struct user_state *state; /* the child's snapshot until it resumes */
 };
 
 static int ut_switch_log[128];
@@ -196,6 +233,46 @@ static __attribute__((noreturn)) void ut_finish(struct utest *t)
 	uthread_detach();
 	complete(&t->done);
 	thread_exit();
+}
+
+/* A child user thread in the same uspace, resuming from t->state. */
+static void ut_resume_main(void *arg)
+{
+	struct utest *t = arg;
+
+	if (!t->state || uthread_attach(t->us) < 0) {
+		user_state_free(t->state);
+		complete(&t->done);
+		return;
+	}
+	user_resume(t->state);
+}
+
+/* Syscall 105: snapshot with rax = 0 (and, for fork_mode 1/2, a kernel
+ * rip or an rsp at USPACE_TOP; IOPL 3 asked for, never granted) and a
+ * thread for the child. */
+static bool ut_fork_hook(struct utest *t, const struct trap_frame *tf)
+{
+	struct utest *ch = t->fork_child;
+	struct trap_frame c = *tf;
+
+	c.rax = 0;
+	c.rflags |= 3ull << 12;
+	if (t->fork_mode == 1)
+		c.rip = 0xffff800000001000ull;
+	if (t->fork_mode == 2)
+		c.rsp = USPACE_TOP;
+	ch->us = t->us;
+	ch->state = user_state_save(&c);
+	if (!ch->state)
+		return false;
+	ch->thread = thread_create_on(t->fork_cpu ? t->fork_cpu : this_cpu(), "utest-child",
+				      ut_resume_main, ch, false);
+	if (!ch->thread) {
+		user_state_free(ch->state);
+		return false;
+	}
+	return true;
 }
 
 static void ut_syscall(struct trap_frame *tf)
@@ -244,6 +321,9 @@ static void ut_syscall(struct trap_frame *tf)
 		tf->r11 = 0x66;
 		tf->rflags |= 3ull << 12; /* IOPL 3: must not reach ring 3 */
 		tf->rax = 0;
+		return;
+	case 105:
+		tf->rax = ut_fork_hook(t, tf) ? 1 : (uint64_t)-ENOMEM;
 		return;
 	default:
 		tf->rax = (uint64_t)-ENOSYS;
@@ -389,6 +469,9 @@ static void ut_check_root(struct utest *t)
 	KT_EXPECT(read_cr3() != vmm_kernel_root());
 	KT_EXPECT(memcmp(root + 256, k + 256, 256 * sizeof(uint64_t)) == 0);
 	KT_EXPECT(uthread_uspace() == t->us);
+	KT_EXPECT(uthread_owner() == NULL); /* until the role sets one */
+	uthread_set_owner(t);
+	KT_EXPECT(uthread_owner() == t);
 }
 
 KTEST(user_attach_loads_the_uspace)
@@ -401,6 +484,7 @@ KTEST(user_attach_loads_the_uspace)
 	KT_EXPECT(ut_wait(&t));
 	KT_EXPECT(read_cr3() == vmm_kernel_root()); /* a kernel thread */
 	KT_EXPECT(uthread_uspace() == NULL);
+	KT_EXPECT(uthread_owner() == NULL);
 	ut_teardown(&t);
 }
 
@@ -785,4 +869,76 @@ stuck:
 out:
 	page_free(two, 0);
 	page_free(three, 0);
+}
+
+/* ---- snapshots: a forked-style thread -------------------------------------- */
+
+/* Runs ut_fork with the child on another CPU; false if either thread
+ * did not finish. */
+static bool ut_fork_run(struct ktest_ctx *kt, struct utest *t, struct utest *ch,
+			unsigned mode)
+{
+	bool ok;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->kt = kt;
+	completion_init(&ch->done);
+	if (!KT_EXPECT(ut_setup(kt, t, ut_fork, ut_fork_end)))
+		return false;
+	t->fork_child = ch;
+	t->fork_mode = mode;
+	t->fork_cpu = other_cpu();
+	ut_sse_prepare(t, 0x5c, 0, 0x3f80, 0x100, 0xc0ffee00c0ffee00ull);
+	ut_started = 2; /* syscall 103 waits for nobody */
+	user_set_hooks(&ut_hooks);
+	ut_start(t, NULL);
+	ok = KT_EXPECT(ut_wait(t));
+	ok = KT_EXPECT(ch->thread != NULL) && KT_EXPECT(ut_wait(ch)) && ok;
+	if (ch->thread)
+		t->thread = ch->thread; /* it may still use t's uspace: leak it */
+	user_set_hooks(NULL);
+	return ok && KT_EXPECT(t->exited) && KT_EXPECT_EQ(t->exit_tf.rdi, 1);
+}
+
+KTEST(user_resume_gives_the_child_the_parents_state)
+{
+	static struct utest t, ch;
+	uint8_t *p, want[16];
+
+	KT_EXPECT(user_state_save(&t.exit_tf) == NULL); /* a kernel thread */
+	if (!ut_fork_run(kt, &t, &ch, 0))
+		goto out;
+	p = t.pages[0];
+	KT_EXPECT(ch.exited && !ch.fataled);
+	KT_EXPECT_EQ(ch.exit_tf.rdi, 0); /* rax = 0 in the child */
+	memset(want, 0x5c, sizeof(want));
+	KT_EXPECT(memcmp(p + 0x50, want, 16) == 0); /* xmm3 */
+	KT_EXPECT_EQ(*(uint32_t *)(p + 0x60), 0x3f80);		      /* MXCSR */
+	KT_EXPECT_EQ(*(uint64_t *)(p + 0x68), 0xc0ffee00c0ffee00ull); /* via FS */
+	KT_EXPECT_EQ(*(uint64_t *)(p + 0x70), 0x1234);
+	KT_EXPECT_EQ(*(uint64_t *)(p + 0x78), 0x5678abcd5678abcdull);
+	KT_EXPECT_EQ(*(uint64_t *)(p + 0x80), *(uint64_t *)(p + 0x98)); /* rsp */
+	KT_EXPECT_EQ(*(uint64_t *)(p + 0x88) & (3ull << 12), 0);	/* IOPL 0 */
+	KT_EXPECT(*(uint64_t *)(p + 0x88) & RFLAGS_IF);
+	KT_EXPECT_EQ(ch.exit_tf.cs, SEL_UCODE);
+out:
+	ut_teardown(&t);
+}
+
+KTEST(user_resume_refuses_a_kernel_rip_or_rsp)
+{
+	static struct utest t, ch;
+
+	for (unsigned mode = 1; mode <= 2; mode++) {
+		if (ut_fork_run(kt, &t, &ch, mode)) {
+			KT_EXPECT(ch.fataled && !ch.exited);
+			KT_EXPECT_EQ(ch.vector, 13);
+			KT_EXPECT_EQ(ch.err, -EFAULT);
+			KT_EXPECT_EQ(ch.addr, mode == 1 ? 0xffff800000001000ull
+							: ch.exit_tf.rip);
+			if (mode == 2)
+				KT_EXPECT_EQ(ch.exit_tf.rsp, USPACE_TOP);
+		}
+		ut_teardown(&t);
+	}
 }

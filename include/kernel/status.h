@@ -50,6 +50,17 @@ void status_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * thread and must not block for long. */
 struct mgr_heartbeat;
 void status_set_load_fn(void (*fn)(struct mgr_heartbeat *hb));
+/*
+ * Sets the function that writes the role's live line (figures that change,
+ * e.g. the processor's ExCache counters; printable ASCII, at most cap - 1
+ * bytes) at each refresh: the page's note becomes the role's note,
+ * STATUS_LINE_SEP, and the line (the note cut short if both do not fit;
+ * a line that cannot fit whole is left out). It runs under the status
+ * lock: it must not block or sleep.
+ */
+#define STATUS_LINE_SEP " | "
+void status_set_line_fn(void (*fn)(char *buf, size_t cap));
+
 /* The node's RPC service once status_start() brought it up, else NULL. */
 struct rpc_node *status_rpc(void);
 

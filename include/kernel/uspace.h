@@ -105,6 +105,38 @@ struct uspace *uthread_uspace(void);
 /* Ring 3 at rip with stack rsp, every other register zero, a clean
  * FPU/SSE state (MXCSR 0x1f80, FCW 0x37f), FS base 0. */
 __attribute__((noreturn)) void user_enter(uint64_t rip, uint64_t rsp);
+/*
+ * An owner tag the role hangs on a user thread (the processor: its struct
+ * process), so it finds the thread's process without a search. Set by
+ * the thread itself after uthread_attach; NULL in a kernel thread, and
+ * again NULL after uthread_detach.
+ */
+void uthread_set_owner(void *owner);
+void *uthread_owner(void);
+
+/*
+ * Fork support: a snapshot of a user thread that a new user thread can
+ * start from. user_state_save() copies the calling user thread's
+ * registers at a trap (tf: its frame at a syscall or exception, which the
+ * caller may have copied and changed, e.g. rax = 0 for a fork child),
+ * its FPU/SSE registers as they are now and its FS base; it returns NULL
+ * if out of memory or called from a kernel thread. The snapshot belongs
+ * to the caller until handed to user_resume() or user_state_free().
+ *
+ * user_resume(st), called by a user thread (after uthread_attach, with
+ * interrupts on and no lock held), frees st and drops to ring 3 with
+ * exactly st's general registers, FPU/SSE state and FS base: rflags keep
+ * only the flags a user program may set (IF always on, IOPL 0), the
+ * selectors are the user ones. A rip or rsp outside user space (at or
+ * above USPACE_TOP, or not canonical) ends the thread through the fatal
+ * hook as a general protection fault (vector 13, addr = rip, -EFAULT).
+ * Never returns.
+ */
+struct user_state;
+struct user_state *user_state_save(const struct trap_frame *tf);
+void user_state_free(struct user_state *st);
+__attribute__((noreturn)) void user_resume(struct user_state *st);
+
 /* The current user thread's FS base (arch_prctl ARCH_SET_FS/GET_FS).
  * A base >= USPACE_TOP is not loaded (FS base 0): callers answer EPERM. */
 void user_set_fs_base(uint64_t base);

@@ -342,6 +342,34 @@ def test_status(t, cli, run_dir, manifest):
             "status --json: fabricd running, nodes ready", p.stdout[:400])
     p = cli("status", env={"TESSERA_RUN_DIR": run_dir})
     t.check(p.returncode == 0, "status finds the cluster through $TESSERA_RUN_DIR", detail(p))
+    test_status_excache(t, cli, run_dir, doc)
+
+
+def test_status_excache(t, cli, run_dir, doc):
+    """Processors publish their ExCache on the status page: geometry as
+    configured, and (no program has run yet) every counter 0."""
+    procs = [n for n in (doc or {}).get("nodes", []) if n["role"] == "processor"]
+    counters = ("lines_valid", "misses", "fresh_fills", "zero_fills", "evictions",
+                "flushes", "piggybacks", "prefetches", "prefetch_hits", "redirects", "drops")
+    ec = [n.get("excache") for n in procs]
+    t.check(procs and all(e and e["bytes"] > 0 and e["ways"] > 0 and
+                          e["policy"] in ("lru", "fifo", "random", "clock") and
+                          all(e[c] == 0 for c in counters) for e in ec) and
+            all(" | ec " not in n["note"] for n in procs),
+            "status --json: each processor's excache (geometry, counters 0 before any "
+            "program)", str(ec))
+    others = [n.get("excache") for n in (doc or {}).get("nodes", []) if n["role"] != "processor"]
+    t.check(all(e is None for e in others), "status --json: excache null on other roles",
+            str(others))
+    p = cli("status", "--run-dir", run_dir)
+    rows = {m.group(1): m for m in re.finditer(r"^(\S+)\s+(\S+)\s+(\d+)\s+(\w+)"
+                                               r"((?:\s+\d+){11})\s*$", p.stdout, re.M)}
+    t.check(re.search(r"^EXCACHE\s+SIZE\s+WAYS\s+POLICY\s+VALID\s+MISSES", p.stdout, re.M)
+            and all(n["name"] in rows and
+                    int(rows[n["name"]].group(3)) == n["excache"]["ways"] and
+                    rows[n["name"]].group(4) == n["excache"]["policy"]
+                    for n in procs if n.get("excache")),
+            "status: an EXCACHE row per processor", detail(p))
 
 
 def test_up_again(t, cli, run_dir, manifest):

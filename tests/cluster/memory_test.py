@@ -26,9 +26,15 @@ built by `make user-programs` into BUILD/user/), /etc/motd and
     print the host's lines, and each printed its first round before the
     other ended; then two `tessera run` of pattern at once on p1 and p2,
     which share m1;
-  - m1's free frames back to their first figure after processes exit
-    and after processes die of faults (MEM_STATS through a processor
-    builtin: see free_frames);
+  - spantest: four regions, each in a vRegion of its own, which the
+    global memory manager places on m2 (twice m1's frames): the host's
+    checksum, m1's placed_away and m2's served pages grow, and the
+    process's first miss there was redirected by its home;
+  - forktest on two policies (copy-on-write after fork, wait4, getppid,
+    ECHILD, a child dying of SIGSEGV): the host's lines;
+  - m1's and m2's free frames back to their first figures after
+    processes exit and after processes die of faults (MEM_STATS through
+    a processor builtin: see free_frames);
   - every node still ready; `tessera down`; no node's console log says
     "panic".
 
@@ -55,13 +61,16 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
 from test_cli import Cli, Cluster, Tap, detail, finish  # noqa: E402
 
 MANIFEST = os.path.join(HERE, "memory.yaml")
-PROGRAMS = ("memtest", "mmaptest", "faulttest", "pattern", "membench")
+PROGRAMS = ("memtest", "mmaptest", "faulttest", "pattern", "membench", "spantest",
+            "forktest")
 # vNode -> (its processor, the ExCache policy memory.yaml gives it)
 POLICY_VNODES = {"vn1": ("p1", "lru"), "vn2": ("p2", "fifo"), "vn3": ("p3", "random"),
                  "vn4": ("p4", "clock")}
 EXCACHE_LINES = 256  # 1 MiB of 4 KiB lines, as in memory.yaml
 MEMTEST_ARGS = ("8", "2")  # 8 MiB (8x the ExCache), 2 passes
 PATTERN_ARGS = ("4", "4", "200")  # 4 MiB, 4 rounds, 200 ms sleeps
+SPAN_ARGS = ("4", "2")  # 4 regions of 2 MiB, each in a vRegion of its own
+MEMORY_NODES = ("m1", "m2")
 UP_TIMEOUT = 240
 RUN_TIMEOUT = 300
 MMAP_CASES = {  # case -> exit status Linux gives (signals as the shell: 128+N)
@@ -71,7 +80,7 @@ FAULT_CASES = {("null",): 139, ("ud2",): 132, ("div0",): 136, ("exit", "0"): 0,
                ("exit", "3"): 3, ("exit", "255"): 255}
 # The processor builtin `memstats NODE` prints a memory node's MEM_STATS
 # (struct mem_stats) as "name value" lines, "frames_free N" among them.
-FRAMES_FREE_RE = re.compile(r"\bframes_free[\s=:]+(\d+)")
+MEMSTAT_RE = re.compile(r"^([a-z_]+) (\d+)$", re.M)
 PANIC_RE = re.compile(r"\bpanic\b", re.I)
 
 
@@ -239,14 +248,26 @@ class Hostlink:
         return [res[100 + i] for i in range(len(cmds))]
 
 
-def free_frames(t, c):
-    """m1's free frames (the `memstats m1` builtin), or None after a failed
-    check."""
-    p = c.run("vn1", "memstats", "m1", timeout=60)
-    m = FRAMES_FREE_RE.search(p.stdout)
-    if not t.check(p.returncode == 0 and m, "memstats m1 prints frames_free", detail(p)):
+def memstats(t, c, node):
+    """node's MEM_STATS as a dict (the `memstats NODE` builtin), or None
+    after a failed check."""
+    p = c.run("vn1", "memstats", node, timeout=60)
+    st = {k: int(v) for k, v in MEMSTAT_RE.findall(p.stdout)}
+    if not t.check(p.returncode == 0 and "frames_free" in st,
+                   f"memstats {node} prints frames_free", detail(p)):
         return None
-    return int(m.group(1))
+    return st
+
+
+def free_frames(t, c):
+    """Every memory node's free frames, or None after a failed check."""
+    free = {}
+    for node in MEMORY_NODES:
+        st = memstats(t, c, node)
+        if st is None:
+            return None
+        free[node] = st["frames_free"]
+    return free
 
 
 def check_frames(t, c, baseline, after_what):
@@ -254,8 +275,8 @@ def check_frames(t, c, baseline, after_what):
         return
     now = free_frames(t, c)
     if now is not None:
-        t.check(now == baseline, f"m1's free frames back to {baseline} after {after_what}",
-                f"now {now}")
+        t.check(now == baseline, f"free frames of m1 and m2 back to {baseline} after "
+                f"{after_what}", f"now {now}")
 
 
 # ---------------------------------------------------------------- the tests
@@ -318,8 +339,51 @@ def test_cases(t, c, user_dir, prog, cases, baseline):
         p = c.run("vn1", f"/bin/{prog}", *args, timeout=120)
         t.check(p.returncode == status and stable(p.stdout) == host[1],
                 f"p1: {label}: exit {status}, output {host[1]} as on the host", detail(p))
-        if status >= 128:
+        if status >= 128 and args[0] != "exit":
             check_frames(t, c, baseline, f"{label} died of signal {status - 128}")
+
+
+def test_span(t, c, user_dir):
+    """spantest's vRegions: some placed on m2 by the global memory manager,
+    every page checked after a round trip through its owner."""
+    want = host_run(user_dir, "spantest", *SPAN_ARGS)
+    if not t.check(want[0] == 0 and len(want[1]) == 1,
+                   f"host: spantest {' '.join(SPAN_ARGS)} prints one line", str(want)):
+        return
+    before = {n: memstats(t, c, n) for n in MEMORY_NODES}
+    p = c.run("vn1", "/bin/spantest", *SPAN_ARGS)
+    t.check(p.returncode == 0 and stable(p.stdout) == want[1],
+            f"p1: spantest {' '.join(SPAN_ARGS)}: '{want[1][0]}' as on the host", detail(p))
+    after = {n: memstats(t, c, n) for n in MEMORY_NODES}
+    if None in before.values() or None in after.values():
+        return
+    away = after["m1"]["placed_away"] - before["m1"]["placed_away"]
+    served = (after["m2"]["misses"] + after["m2"]["flushes"] -
+              before["m2"]["misses"] - before["m2"]["flushes"])
+    t.check(away >= 1, "m1 (the home) placed at least one of spantest's vRegions on "
+            "another node (GMM)", f"placed_away +{away}")
+    t.check(served > 0, "m2 served misses or write-backs of spantest's pages",
+            f"m2 misses+flushes +{served}")
+    ex = excache_line(p.stdout, "spantest")
+    t.check(ex is not None and ex.get("redirects", 0) >= 1,
+            "p1: the home redirected spantest's first miss in a remote vRegion "
+            "(excache redirects >= 1)", str(ex))
+
+
+def test_fork(t, c, user_dir):
+    """forktest's checks (copy-on-write, wait4, getppid, ECHILD, a child
+    dying of SIGSEGV) pass as on the host, on two policies."""
+    want = host_run(user_dir, "forktest")
+    if not t.check(want[0] == 0 and want[1] and want[1][-1] == "forktest: all passed" and
+                   all(ln.startswith("forktest: ok ") for ln in want[1][:-1]),
+                   "host: forktest passes every check", str(want)):
+        return
+    for vnode in ("vn1", "vn3"):
+        node, policy = POLICY_VNODES[vnode]
+        p = c.run(vnode, "/bin/forktest", timeout=RUN_TIMEOUT)
+        t.check(p.returncode == 0 and stable(p.stdout) == want[1],
+                f"{node} ({policy}): forktest: {len(want[1])} checks ok as on the host",
+                detail(p))
 
 
 def test_two_at_once(t, c, run_dir, user_dir):
@@ -423,6 +487,9 @@ def main(argv=None) -> int:
             test_cases(t, c, user_dir, "mmaptest", MMAP_CASES, baseline)
             test_cases(t, c, user_dir, "faulttest", FAULT_CASES, baseline)
             test_two_at_once(t, c, run_dir, user_dir)
+            test_span(t, c, user_dir)
+            check_frames(t, c, baseline, "spantest")
+            test_fork(t, c, user_dir)
             check_frames(t, c, baseline, "every test program")
             nodes = test_ready(t, c)
             p = cli("down", "--run-dir", run_dir, timeout=60)

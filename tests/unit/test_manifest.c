@@ -75,7 +75,8 @@ TEST(manifest_config_default)
 	ASSERT((n = node("s1")) != NULL);
 	EXPECT(n->id == 3 && n->role == MF_STORAGE && n->cpus == 1);
 	EXPECT(n->ram == 128 * MiB && n->window == 16 * MiB && n->disk_size == 64 * MiB);
-	EXPECT(!n->disk_image[0] && !n->disk_dir[0]);
+	EXPECT(!n->disk_image[0]);
+	EXPECT_STREQ(n->disk_dir, "@build/rootfs");
 	ASSERT((n = node("g1")) != NULL);
 	EXPECT(n->id == 4 && n->role == MF_GLOBAL && n->ram == 64 * MiB);
 	for (unsigned i = 0; i < m.nnodes; i++)

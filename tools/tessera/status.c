@@ -11,8 +11,21 @@
  *    "nodes": [{"name", "id", "role", "state", "note", "cpus", "ram",
  *               "window", "pid", "qemu": "running|gone", "connected",
  *               "failed", "generation", "ops", "bytes", "errors",
- *               "status": fabricd's status object or null}],
+ *               "status": fabricd's status object or null,
+ *               "excache": null, or for a processor with an ExCache
+ *               {"bytes", "ways", "policy", "lines_valid", "misses",
+ *                "fresh_fills", "zero_fills", "evictions", "flushes",
+ *                "piggybacks", "prefetches", "prefetch_hits", "redirects",
+ *                "drops"}}],
  *    "links": [fabricd's link objects, plus "src_name", "dst_name"]}
+ *
+ * ExCache figures: a processor's status page note ends in its live line
+ * (kernel/status.h, status_set_line_fn): " | ec KIB WAYS POLICY" and the
+ * node's counters (pcomponent/excache.h, excache_status_line; a figure
+ * of 100000 or more is rounded down to k, M, G, T or P). status shows
+ * the note without that line, and the figures in a table of their own
+ * (and as "excache" in --json). A line that does not parse is left in
+ * the note as it is.
  */
 #define _GNU_SOURCE
 #include "tessera.h"
@@ -84,6 +97,141 @@ static const char *node_name(const struct view *v, unsigned id, char *buf, size_
 	return buf;
 }
 
+/* --- ExCache figures in a processor's note ------------------------------------ */
+
+#define EC_SEP	  " | ec "
+#define EC_FIELDS 11 /* pcomponent/excache.h: EXCACHE_STATUS_FIELDS */
+
+static const char *const ec_names[EC_FIELDS] = {
+	"lines_valid",	 "misses",    "fresh_fills", "zero_fills",
+	"evictions",	 "flushes",   "piggybacks",  "prefetches",
+	"prefetch_hits", "redirects", "drops",
+};
+
+struct ec_view {
+	bool ok;
+	uint64_t bytes;
+	unsigned ways;
+	char policy[16];
+	uint64_t v[EC_FIELDS];
+};
+
+/* One figure of the line at *s: digits, then k, M, G, T or P (x1000 each). */
+static bool ec_number(const char **s, uint64_t *out)
+{
+	static const char units[] = "kMGTP";
+	const char *u;
+	char *end;
+	unsigned long long n;
+
+	if (**s != ' ')
+		return false;
+	(*s)++;
+	if (**s < '0' || **s > '9')
+		return false;
+	n = strtoull(*s, &end, 10);
+	*s = end;
+	u = **s ? strchr(units, **s) : NULL;
+	if (u) {
+		for (const char *k = units; k <= u; k++)
+			n *= 1000;
+		(*s)++;
+	}
+	*out = n;
+	return true;
+}
+
+/* The figures of note's live line into *e (e->ok); *keep is how much of
+ * note comes before it (all of it without a valid line). */
+static void ec_parse(const char *note, struct ec_view *e, size_t *keep)
+{
+	const char *at = strstr(note, EC_SEP), *s;
+	uint64_t kib;
+	int n = 0;
+
+	memset(e, 0, sizeof(*e));
+	*keep = strlen(note);
+	if (!at)
+		return;
+	s = at + strlen(EC_SEP);
+	if (sscanf(s, "%llu %u %15[a-z]%n", (unsigned long long *)&kib, &e->ways,
+		   e->policy, &n) != 3)
+		return;
+	s += n;
+	for (unsigned i = 0; i < EC_FIELDS; i++)
+		if (!ec_number(&s, &e->v[i]))
+			return;
+	if (*s)
+		return;
+	e->bytes = kib << 10;
+	e->ok = true;
+	*keep = (size_t)(at - note);
+}
+
+/* The note of node i as shown (without a parsed ExCache line). */
+static void shown_note(const struct view *v, unsigned i, char *buf, size_t cap,
+		       struct ec_view *e)
+{
+	size_t keep;
+
+	ec_parse(v->health[i].note, e, &keep);
+	snprintf(buf, cap, "%.*s", (int)keep, v->health[i].note);
+}
+
+/* The ExCache table's counter columns: heading, width, index in ec_view.v. */
+static const struct {
+	const char *head;
+	int width;
+	unsigned field;
+} ec_columns[] = {
+	{"VALID", 6, 0},    {"MISSES", 8, 1},  {"REDIR", 6, 9},	  {"FRESH", 6, 2},
+	{"ZERO", 6, 3},	    {"EVICTED", 8, 4}, {"FLUSHED", 8, 5}, {"PIGGY", 6, 6},
+	{"PREFETCH", 8, 7}, {"HITS", 6, 8},    {"DROPS", 6, 10},
+};
+#define EC_COLUMNS (sizeof(ec_columns) / sizeof(ec_columns[0]))
+
+/* The ExCache table: one row per processor that publishes the line. */
+static void print_excache(const struct view *v)
+{
+	bool header = false;
+
+	for (unsigned i = 0; i < v->c.mf.nnodes; i++) {
+		char note[200], size[32];
+		struct ec_view e;
+
+		shown_note(v, i, note, sizeof(note), &e);
+		if (!e.ok)
+			continue;
+		if (!header) {
+			printf("\n%-10s %6s %4s %-6s", "EXCACHE", "SIZE", "WAYS",
+			       "POLICY");
+			for (unsigned k = 0; k < EC_COLUMNS; k++)
+				printf(" %*s", ec_columns[k].width, ec_columns[k].head);
+			printf("\n");
+		}
+		header = true;
+		printf("%-10s %6s %4u %-6s", v->c.mf.nodes[i].name,
+		       fmt_size(e.bytes, size, sizeof(size)), e.ways, e.policy);
+		for (unsigned k = 0; k < EC_COLUMNS; k++)
+			printf(" %*llu", ec_columns[k].width,
+			       (unsigned long long)e.v[ec_columns[k].field]);
+		printf("\n");
+	}
+}
+
+static json_t *excache_json(const struct ec_view *e)
+{
+	json_t *o;
+
+	if (!e->ok)
+		return json_null();
+	o = json_pack("{s:I, s:I, s:s}", "bytes", (json_int_t)e->bytes, "ways",
+		      (json_int_t)e->ways, "policy", e->policy);
+	for (unsigned i = 0; o && i < EC_FIELDS; i++)
+		json_object_set_new(o, ec_names[i], json_integer((json_int_t)e->v[i]));
+	return o ? o : json_null();
+}
+
 /* --- table ------------------------------------------------------------------- */
 
 static void print_node(const struct view *v, unsigned i)
@@ -92,7 +240,8 @@ static void print_node(const struct view *v, unsigned i)
 	const struct node_health *h = &v->health[i];
 	const struct fab_node_stats *fs = h->fs;
 	bool st = fs && fs->has_status && h->state != NS_FAILED;
-	char ram[32], fr[32], up[32], by[32];
+	char ram[32], fr[32], up[32], by[32], note[200];
+	struct ec_view e;
 
 	printf("%-10s %3u %-9s %-12s %4u %6s %7s %7s %8llu %8s %6llu", n->name, n->id,
 	       mf_role_name(n->role), h->word, st && fs->cpus ? fs->cpus : n->cpus,
@@ -102,8 +251,9 @@ static void print_node(const struct view *v, unsigned i)
 	       fs ? (unsigned long long)fs->ops : 0ULL,
 	       fmt_human(fs ? fs->bytes : 0, by, sizeof(by)),
 	       fs ? (unsigned long long)fs->errors : 0ULL);
-	if (h->note[0])
-		printf("  %s", h->note);
+	shown_note(v, i, note, sizeof(note), &e);
+	if (note[0])
+		printf("  %s", note);
 	printf("\n");
 }
 
@@ -224,6 +374,7 @@ static void print_table(const struct view *v)
 	if (f)
 		printf(" pid %d", (int)f->pid);
 	printf("\n");
+	print_excache(v);
 	if (v->have_stats)
 		print_links(v);
 	if (!v->fabricd_alive)
@@ -241,17 +392,20 @@ static json_t *node_json(const struct view *v, unsigned i)
 	const struct fab_node_stats *fs = h->fs;
 	const struct proc_rec *p = state_find(&v->c.st, n->name);
 	json_t *status = NULL, *o;
+	char note[200];
+	struct ec_view e;
 	size_t k;
 
+	shown_note(v, i, note, sizeof(note), &e);
 	json_array_foreach(json_object_get(v->stats.root, "nodes"), k, o)
 	{
 		if (fs && json_integer_value(json_object_get(o, "id")) == fs->id)
 			status = json_object_get(o, "status");
 	}
 	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:b, s:b, "
-			 "s:I, s:I, s:I, s:I, s:O}",
+			 "s:I, s:I, s:I, s:I, s:O, s:o}",
 			 "name", n->name, "id", (json_int_t)n->id, "role",
-			 mf_role_name(n->role), "state", h->word, "note", h->note, "cpus",
+			 mf_role_name(n->role), "state", h->word, "note", note, "cpus",
 			 (json_int_t)n->cpus, "ram", (json_int_t)n->ram, "window",
 			 (json_int_t)n->window, "pid", (json_int_t)(p ? p->pid : 0),
 			 "qemu", v->qemu_alive[i] ? "running" : "gone", "connected",
@@ -260,7 +414,7 @@ static json_t *node_json(const struct view *v, unsigned i)
 			 (json_int_t)(fs ? fs->ops : 0), "bytes",
 			 (json_int_t)(fs ? fs->bytes : 0), "errors",
 			 (json_int_t)(fs ? fs->errors : 0), "status",
-			 status ? status : json_null());
+			 status ? status : json_null(), "excache", excache_json(&e));
 }
 
 static json_t *links_json(const struct view *v)

@@ -23,7 +23,9 @@ struct uthread {
 							     switched out */
 	struct uspace *us; /* the thread's address space */
 	uint64_t fs_base; /* loaded into MSR_FS_BASE whenever the thread runs */
+	void *owner; /* the role's tag (uthread_set_owner); the thread's own */
 };
+
 
 /* Per-CPU user-mode setup (cpu.c, on every CPU): SCE, STAR, LSTAR, FMASK,
  * CR0/CR4 FPU bits; on the boot CPU also the shootdown vector. */

@@ -1,0 +1,378 @@
+/*
+ * The memory service's layout calls (include/proto/mem.h): MEM_MMAP,
+ * MEM_MUNMAP, MEM_MPROTECT and MEM_BRK at a process's home, with the
+ * placement of new vRegions and the MEM_REGION calls that keep their
+ * owners in step (the service and its locking rules: memserv.c).
+ *
+ * Placement. A vRegion that a map needs and that has no vRegion struct
+ * yet gets an owner before the map: with a manager= node and more than
+ * one memory node for the process (MEM_EXEC's memory[]), the global
+ * memory manager picks one (MGR_PLACE_VREGION); otherwise, or if it
+ * cannot answer (logged once), this node. The owner stays until exit.
+ *
+ * Owners in step. The home keeps every VMA; each piece of a range that
+ * lies in a vRegion owned elsewhere becomes one MEM_REGION call to the
+ * owner, made with the process's lock held and before the answer to the
+ * processor. The order makes an owner's refusal safe for what matters:
+ *   map      here first, then the owners; if one refuses, the owners
+ *            done get UNMAP and the home drops the whole range again, so
+ *            the home never believes in a VMA an owner refused;
+ *   unmap    the owners first, then here; if one refuses, the call
+ *            fails with the home unchanged but earlier owners already
+ *            unmapped (their part then reads as a fault: the process
+ *            gets SIGSEGV there, never stale data); not undone;
+ *   protect  coverage checked here, then the owners, then here; an
+ *            owner's refusal leaves earlier owners with the new prot
+ *            and the home with the old one (the owner's prot is what its
+ *            misses answer); not undone.
+ * MAP_FIXED's implicit unmap and a brk shrink are unmaps as above.
+ */
+#include "memserv_impl.h"
+
+#include <kernel/config.h>
+#include <kernel/errno.h>
+#include <kernel/printk.h>
+#include <lib/string.h>
+#include <proto/manager.h>
+
+#define PAGE	  4096ull
+#define PROT_ALL  (MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC)
+#define PLACE_NS  (2ull * 1000 * 1000 * 1000) /* MGR_PLACE_VREGION */
+
+/* Linux's mmap flags (uapi asm-generic/mman-common.h, x86). */
+#define MAP_SHARED	    0x01
+#define MAP_PRIVATE	    0x02
+#define MAP_SHARED_VALIDATE 0x03
+#define MAP_TYPE	    0x0f
+#define MAP_FIXED	    0x10
+#define MAP_ANONYMOUS	    0x20
+#define MAP_32BIT	    0x40
+#define MAP_GROWSDOWN	    0x100
+#define MAP_DENYWRITE	    0x800
+#define MAP_EXECUTABLE	    0x1000
+#define MAP_LOCKED	    0x2000
+#define MAP_NORESERVE	    0x4000
+#define MAP_POPULATE	    0x8000
+#define MAP_NONBLOCK	    0x10000
+#define MAP_STACK	    0x20000
+#define MAP_HUGETLB	    0x40000
+#define MAP_SYNC	    0x80000
+#define MAP_FIXED_NOREPLACE 0x100000
+/* Accepted; the last four are ignored by Linux too. */
+#define MAP_OK                                                                           \
+	(MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_STACK |  \
+	 MAP_FIXED_NOREPLACE | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NONBLOCK)
+/* Known, not supported yet: -ENODEV. */
+#define MAP_LATER (MAP_32BIT | MAP_GROWSDOWN | MAP_HUGETLB | MAP_SYNC)
+
+static uint64_t page_up(uint64_t a)
+{
+	return (a + PAGE - 1) & ~(PAGE - 1);
+}
+
+static uint64_t page_down(uint64_t a)
+{
+	return a & ~(PAGE - 1);
+}
+
+/* The end of the piece of [at, end) inside at's vRegion. */
+static uint64_t piece_end(uint64_t at, uint64_t end)
+{
+	uint64_t vr_end = ((at >> VREGION_SHIFT) + 1) << VREGION_SHIFT;
+
+	return end < vr_end ? end : vr_end;
+}
+
+/* ---- placement --------------------------------------------------------------------- */
+
+static bool is_candidate(const struct aspace *as, uint32_t node)
+{
+	for (unsigned i = 0; i < as->nmemory; i++)
+		if (as->memory[i] == node)
+			return true;
+	return false;
+}
+
+/* The owner of the new vRegion idx of p's process: the manager's choice
+ * among its memory nodes, or this node. */
+static uint16_t place_vregion(struct memserv *ms, struct mem_proc *p, uint64_t idx)
+{
+	struct aspace *as = p->as;
+	struct mgr_place_req rq = {.n = as->nmemory, .pid = p->pid, .vregion = idx};
+	struct mgr_node_reply rp = {0};
+	int err;
+
+	if (as->nmemory < 2 || !kconfig.manager_id)
+		return ms->self;
+	for (unsigned i = 0; i < as->nmemory; i++)
+		rq.nodes[i] = as->memory[i];
+	err = rpc_call(ms->rn, (uint16_t)kconfig.manager_id, MSG_MGR_PLACE_VREGION, &rq,
+		       sizeof(rq), &rp, sizeof(rp), PLACE_NS);
+	if (!err && (rp.reserved || !is_candidate(as, rp.node)))
+		err = -EPROTO;
+	if (err) {
+		if (!ms->warned_placement)
+			pr_warn("memory: no vRegion placement from manager %u (%s): new "
+				"vRegions stay on this node",
+				kconfig.manager_id, errno_name(err));
+		ms->warned_placement = true;
+		return ms->self;
+	}
+	if (rp.node != ms->self)
+		memserv_count(&ms->stats.placed_away, 1);
+	return (uint16_t)rp.node;
+}
+
+/* Gives every vRegion of [start, end) that has none yet an owner. */
+static int place_range(struct memserv *ms, struct mem_proc *p, uint64_t start, uint64_t end)
+{
+	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+		int err;
+
+		if (aspace_vregion(p->as, at))
+			continue;
+		err = aspace_add_vregion(p->as, at, place_vregion(ms, p, at >> VREGION_SHIFT));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- owners in step ---------------------------------------------------------------- */
+
+/* MEM_REGION op for each piece of [start, end) in a vRegion owned
+ * elsewhere, in address order. On an owner's error *stop is that piece's
+ * start (the pieces below it were done). */
+static int forward(struct memserv *ms, struct mem_proc *p, uint16_t op, uint64_t start,
+		   uint64_t end, uint32_t prot, uint32_t vflags, uint64_t *stop)
+{
+	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+		struct vregion *vr = aspace_vregion(p->as, at);
+		struct mem_region_req rq = {.proc_node = p->node, .op = op, .pid = p->pid,
+					    .prot = prot, .vflags = vflags, .start = at,
+					    .end = piece_end(at, end)};
+		int err;
+
+		if (!vr || vr->owner == ms->self)
+			continue;
+		err = region_call(ms, vr->owner, &rq, NULL);
+		if (err) {
+			pr_warn("memory: process %u of node %u: owner %u refused MEM_REGION "
+				"%u [%llx, %llx): %s",
+				p->pid, p->node, vr->owner, op, (unsigned long long)rq.start,
+				(unsigned long long)rq.end, errno_name(err));
+			*stop = at;
+			return err;
+		}
+	}
+	*stop = end;
+	return 0;
+}
+
+/* Maps [start, end) with prot and vflags here and at the owners. */
+static int vm_map(struct memserv *ms, struct mem_proc *p, uint64_t start, uint64_t end,
+		  uint32_t prot, uint32_t vflags)
+{
+	uint64_t stop = start, ignored;
+	int err = place_range(ms, p, start, end);
+
+	if (!err)
+		err = aspace_map(p->as, start, end, prot, vflags);
+	if (err)
+		return err;
+	err = forward(ms, p, MEM_REGION_MAP, start, end, prot, vflags, &stop);
+	if (err) {
+		forward(ms, p, MEM_REGION_UNMAP, start, stop, 0, 0, &ignored);
+		aspace_unmap(p->as, start, end); /* drops what the map added */
+	}
+	return err;
+}
+
+/* Unmaps [start, end) at the owners, then here. */
+static int vm_unmap(struct memserv *ms, struct mem_proc *p, uint64_t start, uint64_t end)
+{
+	uint64_t stop;
+	int err = forward(ms, p, MEM_REGION_UNMAP, start, end, 0, 0, &stop);
+
+	return err ? err : aspace_unmap(p->as, start, end);
+}
+
+/* mprotect of [start, end) at the owners, then here. */
+static int vm_protect(struct memserv *ms, struct mem_proc *p, uint64_t start, uint64_t end,
+		      uint32_t prot)
+{
+	uint64_t stop;
+	int err;
+
+	if (!aspace_range_covered(p->as, start, end))
+		return -ENOMEM;
+	err = forward(ms, p, MEM_REGION_PROTECT, start, end, prot, 0, &stop);
+	return err ? err : aspace_protect(p->as, start, end, prot);
+}
+
+/* ---- MEM_MMAP, MEM_MUNMAP, MEM_MPROTECT ------------------------------------------- */
+
+/* mmap(2)'s checks, in Linux's order where it has one. *len is rounded. */
+static int mmap_decode(const struct mem_map_req *rq, uint64_t *len)
+{
+	uint32_t type = rq->flags & MAP_TYPE;
+
+	if (rq->reserved || (rq->prot & ~PROT_ALL) || !rq->len)
+		return -EINVAL;
+	if (rq->flags & ~(MAP_OK | MAP_LATER))
+		return -EINVAL;
+	if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE)
+		return -ENODEV;
+	if (type != MAP_PRIVATE)
+		return -EINVAL;
+	if (!(rq->flags & MAP_ANONYMOUS) || (rq->flags & MAP_LATER))
+		return -ENODEV;
+	*len = page_up(rq->len);
+	if (!*len || *len > MEM_USER_TOP - MEM_USER_BASE)
+		return -ENOMEM;
+	if (rq->flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+		if (rq->addr % PAGE)
+			return -EINVAL;
+		if (rq->addr > MEM_USER_TOP - *len)
+			return -ENOMEM;
+		if (rq->addr < MEM_USER_BASE)
+			return -EPERM;
+	}
+	return 0;
+}
+
+/* Where the mapping goes: the fixed address (MAP_FIXED: after unmapping
+ * what was there), the hint if free, else the highest gap below
+ * MEM_MMAP_TOP. */
+static int mmap_place(struct memserv *ms, struct mem_proc *p, const struct mem_map_req *rq,
+		      uint64_t len, uint64_t *addr)
+{
+	uint64_t hint = page_down(rq->addr);
+
+	if (rq->flags & MAP_FIXED_NOREPLACE) {
+		*addr = rq->addr;
+		return aspace_range_free(p->as, *addr, *addr + len) ? 0 : -EEXIST;
+	}
+	if (rq->flags & MAP_FIXED) {
+		*addr = rq->addr;
+		return vm_unmap(ms, p, *addr, *addr + len);
+	}
+	if (hint >= MEM_USER_BASE && hint <= MEM_USER_TOP - len &&
+	    aspace_range_free(p->as, hint, hint + len)) {
+		*addr = hint;
+		return 0;
+	}
+	return aspace_find_gap(p->as, len, MEM_USER_BASE, MEM_MMAP_TOP, addr);
+}
+
+RPC_HANDLER(MEM_MMAP, struct mem_map_req, struct mem_value)
+{
+	struct memserv *ms = memserv_of(ctx->rn);
+	struct mem_proc *p;
+	uint64_t len = 0, addr = 0;
+	int err;
+
+	if (!ms)
+		return -ENODEV;
+	err = mmap_decode(rq, &len);
+	if (!err)
+		err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
+	if (err)
+		return err;
+	err = mmap_place(ms, p, rq, len, &addr);
+	if (!err)
+		err = vm_map(ms, p, addr, addr + len, rq->prot, VMA_ANON);
+	space_leave(ms, p);
+	rp->value = addr;
+	return err;
+}
+
+/* munmap(2) and mprotect(2)'s range checks; *end set. */
+static int range_decode(const struct mem_map_req *rq, bool for_mprotect, uint64_t *end)
+{
+	uint64_t len = page_up(rq->len);
+
+	if (rq->reserved || rq->flags || (rq->addr % PAGE))
+		return -EINVAL;
+	if (for_mprotect ? (rq->prot & ~PROT_ALL) != 0 : rq->prot != 0)
+		return -EINVAL;
+	if (!for_mprotect && !rq->len)
+		return -EINVAL;
+	if (rq->len && (!len || rq->addr >= MEM_USER_TOP || len > MEM_USER_TOP - rq->addr))
+		return for_mprotect ? -ENOMEM : -EINVAL;
+	*end = rq->addr + len;
+	return 0;
+}
+
+/* munmap(2) (for_mprotect false) and mprotect(2) of rq->pid. */
+static int range_call(struct rpc_ctx *ctx, const struct mem_map_req *rq, bool for_mprotect)
+{
+	struct memserv *ms = memserv_of(ctx->rn);
+	struct mem_proc *p;
+	uint64_t end = 0;
+	int err;
+
+	if (!ms)
+		return -ENODEV;
+	err = range_decode(rq, for_mprotect, &end);
+	if (!err)
+		err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
+	if (err)
+		return err;
+	if (!for_mprotect)
+		err = vm_unmap(ms, p, rq->addr, end);
+	else if (end > rq->addr)
+		err = vm_protect(ms, p, rq->addr, end, rq->prot);
+	space_leave(ms, p);
+	return err;
+}
+
+RPC_HANDLER(MEM_MUNMAP, struct mem_map_req, struct mem_value)
+{
+	rp->value = 0;
+	return range_call(ctx, rq, false);
+}
+
+RPC_HANDLER(MEM_MPROTECT, struct mem_map_req, struct mem_value)
+{
+	rp->value = 0;
+	return range_call(ctx, rq, true);
+}
+
+/* ---- MEM_BRK ----------------------------------------------------------------------- */
+
+/* brk(2): the new break, or the old one if addr is not allowed. */
+static uint64_t do_brk(struct memserv *ms, struct mem_proc *p, uint64_t addr)
+{
+	struct aspace *as = p->as;
+	uint64_t old_end = page_up(as->brk), new_end = page_up(addr);
+
+	if (addr < as->brk_start || addr > MEM_MMAP_TOP)
+		return as->brk;
+	if (new_end < old_end && vm_unmap(ms, p, new_end, old_end))
+		return as->brk;
+	if (new_end > old_end &&
+	    (!aspace_range_free(as, old_end, new_end) ||
+	     vm_map(ms, p, old_end, new_end, MEM_PROT_READ | MEM_PROT_WRITE, VMA_HEAP)))
+		return as->brk;
+	as->brk = addr;
+	return addr;
+}
+
+RPC_HANDLER(MEM_BRK, struct mem_pid_req, struct mem_value)
+{
+	struct memserv *ms = memserv_of(ctx->rn);
+	struct mem_proc *p;
+	int err;
+
+	if (!ms)
+		return -ENODEV;
+	if (rq->reserved)
+		return -EINVAL;
+	err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
+	if (err)
+		return err;
+	rp->value = do_brk(ms, p, rq->addr);
+	space_leave(ms, p);
+	return 0;
+}
