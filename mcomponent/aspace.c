@@ -148,14 +148,6 @@ uint64_t aspace_destroy(struct aspace *as)
 
 /* ---- walking a range vRegion by vRegion -------------------------------------------- */
 
-/* The end of the piece of [at, end) inside at's vRegion. */
-static uint64_t piece_end(uint64_t at, uint64_t end)
-{
-	uint64_t vr_end = (vr_index(at) + 1) << VREGION_SHIFT;
-
-	return end < vr_end ? end : vr_end;
-}
-
 struct vma *aspace_find_vma(struct aspace *as, uint64_t addr)
 {
 	struct vregion *vr = addr < MEM_USER_TOP ? vr_get(as, vr_index(addr)) : NULL;
@@ -165,10 +157,10 @@ struct vma *aspace_find_vma(struct aspace *as, uint64_t addr)
 
 bool aspace_range_free(struct aspace *as, uint64_t start, uint64_t end)
 {
-	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
 		struct vregion *vr = vr_get(as, vr_index(at));
 
-		if (vr && !vma_range_free(&vr->vmas, at, piece_end(at, end)))
+		if (vr && !vma_range_free(&vr->vmas, at, aspace_piece_end(at, end)))
 			return false;
 	}
 	return true;
@@ -176,10 +168,10 @@ bool aspace_range_free(struct aspace *as, uint64_t start, uint64_t end)
 
 bool aspace_range_covered(struct aspace *as, uint64_t start, uint64_t end)
 {
-	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
 		struct vregion *vr = vr_get(as, vr_index(at));
 
-		if (!vr || !vma_range_covered(&vr->vmas, at, piece_end(at, end)))
+		if (!vr || !vma_range_covered(&vr->vmas, at, aspace_piece_end(at, end)))
 			return false;
 	}
 	return true;
@@ -193,14 +185,14 @@ static void count_vmas(struct aspace *as, struct vregion *vr, size_t before)
 /* Takes the pieces of [start, failed) out again (a map that failed there). */
 static void map_undo(struct aspace *as, uint64_t start, uint64_t failed, uint64_t end)
 {
-	for (uint64_t p = start; p < failed; p = piece_end(p, end)) {
+	for (uint64_t p = start; p < failed; p = aspace_piece_end(p, end)) {
 		struct vregion *vr = vr_get(as, vr_index(p));
 		size_t before;
 
 		if (!vr)
 			continue;
 		before = vr->vmas.count;
-		vma_remove(&vr->vmas, p, piece_end(p, end)); /* best effort */
+		vma_remove(&vr->vmas, p, aspace_piece_end(p, end)); /* best effort */
 		count_vmas(as, vr, before);
 		vr_maybe_free(as, vr);
 	}
@@ -211,14 +203,15 @@ int aspace_map(struct aspace *as, uint64_t start, uint64_t end, uint32_t prot,
 {
 	if (!aspace_range_free(as, start, end))
 		return -EEXIST;
-	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
 		struct vregion *vr = vr_make(as, vr_index(at));
 		size_t before;
 		int err = -ENOMEM;
 
 		if (vr) {
 			before = vr->vmas.count;
-			err = vma_insert(&vr->vmas, at, piece_end(at, end), prot, flags);
+			err = vma_insert(&vr->vmas, at, aspace_piece_end(at, end), prot,
+					 flags);
 			count_vmas(as, vr, before);
 		}
 		if (err) {
@@ -233,9 +226,9 @@ int aspace_map(struct aspace *as, uint64_t start, uint64_t end, uint32_t prot,
 
 int aspace_unmap(struct aspace *as, uint64_t start, uint64_t end)
 {
-	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
 		struct vregion *vr = vr_get(as, vr_index(at));
-		uint64_t pe = piece_end(at, end);
+		uint64_t pe = aspace_piece_end(at, end);
 		size_t before;
 		int err;
 
@@ -256,10 +249,10 @@ int aspace_protect(struct aspace *as, uint64_t start, uint64_t end, uint32_t pro
 {
 	if (!aspace_range_covered(as, start, end))
 		return -ENOMEM;
-	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
 		struct vregion *vr = vr_get(as, vr_index(at));
 		size_t before = vr->vmas.count;
-		int err = vma_protect(&vr->vmas, at, piece_end(at, end), prot);
+		int err = vma_protect(&vr->vmas, at, aspace_piece_end(at, end), prot);
 
 		count_vmas(as, vr, before);
 		if (err)

@@ -56,9 +56,18 @@
 #define VMA_STACK 0x4
 #define VMA_ANON  0x8 /* mmap */
 
+/* The end of the piece of [at, end) inside at's vRegion: range
+ * operations walk a range piece by piece. */
+static inline uint64_t aspace_piece_end(uint64_t at, uint64_t end)
+{
+	uint64_t vr_end = ((at >> VREGION_SHIFT) + 1) << VREGION_SHIFT;
+
+	return end < vr_end ? end : vr_end;
+}
+
 struct vregion {
-	uint64_t base;	     /* first address */
-	uint16_t owner;	     /* the memory node holding its pages; fixed */
+	uint64_t base;	/* first address */
+	uint16_t owner; /* the memory node holding its pages; fixed */
 	struct vma_tree vmas;
 	uint32_t *pmap[PMAP_FANOUT]; /* leaves of PMAP_FANOUT entries: frame + 1 */
 	uint64_t npages;	     /* entries set */

@@ -39,17 +39,6 @@
 #define EXEC_HEADERS_MAX (64u << 10)  /* bytes of ELF + program headers */
 #define EXEC_CHUNK	 (256u << 10) /* file bytes read at once */
 #define EXEC_STACK_BUF	 (64u << 10)  /* the initial stack's most */
-#define PAGE		 4096ull
-
-static uint64_t page_up(uint64_t a)
-{
-	return (a + PAGE - 1) & ~(PAGE - 1);
-}
-
-static uint64_t page_down(uint64_t a)
-{
-	return a & ~(PAGE - 1);
-}
 
 /*
  * The vNode's memory nodes: 1..MEM_MAX_NODES of them, none 0, none twice,

@@ -27,8 +27,6 @@
 #include <kernel/errno.h>
 #include <lib/string.h>
 
-#define PAGE	 4096ull
-#define PROT_ALL (MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC)
 #define VMA_KINDS (VMA_IMAGE | VMA_HEAP | VMA_STACK | VMA_ANON)
 
 /* [start, end): page aligned, in user space, inside one vRegion. */

@@ -77,17 +77,10 @@
 #include <lib/string.h>
 
 #define MEMSERV_MAX 3 /* services at once: the node's, a self test's two */
-#define PAGE	    4096ull
-#define PROT_ALL    (MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC)
 #define REGION_NS   (5ull * 1000 * 1000 * 1000) /* a MEM_REGION call to an owner */
 
 static struct spinlock services_lock = SPINLOCK_INIT("memserv");
 static struct memserv *services[MEMSERV_MAX]; /* under services_lock */
-
-static uint64_t page_down(uint64_t a)
-{
-	return a & ~(PAGE - 1);
-}
 
 void memserv_count(uint64_t *counter, uint64_t n)
 {

@@ -22,6 +22,20 @@
 /* Address spaces at once: MEMSERV_MAX_PROCS home ones, as many remote. */
 #define MEMSERV_SPACES	(2 * MEMSERV_MAX_PROCS)
 
+/* Pages and rights, for every part of the service. */
+#define PAGE	 MEM_PAGE_SIZE
+#define PROT_ALL (MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC)
+
+static inline uint64_t page_up(uint64_t a)
+{
+	return (a + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+}
+
+static inline uint64_t page_down(uint64_t a)
+{
+	return a & ~(uint64_t)(PAGE - 1);
+}
+
 /*
  * One address space in the service's table: a home space (home == this
  * node: the process's whole layout) or a remote one (home: another node,

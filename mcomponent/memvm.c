@@ -35,8 +35,6 @@
 #include <lib/string.h>
 #include <proto/manager.h>
 
-#define PAGE	  4096ull
-#define PROT_ALL  (MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC)
 #define PLACE_NS  (2ull * 1000 * 1000 * 1000) /* MGR_PLACE_VREGION */
 
 /* Linux's mmap flags (uapi asm-generic/mman-common.h, x86). */
@@ -64,24 +62,6 @@
 	 MAP_FIXED_NOREPLACE | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NONBLOCK)
 /* Known, not supported yet: -ENODEV. */
 #define MAP_LATER (MAP_32BIT | MAP_GROWSDOWN | MAP_HUGETLB | MAP_SYNC)
-
-static uint64_t page_up(uint64_t a)
-{
-	return (a + PAGE - 1) & ~(PAGE - 1);
-}
-
-static uint64_t page_down(uint64_t a)
-{
-	return a & ~(PAGE - 1);
-}
-
-/* The end of the piece of [at, end) inside at's vRegion. */
-static uint64_t piece_end(uint64_t at, uint64_t end)
-{
-	uint64_t vr_end = ((at >> VREGION_SHIFT) + 1) << VREGION_SHIFT;
-
-	return end < vr_end ? end : vr_end;
-}
 
 /* ---- placement --------------------------------------------------------------------- */
 
@@ -126,7 +106,7 @@ static uint16_t place_vregion(struct memserv *ms, struct mem_proc *p, uint64_t i
 /* Gives every vRegion of [start, end) that has none yet an owner. */
 static int place_range(struct memserv *ms, struct mem_proc *p, uint64_t start, uint64_t end)
 {
-	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
 		int err;
 
 		if (aspace_vregion(p->as, at))
@@ -146,11 +126,11 @@ static int place_range(struct memserv *ms, struct mem_proc *p, uint64_t start, u
 static int forward(struct memserv *ms, struct mem_proc *p, uint16_t op, uint64_t start,
 		   uint64_t end, uint32_t prot, uint32_t vflags, uint64_t *stop)
 {
-	for (uint64_t at = start; at < end; at = piece_end(at, end)) {
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
 		struct vregion *vr = aspace_vregion(p->as, at);
 		struct mem_region_req rq = {.proc_node = p->node, .op = op, .pid = p->pid,
 					    .prot = prot, .vflags = vflags, .start = at,
-					    .end = piece_end(at, end)};
+					    .end = aspace_piece_end(at, end)};
 		int err;
 
 		if (!vr || vr->owner == ms->self)

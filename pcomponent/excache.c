@@ -673,7 +673,14 @@ int excache_fault(struct process *p, uint64_t addr, unsigned access)
 	return err;
 }
 
-/* ---- dropping lines ------------------------------------------------------- */
+/* ---- dropping and cleaning lines ------------------------------------------ */
+
+/* What a walk over a process's lines (lines_in_range) does to each. */
+enum line_action {
+	LINE_DROP,	 /* out of the cache, contents thrown away */
+	LINE_STORE_DROP, /* out of the cache, a dirty one written back first */
+	LINE_CLEAN,	 /* a dirty one written back; it stays cached, clean */
+};
 
 /* Takes the VALID line at way out (writing it back first if asked). */
 static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool writeback)
@@ -682,8 +689,6 @@ static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool w
 	bool dirty;
 	int err;
 
-	if (l->state != EXS_VALID)
-		return 0;
 	dirty = unmap_line(set, way);
 	if (writeback && dirty) {
 		err = flush_rpc(line_node(l), p->ec.home, p->pid, l->va, set, way);
@@ -699,67 +704,8 @@ static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool w
 	return 0;
 }
 
-/* Lines of p in [start, end) within one set. */
-static int drop_in_set(struct process *p, struct ex_set *set, uint64_t start,
-		       uint64_t end, bool writeback)
-{
-	int first = 0;
-
-	set_lock(set);
-	for (unsigned w = 0; w < set->s.ways; w++) {
-		struct exs_line *l = &set->s.lines[w];
-		int err;
-
-		if (l->owner != p || l->va < start || l->va >= end)
-			continue;
-		err = drop_line(p, set, w, writeback);
-		if (err && !first)
-			first = err;
-	}
-	set_unlock(set);
-	return first;
-}
-
-int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool writeback)
-{
-	uint64_t pages;
-	int err, first = 0;
-
-	if (!ec.ready)
-		return 0;
-	start &= ~EXCACHE_PAGE_MASK;
-	end = end > MEM_USER_TOP - EXCACHE_LINE
-		      ? MEM_USER_TOP
-		      : (end + EXCACHE_PAGE_MASK) & ~EXCACHE_PAGE_MASK;
-	if (start >= end)
-		return 0;
-	pages = (end - start) / EXCACHE_LINE;
-	if (pages <= ec.nsets) { /* visit only the sets the range maps to */
-		for (uint64_t va = start; va < end; va += EXCACHE_LINE) {
-			err = drop_in_set(p, set_of(p->pid, va), va, va + EXCACHE_LINE,
-					  writeback);
-			if (err && !first)
-				first = err;
-		}
-		return first;
-	}
-	for (unsigned i = 0; i < ec.nsets; i++) {
-		err = drop_in_set(p, &ec.sets[i], start, end, writeback);
-		if (err && !first)
-			first = err;
-	}
-	return first;
-}
-
-void excache_drop_process(struct process *p)
-{
-	excache_drop_range(p, 0, MEM_USER_TOP, false);
-}
-
-/* ---- fork ----------------------------------------------------------------- */
-
 /* Stores p's VALID line at way if dirty; it stays cached and mapped, now
- * clean (a new PTE, whose dirty bit is clear). */
+ * clean (a new PTE, whose dirty bit is clear). For fork. */
 static int clean_line(struct process *p, struct ex_set *set, unsigned way)
 {
 	struct exs_line *l = &set->s.lines[way];
@@ -786,34 +732,81 @@ static int clean_line(struct process *p, struct ex_set *set, unsigned way)
 	return 0;
 }
 
-/* Every dirty line of p written back (they stay cached). */
-static int clean_process(struct process *p)
+/* Does act to p's VALID lines in [start, end) within one set; returns
+ * the first error. */
+static int lines_in_set(struct process *p, struct ex_set *set, uint64_t start,
+			uint64_t end, enum line_action act)
 {
 	int first = 0;
 
-	for (unsigned i = 0; i < ec.nsets; i++) {
-		struct ex_set *set = &ec.sets[i];
+	set_lock(set);
+	for (unsigned w = 0; w < set->s.ways; w++) {
+		struct exs_line *l = &set->s.lines[w];
+		int err;
 
-		set_lock(set);
-		for (unsigned w = 0; w < set->s.ways; w++) {
-			struct exs_line *l = &set->s.lines[w];
-			int err;
+		if (l->owner != p || l->state != EXS_VALID || l->va < start ||
+		    l->va >= end)
+			continue;
+		err = act == LINE_CLEAN ? clean_line(p, set, w)
+					: drop_line(p, set, w, act == LINE_STORE_DROP);
+		if (err && !first)
+			first = err;
+	}
+	set_unlock(set);
+	return first;
+}
 
-			if (l->owner != p || l->state != EXS_VALID)
-				continue;
-			err = clean_line(p, set, w);
+/* Does act to p's lines in [start, end) (pages it touches), visiting only
+ * the sets the range maps to when it has fewer pages than there are
+ * sets; returns the first error. */
+static int lines_in_range(struct process *p, uint64_t start, uint64_t end,
+			  enum line_action act)
+{
+	uint64_t pages;
+	int err, first = 0;
+
+	start &= ~EXCACHE_PAGE_MASK;
+	end = end > MEM_USER_TOP - EXCACHE_LINE
+		      ? MEM_USER_TOP
+		      : (end + EXCACHE_PAGE_MASK) & ~EXCACHE_PAGE_MASK;
+	if (start >= end)
+		return 0;
+	pages = (end - start) / EXCACHE_LINE;
+	if (pages <= ec.nsets) {
+		for (uint64_t va = start; va < end; va += EXCACHE_LINE) {
+			err = lines_in_set(p, set_of(p->pid, va), va, va + EXCACHE_LINE,
+					   act);
 			if (err && !first)
 				first = err;
 		}
-		set_unlock(set);
+		return first;
+	}
+	for (unsigned i = 0; i < ec.nsets; i++) {
+		err = lines_in_set(p, &ec.sets[i], start, end, act);
+		if (err && !first)
+			first = err;
 	}
 	return first;
 }
 
+int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool writeback)
+{
+	if (!ec.ready)
+		return 0;
+	return lines_in_range(p, start, end, writeback ? LINE_STORE_DROP : LINE_DROP);
+}
+
+void excache_drop_process(struct process *p)
+{
+	excache_drop_range(p, 0, MEM_USER_TOP, false);
+}
+
+/* ---- fork ----------------------------------------------------------------- */
+
 int excache_fork(struct process *parent, struct process *child)
 {
 	struct excache_proc *pe = &parent->ec, *ce = &child->ec;
-	int err = ec.ready ? clean_process(parent) : 0;
+	int err = ec.ready ? lines_in_range(parent, 0, MEM_USER_TOP, LINE_CLEAN) : 0;
 
 	if (err)
 		pr_warn("excache: fork of pid %u: write-back failed (%s)", parent->pid,
