@@ -22,6 +22,7 @@
 #include <arch/memlayout.h>
 #include <arch/trap.h>
 #include <kernel/cpu.h>
+#include <kernel/errno.h>
 #include <kernel/mm.h>
 #include <kernel/panic.h>
 #include <kernel/sched.h>
@@ -101,6 +102,11 @@ static void schedule(void)
 	struct list_node *n;
 
 	spin_lock(&c->rq.lock);
+	if (prev->state == THREAD_BLOCKED && prev->intr_sleep && prev->interrupted) {
+		list_remove(&prev->sleep_link); /* interrupted before it slept */
+		prev->wake_at = 0;
+		prev->state = THREAD_RUNNING;
+	}
 	if (prev->state == THREAD_RUNNING && prev != c->idle)
 		enqueue_locked(c, prev);
 	n = list_pop_front(&c->rq.threads);
@@ -298,6 +304,61 @@ bool sched_wake(struct thread *t)
 	if (woke)
 		kick(c);
 	return woke;
+}
+
+bool sched_block_intr(struct spinlock *lock, uint64_t deadline_ns)
+{
+	struct thread *t = thread_current();
+	bool timed_out;
+
+	t->intr_sleep = true;
+	timed_out = sched_block(lock, deadline_ns);
+	t->intr_sleep = false;
+	return timed_out;
+}
+
+void thread_interrupt(struct thread *t)
+{
+	struct cpu *c = t->cpu;
+	bool woke = false;
+
+	spin_lock(&c->rq.lock);
+	t->interrupted = true;
+	if (t->state == THREAD_BLOCKED && t->intr_sleep) {
+		list_remove(&t->sleep_link);
+		t->wake_at = 0;
+		enqueue_locked(c, t);
+		woke = true;
+	}
+	spin_unlock(&c->rq.lock);
+	if (woke)
+		kick(c);
+}
+
+void thread_interrupt_clear(void)
+{
+	struct thread *t;
+
+	irq_push();
+	t = thread_current();
+	spin_lock(&t->cpu->rq.lock);
+	t->interrupted = false;
+	spin_unlock(&t->cpu->rq.lock);
+	irq_pop();
+}
+
+bool thread_interrupted(void)
+{
+	return __atomic_load_n(&thread_current()->interrupted, __ATOMIC_ACQUIRE);
+}
+
+int thread_sleep_intr_ns(uint64_t ns)
+{
+	irq_push();
+	thread_current()->state = THREAD_BLOCKED;
+	sched_block_intr(NULL, clock_ns() + (ns ? ns : 1));
+	irq_pop();
+	return thread_interrupted() ? -EINTR : 0;
 }
 
 void thread_sleep_ns(uint64_t ns)

@@ -1,5 +1,6 @@
 /* Self tests of threads, the scheduler, wait queues and completions. */
 #include <kernel/cpu.h>
+#include <kernel/errno.h>
 #include <kernel/ktest.h>
 #include <kernel/sched.h>
 #include <kernel/spinlock.h>
@@ -183,4 +184,60 @@ KTEST(wait_queue_wakes_every_waiter)
 	spin_unlock(&wq.lock);
 	for (int i = 0; i < N; i++)
 		thread_join(t[i]);
+}
+
+struct intr_sleeper {
+	struct waitq wq;
+	struct thread *self;
+	volatile int asleep; /* 1 once it holds wq.lock to sleep */
+	int ret;
+};
+
+static void sleep_intr(void *arg)
+{
+	struct intr_sleeper *s = arg;
+
+	spin_lock(&s->wq.lock);
+	s->self = thread_current();
+	s->asleep = 1;
+	s->ret = waitq_wait_intr_locked(&s->wq, 0); /* no deadline: only a wake */
+	spin_unlock(&s->wq.lock);
+	thread_interrupt_clear();
+}
+
+/* An interruptible sleep with no deadline and no waker ends only through
+ * thread_interrupt, with -EINTR; a plain sleep would hang the test. */
+KTEST(sched_interrupt_ends_an_interruptible_sleep)
+{
+	struct intr_sleeper s = {.ret = 1};
+	struct thread *t;
+
+	waitq_init(&s.wq, "kt-intr");
+	t = thread_create("kt-intr", sleep_intr, &s, false);
+	KT_ASSERT(t != NULL);
+	while (!s.asleep)
+		thread_yield();
+	spin_lock(&s.wq.lock); /* released only once it sleeps */
+	spin_unlock(&s.wq.lock);
+	thread_interrupt(s.self);
+	thread_join(t);
+	KT_EXPECT_EQ(s.ret, -EINTR);
+}
+
+/* Interrupted before it sleeps: the sleep does not start; a wake-up
+ * still wins over the mark (0). */
+KTEST(sched_interrupt_before_the_sleep)
+{
+	struct waitq wq;
+
+	waitq_init(&wq, "kt-intr2");
+	thread_interrupt(thread_current());
+	KT_EXPECT(thread_interrupted());
+	spin_lock(&wq.lock);
+	KT_EXPECT_EQ(waitq_wait_intr_locked(&wq, 0), -EINTR);
+	spin_unlock(&wq.lock);
+	KT_EXPECT_EQ(thread_sleep_intr_ns(NS_PER_S * 100), -EINTR);
+	thread_interrupt_clear();
+	KT_EXPECT(!thread_interrupted());
+	KT_EXPECT_EQ(thread_sleep_intr_ns(1000), 0);
 }

@@ -3,6 +3,7 @@
  * stack and is linked into the queue only while that thread waits, so a
  * thread can wait on one queue at a time with no allocation.
  */
+#include <kernel/errno.h>
 #include <kernel/sched.h>
 #include <kernel/time.h>
 #include <kernel/wait.h>
@@ -31,6 +32,22 @@ bool waitq_wait_locked(struct waitq *wq, uint64_t deadline_ns)
 	timed_out = sched_block(&wq->lock, deadline_ns);
 	list_remove(&w.node); /* a waker may have done it already: harmless */
 	return timed_out && !w.woken;
+}
+
+int waitq_wait_intr_locked(struct waitq *wq, uint64_t deadline_ns)
+{
+	struct waiter w = { .t = thread_current() };
+	bool timed_out;
+
+	list_push_back(&wq->waiters, &w.node);
+	w.t->state = THREAD_BLOCKED;
+	timed_out = sched_block_intr(&wq->lock, deadline_ns);
+	list_remove(&w.node);
+	if (w.woken)
+		return 0;
+	if (thread_interrupted())
+		return -EINTR;
+	return timed_out ? -ETIMEDOUT : 0;
 }
 
 static void wake(struct list_node *n)

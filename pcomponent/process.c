@@ -51,7 +51,9 @@
 #include "process.h"
 
 #include "excache.h"
+#include "signal.h"
 #include "syscall.h"
+#include "tty.h"
 
 #include <arch/trap.h>
 #include <kernel/config.h>
@@ -73,11 +75,6 @@
 #define EXEC_TIMEOUT_NS (60 * NS_PER_S) /* reads the binary; a fork copies VMAs */
 #define MEM_TIMEOUT_NS	(10 * NS_PER_S)
 
-#define SIGTRAP 5
-#define SIGILL	4
-#define SIGBUS	7
-#define SIGFPE	8
-#define SIGSEGV 11
 
 static const char *const default_env[] = {
 	"PATH=/bin:/usr/bin:/sbin:/usr/sbin",
@@ -173,6 +170,18 @@ static struct process *process_alloc(void)
 	return p;
 }
 
+/* Frees a struct that left the table (or never entered it), with what
+ * it still holds: its signal state, its fd table if it never exited. */
+static void process_free(struct process *p)
+{
+	if (!p)
+		return;
+	if (p->files)
+		fd_table_put(p->files);
+	signal_state_free(p->sig);
+	kfree(p);
+}
+
 /* ---- calls to the home --------------------------------------------------- */
 
 int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t req_len,
@@ -264,7 +273,7 @@ static void free_dead(struct list_node *dead)
 	struct list_node *n;
 
 	while ((n = list_pop_front(dead)))
-		kfree(list_entry(n, struct process, sibling));
+		process_free(list_entry(n, struct process, sibling));
 }
 
 /* p is exiting: its zombie children leave the table for dead, the others
@@ -297,6 +306,8 @@ static __attribute__((noreturn)) void process_finish(struct process *p, int wait
 	orphan_children_locked(p, &dead);
 	p->wait_status = wait_status;
 	p->state = PROCESS_ZOMBIE;
+	if (p->parent)
+		signal_child_exited(p->parent, p, wait_status);
 	if (fam->root_pid == p->pid)
 		fam->root_status = wait_status;
 	if (!p->parent) { /* nobody will wait for it */
@@ -366,7 +377,7 @@ void process_reap(struct process *p, uint32_t cpid)
 		c = NULL;
 	}
 	proc_unlock();
-	kfree(c);
+	process_free(c);
 }
 
 uint32_t process_ppid(struct process *p)
@@ -398,6 +409,9 @@ __attribute__((noreturn)) void process_exit(struct process *p, int wait_status)
 	p->us = NULL;
 	if (us)
 		uspace_destroy(us);
+	if (p->files)
+		fd_table_put(p->files); /* pipes see their end close now */
+	p->files = NULL;
 	process_finish(p, wait_status);
 }
 
@@ -463,15 +477,25 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 	c->brk = p->brk;
 	c->child_settid = a->child_settid;
 	memcpy(c->path, p->path, sizeof(c->path));
+	memcpy(c->exe, p->exe, sizeof(c->exe));
+	c->fs = p->fs;
 	excache_proc_init(&c->ec, c->home);
+	c->sig = signal_state_fork(p->sig);
+	c->files = fd_table_fork(p->files);
+	if (!c->sig || !c->files) {
+		process_free(c);
+		return -ENOMEM;
+	}
 	if (table_add(c)) {
-		kfree(c);
+		process_free(c);
 		return -EAGAIN;
 	}
 	c->nthreads = 1;
 	c->threads[0].tid = c->pid;
 	c->threads[0].clear_child_tid = a->child_cleartid;
 	proc_lock();
+	c->pgid = p->pgid;
+	c->sid = p->sid;
 	c->parent = p;
 	list_push_back(&p->children, &c->sibling);
 	p->family->members++; /* not the last: p is a member */
@@ -489,7 +513,7 @@ static void fork_unlink(struct process *c)
 	c->family->members--;
 	table_remove_locked(c);
 	proc_unlock();
-	kfree(c);
+	process_free(c);
 }
 
 static int mem_fork(struct process *p, struct process *c)
@@ -640,6 +664,30 @@ mem_exit:
 	return err;
 }
 
+/* What a process `run` starts has besides memory: its own process
+ * group and session, the family's console as fds 0-2, "/" as working
+ * directory, umask 022, every signal at its default. */
+static int root_setup(struct process *p, struct process_family *fam, const char *path)
+{
+	struct file *std[3];
+	int err;
+
+	p->pgid = p->sid = p->pid;
+	strlcpy(p->exe, path, sizeof(p->exe));
+	strlcpy(p->fs.cwd, "/", sizeof(p->fs.cwd));
+	p->fs.umask = 022;
+	p->sig = signal_state_create();
+	p->files = fd_table_create();
+	fam->tty = tty_create(fam->run, p->pid);
+	if (!p->sig || !p->files || !fam->tty)
+		return -ENOMEM;
+	err = tty_std_files(fam->tty, std);
+	for (int fd = 0; fd < 3 && !err; fd++)
+		if (fd_install(p->files, std[fd], fd, false) != fd)
+			err = -EMFILE; /* cannot happen in a new table */
+	return err;
+}
+
 void process_family_wait(struct process_family *fam)
 {
 	proc_lock();
@@ -673,13 +721,18 @@ int process_run(struct hostlink_run *run, const char *path, int argc, char **arg
 	}
 	fam.root_pid = p->pid;
 	pr_debug("process %u: %s on home node %u", p->pid, path, p->home);
-	err = start_root(p, path, argc, argv);
+	err = root_setup(p, &fam, path);
+	if (!err)
+		err = start_root(p, path, argc, argv);
 	if (err) {
 		table_remove(p);
-		kfree(p);
+		process_free(p);
+		if (fam.tty)
+			tty_destroy(fam.tty);
 		return start_failure(run, path, err);
 	}
 	process_family_wait(&fam); /* p freed itself: it has no parent */
+	tty_destroy(fam.tty);	   /* every file of it was closed at the exits */
 	return process_shell_status(fam.root_status);
 }
 

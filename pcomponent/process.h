@@ -11,9 +11,11 @@
 #define PCOMPONENT_PROCESS_H
 
 #include "excache.h"
+#include "file.h"
 
 #include <kernel/hostlink.h>
 #include <lib/list.h>
+#include <proto/mem.h>
 #include <proto/tessera_sys.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,8 +23,10 @@
 #define PROCESS_MAX	    64 /* processes at once on this processor */
 #define PROCESS_MAX_THREADS 1  /* one thread per process for now */
 
+struct signal_state;
 struct thread;
 struct trap_frame;
+struct tty;
 struct user_state;
 struct uspace;
 
@@ -50,6 +54,7 @@ enum process_state {
  * top comment). On process_run's stack; fields under the table lock. */
 struct process_family {
 	struct hostlink_run *run;
+	struct tty *tty;   /* the console (pcomponent/tty.h); constant */
 	unsigned members;  /* processes not done exiting */
 	uint32_t root_pid; /* the process `run` started */
 	int root_status;   /* its wait status once it exited */
@@ -83,6 +88,11 @@ struct process {
 	bool start_done;	       /* proc lock: its thread attached, or failed */
 	int start_err;		       /* proc lock: what uthread_attach said */
 	struct excache_proc ec;	       /* pcomponent/excache.c's */
+	struct fd_table *files;	       /* file.h; the process's thread, until its exit */
+	struct fs_view fs;	       /* working directory, umask; the process's thread */
+	struct signal_state *sig;      /* signal.h; constant until the struct is freed */
+	uint32_t pgid, sid;	       /* process group and session; proc lock */
+	char exe[MEM_EXEC_PATH_MAX];   /* the program's absolute path (/proc/self/exe) */
 	char path[64];		       /* for messages, truncated */
 };
 

@@ -44,7 +44,9 @@
 #include "syscall.h"
 
 #include "excache.h"
+#include "file.h"
 #include "process.h"
+#include "signal.h"
 
 #include <arch/trap.h>
 #include <kernel/config.h>
@@ -69,7 +71,6 @@
 #define MAP_ANONYMOUS	    0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 
-#define SIGCHLD 17
 
 #define CLONE_SIGNAL	     0xff
 #define CLONE_PARENT_SETTID  0x00100000
@@ -125,75 +126,106 @@ struct k_utsname {
 		machine[UTS_LEN], domainname[UTS_LEN];
 };
 
-/* ---- helpers -------------------------------------------------------------- */
-
-/* len bytes of user memory at ubuf to fd 1 or 2 of the process. Returns
- * bytes written, or -EFAULT if none could be read. */
-static long write_out(struct process *p, int fd, uint64_t ubuf, uint64_t len)
-{
-	char chunk[COPY_CHUNK];
-	uint64_t done = 0;
-
-	while (done < len) {
-		size_t n =
-			len - done < sizeof(chunk) ? (size_t)(len - done) : sizeof(chunk);
-
-		if (copy_from_user(chunk, ubuf + done, n))
-			return done ? (long)done : -EFAULT;
-		if (p->run)
-			hostlink_write(p->run, fd, chunk, n);
-		done += n;
-	}
-	return (long)done;
-}
-
-static bool fd_is_out(uint64_t fd)
-{
-	return fd == 1 || fd == 2;
-}
-
 /* ---- files ------------------------------------------------------------------ */
+
+/* The file at fd, opened for access (O_RDONLY: reading, O_WRONLY:
+ * writing), with a reference; NULL with *err -EBADF otherwise. */
+static struct file *file_for(struct process *p, uint64_t fd, unsigned access, long *err)
+{
+	struct file *f = fd <= INT32_MAX ? fd_get(p->files, (int)fd) : NULL;
+	unsigned mode;
+
+	*err = -EBADF;
+	if (!f)
+		return NULL;
+	mode = f->flags & O_ACCMODE;
+	if (mode == O_RDWR || mode == access)
+		return f;
+	file_put(f);
+	return NULL;
+}
+
+/* read or write of len bytes at ubuf through f's ops, at its offset. */
+static long file_io(struct file *f, bool write, uint64_t ubuf, uint64_t len)
+{
+	long (*op)(struct file *, uint64_t, size_t, uint64_t *) =
+		write ? f->ops->write : f->ops->read;
+	uint64_t pos;
+	long n;
+
+	if ((int64_t)len < 0)
+		return -EINVAL;
+	if (!op)
+		return -EINVAL;
+	spin_lock(&f->lock);
+	pos = f->pos;
+	spin_unlock(&f->lock);
+	n = op(f, ubuf, len, &pos);
+	spin_lock(&f->lock);
+	f->pos = pos;
+	spin_unlock(&f->lock);
+	return n;
+}
 
 static long sys_read(struct process *p, const uint64_t *a)
 {
-	if (a[0] == 0)
-		return 0; /* standard input is empty for now */
-	return -EBADF;
+	long err;
+	struct file *f = file_for(p, a[0], O_RDONLY, &err);
+
+	if (!f)
+		return err;
+	err = file_io(f, false, a[1], a[2]);
+	file_put(f);
+	return err;
 }
 
 static long sys_write(struct process *p, const uint64_t *a)
 {
-	if (!fd_is_out(a[0]))
-		return -EBADF;
-	if ((int64_t)a[2] < 0)
-		return -EINVAL;
-	return write_out(p, (int)a[0], a[1], a[2]);
+	long err;
+	struct file *f = file_for(p, a[0], O_WRONLY, &err);
+
+	if (!f)
+		return err;
+	err = file_io(f, true, a[1], a[2]);
+	file_put(f);
+	return err;
 }
 
 static long sys_writev(struct process *p, const uint64_t *a)
 {
 	uint64_t total = 0;
+	long err;
+	struct file *f;
 
-	if (!fd_is_out(a[0]))
-		return -EBADF;
 	if (a[2] > IOV_MAX)
 		return -EINVAL;
+	f = file_for(p, a[0], O_WRONLY, &err);
+	if (!f)
+		return err;
+	err = 0;
 	for (uint64_t i = 0; i < a[2]; i++) {
 		struct k_iovec iov;
 		long n;
 
-		if (copy_from_user(&iov, a[1] + i * sizeof(iov), sizeof(iov)))
-			return total ? (long)total : -EFAULT;
-		if ((int64_t)iov.len < 0 || total + iov.len < total)
-			return total ? (long)total : -EINVAL;
-		n = write_out(p, (int)a[0], iov.base, iov.len);
-		if (n < 0)
-			return total ? (long)total : n;
+		if (copy_from_user(&iov, a[1] + i * sizeof(iov), sizeof(iov))) {
+			err = -EFAULT;
+			break;
+		}
+		if ((int64_t)iov.len < 0 || total + iov.len < total) {
+			err = -EINVAL;
+			break;
+		}
+		n = file_io(f, true, iov.base, iov.len);
+		if (n < 0) {
+			err = n;
+			break;
+		}
 		total += (uint64_t)n;
 		if ((uint64_t)n < iov.len)
 			break;
 	}
-	return (long)total;
+	file_put(f);
+	return total ? (long)total : err;
 }
 
 static long sys_ioctl(struct process *p, const uint64_t *a)
@@ -751,4 +783,6 @@ void syscall_dispatch(struct trap_frame *tf)
 	if (p)
 		p->threads[0].tf = NULL;
 	tf->rax = (uint64_t)r;
+	if (p)
+		signal_deliver(p, tf);
 }

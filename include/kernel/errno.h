@@ -8,47 +8,64 @@
 
 /* X(name, value, message); messages are glibc strerror()'s words. */
 #define ERRNO_LIST(X)                                                                    \
-	X(EPERM, 1, "Operation not permitted")                                           \
-	X(ENOENT, 2, "No such file or directory")                                        \
-	X(ESRCH, 3, "No such process")                                                   \
-	X(EINTR, 4, "Interrupted system call")                                           \
-	X(EIO, 5, "Input/output error")                                                  \
-	X(ENXIO, 6, "No such device or address")                                         \
-	X(E2BIG, 7, "Argument list too long")                                            \
-	X(ENOEXEC, 8, "Exec format error")                                               \
-	X(EBADF, 9, "Bad file descriptor")                                               \
-	X(ECHILD, 10, "No child processes")                                              \
-	X(EAGAIN, 11, "Resource temporarily unavailable")                                \
-	X(ENOMEM, 12, "Cannot allocate memory")                                          \
-	X(EACCES, 13, "Permission denied")                                               \
-	X(EFAULT, 14, "Bad address")                                                     \
-	X(EBUSY, 16, "Device or resource busy")                                          \
-	X(EEXIST, 17, "File exists")                                                     \
-	X(EXDEV, 18, "Invalid cross-device link")                                        \
-	X(ENODEV, 19, "No such device")                                                  \
-	X(ENOTDIR, 20, "Not a directory")                                                \
-	X(EISDIR, 21, "Is a directory")                                                  \
-	X(EINVAL, 22, "Invalid argument")                                                \
-	X(ENOTTY, 25, "Inappropriate ioctl for device")                                  \
-	X(EFBIG, 27, "File too large")                                                   \
-	X(ENOSPC, 28, "No space left on device")                                         \
-	X(EROFS, 30, "Read-only file system")                                            \
-	X(EMLINK, 31, "Too many links")                                                  \
-	X(ERANGE, 34, "Numerical result out of range")                                   \
-	X(ENAMETOOLONG, 36, "File name too long")                                        \
-	X(ENOSYS, 38, "Function not implemented")                                        \
-	X(ENOTEMPTY, 39, "Directory not empty")                                          \
-	X(ELOOP, 40, "Too many levels of symbolic links")                                \
-	X(EPROTO, 71, "Protocol error")                                                  \
-	X(EBADMSG, 74, "Bad message")                                                    \
-	X(EMSGSIZE, 90, "Message too long")                                              \
-	X(ENOTSUP, 95, "Operation not supported")                                        \
-	X(ECONNRESET, 104, "Connection reset by peer")                                   \
-	X(ENOBUFS, 105, "No buffer space available")                                     \
-	X(ETIMEDOUT, 110, "Connection timed out")                                        \
-	X(EHOSTUNREACH, 113, "No route to host")                                         \
-	X(ESTALE, 116, "Stale file handle")                                              \
-	X(EREMOTEIO, 121, "Remote I/O error")
+	X(EPERM, 1, "Operation not permitted")                                                  \
+	X(ENOENT, 2, "No such file or directory")                                               \
+	X(ESRCH, 3, "No such process")                                                          \
+	X(EINTR, 4, "Interrupted system call")                                                  \
+	X(EIO, 5, "Input/output error")                                                         \
+	X(ENXIO, 6, "No such device or address")                                                \
+	X(E2BIG, 7, "Argument list too long")                                                   \
+	X(ENOEXEC, 8, "Exec format error")                                                      \
+	X(EBADF, 9, "Bad file descriptor")                                                      \
+	X(ECHILD, 10, "No child processes")                                                     \
+	X(EAGAIN, 11, "Resource temporarily unavailable")                                       \
+	X(ENOMEM, 12, "Cannot allocate memory")                                                 \
+	X(EACCES, 13, "Permission denied")                                                      \
+	X(EFAULT, 14, "Bad address")                                                            \
+	X(ENOTBLK, 15, "Block device required")                                                 \
+	X(EBUSY, 16, "Device or resource busy")                                                 \
+	X(EEXIST, 17, "File exists")                                                            \
+	X(EXDEV, 18, "Invalid cross-device link")                                               \
+	X(ENODEV, 19, "No such device")                                                         \
+	X(ENOTDIR, 20, "Not a directory")                                                       \
+	X(EISDIR, 21, "Is a directory")                                                         \
+	X(EINVAL, 22, "Invalid argument")                                                       \
+	X(ENFILE, 23, "Too many open files in system")                                          \
+	X(EMFILE, 24, "Too many open files")                                                    \
+	X(ENOTTY, 25, "Inappropriate ioctl for device")                                         \
+	X(ETXTBSY, 26, "Text file busy")                                                        \
+	X(EFBIG, 27, "File too large")                                                          \
+	X(ENOSPC, 28, "No space left on device")                                                \
+	X(ESPIPE, 29, "Illegal seek")                                                           \
+	X(EROFS, 30, "Read-only file system")                                                   \
+	X(EMLINK, 31, "Too many links")                                                         \
+	X(EPIPE, 32, "Broken pipe")                                                             \
+	X(EDOM, 33, "Numerical argument out of domain")                                         \
+	X(ERANGE, 34, "Numerical result out of range")                                          \
+	X(EDEADLK, 35, "Resource deadlock avoided")                                             \
+	X(ENAMETOOLONG, 36, "File name too long")                                               \
+	X(ENOLCK, 37, "No locks available")                                                     \
+	X(ENOSYS, 38, "Function not implemented")                                               \
+	X(ENOTEMPTY, 39, "Directory not empty")                                                 \
+	X(ELOOP, 40, "Too many levels of symbolic links")                                       \
+	X(ENODATA, 61, "No data available")                                                     \
+	X(ETIME, 62, "Timer expired")                                                           \
+	X(EPROTO, 71, "Protocol error")                                                         \
+	X(EBADMSG, 74, "Bad message")                                                           \
+	X(EOVERFLOW, 75, "Value too large for defined data type")                               \
+	X(EILSEQ, 84, "Invalid or incomplete multibyte or wide character")                      \
+	X(ENOTSOCK, 88, "Socket operation on non-socket")                                       \
+	X(EMSGSIZE, 90, "Message too long")                                                     \
+	X(ENOTSUP, 95, "Operation not supported")                                               \
+	X(EAFNOSUPPORT, 97, "Address family not supported by protocol")                         \
+	X(ECONNRESET, 104, "Connection reset by peer")                                          \
+	X(ENOBUFS, 105, "No buffer space available")                                            \
+	X(ETIMEDOUT, 110, "Connection timed out")                                               \
+	X(ECONNREFUSED, 111, "Connection refused")                                              \
+	X(EHOSTUNREACH, 113, "No route to host")                                                \
+	X(ESTALE, 116, "Stale file handle")                                                     \
+	X(EREMOTEIO, 121, "Remote I/O error")                                                   \
+	X(ECANCELED, 125, "Operation canceled")
 
 enum errno_value {
 #define ERRNO_ENUM(name, value, msg) name = value,

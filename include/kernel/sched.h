@@ -46,6 +46,12 @@ struct thread {
 	struct list_node sleep_link; /* rq->sleepers while a deadline is set */
 	uint64_t wake_at; /* deadline in clock_ns(), 0 if none */
 	bool timed_out; /* woken by the deadline rather than by a waker */
+	/* thread_interrupt(): interrupted stays set until the thread clears
+	 * it; intr_sleep marks an interruptible sleep. Under the owning
+	 * runqueue's lock (intr_sleep: written by the thread itself before
+	 * it blocks, read by others under that lock). */
+	bool interrupted;
+	bool intr_sleep;
 	unsigned slice; /* ticks left before preemption */
 
 	int saved_irq_depth; /* struct cpu's irq nesting while switched out */
@@ -95,6 +101,22 @@ bool sched_block(struct spinlock *lock, uint64_t deadline_ns);
 /* Makes a BLOCKED thread runnable. Returns false (doing nothing) if it
  * was not blocked. */
 bool sched_wake(struct thread *t);
+
+/*
+ * Interruptible sleeps: a thread asleep in sched_block_intr() (or the
+ * waits built on it: waitq_wait_intr_locked, thread_sleep_intr_ns)
+ * returns early once thread_interrupt() is called for it, and does not
+ * fall asleep at all if that happened before. The mark stays until the
+ * thread calls thread_interrupt_clear() (the processor: once no signal
+ * is pending). Other sleeps ignore it.
+ */
+bool sched_block_intr(struct spinlock *lock, uint64_t deadline_ns);
+void thread_interrupt(struct thread *t);
+void thread_interrupt_clear(void);
+/* Whether the current thread has been interrupted (and not cleared). */
+bool thread_interrupted(void);
+/* Sleeps ns (0: just yields); returns -EINTR if interrupted first, 0. */
+int thread_sleep_intr_ns(uint64_t ns);
 
 /* Timer interrupt hook, and the preemption point on interrupt exit. */
 void sched_tick(void);

@@ -31,6 +31,11 @@ void waitq_init(struct waitq *wq, const char *name);
  * return. Returns true if the deadline passed without a wakeup. */
 bool waitq_wait_locked(struct waitq *wq, uint64_t deadline_ns);
 
+/* The same, but an interruptible sleep (kernel/sched.h): returns 0 when
+ * woken, -ETIMEDOUT when the deadline passed, -EINTR when the thread was
+ * interrupted (before or during the sleep). Caller holds wq->lock. */
+int waitq_wait_intr_locked(struct waitq *wq, uint64_t deadline_ns);
+
 /* Wake the first / every waiter. Caller holds wq->lock. */
 void waitq_wake_one_locked(struct waitq *wq);
 void waitq_wake_all_locked(struct waitq *wq);
