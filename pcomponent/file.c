@@ -162,6 +162,20 @@ int fd_install(struct fd_table *t, struct file *f, int min, bool cloexec)
 	return fd;
 }
 
+struct file *fd_remove(struct fd_table *t, int fd)
+{
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= FD_MAX)
+		return NULL;
+	spin_lock(&t->lock);
+	f = t->fd[fd];
+	t->fd[fd] = NULL;
+	t->cloexec[fd] = false;
+	spin_unlock(&t->lock);
+	return f;
+}
+
 struct file *fd_get(struct fd_table *t, int fd)
 {
 	struct file *f = NULL;

@@ -161,6 +161,9 @@ void fd_table_exec(struct fd_table *t);
 /* Installs f (taking over the caller's reference) at the lowest free fd
  * >= min; returns the fd or -EMFILE (f then put). */
 int fd_install(struct fd_table *t, struct file *f, int min, bool cloexec);
+/* Takes the file out of fd (the caller gets the table's reference), or
+ * NULL if fd is not open. */
+struct file *fd_remove(struct fd_table *t, int fd);
 /* The file at fd with a reference the caller puts, or NULL (-EBADF). */
 struct file *fd_get(struct fd_table *t, int fd);
 

@@ -45,6 +45,8 @@
 
 #include "excache.h"
 #include "file.h"
+#include "pipe.h"
+#include "poll.h"
 #include "process.h"
 #include "signal.h"
 
@@ -189,6 +191,16 @@ static long sys_write(struct process *p, const uint64_t *a)
 	err = file_io(f, true, a[1], a[2]);
 	file_put(f);
 	return err;
+}
+
+static long sys_close(struct process *p, const uint64_t *a)
+{
+	struct file *f = a[0] <= INT32_MAX ? fd_remove(p->files, (int)a[0]) : NULL;
+
+	if (!f)
+		return -EBADF;
+	file_put(f);
+	return 0;
 }
 
 static long sys_writev(struct process *p, const uint64_t *a)
@@ -686,6 +698,8 @@ static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
 static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(0, "read", sys_read),     /* partial: fd 0 only, always end of file */
 	SC(1, "write", sys_write),   /* partial: fds 1 and 2 (the run's output) only */
+	SC(3, "close", sys_close),
+	SC(7, "poll", sys_poll),
 	SC(9, "mmap", sys_mmap),     /* partial: anonymous private mappings only */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
@@ -694,6 +708,8 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(14, "rt_sigprocmask", sys_rt_sigprocmask), /* partial: records nothing */
 	SC(16, "ioctl", sys_ioctl),  /* partial: ENOTTY for fds 0-2 */
 	SC(20, "writev", sys_writev), /* partial: fds 1 and 2 only */
+	SC(22, "pipe", sys_pipe),
+	SC(23, "select", sys_select),
 	SC(24, "sched_yield", sys_sched_yield),
 	SC(35, "nanosleep", sys_nanosleep),
 	SC(39, "getpid", sys_getpid),
@@ -716,6 +732,9 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
 	SC(231, "exit_group", sys_exit_group),
 	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
+	SC(270, "pselect6", sys_pselect6), /* partial: the signal mask is not applied */
+	SC(271, "ppoll", sys_ppoll),	   /* partial: the signal mask is not applied */
+	SC(293, "pipe2", sys_pipe2),
 	SC(318, "getrandom", sys_getrandom), /* not cryptographic */
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
 };
