@@ -51,6 +51,7 @@
 #include "process.h"
 
 #include "excache.h"
+#include "futex.h"
 #include "signal.h"
 #include "syscall.h"
 #include "tty.h"
@@ -829,5 +830,6 @@ static const struct user_hooks process_hooks = {
 
 void process_init(void)
 {
+	futex_init();
 	user_set_hooks(&process_hooks);
 }

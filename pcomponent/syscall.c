@@ -45,6 +45,7 @@
 
 #include "excache.h"
 #include "file.h"
+#include "futex.h"
 #include "pipe.h"
 #include "poll.h"
 #include "process.h"
@@ -727,6 +728,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(110, "getppid", sys_getppid),
 	SC(158, "arch_prctl", sys_arch_prctl),
 	SC(186, "gettid", sys_gettid),
+	SC(202, "futex", sys_futex), /* partial: wait and wake only */
 	SC(218, "set_tid_address", sys_set_tid_address),
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),

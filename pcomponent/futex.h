@@ -1,0 +1,18 @@
+/*
+ * Fast user-space locking (pcomponent/futex.c): the futex system call.
+ */
+#ifndef PCOMPONENT_FUTEX_H
+#define PCOMPONENT_FUTEX_H
+
+#include <stdint.h>
+
+struct process;
+
+/* Sets up the wait lists; process_init calls it, before any process. */
+void futex_init(void);
+
+/* futex(uaddr, op, val, timeout, uaddr2, val3): FUTEX_WAIT, FUTEX_WAKE,
+ * FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET (others ENOSYS). */
+long sys_futex(struct process *p, const uint64_t *a);
+
+#endif
