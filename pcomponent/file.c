@@ -10,6 +10,19 @@
  * An fd table is an array of FD_MAX slots under a spinlock, with a
  * close-on-exec bit per slot. Closing takes the file out of the slot
  * under the lock and puts it after: ops->release may sleep.
+ *
+ * The kinds of files made here (docs/processor.md, "Files and fds"):
+ *  - regular files and directories of the storage node, by absolute path
+ *    (the file service is stateless: a file renamed after its open is not
+ *    followed; its I/O then fails with ENOENT). Data moves through a
+ *    kernel bounce buffer of at most FILE_BOUNCE bytes per storage call;
+ *    directory listings come one FS_GETDENTS per getdents64, whole
+ *    records only, the server's cookie as the file position;
+ *  - O_PATH files: a name for fstat, fchdir and *at calls;
+ *  - the kernel's devices under /dev, and /dev itself as a listing;
+ *  - /dev/tty (tty.c) and /proc, /sys (procfs.c) are only dispatched to.
+ * file_open, file_stat_path and file_readlink_path choose by the path's
+ * first component ("where a path lives").
  */
 #include "file.h"
 

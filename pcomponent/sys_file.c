@@ -1121,9 +1121,11 @@ long sys_chdir(struct process *p, const uint64_t *a)
 	abs = path_at(p, AT_FDCWD, a[0], NULL, &err);
 	if (!abs)
 		return err;
-	err = file_stat_path(p, abs, false, FS_MAY_EXEC, &attr);
+	err = file_stat_path(p, abs, false, 0, &attr);
 	if (!err && (attr.mode & FS_S_IFMT) != FS_S_IFDIR)
 		err = -ENOTDIR;
+	if (!err) /* search permission, once it is known to be a directory */
+		err = file_stat_path(p, abs, false, FS_MAY_EXEC, &attr);
 	if (!err)
 		strlcpy(p->fs.cwd, abs, sizeof(p->fs.cwd));
 	kfree(abs);
