@@ -161,11 +161,20 @@ void fd_table_exec(struct fd_table *t);
 /* Installs f (taking over the caller's reference) at the lowest free fd
  * >= min; returns the fd or -EMFILE (f then put). */
 int fd_install(struct fd_table *t, struct file *f, int min, bool cloexec);
-/* Takes the file out of fd (the caller gets the table's reference), or
- * NULL if fd is not open. */
-struct file *fd_remove(struct fd_table *t, int fd);
 /* The file at fd with a reference the caller puts, or NULL (-EBADF). */
 struct file *fd_get(struct fd_table *t, int fd);
+/* Takes the file out of fd (close): returns it with the table's
+ * reference, which the caller puts (outside any lock: release may
+ * sleep), or NULL if fd is not open. */
+struct file *fd_close(struct fd_table *t, int fd);
+/* dup2/dup3: installs f (taking over the caller's reference) at fd
+ * (0 <= fd < FD_MAX, else -EBADF and f put), with cloexec; the file fd
+ * held before, if any, is put after the table is unlocked. Returns fd. */
+int fd_replace(struct fd_table *t, int fd, struct file *f, bool cloexec);
+/* fd's close-on-exec bit: 0 or 1, or -EBADF. */
+int fd_cloexec_get(struct fd_table *t, int fd);
+/* Sets fd's close-on-exec bit: 0, or -EBADF. */
+int fd_cloexec_set(struct fd_table *t, int fd, bool cloexec);
 
 /* ---- paths and the file system view of a process ---- */
 
@@ -199,6 +208,36 @@ int file_open(struct process *p, int dirfd, const char *path, unsigned flags, ui
 
 /* file_open's other kinds: procfs.h ("/proc", "/sys"), tty.h
  * ("/dev/tty"), pipe.c (pipes have no path). */
+
+/*
+ * The attributes of the file at abs (absolute, normalised, as
+ * file_resolve makes it), for stat(2) and access(2): a final symbolic link
+ * itself with nofollow; may (FS_MAY_*) checked as access(2) does (0: only
+ * existence). Devices, /dev, /proc and /sys answer for themselves, the
+ * rest is the storage node's. 0 or a negative errno. Sleeps.
+ */
+int file_stat_path(struct process *p, const char *abs, bool nofollow, unsigned may,
+		   struct fs_attr *attr);
+/* readlink(2) of abs into buf (cap bytes, NUL-ended): the target's
+ * length; -EINVAL if abs is not a symbolic link. Sleeps. */
+long file_readlink_path(struct process *p, const char *abs, char *buf, size_t cap);
+/* fstat: f's ops->stat, or a character device's attributes without one. */
+int file_stat(struct file *f, struct fs_attr *attr);
+/* True if f is an open directory (a dirfd, fchdir). May sleep (stat). */
+bool file_is_dir(struct file *f);
+/* Linux's st_dev for a file at abs (NULL: a file without a path: pipes,
+ * the console): one constant per kind (storage, /dev, /proc, /sys). */
+uint64_t file_st_dev(const char *abs);
+/* sendfile's core: up to count bytes of in from *pos (advanced) to out
+ * at its offset (O_APPEND: at its end), through a kernel buffer. Both
+ * must be regular files of the storage node, else -EINVAL (callers such
+ * as busybox then fall back to read and write). Returns the count. */
+long file_sendfile(struct file *out, struct file *in, uint64_t *pos, size_t count);
+/* The storage node that serves this processor's files; 0: none. */
+uint16_t file_storage_node(void);
+/* The kernel's random numbers (getrandom, /dev/urandom, /dev/random): a
+ * xorshift64 stream seeded from the clocks, NOT cryptographic. */
+uint64_t file_random_u64(void);
 
 /* ---- readiness ---- */
 

@@ -380,12 +380,12 @@ long sys_pipe2(struct process *p, const uint64_t *a)
 	}
 	fds[1] = fd_install(p->files, wr, 0, flags & O_CLOEXEC);
 	if (fds[1] < 0) {
-		file_put(fd_remove(p->files, fds[0]));
+		file_put(fd_close(p->files, fds[0]));
 		return fds[1];
 	}
 	if (copy_to_user(a[0], fds, sizeof(fds))) {
-		file_put(fd_remove(p->files, fds[0]));
-		file_put(fd_remove(p->files, fds[1]));
+		file_put(fd_close(p->files, fds[0]));
+		file_put(fd_close(p->files, fds[1]));
 		return -EFAULT;
 	}
 	return 0;

@@ -16,8 +16,8 @@
  * without write-back, mprotect writes dirty ones back first.
  *
  * Choices written down here:
- *  - fd 0 reads as end of file; fds 1 and 2 go to the hostlink run that
- *    started the process (the CLI's stdout and stderr); no other fds yet.
+ *  - Files and fds: pcomponent/sys_file.c has the file system calls and
+ *    their choices (docs/processor.md, "Files").
  *  - uname: sysname "Tessera" (what `uname -s` should print on a Tessera
  *    vNode; libcs do not look at it), release "6.1.0-tessera-0.1" (the
  *    Linux ABI level emulated, for libcs that parse the release), machine
@@ -37,9 +37,8 @@
  *  - rt_sigaction and rt_sigprocmask accept anything and record nothing
  *    (no signal delivery yet): old actions read as SIG_DFL, old masks as
  *    empty.
- *  - getrandom is a kernel xorshift seeded from the clocks: NOT
- *    cryptographic.
- *  - ioctl on fds 0..2 answers ENOTTY (not a terminal): isatty() is false.
+ *  - getrandom is the kernel's xorshift seeded from the clocks
+ *    (file_random_u64, shared with /dev/urandom): NOT cryptographic.
  */
 #include "syscall.h"
 
@@ -50,6 +49,7 @@
 #include "poll.h"
 #include "process.h"
 #include "signal.h"
+#include "sys_file.h"
 
 #include <arch/trap.h>
 #include <kernel/config.h>
@@ -128,123 +128,6 @@ struct k_utsname {
 	char sysname[UTS_LEN], nodename[UTS_LEN], release[UTS_LEN], version[UTS_LEN],
 		machine[UTS_LEN], domainname[UTS_LEN];
 };
-
-/* ---- files ------------------------------------------------------------------ */
-
-/* The file at fd, opened for access (O_RDONLY: reading, O_WRONLY:
- * writing), with a reference; NULL with *err -EBADF otherwise. */
-static struct file *file_for(struct process *p, uint64_t fd, unsigned access, long *err)
-{
-	struct file *f = fd <= INT32_MAX ? fd_get(p->files, (int)fd) : NULL;
-	unsigned mode;
-
-	*err = -EBADF;
-	if (!f)
-		return NULL;
-	mode = f->flags & O_ACCMODE;
-	if (mode == O_RDWR || mode == access)
-		return f;
-	file_put(f);
-	return NULL;
-}
-
-/* read or write of len bytes at ubuf through f's ops, at its offset. */
-static long file_io(struct file *f, bool write, uint64_t ubuf, uint64_t len)
-{
-	long (*op)(struct file *, uint64_t, size_t, uint64_t *) =
-		write ? f->ops->write : f->ops->read;
-	uint64_t pos;
-	long n;
-
-	if ((int64_t)len < 0)
-		return -EINVAL;
-	if (!op)
-		return -EINVAL;
-	spin_lock(&f->lock);
-	pos = f->pos;
-	spin_unlock(&f->lock);
-	n = op(f, ubuf, len, &pos);
-	spin_lock(&f->lock);
-	f->pos = pos;
-	spin_unlock(&f->lock);
-	return n;
-}
-
-static long sys_read(struct process *p, const uint64_t *a)
-{
-	long err;
-	struct file *f = file_for(p, a[0], O_RDONLY, &err);
-
-	if (!f)
-		return err;
-	err = file_io(f, false, a[1], a[2]);
-	file_put(f);
-	return err;
-}
-
-static long sys_write(struct process *p, const uint64_t *a)
-{
-	long err;
-	struct file *f = file_for(p, a[0], O_WRONLY, &err);
-
-	if (!f)
-		return err;
-	err = file_io(f, true, a[1], a[2]);
-	file_put(f);
-	return err;
-}
-
-static long sys_close(struct process *p, const uint64_t *a)
-{
-	struct file *f = a[0] <= INT32_MAX ? fd_remove(p->files, (int)a[0]) : NULL;
-
-	if (!f)
-		return -EBADF;
-	file_put(f);
-	return 0;
-}
-
-static long sys_writev(struct process *p, const uint64_t *a)
-{
-	uint64_t total = 0;
-	long err;
-	struct file *f;
-
-	if (a[2] > IOV_MAX)
-		return -EINVAL;
-	f = file_for(p, a[0], O_WRONLY, &err);
-	if (!f)
-		return err;
-	err = 0;
-	for (uint64_t i = 0; i < a[2]; i++) {
-		struct k_iovec iov;
-		long n;
-
-		if (copy_from_user(&iov, a[1] + i * sizeof(iov), sizeof(iov))) {
-			err = -EFAULT;
-			break;
-		}
-		if ((int64_t)iov.len < 0 || total + iov.len < total) {
-			err = -EINVAL;
-			break;
-		}
-		n = file_io(f, true, iov.base, iov.len);
-		if (n < 0) {
-			err = n;
-			break;
-		}
-		total += (uint64_t)n;
-		if ((uint64_t)n < iov.len)
-			break;
-	}
-	file_put(f);
-	return total ? (long)total : err;
-}
-
-static long sys_ioctl(struct process *p, const uint64_t *a)
-{
-	return a[0] <= 2 ? -ENOTTY : -EBADF;
-}
 
 /* ---- process ------------------------------------------------------------------ */
 
@@ -643,21 +526,6 @@ static long sys_clock_nanosleep(struct process *p, const uint64_t *a)
 
 /* ---- randomness ------------------------------------------------------------------ */
 
-static struct spinlock rand_lock = SPINLOCK_INIT("getrandom");
-static uint64_t rand_state; /* under rand_lock; 0 until first use */
-
-static uint64_t rand_next(void)
-{
-	uint64_t v;
-
-	spin_lock(&rand_lock);
-	if (!rand_state)
-		rand_state = (clock_ns() * 0x9e3779b97f4a7c15ull) ^ wall_clock_ns() ^ 1;
-	v = xorshift64(&rand_state);
-	spin_unlock(&rand_lock);
-	return v;
-}
-
 static long sys_getrandom(struct process *p, const uint64_t *a)
 {
 	uint64_t buf[COPY_CHUNK / 8], done = 0, len = a[1];
@@ -670,7 +538,7 @@ static long sys_getrandom(struct process *p, const uint64_t *a)
 		size_t n = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
 
 		for (size_t i = 0; i < (n + 7) / 8; i++)
-			buf[i] = rand_next();
+			buf[i] = file_random_u64();
 		if (copy_to_user(a[0] + done, buf, n))
 			return done ? (long)done : -EFAULT;
 		done += n;
@@ -697,47 +565,106 @@ static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
 #define SC(nr, nm, f) [nr] = {.name = nm, .fn = f}
 
 static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
-	SC(0, "read", sys_read),     /* partial: fd 0 only, always end of file */
-	SC(1, "write", sys_write),   /* partial: fds 1 and 2 (the run's output) only */
+	SC(0, "read", sys_read),
+	SC(1, "write", sys_write),
+	SC(2, "open", sys_open),
 	SC(3, "close", sys_close),
+	SC(4, "stat", sys_stat),
+	SC(5, "fstat", sys_fstat),
+	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
+	SC(8, "lseek", sys_lseek),
 	SC(9, "mmap", sys_mmap),     /* partial: anonymous private mappings only */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
 	SC(13, "rt_sigaction", sys_rt_sigaction),     /* partial: records nothing */
 	SC(14, "rt_sigprocmask", sys_rt_sigprocmask), /* partial: records nothing */
-	SC(16, "ioctl", sys_ioctl),  /* partial: ENOTTY for fds 0-2 */
-	SC(20, "writev", sys_writev), /* partial: fds 1 and 2 only */
+	SC(16, "ioctl", sys_ioctl),
+	SC(17, "pread64", sys_pread64),
+	SC(18, "pwrite64", sys_pwrite64),
+	SC(19, "readv", sys_readv),
+	SC(20, "writev", sys_writev),
+	SC(21, "access", sys_access),
 	SC(22, "pipe", sys_pipe),
 	SC(23, "select", sys_select),
 	SC(24, "sched_yield", sys_sched_yield),
+	SC(32, "dup", sys_dup),
+	SC(33, "dup2", sys_dup2),
 	SC(35, "nanosleep", sys_nanosleep),
 	SC(39, "getpid", sys_getpid),
+	SC(40, "sendfile", sys_sendfile),   /* partial: between regular files only */
 	SC(56, "clone", sys_clone),  /* partial: fork-like flags only, no threads */
 	SC(57, "fork", sys_fork),
 	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
 	SC(63, "uname", sys_uname),
+	SC(72, "fcntl", sys_fcntl),         /* partial: locks accepted, none kept */
+	SC(74, "fsync", sys_fsync),
+	SC(75, "fdatasync", sys_fdatasync),
+	SC(76, "truncate", sys_truncate),
+	SC(77, "ftruncate", sys_ftruncate),
+	SC(79, "getcwd", sys_getcwd),
+	SC(80, "chdir", sys_chdir),
+	SC(81, "fchdir", sys_fchdir),
+	SC(82, "rename", sys_rename),
+	SC(83, "mkdir", sys_mkdir),
+	SC(84, "rmdir", sys_rmdir),
+	SC(85, "creat", sys_creat),
+	SC(86, "link", sys_link),
+	SC(87, "unlink", sys_unlink),
+	SC(88, "symlink", sys_symlink),
+	SC(89, "readlink", sys_readlink),
+	SC(90, "chmod", sys_chmod),
+	SC(91, "fchmod", sys_fchmod),
+	SC(92, "chown", sys_chown),
+	SC(93, "fchown", sys_fchown),
+	SC(94, "lchown", sys_lchown),
+	SC(95, "umask", sys_umask),
 	SC(96, "gettimeofday", sys_gettimeofday),
 	SC(102, "getuid", sys_getid),
 	SC(104, "getgid", sys_getid),
 	SC(107, "geteuid", sys_getid),
 	SC(108, "getegid", sys_getid),
 	SC(110, "getppid", sys_getppid),
+	SC(132, "utime", sys_utime),
+	SC(137, "statfs", sys_statfs),
+	SC(138, "fstatfs", sys_fstatfs),
 	SC(158, "arch_prctl", sys_arch_prctl),
+	SC(162, "sync", sys_sync),
 	SC(186, "gettid", sys_gettid),
 	SC(202, "futex", sys_futex), /* partial: wait and wake only */
+	SC(217, "getdents64", sys_getdents64),
 	SC(218, "set_tid_address", sys_set_tid_address),
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
 	SC(231, "exit_group", sys_exit_group),
+	SC(235, "utimes", sys_utimes),
 	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
+	SC(257, "openat", sys_openat),
+	SC(258, "mkdirat", sys_mkdirat),
+	SC(260, "fchownat", sys_fchownat),
+	SC(262, "newfstatat", sys_newfstatat),
+	SC(263, "unlinkat", sys_unlinkat),
+	SC(264, "renameat", sys_renameat),
+	SC(265, "linkat", sys_linkat),
+	SC(266, "symlinkat", sys_symlinkat),
+	SC(267, "readlinkat", sys_readlinkat),
+	SC(268, "fchmodat", sys_fchmodat),
+	SC(269, "faccessat", sys_faccessat),
 	SC(270, "pselect6", sys_pselect6), /* partial: the signal mask is not applied */
 	SC(271, "ppoll", sys_ppoll),	   /* partial: the signal mask is not applied */
+	SC(280, "utimensat", sys_utimensat),
+	SC(292, "dup3", sys_dup3),
 	SC(293, "pipe2", sys_pipe2),
+	SC(295, "preadv", sys_preadv),
+	SC(296, "pwritev", sys_pwritev),
+	SC(316, "renameat2", sys_renameat2),   /* partial: flags 0 only */
 	SC(318, "getrandom", sys_getrandom), /* not cryptographic */
+	SC(332, "statx", sys_statx),
+	SC(436, "close_range", sys_close_range),
+	SC(439, "faccessat2", sys_faccessat2),
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
 };
 
