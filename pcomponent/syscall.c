@@ -47,6 +47,7 @@
 #include "file.h"
 #include "process.h"
 #include "signal.h"
+#include "sysproc.h"
 
 #include <arch/trap.h>
 #include <kernel/config.h>
@@ -700,23 +701,40 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(56, "clone", sys_clone),  /* partial: fork-like flags only, no threads */
 	SC(57, "fork", sys_fork),
 	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
+	SC(59, "execve", sys_execve),
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
 	SC(63, "uname", sys_uname),
 	SC(96, "gettimeofday", sys_gettimeofday),
+	SC(97, "getrlimit", sys_getrlimit),
+	SC(98, "getrusage", sys_getrusage), /* times 0: no CPU accounting yet */
+	SC(99, "sysinfo", sys_sysinfo),
+	SC(100, "times", sys_times), /* times 0: no CPU accounting yet */
 	SC(102, "getuid", sys_getid),
 	SC(104, "getgid", sys_getid),
 	SC(107, "geteuid", sys_getid),
 	SC(108, "getegid", sys_getid),
 	SC(110, "getppid", sys_getppid),
+	SC(143, "sched_getparam", sys_sched_getparam),
+	SC(145, "sched_getscheduler", sys_sched_getscheduler),
+	SC(157, "prctl", sys_prctl), /* partial: PR_SET_NAME, PR_GET_NAME */
 	SC(158, "arch_prctl", sys_arch_prctl),
+	SC(160, "setrlimit", sys_setrlimit),
 	SC(186, "gettid", sys_gettid),
+	SC(203, "sched_setaffinity", sys_sched_setaffinity), /* accepted, not enforced */
+	SC(204, "sched_getaffinity", sys_sched_getaffinity),
 	SC(218, "set_tid_address", sys_set_tid_address),
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
 	SC(231, "exit_group", sys_exit_group),
 	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
+	SC(273, "set_robust_list", sys_set_robust_list),
+	SC(274, "get_robust_list", sys_get_robust_list),
+	SC(302, "prlimit64", sys_prlimit64),
+	SC(309, "getcpu", sys_getcpu),
 	SC(318, "getrandom", sys_getrandom), /* not cryptographic */
+	SC(322, "execveat", sys_execveat),
+	SC(324, "membarrier", sys_membarrier),
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
 };
 
