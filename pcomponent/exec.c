@@ -360,7 +360,7 @@ kill:
 	process_exit(p, PROCESS_KILLED(SIGKILL));
 }
 
-/* ---- until file.c resolves paths -------------------------------------------------- */
+/* ---- until file.c resolves paths and opens files -------------------------------------------------- */
 
 /*
  * file.h's file_resolve, for a branch where file.c does not have it
@@ -384,4 +384,11 @@ __attribute__((weak)) int file_resolve(struct process *p, int dirfd, const char 
 	else
 		n = snprintf(out, FS_PATH_MAX, "%s/%s", p->fs.cwd, upath);
 	return n >= FS_PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* file.h's file_open, for a branch without file.c's: nothing opens. */
+__attribute__((weak)) int file_open(struct process *p, int dirfd, const char *path,
+				     unsigned flags, uint32_t mode, struct file **out)
+{
+	return -ENOENT;
 }
