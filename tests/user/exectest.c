@@ -1,5 +1,5 @@
 /*
- * exectest [DIR]: execve from a running process. DIR (default
+ * exectest [DIR] | exit CODE | chain N: execve from a running process. DIR (default
  * /etc/exectest) holds the bad executables scripts/mkexecfiles.sh makes:
  * truncated-header, truncated-body, wrong-machine, text, garbage (all
  * mode 0755).
@@ -8,13 +8,17 @@
  * process still running afterwards: a missing file (ENOENT), a directory
  * (EACCES), the files of DIR (ENOEXEC), bad pointers for the path, argv,
  * an argv string and envp (EFAULT), an argument beyond any limit
- * (E2BIG). Then the success: the program opens /etc/motd twice, once
+ * (E2BIG); 8 MiB written before them must read back the same after. Then the success: the program opens /etc/motd twice, once
  * close-on-exec, changes a static variable, and execs itself through
  * /proc/self/exe with "child", the two fd numbers and one environment
  * variable; the new image (child mode) prints its argv and environment
  * and checks the close-on-exec fd is closed, the other open at offset 0,
  * and its static variable at its initial value (the old image's pages
  * are gone).
+ *
+ * Besides: a forked child execs "exectest exit 7" and the parent's
+ * waitpid sees 7 (fork_exec); "exectest chain N" execs itself N times
+ * in a row and prints "exectest: ok chain" at the end.
  *
  * One line per check, "exectest: ok NAME" or "exectest: FAIL NAME
  * (why)"; checks that only hold on Tessera say "skip" elsewhere
@@ -26,6 +30,7 @@
 
 #include <fcntl.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #define USAGE "[DIR]   (default /etc/exectest)"
 #define BIG   (200u << 10) /* beyond Linux's 128 KiB per string, and Tessera's 4 KiB */
@@ -74,13 +79,22 @@ static void expect_fail_in(const char *name, const char *dir, const char *file, 
 	expect_fail(name, path, argv, envp, want);
 }
 
+/* Words of memory filled before the failing execs and checked after:
+ * more than an ExCache of a few MiB, so the check reads the memory
+ * node's copy, which a failed exec must leave alone. */
+#define KEEP_WORDS ((8u << 20) / 8)
+
 static void failures_phase(const char *dir)
 {
+	uint64_t *keep = malloc(KEEP_WORDS * 8);
+	int kept = keep != NULL;
 	char *argv[] = {"exectest", NULL};
 	char *envp[] = {"A=1", NULL};
 	char *bad_str[] = {"exectest", (char *)8, NULL};
 	char *big_argv[] = {"exectest", big, NULL};
 
+	for (size_t i = 0; keep && i < KEEP_WORDS; i++)
+		keep[i] = tu_pattern(i, 0x4444);
 	expect_fail("missing", "/no/such/program", argv, envp, ENOENT);
 	expect_fail("directory", "/bin", argv, envp, EACCES);
 	expect_fail_in("truncated-header", dir, "truncated-header", ENOEXEC);
@@ -97,7 +111,46 @@ static void failures_phase(const char *dir)
 	expect_fail("bad-envp", "/proc/self/exe", argv, (char *const *)8, EFAULT);
 	memset(big, 'x', BIG);
 	expect_fail("too-big", "/proc/self/exe", big_argv, envp, E2BIG);
-	check("still-running", getpid() > 0 && marker == 1, "state lost");
+	for (size_t i = 0; keep && i < KEEP_WORDS; i++)
+		kept &= keep[i] == tu_pattern(i, 0x4444);
+	check("still-running", getpid() > 0 && marker == 1 && kept,
+	      "memory changed by the failed execs");
+	free(keep);
+}
+
+/* A forked child execs "exectest exit 7": the shell's pattern. */
+static void fork_exec_phase(void)
+{
+	char *argv[] = {"exectest", "exit", "7", NULL};
+	char *envp[] = {NULL};
+	int status = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		syscall(SYS_execve, "/proc/self/exe", argv, envp);
+		_exit(99);
+	}
+	check("fork-exec", pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+				   WEXITSTATUS(status) == 7,
+	      "the child did not exit 7 from the new image");
+}
+
+/* exectest chain N: execs itself N more times, then passes. */
+static int chain(const char *arg)
+{
+	static char next[16];
+	char *argv[] = {"exectest", "chain", next, NULL};
+	char *envp[] = {NULL};
+	int n = atoi(arg);
+
+	if (n <= 0) {
+		printf("exectest: ok chain\n");
+		return 0;
+	}
+	snprintf(next, sizeof(next), "%d", n - 1);
+	syscall(SYS_execve, "/proc/self/exe", argv, envp);
+	printf("exectest: FAIL chain (%s)\n", strerror(errno));
+	return 1;
 }
 
 /* The success: never returns if the exec works. */
@@ -151,9 +204,14 @@ int main(int argc, char **argv, char **envp)
 	tu_init("exectest");
 	if (argc == 4 && strcmp(argv[1], "child") == 0)
 		return child(argc, argv, envp);
+	if (argc == 3 && strcmp(argv[1], "exit") == 0)
+		return atoi(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "chain") == 0)
+		return chain(argv[2]);
 	if (argc > 2)
 		tu_usage(USAGE);
 	failures_phase(argc == 2 ? argv[1] : "/etc/exectest");
+	fork_exec_phase();
 	exec_phase();
 	return 1;
 }
