@@ -98,8 +98,9 @@ struct process {
 	struct hostlink_run *run; /* fds 1 and 2 (NULL: output dropped); constant,
 				     the same for the whole family */
 	struct process_family *family; /* constant; holds one member count */
-	uint64_t entry, sp;	  /* from MEM_EXEC; constant (fork: the parent's) */
-	uint64_t brk_start;	  /* lowest break; constant */
+	uint64_t entry, sp;	  /* from MEM_EXEC (fork: the parent's); the process's
+				     thread changes them at execve */
+	uint64_t brk_start;	  /* lowest break; set at exec */
 	uint64_t brk;		  /* current break; the process's thread only */
 	unsigned nthreads;	  /* constant (1) */
 	struct pthread_info threads[PROCESS_MAX_THREADS];
@@ -118,7 +119,8 @@ struct process {
 	struct fs_view fs;	       /* working directory, umask; the process's thread */
 	struct signal_state *sig;      /* signal.h; constant until the struct is freed */
 	uint32_t pgid, sid;	       /* process group and session; proc lock */
-	char exe[MEM_EXEC_PATH_MAX];   /* the program's absolute path (/proc/self/exe) */
+	char exe[MEM_EXEC_PATH_MAX];   /* the program's absolute path (/proc/self/exe);
+					  the process's thread (execve) */
 	char path[64];		       /* for messages, truncated */
 	struct process_info info;      /* above; the process's thread */
 };
