@@ -822,6 +822,33 @@ int excache_fork(struct process *parent, struct process *child)
 	return err;
 }
 
+/* ---- exec ----------------------------------------------------------------- */
+
+int excache_exec_prepare(struct process *p)
+{
+	int err = ec.ready ? lines_in_range(p, 0, MEM_USER_TOP, LINE_CLEAN) : 0;
+
+	if (err)
+		pr_warn("excache: exec of pid %u: write-back failed (%s)", p->pid,
+			errno_name(err));
+	return err;
+}
+
+void excache_exec(struct process *p)
+{
+	struct excache_proc *ep = &p->ec;
+
+	excache_drop_process(p);
+	spin_lock(&ep->lock);
+	memset(ep->owner_vregion, 0, sizeof(ep->owner_vregion));
+	memset(ep->owner_node, 0, sizeof(ep->owner_node));
+	ep->owner_next = 0;
+	memset(ep->fresh, 0, sizeof(ep->fresh));
+	ep->nfresh = 0;
+	ep->last_miss_vpn = ~0ull;
+	spin_unlock(&ep->lock);
+}
+
 /* ---- set-up and figures -------------------------------------------------- */
 
 static int alloc_sets(void)

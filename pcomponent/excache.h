@@ -74,6 +74,19 @@ void excache_fresh_remove(struct process *p, uint64_t start, uint64_t end);
 int excache_fork(struct process *parent, struct process *child);
 
 /*
+ * execve, on the processor side (pcomponent/exec.c). Before MEM_EXEC:
+ * excache_exec_prepare stores every dirty line of p on its memory nodes
+ * (the lines stay cached, now clean, so a failed exec loses nothing and
+ * no eviction can store an old page into the new image); returns 0 or
+ * the first write-back error. After a successful MEM_EXEC: excache_exec
+ * drops every line of p without write-back and forgets its fresh ranges
+ * and vRegion owners (the counters stay: they are the process's). Both
+ * sleep; p's other threads must not run meanwhile.
+ */
+int excache_exec_prepare(struct process *p);
+void excache_exec(struct process *p);
+
+/*
  * Sets the cache up from kconfig (excache=): one window buffer of the
  * whole size, registered once for remote read and write, and the set
  * metadata. Returns 0, -ENODEV (no excache= word, or no fabric device),

@@ -50,6 +50,7 @@
  */
 #include "process.h"
 
+#include "exec.h"
 #include "excache.h"
 #include "futex.h"
 #include "signal.h"
@@ -76,17 +77,6 @@
 #define EXEC_TIMEOUT_NS (60 * NS_PER_S) /* reads the binary; a fork copies VMAs */
 #define MEM_TIMEOUT_NS	(10 * NS_PER_S)
 
-
-static const char *const default_env[] = {
-	"PATH=/bin:/usr/bin:/sbin:/usr/sbin",
-	"HOME=/",
-	"TERM=vt100",
-	"USER=root",
-	"LOGNAME=root",
-	"SHELL=/bin/sh",
-	"PWD=/",
-};
-#define DEFAULT_ENVC (sizeof(default_env) / sizeof(default_env[0]))
 
 /* The table lock is proc_wq.lock: the queue where wait4 and process_run
  * sleep, woken by every exit and every fork child's start. */
@@ -158,6 +148,68 @@ void process_counts(unsigned *running, uint64_t *total)
 	*running = n;
 }
 
+int process_snapshot(uint32_t pid, struct process_snap *out)
+{
+	int err = -ESRCH;
+
+	proc_lock();
+	for (unsigned i = 0; i < PROCESS_MAX; i++) {
+		struct process *p = procs[i];
+
+		if (!p || p->pid != pid)
+			continue;
+		out->pid = p->pid;
+		out->ppid = p->parent ? p->parent->pid : 0;
+		out->pgid = p->pgid;
+		out->sid = p->sid;
+		out->home = p->home;
+		out->state = p->state;
+		out->brk_start = p->brk_start;
+		out->brk = p->brk;
+		out->info = p->info;
+		memcpy(out->exe, p->exe, sizeof(out->exe));
+		memcpy(out->cwd, p->fs.cwd, sizeof(out->cwd));
+		err = 0;
+		break;
+	}
+	proc_unlock();
+	if (!err) { /* written without the lock: a racing exec may tear them */
+		out->info.comm[sizeof(out->info.comm) - 1] = '\0';
+		out->exe[sizeof(out->exe) - 1] = '\0';
+		out->cwd[sizeof(out->cwd) - 1] = '\0';
+		if (out->info.cmdline_len > sizeof(out->info.cmdline))
+			out->info.cmdline_len = sizeof(out->info.cmdline);
+	}
+	return err;
+}
+
+unsigned process_pids(uint32_t *pids, unsigned cap)
+{
+	unsigned n = 0;
+
+	proc_lock();
+	for (unsigned i = 0; i < PROCESS_MAX; i++) {
+		uint32_t pid;
+		unsigned j;
+
+		if (!procs[i])
+			continue;
+		pid = procs[i]->pid;
+		/* insertion into the sorted prefix (at most PROCESS_MAX) */
+		j = n < cap ? n : cap;
+		while (j > 0 && pids[j - 1] > pid) {
+			if (j < cap)
+				pids[j] = pids[j - 1];
+			j--;
+		}
+		if (j < cap)
+			pids[j] = pid;
+		n++;
+	}
+	proc_unlock();
+	return n;
+}
+
 /* A fresh struct: no tree links, no pid yet. */
 static struct process *process_alloc(void)
 {
@@ -207,63 +259,6 @@ static void mem_exit(struct process *p)
 		pr_warn("process %u: MEM_EXIT on node %u failed (%s): its memory there "
 			"may stay allocated",
 			p->pid, p->home, errno_name(err));
-}
-
-/* Appends s (with its NUL) to the request's strings. */
-static int put_string(struct mem_exec_req *rq, const char *s)
-{
-	size_t len = strlen(s) + 1;
-
-	if (rq->strings_len + len > sizeof(rq->strings))
-		return -E2BIG;
-	memcpy(rq->strings + rq->strings_len, s, len);
-	rq->strings_len += (uint32_t)len;
-	return 0;
-}
-
-/* MEM_EXEC's request: path, argv, the default environment, uid 0, the
- * vNode's memory nodes (the home first). */
-static int build_exec(struct process *p, const char *path, int argc, char **argv,
-		      struct mem_exec_req *rq)
-{
-	int err = 0;
-
-	memset(rq, 0, sizeof(*rq));
-	rq->pid = p->pid;
-	for (unsigned i = 0; i < kconfig.nmemories && i < MEM_MAX_NODES; i++)
-		rq->memory[rq->nmemory++] = kconfig.memory_ids[i];
-	if (strlcpy(rq->path, path, sizeof(rq->path)) >= sizeof(rq->path))
-		return -ENAMETOOLONG;
-	for (int i = 0; i < argc && !err; i++)
-		err = put_string(rq, argv[i]);
-	for (unsigned i = 0; i < DEFAULT_ENVC && !err; i++)
-		err = put_string(rq, default_env[i]);
-	rq->argc = (uint32_t)argc;
-	rq->envc = DEFAULT_ENVC;
-	return err;
-}
-
-static int exec_remote(struct process *p, const char *path, int argc, char **argv)
-{
-	struct mem_exec_req *rq = kmalloc(sizeof(*rq));
-	struct mem_exec_reply rp;
-	int err;
-
-	if (!rq)
-		return -ENOMEM;
-	err = build_exec(p, path, argc, argv, rq);
-	if (!err)
-		err = process_mem_call(p, MSG_MEM_EXEC, rq, sizeof(*rq), &rp, sizeof(rp));
-	kfree(rq);
-	if (err)
-		return err;
-	if (rp.entry >= MEM_USER_TOP || rp.sp >= MEM_USER_TOP || rp.sp < MEM_USER_BASE ||
-	    rp.brk >= MEM_USER_TOP)
-		return -EPROTO; /* decode: never enter user mode at a kernel address */
-	p->entry = rp.entry;
-	p->sp = rp.sp;
-	p->brk_start = p->brk = rp.brk;
-	return 0;
 }
 
 /* ---- the tree ------------------------------------------------------------- */
@@ -479,6 +474,8 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 	c->child_settid = a->child_settid;
 	memcpy(c->path, p->path, sizeof(c->path));
 	memcpy(c->exe, p->exe, sizeof(c->exe));
+	c->info = p->info;
+	c->info.start_ns = clock_ns();
 	c->fs = p->fs;
 	excache_proc_init(&c->ec, c->home);
 	c->sig = signal_state_fork(p->sig);
@@ -635,7 +632,7 @@ static int start_root(struct process *p, const char *path, int argc, char **argv
 {
 	int err;
 
-	err = exec_remote(p, path, argc, argv);
+	err = exec_start(p, path, argc, argv);
 	if (err)
 		goto mem_exit;
 	p->us = uspace_create();

@@ -37,6 +37,32 @@ struct pthread_info {
 	struct thread *kthread;	  /* its kernel thread (detached: valid while it runs) */
 	struct trap_frame *tf;	  /* its registers at the syscall being served (fork
 				     copies them), NULL outside one; the thread's own */
+	uint64_t robust_list, robust_len; /* set_robust_list; the thread's (fork, exec: 0) */
+};
+
+#define PROCESS_COMM_LEN    16	/* Linux's TASK_COMM_LEN, NUL included */
+#define PROCESS_CMDLINE_MAX 256 /* argv bytes kept for /proc/PID/cmdline */
+#define PROCESS_RLIMITS	    16	/* Linux's RLIM_NLIMITS */
+
+/* One resource limit (getrlimit): RLIM_INFINITY is ~0. */
+struct process_rlimit {
+	uint64_t cur, max;
+};
+
+/*
+ * What /proc and the process-information calls report about a process
+ * (pcomponent/exec.c sets it at the start and at each execve; fork
+ * copies it with a new start time). Written by the process's own thread
+ * only, without a lock; procfs copies another process's under the table
+ * lock (process_snapshot), so a reader racing an execve may see a mix of
+ * the old and the new text (NUL-ended all the same).
+ */
+struct process_info {
+	char comm[PROCESS_COMM_LEN];	 /* prctl PR_SET_NAME; the program's base name */
+	uint32_t cmdline_len;		 /* bytes of cmdline used */
+	char cmdline[PROCESS_CMDLINE_MAX]; /* argv strings with their NULs, truncated */
+	uint64_t start_ns;		 /* clock_ns() when it was created */
+	struct process_rlimit rlim[PROCESS_RLIMITS]; /* setrlimit; kept across exec */
 };
 
 enum process_state {
@@ -72,8 +98,9 @@ struct process {
 	struct hostlink_run *run; /* fds 1 and 2 (NULL: output dropped); constant,
 				     the same for the whole family */
 	struct process_family *family; /* constant; holds one member count */
-	uint64_t entry, sp;	  /* from MEM_EXEC; constant (fork: the parent's) */
-	uint64_t brk_start;	  /* lowest break; constant */
+	uint64_t entry, sp;	  /* from MEM_EXEC (fork: the parent's); the process's
+				     thread changes them at execve */
+	uint64_t brk_start;	  /* lowest break; set at exec */
 	uint64_t brk;		  /* current break; the process's thread only */
 	unsigned nthreads;	  /* constant (1) */
 	struct pthread_info threads[PROCESS_MAX_THREADS];
@@ -92,8 +119,10 @@ struct process {
 	struct fs_view fs;	       /* working directory, umask; the process's thread */
 	struct signal_state *sig;      /* signal.h; constant until the struct is freed */
 	uint32_t pgid, sid;	       /* process group and session; proc lock */
-	char exe[MEM_EXEC_PATH_MAX];   /* the program's absolute path (/proc/self/exe) */
+	char exe[MEM_EXEC_PATH_MAX];   /* the program's absolute path (/proc/self/exe);
+					  the process's thread (execve) */
 	char path[64];		       /* for messages, truncated */
+	struct process_info info;      /* above; the process's thread */
 };
 
 /* The memory node that holds the address spaces of new processes: the
@@ -191,5 +220,23 @@ int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t
 
 /* Processes now, and started since boot. */
 void process_counts(unsigned *running, uint64_t *started);
+
+/* What procfs shows of another process, copied under the table lock. */
+struct process_snap {
+	uint32_t pid, ppid, pgid, sid;
+	uint16_t home;
+	enum process_state state;
+	uint64_t brk_start, brk;
+	struct process_info info;
+	char exe[MEM_EXEC_PATH_MAX];
+	char cwd[FS_PATH_MAX];
+};
+
+/* Fills *out with process pid's snapshot: 0, or -ESRCH if there is no
+ * such process. */
+int process_snapshot(uint32_t pid, struct process_snap *out);
+/* The pids of the processes in the table, ascending, at most cap of them
+ * into pids; returns how many there are (may exceed cap). */
+unsigned process_pids(uint32_t *pids, unsigned cap);
 
 #endif

@@ -50,6 +50,7 @@
 #include "process.h"
 #include "signal.h"
 #include "sys_file.h"
+#include "sysproc.h"
 
 #include <arch/trap.h>
 #include <kernel/config.h>
@@ -597,6 +598,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(56, "clone", sys_clone),  /* partial: fork-like flags only, no threads */
 	SC(57, "fork", sys_fork),
 	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
+	SC(59, "execve", sys_execve),
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
 	SC(63, "uname", sys_uname),
@@ -623,6 +625,10 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(94, "lchown", sys_lchown),
 	SC(95, "umask", sys_umask),
 	SC(96, "gettimeofday", sys_gettimeofday),
+	SC(97, "getrlimit", sys_getrlimit),
+	SC(98, "getrusage", sys_getrusage), /* times 0: no CPU accounting yet */
+	SC(99, "sysinfo", sys_sysinfo),
+	SC(100, "times", sys_times), /* times 0: no CPU accounting yet */
 	SC(102, "getuid", sys_getid),
 	SC(104, "getgid", sys_getid),
 	SC(107, "geteuid", sys_getid),
@@ -631,10 +637,16 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(132, "utime", sys_utime),
 	SC(137, "statfs", sys_statfs),
 	SC(138, "fstatfs", sys_fstatfs),
+	SC(143, "sched_getparam", sys_sched_getparam),
+	SC(145, "sched_getscheduler", sys_sched_getscheduler),
+	SC(157, "prctl", sys_prctl), /* partial: PR_SET_NAME, PR_GET_NAME */
 	SC(158, "arch_prctl", sys_arch_prctl),
+	SC(160, "setrlimit", sys_setrlimit),
 	SC(162, "sync", sys_sync),
 	SC(186, "gettid", sys_gettid),
 	SC(202, "futex", sys_futex), /* partial: wait and wake only */
+	SC(203, "sched_setaffinity", sys_sched_setaffinity), /* accepted, not enforced */
+	SC(204, "sched_getaffinity", sys_sched_getaffinity),
 	SC(217, "getdents64", sys_getdents64),
 	SC(218, "set_tid_address", sys_set_tid_address),
 	SC(228, "clock_gettime", sys_clock_gettime),
@@ -655,13 +667,19 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(269, "faccessat", sys_faccessat),
 	SC(270, "pselect6", sys_pselect6), /* partial: the signal mask is not applied */
 	SC(271, "ppoll", sys_ppoll),	   /* partial: the signal mask is not applied */
+	SC(273, "set_robust_list", sys_set_robust_list),
+	SC(274, "get_robust_list", sys_get_robust_list),
 	SC(280, "utimensat", sys_utimensat),
 	SC(292, "dup3", sys_dup3),
 	SC(293, "pipe2", sys_pipe2),
 	SC(295, "preadv", sys_preadv),
 	SC(296, "pwritev", sys_pwritev),
+	SC(302, "prlimit64", sys_prlimit64),
+	SC(309, "getcpu", sys_getcpu),
 	SC(316, "renameat2", sys_renameat2),   /* partial: flags 0 only */
 	SC(318, "getrandom", sys_getrandom), /* not cryptographic */
+	SC(322, "execveat", sys_execveat),
+	SC(324, "membarrier", sys_membarrier),
 	SC(332, "statx", sys_statx),
 	SC(436, "close_range", sys_close_range),
 	SC(439, "faccessat2", sys_faccessat2),

@@ -20,6 +20,13 @@ chmod 1777 "$tmp/tmp"
 for prog in "$@"; do
 	install -m 0755 "$prog" "$tmp/bin/"
 done
+# --- exec tests (helper hx): exectest's bad executables in /etc/exectest
+for prog in "$@"; do
+	case $prog in
+	*/exectest) sh "$(dirname "$0")/mkexecfiles.sh" "$tmp/etc/exectest" "$prog" ;;
+	esac
+done
+# --- end of exec tests
 cat > "$tmp/etc/motd" <<'MOTD'
 Tessera: this file system lives on the storage node s1 and is served over
 the fabric. /bin holds static Linux test programs; try

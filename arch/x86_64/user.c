@@ -233,6 +233,19 @@ void user_set_fs_base(uint64_t base)
 	irq_pop();
 }
 
+void user_reset_fpu(void)
+{
+	struct uthread *u = thread_current()->user;
+
+	BUG_ON(!u);
+	irq_push(); /* a switch in between would fxsave the old registers */
+	u->fs_base = 0;
+	wrmsr(MSR_FS_BASE, 0);
+	memcpy(u->fxsave, fpu_clean, sizeof(u->fxsave));
+	fxrstor(u->fxsave);
+	irq_pop();
+}
+
 uint64_t user_fs_base(void)
 {
 	struct uthread *u = thread_current()->user;

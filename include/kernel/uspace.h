@@ -137,6 +137,11 @@ struct user_state *user_state_save(const struct trap_frame *tf);
 void user_state_free(struct user_state *st);
 __attribute__((noreturn)) void user_resume(struct user_state *st);
 
+/* execve: the current user thread's FPU/SSE state becomes the clean one
+ * user_enter gives (MXCSR 0x1f80, FCW 0x37f) and its FS base 0, from
+ * now on (its next return to user mode). */
+void user_reset_fpu(void);
+
 /* The current user thread's FS base (arch_prctl ARCH_SET_FS/GET_FS).
  * A base >= USPACE_TOP is not loaded (FS base 0): callers answer EPERM. */
 void user_set_fs_base(uint64_t base);
