@@ -805,7 +805,8 @@ struct process *process_ktest_add(struct process_family *fam, struct process *pa
 	}
 	p->threads[0].tid = p->pid;
 	proc_lock();
-	p->pgid = p->sid = p->pid;
+	p->pgid = parent ? parent->pgid : p->pid; /* as fork and run do */
+	p->sid = parent ? parent->sid : p->pid;
 	p->parent = parent;
 	if (parent)
 		list_push_back(&parent->children, &p->sibling);

@@ -201,8 +201,9 @@ void process_family_wait(struct process_family *fam);
  * process_family_wait returns), as a child of parent (NULL: none). A
  * kernel thread of the test then plays its thread: process_exit(p, ...)
  * goes through the whole exit (MEM_EXIT fails without a fabric, with a
- * warning). It has a signal state (every action SIG_DFL), process group
- * and session its own pid. NULL if out of memory or slots.
+ * warning). It has a signal state (every action SIG_DFL), and its
+ * parent's process group and session (without a parent: its own pid, as
+ * a process `run` starts). NULL if out of memory or slots.
  */
 struct process *process_ktest_add(struct process_family *fam, struct process *parent);
 
