@@ -589,15 +589,18 @@ static long sys_nanosleep(struct process *p, const uint64_t *a)
 {
 	uint64_t ns, left = 0;
 	int err = get_timespec(a[0], &ns);
+	long r;
 
 	if (err)
 		return err;
-	return sleep_interrupted(signal_sleep(p, ns, &left), a[1], left);
+	r = signal_sleep(p, ns, &left); /* before left is read */
+	return sleep_interrupted(r, a[1], left);
 }
 
 static long sys_clock_nanosleep(struct process *p, const uint64_t *a)
 {
 	uint64_t ns, now, left = 0;
+	long r;
 	int err;
 
 	if (a[0] > CLOCK_TAI)
@@ -610,7 +613,8 @@ static long sys_clock_nanosleep(struct process *p, const uint64_t *a)
 		/* no rem; a restart sleeps to the same deadline */
 		return signal_sleep(p, ns > now ? ns - now : 0, &left);
 	}
-	return sleep_interrupted(signal_sleep(p, ns, &left), a[3], left);
+	r = signal_sleep(p, ns, &left); /* before left is read */
+	return sleep_interrupted(r, a[3], left);
 }
 
 /* ---- randomness ------------------------------------------------------------------ */
