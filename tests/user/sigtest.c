@@ -399,6 +399,86 @@ static void test_restart(void)
 	signal(SIGALRM, SIG_DFL);
 }
 
+static volatile sig_atomic_t stop_spinning;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_spinning = 1;
+}
+
+/* Computes until a SIGUSR1 handler says stop; exit 0 if the sum it kept
+ * in registers and the FPU is right afterwards. */
+static void child_spins_until_usr1(void)
+{
+	volatile unsigned long n = 0;
+	double d = 0.0;
+
+	set_handler(SIGUSR1, on_stop, 0);
+	while (!stop_spinning) {
+		n++;
+		d += 0.5;
+	}
+	_exit(d == 0.5 * (double)n ? 0 : 1);
+}
+
+static void child_spins(void)
+{
+	volatile unsigned long n = 0;
+
+	for (;;)
+		n++;
+}
+
+static volatile int fpe_num = 12345, fpe_zero, fpe_result;
+
+static void divide_by_zero(void)
+{
+	fpe_result = fpe_num / fpe_zero; /* not 1 / x: gcc does that without idiv */
+}
+
+/* Signals to a process in a compute loop (no syscalls): reached at its
+ * next interrupt; a handler runs and returns into the loop. */
+static void test_compute_loop(void)
+{
+	pid_t c = spawn(child_spins_until_usr1);
+	int st = 0;
+
+	tu_sleep_ms(300);
+	kill(c, SIGUSR1);
+	check("handler-in-compute-loop",
+	      waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the loop did not see its handler, or its state changed");
+	c = spawn(child_spins);
+	tu_sleep_ms(200);
+	kill(c, SIGKILL);
+	check("sigkill-compute-loop",
+	      waitpid(c, &st, 0) == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "");
+}
+
+static void on_fpe(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	got_signo = sig;
+	got_code = si->si_code;
+	siglongjmp(segv_jmp, 1);
+}
+
+static void test_fpe_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fpe;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGFPE, &sa, NULL);
+	got_signo = 0;
+	if (sigsetjmp(segv_jmp, 1) == 0)
+		divide_by_zero();
+	check("sigfpe-handler", got_signo == SIGFPE && got_code == FPE_INTDIV, "signo/code");
+	signal(SIGFPE, SIG_DFL);
+}
+
 static void test_sigsuspend(void)
 {
 	sigset_t set, none, now;
@@ -491,6 +571,8 @@ int main(void)
 	test_itimer();
 	test_nanosleep();
 	test_restart();
+	test_compute_loop();
+	test_fpe_handler();
 	test_sigsuspend();
 	test_groups();
 	printf("sigtest: %s\n", failures ? "FAILED" : "all passed");
