@@ -268,7 +268,7 @@ bool signal_child_exited(struct process *p, struct process *child, int wait_stat
 
 /* ---- the frame --------------------------------------------------------------- */
 
-static void frame_siginfo(struct k_siginfo *si, const struct signal_info *info)
+void signal_siginfo(struct k_siginfo *si, const struct signal_info *info)
 {
 	memset(si, 0, sizeof(*si));
 	si->signo = info->signo;
@@ -352,7 +352,7 @@ static int frame_setup(struct process *p, struct trap_frame *tf, const struct k_
 	f.uc.uc_mcontext.cr2 = info->signo == SIGSEGV ? info->addr : 0;
 	f.uc.uc_mcontext.fpstate = fx;
 	f.uc.uc_sigmask = mask;
-	frame_siginfo(&f.info, info);
+	signal_siginfo(&f.info, info);
 	user_fpu_get(fpu);
 	if (copy_to_user(fx, fpu, sizeof(fpu)) || copy_to_user(frame, &f, sizeof(f)))
 		return -EFAULT;

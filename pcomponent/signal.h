@@ -163,6 +163,7 @@ long sys_rt_sigreturn(struct process *p, const uint64_t *a);
 long sys_rt_sigpending(struct process *p, const uint64_t *a);
 long sys_rt_sigsuspend(struct process *p, const uint64_t *a);
 long sys_sigaltstack(struct process *p, const uint64_t *a);
+long sys_rt_sigtimedwait(struct process *p, const uint64_t *a);
 long sys_pause(struct process *p, const uint64_t *a);
 long sys_alarm(struct process *p, const uint64_t *a);
 long sys_getitimer(struct process *p, const uint64_t *a);

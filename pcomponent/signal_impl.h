@@ -123,6 +123,8 @@ bool signal_on_altstack(const struct signal_state *s, uint64_t sp);
 /* Whether sig's action in s means it is dropped at once (SIG_IGN, or
  * SIG_DFL with a default of ignore). s->lock held. */
 bool signal_ignored_locked(const struct signal_state *s, int sig);
+/* The siginfo user space sees for info. */
+void signal_siginfo(struct k_siginfo *si, const struct signal_info *info);
 /* ITIMER_REAL changed: the timer thread looks again (started at the
  * first call). */
 void signal_timer_kick(void);

@@ -161,6 +161,94 @@ long sys_rt_sigsuspend(struct process *p, const uint64_t *a)
 	return sleep_until_signal(p);
 }
 
+struct k_timespec {
+	int64_t sec;
+	int64_t nsec;
+};
+
+/* rt_sigtimedwait's timeout as a clock_ns() deadline (none: forever). */
+static int sigwait_deadline(uint64_t uts, uint64_t *deadline)
+{
+	struct k_timespec ts;
+
+	*deadline = clock_ns() + SLEEP_FOREVER;
+	if (!uts)
+		return 0;
+	if (copy_from_user(&ts, uts, sizeof(ts)))
+		return -EFAULT;
+	if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= (int64_t)NS_PER_S)
+		return -EINVAL;
+	if ((uint64_t)ts.sec < SLEEP_FOREVER / NS_PER_S)
+		*deadline = clock_ns() + (uint64_t)ts.sec * NS_PER_S + (uint64_t)ts.nsec;
+	return 0;
+}
+
+/* Takes the lowest pending signal of set into *info: its number, 0 if
+ * none; -1 if another signal p does not block is pending. */
+static int sigwait_take(struct signal_state *s, uint64_t set, struct signal_info *info)
+{
+	int sig = 0;
+
+	spin_lock(&s->lock);
+	if (s->pending & set) {
+		sig = __builtin_ctzll(s->pending & set) + 1;
+		s->pending &= ~SIG_BIT(sig);
+		*info = s->info[sig - 1];
+	} else if (s->pending & ~s->blocked) {
+		sig = -1;
+	}
+	spin_unlock(&s->lock);
+	return sig;
+}
+
+/* rt_sigtimedwait(set, info, timeout, sigsetsize): the signals of set are
+ * unblocked while it waits (so a sending interrupts it), as Linux */
+long sys_rt_sigtimedwait(struct process *p, const uint64_t *a)
+{
+	struct signal_state *s = p->sig;
+	struct signal_info info;
+	struct k_siginfo si;
+	uint64_t set, saved, deadline;
+	long r;
+
+	if (a[3] != sizeof(uint64_t))
+		return -EINVAL;
+	if (copy_from_user(&set, a[0], sizeof(set)))
+		return -EFAULT;
+	set &= ~SIG_UNBLOCKABLE;
+	r = sigwait_deadline(a[2], &deadline);
+	if (r)
+		return r;
+	spin_lock(&s->lock);
+	saved = s->blocked;
+	s->blocked &= ~set;
+	spin_unlock(&s->lock);
+	for (;;) {
+		uint64_t now = clock_ns();
+
+		thread_interrupt_clear();
+		r = sigwait_take(s, set, &info);
+		if (r)
+			break;
+		if (now >= deadline) {
+			r = -EAGAIN;
+			break;
+		}
+		thread_sleep_intr_ns(deadline - now);
+	}
+	spin_lock(&s->lock);
+	s->blocked = saved;
+	spin_unlock(&s->lock);
+	if (r == -1)
+		return -SIGNAL_ERESTARTNOHAND; /* another signal: EINTR */
+	if (r > 0 && a[1]) {
+		signal_siginfo(&si, &info);
+		if (copy_to_user(a[1], &si, sizeof(si)))
+			return -EFAULT;
+	}
+	return r;
+}
+
 struct k_stack_user {
 	uint64_t ss_sp;
 	int32_t ss_flags;

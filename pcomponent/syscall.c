@@ -710,6 +710,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(121, "getpgid", sys_getpgid),
 	SC(124, "getsid", sys_getsid),
 	SC(127, "rt_sigpending", sys_rt_sigpending),
+	SC(128, "rt_sigtimedwait", sys_rt_sigtimedwait),
 	SC(130, "rt_sigsuspend", sys_rt_sigsuspend),
 	SC(131, "sigaltstack", sys_sigaltstack),
 	SC(158, "arch_prctl", sys_arch_prctl),

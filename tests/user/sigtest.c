@@ -479,6 +479,26 @@ static void test_fpe_handler(void)
 	signal(SIGFPE, SIG_DFL);
 }
 
+static void test_sigtimedwait(void)
+{
+	struct timespec ts = {.tv_nsec = 50000000};
+	sigset_t set;
+	siginfo_t si;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	kill(getpid(), SIGUSR2);
+	memset(&si, 0, sizeof(si));
+	check("sigtimedwait", sigtimedwait(&set, &si, &ts) == SIGUSR2 &&
+				      si.si_signo == SIGUSR2 && si.si_code == SI_USER &&
+				      si.si_pid == getpid(),
+	      "signal not taken with its siginfo");
+	check("sigtimedwait-eagain", sigtimedwait(&set, &si, &ts) < 0 && errno == EAGAIN,
+	      "no EAGAIN after the timeout");
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static void test_sigsuspend(void)
 {
 	sigset_t set, none, now;
@@ -573,6 +593,7 @@ int main(void)
 	test_restart();
 	test_compute_loop();
 	test_fpe_handler();
+	test_sigtimedwait();
 	test_sigsuspend();
 	test_groups();
 	printf("sigtest: %s\n", failures ? "FAILED" : "all passed");
