@@ -20,6 +20,7 @@
 
 #include "file.h"
 #include "process.h"
+#include "signal.h"
 
 #include <kernel/errno.h>
 #include <kernel/mm.h>
@@ -65,7 +66,8 @@ static uint64_t deadline_after(uint64_t ns)
  * The wait loop both calls share: scan() counts the ready fds (and
  * records them); until it finds some, sleeps on the event count until
  * timeout_ns (UINT64_MAX: forever; 0: never sleep). Returns the count, 0
- * at the timeout, -EINTR, or scan's error.
+ * at the timeout, -SIGNAL_ERESTARTNOHAND when a signal interrupts (the
+ * call is restarted only if no handler ran), or scan's error.
  */
 static long wait_ready(long (*scan)(struct process *, void *), struct process *p, void *ctx,
 		       uint64_t timeout_ns)
@@ -82,8 +84,8 @@ static long wait_ready(long (*scan)(struct process *, void *), struct process *p
 		if (deadline && clock_ns() >= deadline)
 			return 0;
 		err = file_poll_wait(seq, deadline);
-		if (err == -EINTR)
-			return -EINTR;
+		if (err == -EINTR) /* never restarted after a handler, as Linux */
+			return -SIGNAL_ERESTARTNOHAND;
 	}
 }
 

@@ -43,10 +43,13 @@
  * process_run; few enough that one queue will do). thread_exit: the
  * thread is detached, and the struct is freed by whoever reaps it.
  *
- * Fatal exceptions become the signal Linux would send (no handlers yet):
- * the process is killed by it (wait status: the signal; a shell shows
- * 128 + signal), and a line like a shell's ("Segmentation fault at
- * 0x...") goes to its stderr.
+ * Fatal exceptions become the signal Linux would send: a handler of the
+ * process runs if it has one (pcomponent/signal.c builds the frame);
+ * otherwise the process is killed by it (wait status: the signal; a
+ * shell shows 128 + signal), and a line like a shell's ("Segmentation
+ * fault at 0x...") goes to its stderr. Signals sent while a thread runs
+ * user code reach it at its next return from an interrupt (the
+ * user_return hook).
  */
 #include "process.h"
 
@@ -129,6 +132,35 @@ static void table_remove(struct process *p)
 	proc_lock();
 	table_remove_locked(p);
 	proc_unlock();
+}
+
+void process_table_lock(void)
+{
+	proc_lock();
+}
+
+void process_table_unlock(void)
+{
+	proc_unlock();
+}
+
+struct process *process_find_locked(uint32_t pid)
+{
+	for (unsigned i = 0; i < PROCESS_MAX; i++)
+		if (procs[i] && procs[i]->pid == pid)
+			return procs[i];
+	return NULL;
+}
+
+int process_for_each_locked(int (*fn)(struct process *q, void *arg), void *arg)
+{
+	for (unsigned i = 0; i < PROCESS_MAX; i++) {
+		int r = procs[i] ? fn(procs[i], arg) : 0;
+
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 struct process *process_current(void)
@@ -302,8 +334,10 @@ static __attribute__((noreturn)) void process_finish(struct process *p, int wait
 	orphan_children_locked(p, &dead);
 	p->wait_status = wait_status;
 	p->state = PROCESS_ZOMBIE;
-	if (p->parent)
-		signal_child_exited(p->parent, p, wait_status);
+	if (p->parent && !signal_child_exited(p->parent, p, wait_status)) {
+		list_remove(&p->sibling); /* SIGCHLD ignored: reaped at once */
+		p->parent = NULL;
+	}
 	if (fam->root_pid == p->pid)
 		fam->root_status = wait_status;
 	if (!p->parent) { /* nobody will wait for it */
@@ -317,6 +351,16 @@ static __attribute__((noreturn)) void process_finish(struct process *p, int wait
 	thread_exit();
 }
 
+/* Whether wait4's pid selects child c of p. Proc lock. */
+static bool child_selected_locked(struct process *p, struct process *c, int64_t pid)
+{
+	if (pid > 0)
+		return (int64_t)c->pid == pid;
+	if (pid == 0)
+		return c->pgid == p->pgid;
+	return pid == -1 || (int64_t)c->pgid == -pid;
+}
+
 /* The first child of p that pid selects (a zombie if any is), or NULL.
  * Proc lock. */
 static struct process *find_child_locked(struct process *p, int64_t pid)
@@ -327,7 +371,7 @@ static struct process *find_child_locked(struct process *p, int64_t pid)
 	list_for_each(n, &p->children) {
 		struct process *c = list_entry(n, struct process, sibling);
 
-		if (pid > 0 && (int64_t)c->pid != pid)
+		if (!child_selected_locked(p, c, pid))
 			continue;
 		found = c;
 		if (c->state == PROCESS_ZOMBIE)
@@ -346,7 +390,10 @@ long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status)
 		c = find_child_locked(p, pid);
 		if (!c || c->state == PROCESS_ZOMBIE || nohang)
 			break;
-		waitq_wait_locked(&proc_wq, 0);
+		if (waitq_wait_intr_locked(&proc_wq, 0) == -EINTR) {
+			proc_unlock();
+			return -EINTR;
+		}
 	}
 	if (!c) {
 		ret = -ECHILD;
@@ -749,12 +796,15 @@ struct process *process_ktest_add(struct process_family *fam, struct process *pa
 	p->run = fam->run;
 	p->nthreads = 1;
 	strlcpy(p->path, "ktest", sizeof(p->path));
-	if (table_add(p)) {
-		kfree(p);
+	p->sig = signal_state_create();
+	if (!p->sig || table_add(p)) {
+		process_free(p);
 		return NULL;
 	}
 	p->threads[0].tid = p->pid;
 	proc_lock();
+	p->pgid = parent ? parent->pgid : p->pid; /* as fork and run do */
+	p->sid = parent ? parent->sid : p->pid;
 	p->parent = parent;
 	if (parent)
 		list_push_back(&parent->children, &p->sibling);
@@ -798,14 +848,38 @@ static struct fatal_kind fatal_kind(unsigned vector)
 	}
 }
 
-static __attribute__((noreturn)) void hook_fatal(struct trap_frame *tf, unsigned vector,
-						 uint64_t addr, int err)
+/* What a fatal exception tells the handler (siginfo). */
+static struct signal_info fatal_info(unsigned vector, int sig, uint64_t addr, int err)
+{
+	struct signal_info info = {.signo = sig, .code = SI_KERNEL};
+
+	if (sig == SIGSEGV && vector == 14) {
+		info.code = err == -EACCES ? SEGV_ACCERR : SEGV_MAPERR;
+		info.addr = addr;
+	} else if (sig != SIGSEGV) {
+		info.code = sig == SIGTRAP ? SI_KERNEL : 1; /* ILL_ILLOPC, FPE_INTDIV, BUS_ADRALN */
+		info.addr = addr;		    /* the faulting rip */
+	}
+	return info;
+}
+
+/* A fatal exception: to the process's handler if it has one (returns with
+ * tf rewritten), else it is killed by the signal, with a shell-like line
+ * on its stderr. */
+static void hook_fatal(struct trap_frame *tf, unsigned vector, uint64_t addr, int err)
 {
 	struct process *p = process_current();
 	struct fatal_kind k = fatal_kind(vector);
+	struct signal_info info = fatal_info(vector, k.sig, addr, err);
+	int kill_sig;
 
 	if (!p)
 		panic("user-mode exception %u in a thread without a process", vector);
+	kill_sig = signal_fatal(p, tf, &info);
+	if (!kill_sig)
+		return; /* a handler runs next */
+	if (kill_sig != k.sig)
+		k = (struct fatal_kind){kill_sig, "Segmentation fault"}; /* no room for a frame */
 	if (vector == 14)
 		hostlink_eprintf(p->run, "%s at 0x%llx (rip 0x%llx, %s)\n", k.what,
 				 (unsigned long long)addr, (unsigned long long)tf->rip,
@@ -819,10 +893,21 @@ static __attribute__((noreturn)) void hook_fatal(struct trap_frame *tf, unsigned
 	process_exit(p, PROCESS_KILLED(k.sig));
 }
 
+/* Back to user mode from an interrupt with the thread interrupted: the
+ * signals sent to it meanwhile. */
+static void hook_user_return(struct trap_frame *tf)
+{
+	struct process *p = process_current();
+
+	if (p)
+		signal_deliver(p, tf);
+}
+
 static const struct user_hooks process_hooks = {
 	.syscall = syscall_dispatch,
 	.page_fault = hook_page_fault,
 	.fatal = hook_fatal,
+	.user_return = hook_user_return,
 };
 
 void process_init(void)

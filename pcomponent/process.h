@@ -38,6 +38,9 @@ struct pthread_info {
 	struct trap_frame *tf;	  /* its registers at the syscall being served (fork
 				     copies them), NULL outside one; the thread's own */
 	uint64_t robust_list, robust_len; /* set_robust_list; the thread's (fork, exec: 0) */
+	int64_t sysno;		  /* that syscall's number, for a restart after a
+				     signal (Linux's orig_ax); -1 once signal_deliver
+				     has seen it; the thread's own */
 };
 
 #define PROCESS_COMM_LEN    16	/* Linux's TASK_COMM_LEN, NUL included */
@@ -183,16 +186,33 @@ long process_fork(struct process *p, const struct process_fork_args *a);
 
 /*
  * wait4's core: waits until a child of p matching pid (> 0: that child;
- * -1, 0 and below -1: any child, every process being in one process
- * group for now) is a zombie (not with nohang). Returns its pid with
- * *wait_status its status, leaving it a zombie (process_reap frees it);
- * 0 with nohang if no matching child is a zombie yet; -ECHILD if p has
- * no matching child. Sleeps on the process table's wait queue (every
- * exit wakes it), never polls. p's own thread only.
+ * -1: any child; 0: any child in p's process group; below -1: any child
+ * in process group -pid) is a zombie (not with nohang). Returns its pid
+ * with *wait_status its status, leaving it a zombie (process_reap frees
+ * it); 0 with nohang if no matching child is a zombie yet; -ECHILD if p
+ * has no matching child (children of a parent that ignores SIGCHLD never
+ * become zombies: it waits until the last matching one is gone, then
+ * ECHILD, as Linux); -EINTR if a signal interrupted the sleep. Sleeps
+ * interruptibly on the process table's wait queue (every exit wakes it),
+ * never polls. p's own thread only.
  */
 long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status);
 /* Frees p's zombie child cpid (found by process_wait). p's thread only. */
 void process_reap(struct process *p, uint32_t cpid);
+
+/*
+ * The process table's lock (the "proc lock" of the fields above), for
+ * callers that find processes and act on them at once (signals: kill,
+ * process groups, the alarm timer). Nothing may sleep under it; a
+ * process's signal lock is taken under it, never the other way round.
+ * process_find_locked: the process with pid (zombies too), or NULL.
+ * process_for_each_locked: fn(q, arg) for every process in the table
+ * (zombies too) until fn returns nonzero, which it returns; else 0.
+ */
+void process_table_lock(void);
+void process_table_unlock(void);
+struct process *process_find_locked(uint32_t pid);
+int process_for_each_locked(int (*fn)(struct process *q, void *arg), void *arg);
 
 /* p's parent's pid; 0 for a process the CLI started, or an orphan. */
 uint32_t process_ppid(struct process *p);
@@ -210,7 +230,9 @@ void process_family_wait(struct process_family *fam);
  * process_family_wait returns), as a child of parent (NULL: none). A
  * kernel thread of the test then plays its thread: process_exit(p, ...)
  * goes through the whole exit (MEM_EXIT fails without a fabric, with a
- * warning). NULL if out of memory or slots.
+ * warning). It has a signal state (every action SIG_DFL), and its
+ * parent's process group and session (without a parent: its own pid, as
+ * a process `run` starts). NULL if out of memory or slots.
  */
 struct process *process_ktest_add(struct process_family *fam, struct process *parent);
 

@@ -13,6 +13,7 @@
 #include "builtins.h"
 #include "excache.h"
 #include "process.h"
+#include "signal_impl.h"
 #include "syscall.h"
 
 #include <kernel/config.h>
@@ -337,6 +338,164 @@ KTEST(proc_fork_refused_outside_a_syscall)
 	KT_EXPECT_EQ(process_fork(p, &fa), -EINVAL); /* no syscall frame */
 	KT_EXPECT_EQ(fam.members, 1);
 	t = exit_later(&e, p, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t != NULL);
+	process_family_wait(&fam);
+	thread_join(t);
+}
+
+/* ---- signals (pcomponent/signal.c, sys_signal.c) without user mode ---- */
+
+struct intr_waiter {
+	struct process *p;
+	long result;
+};
+
+/* Plays p's thread: registers itself as it, then waits for any child. */
+static void intr_waiter_main(void *arg)
+{
+	struct intr_waiter *w = arg;
+	int ws = 0;
+
+	__atomic_store_n(&w->p->threads[0].kthread, thread_current(), __ATOMIC_RELEASE);
+	w->result = process_wait(w->p, -1, false, &ws);
+}
+
+static void send_locked(struct process *p, int sig)
+{
+	struct signal_info info = {.signo = sig, .code = SI_USER};
+
+	process_table_lock();
+	signal_send(p, &info);
+	process_table_unlock();
+}
+
+KTEST(proc_signal_wait_interrupted_and_masks)
+{
+	static struct process_family fam;
+	struct intr_waiter w;
+	struct exiter e;
+	struct process *root, *c;
+	struct thread *t;
+	uint64_t args[6] = {0};
+
+	memset(&fam, 0, sizeof(fam));
+	root = process_ktest_add(&fam, NULL);
+	KT_ASSERT(root != NULL);
+	fam.root_pid = root->pid;
+	c = process_ktest_add(&fam, root);
+	KT_ASSERT(c != NULL);
+	KT_EXPECT_EQ(c->pgid, root->pgid);
+
+	/* a blocked signal stays pending and interrupts nothing */
+	root->sig->blocked = SIG_BIT(SIGUSR1);
+	send_locked(root, SIGUSR1);
+	KT_EXPECT(!signal_pending(root));
+	KT_EXPECT_EQ(root->sig->pending, SIG_BIT(SIGUSR1));
+	root->sig->blocked = 0;
+	KT_EXPECT(signal_pending(root));
+	root->sig->pending = 0;
+
+	/* a default-ignored signal is dropped at once */
+	send_locked(root, SIGCHLD);
+	send_locked(root, SIGWINCH);
+	KT_EXPECT_EQ(root->sig->pending, 0);
+
+	/* wait4 sleeping for a running child ends with -EINTR on a signal */
+	w.p = root;
+	w.result = 1;
+	t = thread_create("proc-ktest-waiter", intr_waiter_main, &w, false);
+	KT_ASSERT(t != NULL);
+	thread_sleep_ns(50 * NS_PER_MS);
+	KT_EXPECT_EQ(w.result, 1); /* still asleep: c runs */
+	send_locked(root, SIGUSR2);
+	thread_join(t);
+	root->threads[0].kthread = NULL;
+	KT_EXPECT_EQ(w.result, -EINTR);
+	KT_EXPECT(signal_pending(root));
+	root->sig->pending = 0;
+
+	/* kill, process groups, sessions through the syscall table */
+	args[0] = c->pid;
+	args[1] = 0;
+	KT_EXPECT_EQ(syscall_invoke(root, 62, args), 0); /* kill(c, 0) */
+	args[0] = 999999;
+	KT_EXPECT_EQ(syscall_invoke(root, 62, args), -ESRCH);
+	args[0] = c->pid;
+	args[1] = 65;
+	KT_EXPECT_EQ(syscall_invoke(root, 62, args), -EINVAL);
+	args[0] = 0;
+	args[1] = SIGUSR1;
+	KT_EXPECT_EQ(syscall_invoke(c, 62, args), 0); /* kill(0): root and c */
+	KT_EXPECT_EQ(root->sig->pending, SIG_BIT(SIGUSR1));
+	KT_EXPECT_EQ(c->sig->pending, SIG_BIT(SIGUSR1));
+	root->sig->pending = c->sig->pending = 0;
+	KT_EXPECT_EQ(syscall_invoke(root, 112, args), -EPERM); /* setsid: a leader */
+	args[0] = c->pid;
+	args[1] = c->pid;
+	KT_EXPECT_EQ(syscall_invoke(root, 109, args), 0); /* setpgid(c, c) */
+	KT_EXPECT_EQ(c->pgid, c->pid);
+	args[1] = 999999;
+	KT_EXPECT_EQ(syscall_invoke(root, 109, args), -EPERM); /* no such group */
+	args[0] = root->pid;
+	args[1] = c->pid;
+	KT_EXPECT_EQ(syscall_invoke(c, 109, args), -ESRCH); /* not its child */
+	args[0] = c->pid;
+	KT_EXPECT_EQ(syscall_invoke(root, 121, args), c->pid); /* getpgid */
+	KT_EXPECT_EQ(syscall_invoke(root, 124, args), root->pid); /* getsid */
+	args[0] = -(int64_t)c->pid;
+	args[1] = SIGUSR2;
+	KT_EXPECT_EQ(syscall_invoke(root, 62, args), 0); /* kill(-pgrp) */
+	KT_EXPECT_EQ(c->sig->pending, SIG_BIT(SIGUSR2));
+	KT_EXPECT_EQ(root->sig->pending, 0);
+	c->sig->pending = 0;
+	KT_EXPECT_EQ(syscall_invoke(c, 112, args), -EPERM); /* c leads a group */
+
+	/* SIGCHLD ignored: the child is reaped at once, wait4 says ECHILD */
+	root->sig->act[SIGCHLD - 1].handler = SIG_IGN;
+	t = exit_later(&e, c, PROCESS_EXITED(1), 30 * NS_PER_MS);
+	KT_ASSERT(t != NULL);
+	{
+		int ws = -1;
+
+		KT_EXPECT_EQ(process_wait(root, -1, false, &ws), -ECHILD);
+		KT_EXPECT_EQ(ws, -1);
+	}
+	thread_join(t);
+	KT_EXPECT_EQ(fam.members, 1);
+	KT_EXPECT_EQ(root->sig->pending, 0); /* SIG_IGN: no SIGCHLD either */
+
+	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t != NULL);
+	process_family_wait(&fam);
+	thread_join(t);
+}
+
+KTEST(proc_signal_sigchld_handler_gets_info)
+{
+	static struct process_family fam;
+	struct exiter e;
+	struct process *root, *c;
+	struct thread *t;
+	int ws = 0;
+
+	memset(&fam, 0, sizeof(fam));
+	root = process_ktest_add(&fam, NULL);
+	KT_ASSERT(root != NULL);
+	fam.root_pid = root->pid;
+	c = process_ktest_add(&fam, root);
+	KT_ASSERT(c != NULL);
+	root->sig->act[SIGCHLD - 1].handler = 0x401000; /* a "handler" */
+	t = exit_later(&e, c, PROCESS_KILLED(SIGTERM), 0);
+	KT_ASSERT(t != NULL);
+	KT_EXPECT_EQ(process_wait(root, -1, false, &ws), (long)c->pid);
+	KT_EXPECT_EQ(ws, SIGTERM);
+	KT_EXPECT_EQ(root->sig->pending, SIG_BIT(SIGCHLD));
+	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].code, CLD_KILLED);
+	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].pid, c->pid);
+	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].status, SIGTERM);
+	process_reap(root, c->pid);
+	thread_join(t);
+	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
 	KT_ASSERT(t != NULL);
 	process_family_wait(&fam);
 	thread_join(t);

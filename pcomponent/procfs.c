@@ -936,7 +936,7 @@ KTEST(procfs_tree)
 
 	/* per-process text */
 	KT_EXPECT_EQ(ktest_text(p, "/proc/self/stat", buf, sizeof(buf)), 0);
-	snprintf(want, sizeof(want), "%u (sh) R 0 0 0 0 -1 ", p->pid);
+	snprintf(want, sizeof(want), "%u (sh) R 0 %u %u 0 -1 ", p->pid, p->pgid, p->sid);
 	KT_EXPECT(!strncmp(buf, want, strlen(want)));
 	{
 		unsigned fields = 1;

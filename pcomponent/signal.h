@@ -17,6 +17,11 @@
  * registers and the FPU state) and returns through rt_sigreturn.
  *
  * SIGKILL and SIGSTOP can be neither caught, ignored nor blocked.
+ * Standard and real-time signals alike are pending at most once (no
+ * queue of real-time signals yet): a second sending before delivery is
+ * merged, keeping the first one's siginfo. Stop signals (SIGSTOP,
+ * SIGTSTP, SIGTTIN, SIGTTOU) and SIGCONT are not supported yet: their
+ * default action is treated as ignore.
  * Fatal exceptions (a refused ExCache miss, #GP, #UD, ...) are signals
  * sent by the kernel to the faulting process: with a handler installed
  * (and the signal not blocked) the handler runs; otherwise the process is
@@ -48,13 +53,22 @@ struct trap_frame;
 #define SIGPIPE	  13
 #define SIGALRM	  14
 #define SIGTERM	  15
+#define SIGSTKFLT 16
 #define SIGCHLD	  17
 #define SIGCONT	  18
 #define SIGSTOP	  19
 #define SIGTSTP	  20
 #define SIGTTIN	  21
 #define SIGTTOU	  22
+#define SIGURG	  23
+#define SIGXCPU	  24
+#define SIGXFSZ	  25
+#define SIGVTALRM 26
+#define SIGPROF	  27
 #define SIGWINCH  28
+#define SIGIO	  29
+#define SIGPWR	  30
+#define SIGSYS	  31
 
 /* siginfo's si_code values the kernel sends. */
 #define SI_USER	    0
@@ -64,6 +78,18 @@ struct trap_frame;
 #define SEGV_ACCERR 2
 #define CLD_EXITED  1
 #define CLD_KILLED  2
+#define CLD_DUMPED  3
+
+/*
+ * Kernel-internal result of a syscall that a signal interrupted and that
+ * must not be restarted after a handler ran, SA_RESTART or not (pause,
+ * rt_sigsuspend, nanosleep: Linux's ERESTARTNOHAND): signal_deliver
+ * turns it into -EINTR when a handler runs and restarts the call when
+ * none did. Never reaches user space. (A plain -EINTR is Linux's
+ * ERESTARTSYS: restarted when no handler ran or the handler has
+ * SA_RESTART.)
+ */
+#define SIGNAL_ERESTARTNOHAND 514
 
 /* What the kernel knows about one sending; becomes the siginfo. */
 struct signal_info {
@@ -89,14 +115,16 @@ void signal_exec(struct process *p);
 
 /*
  * Makes info->signo pending for p and interrupts its thread (does
- * nothing for a signal p ignores, unless it is blocked). Any thread;
- * may take spinlocks, never sleeps. Returns 0, or -EINVAL for a bad
+ * nothing for a signal p ignores, unless it is blocked; a zombie gets
+ * nothing). The caller holds the process table lock (process.h
+ * process_table_lock: p cannot exit meanwhile) or is p's own thread.
+ * Takes spinlocks, never sleeps. Returns 0, or -EINVAL for a bad
  * number. Signal 0 checks nothing here (kill's permission checks are the
  * caller's).
  */
 int signal_send(struct process *p, const struct signal_info *info);
 /* The same for every process whose process group is pgrp; -ESRCH if
- * there is none. */
+ * there is none. Takes the process table lock (call it without). */
 int signal_send_pgrp(uint32_t pgrp, const struct signal_info *info);
 
 /* Whether p has a pending signal it does not block: a syscall that
@@ -114,13 +142,43 @@ bool signal_pending(struct process *p);
  */
 void signal_deliver(struct process *p, struct trap_frame *tf);
 
-/* A fatal exception of p's thread (the fatal hook), as signal sig with
- * info: delivered to a handler if p has one unblocked (then returns,
- * tf rewritten), else kills p (never returns). */
-void signal_fatal(struct process *p, struct trap_frame *tf, const struct signal_info *info);
+/* A fatal exception of p's thread (the fatal hook), as signal
+ * info->signo with info: returns 0 once a handler of p's (installed, the
+ * signal not blocked) has its frame (tf rewritten); otherwise the signal
+ * p must be killed by (the caller reports it and calls process_exit):
+ * info->signo, or SIGSEGV when the frame could not be written. */
+int signal_fatal(struct process *p, struct trap_frame *tf, const struct signal_info *info);
 
 /* child exited with wait_status: SIGCHLD to its parent p (if p does not
- * ignore it), and wakes p's wait4 (process.c does that part). */
-void signal_child_exited(struct process *p, struct process *child, int wait_status);
+ * ignore it); process.c wakes p's wait4. Returns false if p wants no
+ * zombie (SIGCHLD is SIG_IGN or has SA_NOCLDWAIT): the child is then
+ * reaped at once. Table lock held (process_finish). */
+bool signal_child_exited(struct process *p, struct process *child, int wait_status);
+
+/* ---- system calls (sys_signal.c; handlers of pcomponent/syscall.c's
+ * table, same signature as syscall_fn) ---- */
+long sys_rt_sigaction(struct process *p, const uint64_t *a);
+long sys_rt_sigprocmask(struct process *p, const uint64_t *a);
+long sys_rt_sigreturn(struct process *p, const uint64_t *a);
+long sys_rt_sigpending(struct process *p, const uint64_t *a);
+long sys_rt_sigsuspend(struct process *p, const uint64_t *a);
+long sys_sigaltstack(struct process *p, const uint64_t *a);
+long sys_rt_sigtimedwait(struct process *p, const uint64_t *a);
+long sys_pause(struct process *p, const uint64_t *a);
+long sys_alarm(struct process *p, const uint64_t *a);
+long sys_getitimer(struct process *p, const uint64_t *a);
+long sys_setitimer(struct process *p, const uint64_t *a);
+long sys_kill(struct process *p, const uint64_t *a);
+long sys_tkill(struct process *p, const uint64_t *a);
+long sys_tgkill(struct process *p, const uint64_t *a);
+long sys_setpgid(struct process *p, const uint64_t *a);
+long sys_getpgid(struct process *p, const uint64_t *a);
+long sys_getpgrp(struct process *p, const uint64_t *a);
+long sys_setsid(struct process *p, const uint64_t *a);
+long sys_getsid(struct process *p, const uint64_t *a);
+/* An interruptible sleep of ns for nanosleep and clock_nanosleep: 0 when
+ * it ended, or SIGNAL_ERESTARTNOHAND with *left the time not slept when
+ * a signal p does not block came first. */
+long signal_sleep(struct process *p, uint64_t ns, uint64_t *left);
 
 #endif

@@ -34,9 +34,9 @@
  *    (WUNTRACED, WCONTINUED accepted and never reported; waitid without
  *    WEXITED is EINVAL); the rusage is all zero. A status that cannot be
  *    copied out gives EFAULT and leaves the child a zombie.
- *  - rt_sigaction and rt_sigprocmask accept anything and record nothing
- *    (no signal delivery yet): old actions read as SIG_DFL, old masks as
- *    empty.
+ *  - signals, timers, process groups and sessions: sys_signal.c (its
+ *    top comment has their choices); nanosleep and clock_nanosleep sleep
+ *    interruptibly (EINTR with the time left written to rem).
  *  - getrandom is the kernel's xorshift seeded from the clocks
  *    (file_random_u64, shared with /dev/urandom): NOT cryptographic.
  */
@@ -315,29 +315,6 @@ static long sys_uname(struct process *p, const uint64_t *a)
 	return copy_to_user(a[0], &u, sizeof(u));
 }
 
-static long sys_rt_sigaction(struct process *p, const uint64_t *a)
-{
-	uint8_t old[32]; /* struct kernel_sigaction: handler, flags, restorer, mask */
-
-	if (a[0] < 1 || a[0] > 64 || a[3] != 8)
-		return -EINVAL;
-	memset(old, 0, sizeof(old));
-	if (a[2])
-		return copy_to_user(a[2], old, sizeof(old));
-	return 0;
-}
-
-static long sys_rt_sigprocmask(struct process *p, const uint64_t *a)
-{
-	uint64_t old = 0;
-
-	if (a[3] != 8 || a[0] > 2)
-		return -EINVAL;
-	if (a[2])
-		return copy_to_user(a[2], &old, sizeof(old));
-	return 0;
-}
-
 static long sys_sched_yield(struct process *p, const uint64_t *a)
 {
 	thread_yield();
@@ -495,20 +472,32 @@ static int get_timespec(uint64_t uts, uint64_t *ns)
 	return 0;
 }
 
+/* The time left of an interrupted sleep to rem (if given). */
+static long sleep_interrupted(long r, uint64_t urem, uint64_t left)
+{
+	struct k_timespec ts = {(int64_t)(left / NS_PER_S), (int64_t)(left % NS_PER_S)};
+
+	if (r && urem && copy_to_user(urem, &ts, sizeof(ts)))
+		return -EFAULT;
+	return r;
+}
+
 static long sys_nanosleep(struct process *p, const uint64_t *a)
 {
-	uint64_t ns;
+	uint64_t ns, left = 0;
 	int err = get_timespec(a[0], &ns);
+	long r;
 
 	if (err)
 		return err;
-	thread_sleep_ns(ns); /* never interrupted: rem stays as it was */
-	return 0;
+	r = signal_sleep(p, ns, &left); /* before left is read */
+	return sleep_interrupted(r, a[1], left);
 }
 
 static long sys_clock_nanosleep(struct process *p, const uint64_t *a)
 {
-	uint64_t ns, now;
+	uint64_t ns, now, left = 0;
+	long r;
 	int err;
 
 	if (a[0] > CLOCK_TAI)
@@ -518,11 +507,11 @@ static long sys_clock_nanosleep(struct process *p, const uint64_t *a)
 		return err;
 	if (a[1] & TIMER_ABSTIME) {
 		now = clock_of(a[0]);
-		ns = ns > now ? ns - now : 0;
+		/* no rem; a restart sleeps to the same deadline */
+		return signal_sleep(p, ns > now ? ns - now : 0, &left);
 	}
-	if (ns)
-		thread_sleep_ns(ns);
-	return 0;
+	r = signal_sleep(p, ns, &left); /* before left is read */
+	return sleep_interrupted(r, a[3], left);
 }
 
 /* ---- randomness ------------------------------------------------------------------ */
@@ -579,8 +568,9 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
-	SC(13, "rt_sigaction", sys_rt_sigaction),     /* partial: records nothing */
-	SC(14, "rt_sigprocmask", sys_rt_sigprocmask), /* partial: records nothing */
+	SC(13, "rt_sigaction", sys_rt_sigaction),
+	SC(14, "rt_sigprocmask", sys_rt_sigprocmask),
+	SC(15, "rt_sigreturn", sys_rt_sigreturn),
 	SC(16, "ioctl", sys_ioctl),
 	SC(17, "pread64", sys_pread64),
 	SC(18, "pwrite64", sys_pwrite64),
@@ -592,7 +582,11 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(24, "sched_yield", sys_sched_yield),
 	SC(32, "dup", sys_dup),
 	SC(33, "dup2", sys_dup2),
+	SC(34, "pause", sys_pause),
 	SC(35, "nanosleep", sys_nanosleep),
+	SC(36, "getitimer", sys_getitimer), /* partial: ITIMER_REAL only */
+	SC(37, "alarm", sys_alarm),
+	SC(38, "setitimer", sys_setitimer), /* partial: ITIMER_REAL only */
 	SC(39, "getpid", sys_getpid),
 	SC(40, "sendfile", sys_sendfile),   /* partial: between regular files only */
 	SC(56, "clone", sys_clone),  /* partial: fork-like flags only, no threads */
@@ -601,6 +595,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(59, "execve", sys_execve),
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
+	SC(62, "kill", sys_kill),
 	SC(63, "uname", sys_uname),
 	SC(72, "fcntl", sys_fcntl),         /* partial: locks accepted, none kept */
 	SC(74, "fsync", sys_fsync),
@@ -633,7 +628,16 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(104, "getgid", sys_getid),
 	SC(107, "geteuid", sys_getid),
 	SC(108, "getegid", sys_getid),
+	SC(109, "setpgid", sys_setpgid),
 	SC(110, "getppid", sys_getppid),
+	SC(111, "getpgrp", sys_getpgrp),
+	SC(112, "setsid", sys_setsid),
+	SC(121, "getpgid", sys_getpgid),
+	SC(124, "getsid", sys_getsid),
+	SC(127, "rt_sigpending", sys_rt_sigpending),
+	SC(128, "rt_sigtimedwait", sys_rt_sigtimedwait),
+	SC(130, "rt_sigsuspend", sys_rt_sigsuspend),
+	SC(131, "sigaltstack", sys_sigaltstack),
 	SC(132, "utime", sys_utime),
 	SC(137, "statfs", sys_statfs),
 	SC(138, "fstatfs", sys_fstatfs),
@@ -644,6 +648,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(160, "setrlimit", sys_setrlimit),
 	SC(162, "sync", sys_sync),
 	SC(186, "gettid", sys_gettid),
+	SC(200, "tkill", sys_tkill),
 	SC(202, "futex", sys_futex), /* partial: wait and wake only */
 	SC(203, "sched_setaffinity", sys_sched_setaffinity), /* accepted, not enforced */
 	SC(204, "sched_getaffinity", sys_sched_getaffinity),
@@ -652,6 +657,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
 	SC(231, "exit_group", sys_exit_group),
+	SC(234, "tgkill", sys_tgkill),
 	SC(235, "utimes", sys_utimes),
 	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
 	SC(257, "openat", sys_openat),
@@ -743,8 +749,10 @@ void syscall_dispatch(struct trap_frame *tf)
 	struct process *p = process_current();
 	long r;
 
-	if (p)
+	if (p) {
 		p->threads[0].tf = tf; /* fork copies it */
+		p->threads[0].sysno = (int64_t)tf->rax; /* a restart needs it */
+	}
 	r = syscall_invoke(p, tf->rax, args);
 	if (p)
 		p->threads[0].tf = NULL;

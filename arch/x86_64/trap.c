@@ -6,7 +6,9 @@
  * Exceptions in user mode go to the user hooks (user_exception), except
  * NMI, double fault and machine check, which are never the program's
  * doing. Device and IPI vectors go to registered handlers; the scheduler
- * gets a chance to preempt on the way out.
+ * gets a chance to preempt on the way out, and on the way back to user
+ * mode the user_return hook runs when the thread was interrupted
+ * (signals: user_interrupt_return).
  */
 #include <arch/apic.h>
 #include <arch/arch.h>
@@ -170,6 +172,7 @@ void trap_dispatch(struct trap_frame *tf)
 
 		if (user && user_exception(tf)) {
 			sched_preempt_point();
+			user_interrupt_return(tf);
 			return;
 		}
 		if (!user && v == 14 && user_copy_fault(tf))
@@ -185,4 +188,6 @@ void trap_dispatch(struct trap_frame *tf)
 	if (v != VEC_SPURIOUS)
 		lapic_eoi();
 	sched_preempt_point();
+	if (tf->cs & 3)
+		user_interrupt_return(tf); /* signals for a thread in user code */
 }

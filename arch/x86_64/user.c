@@ -32,6 +32,14 @@
  * current user thread's uthread and leaves through the same iretq path as
  * user_enter, after the checks a hook-changed syscall frame gets.
  *
+ * Signals. The fatal hook may return with the frame rewritten (a signal
+ * handler's): the frame is checked like a hook-changed syscall frame and
+ * the faulting code is not retried but left for the handler. On the way
+ * back to user mode from an interrupt or exception, a thread whose
+ * interrupt mark (thread->interrupted) is set runs the user_return hook
+ * first: a thread in a compute loop gets its signals at the next timer
+ * tick. user_fpu_get/set give the signal frame the live FPU/SSE image.
+ *
  * Copies. user_copy_raw/user_strncpy_raw (syscall.S) touch user memory at
  * instructions listed in .ex_table. A page fault there on a user address
  * calls the page_fault hook (from_user = false) with interrupts on and
@@ -79,6 +87,9 @@ static const struct user_hooks *user_hooks_cur; /* atomic pointer */
 /* fxsave image of a clean FPU/SSE state (FCW 0x37f, MXCSR 0x1f80); written
  * once on the boot CPU. */
 static uint8_t fpu_clean[512] __attribute__((aligned(16)));
+/* MXCSR bits this CPU supports (fxsave's MXCSR_MASK, 0xffbf if it says
+ * 0); written once on the boot CPU. */
+static uint32_t mxcsr_mask = 0xffbf;
 
 /* For syscall.S: per-CPU offsets as absolute symbols. Never called. */
 void user_asm_symbols(void);
@@ -123,6 +134,18 @@ static void fpu_clean_init(void)
 	memcpy(fpu_clean + 24, &mxcsr, sizeof(mxcsr));
 }
 
+/* Reads MXCSR_MASK from a live fxsave (after fninit). Boot CPU. */
+static void fpu_mask_init(void)
+{
+	uint8_t area[512] __attribute__((aligned(16)));
+	uint32_t mask;
+
+	fxsave(area);
+	memcpy(&mask, area + 28, sizeof(mask));
+	if (mask)
+		mxcsr_mask = mask;
+}
+
 void user_init_cpu(struct cpu *c)
 {
 	uint64_t efer = rdmsr(MSR_EFER);
@@ -138,6 +161,7 @@ void user_init_cpu(struct cpu *c)
 	__asm__ volatile("fninit");
 	if (c->id == 0) {
 		fpu_clean_init();
+		fpu_mask_init();
 		uspace_init();
 	}
 }
@@ -268,6 +292,39 @@ void *uthread_owner(void)
 	return u ? u->owner : NULL;
 }
 
+/* ---- FPU state for signal frames ---- */
+
+void user_fpu_get(void *area)
+{
+	uint8_t buf[512] __attribute__((aligned(16)));
+
+	BUG_ON(!thread_current()->user);
+	irq_push(); /* the registers are this thread's while it runs */
+	fxsave(buf);
+	irq_pop();
+	memcpy(area, buf, sizeof(buf));
+}
+
+void user_fpu_set(const void *area)
+{
+	struct uthread *u = thread_current()->user;
+	uint32_t mxcsr;
+
+	BUG_ON(!u);
+	irq_push();
+	memcpy(u->fxsave, area, sizeof(u->fxsave));
+	memcpy(&mxcsr, u->fxsave + 24, sizeof(mxcsr));
+	mxcsr &= mxcsr_mask; /* a reserved bit would make fxrstor fault */
+	memcpy(u->fxsave + 24, &mxcsr, sizeof(mxcsr));
+	fxrstor(u->fxsave);
+	irq_pop();
+}
+
+void user_fpu_reset(void)
+{
+	user_fpu_set(fpu_clean);
+}
+
 /* ---- entries from user mode ---- */
 
 static bool canonical(uint64_t a)
@@ -282,30 +339,42 @@ static void check_irq_depth(const char *where)
 		      this_cpu()->irq_depth);
 }
 
-static __attribute__((noreturn)) void call_fatal(const struct user_hooks *h,
-						 struct trap_frame *tf, unsigned vector,
-						 uint64_t addr, int err)
+/* The fatal hook: ends the thread, or returns with tf rewritten (a
+ * signal handler's frame), which the caller checks again. */
+static void call_fatal(const struct user_hooks *h, struct trap_frame *tf, unsigned vector,
+		       uint64_t addr, int err)
 {
 	if (!h || !h->fatal)
 		panic("user: exception %u at %#llx (addr %#llx) and no fatal hook",
 		      vector, (unsigned long long)tf->rip, (unsigned long long)addr);
 	h->fatal(tf, vector, addr, err);
-	panic("user: the fatal hook returned");
 }
+
+/* Times the fatal hook may hand back a frame that is still bad before we
+ * call it a kernel bug (the processor's kills at the second: the signal
+ * is blocked in its own handler). */
+#define FATAL_RETRIES 8
 
 /*
  * Makes a frame the hooks may have changed safe to return to ring 3:
  * user selectors, IF on, no privileged flags. A non-canonical rip or rsp
- * (which would fault in the kernel's iretq) ends the thread as a general
- * protection fault. Interrupts on.
+ * (which would fault in the kernel's iretq) goes to the fatal hook as a
+ * general protection fault, which ends the thread or gives a new frame
+ * (checked again). Interrupts on.
  */
 static void sanitize_return(const struct user_hooks *h, struct trap_frame *tf)
 {
-	tf->cs = SEL_UCODE;
-	tf->ss = SEL_UDATA;
-	tf->rflags = (tf->rflags & USER_RFLAGS) | RFLAGS_IF | RFLAGS_1;
-	if (!canonical(tf->rip) || !canonical(tf->rsp))
+	for (unsigned i = 0;; i++) {
+		tf->cs = SEL_UCODE;
+		tf->ss = SEL_UDATA;
+		tf->rflags = (tf->rflags & USER_RFLAGS) | RFLAGS_IF | RFLAGS_1;
+		if (canonical(tf->rip) && canonical(tf->rsp))
+			return;
+		if (i == FATAL_RETRIES)
+			panic("user: the fatal hook keeps returning a bad frame (rip %#llx)",
+			      (unsigned long long)tf->rip);
 		call_fatal(h, tf, 13, tf->rip, -EFAULT);
+	}
 }
 
 /* Can sysretq restore tf? It sets rip = rcx, rflags = r11 and cannot load
@@ -364,7 +433,28 @@ bool user_exception(struct trap_frame *tf)
 			return true;
 		}
 	}
-	call_fatal(h, tf, v, addr, err);
+	call_fatal(h, tf, v, addr, err); /* returned: a handler's frame */
+	sanitize_return(h, tf);
+	irq_disable();
+	check_irq_depth("user fatal return");
+	return true;
+}
+
+void user_interrupt_return(struct trap_frame *tf)
+{
+	struct thread *t = thread_current();
+	const struct user_hooks *h;
+
+	if (!t->user || !__atomic_load_n(&t->interrupted, __ATOMIC_RELAXED))
+		return;
+	h = hooks();
+	if (!h || !h->user_return || this_cpu()->irq_depth != 0)
+		return;
+	irq_enable();
+	h->user_return(tf);
+	sanitize_return(h, tf);
+	irq_disable();
+	check_irq_depth("user interrupt return");
 }
 
 static const struct ex_entry *ex_find(uint64_t rip)
@@ -468,13 +558,15 @@ void user_resume(struct user_state *st)
 	kfree(st);
 	tf.vector = 0;
 	tf.error = 0;
-	if (tf.rip >= USPACE_TOP || tf.rsp >= USPACE_TOP)
-		call_fatal(h, &tf, 13, tf.rip, -EFAULT);
-	sanitize_return(h, &tf);
-	irq_disable();
+	irq_push();
 	t->user->fs_base = fs_base;
 	wrmsr(MSR_FS_BASE, fs_base);
 	fxrstor(t->user->fxsave);
+	irq_pop();
+	if (tf.rip >= USPACE_TOP || tf.rsp >= USPACE_TOP)
+		call_fatal(h, &tf, 13, tf.rip, -EFAULT); /* returned: a handler's frame */
+	sanitize_return(h, &tf);
+	irq_disable();
 	user_enter_frame(&tf);
 }
 

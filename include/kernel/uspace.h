@@ -40,10 +40,20 @@
  *                         page_fault result; -EFAULT for a kernel
  *                         address, where the hook is not asked). For other
  *                         vectors addr is the faulting rip, err 0, and the
- *                         CPU's error code is in tf->error; a syscall hook
- *                         that leaves a non-canonical rip or rsp gets
- *                         vector 13, -EFAULT. Must not return (it ends the
- *                         thread); the arch panics if it does.
+ *                         CPU's error code is in tf->error; a frame that
+ *                         leaves a non-canonical rip or rsp gets vector 13,
+ *                         -EFAULT. Either ends the thread (never returns)
+ *                         or returns with tf rewritten (a signal handler's
+ *                         frame): the arch then leaves for user mode with
+ *                         tf, after the same checks (a hook that keeps
+ *                         returning a bad frame is a kernel bug: panic).
+ *   user_return(tf)       on the way back to user mode from an interrupt
+ *                         or an exception (not a syscall: the syscall hook
+ *                         does its own), only when the thread's interrupt
+ *                         mark is set (kernel/sched.h thread_interrupt),
+ *                         so the common path costs one test. May change
+ *                         tf (checked as above), may end the thread.
+ *                         Optional.
  * Without hooks, user-mode exceptions panic.
  */
 #ifndef KERNEL_USPACE_H
@@ -147,11 +157,23 @@ void user_reset_fpu(void);
 void user_set_fs_base(uint64_t base);
 uint64_t user_fs_base(void);
 
+/*
+ * The current user thread's FPU/SSE registers as a 512-byte fxsave image
+ * (signal frames): user_fpu_get copies them out; user_fpu_set loads an
+ * image that may come from user space (MXCSR bits the CPU does not
+ * support are cleared first, so loading it cannot fault); user_fpu_reset
+ * loads the clean state user_enter starts with. User threads only.
+ */
+#define USER_FPU_SIZE 512
+void user_fpu_get(void *area);
+void user_fpu_set(const void *area);
+void user_fpu_reset(void);
+
 struct user_hooks {
 	void (*syscall)(struct trap_frame *tf);
 	int (*page_fault)(uint64_t addr, unsigned access, bool from_user);
-	__attribute__((noreturn)) void (*fatal)(struct trap_frame *tf, unsigned vector,
-						uint64_t addr, int err);
+	void (*fatal)(struct trap_frame *tf, unsigned vector, uint64_t addr, int err);
+	void (*user_return)(struct trap_frame *tf);
 };
 /* Installs the hooks (NULL: none). Self tests swap them for their own. */
 void user_set_hooks(const struct user_hooks *hooks);

@@ -43,6 +43,10 @@ void uspace_init(void);
  * installed (trap.c then reports and panics). Interrupts off at entry and
  * exit. */
 bool user_exception(struct trap_frame *tf);
+/* On the way out of an interrupt or exception that came from user mode
+ * (trap.c): runs the user_return hook if the thread's interrupt mark is
+ * set. Interrupts off at entry and exit. */
+void user_interrupt_return(struct trap_frame *tf);
 /* Kernel-mode page fault (trap.c): true if it happened in a copy routine
  * and was handled (retry or fixup to -EFAULT), false for a kernel bug. */
 bool user_copy_fault(struct trap_frame *tf);
