@@ -435,13 +435,16 @@ static bool ldisc_round(struct tty *t, uint64_t *sigs)
 			line_push(t, 0, MARK_EOF);
 		n = 1;
 	}
-	if (n)
-		waitq_wake_all_locked(&t->wq);
 	spin_unlock(&t->wq.lock);
-	if (t->echo_len) {
+	if (t->echo_len) { /* the echo goes out before a reader can answer */
 		tty_output(t, 1, t->echo, t->echo_len);
 		hostlink_flush(t->run);
 		t->echo_len = 0;
+	}
+	if (n) {
+		spin_lock(&t->wq.lock);
+		waitq_wake_all_locked(&t->wq);
+		spin_unlock(&t->wq.lock);
 	}
 	return n != 0;
 }
