@@ -55,6 +55,7 @@
 #define RUN_INTERRUPTED 130
 #define PING_MS		10000
 #define CHECK_MS	1000
+#define SYNC_MS		2000 /* link_sync's wait for its pong */
 #define MAX_WORDS	8
 
 static const char help[] =
@@ -462,6 +463,35 @@ static int converse(struct run *r, const char *what)
 	return st;
 }
 
+/*
+ * Before we close the link: a ping, and its pong awaited (briefly,
+ * quietly). The kernel takes lines in order, so the pong says it has
+ * taken every line we sent; QEMU may drop what a closed socket still
+ * held, and a line cut in half would spoil the next `tessera run`'s first
+ * line.
+ */
+static void link_sync(struct run *r)
+{
+	int64_t deadline = now_ms() + SYNC_MS;
+	unsigned id = r->id + 1;
+
+	ts_signal = 0;
+	if (hostlink_send(&r->h, "ping", id, NULL, 0) < 0)
+		return;
+	while (now_ms() < deadline) {
+		int n = hostlink_recv(&r->h, (int)(deadline - now_ms()), r->words, r->lens,
+				      MAX_WORDS);
+
+		if (n < 0 && n != -2)
+			return;
+		if (n >= 2 && strcmp(r->words[0], "pong") == 0 &&
+		    strtoul(r->words[1], NULL, 10) == id)
+			return;
+		if (ts_signal)
+			return;
+	}
+}
+
 /* Sends `run ID PROG...`, or with -t `runt ID ROWS COLS PROG...`. */
 static int send_run(struct run *r, char **prog, unsigned nprog)
 {
@@ -516,6 +546,7 @@ static int run_program(struct run *r, char **prog, unsigned nprog)
 		raw_enter();
 	st = converse(r, prog[0]);
 	raw_restore();
+	link_sync(r);
 	return st;
 }
 
