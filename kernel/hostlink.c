@@ -21,9 +21,20 @@
  * Output. A program's bytes collect in its slot (one fd at a time) and go
  * out as `out ID DATA` / `err ID DATA` lines, DATA escaped, at each
  * newline, when HOSTLINK_OUT_CHUNK bytes wait, when the program switches
- * between stdout and stderr, and before `exit`. The emit function keeps
- * lines whole; on COM2 it serialises writers with a sleeping lock, since
- * a slow host can make writing wait.
+ * between stdout and stderr, at hostlink_flush, and before `exit`. The
+ * processes of a family (and the console's echo, from the reader) write
+ * to one run at once, so the buffer has a sleeping lock of its own
+ * (out_busy: emitting may wait). The emit function keeps lines whole; on
+ * COM2 it serialises writers with a sleeping lock, since a slow host can
+ * make writing wait.
+ *
+ * Input. `in` bytes go into the run's ring (in_wq.lock), which is as big
+ * as the host's credit window, so a host that keeps to the protocol can
+ * never overrun it; the reader never waits for the program. Consumers
+ * pull (hostlink_in_read) and the credit goes back as `ack` lines from
+ * the consumer's thread. The notify function is called by the reader
+ * with no lock held; cb_busy counts calls in progress so that
+ * unregistering can wait them out.
  *
  * COM2. The UART's receive interrupt moves bytes into the driver's ring
  * and wakes the reader thread (rx_wq), which assembles lines: bytes past
@@ -44,7 +55,7 @@
 #include <lib/string.h>
 
 #define HOSTLINK_ID_MAX 2147483647u
-#define MAX_WORDS	(2 + HOSTLINK_MAX_ARGS)
+#define MAX_WORDS	(4 + HOSTLINK_MAX_ARGS) /* runt ID ROWS COLS ARG... */
 
 enum run_state { RUN_FREE, RUN_ACTIVE, RUN_DONE };
 
@@ -57,11 +68,25 @@ struct hostlink_run {
 	int argc;
 	char *argv[HOSTLINK_MAX_ARGS + 1];
 	char args[HOSTLINK_LINE_MAX]; /* the decoded words, NUL-separated */
-	/* output: the run's thread only */
+	/* output: whoever holds out_busy */
+	struct waitq out_wq; /* its lock guards out_busy */
+	bool out_busy;
 	int out_fd;
 	size_t out_len;
 	char out[HOSTLINK_OUT_CHUNK];
 	char line[HOSTLINK_LINE_MAX]; /* an out/err line being built */
+	/* input: under in_wq.lock (set up by the reader before the thread) */
+	struct waitq in_wq;	 /* woken when a notify call ends */
+	char in[HOSTLINK_IN_WINDOW]; /* a ring */
+	size_t in_head, in_len;
+	size_t in_unacked;	 /* bytes taken and not yet acknowledged */
+	bool in_eof;
+	uint64_t in_sigs;	 /* signals not yet taken: bit N-1 */
+	bool tty;		 /* started by runt; constant for the run */
+	unsigned rows, cols;
+	hostlink_notify_fn notify;
+	void *notify_ctx;
+	unsigned cb_busy;	 /* notify calls in progress */
 };
 
 struct hostlink {
@@ -115,8 +140,34 @@ static void run_flush(struct hostlink_run *run)
 	run->hl->emit(run->hl->ctx, run->line, (size_t)n);
 }
 
+/* The run's output lock (sleeping: emitting may wait). */
+static void out_lock(struct hostlink_run *run)
+{
+	spin_lock(&run->out_wq.lock);
+	while (run->out_busy)
+		waitq_wait_locked(&run->out_wq, 0);
+	run->out_busy = true;
+	spin_unlock(&run->out_wq.lock);
+}
+
+static void out_unlock(struct hostlink_run *run)
+{
+	spin_lock(&run->out_wq.lock);
+	run->out_busy = false;
+	waitq_wake_one_locked(&run->out_wq);
+	spin_unlock(&run->out_wq.lock);
+}
+
+void hostlink_flush(struct hostlink_run *run)
+{
+	out_lock(run);
+	run_flush(run);
+	out_unlock(run);
+}
+
 void hostlink_write(struct hostlink_run *run, int fd, const char *buf, size_t len)
 {
+	out_lock(run);
 	fd = fd == 2 ? 2 : 1;
 	if (run->out_len && run->out_fd != fd)
 		run_flush(run);
@@ -135,6 +186,7 @@ void hostlink_write(struct hostlink_run *run, int fd, const char *buf, size_t le
 		if (nl || run->out_len == sizeof(run->out))
 			run_flush(run);
 	}
+	out_unlock(run);
 }
 
 static void run_vprintf(struct hostlink_run *run, int fd, const char *fmt, va_list ap)
@@ -173,16 +225,114 @@ const struct hostlink_program *hostlink_run_table(const struct hostlink_run *run
 	return run->hl->table;
 }
 
+/* ---- input, the program's side ------------------------------------------------ */
+
+void hostlink_run_set_input(struct hostlink_run *run, hostlink_notify_fn notify, void *ctx)
+{
+	bool waiting;
+
+	spin_lock(&run->in_wq.lock);
+	run->notify = notify;
+	run->notify_ctx = ctx;
+	while (!notify && run->cb_busy)
+		waitq_wait_locked(&run->in_wq, 0);
+	waiting = run->in_len || run->in_eof || run->in_sigs;
+	spin_unlock(&run->in_wq.lock);
+	if (notify && (waiting || run->tty))
+		notify(ctx); /* what came before registration, and the size */
+}
+
+size_t hostlink_in_read(struct hostlink_run *run, char *buf, size_t n, bool *eof)
+{
+	size_t take, ack = 0;
+
+	spin_lock(&run->in_wq.lock);
+	take = n < run->in_len ? n : run->in_len;
+	for (size_t i = 0; i < take; i++)
+		buf[i] = run->in[(run->in_head + i) % HOSTLINK_IN_WINDOW];
+	run->in_head = (run->in_head + take) % HOSTLINK_IN_WINDOW;
+	run->in_len -= take;
+	run->in_unacked += take;
+	if (run->in_unacked &&
+	    (run->in_unacked >= HOSTLINK_IN_WINDOW / 4 || run->in_len == 0)) {
+		ack = run->in_unacked;
+		run->in_unacked = 0;
+	}
+	*eof = run->in_eof && run->in_len == 0;
+	spin_unlock(&run->in_wq.lock);
+	if (ack) {
+		char line[48];
+		int len = snprintf(line, sizeof(line), "ack %u %zu\n", run->id, ack);
+
+		run->hl->emit(run->hl->ctx, line, (size_t)len);
+	}
+	return take;
+}
+
+size_t hostlink_in_avail(struct hostlink_run *run, bool *eof)
+{
+	size_t n;
+
+	spin_lock(&run->in_wq.lock);
+	n = run->in_len;
+	*eof = run->in_eof && n == 0;
+	spin_unlock(&run->in_wq.lock);
+	return n;
+}
+
+uint64_t hostlink_in_signals(struct hostlink_run *run)
+{
+	uint64_t sigs;
+
+	spin_lock(&run->in_wq.lock);
+	sigs = run->in_sigs;
+	run->in_sigs = 0;
+	spin_unlock(&run->in_wq.lock);
+	return sigs;
+}
+
+bool hostlink_run_terminal(struct hostlink_run *run, unsigned *rows, unsigned *cols)
+{
+	spin_lock(&run->in_wq.lock);
+	*rows = run->rows;
+	*cols = run->cols;
+	spin_unlock(&run->in_wq.lock);
+	return run->tty;
+}
+
+/* The reader: calls the run's notify function, if it has one. */
+static void in_notify(struct hostlink_run *run)
+{
+	hostlink_notify_fn fn;
+	void *ctx;
+
+	spin_lock(&run->in_wq.lock);
+	fn = run->notify;
+	ctx = run->notify_ctx;
+	if (fn)
+		run->cb_busy++;
+	spin_unlock(&run->in_wq.lock);
+	if (!fn)
+		return;
+	fn(ctx);
+	spin_lock(&run->in_wq.lock);
+	run->cb_busy--;
+	waitq_wake_all_locked(&run->in_wq);
+	spin_unlock(&run->in_wq.lock);
+}
+
 /* Sends "exit ID STATUS" after the program's last output. */
 static void run_exit(struct hostlink_run *run, int status)
 {
 	int n;
 
+	out_lock(run);
 	run_flush(run);
 	if (status < 0 || status > 255)
 		status = 255;
 	n = snprintf(run->line, sizeof(run->line), "exit %u %d\n", run->id, status);
 	run->hl->emit(run->hl->ctx, run->line, (size_t)n);
+	out_unlock(run);
 }
 
 static void run_main(void *arg)
@@ -333,21 +483,40 @@ static void not_found(struct hostlink *hl, uint32_t id, const char *name)
 	hl->emit(hl->ctx, hl->reply, (size_t)n);
 }
 
-/*
- * Checks the arguments of `run ID ARG...` (words 2..) and decodes them in
- * place. Returns 0, or the errno to refuse with (text in *why).
- */
-static int decode_run(struct words *ws, const char **why)
+/* A decimal number 0..max, no sign or leading zero. */
+static bool parse_num(const char *w, uint32_t max, uint32_t *out)
 {
-	if (ws->n < 3) {
+	uint64_t v = 0;
+
+	if (!w[0] || (w[0] == '0' && w[1]))
+		return false;
+	for (size_t i = 0; w[i]; i++) {
+		if (w[i] < '0' || w[i] > '9' || i >= 10)
+			return false;
+		v = v * 10 + (uint64_t)(w[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/*
+ * Checks the program words of `run ID ARG...` / `runt ID R C ARG...`
+ * (words first..) and decodes them in place. Returns 0, or the errno to
+ * refuse with (text in *why).
+ */
+static int decode_run(struct words *ws, unsigned first, const char **why)
+{
+	if (ws->n <= first) {
 		*why = "run needs a program name";
 		return EINVAL;
 	}
-	if (ws->n - 2 > HOSTLINK_MAX_ARGS) {
+	if (ws->n - first > HOSTLINK_MAX_ARGS) {
 		*why = "too many arguments (at most 32 words after the id)";
 		return E2BIG;
 	}
-	for (unsigned i = 2; i < ws->n; i++) {
+	for (unsigned i = first; i < ws->n; i++) {
 		long len = hostlink_unescape(ws->w[i]);
 
 		if (len < 0) {
@@ -388,51 +557,224 @@ static int claim_slot(struct hostlink *hl, uint32_t id, struct hostlink_run **ou
 	return err;
 }
 
-/* Starts prog with the decoded words 2.. of ws in a slot of its own. */
-static void start_run(struct hostlink *hl, uint32_t id,
-		      const struct hostlink_program *prog, const struct words *ws)
+/* A new run's input: empty; a terminal of rows x cols if tty. The slot
+ * is the reader's alone until its thread starts. */
+static void run_input_reset(struct hostlink_run *run, bool tty, uint32_t rows,
+			    uint32_t cols)
+{
+	run->in_head = run->in_len = run->in_unacked = 0;
+	run->in_eof = false;
+	run->in_sigs = 0;
+	run->tty = tty;
+	run->rows = tty ? rows : 0;
+	run->cols = tty ? cols : 0;
+	run->notify = NULL;
+	run->notify_ctx = NULL;
+	run->cb_busy = 0;
+}
+
+/* What a `run` or `runt` line asks for, decoded. */
+struct run_req {
+	uint32_t id;
+	const struct hostlink_program *prog;
+	unsigned first; /* index of ARG0 in the words */
+	bool tty;
+	uint32_t rows, cols;
+};
+
+/* Starts req's program with the decoded words first.. of ws in a slot
+ * of its own. */
+static void start_run(struct hostlink *hl, const struct run_req *req, const struct words *ws)
 {
 	struct hostlink_run *run;
 	size_t used = 0;
 	int err;
 
 	reclaim(hl);
-	err = claim_slot(hl, id, &run);
+	err = claim_slot(hl, req->id, &run);
 	if (err) {
-		reply_fail(hl, id, err,
+		reply_fail(hl, req->id, err,
 			   err == EEXIST ? "request id already running"
 					 : "too many programs running (at most 4)");
 		return;
 	}
-	run->prog = prog;
-	run->argc = (int)(ws->n - 2);
-	for (unsigned i = 2; i < ws->n; i++) {
+	run->prog = req->prog;
+	run->argc = (int)(ws->n - req->first);
+	for (unsigned i = req->first; i < ws->n; i++) {
 		size_t len = strlen(ws->w[i]) + 1; /* fits: they came from one line */
 
 		memcpy(run->args + used, ws->w[i], len);
-		run->argv[i - 2] = run->args + used;
+		run->argv[i - req->first] = run->args + used;
 		used += len;
 	}
 	run->argv[run->argc] = NULL;
 	run->out_len = 0;
 	run->out_fd = 1;
-	run->thread = thread_create(prog->name ? prog->name : "user-run", run_main, run,
-				    false);
+	run->out_busy = false;
+	run_input_reset(run, req->tty, req->rows, req->cols);
+	run->thread = thread_create(req->prog->name ? req->prog->name : "user-run",
+				    run_main, run, false);
 	if (!run->thread) {
 		spin_lock(&hl->wq.lock);
 		run->state = RUN_FREE;
 		spin_unlock(&hl->wq.lock);
-		reply_fail(hl, id, ENOMEM, "out of memory");
+		reply_fail(hl, req->id, ENOMEM, "out of memory");
 	}
+}
+
+/* Decodes `run ID ARG...` (tty false) or `runt ID ROWS COLS ARG...`,
+ * then starts the program. */
+static void line_run(struct hostlink *hl, uint32_t id, struct words *ws, bool tty)
+{
+	struct run_req req = {.id = id, .first = tty ? 4 : 2, .tty = tty};
+	const char *why = "";
+	int err;
+
+	if (tty && (ws->n < 4 || !parse_num(ws->w[2], 65535, &req.rows) ||
+		    !parse_num(ws->w[3], 65535, &req.cols))) {
+		reply_fail(hl, id, EINVAL, "runt needs ROWS COLS (0..65535) first");
+		return;
+	}
+	err = decode_run(ws, req.first, &why);
+	if (err) {
+		reply_fail(hl, id, err, why);
+		return;
+	}
+	/* decoded and checked: act */
+	req.prog = find_program(hl, ws->w[req.first]);
+	if (!req.prog)
+		not_found(hl, id, ws->w[req.first]);
+	else
+		start_run(hl, &req, ws);
+}
+
+/* What an input line (in, eof, sig, winsz) carries, decoded. */
+struct in_req {
+	enum { IN_DATA, IN_EOF, IN_SIG, IN_WINSZ } kind;
+	const char *data; /* IN_DATA */
+	size_t len;
+	uint32_t a, b; /* IN_SIG: a the signal; IN_WINSZ: a rows, b cols */
+};
+
+/* Decodes the words after the id of an input line of type; 0 or the
+ * errno to refuse with (text in *why). */
+static int decode_input(const char *type, struct words *ws, struct in_req *req,
+			const char **why)
+{
+	long len;
+
+	*why = "wrong number of words";
+	if (strcmp(type, "in") == 0) {
+		if (ws->n != 3)
+			return EINVAL;
+		len = hostlink_unescape(ws->w[2]);
+		*why = len < 0 ? "bad escape in the data" : "more than 1024 bytes of input";
+		if (len < 0 || len > HOSTLINK_IN_CHUNK)
+			return EINVAL;
+		*req = (struct in_req){.kind = IN_DATA, .data = ws->w[2], .len = (size_t)len};
+	} else if (strcmp(type, "eof") == 0) {
+		if (ws->n != 2)
+			return EINVAL;
+		req->kind = IN_EOF;
+	} else if (strcmp(type, "sig") == 0) {
+		*why = "sig needs a signal number 1..64";
+		if (ws->n != 3 || !parse_num(ws->w[2], HOSTLINK_SIG_MAX, &req->a) ||
+		    req->a == 0)
+			return EINVAL;
+		req->kind = IN_SIG;
+	} else {
+		*why = "winsz needs ROWS COLS (0..65535)";
+		if (ws->n != 4 || !parse_num(ws->w[2], 65535, &req->a) ||
+		    !parse_num(ws->w[3], 65535, &req->b))
+			return EINVAL;
+		req->kind = IN_WINSZ;
+	}
+	return 0;
+}
+
+/* The running (not yet ended) run with id, or NULL. The slot stays
+ * valid: only the reader (the caller) frees slots. */
+static struct hostlink_run *find_active(struct hostlink *hl, uint32_t id)
+{
+	struct hostlink_run *found = NULL;
+
+	spin_lock(&hl->wq.lock);
+	for (unsigned i = 0; i < HOSTLINK_MAX_RUNS && !found; i++)
+		if (hl->runs[i].state == RUN_ACTIVE && hl->runs[i].id == id)
+			found = &hl->runs[i];
+	spin_unlock(&hl->wq.lock);
+	return found;
+}
+
+/* Applies req to run's input; 0, or the errno to refuse with. */
+static int input_apply(struct hostlink_run *run, const struct in_req *req, const char **why)
+{
+	int err = 0;
+
+	spin_lock(&run->in_wq.lock);
+	if (req->kind == IN_DATA || req->kind == IN_EOF) {
+		*why = "input after eof";
+		if (run->in_eof)
+			err = EINVAL;
+	}
+	if (!err && req->kind == IN_DATA) {
+		*why = "input window exceeded (wait for ack)";
+		if (run->in_len + req->len > HOSTLINK_IN_WINDOW)
+			err = ENOBUFS;
+		for (size_t i = 0; !err && i < req->len; i++)
+			run->in[(run->in_head + run->in_len + i) % HOSTLINK_IN_WINDOW] =
+				req->data[i];
+		if (!err)
+			run->in_len += req->len;
+	} else if (!err && req->kind == IN_EOF) {
+		run->in_eof = true;
+	} else if (req->kind == IN_SIG) {
+		run->in_sigs |= 1ull << (req->a - 1);
+	} else if (req->kind == IN_WINSZ && run->tty) {
+		run->rows = req->a;
+		run->cols = req->b;
+	}
+	spin_unlock(&run->in_wq.lock);
+	return err;
+}
+
+/* Decodes an input line for a run, then hands it to the run. */
+static void line_input(struct hostlink *hl, uint32_t id, struct words *ws)
+{
+	struct hostlink_run *run;
+	const char *why = "";
+	struct in_req req;
+	int err = decode_input(ws->w[0], ws, &req, &why);
+
+	if (err) {
+		reply_fail(hl, id, err, why);
+		return;
+	}
+	/* decoded and checked: act */
+	run = find_active(hl, id);
+	if (!run) {
+		reply_fail(hl, id, ESRCH, "no such run");
+		return;
+	}
+	err = input_apply(run, &req, &why);
+	if (err) {
+		reply_fail(hl, id, err, why);
+		return;
+	}
+	if (req.kind != IN_WINSZ || run->tty)
+		in_notify(run);
+}
+
+static bool is_input_type(const char *type)
+{
+	return strcmp(type, "in") == 0 || strcmp(type, "eof") == 0 ||
+	       strcmp(type, "sig") == 0 || strcmp(type, "winsz") == 0;
 }
 
 void hostlink_line(struct hostlink *hl, const char *line, size_t len)
 {
-	const struct hostlink_program *prog;
-	const char *why = "";
 	struct words ws;
 	uint32_t id = 0;
-	int err;
 
 	if (len >= HOSTLINK_LINE_MAX) { /* with its '\n' it exceeds the limit */
 		reply_fail(hl, guess_id(line, len), EINVAL, "line too long");
@@ -469,23 +811,14 @@ void hostlink_line(struct hostlink *hl, const char *line, size_t len)
 		}
 		len = (size_t)snprintf(hl->reply, sizeof(hl->reply), "pong %u\n", id);
 		hl->emit(hl->ctx, hl->reply, len);
-		return;
+	} else if (strcmp(ws.w[0], "run") == 0 || strcmp(ws.w[0], "runt") == 0) {
+		line_run(hl, id, &ws, ws.w[0][3] == 't');
+	} else if (is_input_type(ws.w[0])) {
+		line_input(hl, id, &ws);
+	} else {
+		reply_fail(hl, id, EINVAL,
+			   "unknown message type (run, runt, in, eof, sig, winsz, ping)");
 	}
-	if (strcmp(ws.w[0], "run") != 0) {
-		reply_fail(hl, id, EINVAL, "unknown message type (run, ping)");
-		return;
-	}
-	err = decode_run(&ws, &why);
-	if (err) {
-		reply_fail(hl, id, err, why);
-		return;
-	}
-	/* decoded and checked: act */
-	prog = find_program(hl, ws.w[2]);
-	if (!prog)
-		not_found(hl, id, ws.w[2]);
-	else
-		start_run(hl, id, prog, &ws);
 }
 
 /* ---- life cycle --------------------------------------------------------------- */
@@ -502,8 +835,11 @@ struct hostlink *hostlink_create(const struct hostlink_program *table, unsigned 
 	hl->emit = emit;
 	hl->ctx = ctx;
 	waitq_init(&hl->wq, "hostlink");
-	for (unsigned i = 0; i < HOSTLINK_MAX_RUNS; i++)
+	for (unsigned i = 0; i < HOSTLINK_MAX_RUNS; i++) {
 		hl->runs[i].hl = hl;
+		waitq_init(&hl->runs[i].out_wq, "hostlink-out");
+		waitq_init(&hl->runs[i].in_wq, "hostlink-in");
+	}
 	return hl;
 }
 

@@ -7,13 +7,18 @@
  * the path program (a table entry without a name: names with a '/'),
  * the limit of concurrent runs and request ids in use, and hostile lines
  * (too long, bad bytes, bad escapes, NUL bytes, too many arguments, bad
- * ids, empty words).
+ * ids, empty words). Input: in/eof reach the program in order, kept
+ * from the run's start until the program registers; the credit window
+ * (a full window kept, one byte more refused, ack lines returning every
+ * byte taken); sig and winsz reaching the run, runt's terminal; hostile
+ * input lines.
  */
 #include <kernel/errno.h>
 #include <kernel/hostlink.h>
 #include <kernel/ktest.h>
 #include <kernel/mm.h>
 #include <kernel/printk.h>
+#include <kernel/sched.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
 #include <kernel/wait.h>
@@ -404,5 +409,313 @@ KTEST(hostlink_busy_and_ids_in_use)
 		KT_EXPECT(cap_find(&e.cap, want) >= 0);
 	}
 	exchange(kt, &e, "run 12 t_exit 1", "exit 12 1\n"); /* ids free again */
+	env_fini(&e);
+}
+
+/* ---- input: in, eof, sig, winsz, runt, ack --------------------------------- */
+
+struct in_wait {
+	struct waitq wq;
+	unsigned events; /* notify calls; wq.lock */
+};
+
+static void in_wait_notify(void *ctx)
+{
+	struct in_wait *w = ctx;
+
+	spin_lock(&w->wq.lock);
+	w->events++;
+	waitq_wake_all_locked(&w->wq);
+	spin_unlock(&w->wq.lock);
+}
+
+static unsigned in_wait_seen(struct in_wait *w)
+{
+	unsigned n;
+
+	spin_lock(&w->wq.lock);
+	n = w->events;
+	spin_unlock(&w->wq.lock);
+	return n;
+}
+
+/* Sleeps until a notify after seen (at most 5 s). */
+static void in_wait_for(struct in_wait *w, unsigned seen)
+{
+	uint64_t deadline = clock_ns() + 5 * NS_PER_S;
+
+	spin_lock(&w->wq.lock);
+	while (w->events == seen && clock_ns() < deadline)
+		waitq_wait_locked(&w->wq, deadline);
+	spin_unlock(&w->wq.lock);
+}
+
+/* Copies its input to its output until end of input; with an argument,
+ * waits for the gate before it registers (input must be kept). */
+static int t_cat(struct hostlink_run *run, int argc, char **argv)
+{
+	struct in_wait w = {.events = 0};
+	char buf[300];
+
+	if (argc > 1)
+		wait_for_completion(&gate);
+	waitq_init(&w.wq, "t_cat");
+	hostlink_run_set_input(run, in_wait_notify, &w);
+	for (;;) {
+		unsigned seen = in_wait_seen(&w);
+		bool eof;
+		size_t n = hostlink_in_read(run, buf, sizeof(buf), &eof);
+
+		if (n) {
+			hostlink_write(run, 1, buf, n);
+			continue;
+		}
+		if (eof)
+			break;
+		in_wait_for(&w, seen);
+	}
+	hostlink_run_set_input(run, NULL, NULL);
+	return 0;
+}
+
+/* Waits for the gate, then prints the signals and the terminal. */
+static int t_term(struct hostlink_run *run, int argc, char **argv)
+{
+	unsigned rows, cols;
+	bool tty;
+
+	wait_for_completion(&gate);
+	tty = hostlink_run_terminal(run, &rows, &cols);
+	hostlink_printf(run, "tty %d %ux%u sigs %llx\n", tty, rows, cols,
+			(unsigned long long)hostlink_in_signals(run));
+	hostlink_printf(run, "again %llx\n", (unsigned long long)hostlink_in_signals(run));
+	return 0;
+}
+
+static const struct hostlink_program in_programs[] = {
+	{"t_cat", t_cat, "copy input to output"},
+	{"t_term", t_term, "print signals and terminal"},
+};
+
+/* Sums the data of the "out ID" lines into data (cap bytes) and the
+ * counts of the "ack ID" lines; returns the data length. */
+static size_t in_collect(struct env *e, unsigned id, char *data, size_t cap, size_t *acked)
+{
+	static char word[HOSTLINK_LINE_MAX];
+	char out_pfx[24], ack_pfx[24];
+	size_t got = 0;
+
+	snprintf(out_pfx, sizeof(out_pfx), "out %u ", id);
+	snprintf(ack_pfx, sizeof(ack_pfx), "ack %u ", id);
+	*acked = 0;
+	for (const char *p = e->cap.buf; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		size_t plen = strlen(out_pfx);
+
+		if (len > plen && len - plen < sizeof(word) && strncmp(p, out_pfx, plen) == 0) {
+			long n;
+
+			memcpy(word, p + plen, len - plen);
+			word[len - plen] = '\0';
+			n = hostlink_unescape(word);
+			if (n > 0 && got + (size_t)n <= cap) {
+				memcpy(data + got, word, (size_t)n);
+				got += (size_t)n;
+			}
+		} else if (len > plen && strncmp(p, ack_pfx, plen) == 0) {
+			uint64_t v = 0;
+
+			cmdline_parse_u64(p + plen, len - plen, &v);
+			*acked += (size_t)v;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return got;
+}
+
+static bool in_env_init(struct ktest_ctx *kt, struct env *e)
+{
+	if (!env_init(kt, e))
+		return false;
+	hostlink_destroy(e->hl);
+	e->hl = hostlink_create(in_programs, 2, cap_emit, &e->cap);
+	return KT_EXPECT(e->hl != NULL);
+}
+
+KTEST(hostlink_input_in_order_and_kept)
+{
+	char data[64];
+	size_t got, acked;
+	struct env e;
+
+	if (!in_env_init(kt, &e))
+		return;
+	/* registered at once: lines go through as they come */
+	feed(&e, "run 30 t_cat");
+	feed(&e, "in 30 hello%0A");
+	feed(&e, "in 30 %00w%25rld");
+	feed(&e, "eof 30");
+	KT_EXPECT(hostlink_idle(e.hl, 5 * NS_PER_S));
+	got = in_collect(&e, 30, data, sizeof(data), &acked);
+	KT_EXPECT_EQ(got, 12);
+	KT_EXPECT(got == 12 && memcmp(data, "hello\n\0w%rld", 12) == 0);
+	KT_EXPECT_EQ(acked, 12);
+	KT_EXPECT(cap_find(&e.cap, "exit 30 0") >= 0);
+	KT_EXPECT(cap_find(&e.cap, "fail") < 0);
+
+	/* input before the program registers is kept, end of input too */
+	cap_reset(&e.cap);
+	completion_init(&gate);
+	feed(&e, "run 31 t_cat gated");
+	feed(&e, "in 31 abc");
+	feed(&e, "in 31 def");
+	feed(&e, "eof 31");
+	KT_EXPECT(!hostlink_idle(e.hl, 10 * NS_PER_MS));
+	KT_EXPECT_EQ(e.cap.len, 0); /* nothing taken yet: no ack */
+	feed(&e, "in 31 x");	    /* after eof */
+	KT_EXPECT(cap_find(&e.cap, "fail 31 22 input%20after%20eof") == 0);
+	cap_reset(&e.cap);
+	complete_all(&gate);
+	KT_EXPECT(hostlink_idle(e.hl, 5 * NS_PER_S));
+	got = in_collect(&e, 31, data, sizeof(data), &acked);
+	KT_EXPECT(got == 6 && memcmp(data, "abcdef", 6) == 0);
+	KT_EXPECT_EQ(acked, 6);
+	KT_EXPECT(cap_find(&e.cap, "exit 31 0") >= 0);
+	/* the run is gone: its input is refused */
+	cap_reset(&e.cap);
+	feed(&e, "in 31 x");
+	KT_EXPECT(cap_find(&e.cap, "fail 31 3 no%20such%20run") == 0);
+	env_fini(&e);
+}
+
+KTEST(hostlink_input_window)
+{
+	static char line[HOSTLINK_LINE_MAX], data[HOSTLINK_IN_WINDOW + 16];
+	char chunk[HOSTLINK_IN_CHUNK];
+	size_t got, acked;
+	struct env e;
+	int n;
+
+	if (!in_env_init(kt, &e))
+		return;
+	completion_init(&gate);
+	feed(&e, "run 40 t_cat gated");
+	/* a full window before the program reads: every byte kept */
+	for (unsigned c = 0; c < HOSTLINK_IN_WINDOW / HOSTLINK_IN_CHUNK; c++) {
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = (char)pattern(c * sizeof(chunk) + i);
+		n = snprintf(line, sizeof(line), "in 40 ");
+		KT_ASSERT(hostlink_escape(chunk, sizeof(chunk), line + n,
+					  sizeof(line) - (size_t)n) > 0);
+		feed(&e, line);
+	}
+	KT_EXPECT_EQ(e.cap.len, 0);
+	/* one byte more overruns it: refused, dropped */
+	feed(&e, "in 40 z");
+	KT_EXPECT(cap_find(&e.cap, "fail 40 105 input%20window%20exceeded") == 0);
+	/* a chunk larger than HOSTLINK_IN_CHUNK is malformed */
+	cap_reset(&e.cap);
+	n = snprintf(line, sizeof(line), "in 40 ");
+	memset(line + n, 'q', HOSTLINK_IN_CHUNK + 1);
+	line[n + HOSTLINK_IN_CHUNK + 1] = '\0';
+	feed(&e, line);
+	KT_EXPECT(cap_find(&e.cap, "fail 40 22 more%20than%201024") == 0);
+	cap_reset(&e.cap);
+	complete_all(&gate);
+	/* the program reads; the credit comes back as ack lines, then more fits */
+	for (int tries = 0; tries < 500; tries++) {
+		in_collect(&e, 40, data, sizeof(data), &acked);
+		if (acked == HOSTLINK_IN_WINDOW)
+			break;
+		thread_sleep_ns(10 * NS_PER_MS);
+	}
+	KT_EXPECT_EQ(acked, HOSTLINK_IN_WINDOW);
+	feed(&e, "in 40 END");
+	feed(&e, "eof 40");
+	KT_EXPECT(hostlink_idle(e.hl, 5 * NS_PER_S));
+	got = in_collect(&e, 40, data, sizeof(data), &acked);
+	KT_EXPECT_EQ(got, HOSTLINK_IN_WINDOW + 3);
+	KT_EXPECT_EQ(acked, HOSTLINK_IN_WINDOW + 3);
+	for (size_t i = 0; i < HOSTLINK_IN_WINDOW && i < got; i++)
+		if (!KT_EXPECT_EQ((uint8_t)data[i], pattern(i)))
+			break;
+	KT_EXPECT(got >= 3 && memcmp(data + got - 3, "END", 3) == 0);
+	KT_EXPECT(cap_find(&e.cap, "fail") < 0);
+	env_fini(&e);
+}
+
+KTEST(hostlink_input_signals_and_terminal)
+{
+	struct env e;
+
+	if (!in_env_init(kt, &e))
+		return;
+	completion_init(&gate);
+	feed(&e, "runt 50 24 80 t_term");
+	feed(&e, "sig 50 2");
+	feed(&e, "sig 50 64");
+	feed(&e, "winsz 50 50 132");
+	feed(&e, "run 51 t_term");
+	feed(&e, "winsz 51 10 10"); /* no terminal: ignored */
+	feed(&e, "sig 51 15");
+	KT_EXPECT_EQ(e.cap.len, 0);
+	complete_all(&gate);
+	KT_EXPECT(hostlink_idle(e.hl, 5 * NS_PER_S));
+	KT_EXPECT(cap_find(&e.cap, "out 50 tty%201%2050x132%20sigs%208000000000000002%0A") >= 0);
+	KT_EXPECT(cap_find(&e.cap, "out 51 tty%200%200x0%20sigs%204000%0A") >= 0);
+	KT_EXPECT(cap_find(&e.cap, "out 50 again%200%0A") >= 0);
+	KT_EXPECT(cap_find(&e.cap, "exit 50 0") >= 0 && cap_find(&e.cap, "exit 51 0") >= 0);
+	KT_EXPECT(cap_find(&e.cap, "fail") < 0);
+	env_fini(&e);
+}
+
+static const struct hostile input_hostile[] = {
+	{"in 60", "fail 60 22 wrong%20number"},
+	{"in 60 a b", "fail 60 22 wrong%20number"},
+	{"in 60 %zz", "fail 60 22 bad%20escape"},
+	{"in 61 a", "fail 61 3 no%20such%20run"},
+	{"eof 60 x", "fail 60 22 wrong%20number"},
+	{"eof 61", "fail 61 3 no%20such%20run"},
+	{"sig 60", "fail 60 22 sig%20needs"},
+	{"sig 60 0", "fail 60 22 sig%20needs"},
+	{"sig 60 65", "fail 60 22 sig%20needs"},
+	{"sig 60 02", "fail 60 22 sig%20needs"},
+	{"sig 60 -1", "fail 60 22 sig%20needs"},
+	{"sig 60 2 3", "fail 60 22 sig%20needs"},
+	{"winsz 60 1", "fail 60 22 winsz%20needs"},
+	{"winsz 60 1 65536", "fail 60 22 winsz%20needs"},
+	{"winsz 60 x 1", "fail 60 22 winsz%20needs"},
+	{"runt 62 24 80", "fail 62 22 run%20needs"},
+	{"runt 62 24 t_cat", "fail 62 22 runt%20needs"},
+	{"runt 62 24", "fail 62 22 runt%20needs"},
+	{"runt 62 a 80 t_cat", "fail 62 22 runt%20needs"},
+	{"runt 62 24 99999 t_cat", "fail 62 22 runt%20needs"},
+	{"ack 60 1", "fail 60 22 unknown"},
+};
+
+KTEST(hostlink_input_hostile_lines)
+{
+	struct env e;
+
+	if (!in_env_init(kt, &e))
+		return;
+	completion_init(&gate);
+	feed(&e, "run 60 t_cat gated");
+	for (unsigned i = 0; i < sizeof(input_hostile) / sizeof(input_hostile[0]); i++) {
+		cap_reset(&e.cap);
+		feed(&e, input_hostile[i].line);
+		if (!KT_EXPECT(cap_find(&e.cap, input_hostile[i].reply) == 0 &&
+			       cap_lines(&e.cap) == 1))
+			printk_raw("# line %u -> '%s'\n", i, e.cap.buf);
+	}
+	/* none of that reached the program */
+	cap_reset(&e.cap);
+	feed(&e, "eof 60");
+	complete_all(&gate);
+	KT_EXPECT(hostlink_idle(e.hl, 5 * NS_PER_S));
+	KT_EXPECT(strcmp(e.cap.buf, "exit 60 0\n") == 0);
 	env_fini(&e);
 }

@@ -10,6 +10,14 @@
  * table entry without a name takes the names with a '/' in them (user
  * programs, pcomponent/process.c). Lines go out through an emit
  * function: the COM2 UART (hostlink_start), or a test's buffer.
+ *
+ * Input. Each run keeps the input the host sends for it (in, eof, sig,
+ * winsz: include/proto/hostlink.h) from its start, in a buffer of
+ * HOSTLINK_IN_WINDOW bytes that the host's credit window can never
+ * overrun. The program side (pcomponent/tty.c) registers a notify
+ * function with hostlink_run_set_input and pulls: bytes with
+ * hostlink_in_read (which returns credit to the host), signals with
+ * hostlink_in_signals, the terminal size with hostlink_run_terminal.
  */
 #ifndef KERNEL_HOSTLINK_H
 #define KERNEL_HOSTLINK_H
@@ -83,8 +91,11 @@ int hostlink_start(const struct hostlink_program *table, unsigned n);
 /* ---- for programs ---- */
 
 /* Appends len bytes to the program's standard output (fd 1) or error
- * (fd 2); sent as out/err lines, at each newline and when a chunk fills. */
+ * (fd 2); sent as out/err lines, at each newline and when a chunk fills.
+ * Any thread of the program (a family shares its run); may sleep. */
 void hostlink_write(struct hostlink_run *run, int fd, const char *buf, size_t len);
+/* Sends what hostlink_write buffered now (a prompt without a newline). */
+void hostlink_flush(struct hostlink_run *run);
 /* printf to standard output / error (at most 1 KiB per call). */
 void hostlink_printf(struct hostlink_run *run, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -93,5 +104,31 @@ void hostlink_eprintf(struct hostlink_run *run, const char *fmt, ...)
 /* The program table the run came from (for `help`). */
 const struct hostlink_program *hostlink_run_table(const struct hostlink_run *run,
 						  unsigned *n);
+
+/*
+ * Input. notify(ctx) is called, in the hostlink's reader thread with no
+ * lock held, whenever the run's input changed: bytes or end of input
+ * arrived, a signal, a new terminal size; and once by the registration
+ * itself (in the caller's thread) if anything is waiting or the run has
+ * a terminal, so two calls may overlap. It may sleep briefly (write
+ * output: echo) but must not wait for the program. hostlink_run_set_input(run, NULL, NULL)
+ * unregisters, and returns only when no notify is running any more.
+ */
+typedef void (*hostlink_notify_fn)(void *ctx);
+void hostlink_run_set_input(struct hostlink_run *run, hostlink_notify_fn notify, void *ctx);
+/*
+ * Takes up to n input bytes into buf (kernel memory); returns the count,
+ * 0 if none wait (*eof then says whether the input has ended). Never
+ * waits for input; may sleep to send the host its credit (`ack`), so
+ * call it without spinlocks held. Any thread of the family.
+ */
+size_t hostlink_in_read(struct hostlink_run *run, char *buf, size_t n, bool *eof);
+/* Bytes waiting, and whether the input ended (any context; no sleep). */
+size_t hostlink_in_avail(struct hostlink_run *run, bool *eof);
+/* The signals the host sent since the last call (bit N-1: signal N). */
+uint64_t hostlink_in_signals(struct hostlink_run *run);
+/* Whether the run has a terminal (`runt`), and its size as the host last
+ * gave it (0 0: unknown). */
+bool hostlink_run_terminal(struct hostlink_run *run, unsigned *rows, unsigned *cols);
 
 #endif

@@ -16,16 +16,41 @@
  * host -> kernel
  *   run ID ARG0 ARG1 ...    start program ARG0 with argv ARG0..; at most
  *                           HOSTLINK_MAX_ARGS words after ID
+ *   runt ID ROWS COLS ARG0 ...
+ *                           the same with a terminal of ROWS x COLS (0 0:
+ *                           size unknown): the program's console is a tty
+ *                           (termios, line discipline, echo); at most
+ *                           HOSTLINK_MAX_ARGS words after COLS
+ *   in ID DATA              bytes of the program's standard input, at most
+ *                           HOSTLINK_IN_CHUNK of them (see flow control)
+ *   eof ID                  end of its standard input (no `in` after it)
+ *   sig ID N                signal N (1..64) for the run's foreground
+ *                           process group (the CLI's Ctrl-C without a
+ *                           terminal: sig ID 2)
+ *   winsz ID ROWS COLS      the terminal's size changed (0..65535 each;
+ *                           runs without a terminal ignore it)
  *   ping ID                 answered by "pong ID" (the CLI's liveness check)
  *
  * kernel -> host
  *   out ID DATA             a piece of the program's standard output
  *   err ID DATA             a piece of its standard error
+ *   ack ID N                the program took N more bytes of its input
  *   exit ID STATUS          it ended; STATUS as the shell reports it: 0..255,
  *                           127 "no such program", 128+N killed by signal N
  *   fail ID ERRNO TEXT      the request itself was refused (malformed, too
  *                           many args, busy); ERRNO a positive Linux errno
  *   pong ID
+ *
+ * Flow control of input: a credit window. The host may have at most
+ * HOSTLINK_IN_WINDOW bytes of input (counted unescaped) sent in `in`
+ * lines and not yet returned by `ack`; the kernel keeps that many per
+ * run, from the `run` on (input sent before the program reads is kept),
+ * and sends `ack` as the program reads (when a quarter of the window was
+ * taken, or the program emptied the buffer). So every byte is delivered,
+ * in order, whatever its amount; a host that overruns the window gets
+ * "fail ID ENOBUFS" and those bytes are dropped. `in`, `eof`, `sig` and
+ * `winsz` for an ID that is not running get "fail ID ESRCH" (harmless
+ * after the program's `exit`: the host has stopped listening).
  *
  * Lines the kernel cannot parse are answered with "fail 0 EINVAL-number
  * TEXT" and otherwise ignored; the kernel never trusts the host's bytes.
@@ -38,6 +63,9 @@
 #define HOSTLINK_LINE_MAX 4096
 #define HOSTLINK_MAX_ARGS 32
 #define HOSTLINK_EMPTY	  "%-" /* an empty word */
+#define HOSTLINK_IN_CHUNK  1024 /* raw bytes per `in` line at most */
+#define HOSTLINK_IN_WINDOW 4096 /* input bytes in flight per run at most */
+#define HOSTLINK_SIG_MAX   64	/* `sig` numbers: 1..64 */
 
 /*
  * Escapes in[0..n) into out (capacity cap, NUL-terminated). Returns the

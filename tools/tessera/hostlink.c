@@ -168,3 +168,34 @@ int hostlink_recv(struct hostlink *h, int timeout_ms, char **words, size_t *lens
 	}
 	return split_line(h->line, words, lens, max);
 }
+
+int hostlink_send_bytes(struct hostlink *h, const char *type, unsigned id, const void *data,
+			size_t len)
+{
+	char line[HOSTLINK_LINE_MAX + 1];
+	int o = snprintf(line, sizeof(line), "%s %u ", type, id);
+	long n = hostlink_escape(data, len, line + o, sizeof(line) - (size_t)o);
+
+	if (n < 0 || (size_t)o + (size_t)n + 1 > HOSTLINK_LINE_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	o += (int)n;
+	line[o++] = '\n';
+	return send_all(h->fd, line, (size_t)o);
+}
+
+int hostlink_fill_now(struct hostlink *h)
+{
+	return fill(h, 0);
+}
+
+int hostlink_take(struct hostlink *h, char **words, size_t *lens, unsigned max)
+{
+	int n;
+
+	if (!take_line(h, h->line, sizeof(h->line)))
+		return 0;
+	n = split_line(h->line, words, lens, max);
+	return n == 0 ? -2 : n; /* an empty line is malformed, not "none" */
+}

@@ -34,8 +34,10 @@ static const struct verb verbs[] = {
 	{"logs", verb_logs, "logs [-f] [-n LINES] [--run-dir DIR] NODE|fabricd",
 	 "print a node's serial log or fabricd's log"},
 	{"run", verb_run,
-	 "run [--vnode V] [--timeout S] [--run-dir DIR] -- PROGRAM ARGS...",
+	 "run [-t] [--vnode V] [--timeout S] [--run-dir DIR] -- PROGRAM ARGS...",
 	 "run a program on a vNode's first processor; exits with its status"},
+	{"shell", verb_shell, "shell [-n V] [--run-dir DIR]",
+	 "an interactive shell (/bin/sh -i) on a vNode's processor, with a terminal"},
 	{"down", verb_down, "down [--run-dir DIR]",
 	 "stop everything the cluster started; logs and disks stay"},
 };

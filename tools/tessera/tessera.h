@@ -50,6 +50,7 @@ int verb_inject(int argc, char **argv);
 int verb_console(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_run(int argc, char **argv);
+int verb_shell(int argc, char **argv);
 
 /* Prints "tessera: VERB: WHAT", the verb's synopsis and a hint at --help
  * on stderr; returns TS_USAGE. */
@@ -403,6 +404,16 @@ int hostlink_send(struct hostlink *h, const char *type, unsigned id, char *const
  */
 int hostlink_recv(struct hostlink *h, int timeout_ms, char **words, size_t *lens,
 		  unsigned max);
+/* Sends "TYPE ID DATA" with len raw bytes of data (NULs allowed) as the
+ * one escaped word. 0, -1 (errno; E2BIG: too long for a line). */
+int hostlink_send_bytes(struct hostlink *h, const char *type, unsigned id, const void *data,
+			size_t len);
+/* Without waiting: reads what the socket holds now (1 read, 0 nothing,
+ * -1 error or end of file), and takes one complete line out of what was
+ * read, split as hostlink_recv does (0: no complete line yet). For a
+ * caller that polls h->fd along with other fds. */
+int hostlink_fill_now(struct hostlink *h);
+int hostlink_take(struct hostlink *h, char **words, size_t *lens, unsigned max);
 
 /* ---- check.c ----------------------------------------------------------- */
 
