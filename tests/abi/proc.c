@@ -194,7 +194,7 @@ static void test_exec(const char *self)
 		return;
 	for (size_t i = 0; i < sizeof(exec_bits) / sizeof(exec_bits[0]); i++)
 		abi_check(!(WEXITSTATUS(status) & exec_bits[i].bit), exec_bits[i].what,
-			  "the new image reported status %#x", WEXITSTATUS(status));
+			  "got status %#x from the new image", WEXITSTATUS(status));
 	close(keep);
 	close(cloexec);
 }

@@ -7,6 +7,7 @@ Tap, detail and finish:
 
   LayerTap(layer)     KTAP whose result lines say "LAYER: name", with
                       SKIP lines (a check that could not apply, with why)
+                      and groups of cases as indented KTAP subtests
   shell_status(rc)    a subprocess returncode as the shell reports it
   check_ready(t, c)   every node of the cluster still "ready"
   check_no_panic(t, run_dir, nodes)
@@ -44,6 +45,20 @@ class LayerTap(Tap):
     def __init__(self, layer):
         super().__init__()
         self.layer = layer
+        self.subtests = {}  # result number -> [(ok, name, why)]: its cases
+
+    def check_cases(self, name, cases, why=""):
+        """One result for a group of cases [(ok, name, why)]: ok iff the
+        group is not empty and every case passed. The cases go into the
+        KTAP as an indented subtest (summary.py counts only the parent)."""
+        bad = [c for c in cases if not c[0]]
+        ok = bool(cases) and not bad
+        if not why:
+            why = (f"{len(bad)} of {len(cases)} cases failed: " +
+                   "; ".join(f"{n}: {w}" if w else n for _, n, w in bad[:5]) if cases
+                   else "no cases")
+        self.subtests[len(self.results) + 1] = list(cases)
+        return self.check(ok, f"{name} ({len(cases) - len(bad)}/{len(cases)})", why)
 
     def skip(self, name, why):
         self.results.append((True, name, "# SKIP " + why))
@@ -52,6 +67,14 @@ class LayerTap(Tap):
     def text(self):
         out = ["KTAP version 1", f"1..{len(self.results)}"]
         for i, (ok, name, why) in enumerate(self.results, 1):
+            cases = self.subtests.get(i)
+            if cases:
+                out += ["    KTAP version 1", f"    1..{len(cases)}"]
+                for j, (c_ok, c_name, c_why) in enumerate(cases, 1):
+                    sub = f"    {'ok' if c_ok else 'not ok'} {j} {c_name}"
+                    if not c_ok and c_why:
+                        sub += " # " + " ".join(c_why.split())[:300]
+                    out.append(sub)
             line = f"{'ok' if ok else 'not ok'} {i} {self.layer}: {name}"
             if why.startswith("# SKIP"):
                 line += " " + " ".join(why.split())[:300]
