@@ -43,6 +43,9 @@
 #                      each busybox script (tests/abi/*.sh) prints on p1
 #                      what it prints on the host; no panic in any console
 #                      log; KTAP -> $(RESULTS)/abi.tap (docs/testing.md)
+#   make run-busybox-demo  the default cluster running busybox: uname, ls
+#                      -l /, pipelines, files, memtest and the ExCache
+#                      counters (scripts/busybox_demo.sh; KEEP=1 keeps it up)
 #   make bench-memory  ExCache miss latency vs the RPC round trip, and the
 #                      slowdown of a sweep and a pointer chase with the
 #                      ExCache at 50% and 25% of the working set
@@ -119,7 +122,13 @@ $(ROOTFS): $(USER_BINS) $(ABI_BINS) $(ABI_SCRIPTS) scripts/mkrootfs.sh
 	@$(if $(Q),echo "  ROOTFS  $@")
 	$(Q)sh scripts/mkrootfs.sh $@ $(USER_BINS) --abi $(ABI_BINS) $(ABI_SCRIPTS)
 
-.PHONY: user-programs abi-programs memory-test abi-test bench-memory rootfs
+# The busybox demo (scripts/busybox_demo.sh), apart from `make run` until
+# the processor runs busybox (issue 7); KEEP=1 leaves the cluster up.
+run-busybox-demo: $(DEPS_STAMP)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(ROOTFS)
+	KEEP=$(KEEP) sh scripts/busybox_demo.sh $(TESSERA) $(RUN_MANIFEST)
+
+.PHONY: user-programs abi-programs memory-test abi-test bench-memory rootfs run-busybox-demo
 user-programs: $(USER_BINS)
 abi-programs: $(ABI_BINS)
 rootfs: $(ROOTFS)

@@ -10,7 +10,7 @@
  *     proc --exec-child KEEP_FD CLOEXEC_FD "two words" ""
  * with a small environment; it checks what it got and exits with one bit
  * per failed check (EXEC_*), so that only the parent prints (abi.h).
- * The program finds itself through argv[0], which must be a path.
+ * The program finds itself through argv[0], which must be an absolute path.
  *
  * Checks print as "ok N - ..." lines (tests/abi/abi.h); exit 0 iff all
  * passed. Expectations are Linux's: the program passes on the host.
@@ -199,6 +199,40 @@ static void test_exec(const char *self)
 	close(cloexec);
 }
 
+/* Writes n bytes of buf into a new file name, mode 0755. */
+static void write_exec(const char *name, const void *buf, size_t n)
+{
+	int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+
+	if (fd < 0 || write(fd, buf, n) != (ssize_t)n)
+		printf("# could not write %s: %s\n", name, strerror(errno));
+	close(fd);
+}
+
+/* Bad ELF files: a header cut short, and this program's own first 4 KiB
+ * with the machine changed to AArch64 (183). */
+static void test_bad_elf(const char *self)
+{
+	char *argv[] = {"x", NULL}, *envp[] = {NULL};
+	unsigned char head[4096];
+	int fd = open(self, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
+
+	close(fd);
+	if (!ABI_OK(n >= 64 && !memcmp(head, "\x7f" "ELF", 4), "read this program's ELF header"))
+		return;
+	write_exec("truncated", head, 16);
+	ABI_ERR(execve("truncated", argv, envp), ENOEXEC,
+		"execve an ELF file cut after 16 bytes: ENOEXEC");
+	head[18] = 183; /* e_machine: EM_AARCH64 */
+	head[19] = 0;
+	write_exec("aarch64", head, n);
+	ABI_ERR(execve("aarch64", argv, envp), ENOEXEC,
+		"execve an ELF file for another machine: ENOEXEC");
+	unlink("truncated");
+	unlink("aarch64");
+}
+
 static void test_exec_errors(void)
 {
 	char *argv[] = {"x", NULL}, *envp[] = {NULL};
@@ -239,8 +273,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "--exec-child"))
 		return exec_child(argc, argv);
 	abi_init("proc");
-	if (!strchr(argv[0], '/')) {
-		printf("Bail out! argv[0] must be a path to this program\n");
+	if (argv[0][0] != '/') {
+		printf("Bail out! argv[0] must be the absolute path of this program\n");
 		return 1;
 	}
 	work = abi_workdir(argc, argv);
@@ -248,6 +282,7 @@ int main(int argc, char **argv)
 	test_wait();
 	test_exec(argv[0]);
 	test_exec_errors();
+	test_bad_elf(argv[0]);
 	chdir("/");
 	ABI_EQ(rmdir(work), 0, "the work directory is empty and removed");
 	return abi_done();

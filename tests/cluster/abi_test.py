@@ -242,7 +242,8 @@ def test_program(t, r, name, want):
         ok, why = got.get((n, what), (False, "not run (no such line from p1)"))
         cases.append((ok, f"{n} - {what}", why))
     extra = [k for k in got if k not in {(n, w) for n, w, _, _ in want}]
-    cases.append((p.returncode == 0, "exit status 0", detail(p)))
+    # first, so that the result's reason shows a program that did not run
+    cases.insert(0, (p.returncode == 0, "exit status 0", detail(p)))
     if extra:
         cases.append((False, "no checks other than the host's",
                       f"{len(extra)} unexpected, e.g. {extra[:3]}"))
@@ -265,10 +266,11 @@ def test_script(t, r, name, want):
     if extra:
         cases.append((False, "no sections other than the host's", str(extra)))
     d = diff(err.splitlines(), p.stderr.splitlines(), f"{name}.sh stderr")
-    cases.append((not d, "stderr as on the host", d))
     if d:
         print(f"# {name}.sh stderr: host vs p1\n{d}", flush=True)
-    cases.append((p.returncode == st, f"exit status {st} as on the host", detail(p)))
+    # first, so that the result's reason shows a script that did not run
+    cases.insert(0, (not d, "stderr as on the host", d))
+    cases.insert(0, (p.returncode == st, f"exit status {st} as on the host", detail(p)))
     return t.check_cases(f"{name}.sh: output as on the host", cases)
 
 
