@@ -51,6 +51,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -142,13 +143,22 @@ def host_run(argv, tmp, path=None):
     env = dict(DEFAULT_ENV)
     if path:
         env["PATH"] = path
+    p = subprocess.Popen(argv, cwd="/", env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         errors="replace", start_new_session=True)
     try:
-        p = subprocess.run(argv, cwd="/", env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           errors="replace", timeout=HOST_TIMEOUT, start_new_session=True)
-        return shell_status(p.returncode), p.stdout, p.stderr
-    except subprocess.TimeoutExpired as e:
-        return -1, e.stdout or "", f"(timed out after {HOST_TIMEOUT} s)"
+        out, err = p.communicate(timeout=HOST_TIMEOUT)
+        status = shell_status(p.returncode)
+    except subprocess.TimeoutExpired:
+        out, err, status = "", f"(timed out after {HOST_TIMEOUT} s)", -1
+    finally:  # the whole session: background jobs of a script too
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if status == -1:
+        p.communicate()
+    return status, out, err
 
 
 def host_programs(t, build, tmp, names):
