@@ -35,6 +35,17 @@
 #                      output must equal what the same binaries print on the
 #                      host; free frames back after exits and faults; no
 #                      panic in any console log; KTAP -> $(RESULTS)/memory.tap
+#   make abi-programs  the Linux ABI test programs (tests/abi/*.c), static
+#                      musl binaries in $(BUILD)/abi/
+#   make abi-test      the Linux ABI of a processor against the host's
+#                      (tests/cluster/abi.yaml, one vNode): each tests/abi
+#                      program passes on the host, then its checks on p1;
+#                      each busybox script (tests/abi/*.sh) prints on p1
+#                      what it prints on the host; no panic in any console
+#                      log; KTAP -> $(RESULTS)/abi.tap (docs/testing.md)
+#   make run-busybox-demo  the default cluster running busybox: uname, ls
+#                      -l /, pipelines, files, memtest and the ExCache
+#                      counters (scripts/busybox_demo.sh; KEEP=1 keeps it up)
 #   make bench-memory  ExCache miss latency vs the RPC round trip, and the
 #                      slowdown of a sweep and a pointer chase with the
 #                      ExCache at 50% and 25% of the working set
@@ -90,15 +101,36 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 	@$(if $(Q),echo "  MUSLCC  $<")
 	$(Q)$(MUSL_GCC) -static -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $<
 
-# The default cluster's root file system tree (configs/default.yaml: disk
-# dir @build/rootfs, made by `tessera up` through this rule).
-ROOTFS := $(BUILD)/rootfs
-$(ROOTFS): $(USER_BINS) scripts/mkrootfs.sh scripts/mkexecfiles.sh
-	@$(if $(Q),echo "  ROOTFS  $@")
-	$(Q)sh scripts/mkrootfs.sh $@ $(USER_BINS)
+# The Linux ABI test programs (tests/abi/*.c): static Linux binaries too,
+# run on the host (the oracle) and on a vNode by tests/cluster/abi_test.py;
+# the busybox scripts (tests/abi/*.sh) go on the disk as they are.
+ABI_DIR      := $(BUILD)/abi
+ABI_PROGRAMS := $(basename $(notdir $(wildcard tests/abi/*.c)))
+ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS))
+ABI_SCRIPTS  := $(wildcard tests/abi/*.sh)
 
-.PHONY: user-programs memory-test bench-memory rootfs
+$(ABI_DIR)/%: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSLCC  $<")
+	$(Q)$(MUSL_GCC) -static -std=gnu11 -O2 -g -Wall -Wextra -Werror -o $@ $<
+
+# The default cluster's root file system tree (configs/default.yaml: disk
+# dir @build/rootfs, made by `tessera up` through this rule): the test
+# programs and busybox in /bin, the ABI tests in /abi.
+ROOTFS := $(BUILD)/rootfs
+$(ROOTFS): $(USER_BINS) $(ABI_BINS) $(ABI_SCRIPTS) scripts/mkrootfs.sh scripts/mkexecfiles.sh
+	@$(if $(Q),echo "  ROOTFS  $@")
+	$(Q)sh scripts/mkrootfs.sh $@ $(USER_BINS) --abi $(ABI_BINS) $(ABI_SCRIPTS)
+
+# The busybox demo (scripts/busybox_demo.sh), apart from `make run` until
+# the processor runs busybox (issue 7); KEEP=1 leaves the cluster up.
+run-busybox-demo: $(DEPS_STAMP)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(ROOTFS)
+	KEEP=$(KEEP) sh scripts/busybox_demo.sh $(TESSERA) $(RUN_MANIFEST)
+
+.PHONY: user-programs abi-programs memory-test abi-test bench-memory rootfs run-busybox-demo
 user-programs: $(USER_BINS)
+abi-programs: $(ABI_BINS)
 rootfs: $(ROOTFS)
 
 memory-test: $(DEPS_STAMP)
@@ -106,6 +138,12 @@ memory-test: $(DEPS_STAMP)
 	@mkdir -p $(RESULTS)
 	$(Q)$(PYTHON) tests/cluster/memory_test.py --build-dir $(BUILD) \
 		--out $(RESULTS)/memory.tap
+
+abi-test: $(DEPS_STAMP)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(ABI_BINS)
+	@mkdir -p $(RESULTS)
+	$(Q)$(PYTHON) tests/cluster/abi_test.py --build-dir $(BUILD) \
+		--out $(RESULTS)/abi.tap
 
 bench-memory: $(DEPS_STAMP)
 	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(USER_BINS)

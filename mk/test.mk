@@ -19,6 +19,11 @@
 #                      crash cleanup on configs/default.yaml -> results/cli.tap
 #   make storage-test  the storage component end to end (mk/cluster.mk,
 #                      tests/cluster/storage_test.py) -> results/storage.tap
+#   make memory-test   the memory path end to end (mk/cluster.mk,
+#                      tests/cluster/memory_test.py) -> results/memory.tap
+#   make abi-test      Linux ABI programs and busybox scripts on a vNode,
+#                      against the host (mk/cluster.mk,
+#                      tests/cluster/abi_test.py) -> results/abi.tap
 #   make bench-boot    QEMU start -> 'ready:' per role, qboot vs SeaBIOS,
 #                      and `tessera up configs/default.yaml` wall time
 #                      (a benchmark, never part of make test; RUNS=n)
@@ -42,7 +47,7 @@ SUBMAKE       := $(MAKE) --no-print-directory
 # Written by another layer's owner; optional so this file works without it.
 -include mk/unittest.mk
 
-TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) docs-test fabric-test ktest harness-test iso-test cluster-test cli-test storage-test memory-test
+TEST_LAYERS   := $(if $(wildcard mk/unittest.mk),unittest) docs-test fabric-test ktest harness-test iso-test cluster-test cli-test storage-test memory-test abi-test
 
 .PHONY: test ktest harness-test iso-test cli-test bench-boot deps docs-test syscalls-doc
 

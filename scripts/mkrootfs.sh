@@ -2,23 +2,47 @@
 # The root file system tree of the default cluster's storage node
 # (configs/default.yaml names it as its disk's dir, @build/rootfs; `make
 # rootfs` runs this, and `tessera up` makes it first). mke2fs -d turns the
-# tree into s1's ext2 image.
+# tree into s1's ext2 image. tests/cluster/abi_test.py makes its disk
+# with this script too, so the ABI layer tests the default disk's userland.
 #
-#   mkrootfs.sh OUT PROGRAM...
+#   mkrootfs.sh OUT [PROGRAM...] [--abi FILE...]
 #
-# OUT/bin gets the static test programs named (tests/user/, mode 0755),
-# OUT/etc/motd a greeting, OUT/tmp an empty directory (mode 1777). The
-# tree is built next to OUT and renamed into place, so OUT is never half
-# made.
+# OUT/bin gets the static test programs named (tests/user/, mode 0755)
+# and busybox: Debian's static build ($BUSYBOX, default /bin/busybox, the
+# package busybox-static) as /bin/busybox, with a symbolic link
+# /bin/APPLET -> busybox for every applet it has (/bin/sh among them),
+# except where a test program already has the name. The FILEs after
+# --abi (the Linux ABI tests, tests/abi/: programs and busybox scripts)
+# go to OUT/abi, mode 0755. OUT/etc gets motd, passwd and group (root
+# only), OUT/tmp is an empty directory (mode 1777), OUT/dev, OUT/proc and
+# OUT/sys empty directories where the processor serves its devices,
+# /proc and /sys (pcomponent/file.h). The tree is built next to OUT and
+# renamed into place, so OUT is never half made.
 set -eu
 out=$1
 shift
+busybox=${BUSYBOX:-/bin/busybox}
 tmp=$out.tmp
 rm -rf "$tmp"
-mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/tmp"
+mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/tmp" "$tmp/abi" "$tmp/dev" "$tmp/proc" "$tmp/sys" \
+	"$tmp/root"
 chmod 1777 "$tmp/tmp"
-for prog in "$@"; do
-	install -m 0755 "$prog" "$tmp/bin/"
+chmod 0700 "$tmp/root"
+dest=bin
+for f in "$@"; do
+	if [ "$f" = --abi ]; then
+		dest=abi
+		continue
+	fi
+	install -m 0755 "$f" "$tmp/$dest/"
+done
+if [ ! -x "$busybox" ]; then
+	echo "mkrootfs.sh: $busybox is missing (Debian package busybox-static; make deps)" >&2
+	exit 1
+fi
+install -m 0755 "$busybox" "$tmp/bin/busybox"
+for applet in $("$busybox" --list); do
+	[ -e "$tmp/bin/$applet" ] || [ -L "$tmp/bin/$applet" ] || ln -s busybox "$tmp/bin/$applet"
 done
 # --- exec tests (helper hx): exectest's bad executables in /etc/exectest
 for prog in "$@"; do
@@ -29,8 +53,15 @@ done
 # --- end of exec tests
 cat > "$tmp/etc/motd" <<'MOTD'
 Tessera: this file system lives on the storage node s1 and is served over
-the fabric. /bin holds static Linux test programs; try
+the fabric. /bin holds busybox and static Linux test programs; try
   tessera run -- /bin/memtest 16 2
+  tessera run -- /bin/sh -c 'ls /bin | wc -l'
 MOTD
+cat > "$tmp/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+PASSWD
+cat > "$tmp/etc/group" <<'GROUP'
+root:x:0:
+GROUP
 rm -rf "$out"
 mv "$tmp" "$out"

@@ -43,22 +43,18 @@ line. Every process the test starts is gone when it ends (tessera down in
 a finally block, then a scan of /proc for processes whose cwd is in the
 temporary directory, SIGKILLed and reported).
 """
-import argparse
 import fcntl
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
+from clusterlib import Cluster, check_no_panic, check_ready, detail, run_layer, shell_status
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
-from test_cli import Cli, Cluster, Tap, detail, finish  # noqa: E402
 
 MANIFEST = os.path.join(HERE, "memory.yaml")
 PROGRAMS = ("memtest", "mmaptest", "faulttest", "pattern", "membench", "spantest",
@@ -81,34 +77,9 @@ FAULT_CASES = {("null",): 139, ("ud2",): 132, ("div0",): 136, ("exit", "0"): 0,
 # The processor builtin `memstats NODE` prints a memory node's MEM_STATS
 # (struct mem_stats) as "name value" lines, "frames_free N" among them.
 MEMSTAT_RE = re.compile(r"^([a-z_]+) (\d+)$", re.M)
-PANIC_RE = re.compile(r"\bpanic\b", re.I)
-
-
-class MemoryTap(Tap):
-    """test_cli's Tap with this layer's name on the result lines and SKIP."""
-
-    def skip(self, name, why):
-        self.results.append((True, name, "# SKIP " + why))
-        print(f"skip   {name}: {why}", flush=True)
-
-    def text(self):
-        out = ["KTAP version 1", f"1..{len(self.results)}"]
-        for i, (ok, name, why) in enumerate(self.results, 1):
-            line = f"{'ok' if ok else 'not ok'} {i} memory: {name}"
-            if why.startswith("# SKIP"):
-                line += " " + " ".join(why.split())[:300]
-            elif not ok and why:
-                line += " # " + " ".join(why.split())[:300]
-            out.append(line)
-        return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------- host side
-
-def shell_status(rc):
-    """subprocess's returncode as the shell (and tessera run) reports it."""
-    return 128 - rc if rc < 0 else rc
-
 
 def stable(text):
     """The lines of a program's output that do not vary between runs:
@@ -427,85 +398,36 @@ def test_two_at_once(t, c, run_dir, user_dir):
                 f"{err[-300:]!r}")
 
 
-def test_ready(t, c):
-    """Checks every node is ready; returns the node names."""
-    doc = c.status()
-    states = {n["name"]: n["state"] for n in (doc or {}).get("nodes", [])}
-    t.check(states and all(s == "ready" for s in states.values()),
-            "every node still ready", str(states))
-    return sorted(states)
-
-
 def test_logs(t, run_dir, nodes):
     t.check(len(nodes) == 8, "status --json listed the manifest's 8 nodes", str(nodes))
-    for node in nodes:
-        path = os.path.join(run_dir, f"{node}.log")
-        try:
-            with open(path, errors="replace") as f:
-                text = f.read()
-        except OSError as e:
-            t.check(False, f"{node}.log is there", str(e))
-            continue
-        m = PANIC_RE.search(text)
-        t.check(m is None, f"{node}.log: no panic",
-                text[max(0, m.start() - 200):m.start() + 300] if m else "")
+    check_no_panic(t, run_dir, nodes)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build-dir", default=os.environ.get("TESSERA_BUILD", "build"))
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    opts = ap.parse_args(argv)
-    build = os.path.abspath(opts.build_dir)
-    out = opts.out or os.path.join(build, "results", "memory.tap")
-    binary = os.path.join(build, "tools", "tessera")
-    user_dir = os.path.join(build, "user")
-    tmp = tempfile.mkdtemp(prefix="tessera-memory-")
-    run_dir = os.path.join(tmp, "run")
-    cli = Cli(binary, tmp)
-    t = MemoryTap()
-    start = time.monotonic()
-    print(f"memory-test: {binary}, directory {tmp}", flush=True)
-
-    def on_signal(sig, _frame):
-        raise KeyboardInterrupt(f"signal {sig}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    try:
-        have = t.check(os.access(binary, os.X_OK), f"{binary} exists")
-        missing = [p for p in PROGRAMS if not os.access(os.path.join(user_dir, p), os.X_OK)]
-        have = t.check(not missing, f"the test programs are in {user_dir} "
-                       "(make user-programs)", f"missing: {missing}") and have
-        if have and test_up(t, cli, run_dir, make_tree(tmp, user_dir)):
-            c = Cluster(cli, run_dir, RUN_TIMEOUT)
-            test_basics(t, c)
-            baseline = free_frames(t, c)
-            test_memtest(t, c, user_dir)
-            check_frames(t, c, baseline, "memtest on four processors")
-            test_cases(t, c, user_dir, "mmaptest", MMAP_CASES, baseline)
-            test_cases(t, c, user_dir, "faulttest", FAULT_CASES, baseline)
-            test_two_at_once(t, c, run_dir, user_dir)
-            test_span(t, c, user_dir)
-            check_frames(t, c, baseline, "spantest")
-            test_fork(t, c, user_dir)
-            check_frames(t, c, baseline, "every test program")
-            nodes = test_ready(t, c)
-            p = cli("down", "--run-dir", run_dir, timeout=60)
-            t.check(p.returncode == 0, "down: exit 0", detail(p))
-            test_logs(t, run_dir, nodes)
-    except KeyboardInterrupt as e:
-        t.check(False, "not interrupted", str(e) or "Ctrl-C")
-    except Exception as e:  # a bug in this script must still clean up and report
-        t.check(False, "test script ran to the end", repr(e))
-    finally:
-        finish(t, cli, run_dir, tmp, out, opts.keep, "memory-test")
-    failed = sum(not ok for ok, _, _ in t.results)
-    print(f"{len(t.results) - failed} passed, {failed} failed "
-          f"(memory-test, {time.monotonic() - start:.1f} s; results {out})")
-    return 0 if not failed else 1
+def run(lay):
+    t, cli, run_dir, tmp = lay.t, lay.cli, lay.run_dir, lay.tmp
+    user_dir = os.path.join(lay.build, "user")
+    have = t.check(os.access(lay.binary, os.X_OK), f"{lay.binary} exists")
+    missing = [p for p in PROGRAMS if not os.access(os.path.join(user_dir, p), os.X_OK)]
+    have = t.check(not missing, f"the test programs are in {user_dir} "
+                   "(make user-programs)", f"missing: {missing}") and have
+    if have and test_up(t, cli, run_dir, make_tree(tmp, user_dir)):
+        c = Cluster(cli, run_dir, RUN_TIMEOUT)
+        test_basics(t, c)
+        baseline = free_frames(t, c)
+        test_memtest(t, c, user_dir)
+        check_frames(t, c, baseline, "memtest on four processors")
+        test_cases(t, c, user_dir, "mmaptest", MMAP_CASES, baseline)
+        test_cases(t, c, user_dir, "faulttest", FAULT_CASES, baseline)
+        test_two_at_once(t, c, run_dir, user_dir)
+        test_span(t, c, user_dir)
+        check_frames(t, c, baseline, "spantest")
+        test_fork(t, c, user_dir)
+        check_frames(t, c, baseline, "every test program")
+        nodes = check_ready(t, c)
+        p = cli("down", "--run-dir", run_dir, timeout=60)
+        t.check(p.returncode == 0, "down: exit 0", detail(p))
+        test_logs(t, run_dir, nodes)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_layer("memory", __doc__.split("\n")[0], run))

@@ -28,34 +28,17 @@ line. Every process the test starts is gone when it ends (tessera down in
 a finally block, then a scan of /proc for processes whose cwd is in the
 temporary directory, SIGKILLed and reported).
 """
-import argparse
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 import zlib
 
+from clusterlib import Cluster, detail, run_layer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
-from test_cli import Cli, Cluster, Tap, detail, finish  # noqa: E402
 
-
-class StorageTap(Tap):
-    """test_cli's Tap with this layer's name on the result lines."""
-
-    def text(self):
-        out = ["KTAP version 1", f"1..{len(self.results)}"]
-        for i, (ok, name, why) in enumerate(self.results, 1):
-            line = f"{'ok' if ok else 'not ok'} {i} storage: {name}"
-            if not ok and why:
-                line += " # " + " ".join(why.split())[:300]
-            out.append(line)
-        return "\n".join(out) + "\n"
 
 MANIFEST = os.path.join(HERE, "storage.yaml")
 UP_TIMEOUT = 180
@@ -359,59 +342,27 @@ def test_disk(t, img, expect, removed):
     t.check(b"Type: symlink" in out, "on disk: vn2's /escape is /vn2/escape", err[-300:])
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build-dir", default=os.environ.get("TESSERA_BUILD", "build"))
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    opts = ap.parse_args(argv)
-    build = os.path.abspath(opts.build_dir)
-    out = opts.out or os.path.join(build, "results", "storage.tap")
-    binary = os.path.join(build, "tools", "tessera")
-    tmp = tempfile.mkdtemp(prefix="tessera-storage-")
-    run_dir = os.path.join(tmp, "run")
-    cli = Cli(binary, tmp)
-    t = StorageTap()
-    start = time.monotonic()
+def run(lay):
+    t, cli, run_dir, tmp = lay.t, lay.cli, lay.run_dir, lay.tmp
     expect = {}  # path on the disk -> (size, crc) that must be there
     uid = 1000 if os.getuid() != 1000 else 1001  # not the owner of the tree's files
-    print(f"storage-test: {binary}, directory {tmp}", flush=True)
-
-    def on_signal(sig, _frame):
-        raise KeyboardInterrupt(f"signal {sig}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    up = False
-    try:
-        if t.check(os.access(binary, os.X_OK), f"{binary} exists"):
-            manifest = make_tree(tmp)
-            up = test_up(t, cli, run_dir, manifest)
-            if up:
-                c = Cluster(cli, run_dir, RUN_TIMEOUT)
-                test_tree(t, c)
-                test_files(t, c, expect)
-                test_names(t, c, expect)
-                test_concurrent(t, c, expect)
-                test_vn2(t, c)
-                test_permissions(t, c, uid)
-                p = c.run("vn1", "sync")
-                t.check(p.returncode == 0, "sync", detail(p))
-                p = cli("down", "--run-dir", run_dir, timeout=60)
-                t.check(p.returncode == 0, "down: exit 0", detail(p))
-                test_disk(t, os.path.join(run_dir, "s1.img"), expect,
-                          ["f2.bin", "f3.bin", "f4.bin"])
-    except KeyboardInterrupt as e:
-        t.check(False, "not interrupted", str(e) or "Ctrl-C")
-    except Exception as e:  # a bug in this script must still clean up and report
-        t.check(False, "test script ran to the end", repr(e))
-    finally:
-        finish(t, cli, run_dir, tmp, out, opts.keep, "storage-test")
-    failed = sum(not ok for ok, _, _ in t.results)
-    print(f"{len(t.results) - failed} passed, {failed} failed "
-          f"(storage-test, {time.monotonic() - start:.1f} s; results {out})")
-    return 0 if not failed else 1
+    if t.check(os.access(lay.binary, os.X_OK), f"{lay.binary} exists"):
+        manifest = make_tree(tmp)
+        if test_up(t, cli, run_dir, manifest):
+            c = Cluster(cli, run_dir, RUN_TIMEOUT)
+            test_tree(t, c)
+            test_files(t, c, expect)
+            test_names(t, c, expect)
+            test_concurrent(t, c, expect)
+            test_vn2(t, c)
+            test_permissions(t, c, uid)
+            p = c.run("vn1", "sync")
+            t.check(p.returncode == 0, "sync", detail(p))
+            p = cli("down", "--run-dir", run_dir, timeout=60)
+            t.check(p.returncode == 0, "down: exit 0", detail(p))
+            test_disk(t, os.path.join(run_dir, "s1.img"), expect,
+                      ["f2.bin", "f3.bin", "f4.bin"])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_layer("storage", __doc__.split("\n")[0], run))

@@ -1,0 +1,165 @@
+/*
+ * misc: the rest of what libc asks at start-up and small programs use.
+ * uname, getrandom, getrlimit and prlimit64, sched_getaffinity, the ids,
+ * umask, the devices /dev/null, /dev/zero and /dev/urandom, ioctl
+ * TCGETS on what is not a terminal (ENOTTY), /proc/self/exe and the
+ * errors of each.
+ *
+ * Run with argv[0] an absolute path: /proc/self/exe must name it.
+ *
+ * Checks print as "ok N - ..." lines (tests/abi/abi.h); exit 0 iff all
+ * passed. Expectations are Linux's: the program passes on the host.
+ */
+#include "abi.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <termios.h>
+
+static void test_uname(void)
+{
+	struct utsname u;
+
+	ABI_EQ(uname(&u), 0, "uname");
+	ABI_OK(u.sysname[0] != 0, "uname: a system name");
+	ABI_STR(u.machine, "x86_64", "uname: machine x86_64");
+	ABI_OK(u.release[0] >= '3' && u.release[0] <= '9' && u.release[1] == '.',
+	       "uname: a release like 6.x that libc accepts");
+	ABI_OK(u.nodename[0] != 0, "uname: a node name");
+	ABI_ERR(syscall(SYS_uname, (void *)8), EFAULT, "uname into a bad pointer: EFAULT");
+}
+
+static void test_random(void)
+{
+	unsigned char a[64], b[64];
+
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	ABI_EQ(getrandom(a, sizeof(a), 0), 64, "getrandom 64 bytes");
+	ABI_EQ(getrandom(b, sizeof(b), GRND_NONBLOCK), 64, "getrandom GRND_NONBLOCK");
+	ABI_OK(memcmp(a, b, sizeof(a)) != 0, "two getrandom calls differ");
+	ABI_EQ(getrandom(a, 0, 0), 0, "getrandom 0 bytes: 0");
+	ABI_ERR(getrandom(a, 8, 0x1000), EINVAL, "getrandom with bad flags: EINVAL");
+	ABI_ERR(getrandom((void *)8, 8, 0), EFAULT, "getrandom into a bad pointer: EFAULT");
+}
+
+static void test_limits(void)
+{
+	struct rlimit rl, rl2;
+	cpu_set_t set;
+
+	ABI_EQ(getrlimit(RLIMIT_STACK, &rl), 0, "getrlimit RLIMIT_STACK");
+	ABI_OK(rl.rlim_cur >= 1 << 20 && rl.rlim_cur <= rl.rlim_max,
+	       "the stack limit is at least 1 MiB and cur <= max");
+	ABI_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0, "getrlimit RLIMIT_NOFILE");
+	ABI_OK(rl.rlim_cur >= 64 && rl.rlim_cur <= rl.rlim_max, "at least 64 open files");
+	ABI_EQ(prlimit(0, RLIMIT_NOFILE, NULL, &rl2), 0, "prlimit64 reads RLIMIT_NOFILE");
+	ABI_OK(rl2.rlim_cur == rl.rlim_cur && rl2.rlim_max == rl.rlim_max,
+	       "prlimit64 and getrlimit agree");
+	rl2.rlim_cur = 64;
+	ABI_EQ(setrlimit(RLIMIT_NOFILE, &rl2), 0, "setrlimit lowers RLIMIT_NOFILE to 64");
+	getrlimit(RLIMIT_NOFILE, &rl);
+	ABI_EQ(rl.rlim_cur, 64, "getrlimit sees the new limit");
+	ABI_ERR(getrlimit(99, &rl), EINVAL, "getrlimit a bad resource: EINVAL");
+	ABI_ERR(syscall(SYS_getrlimit, RLIMIT_STACK, (void *)8), EFAULT,
+		"getrlimit into a bad pointer: EFAULT");
+
+	CPU_ZERO(&set);
+	ABI_EQ(sched_getaffinity(0, sizeof(set), &set), 0, "sched_getaffinity");
+	ABI_OK(CPU_COUNT(&set) >= 1, "at least one CPU in the affinity mask");
+	ABI_ERR(syscall(SYS_sched_getaffinity, 0, 3, &set), EINVAL,
+		"sched_getaffinity with 3 bytes: EINVAL");
+	ABI_OK(sysconf(_SC_NPROCESSORS_ONLN) >= 1, "sysconf(_SC_NPROCESSORS_ONLN) >= 1");
+}
+
+static void test_ids(void)
+{
+	ABI_EQ(getuid(), geteuid(), "getuid == geteuid");
+	ABI_EQ(getgid(), getegid(), "getgid == getegid");
+	ABI_OK(getpgrp() > 0, "getpgrp > 0");
+	ABI_OK(getsid(0) > 0, "getsid(0) > 0");
+	ABI_EQ(getpgid(0), getpgrp(), "getpgid(0) is getpgrp()");
+	ABI_EQ(umask(027), 022, "umask returns the old mask 022");
+	ABI_EQ(umask(022), 027, "umask returns the mask set before: 027");
+}
+
+static void test_devices(void)
+{
+	char buf[256];
+	int fd;
+
+	fd = open("/dev/null", O_RDWR);
+	ABI_OK(fd >= 0, "open /dev/null");
+	ABI_EQ(read(fd, buf, sizeof(buf)), 0, "read /dev/null: end of file");
+	ABI_EQ(write(fd, buf, sizeof(buf)), 256, "write /dev/null: all taken");
+	{
+		struct stat st;
+		ABI_EQ(fstat(fd, &st), 0, "fstat /dev/null");
+		ABI_OK(S_ISCHR(st.st_mode), "/dev/null is a character device");
+	}
+	close(fd);
+	fd = open("/dev/zero", O_RDONLY);
+	ABI_OK(fd >= 0, "open /dev/zero");
+	memset(buf, 'x', sizeof(buf));
+	ABI_EQ(read(fd, buf, sizeof(buf)), 256, "read /dev/zero: 256 bytes");
+	{
+		int nz = 0;
+		for (size_t i = 0; i < sizeof(buf); i++)
+			nz += buf[i] != 0;
+		ABI_EQ(nz, 0, "/dev/zero's bytes are zero");
+	}
+	close(fd);
+	fd = open("/dev/urandom", O_RDONLY);
+	ABI_OK(fd >= 0, "open /dev/urandom");
+	memset(buf, 0, sizeof(buf));
+	ABI_EQ(read(fd, buf, 64), 64, "read /dev/urandom: 64 bytes");
+	{
+		int nz = 0;
+		for (int i = 0; i < 64; i++)
+			nz += buf[i] != 0;
+		ABI_OK(nz > 32, "/dev/urandom's bytes are not mostly zero");
+	}
+	close(fd);
+	ABI_ERR(open("/dev/nosuch", O_RDONLY), ENOENT, "open /dev/nosuch: ENOENT");
+}
+
+static void test_tty_proc(const char *self)
+{
+	int p[2];
+	struct termios t;
+	char buf[256] = {0};
+
+	pipe(p);
+	ABI_ERR(ioctl(p[0], TCGETS, &t), ENOTTY, "ioctl TCGETS on a pipe: ENOTTY");
+	ABI_OK(!isatty(p[0]), "isatty(pipe) is false");
+	ABI_ERR(ioctl(99, TCGETS, &t), EBADF, "ioctl on a closed fd: EBADF");
+	close(p[0]);
+	close(p[1]);
+	ABI_OK(readlink("/proc/self/exe", buf, sizeof(buf) - 1) > 0, "readlink /proc/self/exe");
+	ABI_STR(buf, self, "/proc/self/exe names this program");
+	{
+		struct stat st;
+		ABI_EQ(stat("/proc/self", &st), 0, "stat /proc/self");
+		ABI_OK(S_ISDIR(st.st_mode), "/proc/self is a directory");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	abi_init("misc");
+	umask(022);
+	test_uname();
+	test_random();
+	test_limits();
+	test_ids();
+	test_devices();
+	test_tty_proc(argv[0]);
+	return abi_done();
+}

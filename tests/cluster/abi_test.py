@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""The Linux ABI of a processor, against the host's (issue 7): the abi-test layer.
+
+    abi_test.py [--build-dir build] [--out build/results/abi.tap] [--keep]
+                [--only NAME,...] [--host-only]
+
+The host (Linux) is the oracle. First, on this host:
+
+  - every ABI test program (tests/abi/*.c, static musl binaries that
+    `make abi-programs` builds into BUILD/abi/) runs with the environment
+    a Tessera process gets (pcomponent/process.c's default_env) and a
+    temporary directory for its files; each must pass all its checks
+    there, or the expectation itself is wrong (a failed "host:" check);
+  - every busybox script (tests/abi/*.sh) runs under the same busybox
+    that goes on the disk ($BUSYBOX, default /bin/busybox: Debian's
+    busybox-static), as `busybox sh SCRIPT DIR`, with PATH a directory of
+    links to that busybox: its stdout, stderr and exit status are what
+    the vNode must give.
+
+Then the cluster: tests/cluster/abi.yaml (one processor, one memory node,
+one storage node, the global node) boots through `tessera up` in a
+temporary directory, with s1's disk made by scripts/mkrootfs.sh, the
+default disk's maker: busybox and its applet links in /bin, the ABI
+programs and scripts in /abi. Through `tessera run`:
+
+  - busybox runs at all (`/bin/busybox echo`, `/bin/sh -c`);
+  - each program as `/abi/NAME /tmp`: one result per program, with its
+    checks as an indented KTAP subtest, one case per check the host
+    made ("ok N - what" must be there and "ok" on the vNode too; a check
+    the vNode never printed, because the program died or hung, fails
+    as "not run"), and its exit status 0;
+  - each script as `/bin/sh /abi/NAME.sh /tmp`: one result per script,
+    its cases one per "== section" of its output, plus stderr and the
+    exit status, each equal to the host's line for line (a mismatch
+    shows a unified diff, here and in the KTAP);
+  - every node still ready, `tessera down`, no console log says "panic".
+
+Progress goes to stdout as it happens (each run can take minutes under
+TCG). If p1 stops being ready, the remaining runs fail at once instead of
+each waiting for its timeout. --only runs only the named programs and
+scripts (e.g. --only files,shell); --host-only runs only the host part
+(no cluster), to check the expectations after editing a test.
+
+Result: KTAP in --out and a "N passed, N failed" line (clusterlib.
+run_layer). Every process the test starts is gone when it ends (tessera
+down in a finally block, then a scan of /proc for processes whose cwd is
+in the temporary directory, SIGKILLed and reported).
+"""
+import difflib
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from clusterlib import Cluster, check_no_panic, check_ready, detail, run_layer, shell_status
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+ABI_SRC = os.path.join(ROOT, "tests", "abi")
+MANIFEST = os.path.join(HERE, "abi.yaml")
+MKROOTFS = os.path.join(ROOT, "scripts", "mkrootfs.sh")
+BUSYBOX = os.environ.get("BUSYBOX", "/bin/busybox")
+# pcomponent/process.c's default_env: what every Tessera process starts with
+DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "HOME": "/", "TERM": "vt100",
+               "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh", "PWD": "/"}
+VNODE = "vn1"
+NODES = ("p1", "m1", "s1", "g1")
+UP_TIMEOUT = 240
+RUN_TIMEOUT = 300   # one program or script on p1 (TCG, every page through m1)
+HOST_TIMEOUT = 120
+CASE_RE = re.compile(r"^(ok|not ok) (\d+) - (.*?)(?:: (got .*|condition false.*))?$")
+
+
+# ---------------------------------------------------------------- what to run
+
+def programs():
+    """The ABI programs' names (tests/abi/*.c), sorted."""
+    return sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(ABI_SRC, "*.c")))
+
+
+def scripts():
+    """The busybox scripts' names (tests/abi/*.sh, without .sh), sorted."""
+    return sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ABI_SRC, "*.sh")))
+
+
+def selected(names, only):
+    return [n for n in names if not only or n in only]
+
+
+def parse_cases(text):
+    """[(number, what, ok, why)] of a program's "ok N - what" lines."""
+    cases = []
+    for line in text.splitlines():
+        m = CASE_RE.match(line)
+        if m:
+            cases.append((int(m.group(2)), m.group(3), m.group(1) == "ok", m.group(4) or ""))
+    return cases
+
+
+def sections(text):
+    """A script's stdout as [(section, [lines])]: "== name" lines start
+    sections; lines before the first are the section "start"."""
+    out = [("start", [])]
+    for line in text.splitlines():
+        if line.startswith("== "):
+            out.append((line[3:], []))
+        else:
+            out[-1][1].append(line)
+    return [s for s in out if s[0] != "start" or s[1]]
+
+
+def diff(want, got, label):
+    """A unified diff of two lists of lines, host first ("" if equal)."""
+    if want == got:
+        return ""
+    return "\n".join(difflib.unified_diff(want, got, f"host {label}", f"vnode {label}",
+                                          lineterm="", n=1))
+
+
+# ---------------------------------------------------------------- host side
+
+def host_bin(tmp):
+    """A directory of links to BUSYBOX, one per applet: the host's PATH for
+    the scripts, as /bin is on the disk."""
+    d = os.path.join(tmp, "hostbin")
+    os.makedirs(d)
+    os.symlink(BUSYBOX, os.path.join(d, "busybox"))
+    applets = subprocess.run([BUSYBOX, "--list"], stdout=subprocess.PIPE, text=True,
+                             timeout=30).stdout.split()
+    for a in applets:
+        if a != "busybox":
+            os.symlink("busybox", os.path.join(d, a))
+    return d
+
+
+def host_run(argv, tmp, path=None):
+    """(status, stdout, stderr) of argv on this host, with the Tessera
+    default environment (PATH replaced by path if given), cwd /."""
+    env = dict(DEFAULT_ENV)
+    if path:
+        env["PATH"] = path
+    p = subprocess.Popen(argv, cwd="/", env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         errors="replace", start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=HOST_TIMEOUT)
+        status = shell_status(p.returncode)
+    except subprocess.TimeoutExpired:
+        out, err, status = "", f"(timed out after {HOST_TIMEOUT} s)", -1
+    finally:  # the whole session: background jobs of a script too
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if status == -1:
+        p.communicate()
+    return status, out, err
+
+
+def host_programs(t, build, tmp, names):
+    """Runs every program on the host; {name: its cases} for those that
+    passed there (the others fail a "host:" check)."""
+    want = {}
+    work = os.path.join(tmp, "hostwork")
+    os.makedirs(work, exist_ok=True)
+    for name in names:
+        st, out, err = host_run([os.path.realpath(os.path.join(build, "abi", name)), work], tmp)
+        cases = parse_cases(out)
+        bad = [c for c in cases if not c[2]]
+        if t.check(st == 0 and cases and not bad,
+                   f"host: {name}: all {len(cases)} checks pass on Linux",
+                   f"exit {st}; failed: {[f'{c[1]}: {c[3]}' for c in bad[:5]]}; "
+                   f"stderr {err[-300:]!r}"):
+            want[name] = cases
+    return want
+
+
+def host_scripts(t, tmp, names):
+    """Runs every script under BUSYBOX on the host; {name: (status,
+    stdout, stderr)} for those that ended in time and printed "done NAME"."""
+    path = host_bin(tmp)
+    busybox = os.path.join(path, "busybox")
+    want = {}
+    for name in names:
+        work = os.path.join(tmp, "hostwork", name)
+        os.makedirs(work)
+        st, out, err = host_run([busybox, "sh", os.path.join(ABI_SRC, name + ".sh"), work],
+                                tmp, path=path)
+        if t.check(st == 0 and out.endswith(f"done {name}\n"),
+                   f"host: {name}.sh runs to its end under {BUSYBOX}",
+                   f"exit {st}; stdout {out[-300:]!r}; stderr {err[-300:]!r}"):
+            want[name] = (st, out, err)
+    return want
+
+
+# ---------------------------------------------------------------- the cluster
+
+def make_tree(lay):
+    """The disk's tree, made as the default disk is; returns the manifest."""
+    tree = os.path.join(lay.tmp, "tree")
+    files = [os.path.join(lay.build, "abi", n) for n in programs()]
+    files += [os.path.join(ABI_SRC, n + ".sh") for n in scripts()]
+    subprocess.run(["sh", MKROOTFS, tree, "--abi", *files], check=True, timeout=120,
+                   env=dict(os.environ, BUSYBOX=BUSYBOX))
+    shutil.copy(MANIFEST, os.path.join(lay.tmp, "abi.yaml"))
+    return os.path.join(lay.tmp, "abi.yaml")
+
+
+class Runner:
+    """`tessera run` on p1 with progress lines, which stops trying once p1
+    is no longer ready (each later run fails at once, saying why)."""
+
+    def __init__(self, c):
+        self.c = c
+        self.dead = None  # why p1 cannot run programs any more
+
+    def run(self, *argv):
+        if self.dead:
+            return subprocess.CompletedProcess(argv, -998, "", self.dead)
+        start = time.monotonic()
+        print(f"# run on p1: {' '.join(argv)}", flush=True)
+        p = self.c.run(VNODE, *argv, timeout=RUN_TIMEOUT)
+        print(f"#   exit {p.returncode} after {time.monotonic() - start:.1f} s", flush=True)
+        if p.returncode in (255, -999):
+            doc = self.c.status()
+            states = {n["name"]: n["state"] for n in (doc or {}).get("nodes", [])}
+            if states.get("p1") != "ready":
+                self.dead = f"p1 is no longer ready ({states}) after {' '.join(argv)}"
+                print(f"# {self.dead}: the remaining runs fail at once", flush=True)
+        return p
+
+
+def test_busybox(t, r):
+    p = r.run("/bin/busybox", "echo", "hello", "from", "busybox")
+    t.check(p.returncode == 0 and p.stdout == "hello from busybox\n",
+            "/bin/busybox echo: its words on stdout", detail(p))
+    p = r.run("/bin/sh", "-c", "echo $((6 * 7)) $HOME")
+    t.check(p.returncode == 0 and p.stdout == "42 /\n",
+            "/bin/sh -c: arithmetic and the environment", detail(p))
+
+
+def test_program(t, r, name, want):
+    """One result for /abi/NAME: the host's checks, each ok on p1."""
+    p = r.run(f"/abi/{name}", "/tmp")
+    got = {(n, what): (ok, why) for n, what, ok, why in parse_cases(p.stdout)}
+    cases = []
+    for n, what, _, _ in want:
+        ok, why = got.get((n, what), (False, "not run (no such line from p1)"))
+        cases.append((ok, f"{n} - {what}", why))
+    extra = [k for k in got if k not in {(n, w) for n, w, _, _ in want}]
+    # first, so that the result's reason shows a program that did not run
+    cases.insert(0, (p.returncode == 0, "exit status 0", detail(p)))
+    if extra:
+        cases.append((False, "no checks other than the host's",
+                      f"{len(extra)} unexpected, e.g. {extra[:3]}"))
+    return t.check_cases(f"{name}: the host's checks pass on p1", cases)
+
+
+def test_script(t, r, name, want):
+    """One result for /abi/NAME.sh: each section, stderr and the exit
+    status equal to the host's."""
+    st, out, err = want
+    p = r.run("/bin/sh", f"/abi/{name}.sh", "/tmp")
+    got_secs = dict(sections(p.stdout))
+    cases = []
+    for sec, lines in sections(out):
+        d = diff(lines, got_secs.get(sec, []), f"{name}.sh [{sec}]")
+        cases.append((not d, f"section '{sec}' as on the host", d))
+        if d:
+            print(f"# {name}.sh, section '{sec}': host vs p1\n{d}", flush=True)
+    extra = [s for s in got_secs if s not in dict(sections(out))]
+    if extra:
+        cases.append((False, "no sections other than the host's", str(extra)))
+    d = diff(err.splitlines(), p.stderr.splitlines(), f"{name}.sh stderr")
+    if d:
+        print(f"# {name}.sh stderr: host vs p1\n{d}", flush=True)
+    # first, so that the result's reason shows a script that did not run
+    cases.insert(0, (not d, "stderr as on the host", d))
+    cases.insert(0, (p.returncode == st, f"exit status {st} as on the host", detail(p)))
+    return t.check_cases(f"{name}.sh: output as on the host", cases)
+
+
+def run(lay):
+    t, cli, run_dir = lay.t, lay.cli, lay.run_dir
+    only = set(filter(None, (lay.opts.only or "").split(",")))
+    progs, scrs = selected(programs(), only), selected(scripts(), only)
+    if only and set(progs + scrs) != only:
+        t.check(False, "--only names programs or scripts of tests/abi",
+                f"unknown: {sorted(only - set(progs + scrs))}")
+        return
+    have = lay.opts.host_only or t.check(os.access(lay.binary, os.X_OK),
+                                         f"{lay.binary} exists")
+    missing = [n for n in programs()
+               if not os.access(os.path.join(lay.build, "abi", n), os.X_OK)]
+    have = t.check(not missing, f"the ABI programs are in {lay.build}/abi "
+                   "(make abi-programs)", f"missing: {missing}") and have
+    have = t.check(os.access(BUSYBOX, os.X_OK), f"{BUSYBOX} exists (busybox-static)") and have
+    if not have:
+        return
+    want_p = host_programs(t, lay.build, lay.tmp, progs)
+    want_s = host_scripts(t, lay.tmp, scrs)
+    if lay.opts.host_only:
+        return
+    p = cli("up", make_tree(lay), "--run-dir", run_dir, "--timeout", "200",
+            timeout=UP_TIMEOUT)
+    if not t.check(p.returncode == 0, "up tests/cluster/abi.yaml: exit 0", detail(p)):
+        return
+    c = Cluster(cli, run_dir, RUN_TIMEOUT)
+    r = Runner(c)
+    test_busybox(t, r)
+    for name in progs:
+        if name in want_p:
+            test_program(t, r, name, want_p[name])
+    for name in scrs:
+        if name in want_s:
+            test_script(t, r, name, want_s[name])
+    nodes = check_ready(t, c)
+    p = cli("down", "--run-dir", run_dir, timeout=60)
+    t.check(p.returncode == 0, "down: exit 0", detail(p))
+    t.check(sorted(nodes) == sorted(NODES), "status --json listed the manifest's 4 nodes",
+            str(nodes))
+    check_no_panic(t, run_dir, NODES)
+
+
+def options(ap):
+    ap.add_argument("--only", default="", help="comma-separated programs and scripts")
+    ap.add_argument("--host-only", action="store_true", help="no cluster: the host part only")
+
+
+if __name__ == "__main__":
+    sys.exit(run_layer("abi", __doc__.split("\n")[0], run, add_options=options))
