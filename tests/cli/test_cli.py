@@ -409,7 +409,7 @@ def test_run(t, cli, run_dir):
     p = cli("run", *rd, "--", "nosuchprog", timeout=60)
     t.check(p.returncode == 127, "run -- nosuchprog: exit 127", detail(p))
     p = cli("run", *rd, "--vnode", "nosuch", "--", "true")
-    t.check(p.returncode == 255 and "no vNode 'nosuch'" in p.stderr,
+    t.check(p.returncode == 255 and "no vNode or processor 'nosuch'" in p.stderr,
             "run --vnode nosuch: exit 255 (run's own errors are never 0..254)", detail(p))
     # two at once: the second waits for the first's lock and says so
     a = cli.popen("run", *rd, "--", "sleep", "1", stdout=subprocess.PIPE,
