@@ -84,6 +84,15 @@ static void enqueue_locked(struct cpu *c, struct thread *t)
 		c->need_resched = true;
 }
 
+/* A BLOCKED thread leaves its sleep (and deadline) for the run queue.
+ * Caller holds c->rq.lock. */
+static void unblock_locked(struct cpu *c, struct thread *t)
+{
+	list_remove(&t->sleep_link);
+	t->wake_at = 0;
+	enqueue_locked(c, t);
+}
+
 static void kick(struct cpu *c)
 {
 	if (c != this_cpu() && c->online)
@@ -102,12 +111,9 @@ static void schedule(void)
 	struct list_node *n;
 
 	spin_lock(&c->rq.lock);
-	if (prev->state == THREAD_BLOCKED && prev->intr_sleep && prev->interrupted) {
-		list_remove(&prev->sleep_link); /* interrupted before it slept */
-		prev->wake_at = 0;
-		prev->state = THREAD_RUNNING;
-	}
-	if (prev->state == THREAD_RUNNING && prev != c->idle)
+	if (prev->state == THREAD_BLOCKED && prev->intr_sleep && prev->interrupted)
+		unblock_locked(c, prev); /* interrupted before it slept */
+	else if (prev->state == THREAD_RUNNING && prev != c->idle)
 		enqueue_locked(c, prev);
 	n = list_pop_front(&c->rq.threads);
 	if (n) {
@@ -295,9 +301,7 @@ bool sched_wake(struct thread *t)
 
 	spin_lock(&c->rq.lock);
 	if (t->state == THREAD_BLOCKED) {
-		list_remove(&t->sleep_link);
-		t->wake_at = 0;
-		enqueue_locked(c, t);
+		unblock_locked(c, t);
 		woke = true;
 	}
 	spin_unlock(&c->rq.lock);
@@ -325,9 +329,7 @@ void thread_interrupt(struct thread *t)
 	spin_lock(&c->rq.lock);
 	t->interrupted = true;
 	if (t->state == THREAD_BLOCKED && t->intr_sleep) {
-		list_remove(&t->sleep_link);
-		t->wake_at = 0;
-		enqueue_locked(c, t);
+		unblock_locked(c, t);
 		woke = true;
 	}
 	spin_unlock(&c->rq.lock);

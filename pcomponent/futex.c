@@ -20,6 +20,7 @@
 #include "futex.h"
 
 #include "process.h"
+#include "syscall.h"
 
 #include <kernel/errno.h>
 #include <kernel/sched.h>
@@ -71,29 +72,20 @@ static struct futex_bucket *bucket_of(const struct process *space, uint64_t uadd
 	return &buckets[h >> 58]; /* the top 6 bits: FUTEX_BUCKETS */
 }
 
-struct k_timespec {
-	int64_t sec;
-	int64_t nsec;
-};
-
 /* The deadline (clock_ns) for a FUTEX_WAIT timeout: relative for
  * FUTEX_WAIT, absolute for FUTEX_WAIT_BITSET (monotonic, or the wall
  * clock with FUTEX_CLOCK_REALTIME). 0: none. */
 static long wait_deadline(uint64_t uts, unsigned cmd, bool realtime, uint64_t *deadline)
 {
-	struct k_timespec ts;
 	uint64_t ns, now = clock_ns();
+	long err;
 
 	*deadline = 0;
 	if (!uts)
 		return 0;
-	if (copy_from_user(&ts, uts, sizeof(ts)))
-		return -EFAULT;
-	if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= (int64_t)NS_PER_S)
-		return -EINVAL;
-	ns = (uint64_t)ts.sec > UINT64_MAX / NS_PER_S / 2 ? UINT64_MAX / 2
-							  : (uint64_t)ts.sec * NS_PER_S +
-								    (uint64_t)ts.nsec;
+	err = syscall_get_timespec(uts, &ns);
+	if (err)
+		return err;
 	if (cmd == FUTEX_WAIT)
 		*deadline = now + ns;
 	else if (!realtime)

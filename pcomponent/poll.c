@@ -21,6 +21,7 @@
 #include "file.h"
 #include "process.h"
 #include "signal.h"
+#include "syscall.h"
 
 #include <kernel/errno.h>
 #include <kernel/mm.h>
@@ -32,11 +33,6 @@ struct k_pollfd {
 	int32_t fd;
 	int16_t events;
 	int16_t revents;
-};
-
-struct k_timespec {
-	int64_t sec;
-	int64_t nsec;
 };
 
 #define FDSET_WORDS ((FD_MAX + 63) / 64)
@@ -143,28 +139,11 @@ long sys_poll(struct process *p, const uint64_t *a)
 	return do_poll(p, a[0], a[1], ms < 0 ? UINT64_MAX : (uint64_t)ms * NS_PER_MS);
 }
 
-/* A valid timespec as nanoseconds, capped below UINT64_MAX ("none"). */
-static uint64_t timespec_to_ns(const struct k_timespec *ts)
-{
-	if ((uint64_t)ts->sec >= (UINT64_MAX - 1) / NS_PER_S - 1)
-		return UINT64_MAX - 1;
-	return (uint64_t)ts->sec * NS_PER_S + (uint64_t)ts->nsec;
-}
-
-/* A user timespec as nanoseconds (UINT64_MAX for a NULL pointer). */
+/* A user timespec as nanoseconds (UINT64_MAX, "none", for NULL). */
 static long timespec_ns(uint64_t uts, uint64_t *ns)
 {
-	struct k_timespec ts;
-
 	*ns = UINT64_MAX;
-	if (!uts)
-		return 0;
-	if (copy_from_user(&ts, uts, sizeof(ts)))
-		return -EFAULT;
-	if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= (int64_t)NS_PER_S)
-		return -EINVAL;
-	*ns = timespec_to_ns(&ts);
-	return 0;
+	return uts ? syscall_get_timespec(uts, ns) : 0;
 }
 
 /* ppoll(fds, nfds, timeout, sigmask, sigsetsize) */
@@ -281,7 +260,7 @@ long sys_select(struct process *p, const uint64_t *a)
 		/* as Linux: whole seconds of the microseconds carried over */
 		tv.sec += tv.nsec / 1000000;
 		tv.nsec = tv.nsec % 1000000 * 1000;
-		ns = timespec_to_ns(&tv);
+		ns = syscall_timespec_ns(&tv);
 	}
 	deadline = ns == UINT64_MAX ? 0 : clock_ns() + ns;
 	ret = do_select(p, (int64_t)a[0], sets, ns);

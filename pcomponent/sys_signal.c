@@ -23,6 +23,7 @@
 #include "signal_impl.h"
 
 #include "process.h"
+#include "syscall.h"
 
 #include <arch/trap.h>
 #include <kernel/errno.h>
@@ -38,7 +39,7 @@
 
 #define ITIMER_REAL 0
 
-#define SLEEP_FOREVER (UINT64_MAX / 4)
+#define SLEEP_FOREVER SYSCALL_NS_FOREVER
 
 struct k_timeval {
 	int64_t sec;
@@ -161,25 +162,15 @@ long sys_rt_sigsuspend(struct process *p, const uint64_t *a)
 	return sleep_until_signal(p);
 }
 
-struct k_timespec {
-	int64_t sec;
-	int64_t nsec;
-};
-
 /* rt_sigtimedwait's timeout as a clock_ns() deadline (none: forever). */
 static int sigwait_deadline(uint64_t uts, uint64_t *deadline)
 {
-	struct k_timespec ts;
+	uint64_t ns = SLEEP_FOREVER;
+	int err = uts ? syscall_get_timespec(uts, &ns) : 0;
 
-	*deadline = clock_ns() + SLEEP_FOREVER;
-	if (!uts)
-		return 0;
-	if (copy_from_user(&ts, uts, sizeof(ts)))
-		return -EFAULT;
-	if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= (int64_t)NS_PER_S)
-		return -EINVAL;
-	if ((uint64_t)ts.sec < SLEEP_FOREVER / NS_PER_S)
-		*deadline = clock_ns() + (uint64_t)ts.sec * NS_PER_S + (uint64_t)ts.nsec;
+	if (err)
+		return err;
+	*deadline = clock_ns() + ns;
 	return 0;
 }
 

@@ -109,11 +109,6 @@
 #define IOV_MAX	   1024
 #define COPY_CHUNK 512 /* bytes on the kernel stack per copy */
 
-struct k_timespec {
-	int64_t sec;
-	int64_t nsec;
-};
-
 struct k_timeval {
 	int64_t sec;
 	int64_t usec;
@@ -468,8 +463,14 @@ static long sys_gettimeofday(struct process *p, const uint64_t *a)
 	return 0;
 }
 
-/* Reads a timespec; -EINVAL unless 0 <= nsec < 1 s and sec >= 0. */
-static int get_timespec(uint64_t uts, uint64_t *ns)
+uint64_t syscall_timespec_ns(const struct k_timespec *ts)
+{
+	if ((uint64_t)ts->sec >= SYSCALL_NS_FOREVER / NS_PER_S)
+		return SYSCALL_NS_FOREVER;
+	return (uint64_t)ts->sec * NS_PER_S + (uint64_t)ts->nsec;
+}
+
+int syscall_get_timespec(uint64_t uts, uint64_t *ns)
 {
 	struct k_timespec ts;
 
@@ -477,10 +478,7 @@ static int get_timespec(uint64_t uts, uint64_t *ns)
 		return -EFAULT;
 	if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= (int64_t)NS_PER_S)
 		return -EINVAL;
-	if ((uint64_t)ts.sec > (UINT64_MAX - NS_PER_S) / NS_PER_S)
-		*ns = UINT64_MAX / 2; /* forever, near enough */
-	else
-		*ns = (uint64_t)ts.sec * NS_PER_S + (uint64_t)ts.nsec;
+	*ns = syscall_timespec_ns(&ts);
 	return 0;
 }
 
@@ -497,7 +495,7 @@ static long sleep_interrupted(long r, uint64_t urem, uint64_t left)
 static long sys_nanosleep(struct process *p, const uint64_t *a)
 {
 	uint64_t ns, left = 0;
-	int err = get_timespec(a[0], &ns);
+	int err = syscall_get_timespec(a[0], &ns);
 	long r;
 
 	if (err)
@@ -514,7 +512,7 @@ static long sys_clock_nanosleep(struct process *p, const uint64_t *a)
 
 	if (a[0] > CLOCK_TAI)
 		return -EINVAL;
-	err = get_timespec(a[2], &ns);
+	err = syscall_get_timespec(a[2], &ns);
 	if (err)
 		return err;
 	if (a[1] & TIMER_ABSTIME) {

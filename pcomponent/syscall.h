@@ -14,6 +14,23 @@ struct trap_frame;
 
 struct process;
 
+/* Linux's struct timespec (x86-64). */
+struct k_timespec {
+	int64_t sec;
+	int64_t nsec;
+};
+
+/* A duration that means "forever": long enough (146 years), and small
+ * enough that clock_ns() plus it never wraps. */
+#define SYSCALL_NS_FOREVER (UINT64_MAX / 4)
+
+/* A valid timespec (sec >= 0, 0 <= nsec < 1 s) as nanoseconds,
+ * saturating at SYSCALL_NS_FOREVER. */
+uint64_t syscall_timespec_ns(const struct k_timespec *ts);
+/* Reads the user timespec at uts as nanoseconds (as above): 0, -EFAULT,
+ * or -EINVAL unless sec >= 0 and 0 <= nsec < 1 s. */
+int syscall_get_timespec(uint64_t uts, uint64_t *ns);
+
 /* A handler: the calling process and the six arguments (rdi, rsi, rdx,
  * r10, r8, r9); returns the result or a negative errno. */
 typedef long (*syscall_fn)(struct process *p, const uint64_t *a);
