@@ -184,6 +184,25 @@ static void *line_kva(const struct ex_set *set, unsigned way)
 	return (char *)ec.buf.va + (uint64_t)line_index(set, way) * EXCACHE_LINE;
 }
 
+/*
+ * Makes this CPU see the code a memory node just wrote into an executable
+ * line. The line's bytes came by RDMA, which on the emulated fabric is
+ * fabricd writing the window from outside the VM; QEMU's TCG keeps the
+ * code it translated from a physical page until a CPU of the VM writes
+ * that page, so without a write here a line reused for another program's
+ * text would run the translations of the code it held before. Storing
+ * every word back (same value, volatile so it happens) is that write; a
+ * real RDMA NIC, or KVM, keeps instruction fetch coherent with DMA, and
+ * there this is a 4 KiB copy per code miss.
+ */
+static void line_code_written(const struct ex_set *set, unsigned way)
+{
+	volatile uint64_t *w = line_kva(set, way);
+
+	for (unsigned i = 0; i < EXCACHE_LINE / sizeof(*w); i++)
+		w[i] = w[i];
+}
+
 /* USPACE_* rights for a VMA's PROT_* (read is always implied on x86). */
 static unsigned rights_of_prot(uint32_t prot)
 {
@@ -570,6 +589,8 @@ static int fill_line(struct process *p, struct ex_set *set, unsigned way, uint64
 		COUNT(p, zero_fills);
 	}
 	rights = rights_of_prot(rp.prot);
+	if ((rights & USPACE_EXEC) && !(rp.flags & MEM_MISS_ZERO))
+		line_code_written(set, way);
 	err = uspace_map(p->us, va, line_phys(set, way), rights);
 	if (err)
 		goto release;

@@ -6,10 +6,11 @@
  * Everything of a pipe is under its wait queue's lock, which is never
  * held while user memory is touched (a copy may take an ExCache miss and
  * sleep). So data goes through a bounce buffer per end: a reader takes
- * the read token (one reader at a time), copies bytes out of the ring
- * into its bounce buffer under the lock, copies them to user memory
- * without it, and only then consumes them, so a bad buffer (-EFAULT)
- * loses nothing. A writer takes the write token for its whole call, so
+ * the read token (one reader at a time), copies a chunk out of the ring
+ * into its bounce buffer under the lock, copies it to user memory
+ * without it, and only then consumes it, so a bad buffer (-EFAULT)
+ * loses nothing; it repeats while bytes are there, so a read returns
+ * everything available up to its length, as on Linux. A writer takes the write token for its whole call, so
  * the writes of two processes never interleave; one of at most
  * PIPE_BUF bytes is atomic (it waits for room for all of it), as POSIX
  * requires.
@@ -117,10 +118,16 @@ static int wait_readable(struct file *f, struct pipe *pp)
 	return 1;
 }
 
+/*
+ * Reads what is there, up to len, as Linux does: it sleeps only while the
+ * pipe is empty, then moves bounce-buffer chunks until len is reached or
+ * the pipe is empty again. A fault on a later chunk returns the bytes
+ * already moved.
+ */
 static long pipe_read(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 {
 	struct pipe *pp = f->priv;
-	uint32_t n = 0;
+	uint64_t done = 0;
 	long ret;
 
 	if (len == 0)
@@ -130,27 +137,30 @@ static long pipe_read(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 	if (ret)
 		goto unlock;
 	ret = wait_readable(f, pp);
-	if (ret > 0) {
-		n = min_u32(min_u32(len, pp->len), PIPE_BOUNCE);
+	while (ret > 0 && done < len && pp->len) {
+		uint32_t n = min_u32(min_u32(len - done, pp->len), PIPE_BOUNCE);
+
 		ring_peek(pp, 0, pp->rbounce, n);
+		spin_unlock(&pp->wq.lock);
+		if (copy_to_user(ubuf + done, pp->rbounce, n))
+			n = 0; /* nothing consumed */
+		spin_lock(&pp->wq.lock);
+		if (n == 0) {
+			ret = -EFAULT;
+			break;
+		}
+		pp->head = (pp->head + n) % PIPE_SIZE;
+		pp->len -= n;
+		done += n;
+		pipe_changed_locked(pp);
 	}
-	spin_unlock(&pp->wq.lock);
-	if (n && copy_to_user(ubuf, pp->rbounce, n)) {
-		n = 0; /* nothing consumed */
-		ret = -EFAULT;
-	}
-	spin_lock(&pp->wq.lock);
-	pp->head = (pp->head + n) % PIPE_SIZE;
-	pp->len -= n;
 	pp->reading = false;
 	pipe_changed_locked(pp);
-	if (ret > 0)
-		ret = n;
 unlock:
 	spin_unlock(&pp->wq.lock);
-	if (n)
+	if (done)
 		file_poll_event();
-	return ret;
+	return done ? (long)done : ret;
 }
 
 static unsigned pipe_read_poll(struct file *f)
