@@ -33,6 +33,10 @@ programs and scripts in /abi. Through `tessera run`:
     its cases one per "== section" of its output, plus stderr and the
     exit status, each equal to the host's line for line (a mismatch
     shows a unified diff, here and in the KTAP);
+  - on p2, a second processor whose ExCache is only 256 KiB: the three
+    programs again and again from one shell (exec churn), so that
+    ExCache lines keep changing from one program's text to another's
+    (QEMU must not run code translated from a line's previous page);
   - every node still ready, `tessera down`, no console log says "panic".
 
 Progress goes to stdout as it happens (each run can take minutes under
@@ -68,7 +72,10 @@ BUSYBOX = os.environ.get("BUSYBOX", "/bin/busybox")
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "HOME": "/", "TERM": "vt100",
                "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh", "PWD": "/"}
 VNODE = "vn1"
-NODES = ("p1", "m1", "s1", "g1")
+CHURN_VNODE = "vn2"  # on p2, whose ExCache is small
+CHURN_PROGRAMS = ("time", "misc", "signals")
+CHURN_ROUNDS = 5
+NODES = ("p1", "p2", "m1", "s1", "g1")
 UP_TIMEOUT = 240
 RUN_TIMEOUT = 300   # one program or script on p1 (TCG, every page through m1)
 HOST_TIMEOUT = 120
@@ -211,26 +218,29 @@ def make_tree(lay):
 
 
 class Runner:
-    """`tessera run` on p1 with progress lines, which stops trying once p1
-    is no longer ready (each later run fails at once, saying why)."""
+    """`tessera run` on a vNode's processor with progress lines, which
+    stops trying once that processor is no longer ready (each later run
+    there fails at once, saying why)."""
 
     def __init__(self, c):
         self.c = c
-        self.dead = None  # why p1 cannot run programs any more
+        self.dead = {}  # processor: why it cannot run programs any more
 
-    def run(self, *argv):
-        if self.dead:
-            return subprocess.CompletedProcess(argv, -998, "", self.dead)
+    def run(self, *argv, vnode=VNODE, node="p1"):
+        if node in self.dead:
+            return subprocess.CompletedProcess(argv, -998, "", self.dead[node])
         start = time.monotonic()
-        print(f"# run on p1: {' '.join(argv)}", flush=True)
-        p = self.c.run(VNODE, *argv, timeout=RUN_TIMEOUT)
+        print(f"# run on {node}: {' '.join(argv)}", flush=True)
+        p = self.c.run(vnode, *argv, timeout=RUN_TIMEOUT)
         print(f"#   exit {p.returncode} after {time.monotonic() - start:.1f} s", flush=True)
         if p.returncode in (255, -999):
             doc = self.c.status()
             states = {n["name"]: n["state"] for n in (doc or {}).get("nodes", [])}
-            if states.get("p1") != "ready":
-                self.dead = f"p1 is no longer ready ({states}) after {' '.join(argv)}"
-                print(f"# {self.dead}: the remaining runs fail at once", flush=True)
+            if states.get(node) != "ready":
+                self.dead[node] = (f"{node} is no longer ready ({states}) after "
+                                   f"{' '.join(argv)}")
+                print(f"# {self.dead[node]}: the remaining runs there fail at once",
+                      flush=True)
         return p
 
 
@@ -241,6 +251,18 @@ def test_busybox(t, r):
     p = r.run("/bin/sh", "-c", "echo $((6 * 7)) $HOME")
     t.check(p.returncode == 0 and p.stdout == "42 /\n",
             "/bin/sh -c: arithmetic and the environment", detail(p))
+
+
+def test_exec_churn(t, r):
+    """The ABI programs one after another on p2's small ExCache, from one
+    shell: each exit status 0, every round."""
+    loop = (f"for i in $(seq {CHURN_ROUNDS}); do for x in {' '.join(CHURN_PROGRAMS)}; do "
+            "/abi/$x /tmp >/dev/null 2>&1 || echo \"round $i: $x exit $?\"; done; done; "
+            "echo churned")
+    p = r.run("/bin/sh", "-c", loop, vnode=CHURN_VNODE, node="p2")
+    t.check(p.returncode == 0 and p.stdout == "churned\n",
+            f"p2 (256 KiB ExCache): {CHURN_ROUNDS} rounds of "
+            f"{', '.join(CHURN_PROGRAMS)} all exit 0", detail(p))
 
 
 def test_program(t, r, name, want):
@@ -318,10 +340,12 @@ def run(lay):
     for name in scrs:
         if name in want_s:
             test_script(t, r, name, want_s[name])
+    if not only or set(CHURN_PROGRAMS) <= only:
+        test_exec_churn(t, r)
     nodes = check_ready(t, c)
     p = cli("down", "--run-dir", run_dir, timeout=60)
     t.check(p.returncode == 0, "down: exit 0", detail(p))
-    t.check(sorted(nodes) == sorted(NODES), "status --json listed the manifest's 4 nodes",
+    t.check(sorted(nodes) == sorted(NODES), f"status --json listed the manifest's {len(NODES)} nodes",
             str(nodes))
     check_no_panic(t, run_dir, NODES)
 
