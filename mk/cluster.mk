@@ -43,9 +43,6 @@
 #                      each busybox script (tests/abi/*.sh) prints on p1
 #                      what it prints on the host; no panic in any console
 #                      log; KTAP -> $(RESULTS)/abi.tap (docs/testing.md)
-#   make run-busybox-demo  the default cluster running busybox: uname, ls
-#                      -l /, pipelines, files, memtest and the ExCache
-#                      counters (scripts/busybox_demo.sh; KEEP=1 keeps it up)
 #   make bench-memory  ExCache miss latency vs the RPC round trip, and the
 #                      slowdown of a sweep and a pointer chase with the
 #                      ExCache at 50% and 25% of the working set
@@ -104,15 +101,31 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 # The Linux ABI test programs (tests/abi/*.c): static Linux binaries too,
 # run on the host (the oracle) and on a vNode by tests/cluster/abi_test.py;
 # the busybox scripts (tests/abi/*.sh) go on the disk as they are.
+# A few are also built with glibc, static (NAME.glibc) and static-PIE
+# (NAME.glibc-pie): glibc's start-up and system call habits differ from
+# musl's (tests/cluster/abi_test.py's GLIBC_PROGRAMS names the same ones).
 ABI_DIR      := $(BUILD)/abi
 ABI_PROGRAMS := $(basename $(notdir $(wildcard tests/abi/*.c)))
-ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS))
+ABI_GLIBC    := time signals
+ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS)) \
+		$(foreach n,$(ABI_GLIBC),$(ABI_DIR)/$(n).glibc $(ABI_DIR)/$(n).glibc-pie)
 ABI_SCRIPTS  := $(wildcard tests/abi/*.sh)
+ABI_CFLAGS   := -std=gnu11 -O2 -g -Wall -Wextra -Werror
 
 $(ABI_DIR)/%: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")
-	$(Q)$(MUSL_GCC) -static -std=gnu11 -O2 -g -Wall -Wextra -Werror -o $@ $<
+	$(Q)$(MUSL_GCC) -static $(ABI_CFLAGS) -o $@ $<
+
+$(ABI_DIR)/%.glibc: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GLIBCC  $<")
+	$(Q)$(CC) -static $(ABI_CFLAGS) -o $@ $<
+
+$(ABI_DIR)/%.glibc-pie: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GLIBCC  $<")
+	$(Q)$(CC) -static-pie -fPIE $(ABI_CFLAGS) -o $@ $<
 
 # The default cluster's root file system tree (configs/default.yaml: disk
 # dir @build/rootfs, made by `tessera up` through this rule): the test
@@ -122,13 +135,7 @@ $(ROOTFS): $(USER_BINS) $(ABI_BINS) $(ABI_SCRIPTS) scripts/mkrootfs.sh scripts/m
 	@$(if $(Q),echo "  ROOTFS  $@")
 	$(Q)sh scripts/mkrootfs.sh $@ $(USER_BINS) --abi $(ABI_BINS) $(ABI_SCRIPTS)
 
-# The busybox demo (scripts/busybox_demo.sh), apart from `make run` until
-# the processor runs busybox (issue 7); KEEP=1 leaves the cluster up.
-run-busybox-demo: $(DEPS_STAMP)
-	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(ROOTFS)
-	KEEP=$(KEEP) sh scripts/busybox_demo.sh $(TESSERA) $(RUN_MANIFEST)
-
-.PHONY: user-programs abi-programs memory-test abi-test bench-memory rootfs run-busybox-demo
+.PHONY: user-programs abi-programs memory-test abi-test bench-memory rootfs
 user-programs: $(USER_BINS)
 abi-programs: $(ABI_BINS)
 rootfs: $(ROOTFS)

@@ -8,7 +8,7 @@ RUN_MANIFEST ?= configs/default.yaml
 
 .PHONY: run qemu debug iso
 run: $(BUILD)/.deps-ok
-	+$(Q)$(MAKE) --no-print-directory $(IMAGES) $(FABRICD) $(TESSERA)
+	+$(Q)$(MAKE) --no-print-directory $(IMAGES) $(FABRICD) $(TESSERA) $(BUILD)/rootfs
 	KEEP=$(KEEP) sh scripts/demo.sh $(TESSERA) $(RUN_MANIFEST)
 
 qemu: $(BUILD)/tessera-$(ROLE).elf

@@ -463,6 +463,17 @@ static long sys_gettimeofday(struct process *p, const uint64_t *a)
 	return 0;
 }
 
+/* time(tloc): the realtime clock's seconds, also stored at tloc if not
+ * NULL (glibc calls it where there is no vDSO). */
+static long sys_time(struct process *p, const uint64_t *a)
+{
+	int64_t t = (int64_t)(wall_clock_ns() / NS_PER_S);
+
+	if (a[0] && copy_to_user(a[0], &t, sizeof(t)))
+		return -EFAULT;
+	return t;
+}
+
 uint64_t syscall_timespec_ns(const struct k_timespec *ts)
 {
 	if ((uint64_t)ts->sec >= SYSCALL_NS_FOREVER / NS_PER_S)
@@ -659,6 +670,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(162, "sync", sys_sync),
 	SC(186, "gettid", sys_gettid),
 	SC(200, "tkill", sys_tkill),
+	SC(201, "time", sys_time),
 	SC(202, "futex", sys_futex), /* partial: wait and wake only */
 	SC(203, "sched_setaffinity", sys_sched_setaffinity), /* accepted, not enforced */
 	SC(204, "sched_getaffinity", sys_sched_getaffinity),

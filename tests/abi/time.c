@@ -47,6 +47,10 @@ static void test_clocks(void)
 		       "gettimeofday agrees with CLOCK_REALTIME");
 		t = time(NULL);
 		ABI_OK(t >= tv.tv_sec && t - tv.tv_sec < 60, "time() agrees with gettimeofday");
+		t = 0;
+		ABI_OK(syscall(SYS_time, &t) >= tv.tv_sec && t >= tv.tv_sec,
+		       "the time system call returns and stores the seconds");
+		ABI_ERR(syscall(SYS_time, (void *)8), EFAULT, "time into a bad pointer: EFAULT");
 	}
 	ABI_EQ(clock_getres(CLOCK_MONOTONIC, &res), 0, "clock_getres CLOCK_MONOTONIC");
 	ABI_OK(res.tv_sec == 0 && res.tv_nsec > 0 && res.tv_nsec <= 10000000,

@@ -71,6 +71,7 @@ BUSYBOX = os.environ.get("BUSYBOX", "/bin/busybox")
 # pcomponent/process.c's default_env: what every Tessera process starts with
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "HOME": "/", "TERM": "vt100",
                "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh", "PWD": "/"}
+GLIBC_PROGRAMS = ("time", "signals")  # also built with glibc (mk/cluster.mk's ABI_GLIBC)
 VNODE = "vn1"
 CHURN_VNODE = "vn2"  # on p2, whose ExCache is small
 CHURN_PROGRAMS = ("time", "misc", "signals")
@@ -85,8 +86,11 @@ CASE_RE = re.compile(r"^(ok|not ok) (\d+) - (.*?)(?:: (got .*|condition false.*)
 # ---------------------------------------------------------------- what to run
 
 def programs():
-    """The ABI programs' names (tests/abi/*.c), sorted."""
-    return sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(ABI_SRC, "*.c")))
+    """The ABI programs' names, sorted: one per tests/abi/*.c (musl), and
+    NAME.glibc, NAME.glibc-pie for those of GLIBC_PROGRAMS."""
+    names = [os.path.basename(p)[:-2] for p in glob.glob(os.path.join(ABI_SRC, "*.c"))]
+    return sorted(names + [f"{n}.{kind}" for n in GLIBC_PROGRAMS
+                           for kind in ("glibc", "glibc-pie")])
 
 
 def scripts():
