@@ -691,6 +691,9 @@ static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 	ctx.src_node = p->node;
 	ctx.src_generation = h.src_generation;
 	ctx.seq = h.seq;
+	/* a handler sets the fields it answers; the rest goes out zero, never
+	 * what an earlier reply left in the buffer */
+	memset(rh + 1, 0, op->rep_size);
 	status = op->fn(&ctx, in + sizeof(*env) + sizeof(h), rh + 1);
 	stat_add(&rn->stats.served);
 	rlen = (uint32_t)sizeof(*rh) + (status ? 0 : op->rep_size);
