@@ -100,7 +100,8 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 
 # The Linux ABI test programs (tests/abi/*.c): static Linux binaries too,
 # run on the host (the oracle) and on a vNode by tests/cluster/abi_test.py;
-# the busybox scripts (tests/abi/*.sh) go on the disk as they are.
+# the scripts (tests/abi/*.sh for busybox sh, *.bash for bash) go on the
+# disk as they are.
 # A few are also built with glibc, static (NAME.glibc) and static-PIE
 # (NAME.glibc-pie): glibc's start-up and system call habits differ from
 # musl's (tests/cluster/abi_test.py's GLIBC_PROGRAMS names the same ones).
@@ -109,7 +110,7 @@ ABI_PROGRAMS := $(basename $(notdir $(wildcard tests/abi/*.c)))
 ABI_GLIBC    := time signals
 ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS)) \
 		$(foreach n,$(ABI_GLIBC),$(ABI_DIR)/$(n).glibc $(ABI_DIR)/$(n).glibc-pie)
-ABI_SCRIPTS  := $(wildcard tests/abi/*.sh)
+ABI_SCRIPTS  := $(wildcard tests/abi/*.sh tests/abi/*.bash)
 ABI_CFLAGS   := -std=gnu11 -O2 -g -Wall -Wextra -Werror
 
 $(ABI_DIR)/%: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)

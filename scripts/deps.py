@@ -35,6 +35,7 @@ PACKAGES = {
     "libjansson-dev": "fabricd's stats JSON in the host CLI (tessera status)",
     "musl-tools": "static Linux test programs",
     "busybox-static": "static userland for vNodes",
+    "bash-static": "GNU bash for vNodes (the ABI tests' bash script)",
     "clang": "libFuzzer targets",
 }
 

@@ -11,7 +11,9 @@
 # and busybox: Debian's static build ($BUSYBOX, default /bin/busybox, the
 # package busybox-static) as /bin/busybox, with a symbolic link
 # /bin/APPLET -> busybox for every applet it has (/bin/sh among them),
-# except where a test program already has the name. The FILEs after
+# except where a test program already has the name; and GNU bash
+# ($BASH_STATIC, default /bin/bash-static, the package bash-static) as
+# /bin/bash. The FILEs after
 # --abi (the Linux ABI tests, tests/abi/: programs and busybox scripts)
 # go to OUT/abi, mode 0755. OUT/etc gets motd, passwd and group (root
 # only), OUT/tmp is an empty directory (mode 1777), OUT/dev, OUT/proc and
@@ -22,6 +24,7 @@ set -eu
 out=$1
 shift
 busybox=${BUSYBOX:-/bin/busybox}
+bash_static=${BASH_STATIC:-/bin/bash-static}
 tmp=$out.tmp
 rm -rf "$tmp"
 mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/tmp" "$tmp/abi" "$tmp/dev" "$tmp/proc" "$tmp/sys" \
@@ -40,7 +43,12 @@ if [ ! -x "$busybox" ]; then
 	echo "mkrootfs.sh: $busybox is missing (Debian package busybox-static; make deps)" >&2
 	exit 1
 fi
+if [ ! -x "$bash_static" ]; then
+	echo "mkrootfs.sh: $bash_static is missing (Debian package bash-static; make deps)" >&2
+	exit 1
+fi
 install -m 0755 "$busybox" "$tmp/bin/busybox"
+install -m 0755 "$bash_static" "$tmp/bin/bash"
 for applet in $("$busybox" --list); do
 	[ -e "$tmp/bin/$applet" ] || [ -L "$tmp/bin/$applet" ] || ln -s busybox "$tmp/bin/$applet"
 done

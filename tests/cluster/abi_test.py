@@ -13,7 +13,9 @@ The host (Linux) is the oracle. First, on this host:
     there, or the expectation itself is wrong (a failed "host:" check);
   - every busybox script (tests/abi/*.sh) runs under the same busybox
     that goes on the disk ($BUSYBOX, default /bin/busybox: Debian's
-    busybox-static), as `busybox sh SCRIPT DIR`, with PATH a directory of
+    busybox-static), as `busybox sh SCRIPT DIR`, and every bash script
+    (tests/abi/*.bash) under the same bash ($BASH_STATIC, default
+    /bin/bash-static: Debian's bash-static), with PATH a directory of
     links to that busybox: its stdout, stderr and exit status are what
     the vNode must give.
 
@@ -29,7 +31,8 @@ programs and scripts in /abi. Through `tessera run`:
     made ("ok N - what" must be there and "ok" on the vNode too; a check
     the vNode never printed, because the program died or hung, fails
     as "not run"), and its exit status 0;
-  - each script as `/bin/sh /abi/NAME.sh /tmp`: one result per script,
+  - each script as `/bin/sh /abi/NAME.sh /tmp` (a .bash one under
+    `/bin/bash`, Debian's bash-static): one result per script,
     its cases one per "== section" of its output, plus stderr and the
     exit status, each equal to the host's line for line (a mismatch
     shows a unified diff, here and in the KTAP);
@@ -68,6 +71,7 @@ ABI_SRC = os.path.join(ROOT, "tests", "abi")
 MANIFEST = os.path.join(HERE, "abi.yaml")
 MKROOTFS = os.path.join(ROOT, "scripts", "mkrootfs.sh")
 BUSYBOX = os.environ.get("BUSYBOX", "/bin/busybox")
+BASH = os.environ.get("BASH_STATIC", "/bin/bash-static")  # /bin/bash on the disk
 # pcomponent/process.c's default_env: what every Tessera process starts with
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "HOME": "/", "TERM": "vt100",
                "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh", "PWD": "/"}
@@ -93,9 +97,27 @@ def programs():
                            for kind in ("glibc", "glibc-pie")])
 
 
+# A script's suffix -> its shell on the host and on the vNode.
+SCRIPT_SHELLS = {".sh": ((BUSYBOX, "sh"), ("/bin/sh",)),
+                 ".bash": ((BASH,), ("/bin/bash",))}
+
+
 def scripts():
-    """The busybox scripts' names (tests/abi/*.sh, without .sh), sorted."""
-    return sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ABI_SRC, "*.sh")))
+    """The scripts' names (tests/abi/*.sh for busybox sh, *.bash for bash;
+    without the suffix), sorted."""
+    return sorted(os.path.splitext(os.path.basename(p))[0]
+                  for ext in SCRIPT_SHELLS for p in glob.glob(os.path.join(ABI_SRC, "*" + ext)))
+
+
+def script_file(name):
+    """NAME's file name in tests/abi/ (and /abi on the disk)."""
+    return next(name + ext for ext in SCRIPT_SHELLS
+                if os.path.exists(os.path.join(ABI_SRC, name + ext)))
+
+
+def script_shell(name, host):
+    """The argv prefix that runs NAME: on the host or on the vNode."""
+    return SCRIPT_SHELLS[os.path.splitext(script_file(name))[1]][0 if host else 1]
 
 
 def selected(names, only):
@@ -191,18 +213,19 @@ def host_programs(t, build, tmp, names):
 
 
 def host_scripts(t, tmp, names):
-    """Runs every script under BUSYBOX on the host; {name: (status,
+    """Runs every script on the host under its shell (busybox sh, or
+    bash), with busybox's applets as the commands; {name: (status,
     stdout, stderr)} for those that ended in time and printed "done NAME"."""
     path = host_bin(tmp)
-    busybox = os.path.join(path, "busybox")
     want = {}
     for name in names:
         work = os.path.join(tmp, "hostwork", name)
         os.makedirs(work)
-        st, out, err = host_run([busybox, "sh", os.path.join(ABI_SRC, name + ".sh"), work],
+        shell = script_shell(name, host=True)
+        st, out, err = host_run([*shell, os.path.join(ABI_SRC, script_file(name)), work],
                                 tmp, path=path)
         if t.check(st == 0 and out.endswith(f"done {name}\n"),
-                   f"host: {name}.sh runs to its end under {BUSYBOX}",
+                   f"host: {script_file(name)} runs to its end under {' '.join(shell)}",
                    f"exit {st}; stdout {out[-300:]!r}; stderr {err[-300:]!r}"):
             want[name] = (st, out, err)
     return want
@@ -214,9 +237,9 @@ def make_tree(lay):
     """The disk's tree, made as the default disk is; returns the manifest."""
     tree = os.path.join(lay.tmp, "tree")
     files = [os.path.join(lay.build, "abi", n) for n in programs()]
-    files += [os.path.join(ABI_SRC, n + ".sh") for n in scripts()]
+    files += [os.path.join(ABI_SRC, script_file(n)) for n in scripts()]
     subprocess.run(["sh", MKROOTFS, tree, "--abi", *files], check=True, timeout=120,
-                   env=dict(os.environ, BUSYBOX=BUSYBOX))
+                   env=dict(os.environ, BUSYBOX=BUSYBOX, BASH_STATIC=BASH))
     shutil.copy(MANIFEST, os.path.join(lay.tmp, "abi.yaml"))
     return os.path.join(lay.tmp, "abi.yaml")
 
@@ -287,27 +310,28 @@ def test_program(t, r, name, want):
 
 
 def test_script(t, r, name, want):
-    """One result for /abi/NAME.sh: each section, stderr and the exit
-    status equal to the host's."""
+    """One result for /abi/NAME.sh (or .bash): each section, stderr and
+    the exit status equal to the host's."""
     st, out, err = want
-    p = r.run("/bin/sh", f"/abi/{name}.sh", "/tmp")
+    label = script_file(name)
+    p = r.run(*script_shell(name, host=False), f"/abi/{label}", "/tmp")
     got_secs = dict(sections(p.stdout))
     cases = []
     for sec, lines in sections(out):
-        d = diff(lines, got_secs.get(sec, []), f"{name}.sh [{sec}]")
+        d = diff(lines, got_secs.get(sec, []), f"{label} [{sec}]")
         cases.append((not d, f"section '{sec}' as on the host", d))
         if d:
-            print(f"# {name}.sh, section '{sec}': host vs p1\n{d}", flush=True)
+            print(f"# {label}, section '{sec}': host vs p1\n{d}", flush=True)
     extra = [s for s in got_secs if s not in dict(sections(out))]
     if extra:
         cases.append((False, "no sections other than the host's", str(extra)))
-    d = diff(err.splitlines(), p.stderr.splitlines(), f"{name}.sh stderr")
+    d = diff(err.splitlines(), p.stderr.splitlines(), f"{label} stderr")
     if d:
-        print(f"# {name}.sh stderr: host vs p1\n{d}", flush=True)
+        print(f"# {label} stderr: host vs p1\n{d}", flush=True)
     # first, so that the result's reason shows a script that did not run
     cases.insert(0, (not d, "stderr as on the host", d))
     cases.insert(0, (p.returncode == st, f"exit status {st} as on the host", detail(p)))
-    return t.check_cases(f"{name}.sh: output as on the host", cases)
+    return t.check_cases(f"{label}: output as on the host", cases)
 
 
 def run(lay):
