@@ -155,6 +155,27 @@ struct vma *aspace_find_vma(struct aspace *as, uint64_t addr)
 	return vr ? vma_find(&vr->vmas, addr) : NULL;
 }
 
+struct vma *aspace_vma_from(struct aspace *as, uint64_t addr)
+{
+	for (uint64_t idx = addr < MEM_USER_TOP ? vr_index(addr) : VREGION_COUNT;
+	     idx < VREGION_COUNT; idx++) {
+		struct vregion *vr;
+		struct vma *v;
+
+		if (!as->dir[idx / VREGION_DIR2]) { /* a whole empty directory page */
+			idx = (idx / VREGION_DIR2 + 1) * VREGION_DIR2 - 1;
+			continue;
+		}
+		vr = as->dir[idx / VREGION_DIR2][idx % VREGION_DIR2];
+		if (!vr)
+			continue;
+		v = vma_first_from(&vr->vmas, addr);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
 bool aspace_range_free(struct aspace *as, uint64_t start, uint64_t end)
 {
 	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {

@@ -50,11 +50,12 @@
 #define VREGION_DIR2  (VREGION_COUNT / VREGION_DIR1)
 #define PMAP_FANOUT   512
 
-/* VMA flags (struct vma.flags): what a VMA is, for merging and logs. */
-#define VMA_IMAGE 0x1 /* an ELF segment */
-#define VMA_HEAP  0x2 /* brk */
-#define VMA_STACK 0x4
-#define VMA_ANON  0x8 /* mmap */
+/* VMA flags (struct vma.flags): what a VMA is, for merging, logs and
+ * MEM_MAPS (so the protocol's kinds). */
+#define VMA_IMAGE MEM_MAP_IMAGE /* an ELF segment */
+#define VMA_HEAP  MEM_MAP_HEAP	/* brk */
+#define VMA_STACK MEM_MAP_STACK
+#define VMA_ANON  MEM_MAP_ANON /* mmap */
 
 /* The end of the piece of [at, end) inside at's vRegion: range
  * operations walk a range piece by piece. */
@@ -114,6 +115,9 @@ bool aspace_local(struct aspace *as, uint64_t va);
 
 /* The VMA holding addr, or NULL. */
 struct vma *aspace_find_vma(struct aspace *as, uint64_t addr);
+/* The first VMA of as, in address order, that ends above addr; NULL if
+ * none. */
+struct vma *aspace_vma_from(struct aspace *as, uint64_t addr);
 /* True if no VMA meets [start, end) / every page of it has one. */
 bool aspace_range_free(struct aspace *as, uint64_t start, uint64_t end);
 bool aspace_range_covered(struct aspace *as, uint64_t start, uint64_t end);

@@ -356,3 +356,32 @@ RPC_HANDLER(MEM_BRK, struct mem_pid_req, struct mem_value)
 	space_leave(ms, p);
 	return 0;
 }
+
+/* The home's VMA list of the process, from rq->addr on (/proc/PID/maps). */
+RPC_HANDLER(MEM_MAPS, struct mem_pid_req, struct mem_maps)
+{
+	struct memserv *ms = memserv_of(ctx->rn);
+	struct mem_proc *p;
+	uint64_t at = rq->addr;
+	struct vma *v;
+	int err;
+
+	if (!ms)
+		return -ENODEV;
+	if (rq->reserved || at >= MEM_USER_TOP)
+		return -EINVAL;
+	err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
+	if (err)
+		return err;
+	while ((v = aspace_vma_from(p->as, at))) {
+		if (rp->n == MEM_MAPS_MAX) {
+			rp->more = 1;
+			break;
+		}
+		rp->e[rp->n++] = (struct mem_map_entry){v->start, v->end, v->prot, v->flags};
+		at = v->end;
+	}
+	space_leave(ms, p);
+	return 0;
+}
+

@@ -31,7 +31,9 @@
  *   /proc/version, filesystems, sys/kernel/{ostype,osrelease,hostname,
  *                           pid_max}
  *   /sys/devices/system/cpu/{online,possible,present}  "0-N"
- * No maps: the memory node has no call that lists a process's VMAs yet.
+ *   /proc/PID/maps          the home's VMAs (MEM_MAPS): ranges, rights,
+ *                           the executable's path on its segments, [heap],
+ *                           [stack]; offsets, devices and inodes 0
  * Another process's facts come from process_snapshot (copied under the
  * table lock); inode numbers are a hash of the path.
  */
@@ -47,14 +49,19 @@
 #include <kernel/errno.h>
 #include <kernel/mm.h>
 #include <kernel/time.h>
+#include <kernel/printk.h>
+#include <kernel/status.h>
 #include <kernel/uspace.h>
 #include <lib/printf.h>
+#include <net/rpc.h>
 #include <lib/string.h>
 #include <stdarg.h>
 
 #define PFS_NAME_MAX   24
 #define CLOCK_TICKS    100 /* per second: AT_CLKTCK */
 #define PFS_TEXT_FIRST 1024
+#define MAPS_NAME_COLUMN 73 /* where Linux starts a maps line's path */
+#define MAPS_TIMEOUT_NS	 (10 * NS_PER_S)
 
 /* ---- text buffers ------------------------------------------------------------------ */
 
@@ -399,11 +406,71 @@ static void gen_status(const struct pfs_ctx *c, struct pfs_text *t)
 	gen_cpu_online(c, t);
 }
 
+/* One /proc/PID/maps line for [start, end) of kind with prot. The
+ * offset, device and inode are 0: the home does not keep which part of
+ * which file a segment came from. */
+static void maps_line(const struct pfs_ctx *c, struct pfs_text *t,
+		      const struct mem_map_entry *e)
+{
+	const char *name = e->kind == MEM_MAP_IMAGE ? c->snap->exe
+			   : e->kind == MEM_MAP_HEAP ? "[heap]"
+			   : e->kind == MEM_MAP_STACK ? "[stack]"
+						      : "";
+	size_t before = t->len;
+
+	pt_printf(t, "%08llx-%08llx %c%c%cp 00000000 00:00 0", (unsigned long long)e->start,
+		  (unsigned long long)e->end, e->prot & MEM_PROT_READ ? 'r' : '-',
+		  e->prot & MEM_PROT_WRITE ? 'w' : '-', e->prot & MEM_PROT_EXEC ? 'x' : '-');
+	if (name[0])
+		pt_printf(t, "%*s%s", (int)(t->len - before < MAPS_NAME_COLUMN
+						  ? MAPS_NAME_COLUMN - (t->len - before) : 1),
+			  "", name);
+	pt_printf(t, "\n");
+}
+
+/* Linux's /proc/PID/maps from the home's VMAs (MEM_MAPS), the pieces of
+ * one mapping in consecutive vRegions joined again. Empty if the home
+ * does not answer. */
+static void gen_maps(const struct pfs_ctx *c, struct pfs_text *t)
+{
+	struct rpc_node *rn = status_rpc();
+	struct mem_pid_req rq = {.pid = c->snap->pid};
+	struct mem_map_entry cur = {0};
+	struct mem_maps *rp = kmalloc(sizeof(*rp));
+	int err = rn && rp ? 0 : -ENOMEM;
+
+	while (!err) {
+		err = rpc_call(rn, c->snap->home, MSG_MEM_MAPS, &rq, sizeof(rq), rp,
+			       sizeof(*rp), MAPS_TIMEOUT_NS);
+		for (uint32_t i = 0; !err && i < rp->n && i < MEM_MAPS_MAX; i++) {
+			const struct mem_map_entry *e = &rp->e[i];
+
+			if (cur.end == e->start && cur.prot == e->prot && cur.kind == e->kind) {
+				cur.end = e->end;
+				continue;
+			}
+			if (cur.end)
+				maps_line(c, t, &cur);
+			cur = *e;
+		}
+		if (err || !rp->more || !rp->n)
+			break;
+		rq.addr = rp->e[rp->n - 1].end;
+	}
+	if (cur.end)
+		maps_line(c, t, &cur);
+	if (err)
+		pr_warn("procfs: maps of pid %u from node %u: %s", c->snap->pid, c->snap->home,
+			errno_name(err));
+	kfree(rp);
+}
+
 static const struct pfs_node pid_nodes[] = {
 	{"exe", PFS_LINK, NULL},	     {"cwd", PFS_LINK, NULL},
 	{"fd", PFS_DIR, NULL},		     {"cmdline", PFS_TEXT, gen_cmdline},
 	{"comm", PFS_TEXT, gen_comm},	     {"stat", PFS_TEXT, gen_stat},
 	{"status", PFS_TEXT, gen_status},    {"mounts", PFS_TEXT, gen_mounts},
+	{"maps", PFS_TEXT, gen_maps},
 };
 #define NPID (sizeof(pid_nodes) / sizeof(pid_nodes[0]))
 

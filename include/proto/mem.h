@@ -199,9 +199,37 @@ _Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
 struct mem_pid_req {
 	uint32_t pid;
 	uint32_t reserved; /* 0 */
-	uint64_t addr;	   /* MEM_BRK only; 0 otherwise */
+	uint64_t addr;	   /* MEM_BRK: the new break; MEM_MAPS: where to start;
+			      0 otherwise */
 };
 _Static_assert(sizeof(struct mem_pid_req) == 16, "mem_pid_req wire size");
+
+/*
+ * MEM_MAPS (request: struct mem_pid_req, addr the address to start from;
+ * to the home): the process's VMAs that end above addr, in address
+ * order, at most MEM_MAPS_MAX of them; more set if others follow (ask
+ * again from the last one's end). A mapping that crosses vRegions comes
+ * as one entry per vRegion. For /proc/PID/maps.
+ */
+#define MEM_MAPS_MAX 64
+#define MEM_MAP_IMAGE 0x1 /* kind: an ELF segment of the executable */
+#define MEM_MAP_HEAP  0x2 /* the brk heap */
+#define MEM_MAP_STACK 0x4 /* the main stack */
+#define MEM_MAP_ANON  0x8 /* anonymous mmap */
+
+struct mem_map_entry {
+	uint64_t start, end; /* [start, end), page aligned */
+	uint32_t prot;	     /* MEM_PROT_* */
+	uint32_t kind;	     /* one MEM_MAP_* */
+};
+_Static_assert(sizeof(struct mem_map_entry) == 24, "mem_map_entry wire size");
+
+struct mem_maps {
+	uint32_t n;    /* entries used */
+	uint32_t more; /* 1: VMAs beyond the last entry */
+	struct mem_map_entry e[MEM_MAPS_MAX];
+};
+_Static_assert(sizeof(struct mem_maps) == 8 + 24 * MEM_MAPS_MAX, "mem_maps wire size");
 
 /* MEM_FORK (to the home of pid): child_pid (a pid of the same processor
  * with no address space on the home yet: else -EEXIST) gets a copy of

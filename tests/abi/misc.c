@@ -2,8 +2,9 @@
  * misc: the rest of what libc asks at start-up and small programs use.
  * uname, getrandom, getrlimit and prlimit64, sched_getaffinity, the ids,
  * umask, the devices /dev/null, /dev/zero and /dev/urandom, ioctl
- * TCGETS on what is not a terminal (ENOTTY), /proc/self/exe and the
- * errors of each.
+ * TCGETS on what is not a terminal (ENOTTY), /proc/self/exe,
+ * /proc/self/maps (a fresh mapping's exact line, the program's text, the
+ * stack) and the errors of each.
  *
  * Run with argv[0] an absolute path: /proc/self/exe must name it.
  *
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -150,6 +152,53 @@ static void test_tty_proc(const char *self)
 	}
 }
 
+/* Whether /proc/self/maps has a line that starts with start and holds
+ * every one of the words (a NULL-ended list). */
+static int maps_has(const char *start, ...)
+{
+	char line[512];
+	int found = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		va_list ap;
+		const char *w;
+
+		if (strncmp(line, start, strlen(start)) != 0)
+			continue;
+		found = 1;
+		va_start(ap, start);
+		while ((w = va_arg(ap, const char *)))
+			found &= strstr(line, w) != NULL;
+		va_end(ap);
+	}
+	fclose(f);
+	return found;
+}
+
+static void test_maps(const char *self)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, 3 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char want[64];
+
+	ABI_OK(m != MAP_FAILED, "mmap 3 read-only pages");
+	snprintf(want, sizeof(want), "%08lx-%08lx r--p ", (unsigned long)m,
+		 (unsigned long)(m + 3 * page));
+	ABI_OK(maps_has(want, (char *)NULL), "/proc/self/maps: the mapping's exact line");
+	mprotect(m + page, page, PROT_READ | PROT_WRITE);
+	snprintf(want, sizeof(want), "%08lx-%08lx rw-p ", (unsigned long)(m + page),
+		 (unsigned long)(m + 2 * page));
+	ABI_OK(maps_has(want, (char *)NULL), "/proc/self/maps: an mprotect splits it");
+	munmap(m, 3 * page);
+	ABI_OK(!maps_has(want, (char *)NULL), "/proc/self/maps: gone after munmap");
+	ABI_OK(maps_has("", " r-xp ", self, (char *)NULL),
+	       "/proc/self/maps: the program's text, r-xp, with its path");
+	ABI_OK(maps_has("", " rw-p ", "[stack]", (char *)NULL), "/proc/self/maps: [stack], rw-p");
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -161,5 +210,6 @@ int main(int argc, char **argv)
 	test_ids();
 	test_devices();
 	test_tty_proc(argv[0]);
+	test_maps(argv[0]);
 	return abi_done();
 }
