@@ -762,12 +762,15 @@ KTEST(rpc_pool_flow_control)
 	pool_callers_init(c, N, p.rn[0], b, MSG_RPC_SLEEP, 1);
 	pool_callers_start(c, t, N);
 	/* Slots are reposted only once their reply is out: with every
-	 * request held, the callers past RPC_RECV_DEPTH get RNR. */
+	 * request held, the callers past RPC_RECV_DEPTH get RNR. Wait for
+	 * both that and the workers to be in their handlers (an RNR can come
+	 * before a worker has taken its first request). */
 	end = clock_ns() + POOL_WAIT_NS;
 	do {
 		thread_sleep_ns(NS_PER_MS);
 		rpc_get_stats(p.rn[0], &st);
-	} while (!st.rnr_retries && clock_ns() < end);
+	} while ((!st.rnr_retries || rpc_sleep_running(NULL, false) < WORKERS) &&
+		 clock_ns() < end);
 	KT_EXPECT(st.rnr_retries > 0);
 	KT_EXPECT_EQ(rpc_sleep_running(NULL, false), WORKERS);
 	rpc_sleep_hold(false);
