@@ -387,11 +387,11 @@ KTEST(proc_signal_wait_interrupted_and_masks)
 	KT_EXPECT_EQ(c->pgid, root->pgid);
 
 	/* a blocked signal stays pending and interrupts nothing */
-	root->sig->blocked = SIG_BIT(SIGUSR1);
+	root->threads[0].sig->blocked = SIG_BIT(SIGUSR1);
 	send_locked(root, SIGUSR1);
 	KT_EXPECT(!signal_pending(root));
 	KT_EXPECT_EQ(root->sig->pending, SIG_BIT(SIGUSR1));
-	root->sig->blocked = 0;
+	root->threads[0].sig->blocked = 0;
 	KT_EXPECT(signal_pending(root));
 	root->sig->pending = 0;
 
