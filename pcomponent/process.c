@@ -8,9 +8,31 @@
  * vNode's memory nodes) to the home, which reads the ELF from its storage
  * node and builds the image and the initial stack; create the uspace
  * (empty: every page comes in by an ExCache miss), then a detached kernel
- * thread that becomes a user thread (uthread_attach, with the process as
- * its owner tag: process_current() is uthread_owner()) and enters user
- * mode at the reply's entry and sp.
+ * thread that becomes a user thread (uthread_attach, with its thread slot
+ * as its owner tag: process_self() is uthread_owner(), process_current()
+ * its process) and enters user mode at the reply's entry and sp.
+ *
+ * Threads (process_clone_thread, at a clone with CLONE_THREAD): a slot
+ * of p->threads with a tid from the pid space, a signal state (the
+ * caller's mask), a snapshot of the caller's registers (rax 0, the new
+ * stack and TLS) and a detached kernel thread (thread_main) that
+ * attaches to p's uspace, fills in its slot's kthread under p->tlock and
+ * reports back before clone returns (so a failure is still the caller's
+ * to undo). The slots, their kthread and tid, nthreads and the exit
+ * marks change under tlock; a sender of signals interrupts kernel
+ * threads under it, so never one that has exited.
+ *
+ * Leaving (thread_leave): a thread detaches, clears its slot, hands the
+ * process's pending signals on, and exits; the last one tears the
+ * process down (process_teardown, below). exit(2) leaves alone
+ * (process_thread_exit: clear_child_tid and its futex wake first);
+ * exit_group and fatal signals (process_exit) mark p exiting and
+ * interrupt the other threads, which leave at their next return to the
+ * kernel (process_check_exit, from signal_deliver) or wake from their
+ * interruptible sleep; execve's process_dethread ends the others the
+ * same way but stays, and waits on the table's queue until they are
+ * gone. Once a thread has counted itself out it touches p no more: the
+ * last one may free it at any moment.
  *
  * Families. The processes forked from one `run` share its hostlink run
  * (their fds 1 and 2) through a struct process_family on process_run's
@@ -21,7 +43,7 @@
  * process does with the family is the decrement, under the table lock,
  * with the wake-up; nothing touches the family after that.
  *
- * fork (process_fork, in the parent's thread at the syscall): a child
+ * fork (process_fork, in the calling thread at the syscall): a child
  * struct (new pid, same home, run, family, break), excache_fork (the
  * parent's dirty lines written back, fresh ranges and owners copied),
  * MEM_FORK to the home, a uspace, a snapshot of the parent's registers
@@ -31,10 +53,10 @@
  * child, its uspace, slot and struct. The child is linked into the tree
  * before its thread exists (it may exit before fork returns).
  *
- * Exit (process_exit, in the process's own thread: exit, exit_group, or
- * a fatal exception): drop every ExCache line of the process without
- * write-back (the address space is going away), MEM_EXIT to the home
- * (which frees every frame and VMA), detach from the uspace, destroy it;
+ * Teardown (process_teardown, in the process's last thread, detached
+ * already): drop every ExCache line of the process without write-back
+ * (the address space is going away), MEM_EXIT to the home (which frees
+ * every frame and VMA), destroy the uspace;
  * then, under the table lock: its children lose their parent (its zombie
  * children are freed, the running ones free themselves when they exit:
  * no init process to adopt them yet), it becomes a zombie with its wait
@@ -276,6 +298,8 @@ static struct process *process_alloc(void)
 	list_init(&p->sibling);
 	p->state = PROCESS_RUNNING;
 	spin_init(&p->tlock, "threads");
+	completion_init(&p->brk_lock);
+	complete(&p->brk_lock); /* its one token */
 	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
 		p->threads[i].proc = p;
 	return p;

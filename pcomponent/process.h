@@ -17,6 +17,7 @@
 
 #include <kernel/hostlink.h>
 #include <kernel/spinlock.h>
+#include <kernel/wait.h>
 #include <lib/list.h>
 #include <proto/mem.h>
 #include <proto/tessera_sys.h>
@@ -123,7 +124,9 @@ struct process {
 	uint64_t entry, sp;	  /* from MEM_EXEC (fork: the parent's); the process's
 				     thread changes them at execve */
 	uint64_t brk_start;	  /* lowest break; set at exec */
-	uint64_t brk;		  /* current break; the process's thread only */
+	uint64_t brk;		  /* current break; brk_lock */
+	struct completion brk_lock; /* a sleeping lock (one token): brk calls of
+				       the threads one at a time */
 	struct spinlock tlock;	  /* the threads lock: nthreads, the slots' tid and
 				     kthread, exiting, dethread, exit_status; taken
 				     under the table lock, a signal lock under it */

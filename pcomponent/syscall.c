@@ -412,16 +412,21 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 
 	if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED) || !(flags & MAP_PRIVATE))
 		return -ENODEV; /* file and shared mappings: not yet */
+	bool replace = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
+
 	if (!len || len > MEM_USER_TOP)
 		return -EINVAL;
-	if ((flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE)) {
+	if (replace) {
 		if (!user_range_ok(addr, len))
 			return -EINVAL;
 		/* the pages it replaces are thrown away */
+		excache_vm_begin(p);
 		excache_fresh_remove(p, addr, addr + page_up(len));
 		excache_drop_range(p, addr, addr + len, false);
 	}
 	r = mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
+	if (replace)
+		excache_vm_end(p);
 	if (r >= 0 && !((uint64_t)r & PAGE_MASK) && (uint64_t)r < MEM_USER_TOP &&
 	    page_up(len) <= MEM_USER_TOP - (uint64_t)r)
 		excache_fresh_add(p, (uint64_t)r, (uint64_t)r + page_up(len), (uint32_t)a[2]);
@@ -430,11 +435,16 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 
 static long sys_munmap(struct process *p, const uint64_t *a)
 {
+	long r;
+
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	excache_vm_begin(p); /* other threads' misses meanwhile are redone */
 	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	excache_drop_range(p, a[0], a[0] + a[1], false);
-	return mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
+	r = mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
+	excache_vm_end(p);
+	return r;
 }
 
 /* A range that stops being fresh stays so: its written pages are only
@@ -443,29 +453,37 @@ static long sys_mprotect(struct process *p, const uint64_t *a)
 {
 	int err;
 
+	long r;
+
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	excache_vm_begin(p);
 	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	err = excache_drop_range(p, a[0], a[0] + a[1], true);
-	if (err)
-		return err;
-	return mem_map_call(p, MSG_MEM_MPROTECT, a[0], a[1], (uint32_t)a[2], 0);
+	r = err ? err : mem_map_call(p, MSG_MEM_MPROTECT, a[0], a[1], (uint32_t)a[2], 0);
+	excache_vm_end(p);
+	return r;
 }
 
-static long sys_brk(struct process *p, const uint64_t *a)
+/* brk's core, under p's brk_lock. */
+static long brk_locked(struct process *p, const uint64_t *a)
 {
 	struct mem_pid_req rq = {.pid = p->pid, .addr = a[0]};
 	struct mem_value rp;
 	int err;
 
 	uint64_t old = p->brk;
+	bool shrink = a[0] >= p->brk_start && a[0] < p->brk;
 
 	/* a shrink that the home will accept: its pages go, unwritten back */
-	if (a[0] >= p->brk_start && a[0] < p->brk) {
+	if (shrink) {
+		excache_vm_begin(p);
 		excache_fresh_remove(p, page_up(a[0]), page_up(p->brk));
 		excache_drop_range(p, page_up(a[0]), p->brk + PAGE_MASK, false);
 	}
 	err = process_mem_call(p, MSG_MEM_BRK, &rq, sizeof(rq), &rp, sizeof(rp));
+	if (shrink)
+		excache_vm_end(p);
 	if (err)
 		return (long)p->brk; /* Linux's brk never fails: the old break */
 	if (rp.value < MEM_USER_TOP)
@@ -475,6 +493,16 @@ static long sys_brk(struct process *p, const uint64_t *a)
 		excache_fresh_add(p, page_up(old), page_up(p->brk),
 				  MEM_PROT_READ | MEM_PROT_WRITE);
 	return (long)p->brk;
+}
+
+static long sys_brk(struct process *p, const uint64_t *a)
+{
+	long r;
+
+	wait_for_completion(&p->brk_lock); /* threads: one brk at a time */
+	r = brk_locked(p, a);
+	complete(&p->brk_lock);
+	return r;
 }
 
 /* ---- time ----------------------------------------------------------------------- */
@@ -660,7 +688,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(38, "setitimer", sys_setitimer), /* partial: ITIMER_REAL only */
 	SC(39, "getpid", sys_getpid),
 	SC(40, "sendfile", sys_sendfile),   /* partial: between regular files only */
-	SC(56, "clone", sys_clone),
+	SC(56, "clone", sys_clone), /* threads and forks (not vfork-like CLONE_VM) */
 	SC(57, "fork", sys_fork),
 	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
 	SC(59, "execve", sys_execve),
