@@ -10,7 +10,10 @@
  *                         __thread variables distinct per thread, gettid
  *                         distinct and getpid the same everywhere, memory
  *                         written by all threads at once (pages shared by
- *                         every thread, so their misses race), clone's
+ *                         every thread, so their misses race), large
+ *                         callocs freed at once by every thread (mmap and
+ *                         munmap racing other threads' misses: each reads
+ *                         as zeros), clone's
  *                         flag refusals (EINVAL), a signal to one thread
  *                         (tgkill) and a process-directed one taken by the
  *                         only thread that does not block it, and a fork
@@ -41,6 +44,8 @@
 #define ITEMS	   2000
 #define RING	   4
 #define SHARED_MB  2
+#define CHURN_ROUNDS 40
+#define CHURN_BYTES  (192 * 1024)
 
 static unsigned failures;
 
@@ -89,7 +94,31 @@ static void shared_write(int i)
 		shared[off] = (unsigned char)(off * 7 + 3);
 }
 
-static void *worker_main(void *arg __attribute__((unused)))
+/* Large callocs (mmap'd by musl) freed at once (munmap'd), by every
+ * thread at the same time: each must read as zeros. The count of bad
+ * bytes seen. */
+static int calloc_churn(int i)
+{
+	int bad = 0;
+
+	for (int k = 0; k < CHURN_ROUNDS; k++) {
+		size_t n = CHURN_BYTES + (size_t)(i * 4096 + k * 512);
+		unsigned char *m = calloc(1, n);
+
+		if (!m)
+			return 1;
+		for (size_t off = 0; off < n; off += 64) {
+			bad += m[off] != 0;
+			m[off] = (unsigned char)(i + 1);
+		}
+		free(m);
+	}
+	return bad;
+}
+
+static int churn_bad[NTHREADS];
+
+static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	int i = w->index;
@@ -109,6 +138,7 @@ static void *worker_main(void *arg __attribute__((unused)))
 	tls_ok[i] = tls_ok[i] && tls_value == 1000ul * (unsigned long)(i + 1) &&
 		    tls_zero == i + 1;
 	shared_write(i);
+	churn_bad[i] = calloc_churn(i);
 	barrier_slot[i] = (unsigned long)(i + 1) * (unsigned long)(i + 1);
 	pthread_barrier_wait(&barrier);
 	for (int k = 0; k < NTHREADS; k++)
@@ -310,6 +340,7 @@ static int main_case(void)
 			tids_ok &= tids[i] != tids[j];
 		tls_all &= tls_ok[i];
 		seen_ok &= barrier_seen[i] == barrier_seen[0];
+		mem_ok &= churn_bad[i] == 0;
 	}
 	for (size_t off = 0; off < n; off++) {
 		unsigned char want = off % (NTHREADS * 61) < NTHREADS
