@@ -90,7 +90,7 @@ storage-test: $(DEPS_STAMP)
 # The memory path's test programs: ordinary static Linux binaries, so the
 # host runs them too (that is where the tests get the expected output).
 USER_DIR      := $(BUILD)/user
-USER_PROGRAMS := memtest mmaptest faulttest pattern membench spantest forktest pipetest futextest filetest exectest sigtest cattest
+USER_PROGRAMS := memtest mmaptest faulttest pattern membench spantest forktest pipetest futextest filetest exectest sigtest cattest threadtest
 USER_BINS     := $(addprefix $(USER_DIR)/,$(USER_PROGRAMS))
 
 $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DEPS_STAMP)

@@ -34,7 +34,15 @@
  *      answered is recorded as the vRegion's owner, and in the line;
  *   7. map the line with the reply's (or the range's) prot (write only
  *      with PROT_WRITE, execute only with PROT_EXEC) and unlock.
- * Misses in different sets run at once (2 CPUs, several processes).
+ * Misses in different sets run at once (2 CPUs, several processes, the
+ * threads of one process). Two threads of a process that miss on the
+ * same page meet at the set lock: the second finds the line (step 2).
+ * A miss that overlaps an address-space change of its process (another
+ * thread's munmap, mprotect, MAP_FIXED or brk shrink: excache_vm_begin
+ * .. excache_vm_end) may have fetched the page as it was before the
+ * change, after the change's drop: it drops the line again (writing it
+ * back if dirty) and the access is retried (a prefetch is abandoned), so
+ * no line outlives the mapping it was fetched under.
  *
  * Owners never change while a process lives (include/proto/mem.h), so
  * the owner table is a cache of hints: when full it replaces round-robin;
@@ -84,6 +92,7 @@
 #include <kernel/errno.h>
 #include <kernel/mm.h>
 #include <kernel/printk.h>
+#include <kernel/sched.h>
 #include <kernel/status.h>
 #include <kernel/time.h>
 #include <kernel/uspace.h>
@@ -628,10 +637,33 @@ static int fresh_fill(struct process *p, struct ex_set *set, unsigned way, uint6
 	return 0;
 }
 
-/* Brings p's page va into the cache (prefetch: ahead of use). */
+static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool writeback);
+
+void excache_vm_begin(struct process *p)
+{
+	__atomic_fetch_add(&p->ec.vm_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+void excache_vm_end(struct process *p)
+{
+	__atomic_fetch_add(&p->ec.vm_seq, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_sub(&p->ec.vm_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Whether an address-space change of p is under way, or one began and
+ * ended since vm_seq was seq. */
+static bool vm_changed(struct process *p, uint64_t seq)
+{
+	return __atomic_load_n(&p->ec.vm_busy, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&p->ec.vm_seq, __ATOMIC_SEQ_CST) != seq;
+}
+
+/* Brings p's page va into the cache (prefetch: ahead of use). -EAGAIN:
+ * it raced an address-space change and must be tried again. */
 static int fetch(struct process *p, uint64_t va, unsigned access, bool prefetch)
 {
 	struct ex_set *set = set_of(p->pid, va);
+	uint64_t seq = __atomic_load_n(&p->ec.vm_seq, __ATOMIC_SEQ_CST);
 	struct piggyback pb;
 	struct plan pl;
 	int way, err;
@@ -660,6 +692,10 @@ static int fetch(struct process *p, uint64_t va, unsigned access, bool prefetch)
 	else
 		err = fill_line(p, set, (unsigned)way, va, access, prefetch, pl.node,
 				&pb);
+	if (!err && vm_changed(p, seq)) {
+		drop_line(p, set, (unsigned)way, true); /* a failed store stays mapped */
+		err = -EAGAIN;
+	}
 unlock:
 	set_unlock(set);
 	return err;
@@ -669,14 +705,15 @@ unlock:
 static void maybe_prefetch(struct process *p, uint64_t va)
 {
 	uint64_t vpn = va / EXCACHE_LINE;
-	bool sequential = p->ec.last_miss_vpn + 1 == vpn;
+	uint64_t last = __atomic_exchange_n(&p->ec.last_miss_vpn, vpn, __ATOMIC_RELAXED);
 
-	p->ec.last_miss_vpn = vpn;
-	if (!ec.prefetch || !sequential || va + EXCACHE_LINE >= MEM_USER_TOP)
+	if (!ec.prefetch || last + 1 != vpn || va + EXCACHE_LINE >= MEM_USER_TOP)
 		return;
-	/* errors (no VMA there, no read right, a fresh page) mean no prefetch */
+	/* errors (no VMA there, no read right, a fresh page, a race with an
+	 * address-space change) mean no prefetch */
 	if (fetch(p, va + EXCACHE_LINE, USPACE_READ, true) == 0)
-		p->ec.last_miss_vpn = vpn + 1; /* a miss on p + 2 is sequential too */
+		/* a miss on p + 2 is sequential too */
+		__atomic_store_n(&p->ec.last_miss_vpn, vpn + 1, __ATOMIC_RELAXED);
 }
 
 int excache_fault(struct process *p, uint64_t addr, unsigned access)
@@ -689,6 +726,10 @@ int excache_fault(struct process *p, uint64_t addr, unsigned access)
 	if (va < MEM_USER_BASE || va >= MEM_USER_TOP)
 		return -EFAULT;
 	err = fetch(p, va, access, false);
+	if (err == -EAGAIN) {
+		thread_yield(); /* let the change finish; the access faults again */
+		return 0;
+	}
 	if (!err)
 		maybe_prefetch(p, va);
 	return err;

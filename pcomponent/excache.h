@@ -38,8 +38,12 @@ struct excache_proc {
 	unsigned owner_next; /* round-robin slot to replace when full */
 	struct excache_fresh fresh[EXCACHE_FRESH]; /* excache_fresh.h's set */
 	unsigned nfresh;
-	uint64_t last_miss_vpn;		     /* prefetch's sequence detector; the
-						faulting thread only (one thread) */
+	uint64_t last_miss_vpn;		     /* prefetch's sequence detector; atomic
+						(threads race on it: a hint only) */
+	/* address-space changes under way and done (excache_vm_begin/end);
+	 * atomics */
+	uint32_t vm_busy;
+	uint64_t vm_seq;
 	struct tessera_excache_counters ctr; /* atomics */
 };
 
@@ -62,6 +66,18 @@ void excache_proc_init(struct excache_proc *ep, uint16_t home);
  */
 void excache_fresh_add(struct process *p, uint64_t start, uint64_t end, uint32_t prot);
 void excache_fresh_remove(struct process *p, uint64_t start, uint64_t end);
+
+/*
+ * An address-space change of p (munmap, mprotect, mmap MAP_FIXED, brk
+ * shrink) brackets its drop of lines and its call to the home with
+ * excache_vm_begin and excache_vm_end. A miss by another thread of p
+ * that overlaps the bracket (its page could have been fetched between
+ * the drop and the home's change, so with the old mapping) drops what
+ * it fetched (writing it back if dirty) and is retried: a demand miss
+ * retries the access once the change is done, a prefetch is abandoned.
+ */
+void excache_vm_begin(struct process *p);
+void excache_vm_end(struct process *p);
 
 /*
  * fork, on the processor side: stores every dirty line of parent on its

@@ -15,7 +15,13 @@
  *   2. resolve the path (file_resolve: relative to dirfd or the working
  *      directory) and follow a /proc link (/proc/self/exe is how busybox
  *      re-executes itself in every pipeline): procfs_readlink;
- *   3. write back the process's dirty ExCache lines (the lines stay,
+ *   3. end the process's other threads (process_dethread, Linux's
+ *      de_thread; the caller's tid becomes the pid) and wait until they
+ *      are gone. Linux does this only once the new image is known to
+ *      load, so an exec that then fails (ENOEXEC from the home, an
+ *      E2BIG) leaves the others running there; here they are gone
+ *      already (they must not run while the image changes under them);
+ *      then write back the process's dirty ExCache lines (the lines stay,
  *      clean): if the exec fails they are still the old image's; if it
  *      succeeds they can be thrown away, and no eviction in between can
  *      store an old page into the new image (a clean line is never
@@ -305,6 +311,8 @@ static void exec_enter_frame(struct trap_frame *tf, uint64_t entry, uint64_t sp)
 /* Step 5: p runs the new image from the syscall's return on. */
 static void exec_commit(struct process *p, const struct mem_exec_req *rq, const char *given)
 {
+	struct pthread_info *self = process_self(p);
+
 	excache_exec(p);
 	fd_table_exec(p->files);
 	signal_exec(p);
@@ -312,9 +320,9 @@ static void exec_commit(struct process *p, const struct mem_exec_req *rq, const 
 	strlcpy(p->path, rq->path, sizeof(p->path));
 	set_comm(p, given[0] ? given : rq->path);
 	set_cmdline(p, rq);
-	p->threads[0].clear_child_tid = 0; /* the old memory is gone */
-	p->threads[0].robust_list = p->threads[0].robust_len = 0;
-	exec_enter_frame(p->threads[0].tf, p->entry, p->sp);
+	self->clear_child_tid = 0; /* the old memory is gone */
+	self->robust_list = self->robust_len = 0;
+	exec_enter_frame(self->tf, p->entry, p->sp);
 	user_reset_fpu();
 }
 
@@ -326,7 +334,7 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 	struct mem_exec_reply rp;
 	int err = -ENOMEM;
 
-	if (!p->threads[0].tf) {
+	if (!process_self(p)->tf) {
 		err = -EINVAL;
 		goto free;
 	}
@@ -335,6 +343,7 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 	err = exec_build_req(p, dirfd, upath, uargv, uenvp, flags, rq, given);
 	if (err)
 		goto free;
+	process_dethread(p); /* the other threads end (or we do) */
 	err = excache_exec_prepare(p);
 	if (err)
 		goto free;

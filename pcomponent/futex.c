@@ -3,8 +3,7 @@
  * and their _BITSET forms, private or not, with timeouts.
  *
  * A futex is named by its address space and user address: the struct
- * process (one address space per process until threads share one) and
- * uaddr. Without shared memory between processes, a "shared" futex has
+ * process (its threads share its address space) and uaddr. Without shared memory between processes, a "shared" futex has
  * the same name as a private one. Waiters sit on a stack-allocated
  * struct futex_waiter in one of FUTEX_BUCKETS hashed lists.
  *
@@ -150,6 +149,11 @@ static long futex_wake(struct process *p, uint64_t uaddr, uint32_t n, uint32_t b
 	}
 	spin_unlock(&b->lock);
 	return woken;
+}
+
+long futex_wake_addr(struct process *p, uint64_t uaddr, uint32_t n)
+{
+	return futex_wake(p, uaddr, n, FUTEX_BITSET_MATCH_ANY);
 }
 
 /* futex(uaddr, op, val, timeout, uaddr2, val3) */

@@ -15,4 +15,8 @@ void futex_init(void);
  * FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET (others ENOSYS). */
 long sys_futex(struct process *p, const uint64_t *a);
 
+/* FUTEX_WAKE from the kernel (a thread's exit, CLONE_CHILD_CLEARTID):
+ * wakes up to n waiters on p's word at uaddr; how many it woke. */
+long futex_wake_addr(struct process *p, uint64_t uaddr, uint32_t n);
+
 #endif

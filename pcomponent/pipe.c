@@ -187,7 +187,7 @@ static long broken_pipe(void)
 	if (p) {
 		struct signal_info si = {.signo = SIGPIPE, .code = SI_USER, .pid = p->pid};
 
-		signal_send(p, &si);
+		signal_send_thread(p, process_self(p)->tid, &si); /* the writer's, as Linux */
 	}
 	return -EPIPE;
 }

@@ -8,9 +8,31 @@
  * vNode's memory nodes) to the home, which reads the ELF from its storage
  * node and builds the image and the initial stack; create the uspace
  * (empty: every page comes in by an ExCache miss), then a detached kernel
- * thread that becomes a user thread (uthread_attach, with the process as
- * its owner tag: process_current() is uthread_owner()) and enters user
- * mode at the reply's entry and sp.
+ * thread that becomes a user thread (uthread_attach, with its thread slot
+ * as its owner tag: process_self() is uthread_owner(), process_current()
+ * its process) and enters user mode at the reply's entry and sp.
+ *
+ * Threads (process_clone_thread, at a clone with CLONE_THREAD): a slot
+ * of p->threads with a tid from the pid space, a signal state (the
+ * caller's mask), a snapshot of the caller's registers (rax 0, the new
+ * stack and TLS) and a detached kernel thread (thread_main) that
+ * attaches to p's uspace, fills in its slot's kthread under p->tlock and
+ * reports back before clone returns (so a failure is still the caller's
+ * to undo). The slots, their kthread and tid, nthreads and the exit
+ * marks change under tlock; a sender of signals interrupts kernel
+ * threads under it, so never one that has exited.
+ *
+ * Leaving (thread_leave): a thread detaches, clears its slot, hands the
+ * process's pending signals on, and exits; the last one tears the
+ * process down (process_teardown, below). exit(2) leaves alone
+ * (process_thread_exit: clear_child_tid and its futex wake first);
+ * exit_group and fatal signals (process_exit) mark p exiting and
+ * interrupt the other threads, which leave at their next return to the
+ * kernel (process_check_exit, from signal_deliver) or wake from their
+ * interruptible sleep; execve's process_dethread ends the others the
+ * same way but stays, and waits on the table's queue until they are
+ * gone. Once a thread has counted itself out it touches p no more: the
+ * last one may free it at any moment.
  *
  * Families. The processes forked from one `run` share its hostlink run
  * (their fds 1 and 2) through a struct process_family on process_run's
@@ -21,7 +43,7 @@
  * process does with the family is the decrement, under the table lock,
  * with the wake-up; nothing touches the family after that.
  *
- * fork (process_fork, in the parent's thread at the syscall): a child
+ * fork (process_fork, in the calling thread at the syscall): a child
  * struct (new pid, same home, run, family, break), excache_fork (the
  * parent's dirty lines written back, fresh ranges and owners copied),
  * MEM_FORK to the home, a uspace, a snapshot of the parent's registers
@@ -31,10 +53,10 @@
  * child, its uspace, slot and struct. The child is linked into the tree
  * before its thread exists (it may exit before fork returns).
  *
- * Exit (process_exit, in the process's own thread: exit, exit_group, or
- * a fatal exception): drop every ExCache line of the process without
- * write-back (the address space is going away), MEM_EXIT to the home
- * (which frees every frame and VMA), detach from the uspace, destroy it;
+ * Teardown (process_teardown, in the process's last thread, detached
+ * already): drop every ExCache line of the process without write-back
+ * (the address space is going away), MEM_EXIT to the home (which frees
+ * every frame and VMA), destroy the uspace;
  * then, under the table lock: its children lose their parent (its zombie
  * children are freed, the running ones free themselves when they exit:
  * no init process to adopt them yet), it becomes a zombie with its wait
@@ -165,7 +187,29 @@ int process_for_each_locked(int (*fn)(struct process *q, void *arg), void *arg)
 
 struct process *process_current(void)
 {
-	return uthread_owner();
+	struct pthread_info *t = uthread_owner();
+
+	return t ? t->proc : NULL;
+}
+
+struct pthread_info *process_self(struct process *p)
+{
+	struct pthread_info *t = uthread_owner();
+
+	if (t && t->proc == p)
+		return t;
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++) /* a kernel thread: tests */
+		if (__atomic_load_n(&p->threads[i].tid, __ATOMIC_RELAXED))
+			return &p->threads[i];
+	return NULL;
+}
+
+struct pthread_info *process_thread_locked(struct process *p, uint32_t tid)
+{
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
+		if (tid && p->threads[i].tid == tid)
+			return &p->threads[i];
+	return NULL;
 }
 
 void process_counts(unsigned *running, uint64_t *total)
@@ -198,6 +242,7 @@ int process_snapshot(uint32_t pid, struct process_snap *out)
 		out->state = p->state;
 		out->brk_start = p->brk_start;
 		out->brk = p->brk;
+		out->nthreads = __atomic_load_n(&p->nthreads, __ATOMIC_RELAXED);
 		out->info = p->info;
 		memcpy(out->exe, p->exe, sizeof(out->exe));
 		memcpy(out->cwd, p->fs.cwd, sizeof(out->cwd));
@@ -252,19 +297,53 @@ static struct process *process_alloc(void)
 	list_init(&p->children);
 	list_init(&p->sibling);
 	p->state = PROCESS_RUNNING;
+	spin_init(&p->tlock, "threads");
+	completion_init(&p->brk_lock);
+	complete(&p->brk_lock); /* its one token */
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
+		p->threads[i].proc = p;
 	return p;
 }
 
 /* Frees a struct that left the table (or never entered it), with what
- * it still holds: its signal state, its fd table if it never exited. */
+ * it still holds: its signal state, its fd table if it never exited, the
+ * signal state of a first thread that never ran. */
 static void process_free(struct process *p)
 {
 	if (!p)
 		return;
 	if (p->files)
 		fd_table_put(p->files);
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
+		signal_thread_free(p->threads[i].sig);
 	signal_state_free(p->sig);
 	kfree(p);
+}
+
+/* A new process's first thread (tid: the pid), with its signal state
+ * (from: the forking thread's, or NULL); -ENOMEM. Before it runs. */
+static int first_thread(struct process *p, const struct signal_thread *from)
+{
+	struct pthread_info *t = &p->threads[0];
+
+	t->sig = signal_thread_create(from, false);
+	if (!t->sig)
+		return -ENOMEM;
+	t->tid = p->pid;
+	t->sysno = -1;
+	p->nthreads = 1;
+	return 0;
+}
+
+/* A tid from the pid space (never a process's pid). */
+static uint32_t new_tid(void)
+{
+	uint32_t tid;
+
+	proc_lock();
+	tid = next_pid++;
+	proc_unlock();
+	return tid;
 }
 
 /* ---- calls to the home --------------------------------------------------- */
@@ -442,34 +521,201 @@ int process_shell_status(int wait_status)
 
 /* ---- threads ------------------------------------------------------------- */
 
-__attribute__((noreturn)) void process_exit(struct process *p, int wait_status)
+/* The last thread is gone (detached): the process's user side goes, then
+ * process_finish. */
+static __attribute__((noreturn)) void process_teardown(struct process *p, int wait_status)
 {
 	struct uspace *us = p->us;
 
 	excache_drop_process(p);
 	mem_exit(p);
-	uthread_detach(); /* nothing if it never attached */
 	p->us = NULL;
 	if (us)
-		uspace_destroy(us);
+		uspace_destroy(us); /* no thread of p runs on it any more */
 	if (p->files)
 		fd_table_put(p->files); /* pipes see their end close now */
 	p->files = NULL;
 	process_finish(p, wait_status);
 }
 
+/* Interrupts every thread of p but self. tlock held. */
+static void interrupt_others_locked(struct process *p, struct pthread_info *self)
+{
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++) {
+		struct pthread_info *t = &p->threads[i];
+
+		if (t != self && t->tid && t->kthread)
+			thread_interrupt(t->kthread);
+	}
+}
+
+/* Wakes the table's queue: a de_thread waiting for the others to go. */
+static void wake_waiters(void)
+{
+	proc_lock();
+	waitq_wake_all_locked(&proc_wq);
+	proc_unlock();
+}
+
+/*
+ * The calling thread t of p goes: detached, its slot freed (its pending
+ * thread-directed signals with it; the process's go to another thread),
+ * and either the kernel thread ends or, if it was the last, the process
+ * is torn down with wait_status (the group's if p is exiting).
+ */
+static __attribute__((noreturn)) void thread_leave(struct process *p, struct pthread_info *t,
+						   int wait_status)
+{
+	struct signal_thread *sig;
+	bool last;
+
+	uthread_detach(); /* nothing if it never attached (or a test's thread) */
+	spin_lock(&p->tlock);
+	sig = t->sig;
+	t->sig = NULL;
+	t->kthread = NULL;
+	t->tid = 0;
+	p->nthreads--;
+	last = p->nthreads == 0;
+	if (p->exiting)
+		wait_status = p->exit_status;
+	if (!last)
+		signal_retarget_locked(p); /* what it was to take, another takes */
+	spin_unlock(&p->tlock);
+	signal_thread_free(sig);
+	if (last)
+		process_teardown(p, wait_status);
+	/* p may be gone from here on (its last thread tore it down) */
+	wake_waiters();
+	thread_exit();
+}
+
+__attribute__((noreturn)) void process_exit(struct process *p, int wait_status)
+{
+	struct pthread_info *self = process_self(p);
+
+	if (!self)
+		panic("process %u: exit from a thread that is not one of its", p->pid);
+	spin_lock(&p->tlock);
+	if (!p->exiting) { /* the first group exit gives the status */
+		p->exiting = true;
+		p->exit_status = wait_status;
+	}
+	interrupt_others_locked(p, self);
+	spin_unlock(&p->tlock);
+	wake_waiters();
+	thread_leave(p, self, wait_status);
+}
+
+__attribute__((noreturn)) void process_thread_exit(struct process *p, int wait_status)
+{
+	struct pthread_info *self = process_self(p);
+	uint64_t ctid = self ? self->clear_child_tid : 0;
+	uint32_t zero = 0;
+
+	if (!self)
+		panic("process %u: exit from a thread that is not one of its", p->pid);
+	if (ctid && !__atomic_load_n(&p->exiting, __ATOMIC_RELAXED) &&
+	    !copy_to_user(ctid, &zero, sizeof(zero)))
+		futex_wake_addr(p, ctid, 1); /* pthread_join sleeps there */
+	thread_leave(p, self, wait_status);
+}
+
+void process_check_exit(struct process *p)
+{
+	struct pthread_info *self;
+	bool leave;
+
+	if (!__atomic_load_n(&p->exiting, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&p->dethread, __ATOMIC_RELAXED))
+		return; /* the common case: no lock */
+	self = process_self(p);
+	spin_lock(&p->tlock);
+	leave = p->exiting || (p->dethread && p->dethread != self);
+	spin_unlock(&p->tlock);
+	if (leave)
+		thread_leave(p, self, 0); /* not the last if de_thread: no status */
+}
+
+void process_dethread(struct process *p)
+{
+	struct pthread_info *self = process_self(p);
+	bool leave;
+
+	spin_lock(&p->tlock);
+	leave = p->exiting || (p->dethread && p->dethread != self);
+	if (!leave && p->nthreads > 1) {
+		p->dethread = self;
+		interrupt_others_locked(p, self);
+	}
+	spin_unlock(&p->tlock);
+	if (leave)
+		thread_leave(p, self, 0);
+	proc_lock(); /* every leaving thread wakes the queue after its count */
+	while (__atomic_load_n(&p->nthreads, __ATOMIC_RELAXED) > 1 &&
+	       !__atomic_load_n(&p->exiting, __ATOMIC_RELAXED))
+		waitq_wait_locked(&proc_wq, 0);
+	proc_unlock();
+	spin_lock(&p->tlock);
+	p->dethread = NULL;
+	leave = p->exiting;
+	if (!leave)
+		self->tid = p->pid; /* as Linux: the exec'ing thread takes the pid */
+	spin_unlock(&p->tlock);
+	if (leave)
+		thread_leave(p, self, 0);
+}
+
+/* A new thread t (of a fork child or a clone) says it attached, or
+ * failed to, to its creator waiting in wait_start. */
+static void start_report(struct pthread_info *t, int err)
+{
+	proc_lock();
+	t->start_err = err;
+	t->start_done = true;
+	waitq_wake_all_locked(&proc_wq);
+	proc_unlock();
+}
+
+/* Sleeps until t's thread has attached or failed to; what it said. */
+static int wait_start(struct pthread_info *t)
+{
+	int err;
+
+	proc_lock();
+	while (!t->start_done)
+		waitq_wait_locked(&proc_wq, 0);
+	err = t->start_err;
+	proc_unlock();
+	return err;
+}
+
+/* Makes the calling kernel thread t's user thread in p's uspace; 0 or
+ * what uthread_attach said. */
+static int thread_attach(struct process *p, struct pthread_info *t)
+{
+	int err = uthread_attach(p->us);
+
+	if (err)
+		return err;
+	uthread_set_owner(t);
+	spin_lock(&p->tlock);
+	t->kthread = thread_current(); /* from now on signals interrupt it */
+	spin_unlock(&p->tlock);
+	return 0;
+}
+
 /* The thread of a process `run` started. */
 static void process_main(void *arg)
 {
 	struct process *p = arg;
-	int err = uthread_attach(p->us);
+	int err = thread_attach(p, &p->threads[0]);
 
 	if (err) {
 		hostlink_eprintf(p->run, "%s: cannot start a user thread (%s)\n", p->path,
 				 errno_message(err));
 		process_exit(p, PROCESS_EXITED(126));
 	}
-	uthread_set_owner(p);
 	user_enter(p->entry, p->sp);
 }
 
@@ -478,27 +724,137 @@ static void process_main(void *arg)
 static void fork_main(void *arg)
 {
 	struct process *c = arg;
-	struct user_state *st = c->fork_state; /* ours from here on */
-	int err = uthread_attach(c->us);
+	struct pthread_info *t = &c->threads[0];
+	struct user_state *st = t->start_state; /* ours from here on */
+	uint64_t settid = c->child_settid;
+	uint32_t tid = t->tid;
+	int err = thread_attach(c, t);
 
-	if (!err)
-		uthread_set_owner(c);
-	proc_lock();
-	c->start_err = err;
-	c->start_done = true;
-	waitq_wake_all_locked(&proc_wq);
-	proc_unlock();
+	start_report(t, err);
 	if (err) {
 		user_state_free(st);
 		return; /* c is the parent's to free now */
 	}
-	if (c->child_settid) {
-		uint32_t tid = c->threads[0].tid;
-
-		/* as Linux: a bad address is not the child's death */
-		(void)copy_to_user(c->child_settid, &tid, sizeof(tid));
-	}
+	/* as Linux: a bad address is not the child's death */
+	if (settid)
+		(void)copy_to_user(settid, &tid, sizeof(tid));
 	user_resume(st);
+}
+
+/* The thread of a clone: as fork_main, in its process's uspace. A
+ * sending that came before it set kthread is pending: its first
+ * return to the kernel looks (and leaves if p is exiting). */
+static void thread_main(void *arg)
+{
+	struct pthread_info *t = arg;
+	struct user_state *st = t->start_state; /* ours from here on */
+	int err = thread_attach(t->proc, t);
+
+	start_report(t, err);
+	if (err) {
+		user_state_free(st);
+		return; /* the slot is the creator's to free now */
+	}
+	thread_interrupt(thread_current());
+	user_resume(st);
+}
+
+/* ---- clone (threads) ------------------------------------------------------ */
+
+/* A free slot of p for tid with sig, counted; -EAGAIN if p is full or
+ * exiting. */
+static int slot_take(struct process *p, uint32_t tid, struct signal_thread *sig,
+		     struct pthread_info **out)
+{
+	int err = -EAGAIN;
+
+	spin_lock(&p->tlock);
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS && !p->exiting && !p->dethread; i++) {
+		struct pthread_info *t = &p->threads[i];
+
+		if (t->tid)
+			continue;
+		t->tid = tid;
+		t->sig = sig;
+		t->kthread = NULL;
+		t->tf = NULL;
+		t->sysno = -1;
+		t->clear_child_tid = t->robust_list = t->robust_len = 0;
+		t->start_done = false;
+		t->start_err = 0;
+		p->nthreads++;
+		*out = t;
+		err = 0;
+		break;
+	}
+	spin_unlock(&p->tlock);
+	return err;
+}
+
+/* Undoes slot_take for a thread that never ran (or has gone). */
+static void slot_release(struct process *p, struct pthread_info *t)
+{
+	struct signal_thread *sig;
+
+	spin_lock(&p->tlock);
+	sig = t->sig;
+	t->sig = NULL;
+	t->tid = 0;
+	p->nthreads--;
+	spin_unlock(&p->tlock);
+	signal_thread_free(sig);
+}
+
+long process_clone_thread(struct process *p, const struct process_clone_args *a)
+{
+	struct pthread_info *self = process_self(p), *t;
+	struct signal_thread *sig;
+	struct trap_frame tf;
+	uint32_t tid;
+	int err;
+
+	if (!self || !self->tf)
+		return -EINVAL;
+	sig = signal_thread_create(self->sig, true);
+	if (!sig)
+		return -ENOMEM;
+	tid = new_tid();
+	err = slot_take(p, tid, sig, &t);
+	if (err) {
+		signal_thread_free(sig);
+		return err;
+	}
+	tf = *self->tf;
+	tf.rax = 0;
+	if (a->stack)
+		tf.rsp = a->stack;
+	t->start_state = user_state_save(&tf);
+	if (!t->start_state) {
+		err = -ENOMEM;
+		goto release;
+	}
+	if (a->settls)
+		user_state_set_fs_base(t->start_state, a->tls);
+	t->clear_child_tid = a->child_cleartid;
+	/* before it runs, as Linux; bad addresses are not checked */
+	if (a->parent_tid)
+		(void)copy_to_user(a->parent_tid, &tid, sizeof(tid));
+	if (a->child_settid)
+		(void)copy_to_user(a->child_settid, &tid, sizeof(tid));
+	if (!thread_create(p->path, thread_main, t, true)) {
+		err = -ENOMEM;
+		goto free_state;
+	}
+	err = wait_start(t); /* after it, t may be gone already */
+	if (err)
+		goto release; /* the thread freed the snapshot */
+	pr_debug("process %u: thread %u", p->pid, tid);
+	return tid;
+free_state:
+	user_state_free(t->start_state);
+release:
+	slot_release(p, t);
+	return err;
 }
 
 /* ---- fork ----------------------------------------------------------------- */
@@ -535,8 +891,11 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 		process_free(c);
 		return -EAGAIN;
 	}
-	c->nthreads = 1;
-	c->threads[0].tid = c->pid;
+	if (first_thread(c, process_self(p)->sig)) {
+		table_remove(c);
+		process_free(c);
+		return -ENOMEM;
+	}
 	c->threads[0].clear_child_tid = a->child_cleartid;
 	proc_lock();
 	c->pgid = p->pgid;
@@ -569,22 +928,10 @@ static int mem_fork(struct process *p, struct process *c)
 	return process_mem_call(p, MSG_MEM_FORK, &rq, sizeof(rq), &rp, sizeof(rp));
 }
 
-/* Sleeps until c's thread has attached or failed to; what it said. */
-static int wait_start(struct process *c)
-{
-	int err;
-
-	proc_lock();
-	while (!c->start_done)
-		waitq_wait_locked(&proc_wq, 0);
-	err = c->start_err;
-	proc_unlock();
-	return err;
-}
-
 long process_fork(struct process *p, const struct process_fork_args *a)
 {
-	const struct trap_frame *ptf = p->threads[0].tf;
+	struct pthread_info *self = process_self(p);
+	const struct trap_frame *ptf = self ? self->tf : NULL;
 	struct trap_frame tf;
 	struct process *c;
 	int err;
@@ -609,23 +956,22 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	tf.rax = 0;
 	if (a->stack)
 		tf.rsp = a->stack;
-	c->fork_state = user_state_save(&tf);
-	if (!c->fork_state) {
+	c->threads[0].start_state = user_state_save(&tf);
+	if (!c->threads[0].start_state) {
 		err = -ENOMEM;
 		goto destroy_uspace;
 	}
-	c->threads[0].kthread = thread_create(c->path, fork_main, c, true);
-	if (!c->threads[0].kthread) {
+	if (!thread_create(c->path, fork_main, c, true)) {
 		err = -ENOMEM;
 		goto free_state;
 	}
-	err = wait_start(c);
+	err = wait_start(&c->threads[0]);
 	if (err)
 		goto destroy_uspace; /* the thread freed the snapshot */
 	pr_debug("process %u: forked %u", p->pid, c->pid);
 	return c->pid;
 free_state:
-	user_state_free(c->fork_state);
+	user_state_free(c->threads[0].start_state);
 destroy_uspace:
 	uspace_destroy(c->us);
 mem_exit:
@@ -687,13 +1033,10 @@ static int start_root(struct process *p, const char *path, int argc, char **argv
 		err = -ENOMEM;
 		goto mem_exit;
 	}
-	p->nthreads = 1;
-	p->threads[0].tid = p->pid;
 	proc_lock();
 	p->family->members++;
 	proc_unlock();
-	p->threads[0].kthread = thread_create(p->path, process_main, p, true);
-	if (!p->threads[0].kthread) {
+	if (!thread_create(p->path, process_main, p, true)) {
 		err = -ENOMEM;
 		goto leave_family;
 	}
@@ -724,7 +1067,7 @@ static int root_setup(struct process *p, struct process_family *fam, const char 
 	p->sig = signal_state_create();
 	p->files = fd_table_create();
 	fam->tty = tty_create(fam->run, p->pid);
-	if (!p->sig || !p->files || !fam->tty)
+	if (!p->sig || !p->files || !fam->tty || first_thread(p, NULL))
 		return -ENOMEM;
 	err = tty_std_files(fam->tty, std);
 	for (int fd = 0; fd < 3 && !err; fd++)
@@ -794,14 +1137,17 @@ struct process *process_ktest_add(struct process_family *fam, struct process *pa
 		return NULL;
 	p->family = fam;
 	p->run = fam->run;
-	p->nthreads = 1;
 	strlcpy(p->path, "ktest", sizeof(p->path));
 	p->sig = signal_state_create();
 	if (!p->sig || table_add(p)) {
 		process_free(p);
 		return NULL;
 	}
-	p->threads[0].tid = p->pid;
+	if (first_thread(p, NULL)) {
+		table_remove(p);
+		process_free(p);
+		return NULL;
+	}
 	proc_lock();
 	p->pgid = parent ? parent->pgid : p->pid; /* as fork and run do */
 	p->sid = parent ? parent->sid : p->pid;

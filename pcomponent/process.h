@@ -2,7 +2,9 @@
  * Processes and their threads on the processor (pcomponent/process.c).
  * A process's address space lives on its home memory node (include/
  * proto/mem.h); here it has a pid, a uspace whose only mappings are
- * ExCache lines (pcomponent/excache.h), its threads, the hostlink run its
+ * ExCache lines (pcomponent/excache.h), its threads (up to
+ * PROCESS_MAX_THREADS, sharing everything but their registers, signal
+ * masks and thread-directed signals), the hostlink run its
  * standard output and error go to, and its ExCache counters. Processes
  * form trees (fork): a parent, children, zombies until wait4; a tree
  * started by one `run` shares that run (its family).
@@ -14,6 +16,8 @@
 #include "file.h"
 
 #include <kernel/hostlink.h>
+#include <kernel/spinlock.h>
+#include <kernel/wait.h>
 #include <lib/list.h>
 #include <proto/mem.h>
 #include <proto/tessera_sys.h>
@@ -21,26 +25,42 @@
 #include <stdint.h>
 
 #define PROCESS_MAX	    64 /* processes at once on this processor */
-#define PROCESS_MAX_THREADS 1  /* one thread per process for now */
+#define PROCESS_MAX_THREADS 32 /* user threads per process (clone: EAGAIN beyond) */
 
 struct signal_state;
+struct signal_thread;
 struct thread;
 struct trap_frame;
 struct tty;
 struct user_state;
 struct uspace;
 
-/* A user thread of a process. */
+/*
+ * A user thread of a process: a slot of process.threads, used while tid
+ * is not 0. "tlock" is the process's threads lock (struct process.tlock);
+ * "the thread's" fields are read and written by that thread only (and,
+ * before it starts, by the one creating it).
+ */
 struct pthread_info {
-	unsigned tid;		  /* Linux's: the main thread's is the pid */
+	struct process *proc;	  /* constant */
+	unsigned tid;		  /* Linux's: the first thread's is the pid; 0: a free
+				     slot; tlock (exec's de_thread rewrites it) */
+	struct thread *kthread;	  /* its kernel thread, set by the thread itself once it
+				     is a user thread, NULL again before it exits; tlock */
+	struct signal_thread *sig; /* signal.h: its mask and pending signals; constant
+				      while the slot is used */
 	uint64_t clear_child_tid; /* set_tid_address, CLONE_CHILD_CLEARTID; the thread's */
-	struct thread *kthread;	  /* its kernel thread (detached: valid while it runs) */
-	struct trap_frame *tf;	  /* its registers at the syscall being served (fork
-				     copies them), NULL outside one; the thread's own */
+	struct trap_frame *tf;	  /* its registers at the syscall being served (fork,
+				     clone copy them), NULL outside one; the thread's */
 	uint64_t robust_list, robust_len; /* set_robust_list; the thread's (fork, exec: 0) */
 	int64_t sysno;		  /* that syscall's number, for a restart after a
 				     signal (Linux's orig_ax); -1 once signal_deliver
-				     has seen it; the thread's own */
+				     has seen it; the thread's */
+	/* fork, clone: the new thread's start (process.c's fork_main,
+	 * thread_main) */
+	struct user_state *start_state; /* the registers it resumes with */
+	bool start_done;		/* proc lock: it attached, or failed */
+	int start_err;			/* proc lock: what uthread_attach said */
 };
 
 #define PROCESS_COMM_LEN    16	/* Linux's TASK_COMM_LEN, NUL included */
@@ -69,7 +89,7 @@ struct process_info {
 };
 
 enum process_state {
-	PROCESS_RUNNING, /* its thread exists */
+	PROCESS_RUNNING, /* it has threads (or is being torn down by its last) */
 	PROCESS_ZOMBIE,	 /* exited; waits for its parent's wait4 */
 };
 
@@ -104,19 +124,25 @@ struct process {
 	uint64_t entry, sp;	  /* from MEM_EXEC (fork: the parent's); the process's
 				     thread changes them at execve */
 	uint64_t brk_start;	  /* lowest break; set at exec */
-	uint64_t brk;		  /* current break; the process's thread only */
-	unsigned nthreads;	  /* constant (1) */
+	uint64_t brk;		  /* current break; brk_lock */
+	struct completion brk_lock; /* a sleeping lock (one token): brk calls of
+				       the threads one at a time */
+	struct spinlock tlock;	  /* the threads lock: nthreads, the slots' tid and
+				     kthread, exiting, dethread, exit_status; taken
+				     under the table lock, a signal lock under it */
+	unsigned nthreads;	  /* slots used; tlock */
+	bool exiting;		  /* exit_group or a fatal signal: every thread leaves
+				     at its next return to the kernel; tlock */
+	struct pthread_info *dethread; /* an execve's thread: every other one leaves;
+					  tlock */
+	int exit_status;	  /* the wait status once exiting; tlock */
 	struct pthread_info threads[PROCESS_MAX_THREADS];
 	struct process *parent;	    /* NULL: started by the CLI, or orphaned; proc lock */
 	struct list_node children;  /* its children, by sibling; proc lock */
 	struct list_node sibling;   /* in parent->children; proc lock */
 	enum process_state state;   /* proc lock */
 	int wait_status;	    /* Linux's encoding, set with PROCESS_ZOMBIE */
-	/* fork: the child's start (process.c's fork_main) */
-	struct user_state *fork_state; /* the registers it resumes with */
-	uint64_t child_settid;	       /* CLONE_CHILD_SETTID address, or 0 */
-	bool start_done;	       /* proc lock: its thread attached, or failed */
-	int start_err;		       /* proc lock: what uthread_attach said */
+	uint64_t child_settid;	       /* fork: CLONE_CHILD_SETTID address, or 0 */
 	struct excache_proc ec;	       /* pcomponent/excache.c's */
 	struct fd_table *files;	       /* file.h; the process's thread, until its exit */
 	struct fs_view fs;	       /* working directory, umask; the process's thread */
@@ -155,15 +181,74 @@ int process_hostlink_run(struct hostlink_run *run, int argc, char **argv);
 struct process *process_current(void);
 
 /*
+ * The calling thread's slot in p: the user thread's own; for a kernel
+ * thread (self tests play a process's thread) p's first used slot, NULL
+ * if p has none.
+ */
+struct pthread_info *process_self(struct process *p);
+
+/*
  * Ends the calling thread's process with wait_status (PROCESS_EXITED or
- * PROCESS_KILLED): its ExCache lines dropped without write-back,
- * MEM_EXIT on its home, detach, its uspace destroyed; then it becomes a
- * zombie for its parent's wait4, or, without a parent, disappears. Its
- * children lose their parent (zombies among them are freed; the others
- * are freed when they exit). Its family's count drops, which may let
- * process_run return. Called by its own (only) thread, never returns.
+ * PROCESS_KILLED; exit_group, a fatal signal): unless another thread
+ * began a group exit first (its status stays), marks the process
+ * exiting and interrupts its other threads, which leave at their next
+ * return to the kernel (a sleep in a syscall ends as a signal ends it);
+ * then the caller leaves as process_thread_exit says. The last thread
+ * out tears the process down: its ExCache lines dropped without
+ * write-back, MEM_EXIT on its home, its uspace destroyed; then it
+ * becomes a zombie for its parent's wait4, or, without a parent,
+ * disappears. Its children lose their parent (zombies among them are
+ * freed; the others are freed when they exit). Its family's count drops,
+ * which may let process_run return. Called by a thread of p; never
+ * returns.
  */
 __attribute__((noreturn)) void process_exit(struct process *p, int wait_status);
+
+/*
+ * exit(2): ends the calling thread only. Unless the process is exiting,
+ * 0 is written at its clear_child_tid (if set) and one futex waiter
+ * there is woken (pthread_join). If it was the last thread, the process
+ * ends with wait_status (or the group's status if exiting) as above.
+ * Never returns.
+ */
+__attribute__((noreturn)) void process_thread_exit(struct process *p, int wait_status);
+
+/*
+ * Leaves (as process_thread_exit) if the calling thread must: p is
+ * exiting, or another thread's execve is ending the others. Called at
+ * every return to user mode (signal_deliver) and by sleeps that must not
+ * outlive the process.
+ */
+void process_check_exit(struct process *p);
+
+/* What a thread-creating clone asks (syscall.c decodes the flags). */
+struct process_clone_args {
+	uint64_t stack;		 /* the new thread's rsp (0: the caller's) */
+	uint64_t tls;		 /* CLONE_SETTLS: its FS base; else the caller's */
+	bool settls;
+	uint64_t parent_tid;	 /* CLONE_PARENT_SETTID: its tid written there, or 0 */
+	uint64_t child_settid;	 /* CLONE_CHILD_SETTID: the same, or 0 */
+	uint64_t child_cleartid; /* CLONE_CHILD_CLEARTID: its clear_child_tid, or 0 */
+};
+
+/*
+ * clone with CLONE_THREAD: a new user thread of p (the caller's process,
+ * in a syscall) with a tid from the pid space, its own kernel thread and
+ * stack, the caller's signal mask (no alternate stack, as Linux with
+ * CLONE_VM), resuming user mode with the caller's registers at the
+ * syscall but rax = 0, rsp = a->stack (if given), FS base a->tls (if
+ * settls), the caller's FPU/SSE state. Returns its tid once it runs, or
+ * -EAGAIN (PROCESS_MAX_THREADS reached, or p exiting), -ENOMEM, -EINVAL
+ * (not in a syscall): then nothing of it is left. Sleeps.
+ */
+long process_clone_thread(struct process *p, const struct process_clone_args *a);
+
+/*
+ * execve's de_thread: ends every thread of p but the caller's and waits
+ * until they are gone; the caller's tid becomes the pid. Returns 0, or
+ * never returns if p began exiting meanwhile (the caller leaves). Sleeps.
+ */
+void process_dethread(struct process *p);
 
 /* What a fork-like clone asks besides a copy (syscall.c decodes it). */
 struct process_fork_args {
@@ -173,8 +258,8 @@ struct process_fork_args {
 };
 
 /*
- * fork: a child of p (the caller's process, in a syscall: its
- * threads[0].tf set) with a copy of p's address space (excache_fork, then
+ * fork: a child of p (the caller's process, in a syscall: the calling
+ * thread's tf set) with one thread, a copy of the caller, and a copy of p's address space (excache_fork, then
  * MEM_FORK on the home), the same home, run and break, resuming user
  * mode with p's registers at the syscall but rax = 0, p's FPU/SSE state
  * and FS base. Returns the child's pid, or -ENOMEM, -EAGAIN (no slot),
@@ -243,6 +328,9 @@ int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t
 /* Processes now, and started since boot. */
 void process_counts(unsigned *running, uint64_t *started);
 
+/* p's thread tid, or NULL. p's threads lock held. */
+struct pthread_info *process_thread_locked(struct process *p, uint32_t tid);
+
 /* What procfs shows of another process, copied under the table lock. */
 struct process_snap {
 	uint32_t pid, ppid, pgid, sid;
@@ -250,6 +338,7 @@ struct process_snap {
 	enum process_state state;
 	uint64_t brk_start, brk;
 	struct process_info info;
+	unsigned nthreads;
 	char exe[MEM_EXEC_PATH_MAX];
 	char cwd[FS_PATH_MAX];
 };

@@ -387,11 +387,11 @@ KTEST(proc_signal_wait_interrupted_and_masks)
 	KT_EXPECT_EQ(c->pgid, root->pgid);
 
 	/* a blocked signal stays pending and interrupts nothing */
-	root->sig->blocked = SIG_BIT(SIGUSR1);
+	root->threads[0].sig->blocked = SIG_BIT(SIGUSR1);
 	send_locked(root, SIGUSR1);
 	KT_EXPECT(!signal_pending(root));
 	KT_EXPECT_EQ(root->sig->pending, SIG_BIT(SIGUSR1));
-	root->sig->blocked = 0;
+	root->threads[0].sig->blocked = 0;
 	KT_EXPECT(signal_pending(root));
 	root->sig->pending = 0;
 
@@ -496,6 +496,120 @@ KTEST(proc_signal_sigchld_handler_gets_info)
 	process_reap(root, c->pid);
 	thread_join(t);
 	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t != NULL);
+	process_family_wait(&fam);
+	thread_join(t);
+}
+
+/* ---- threads (clone's decoding, thread-directed and process-directed
+ * signals) without user mode ---- */
+
+struct intr_sleeper {
+	struct pthread_info *slot; /* the slot it plays */
+	int result;
+};
+
+/* Plays a thread of a process: registers as slot's kernel thread, then
+ * sleeps interruptibly (up to 5 s). */
+static void intr_sleeper_main(void *arg)
+{
+	struct intr_sleeper *s = arg;
+	struct process *p = s->slot->proc;
+
+	spin_lock(&p->tlock);
+	s->slot->kthread = thread_current();
+	spin_unlock(&p->tlock);
+	s->result = thread_sleep_intr_ns(5 * NS_PER_S);
+	spin_lock(&p->tlock);
+	s->slot->kthread = NULL;
+	spin_unlock(&p->tlock);
+}
+
+KTEST(proc_thread_clone_refusals_and_signal_targets)
+{
+	static struct process_family fam;
+	struct intr_sleeper sl = {0};
+	struct pthread_info *t1;
+	struct process *p;
+	struct exiter e;
+	struct thread *t;
+	uint64_t args[6] = {0};
+	const uint64_t thread_flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000;
+
+	memset(&fam, 0, sizeof(fam));
+	p = process_ktest_add(&fam, NULL);
+	KT_ASSERT(p != NULL);
+	fam.root_pid = p->pid;
+
+	/* clone (56): Linux's refusals, then ours, then no syscall frame */
+	args[0] = 0x10000 | 0x100; /* CLONE_THREAD without CLONE_SIGHAND */
+	KT_EXPECT_EQ(syscall_invoke(p, 56, args), -EINVAL);
+	args[0] = 0x800 | SIGCHLD; /* CLONE_SIGHAND without CLONE_VM */
+	KT_EXPECT_EQ(syscall_invoke(p, 56, args), -EINVAL);
+	args[0] = 0x100 | 0x800 | 0x10000; /* a thread with its own fds */
+	KT_EXPECT_EQ(syscall_invoke(p, 56, args), -EINVAL);
+	args[0] = thread_flags | 0x80000; /* CLONE_SETTLS, a kernel address */
+	args[4] = 0xffff800000000000ull;
+	KT_EXPECT_EQ(syscall_invoke(p, 56, args), -EPERM);
+	args[0] = thread_flags;
+	args[4] = 0;
+	KT_EXPECT_EQ(syscall_invoke(p, 56, args), -EINVAL); /* no frame to copy */
+	KT_EXPECT_EQ(p->nthreads, 1);
+	memset(args, 0, sizeof(args));
+	KT_EXPECT_EQ(syscall_invoke(p, 186, args), p->pid); /* gettid */
+
+	/* a second thread, played by a kernel thread */
+	t1 = &p->threads[1];
+	t1->sig = signal_thread_create(p->threads[0].sig, true);
+	KT_ASSERT(t1->sig != NULL);
+	spin_lock(&p->tlock);
+	t1->tid = p->pid + 1000;
+	p->nthreads = 2;
+	spin_unlock(&p->tlock);
+	sl.slot = t1;
+	t = thread_create("proc-ktest-thread", intr_sleeper_main, &sl, false);
+	KT_ASSERT(t != NULL);
+	while (!__atomic_load_n(&t1->kthread, __ATOMIC_ACQUIRE))
+		thread_sleep_ns(NS_PER_MS);
+
+	/* tgkill (234): a thread that does not exist, then thread 1 */
+	args[0] = p->pid;
+	args[1] = p->pid + 999;
+	args[2] = SIGUSR1;
+	KT_EXPECT_EQ(syscall_invoke(p, 234, args), -ESRCH);
+	args[1] = p->pid + 1000;
+	args[2] = 0;
+	KT_EXPECT_EQ(syscall_invoke(p, 234, args), 0); /* signal 0: it exists */
+	p->threads[0].sig->blocked = SIG_BIT(SIGUSR1);
+	t1->sig->blocked = SIG_BIT(SIGUSR1);
+	args[2] = SIGUSR1;
+	KT_EXPECT_EQ(syscall_invoke(p, 234, args), 0);
+	KT_EXPECT_EQ(t1->sig->pending, SIG_BIT(SIGUSR1)); /* its own, blocked */
+	KT_EXPECT_EQ(p->sig->pending, 0);
+	KT_EXPECT_EQ(p->threads[0].sig->pending, 0);
+	thread_sleep_ns(20 * NS_PER_MS);
+	KT_EXPECT_EQ(sl.result, 0); /* blocked: not interrupted */
+	t1->sig->pending = 0;
+
+	/* process-directed SIGUSR2 blocked by thread 0 only: thread 1 wakes */
+	p->threads[0].sig->blocked = SIG_BIT(SIGUSR2);
+	t1->sig->blocked = 0;
+	send_locked(p, SIGUSR2);
+	KT_EXPECT_EQ(p->sig->pending, SIG_BIT(SIGUSR2));
+	thread_join(t);
+	KT_EXPECT_EQ(sl.result, -EINTR);
+	KT_EXPECT(!signal_pending(p)); /* this test plays thread 0: blocked */
+	p->sig->pending = 0;
+
+	/* thread 1 goes; p exits from thread 0 */
+	spin_lock(&p->tlock);
+	t1->tid = 0;
+	p->nthreads = 1;
+	spin_unlock(&p->tlock);
+	signal_thread_free(t1->sig);
+	t1->sig = NULL;
+	p->threads[0].sig->blocked = 0;
+	t = exit_later(&e, p, PROCESS_EXITED(0), 0);
 	KT_ASSERT(t != NULL);
 	process_family_wait(&fam);
 	thread_join(t);

@@ -376,7 +376,8 @@ static void gen_stat(const struct pfs_ctx *c, struct pfs_text *t)
 	pt_printf(t, "%u (%s) %c %u %u %u 0 -1 4194560 0 0 0 0 ", s->pid, s->info.comm,
 		  state_letter(s), s->ppid, s->pgid, s->sid);
 	/* utime stime cutime cstime priority nice num_threads itrealvalue */
-	pt_printf(t, "0 0 0 0 20 0 1 0 %llu ", (unsigned long long)start);
+	pt_printf(t, "0 0 0 0 20 0 %u 0 %llu ", s->nthreads ? s->nthreads : 1,
+		  (unsigned long long)start);
 	/* vsize rss rsslim startcode endcode startstack kstkesp kstkeip */
 	pt_printf(t, "%llu 0 18446744073709551615 0 0 0 0 0 ",
 		  (unsigned long long)(s->brk - s->brk_start));
@@ -402,7 +403,7 @@ static void gen_status(const struct pfs_ctx *c, struct pfs_text *t)
 		  s->pid, s->ppid);
 	pt_printf(t, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%u\nGroups:\t\n", FD_MAX);
 	pt_printf(t, "NSpid:\t%u\nNSpgid:\t%u\nNSsid:\t%u\n", s->pid, s->pgid, s->sid);
-	pt_printf(t, "Threads:\t1\nCpus_allowed_list:\t");
+	pt_printf(t, "Threads:\t%u\nCpus_allowed_list:\t", s->nthreads ? s->nthreads : 1);
 	gen_cpu_online(c, t);
 }
 

@@ -5,17 +5,25 @@
  * sys_signal.c; the structures both use in signal_impl.h.
  *
  * Sending (signal_send) marks the signal pending under the state's lock
- * and, unless the signal is blocked, interrupts the process's thread
- * (thread_interrupt): an interruptible sleep in a syscall ends, the
- * syscall returns -EINTR (or SIGNAL_ERESTARTNOHAND) to the dispatcher,
- * which calls signal_deliver; a thread in user code gets the user_return
- * hook at its next interrupt (a timer tick at the latest). The thread
- * pointer is valid while the process is PROCESS_RUNNING, which is why
- * senders hold the process table lock (or are the process itself).
+ * and interrupts a thread that does not block it (thread_interrupt): the
+ * caller if it is a thread of the process, else the first such slot
+ * (Linux's complete_signal prefers the main thread, then walks the
+ * group: any choice is right). An interruptible sleep in a syscall ends,
+ * the syscall returns -EINTR (or SIGNAL_ERESTARTNOHAND) to the
+ * dispatcher, which calls signal_deliver; a thread in user code gets the
+ * user_return hook at its next interrupt (a timer tick at the latest).
+ * Kernel thread pointers are read and interrupted under the process's
+ * tlock: a leaving thread clears its slot under it before it exits, and
+ * a new one fills its slot itself once it runs (it then interrupts
+ * itself, so what was sent before is looked at). A signal pending for
+ * the process whose chosen thread leaves, or blocks it, is handed on
+ * (signal_retarget_locked). Senders hold the process table lock, or are
+ * a thread of the process, so the process cannot go meanwhile.
  *
- * Delivery (signal_deliver, on the process's own thread): first clears
- * the thread's interrupt mark, then takes the lowest pending unblocked
- * signal, so a sending racing with it is never lost (pending is set
+ * Delivery (signal_deliver, on the receiving thread): leaves if the
+ * process is exiting; first clears the thread's interrupt mark, then
+ * takes the lowest pending unblocked signal (its own first, then the
+ * process's), so a sending racing with it is never lost (pending is set
  * before the interrupt). Ignored signals are dropped, default actions
  * terminate the process or do nothing, a handler gets a frame; the loop
  * goes on until nothing is deliverable (a handler's mask blocks its own
@@ -121,10 +129,7 @@ struct signal_state *signal_state_fork(const struct signal_state *parent)
 		return NULL;
 	spin_lock(&ps->lock);
 	memcpy(s->act, ps->act, sizeof(s->act));
-	s->blocked = ps->blocked;
 	spin_unlock(&ps->lock);
-	s->alt_sp = ps->alt_sp; /* the parent's thread: it is forking */
-	s->alt_size = ps->alt_size;
 	return s; /* nothing pending, no timer: as Linux's fork */
 }
 
@@ -133,9 +138,37 @@ void signal_state_free(struct signal_state *s)
 	kfree(s);
 }
 
+struct signal_thread *signal_thread_create(const struct signal_thread *from, bool same_space)
+{
+	struct signal_thread *st = kzalloc(sizeof(*st));
+
+	if (!st || !from)
+		return st;
+	/* from is the creating thread's: its mask changes only by itself */
+	st->blocked = __atomic_load_n(&from->blocked, __ATOMIC_RELAXED);
+	if (!same_space) {
+		st->alt_sp = from->alt_sp;
+		st->alt_size = from->alt_size;
+	}
+	return st;
+}
+
+void signal_thread_free(struct signal_thread *st)
+{
+	kfree(st);
+}
+
+struct signal_thread *signal_self(struct process *p)
+{
+	struct pthread_info *t = process_self(p);
+
+	return t ? t->sig : NULL;
+}
+
 void signal_exec(struct process *p)
 {
 	struct signal_state *s = p->sig;
+	struct signal_thread *st = signal_self(p);
 
 	spin_lock(&s->lock);
 	for (int i = 0; i < NSIG_LINUX; i++) {
@@ -146,61 +179,130 @@ void signal_exec(struct process *p)
 		a->flags = a->restorer = a->mask = 0;
 	}
 	spin_unlock(&s->lock);
-	s->alt_sp = s->alt_size = 0;
+	st->alt_sp = st->alt_size = 0;
 }
 
-bool signal_on_altstack(const struct signal_state *s, uint64_t sp)
+bool signal_on_altstack(const struct signal_thread *st, uint64_t sp)
 {
-	return s->alt_size && sp > s->alt_sp && sp - s->alt_sp <= s->alt_size;
+	return st->alt_size && sp > st->alt_sp && sp - st->alt_sp <= st->alt_size;
 }
 
 /* ---- sending ----------------------------------------------------------------- */
 
-/* Interrupts p's thread. Table lock held, or p is the caller's. */
-static void interrupt_process(struct process *p)
+/* Interrupts t's kernel thread, if it runs yet. tlock held. */
+static void interrupt_thread_locked(struct pthread_info *t)
 {
-	struct thread *t;
+	if (t->kthread)
+		thread_interrupt(t->kthread);
+}
 
-	if (p == process_current()) {
-		thread_interrupt(thread_current());
-		return;
+/* The thread of p to take process-directed sig: the caller if it is one
+ * of p's and does not block sig, else the first that does not; NULL if
+ * every thread blocks it. tlock and the signal lock held. */
+static struct pthread_info *target_locked(struct process *p, int sig)
+{
+	struct pthread_info *self = uthread_owner();
+	uint64_t bit = SIG_BIT(sig);
+
+	if (self && self->proc == p && self->tid && !(self->sig->blocked & bit))
+		return self;
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++) {
+		struct pthread_info *t = &p->threads[i];
+
+		if (t->tid && t->sig && !(t->sig->blocked & bit))
+			return t;
 	}
-	/* RUNNING under the table lock: the thread has not exited. kthread
-	 * is written by the creator right after thread_create: until then a
-	 * sending only stays pending (delivered at the next syscall). A fork
-	 * child whose thread failed to start has no thread left. */
-	t = __atomic_load_n(&p->threads[0].kthread, __ATOMIC_RELAXED);
-	if (!t || p->state != PROCESS_RUNNING || (p->start_done && p->start_err))
-		return;
-	thread_interrupt(t);
+	return NULL;
 }
 
 int signal_send(struct process *p, const struct signal_info *info)
 {
 	struct signal_state *s = p->sig;
+	struct pthread_info *t;
 	int sig = info->signo;
 	uint64_t bit;
-	bool wake;
 
 	if (sig < 0 || sig > NSIG_LINUX)
 		return -EINVAL;
 	if (sig == 0 || p->state != PROCESS_RUNNING)
 		return 0;
 	bit = SIG_BIT(sig);
+	spin_lock(&p->tlock);
 	spin_lock(&s->lock);
-	wake = !(s->blocked & bit);
-	if (wake && signal_ignored_locked(s, sig)) {
-		spin_unlock(&s->lock);
-		return 0;
-	}
+	t = target_locked(p, sig);
+	if (t && signal_ignored_locked(s, sig))
+		goto unlock; /* blocked everywhere: kept, the action may change */
 	if (!(s->pending & bit)) {
 		s->info[sig - 1] = *info;
 		s->pending |= bit;
 	}
+	if (t)
+		interrupt_thread_locked(t);
+unlock:
 	spin_unlock(&s->lock);
-	if (wake)
-		interrupt_process(p);
+	spin_unlock(&p->tlock);
 	return 0;
+}
+
+int signal_send_thread(struct process *p, uint32_t tid, const struct signal_info *info)
+{
+	struct signal_state *s = p->sig;
+	struct pthread_info *t;
+	int sig = info->signo, err = 0;
+	uint64_t bit;
+	bool blocked;
+
+	if (sig < 0 || sig > NSIG_LINUX)
+		return -EINVAL;
+	spin_lock(&p->tlock);
+	t = p->state == PROCESS_RUNNING ? process_thread_locked(p, tid) : NULL;
+	if (!t || !t->sig) {
+		err = -ESRCH;
+		goto unlock_threads;
+	}
+	if (sig == 0)
+		goto unlock_threads;
+	bit = SIG_BIT(sig);
+	spin_lock(&s->lock);
+	blocked = t->sig->blocked & bit;
+	if (!blocked && signal_ignored_locked(s, sig))
+		goto unlock;
+	if (!(t->sig->pending & bit)) {
+		t->sig->info[sig - 1] = *info;
+		t->sig->pending |= bit;
+	}
+	if (!blocked)
+		interrupt_thread_locked(t);
+unlock:
+	spin_unlock(&s->lock);
+unlock_threads:
+	spin_unlock(&p->tlock);
+	return err;
+}
+
+void signal_retarget(struct process *p)
+{
+	spin_lock(&p->tlock);
+	signal_retarget_locked(p);
+	spin_unlock(&p->tlock);
+}
+
+void signal_retarget_locked(struct process *p)
+{
+	struct signal_state *s = p->sig;
+	uint64_t left;
+
+	spin_lock(&s->lock);
+	left = s->pending;
+	while (left) {
+		int sig = __builtin_ctzll(left) + 1;
+		struct pthread_info *t = target_locked(p, sig);
+
+		left &= ~SIG_BIT(sig);
+		if (t)
+			interrupt_thread_locked(t);
+	}
+	spin_unlock(&s->lock);
 }
 
 struct pgrp_send {
@@ -237,10 +339,16 @@ int signal_send_pgrp(uint32_t pgrp, const struct signal_info *info)
 bool signal_pending(struct process *p)
 {
 	struct signal_state *s = p->sig;
+	struct pthread_info *self = process_self(p);
 	bool r;
 
+	if (!self || !self->sig)
+		return false;
+	spin_lock(&p->tlock);
+	r = p->exiting || (p->dethread && p->dethread != self);
+	spin_unlock(&p->tlock);
 	spin_lock(&s->lock);
-	r = (s->pending & ~s->blocked) != 0;
+	r = r || ((s->pending | self->sig->pending) & ~self->sig->blocked) != 0;
 	spin_unlock(&s->lock);
 	return r;
 }
@@ -304,7 +412,7 @@ static void frame_regs(struct k_sigcontext *sc, const struct trap_frame *tf)
 }
 
 /* Where the frame goes: its address (8 mod 16) and the fxsave image's. */
-static int frame_place(struct signal_state *s, const struct k_sigaction *a,
+static int frame_place(struct signal_thread *s, const struct k_sigaction *a,
 		       const struct trap_frame *tf, uint64_t *frame, uint64_t *fx)
 {
 	uint64_t sp = tf->rsp;
@@ -325,14 +433,14 @@ static int frame_place(struct signal_state *s, const struct k_sigaction *a,
 }
 
 /*
- * Builds sig's frame on p's user stack and points tf at the handler a.
- * uc_sigmask is mask (what sigreturn puts back). 0 or -EFAULT (the frame
- * could not be written, or no sa_restorer: Linux's x86-64 requires one).
+ * Builds sig's frame on the user stack of st's thread (the caller) and
+ * points tf at the handler a. uc_sigmask is mask (what sigreturn puts
+ * back). 0 or -EFAULT (the frame could not be written, or no
+ * sa_restorer: Linux's x86-64 requires one).
  */
-static int frame_setup(struct process *p, struct trap_frame *tf, const struct k_sigaction *a,
+static int frame_setup(struct signal_thread *s, struct trap_frame *tf, const struct k_sigaction *a,
 		       const struct signal_info *info, uint64_t mask)
 {
-	struct signal_state *s = p->sig;
 	uint8_t fpu[USER_FPU_SIZE];
 	struct rt_sigframe f;
 	uint64_t frame, fx;
@@ -376,26 +484,33 @@ struct sig_take {
 	struct k_sigaction act;
 };
 
-/* Takes the lowest pending unblocked signal (SIGKILL first); false if
- * none. With a handler, blocks what it asks and applies SA_RESETHAND. */
-static bool sig_take(struct signal_state *s, struct sig_take *t)
+/* Takes the lowest pending signal st does not block (SIGKILL first; its
+ * own before the process's); false if none. With a handler, blocks what
+ * it asks and applies SA_RESETHAND. */
+static bool sig_take(struct signal_state *s, struct signal_thread *st, struct sig_take *t)
 {
-	uint64_t ready;
+	uint64_t ready, bit;
 
 	spin_lock(&s->lock);
-	ready = s->pending & ~s->blocked;
+	ready = (st->pending | s->pending) & ~st->blocked;
 	if (!ready) {
 		spin_unlock(&s->lock);
 		return false;
 	}
 	t->sig = (ready & SIG_BIT(SIGKILL)) ? SIGKILL : __builtin_ctzll(ready) + 1;
-	s->pending &= ~SIG_BIT(t->sig);
-	t->info = s->info[t->sig - 1];
+	bit = SIG_BIT(t->sig);
+	if (st->pending & bit) {
+		st->pending &= ~bit;
+		t->info = st->info[t->sig - 1];
+	} else {
+		s->pending &= ~bit;
+		t->info = s->info[t->sig - 1];
+	}
 	t->act = s->act[t->sig - 1];
 	if (t->act.handler != SIG_DFL && t->act.handler != SIG_IGN) {
-		s->blocked |= t->act.mask & ~SIG_UNBLOCKABLE;
+		st->blocked |= t->act.mask & ~SIG_UNBLOCKABLE;
 		if (!(t->act.flags & SA_NODEFER))
-			s->blocked |= SIG_BIT(t->sig);
+			st->blocked |= bit;
 		if (t->act.flags & SA_RESETHAND)
 			s->act[t->sig - 1].handler = SIG_DFL;
 	}
@@ -426,7 +541,7 @@ static void syscall_restart(struct trap_frame *tf, int64_t nr, bool handler,
 }
 
 /* The mask the first handler's frame records: sigsuspend's saved one. */
-static uint64_t frame_mask(struct signal_state *s, uint64_t blocked_before)
+static uint64_t frame_mask(struct signal_thread *s, uint64_t blocked_before)
 {
 	if (!s->restore_mask)
 		return blocked_before;
@@ -435,8 +550,8 @@ static uint64_t frame_mask(struct signal_state *s, uint64_t blocked_before)
 }
 
 /* Runs one taken signal: ignore, default, or a handler's frame. */
-static void deliver_one(struct process *p, struct trap_frame *tf, struct sig_take *t,
-			uint64_t mask)
+static void deliver_one(struct process *p, struct signal_thread *st, struct trap_frame *tf,
+			struct sig_take *t, uint64_t mask)
 {
 	if (t->act.handler == SIG_IGN)
 		return;
@@ -445,45 +560,48 @@ static void deliver_one(struct process *p, struct trap_frame *tf, struct sig_tak
 			return;
 		process_exit(p, PROCESS_KILLED(t->sig));
 	}
-	if (frame_setup(p, tf, &t->act, &t->info, mask))
+	if (frame_setup(st, tf, &t->act, &t->info, mask))
 		process_exit(p, PROCESS_KILLED(SIGSEGV)); /* Linux: force_sigsegv */
 }
 
 void signal_deliver(struct process *p, struct trap_frame *tf)
 {
 	struct signal_state *s = p->sig;
+	struct pthread_info *self = process_self(p);
+	struct signal_thread *st = self->sig;
 	int64_t nr = -1;
 	struct sig_take t;
 
 	if (tf->vector == VEC_SYSCALL) {
-		nr = p->threads[0].sysno;
-		p->threads[0].sysno = -1;
+		nr = self->sysno;
+		self->sysno = -1;
 	}
 	for (;;) {
 		uint64_t blocked_before;
 
 		thread_interrupt_clear(); /* before looking: no sending lost */
+		process_check_exit(p);	  /* may not return */
 		spin_lock(&s->lock);
-		blocked_before = s->blocked;
+		blocked_before = st->blocked;
 		spin_unlock(&s->lock);
-		if (!sig_take(s, &t)) {
-			if (!s->restore_mask)
+		if (!sig_take(s, st, &t)) {
+			if (!st->restore_mask)
 				break;
-			s->restore_mask = false; /* sigsuspend's signal needed no handler */
+			st->restore_mask = false; /* sigsuspend's signal needed no handler */
 			spin_lock(&s->lock);
-			s->blocked = s->saved_mask;
+			st->blocked = st->saved_mask;
 			spin_unlock(&s->lock);
 			continue;
 		}
 		if (t.act.handler <= SIG_IGN) {
-			deliver_one(p, tf, &t, 0);
+			deliver_one(p, st, tf, &t, 0);
 			continue;
 		}
 		if (nr >= 0) {
 			syscall_restart(tf, nr, true, &t.act);
 			nr = -1;
 		}
-		deliver_one(p, tf, &t, frame_mask(s, blocked_before));
+		deliver_one(p, st, tf, &t, frame_mask(st, blocked_before));
 	}
 	if (nr >= 0)
 		syscall_restart(tf, nr, false, NULL);
@@ -492,24 +610,25 @@ void signal_deliver(struct process *p, struct trap_frame *tf)
 int signal_fatal(struct process *p, struct trap_frame *tf, const struct signal_info *info)
 {
 	struct signal_state *s = p->sig;
+	struct signal_thread *st = signal_self(p);
 	int sig = info->signo;
 	struct k_sigaction a;
 	uint64_t mask;
 
 	spin_lock(&s->lock);
 	a = s->act[sig - 1];
-	mask = s->blocked;
+	mask = st->blocked;
 	if ((mask & SIG_BIT(sig)) || a.handler == SIG_DFL || a.handler == SIG_IGN) {
 		spin_unlock(&s->lock);
 		return sig; /* Linux's force_sig: blocked or ignored kills too */
 	}
-	s->blocked |= a.mask & ~SIG_UNBLOCKABLE;
+	st->blocked |= a.mask & ~SIG_UNBLOCKABLE;
 	if (!(a.flags & SA_NODEFER))
-		s->blocked |= SIG_BIT(sig);
+		st->blocked |= SIG_BIT(sig);
 	if (a.flags & SA_RESETHAND)
 		s->act[sig - 1].handler = SIG_DFL;
 	spin_unlock(&s->lock);
-	if (frame_setup(p, tf, &a, info, mask))
+	if (frame_setup(st, tf, &a, info, mask))
 		return SIGSEGV;
 	return 0;
 }
@@ -531,7 +650,8 @@ static void sigreturn_regs(struct trap_frame *tf, const struct k_sigcontext *sc)
  * restored rax (the dispatcher writes it back). */
 long sys_rt_sigreturn(struct process *p, const uint64_t *a)
 {
-	struct trap_frame *tf = p->threads[0].tf;
+	struct pthread_info *self = process_self(p);
+	struct trap_frame *tf = self->tf;
 	struct signal_state *s = p->sig;
 	uint8_t fpu[USER_FPU_SIZE];
 	struct k_ucontext uc;
@@ -549,10 +669,11 @@ long sys_rt_sigreturn(struct process *p, const uint64_t *a)
 	else
 		user_fpu_reset();
 	spin_lock(&s->lock);
-	s->blocked = uc.uc_sigmask & ~SIG_UNBLOCKABLE;
+	self->sig->blocked = uc.uc_sigmask & ~SIG_UNBLOCKABLE;
 	spin_unlock(&s->lock);
+	signal_retarget(p); /* the restored mask may block what we were sent */
 	sigreturn_regs(tf, &uc.uc_mcontext);
-	p->threads[0].sysno = -1; /* rax is the interrupted code's, not a result */
+	self->sysno = -1; /* rax is the interrupted code's, not a result */
 	return (long)tf->rax;
 bad_frame:
 	pr_info("process %u: bad signal frame at %#llx: killed by SIGSEGV", p->pid,

@@ -1,11 +1,18 @@
 /*
  * Signals of the processor's processes (pcomponent/signal.c): Linux's
- * x86-64 semantics for one thread per process (threads come later).
+ * x86-64 semantics, threads included.
  *
  * Each process has 64 signals' actions (SIG_DFL, SIG_IGN or a handler
- * with sa_flags, sa_mask and sa_restorer), a blocked mask and a pending
- * set. signal_send() marks a signal pending and interrupts the target's
- * thread (kernel/sched.h thread_interrupt): an interruptible sleep in a
+ * with sa_flags, sa_mask and sa_restorer) and a pending set of
+ * process-directed signals; each of its threads has a blocked mask, a
+ * pending set of thread-directed signals (tgkill, tkill, SIGPIPE) and
+ * its alternate stack. signal_send() marks a process-directed signal
+ * pending and interrupts one thread that does not block it (the caller
+ * if it is one, else the first); signal_send_thread() marks it for one
+ * thread. A thread takes its own pending signals and the process's that
+ * it does not block. A default action that terminates kills the whole
+ * process (process_exit). The interrupt (kernel/sched.h
+ * thread_interrupt) works so: an interruptible sleep in a
  * syscall ends with -EINTR, and a thread running user code is stopped at
  * its next return to user mode. Delivery happens on the way back to user
  * mode (signal_deliver: after every syscall and every interrupt or
@@ -104,37 +111,56 @@ struct signal_info {
 struct signal_state; /* signal.c's: actions, mask, pending */
 
 /* A process's state for a new process (every action SIG_DFL, nothing
- * blocked or pending), for fork (a copy of parent's actions and mask,
- * nothing pending) and its end. NULL if out of memory. */
+ * pending), for fork (a copy of parent's actions, nothing pending) and
+ * its end. NULL if out of memory. */
 struct signal_state *signal_state_create(void);
 struct signal_state *signal_state_fork(const struct signal_state *parent);
 void signal_state_free(struct signal_state *s);
+
+struct signal_thread; /* signal_impl.h's: a thread's mask, pending set, altstack */
+/* A thread's state: from NULL (nothing blocked), or a copy of from's mask
+ * (fork: and its alternate stack; a thread of the same address space,
+ * same_space, starts without one, as Linux). NULL if out of memory.
+ * signal_thread_free(NULL) does nothing. */
+struct signal_thread *signal_thread_create(const struct signal_thread *from, bool same_space);
+void signal_thread_free(struct signal_thread *st);
+
 /* execve: handled signals go back to SIG_DFL (ignored ones stay
- * ignored); mask and pending stay. */
+ * ignored); the caller's alternate stack goes; masks and pending stay. */
 void signal_exec(struct process *p);
 
 /*
- * Makes info->signo pending for p and interrupts its thread (does
- * nothing for a signal p ignores, unless it is blocked; a zombie gets
- * nothing). The caller holds the process table lock (process.h
- * process_table_lock: p cannot exit meanwhile) or is p's own thread.
- * Takes spinlocks, never sleeps. Returns 0, or -EINVAL for a bad
- * number. Signal 0 checks nothing here (kill's permission checks are the
- * caller's).
+ * Makes info->signo pending for p and interrupts a thread of p that does
+ * not block it (does nothing for a signal p ignores, unless every thread
+ * blocks it; a zombie gets nothing). The caller holds the process table
+ * lock (process.h process_table_lock: p cannot exit meanwhile) or is a
+ * thread of p. Takes spinlocks (p's tlock, then its signal lock), never
+ * sleeps. Returns 0, or -EINVAL for a bad number. Signal 0 checks
+ * nothing here (kill's permission checks are the caller's).
  */
 int signal_send(struct process *p, const struct signal_info *info);
+/* The same for p's thread tid only (tgkill, tkill, SIGPIPE): -ESRCH if
+ * p has no such thread. */
+int signal_send_thread(struct process *p, uint32_t tid, const struct signal_info *info);
+/* After p's threads changed (one left) or a thread blocked signals: each
+ * pending process-directed signal interrupts a thread that does not block
+ * it. p's tlock held (not its signal lock). */
+void signal_retarget_locked(struct process *p);
 /* The same for every process whose process group is pgrp; -ESRCH if
  * there is none. Takes the process table lock (call it without). */
 int signal_send_pgrp(uint32_t pgrp, const struct signal_info *info);
 
-/* Whether p has a pending signal it does not block: a syscall that
- * sleeps checks this to return -EINTR. */
+/* Whether the calling thread of p has a pending signal it does not
+ * block, or must leave (p exiting, another thread's execve): a syscall
+ * that sleeps checks this to return -EINTR. */
 bool signal_pending(struct process *p);
 
 /*
- * On the way back to user mode with tf, the user registers: delivers
- * p's pending unblocked signals as the top comment says (may kill p:
- * then never returns), rewriting tf for a handler. Clears the thread's
+ * On the way back to user mode with tf, the user registers: leaves if
+ * the thread must (process_check_exit), then delivers the calling
+ * thread's pending unblocked signals (its own and p's) as the top
+ * comment says (may kill p: then never returns), rewriting tf for a
+ * handler. Clears the thread's
  * interrupt mark when nothing is left to deliver. A syscall's result is
  * in tf->rax already; -EINTR from an interrupted call is restarted
  * (SA_RESTART) by stepping rip back over the syscall instruction when

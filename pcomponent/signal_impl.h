@@ -1,7 +1,7 @@
 /*
  * What pcomponent/signal.c (the core: sending, delivery, frames) and
- * sys_signal.c (the system calls) share: a process's signal state and
- * Linux's x86-64 structures for it. Private to those two files.
+ * sys_signal.c (the system calls) share: a process's and a thread's
+ * signal state and Linux's x86-64 structures for them. Private to those two files.
  */
 #ifndef PCOMPONENT_SIGNAL_IMPL_H
 #define PCOMPONENT_SIGNAL_IMPL_H
@@ -43,22 +43,30 @@ struct k_sigaction {
 	uint64_t mask;
 };
 
-/* A process's signal state (signal.h's opaque struct). */
+/* A process's signal state (signal.h's opaque struct): what its threads
+ * share. */
 struct signal_state {
-	struct spinlock lock;
-	struct k_sigaction act[NSIG_LINUX];	 /* by signo - 1; lock */
-	uint64_t blocked;			 /* lock */
-	uint64_t pending;			 /* lock */
-	struct signal_info info[NSIG_LINUX];	 /* of each pending signal; lock */
-	/* rt_sigsuspend: the mask to put back once the signal that ended it
-	 * is delivered (in the handler's frame) or found to need none. The
-	 * process's thread only. */
-	uint64_t saved_mask;
-	bool restore_mask;
-	/* sigaltstack; the process's thread only */
-	uint64_t alt_sp, alt_size;
+	struct spinlock lock;			/* under the process's tlock */
+	struct k_sigaction act[NSIG_LINUX];	/* by signo - 1; lock */
+	uint64_t pending;			/* process-directed; lock */
+	struct signal_info info[NSIG_LINUX];	/* of each pending signal; lock */
 	/* ITIMER_REAL: clock_ns() deadline (0: off) and interval; lock */
 	uint64_t real_at, real_interval;
+};
+
+/* A thread's signal state (signal.h's opaque struct signal_thread).
+ * "lock" is its process's signal_state lock. */
+struct signal_thread {
+	uint64_t blocked;		     /* lock */
+	uint64_t pending;		     /* thread-directed (tgkill, SIGPIPE); lock */
+	struct signal_info info[NSIG_LINUX]; /* of each of those; lock */
+	/* rt_sigsuspend: the mask to put back once the signal that ended it
+	 * is delivered (in the handler's frame) or found to need none. The
+	 * thread only. */
+	uint64_t saved_mask;
+	bool restore_mask;
+	/* sigaltstack; the thread only */
+	uint64_t alt_sp, alt_size;
 };
 
 /* Linux's x86-64 signal frame (arch/x86/include/uapi/asm/sigcontext.h,
@@ -118,8 +126,12 @@ _Static_assert(sizeof(struct k_ucontext) == 304, "ucontext layout");
 _Static_assert(sizeof(struct k_siginfo) == 128, "siginfo layout");
 _Static_assert(sizeof(struct rt_sigframe) == 440, "rt_sigframe layout");
 
-/* Whether sp is on the alternate stack of s. The process's thread. */
-bool signal_on_altstack(const struct signal_state *s, uint64_t sp);
+/* Whether sp is on the alternate stack of st. Its thread. */
+bool signal_on_altstack(const struct signal_thread *st, uint64_t sp);
+/* signal_retarget_locked (signal.h), taking p's tlock. */
+void signal_retarget(struct process *p);
+/* The calling thread's signal state in p (process_self's). */
+struct signal_thread *signal_self(struct process *p);
 /* Whether sig's action in s means it is dropped at once (SIG_IGN, or
  * SIG_DFL with a default of ignore). s->lock held. */
 bool signal_ignored_locked(const struct signal_state *s, int sig);

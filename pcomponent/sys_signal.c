@@ -8,7 +8,12 @@
  *  - every process is root: kill may signal anything on this processor
  *    (processes elsewhere are not reachable yet); kill(-1, sig) signals
  *    every process but the caller and pid 1, as Linux.
- *  - tkill/tgkill: one thread per process, so a tid is a pid.
+ *  - tkill/tgkill: a thread-directed signal for the thread tid (of the
+ *    process tgid for tgkill); kill(pid) is process-directed, and finds
+ *    processes by their pid only (Linux also takes any tid of the
+ *    process there).
+ *  - masks, sigsuspend, sigtimedwait and sigaltstack are the calling
+ *    thread's; actions are the process's.
  *  - setitimer/getitimer: ITIMER_REAL only (ITIMER_VIRTUAL and
  *    ITIMER_PROF are EINVAL: no CPU time accounting yet). setitimer with
  *    a NULL new value disarms, as Linux does (with its warning).
@@ -58,6 +63,16 @@ static bool sig_valid(uint64_t sig)
 	return sig >= 1 && sig <= NSIG_LINUX;
 }
 
+/* sig, pending for p or any of its threads, is dropped. tlock and the
+ * signal lock held. */
+static void discard_locked(struct process *p, int sig)
+{
+	p->sig->pending &= ~SIG_BIT(sig);
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
+		if (p->threads[i].tid && p->threads[i].sig)
+			p->threads[i].sig->pending &= ~SIG_BIT(sig);
+}
+
 /* rt_sigaction(sig, act, oact, sigsetsize) */
 long sys_rt_sigaction(struct process *p, const uint64_t *a)
 {
@@ -71,15 +86,17 @@ long sys_rt_sigaction(struct process *p, const uint64_t *a)
 		return -EINVAL;
 	if (a[1] && copy_from_user(&nact, a[1], sizeof(nact)))
 		return -EFAULT;
+	spin_lock(&p->tlock);
 	spin_lock(&s->lock);
 	oact = s->act[sig - 1];
 	if (a[1]) {
 		nact.mask &= ~SIG_UNBLOCKABLE;
 		s->act[sig - 1] = nact;
 		if (signal_ignored_locked(s, sig))
-			s->pending &= ~SIG_BIT(sig); /* POSIX: discarded */
+			discard_locked(p, sig); /* POSIX: discarded */
 	}
 	spin_unlock(&s->lock);
+	spin_unlock(&p->tlock);
 	if (a[2] && copy_to_user(a[2], &oact, sizeof(oact)))
 		return -EFAULT;
 	return 0;
@@ -89,6 +106,7 @@ long sys_rt_sigaction(struct process *p, const uint64_t *a)
 long sys_rt_sigprocmask(struct process *p, const uint64_t *a)
 {
 	struct signal_state *s = p->sig;
+	struct signal_thread *st = signal_self(p);
 	uint64_t set = 0, old;
 
 	if (a[3] != sizeof(uint64_t))
@@ -99,15 +117,18 @@ long sys_rt_sigprocmask(struct process *p, const uint64_t *a)
 		return -EFAULT;
 	set &= ~SIG_UNBLOCKABLE;
 	spin_lock(&s->lock);
-	old = s->blocked;
+	old = st->blocked;
 	if (a[1] && a[0] == SIG_BLOCK)
-		s->blocked |= set;
+		st->blocked |= set;
 	else if (a[1] && a[0] == SIG_UNBLOCK)
-		s->blocked &= ~set;
+		st->blocked &= ~set;
 	else if (a[1])
-		s->blocked = set;
+		st->blocked = set;
 	spin_unlock(&s->lock);
-	/* newly unblocked pending signals: signal_deliver at the return */
+	/* newly unblocked pending signals: signal_deliver at the return;
+	 * newly blocked ones of the process: another thread may take them */
+	if (st->blocked & ~old)
+		signal_retarget(p);
 	if (a[2] && copy_to_user(a[2], &old, sizeof(old)))
 		return -EFAULT;
 	return 0;
@@ -117,12 +138,13 @@ long sys_rt_sigprocmask(struct process *p, const uint64_t *a)
 long sys_rt_sigpending(struct process *p, const uint64_t *a)
 {
 	struct signal_state *s = p->sig;
+	struct signal_thread *st = signal_self(p);
 	uint64_t set;
 
 	if (a[1] > sizeof(uint64_t))
 		return -EINVAL;
 	spin_lock(&s->lock);
-	set = s->pending & s->blocked;
+	set = (s->pending | st->pending) & st->blocked;
 	spin_unlock(&s->lock);
 	return copy_to_user(a[0], &set, a[1]);
 }
@@ -148,6 +170,7 @@ long sys_pause(struct process *p, const uint64_t *a)
 long sys_rt_sigsuspend(struct process *p, const uint64_t *a)
 {
 	struct signal_state *s = p->sig;
+	struct signal_thread *st = signal_self(p);
 	uint64_t set;
 
 	if (a[1] != sizeof(uint64_t))
@@ -155,10 +178,11 @@ long sys_rt_sigsuspend(struct process *p, const uint64_t *a)
 	if (copy_from_user(&set, a[0], sizeof(set)))
 		return -EFAULT;
 	spin_lock(&s->lock);
-	s->saved_mask = s->blocked;
-	s->blocked = set & ~SIG_UNBLOCKABLE;
+	st->saved_mask = st->blocked;
+	st->blocked = set & ~SIG_UNBLOCKABLE;
 	spin_unlock(&s->lock);
-	s->restore_mask = true;
+	st->restore_mask = true;
+	signal_retarget(p);
 	return sleep_until_signal(p);
 }
 
@@ -174,18 +198,24 @@ static int sigwait_deadline(uint64_t uts, uint64_t *deadline)
 	return 0;
 }
 
-/* Takes the lowest pending signal of set into *info: its number, 0 if
- * none; -1 if another signal p does not block is pending. */
-static int sigwait_take(struct signal_state *s, uint64_t set, struct signal_info *info)
+/* Takes the lowest pending signal of set (the thread's own first) into
+ * *info: its number, 0 if none; -1 if another signal st does not block
+ * is pending. */
+static int sigwait_take(struct signal_state *s, struct signal_thread *st, uint64_t set,
+			struct signal_info *info)
 {
 	int sig = 0;
 
 	spin_lock(&s->lock);
-	if (s->pending & set) {
+	if (st->pending & set) {
+		sig = __builtin_ctzll(st->pending & set) + 1;
+		st->pending &= ~SIG_BIT(sig);
+		*info = st->info[sig - 1];
+	} else if (s->pending & set) {
 		sig = __builtin_ctzll(s->pending & set) + 1;
 		s->pending &= ~SIG_BIT(sig);
 		*info = s->info[sig - 1];
-	} else if (s->pending & ~s->blocked) {
+	} else if ((s->pending | st->pending) & ~st->blocked) {
 		sig = -1;
 	}
 	spin_unlock(&s->lock);
@@ -197,6 +227,7 @@ static int sigwait_take(struct signal_state *s, uint64_t set, struct signal_info
 long sys_rt_sigtimedwait(struct process *p, const uint64_t *a)
 {
 	struct signal_state *s = p->sig;
+	struct signal_thread *st = signal_self(p);
 	struct signal_info info;
 	struct k_siginfo si;
 	uint64_t set, saved, deadline;
@@ -211,14 +242,16 @@ long sys_rt_sigtimedwait(struct process *p, const uint64_t *a)
 	if (r)
 		return r;
 	spin_lock(&s->lock);
-	saved = s->blocked;
-	s->blocked &= ~set;
+	saved = st->blocked;
+	st->blocked &= ~set;
 	spin_unlock(&s->lock);
 	for (;;) {
 		uint64_t now = clock_ns();
 
 		thread_interrupt_clear();
-		r = sigwait_take(s, set, &info);
+		r = sigwait_take(s, st, set, &info);
+		if (!r && signal_pending(p))
+			r = -1; /* the thread must leave (exit_group, execve) */
 		if (r)
 			break;
 		if (now >= deadline) {
@@ -228,7 +261,7 @@ long sys_rt_sigtimedwait(struct process *p, const uint64_t *a)
 		thread_sleep_intr_ns(deadline - now);
 	}
 	spin_lock(&s->lock);
-	s->blocked = saved;
+	st->blocked = saved;
 	spin_unlock(&s->lock);
 	if (r == -1)
 		return -SIGNAL_ERESTARTNOHAND; /* another signal: EINTR */
@@ -250,8 +283,8 @@ struct k_stack_user {
 /* sigaltstack(ss, oss) */
 long sys_sigaltstack(struct process *p, const uint64_t *a)
 {
-	struct signal_state *s = p->sig;
-	struct trap_frame *tf = p->threads[0].tf;
+	struct signal_thread *s = signal_self(p);
+	struct trap_frame *tf = process_self(p)->tf;
 	bool on = tf && signal_on_altstack(s, tf->rsp);
 	struct k_stack_user ns, os = {
 		.ss_sp = s->alt_sp,
@@ -349,16 +382,41 @@ long sys_kill(struct process *p, const uint64_t *a)
 	return signal_send_pgrp(pgrp, &info);
 }
 
-/* tgkill(tgid, tid, sig) and tkill(tid, sig): a tid is a pid here */
+struct tkill {
+	uint32_t tid;
+	const struct signal_info *info;
+};
+
+/* tkill: the process that has the thread tid takes it (nonzero: found,
+ * or an error). */
+static int tkill_one(struct process *q, void *arg)
+{
+	struct tkill *k = arg;
+	int err = signal_send_thread(q, k->tid, k->info);
+
+	return err == -ESRCH ? 0 : err ? err : 1;
+}
+
+/* tgkill(tgid, tid, sig) and tkill(tid, sig): to the thread tid (of the
+ * process tgid), -ESRCH if there is none */
 static long thread_kill(struct process *p, int64_t tgid, int64_t tid, uint64_t sig)
 {
 	struct signal_info info = {.signo = (int)sig, .code = SI_TKILL, .pid = p->pid};
+	struct tkill k = {.tid = (uint32_t)tid, .info = &info};
+	struct process *q;
+	long err = -ESRCH;
 
 	if (tid <= 0 || (tgid != -1 && tgid <= 0) || sig > NSIG_LINUX)
 		return -EINVAL;
-	if (tgid != -1 && tgid != tid)
-		return -ESRCH;
-	return kill_pid((uint32_t)tid, &info);
+	process_table_lock();
+	if (tgid == -1) {
+		err = process_for_each_locked(tkill_one, &k);
+		err = err == 1 ? 0 : err ? err : -ESRCH;
+	} else if ((q = process_find_locked((uint32_t)tgid))) {
+		err = signal_send_thread(q, (uint32_t)tid, &info);
+	}
+	process_table_unlock();
+	return err;
 }
 
 long sys_tkill(struct process *p, const uint64_t *a)

@@ -27,8 +27,20 @@
  *  - fork, vfork (which copies like fork: the parent does not wait) and
  *    clone with fork's flags: exit signal SIGCHLD, optionally
  *    CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID and a
- *    new stack; any other flag (CLONE_VM, CLONE_THREAD, CLONE_SETTLS,
- *    namespaces, ...) is EINVAL until threads exist.
+ *    new stack.
+ *  - clone with CLONE_THREAD makes a thread (process.h
+ *    process_clone_thread): it needs CLONE_VM, CLONE_FS, CLONE_FILES and
+ *    CLONE_SIGHAND (what pthread_create passes), takes CLONE_SYSVSEM,
+ *    CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_SETTID,
+ *    CLONE_CHILD_CLEARTID and CLONE_DETACHED (ignored, as Linux), and
+ *    ignores the exit signal. As Linux: CLONE_THREAD without
+ *    CLONE_SIGHAND, CLONE_SIGHAND without CLONE_VM, CLONE_FS with
+ *    CLONE_NEWNS are EINVAL; a TLS outside user space is EPERM. Not
+ *    supported (EINVAL): a thread with its own fd table or file system
+ *    view, CLONE_VM without CLONE_THREAD (vfork-like), CLONE_VFORK,
+ *    CLONE_PARENT, namespaces, pidfds, ptrace.
+ *  - exit ends the calling thread (its clear_child_tid written 0 and
+ *    woken); exit_group and fatal signals end every thread.
  *  - wait4 and waitid: every process is in one process group, so pid 0
  *    and pid < -1 (P_PGID) select any child; no stops or continues
  *    (WUNTRACED, WCONTINUED accepted and never reported; waitid without
@@ -77,10 +89,22 @@
 
 
 #define CLONE_SIGNAL	     0xff
+#define CLONE_VM	     0x00000100
+#define CLONE_FS	     0x00000200
+#define CLONE_FILES	     0x00000400
+#define CLONE_SIGHAND	     0x00000800
+#define CLONE_THREAD	     0x00010000
+#define CLONE_NEWNS	     0x00020000
+#define CLONE_SYSVSEM	     0x00040000
+#define CLONE_SETTLS	     0x00080000
 #define CLONE_PARENT_SETTID  0x00100000
 #define CLONE_CHILD_CLEARTID 0x00200000
+#define CLONE_DETACHED	     0x00400000
 #define CLONE_CHILD_SETTID   0x01000000
 #define CLONE_FORK_FLAGS     (CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID)
+/* what a thread must share, and what it may ask besides */
+#define CLONE_THREAD_NEEDS   (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD)
+#define CLONE_THREAD_MAY     (CLONE_SYSVSEM | CLONE_SETTLS | CLONE_DETACHED | CLONE_FORK_FLAGS)
 
 #define WNOHANG	    0x1
 #define WUNTRACED   0x2
@@ -129,8 +153,7 @@ struct k_utsname {
 
 static long sys_exit(struct process *p, const uint64_t *a)
 {
-	/* one thread per process: its exit ends the process */
-	process_exit(p, PROCESS_EXITED((int)a[0]));
+	process_thread_exit(p, PROCESS_EXITED((int)a[0])); /* the caller only */
 }
 
 static long sys_exit_group(struct process *p, const uint64_t *a)
@@ -145,7 +168,7 @@ static long sys_getpid(struct process *p, const uint64_t *a)
 
 static long sys_gettid(struct process *p, const uint64_t *a)
 {
-	return p->threads[0].tid;
+	return process_self(p)->tid;
 }
 
 static long sys_getppid(struct process *p, const uint64_t *a)
@@ -160,13 +183,49 @@ static long sys_fork(struct process *p, const uint64_t *a)
 	return process_fork(p, &fa);
 }
 
-/* clone(flags, stack, parent_tid, child_tid, tls): fork's flags only. */
+/* clone with CLONE_THREAD: the flags checked, a new thread of p. */
+static long clone_thread(struct process *p, const uint64_t *a)
+{
+	struct process_clone_args ca = {.stack = a[1]};
+	uint64_t flags = a[0] & ~(uint64_t)CLONE_SIGNAL; /* no exit signal */
+
+	if ((flags & CLONE_THREAD_NEEDS) != CLONE_THREAD_NEEDS ||
+	    (flags & ~(CLONE_THREAD_NEEDS | CLONE_THREAD_MAY)))
+		return -EINVAL; /* threads share all of these here */
+	if (ca.stack >= USPACE_TOP)
+		return -EINVAL;
+	if (flags & CLONE_SETTLS) {
+		if (a[4] >= USPACE_TOP)
+			return -EPERM; /* as arch_prctl(ARCH_SET_FS) */
+		ca.settls = true;
+		ca.tls = a[4];
+	}
+	if (flags & CLONE_PARENT_SETTID)
+		ca.parent_tid = a[2];
+	if (flags & CLONE_CHILD_SETTID)
+		ca.child_settid = a[3];
+	if (flags & CLONE_CHILD_CLEARTID)
+		ca.child_cleartid = a[3];
+	return process_clone_thread(p, &ca);
+}
+
+/* clone(flags, stack, parent_tid, child_tid, tls): a thread, or a fork
+ * with fork's flags. */
 static long sys_clone(struct process *p, const uint64_t *a)
 {
 	struct process_fork_args fa = {.stack = a[1]};
 	uint64_t flags = a[0];
 	long pid;
 
+	/* Linux's copy_process refusals first */
+	if ((flags & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS))
+		return -EINVAL;
+	if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND))
+		return -EINVAL;
+	if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM))
+		return -EINVAL;
+	if (flags & CLONE_THREAD)
+		return clone_thread(p, a);
 	if ((flags & CLONE_SIGNAL) != SIGCHLD || (flags & ~(CLONE_SIGNAL | CLONE_FORK_FLAGS)))
 		return -EINVAL;
 	if (fa.stack >= USPACE_TOP)
@@ -274,8 +333,10 @@ static long sys_getid(struct process *p, const uint64_t *a)
 
 static long sys_set_tid_address(struct process *p, const uint64_t *a)
 {
-	p->threads[0].clear_child_tid = a[0];
-	return p->threads[0].tid;
+	struct pthread_info *self = process_self(p);
+
+	self->clear_child_tid = a[0];
+	return self->tid;
 }
 
 static long sys_arch_prctl(struct process *p, const uint64_t *a)
@@ -351,16 +412,21 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 
 	if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED) || !(flags & MAP_PRIVATE))
 		return -ENODEV; /* file and shared mappings: not yet */
+	bool replace = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
+
 	if (!len || len > MEM_USER_TOP)
 		return -EINVAL;
-	if ((flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE)) {
+	if (replace) {
 		if (!user_range_ok(addr, len))
 			return -EINVAL;
 		/* the pages it replaces are thrown away */
+		excache_vm_begin(p);
 		excache_fresh_remove(p, addr, addr + page_up(len));
 		excache_drop_range(p, addr, addr + len, false);
 	}
 	r = mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
+	if (replace)
+		excache_vm_end(p);
 	if (r >= 0 && !((uint64_t)r & PAGE_MASK) && (uint64_t)r < MEM_USER_TOP &&
 	    page_up(len) <= MEM_USER_TOP - (uint64_t)r)
 		excache_fresh_add(p, (uint64_t)r, (uint64_t)r + page_up(len), (uint32_t)a[2]);
@@ -369,11 +435,16 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 
 static long sys_munmap(struct process *p, const uint64_t *a)
 {
+	long r;
+
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	excache_vm_begin(p); /* other threads' misses meanwhile are redone */
 	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	excache_drop_range(p, a[0], a[0] + a[1], false);
-	return mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
+	r = mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
+	excache_vm_end(p);
+	return r;
 }
 
 /* A range that stops being fresh stays so: its written pages are only
@@ -382,29 +453,37 @@ static long sys_mprotect(struct process *p, const uint64_t *a)
 {
 	int err;
 
+	long r;
+
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	excache_vm_begin(p);
 	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	err = excache_drop_range(p, a[0], a[0] + a[1], true);
-	if (err)
-		return err;
-	return mem_map_call(p, MSG_MEM_MPROTECT, a[0], a[1], (uint32_t)a[2], 0);
+	r = err ? err : mem_map_call(p, MSG_MEM_MPROTECT, a[0], a[1], (uint32_t)a[2], 0);
+	excache_vm_end(p);
+	return r;
 }
 
-static long sys_brk(struct process *p, const uint64_t *a)
+/* brk's core, under p's brk_lock. */
+static long brk_locked(struct process *p, const uint64_t *a)
 {
 	struct mem_pid_req rq = {.pid = p->pid, .addr = a[0]};
 	struct mem_value rp;
 	int err;
 
 	uint64_t old = p->brk;
+	bool shrink = a[0] >= p->brk_start && a[0] < p->brk;
 
 	/* a shrink that the home will accept: its pages go, unwritten back */
-	if (a[0] >= p->brk_start && a[0] < p->brk) {
+	if (shrink) {
+		excache_vm_begin(p);
 		excache_fresh_remove(p, page_up(a[0]), page_up(p->brk));
 		excache_drop_range(p, page_up(a[0]), p->brk + PAGE_MASK, false);
 	}
 	err = process_mem_call(p, MSG_MEM_BRK, &rq, sizeof(rq), &rp, sizeof(rp));
+	if (shrink)
+		excache_vm_end(p);
 	if (err)
 		return (long)p->brk; /* Linux's brk never fails: the old break */
 	if (rp.value < MEM_USER_TOP)
@@ -414,6 +493,16 @@ static long sys_brk(struct process *p, const uint64_t *a)
 		excache_fresh_add(p, page_up(old), page_up(p->brk),
 				  MEM_PROT_READ | MEM_PROT_WRITE);
 	return (long)p->brk;
+}
+
+static long sys_brk(struct process *p, const uint64_t *a)
+{
+	long r;
+
+	wait_for_completion(&p->brk_lock); /* threads: one brk at a time */
+	r = brk_locked(p, a);
+	complete(&p->brk_lock);
+	return r;
 }
 
 /* ---- time ----------------------------------------------------------------------- */
@@ -610,7 +699,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(38, "setitimer", sys_setitimer), /* partial: ITIMER_REAL only */
 	SC(39, "getpid", sys_getpid),
 	SC(40, "sendfile", sys_sendfile),   /* partial: between regular files only */
-	SC(56, "clone", sys_clone),  /* partial: fork-like flags only, no threads */
+	SC(56, "clone", sys_clone), /* threads and forks (not vfork-like CLONE_VM) */
 	SC(57, "fork", sys_fork),
 	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
 	SC(59, "execve", sys_execve),
@@ -770,15 +859,16 @@ void syscall_dispatch(struct trap_frame *tf)
 {
 	uint64_t args[6] = {tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9};
 	struct process *p = process_current();
+	struct pthread_info *self = p ? process_self(p) : NULL;
 	long r;
 
-	if (p) {
-		p->threads[0].tf = tf; /* fork copies it */
-		p->threads[0].sysno = (int64_t)tf->rax; /* a restart needs it */
+	if (self) {
+		self->tf = tf; /* fork and clone copy it */
+		self->sysno = (int64_t)tf->rax; /* a restart needs it */
 	}
 	r = syscall_invoke(p, tf->rax, args);
-	if (p)
-		p->threads[0].tf = NULL;
+	if (self)
+		self->tf = NULL;
 	tf->rax = (uint64_t)r;
 	if (p)
 		signal_deliver(p, tf);

@@ -17,8 +17,11 @@
  *    accepts a mask holding at least one of them and pins nothing.
  *  - prctl: PR_SET_NAME / PR_GET_NAME only; everything else EINVAL.
  *  - set_robust_list records the list (no futexes are woken at exit yet).
- *  - membarrier: one thread per process, so every barrier is trivially
- *    done; the common commands are accepted.
+ *  - membarrier: the common commands are accepted and return at once;
+ *    the process's threads on other CPUs are not sent an IPI (x86's
+ *    ordering and the scheduler's locks at each switch are all they
+ *    get), enough for what musl and glibc use it for (nothing in a
+ *    static program's common paths).
  */
 #include "sysproc.h"
 
@@ -345,17 +348,19 @@ long sys_set_robust_list(struct process *p, const uint64_t *a)
 {
 	if (a[1] != ROBUST_LIST_HEAD)
 		return -EINVAL;
-	p->threads[0].robust_list = a[0];
-	p->threads[0].robust_len = a[1];
+	process_self(p)->robust_list = a[0];
+	process_self(p)->robust_len = a[1];
 	return 0;
 }
 
-/* get_robust_list(pid, head_ptr, len_ptr): this process's thread only. */
+/* get_robust_list(pid, head_ptr, len_ptr): the calling thread's only. */
 long sys_get_robust_list(struct process *p, const uint64_t *a)
 {
-	if (a[0] && a[0] != p->threads[0].tid)
+	struct pthread_info *self = process_self(p);
+
+	if (a[0] && a[0] != self->tid)
 		return -ESRCH;
-	if (copy_to_user(a[2], &p->threads[0].robust_len, sizeof(uint64_t)))
+	if (copy_to_user(a[2], &self->robust_len, sizeof(uint64_t)))
 		return -EFAULT;
-	return copy_to_user(a[1], &p->threads[0].robust_list, sizeof(uint64_t));
+	return copy_to_user(a[1], &self->robust_list, sizeof(uint64_t));
 }

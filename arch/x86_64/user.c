@@ -542,6 +542,11 @@ void user_state_free(struct user_state *st)
 	kfree(st);
 }
 
+void user_state_set_fs_base(struct user_state *st, uint64_t base)
+{
+	st->fs_base = base; /* user_resume loads only a user address */
+}
+
 void user_resume(struct user_state *st)
 {
 	struct thread *t = thread_current();

@@ -145,6 +145,9 @@ void *uthread_owner(void);
 struct user_state;
 struct user_state *user_state_save(const struct trap_frame *tf);
 void user_state_free(struct user_state *st);
+/* A new thread's TLS (clone's CLONE_SETTLS): st resumes with FS base
+ * base instead of the saver's (one at or above USPACE_TOP: 0). */
+void user_state_set_fs_base(struct user_state *st, uint64_t base);
 __attribute__((noreturn)) void user_resume(struct user_state *st);
 
 /* execve: the current user thread's FPU/SSE state becomes the clean one

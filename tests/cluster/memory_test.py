@@ -32,6 +32,13 @@ built by `make user-programs` into BUILD/user/), /etc/motd and
     process's first miss there was redirected by its home;
   - forktest on two policies (copy-on-write after fork, wait4, getppid,
     ECHILD, a child dying of SIGSEGV): the host's lines;
+  - threadtest on two policies (pthreads: create/join, a mutex, a
+    condition variable, a barrier, __thread, gettid, memory written by
+    every thread at once, mmap/munmap from every thread, signals to one
+    thread, fork from a thread): the host's line and exit 0; and its
+    cases exitgroup (7), fatal (139, the whole process), mainexit (0)
+    and exec (the exec'd image is the only thread): output and status
+    as on the host;
   - m1's and m2's free frames back to their first figures after
     processes exit and after processes die of faults (MEM_STATS through
     a processor builtin: see free_frames);
@@ -58,7 +65,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 MANIFEST = os.path.join(HERE, "memory.yaml")
 PROGRAMS = ("memtest", "mmaptest", "faulttest", "pattern", "membench", "spantest",
-            "forktest")
+            "forktest", "threadtest")
 # vNode -> (its processor, the ExCache policy memory.yaml gives it)
 POLICY_VNODES = {"vn1": ("p1", "lru"), "vn2": ("p2", "fifo"), "vn3": ("p3", "random"),
                  "vn4": ("p4", "clock")}
@@ -72,6 +79,7 @@ RUN_TIMEOUT = 300
 MMAP_CASES = {  # case -> exit status Linux gives (signals as the shell: 128+N)
     "anon": 0, "segv-after-munmap": 139, "mprotect-ro": 139, "mprotect-rw": 0,
     "brk": 0, "fixed": 0, "big-reserve": 0}
+THREAD_CASES = {("exitgroup",): 7, ("fatal",): 139, ("mainexit",): 0, ("exec",): 0}
 FAULT_CASES = {("null",): 139, ("ud2",): 132, ("div0",): 136, ("exit", "0"): 0,
                ("exit", "3"): 3, ("exit", "255"): 255}
 # The processor builtin `memstats NODE` prints a memory node's MEM_STATS
@@ -357,6 +365,23 @@ def test_fork(t, c, user_dir):
                 detail(p))
 
 
+def test_threads(t, c, user_dir, baseline):
+    """threadtest's main case prints the host's one line on two policies
+    (p1 with LRU, p3 with RANDOM), then its other cases as on the host."""
+    want = host_run(user_dir, "threadtest")
+    if not t.check(want[0] == 0 and len(want[1]) == 1 and
+                   want[1][0].startswith("threadtest: ok "),
+                   "host: threadtest prints one ok line", str(want)):
+        return
+    for vnode in ("vn1", "vn3"):
+        node, policy = POLICY_VNODES[vnode]
+        p = c.run(vnode, "/bin/threadtest", timeout=RUN_TIMEOUT)
+        t.check(p.returncode == 0 and stable(p.stdout) == want[1],
+                f"{node} ({policy}): threadtest: '{want[1][0]}' as on the host",
+                detail(p))
+    test_cases(t, c, user_dir, "threadtest", THREAD_CASES, baseline)
+
+
 def test_two_at_once(t, c, run_dir, user_dir):
     tags = ("a", "b")
     want = {tag: host_run(user_dir, "pattern", tag, *PATTERN_ARGS) for tag in tags}
@@ -422,6 +447,7 @@ def run(lay):
         test_span(t, c, user_dir)
         check_frames(t, c, baseline, "spantest")
         test_fork(t, c, user_dir)
+        test_threads(t, c, user_dir, baseline)
         check_frames(t, c, baseline, "every test program")
         nodes = check_ready(t, c)
         p = cli("down", "--run-dir", run_dir, timeout=60)
