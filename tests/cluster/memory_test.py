@@ -349,6 +349,16 @@ def test_span(t, c, user_dir):
             "(excache redirects >= 1)", str(ex))
 
 
+def check_on_policies(t, c, prog, want, what):
+    """/bin/PROG on vn1 (p1, LRU) and vn3 (p3, RANDOM): exit 0 and the
+    host's lines want (what: how the result names them)."""
+    for vnode in ("vn1", "vn3"):
+        node, policy = POLICY_VNODES[vnode]
+        p = c.run(vnode, f"/bin/{prog}", timeout=RUN_TIMEOUT)
+        t.check(p.returncode == 0 and stable(p.stdout) == want,
+                f"{node} ({policy}): {prog}: {what} as on the host", detail(p))
+
+
 def test_fork(t, c, user_dir):
     """forktest's checks (copy-on-write, wait4, getppid, ECHILD, a child
     dying of SIGSEGV) pass as on the host, on two policies."""
@@ -357,12 +367,7 @@ def test_fork(t, c, user_dir):
                    all(ln.startswith("forktest: ok ") for ln in want[1][:-1]),
                    "host: forktest passes every check", str(want)):
         return
-    for vnode in ("vn1", "vn3"):
-        node, policy = POLICY_VNODES[vnode]
-        p = c.run(vnode, "/bin/forktest", timeout=RUN_TIMEOUT)
-        t.check(p.returncode == 0 and stable(p.stdout) == want[1],
-                f"{node} ({policy}): forktest: {len(want[1])} checks ok as on the host",
-                detail(p))
+    check_on_policies(t, c, "forktest", want[1], f"{len(want[1])} checks ok")
 
 
 def test_threads(t, c, user_dir, baseline):
@@ -373,12 +378,7 @@ def test_threads(t, c, user_dir, baseline):
                    want[1][0].startswith("threadtest: ok "),
                    "host: threadtest prints one ok line", str(want)):
         return
-    for vnode in ("vn1", "vn3"):
-        node, policy = POLICY_VNODES[vnode]
-        p = c.run(vnode, "/bin/threadtest", timeout=RUN_TIMEOUT)
-        t.check(p.returncode == 0 and stable(p.stdout) == want[1],
-                f"{node} ({policy}): threadtest: '{want[1][0]}' as on the host",
-                detail(p))
+    check_on_policies(t, c, "threadtest", want[1], f"'{want[1][0]}'")
     test_cases(t, c, user_dir, "threadtest", THREAD_CASES, baseline)
 
 
