@@ -384,4 +384,3 @@ RPC_HANDLER(MEM_MAPS, struct mem_pid_req, struct mem_maps)
 	space_leave(ms, p);
 	return 0;
 }
-

@@ -10,8 +10,9 @@
  * into its bounce buffer under the lock, copies it to user memory
  * without it, and only then consumes it, so a bad buffer (-EFAULT)
  * loses nothing; it repeats while bytes are there, so a read returns
- * everything available up to its length, as on Linux. A writer takes the write token for its whole call, so
- * the writes of two processes never interleave; one of at most
+ * everything available up to its length, as on Linux. A writer takes
+ * the write token for its whole call, so the writes of two processes
+ * never interleave; one of at most
  * PIPE_BUF bytes is atomic (it waits for room for all of it), as POSIX
  * requires.
  *

@@ -348,16 +348,22 @@ static uint32_t new_tid(void)
 
 /* ---- calls to the home --------------------------------------------------- */
 
-int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t req_len,
-		     void *reply, size_t reply_len)
+int process_home_call(uint16_t home, unsigned opcode, const void *req, size_t req_len,
+		      void *reply, size_t reply_len)
 {
 	struct rpc_node *rn = status_rpc();
 
 	if (!rn)
 		return -EHOSTUNREACH;
-	return rpc_call(rn, p->home, opcode, req, req_len, reply, reply_len,
+	return rpc_call(rn, home, opcode, req, req_len, reply, reply_len,
 			opcode == MSG_MEM_EXEC || opcode == MSG_MEM_FORK ? EXEC_TIMEOUT_NS
 								     : MEM_TIMEOUT_NS);
+}
+
+int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t req_len,
+		     void *reply, size_t reply_len)
+{
+	return process_home_call(p->home, opcode, req, req_len, reply, reply_len);
 }
 
 static void mem_exit(struct process *p)
@@ -761,6 +767,19 @@ static void thread_main(void *arg)
 
 /* ---- clone (threads) ------------------------------------------------------ */
 
+/* The registers a fork child or a new thread starts with: the caller's
+ * at its syscall, returning 0, on stack if one was given; NULL if out of
+ * memory. */
+static struct user_state *child_start_state(const struct trap_frame *ptf, uint64_t stack)
+{
+	struct trap_frame tf = *ptf;
+
+	tf.rax = 0;
+	if (stack)
+		tf.rsp = stack;
+	return user_state_save(&tf);
+}
+
 /* A free slot of p for tid with sig, counted; -EAGAIN if p is full or
  * exiting. */
 static int slot_take(struct process *p, uint32_t tid, struct signal_thread *sig,
@@ -809,7 +828,6 @@ long process_clone_thread(struct process *p, const struct process_clone_args *a)
 {
 	struct pthread_info *self = process_self(p), *t;
 	struct signal_thread *sig;
-	struct trap_frame tf;
 	uint32_t tid;
 	int err;
 
@@ -824,11 +842,7 @@ long process_clone_thread(struct process *p, const struct process_clone_args *a)
 		signal_thread_free(sig);
 		return err;
 	}
-	tf = *self->tf;
-	tf.rax = 0;
-	if (a->stack)
-		tf.rsp = a->stack;
-	t->start_state = user_state_save(&tf);
+	t->start_state = child_start_state(self->tf, a->stack);
 	if (!t->start_state) {
 		err = -ENOMEM;
 		goto release;
@@ -932,7 +946,6 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 {
 	struct pthread_info *self = process_self(p);
 	const struct trap_frame *ptf = self ? self->tf : NULL;
-	struct trap_frame tf;
 	struct process *c;
 	int err;
 
@@ -952,11 +965,7 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 		err = -ENOMEM;
 		goto mem_exit;
 	}
-	tf = *ptf;
-	tf.rax = 0;
-	if (a->stack)
-		tf.rsp = a->stack;
-	c->threads[0].start_state = user_state_save(&tf);
+	c->threads[0].start_state = child_start_state(ptf, a->stack);
 	if (!c->threads[0].start_state) {
 		err = -ENOMEM;
 		goto destroy_uspace;

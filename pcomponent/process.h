@@ -324,6 +324,10 @@ struct process *process_ktest_add(struct process_family *fam, struct process *pa
 /* A call of opcode on p's home (timeouts chosen per opcode). */
 int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t req_len,
 		     void *reply, size_t reply_len);
+/* The same on the memory node home, for a caller that holds a snapshot
+ * (struct process_snap) rather than the process. */
+int process_home_call(uint16_t home, unsigned opcode, const void *req, size_t req_len,
+		      void *reply, size_t reply_len);
 
 /* Processes now, and started since boot. */
 void process_counts(unsigned *running, uint64_t *started);

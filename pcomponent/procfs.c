@@ -48,20 +48,18 @@
 #include <kernel/cpu.h>
 #include <kernel/errno.h>
 #include <kernel/mm.h>
-#include <kernel/time.h>
 #include <kernel/printk.h>
-#include <kernel/status.h>
+#include <kernel/time.h>
 #include <kernel/uspace.h>
 #include <lib/printf.h>
-#include <net/rpc.h>
 #include <lib/string.h>
+#include <proto/msg.h>
 #include <stdarg.h>
 
 #define PFS_NAME_MAX   24
 #define CLOCK_TICKS    100 /* per second: AT_CLKTCK */
 #define PFS_TEXT_FIRST 1024
 #define MAPS_NAME_COLUMN 73 /* where Linux starts a maps line's path */
-#define MAPS_TIMEOUT_NS	 (10 * NS_PER_S)
 
 /* ---- text buffers ------------------------------------------------------------------ */
 
@@ -357,6 +355,12 @@ static char state_letter(const struct process_snap *s)
 	return s->state == PROCESS_ZOMBIE ? 'Z' : 'R';
 }
 
+/* The thread count shown: a zombie, with none left, shows 1, as Linux. */
+static unsigned snap_threads(const struct process_snap *s)
+{
+	return s->nthreads ? s->nthreads : 1;
+}
+
 static void gen_cmdline(const struct pfs_ctx *c, struct pfs_text *t)
 {
 	pt_bytes(t, c->snap->info.cmdline, c->snap->info.cmdline_len);
@@ -376,7 +380,7 @@ static void gen_stat(const struct pfs_ctx *c, struct pfs_text *t)
 	pt_printf(t, "%u (%s) %c %u %u %u 0 -1 4194560 0 0 0 0 ", s->pid, s->info.comm,
 		  state_letter(s), s->ppid, s->pgid, s->sid);
 	/* utime stime cutime cstime priority nice num_threads itrealvalue */
-	pt_printf(t, "0 0 0 0 20 0 %u 0 %llu ", s->nthreads ? s->nthreads : 1,
+	pt_printf(t, "0 0 0 0 20 0 %u 0 %llu ", snap_threads(s),
 		  (unsigned long long)start);
 	/* vsize rss rsslim startcode endcode startstack kstkesp kstkeip */
 	pt_printf(t, "%llu 0 18446744073709551615 0 0 0 0 0 ",
@@ -403,7 +407,7 @@ static void gen_status(const struct pfs_ctx *c, struct pfs_text *t)
 		  s->pid, s->ppid);
 	pt_printf(t, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%u\nGroups:\t\n", FD_MAX);
 	pt_printf(t, "NSpid:\t%u\nNSpgid:\t%u\nNSsid:\t%u\n", s->pid, s->pgid, s->sid);
-	pt_printf(t, "Threads:\t%u\nCpus_allowed_list:\t", s->nthreads ? s->nthreads : 1);
+	pt_printf(t, "Threads:\t%u\nCpus_allowed_list:\t", snap_threads(s));
 	gen_cpu_online(c, t);
 }
 
@@ -434,15 +438,14 @@ static void maps_line(const struct pfs_ctx *c, struct pfs_text *t,
  * does not answer. */
 static void gen_maps(const struct pfs_ctx *c, struct pfs_text *t)
 {
-	struct rpc_node *rn = status_rpc();
 	struct mem_pid_req rq = {.pid = c->snap->pid};
 	struct mem_map_entry cur = {0};
 	struct mem_maps *rp = kmalloc(sizeof(*rp));
-	int err = rn && rp ? 0 : -ENOMEM;
+	int err = rp ? 0 : -ENOMEM;
 
 	while (!err) {
-		err = rpc_call(rn, c->snap->home, MSG_MEM_MAPS, &rq, sizeof(rq), rp,
-			       sizeof(*rp), MAPS_TIMEOUT_NS);
+		err = process_home_call(c->snap->home, MSG_MEM_MAPS, &rq, sizeof(rq), rp,
+					sizeof(*rp));
 		for (uint32_t i = 0; !err && i < rp->n && i < MEM_MAPS_MAX; i++) {
 			const struct mem_map_entry *e = &rp->e[i];
 
