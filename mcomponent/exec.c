@@ -15,10 +15,12 @@
  *      bytes read eagerly into frames (in EXEC_CHUNK pieces through one
  *      kernel buffer). The rest of the last file page is zero; bss pages
  *      past it get no frame (they read as zeros, like any page never
- *      written);
+ *      written, and the reply names them as fresh: the processor zero-
+ *      fills their misses with no message);
  *   5. the heap starts at the page after the highest segment; the stack
  *      VMA is MEM_STACK_SIZE below MEM_STACK_TOP, read-write, and its top
- *      pages get the initial stack (mcomponent/ustack.c);
+ *      pages get the initial stack (mcomponent/ustack.c); the pages below
+ *      those are fresh too;
  *   6. install it for (node, pid), destroying the old one (whose remote
  *      vRegions' owners get MEM_REGION_EXIT first: memserv_install).
  * The vRegions exec makes are this node's; the request's memory nodes
@@ -116,8 +118,18 @@ static int read_exact(const struct exec_source *src, uint64_t off, void *buf, si
 	return (size_t)n == len ? 0 : -EIO; /* the file shrank under us */
 }
 
+/* Names [start, end) in the reply as fresh (struct mem_fresh_range):
+ * empty ranges are skipped, and so are ranges past MEM_EXEC_FRESH_MAX
+ * (their misses then ask this node, which answers zero). */
+static void add_fresh(struct mem_exec_reply *rp, uint64_t start, uint64_t end, uint32_t prot)
+{
+	if (start >= end || rp->nfresh == MEM_EXEC_FRESH_MAX)
+		return;
+	rp->fresh[rp->nfresh++] = (struct mem_fresh_range){.start = start, .end = end, .prot = prot};
+}
+
 static int load_segment(struct aspace *as, const struct exec_source *src,
-			const struct elf_segment *s, uint8_t *chunk)
+			const struct elf_segment *s, uint8_t *chunk, struct mem_exec_reply *rp)
 {
 	int err = aspace_map(as, page_down(s->vaddr), page_up(s->vaddr + s->memsz), s->prot,
 			     VMA_IMAGE);
@@ -130,12 +142,16 @@ static int load_segment(struct aspace *as, const struct exec_source *src,
 			err = copy_to_pages(as, s->vaddr + done, chunk, n);
 		done += n;
 	}
+	/* The segments' VMAs never share a page, so the pages past the file
+	 * bytes' last one are this segment's alone, and got no frame. */
+	if (!err)
+		add_fresh(rp, page_up(s->vaddr + s->filesz), page_up(s->vaddr + s->memsz), s->prot);
 	return err;
 }
 
 /* Steps 3 and 4: headers decoded into *img, segments loaded. */
 static int load_image(struct aspace *as, const struct exec_source *src,
-		      struct elf_image *img, uint8_t *chunk)
+		      struct elf_image *img, uint8_t *chunk, struct mem_exec_reply *rp)
 {
 	size_t len = src->size < PAGE ? (size_t)src->size : PAGE;
 	long need;
@@ -158,13 +174,13 @@ static int load_image(struct aspace *as, const struct exec_source *src,
 	if (elf_decode(chunk, len, src->size, img))
 		return -ENOEXEC;
 	for (unsigned i = 0; i < img->nsegs && !err; i++)
-		err = load_segment(as, src, &img->segs[i], chunk);
+		err = load_segment(as, src, &img->segs[i], chunk, rp);
 	return err;
 }
 
 /* Step 5: heap, stack VMA and the initial stack; *sp set. */
 static int make_stack(struct memserv *ms, struct aspace *as, const struct mem_exec_req *rq,
-		      const struct elf_image *img, uint64_t *sp)
+		      const struct elf_image *img, uint64_t *sp, struct mem_exec_reply *rp)
 {
 	struct ustack_info in = {
 		.strings = rq->strings,
@@ -198,6 +214,7 @@ static int make_stack(struct memserv *ms, struct aspace *as, const struct mem_ex
 	if (!err) {
 		low = page_down(*sp);
 		err = copy_to_pages(as, low, buf + (low - base), MEM_STACK_TOP - low);
+		add_fresh(rp, MEM_STACK_TOP - MEM_STACK_SIZE, low, MEM_PROT_READ | MEM_PROT_WRITE);
 	}
 	kfree(buf);
 	return err;
@@ -212,12 +229,13 @@ int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 	uint64_t sp = 0;
 	int err = -ENOMEM;
 
+	memset(rp, 0, sizeof(*rp));
 	if (as && chunk && img) {
 		as->nmemory = rq->nmemory;
 		memcpy(as->memory, rq->memory, sizeof(as->memory));
-		err = load_image(as, src, img, chunk);
+		err = load_image(as, src, img, chunk, rp);
 		if (!err)
-			err = make_stack(ms, as, rq, img, &sp);
+			err = make_stack(ms, as, rq, img, &sp, rp);
 	}
 	kfree(chunk);
 	if (!err) {

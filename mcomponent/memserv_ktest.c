@@ -574,6 +574,13 @@ KTEST(memserv_exec_image)
 	KT_EXPECT_EQ(rp.sp % 16, 0);
 	KT_EXPECT(rp.sp < MEM_STACK_TOP && rp.sp > MEM_STACK_TOP - 4096);
 	KT_EXPECT_EQ(rp.frames, 4); /* two text pages, one data page, one stack page */
+	/* fresh: the data segment's bss pages, the stack below its page */
+	KT_EXPECT_EQ(rp.nfresh, 2);
+	KT_EXPECT_EQ(rp.fresh[0].start, 0x403000);
+	KT_EXPECT_EQ(rp.fresh[0].end, 0x405000);
+	KT_EXPECT_EQ(rp.fresh[0].prot, MEM_PROT_READ | MEM_PROT_WRITE);
+	KT_EXPECT_EQ(rp.fresh[1].start, MEM_STACK_TOP - MEM_STACK_SIZE);
+	KT_EXPECT_EQ(rp.fresh[1].end, MEM_STACK_TOP - 4096);
 	/* text: R+X, the file's bytes */
 	KT_EXPECT_EQ(miss(&b, PID, 0x401000, MEM_PROT_EXEC, 0, &mp), 0);
 	KT_EXPECT_EQ(mp.prot, MEM_PROT_READ | MEM_PROT_EXEC);

@@ -911,6 +911,13 @@ void excache_exec(struct process *p)
 	spin_unlock(&ep->lock);
 }
 
+void excache_exec_fresh(struct process *p, uint64_t start, uint64_t end, uint32_t prot)
+{
+	owner_record(p, start, p->ec.home);
+	owner_record(p, end - 1, p->ec.home); /* the same vRegion, or the next */
+	excache_fresh_add(p, start, end, prot);
+}
+
 /* ---- set-up and figures -------------------------------------------------- */
 
 static int alloc_sets(void)

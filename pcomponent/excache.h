@@ -101,6 +101,13 @@ int excache_fork(struct process *parent, struct process *child);
  */
 int excache_exec_prepare(struct process *p);
 void excache_exec(struct process *p);
+/*
+ * After MEM_EXEC (and excache_exec): [start, end) with prot is a fresh
+ * range of the new image, as the reply said (struct mem_fresh_range:
+ * bss, the stack below its initial pages), and the home owns its
+ * vRegion, so its misses are zero-filled here with no message.
+ */
+void excache_exec_fresh(struct process *p, uint64_t start, uint64_t end, uint32_t prot);
 
 /*
  * Sets the cache up from kconfig (excache=): one window buffer of the

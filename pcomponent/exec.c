@@ -29,7 +29,9 @@
  *   4. MEM_EXEC on the home for the same pid;
  *   5. on success, past the point of no return: drop every line of the
  *      process without write-back and forget its fresh ranges and vRegion
- *      owners (excache_exec), close the close-on-exec fds, reset handled
+ *      owners (excache_exec), then take the new image's fresh ranges
+ *      (bss, the stack below its initial pages: their first touch is
+ *      zero-filled here, excache_exec_fresh), close the close-on-exec fds, reset handled
  *      signals, set exe, name, command line and break, and rewrite the
  *      syscall's trap frame so that the return from the syscall enters
  *      the new image (rip = entry, rsp = the new stack, every other
@@ -175,17 +177,36 @@ static void set_cmdline(struct process *p, const struct mem_exec_req *rq)
 	p->info.cmdline_len = len;
 }
 
+/* A fresh range as struct mem_fresh_range says: whole pages of user space. */
+static bool fresh_range_ok(const struct mem_fresh_range *f)
+{
+	return !f->reserved && f->start < f->end && f->start >= MEM_USER_BASE &&
+	       f->end <= MEM_USER_TOP && !(f->start % MEM_PAGE_SIZE) && !(f->end % MEM_PAGE_SIZE) &&
+	       !(f->prot & ~(uint32_t)(MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC));
+}
+
 /* Takes the reply's entry, stack and break, refusing any outside user
- * space (decode: never enter user mode at a kernel address). */
+ * space (decode: never enter user mode at a kernel address), and checks
+ * its fresh ranges (taken by take_fresh once the image is p's). */
 static int take_reply(struct process *p, const struct mem_exec_reply *rp)
 {
 	if (rp->entry >= MEM_USER_TOP || rp->sp >= MEM_USER_TOP || rp->sp < MEM_USER_BASE ||
-	    rp->brk >= MEM_USER_TOP)
+	    rp->brk >= MEM_USER_TOP || rp->nfresh > MEM_EXEC_FRESH_MAX || rp->reserved)
 		return -EPROTO;
+	for (uint32_t i = 0; i < rp->nfresh; i++)
+		if (!fresh_range_ok(&rp->fresh[i]))
+			return -EPROTO;
 	p->entry = rp->entry;
 	p->sp = rp->sp;
 	p->brk_start = p->brk = rp->brk;
 	return 0;
+}
+
+/* The new image's fresh ranges (checked by take_reply) go to the ExCache. */
+static void take_fresh(struct process *p, const struct mem_exec_reply *rp)
+{
+	for (uint32_t i = 0; i < rp->nfresh; i++)
+		excache_exec_fresh(p, rp->fresh[i].start, rp->fresh[i].end, rp->fresh[i].prot);
 }
 
 static int mem_exec(struct process *p, const struct mem_exec_req *rq, struct mem_exec_reply *rp)
@@ -213,6 +234,7 @@ int exec_start(struct process *p, const char *path, int argc, char **argv)
 	if (!err)
 		err = take_reply(p, &rp);
 	if (!err) {
+		take_fresh(p, &rp);
 		set_comm(p, path);
 		set_cmdline(p, rq);
 		p->info.start_ns = clock_ns();
@@ -309,11 +331,13 @@ static void exec_enter_frame(struct trap_frame *tf, uint64_t entry, uint64_t sp)
 }
 
 /* Step 5: p runs the new image from the syscall's return on. */
-static void exec_commit(struct process *p, const struct mem_exec_req *rq, const char *given)
+static void exec_commit(struct process *p, const struct mem_exec_req *rq,
+			const struct mem_exec_reply *rp, const char *given)
 {
 	struct pthread_info *self = process_self(p);
 
 	excache_exec(p);
+	take_fresh(p, rp);
 	fd_table_exec(p->files);
 	signal_exec(p);
 	strlcpy(p->exe, rq->path, sizeof(p->exe));
@@ -355,7 +379,7 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 	err = take_reply(p, &rp);
 	if (err)
 		goto kill; /* the home did replace it */
-	exec_commit(p, rq, given);
+	exec_commit(p, rq, &rp, given);
 	pr_debug("process %u: exec %s", p->pid, p->exe);
 free:
 	kfree(given);

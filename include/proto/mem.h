@@ -113,13 +113,29 @@ struct mem_exec_req {
 };
 _Static_assert(sizeof(struct mem_exec_req) == 4696, "mem_exec_req wire size");
 
+/* A range of the new image that is anonymous and never written (bss
+ * pages past a segment's file bytes, the stack below its initial pages):
+ * zero on the home, which owns its vRegion, so the processor may zero-fill
+ * its misses with no message (pcomponent/excache.h, fresh ranges). */
+struct mem_fresh_range {
+	uint64_t start, end; /* page aligned, start < end */
+	uint32_t prot;	     /* MEM_PROT_* of the mapping */
+	uint32_t reserved;   /* 0 */
+};
+_Static_assert(sizeof(struct mem_fresh_range) == 24, "mem_fresh_range wire size");
+
+#define MEM_EXEC_FRESH_MAX 4 /* the stack and up to three segments' bss */
+
 struct mem_exec_reply {
 	uint64_t entry; /* where user mode starts */
 	uint64_t sp;	/* initial stack pointer: &argc */
 	uint64_t brk;	/* initial program break */
 	uint64_t frames; /* frames the image took */
+	uint32_t nfresh; /* fresh[0..nfresh) are set; the rest 0 */
+	uint32_t reserved; /* 0 */
+	struct mem_fresh_range fresh[MEM_EXEC_FRESH_MAX];
 };
-_Static_assert(sizeof(struct mem_exec_reply) == 32, "mem_exec_reply wire size");
+_Static_assert(sizeof(struct mem_exec_reply) == 136, "mem_exec_reply wire size");
 
 #define MEM_MISS_VICTIM	   0x1 /* request: write back the line first */
 #define MEM_MISS_ZERO	   0x1 /* reply: page never written; zero the line */

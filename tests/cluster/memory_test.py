@@ -20,7 +20,9 @@ built by `make user-programs` into BUILD/user/), /etc/motd and
     through a 1 MiB cache cannot avoid;
   - mmaptest's and faulttest's cases: stdout and exit status equal to the
     host's (which must themselves be as specified: 139 for SIGSEGV, 132
-    SIGILL, 136 SIGFPE, N for exit N);
+    SIGILL, 136 SIGFPE, N for exit N); mmaptest first-touch's `excache:`
+    line shows that its first touches of .bss and stack pages were zero-
+    filled on the processor with no message (exec names those ranges);
   - two pattern processes at once on p1 (sent on one hostlink connection,
     since `tessera run` runs one program at a time per processor): both
     print the host's lines, and each printed its first round before the
@@ -78,7 +80,8 @@ UP_TIMEOUT = 240
 RUN_TIMEOUT = 300
 MMAP_CASES = {  # case -> exit status Linux gives (signals as the shell: 128+N)
     "anon": 0, "segv-after-munmap": 139, "mprotect-ro": 139, "mprotect-rw": 0,
-    "brk": 0, "fixed": 0, "big-reserve": 0}
+    "brk": 0, "fixed": 0, "big-reserve": 0, "first-touch": 0}
+FIRST_TOUCH_PAGES = 32  # tests/user/mmaptest.c: pages of .bss and of stack
 THREAD_CASES = {("exitgroup",): 7, ("fatal",): 139, ("mainexit",): 0, ("exec",): 0}
 FAULT_CASES = {("null",): 139, ("ud2",): 132, ("div0",): 136, ("exit", "0"): 0,
                ("exit", "3"): 3, ("exit", "255"): 255}
@@ -322,6 +325,20 @@ def test_cases(t, c, user_dir, prog, cases, baseline):
             check_frames(t, c, baseline, f"{label} died of signal {status - 128}")
 
 
+def test_first_touch(t, c):
+    """The first touch of .bss and stack pages is a fresh fill on the
+    processor (exec's reply names those ranges), not a round trip."""
+    p = c.run("vn1", "/bin/mmaptest", "first-touch", timeout=120)
+    ex = excache_line(p.stdout, "first-touch")
+    if not t.check(p.returncode == 0 and ex is not None,
+                   "p1: mmaptest first-touch prints its excache line", detail(p)):
+        return
+    t.check(ex.get("zero_fills") == 0 and ex.get("fresh_fills", 0) >= 2 * FIRST_TOUCH_PAGES - 2,
+            f"p1: the first touch of {FIRST_TOUCH_PAGES} .bss and {FIRST_TOUCH_PAGES} stack "
+            "pages sent no message (zero_fills 0, fresh_fills >= "
+            f"{2 * FIRST_TOUCH_PAGES - 2})", str(ex))
+
+
 def test_span(t, c, user_dir):
     """spantest's vRegions: some placed on m2 by the global memory manager,
     every page checked after a round trip through its owner."""
@@ -442,6 +459,7 @@ def run(lay):
         test_memtest(t, c, user_dir)
         check_frames(t, c, baseline, "memtest on four processors")
         test_cases(t, c, user_dir, "mmaptest", MMAP_CASES, baseline)
+        test_first_touch(t, c)
         test_cases(t, c, user_dir, "faulttest", FAULT_CASES, baseline)
         test_two_at_once(t, c, run_dir, user_dir)
         test_span(t, c, user_dir)

@@ -19,6 +19,11 @@
  *                      pages with zeros and leaves the others alone
  *   big-reserve        a 128 MiB PROT_NONE reservation, 1 MiB of it made
  *                      RW by mprotect and used (what glibc's thread arenas do)
+ *   first-touch        FIRST_TOUCH_PAGES pages of .bss and as many of stack,
+ *                      first touched here, read zero and keep what is written;
+ *                      on Tessera it also prints its "excache:" line, whose
+ *                      zero_fills and fresh_fills say whether those first
+ *                      touches asked the memory node (memory_test.py checks)
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -29,7 +34,7 @@
 
 #define USAGE                                                                            \
 	"CASE   (anon, segv-after-munmap, mprotect-ro, mprotect-rw, brk, fixed, "        \
-	"big-reserve)"
+	"big-reserve, first-touch)"
 
 static unsigned char *map_anon(size_t len, int prot)
 {
@@ -219,6 +224,36 @@ static void case_big_reserve(void)
 	unmap(p, len);
 }
 
+#define FIRST_TOUCH_PAGES 32
+
+static unsigned char first_touch_bss[FIRST_TOUCH_PAGES * TU_PAGE];
+
+/* Writes and checks a stack array well below main's frame; noinline so
+ * the array really is this frame's. */
+static __attribute__((noinline)) void first_touch_stack(void)
+{
+	volatile unsigned char deep[FIRST_TOUCH_PAGES * TU_PAGE];
+
+	for (size_t i = 0; i < sizeof(deep); i += TU_PAGE)
+		deep[i] = (unsigned char)(i / TU_PAGE + 1);
+	for (size_t i = 0; i < sizeof(deep); i += TU_PAGE)
+		if (deep[i] != (unsigned char)(i / TU_PAGE + 1))
+			tu_fail("stack page %zu lost its byte", i / TU_PAGE);
+}
+
+static void case_first_touch(void)
+{
+	struct tessera_excache_stats before, after;
+	int tessera = tu_excache(&before) == 0;
+
+	expect_bytes(first_touch_bss, sizeof(first_touch_bss), 0, ".bss never written");
+	memset(first_touch_bss, 0x5a, sizeof(first_touch_bss));
+	expect_bytes(first_touch_bss, sizeof(first_touch_bss), 0x5a, ".bss after writing");
+	first_touch_stack();
+	if (tessera && tu_excache(&after) == 0)
+		tu_excache_print("first-touch", &before, &after);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(void);
@@ -230,6 +265,7 @@ static const struct {
 	{"brk", case_brk},
 	{"fixed", case_fixed},
 	{"big-reserve", case_big_reserve},
+	{"first-touch", case_first_touch},
 };
 
 int main(int argc, char **argv)
