@@ -32,6 +32,7 @@
 #include <lib/string.h>
 #include <net/rpc.h>
 #include <net/verbs.h>
+#include <proto/manager.h>
 
 #define SLEEP_MAX_S	 86400
 #define PING_MAX_COUNT	 1000
@@ -455,6 +456,49 @@ static int b_excache(struct hostlink_run *run, int argc, char **argv)
 	return 0;
 }
 
+/* place NODE...: the processor (of these, by name or id) the global
+ * process manager (GPM: MGR_PLACE_PROCESS) gives the next program, printed
+ * as "ID NAME". `tessera run` asks it when a vNode has several processors. */
+static int b_place(struct hostlink_run *run, int argc, char **argv)
+{
+	struct mgr_place_req rq = {0};
+	struct mgr_node_reply rp;
+	int idx[MGR_MAX_CANDIDATES], chosen = -1, err;
+	struct rpc_node *rn;
+
+	if (argc < 2 || argc - 1 > MGR_MAX_CANDIDATES) {
+		hostlink_eprintf(run, "usage: place NODE...  (1 to %u processors of peers=)\n",
+				 MGR_MAX_CANDIDATES);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!need_peer(run, "place", argv[i], &idx[rq.n]))
+			return 2;
+		rq.nodes[rq.n] = kconfig.peers[idx[rq.n]];
+		rq.n++;
+	}
+	if (!kconfig.manager_id) {
+		hostlink_eprintf(run, "place: no manager= on the command line\n");
+		return 1;
+	}
+	rn = need_rpc(run, "place");
+	if (!rn)
+		return 1;
+	err = rpc_call(rn, (uint16_t)kconfig.manager_id, MSG_MGR_PLACE_PROCESS, &rq, sizeof(rq),
+		       &rp, sizeof(rp), PING_TIMEOUT_NS);
+	for (uint32_t i = 0; !err && i < rq.n; i++)
+		if (rq.nodes[i] == rp.node)
+			chosen = idx[i];
+	if (!err && (rp.reserved || chosen < 0))
+		err = -EPROTO; /* not one we offered */
+	if (err) {
+		hostlink_eprintf(run, "place: the global manager: %s\n", errno_message(err));
+		return 1;
+	}
+	hostlink_printf(run, "%u %s\n", rp.node, peer_label((unsigned)chosen));
+	return 0;
+}
+
 const struct hostlink_program builtins[] = {
 	{"echo", b_echo, "echo [-n] ARGS...: print the arguments"},
 	{"uname", b_uname, "uname [-a|-s|-n|-r|-m]: system, node name, release, machine"},
@@ -468,6 +512,7 @@ const struct hostlink_program builtins[] = {
 	{"fabric", b_fabric, "fabric: this node's verbs and RPC counters"},
 	{"excache", b_excache, "excache: ExCache geometry and the node's counters"},
 	{"memstats", b_memstats, "memstats NODE: a memory node's frames, processes and counters"},
+	{"place", b_place, "place NODE...: which of these processors the GPM gives a new program"},
 	/* files of the vNode's storage node (fs_builtins.c) */
 	{"ls", fsb_ls, "ls [-l] [PATH...]: list a directory"},
 	{"cat", fsb_cat, "cat PATH...: print files"},

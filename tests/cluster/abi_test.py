@@ -40,6 +40,10 @@ programs and scripts in /abi. Through `tessera run`:
     programs again and again from one shell (exec churn), so that
     ExCache lines keep changing from one program's text to another's
     (QEMU must not run code translated from a line's previous page);
+  - on vn3 (p1 and p2), the global process manager's choice: p1 when
+    both are idle (ties go to the lower id), p2 while a busy loop runs
+    on p1 (asked with the builtin `place`, and `tessera run -n vn3 --
+    uname -n`); the loop ends by SIGTERM;
   - every node still ready, `tessera down`, no console log says "panic".
 
 Progress goes to stdout as it happens (each run can take minutes under
@@ -80,6 +84,8 @@ VNODE = "vn1"
 CHURN_VNODE = "vn2"  # on p2, whose ExCache is small
 CHURN_PROGRAMS = ("time", "misc", "signals")
 CHURN_ROUNDS = 5
+GPM_VNODE = "vn3"  # p1 and p2
+GPM_WAIT_S = 20  # heartbeats come every second; the manager's view lags by one
 NODES = ("p1", "p2", "m1", "s1", "g1")
 UP_TIMEOUT = 240
 RUN_TIMEOUT = 300   # one program or script on p1 (TCG, every page through m1)
@@ -292,6 +298,42 @@ def test_exec_churn(t, r):
             f"{', '.join(CHURN_PROGRAMS)} all exit 0", detail(p))
 
 
+def await_place(c, want):
+    """Asks GPM (`place p1 p2` on p2) until it answers want, for at most
+    GPM_WAIT_S seconds; returns the last run."""
+    deadline = time.monotonic() + GPM_WAIT_S
+    while True:
+        p = c.run("p2", "place", "p1", "p2", timeout=30)
+        if p.stdout == want or time.monotonic() > deadline:
+            return p
+        time.sleep(0.5)
+
+
+def test_gpm(t, c):
+    """`tessera run` on vn3 (p1 and p2) asks the global process manager,
+    which picks the processor with the fewest running user threads (ties:
+    the lowest id)."""
+    p = await_place(c, "1 p1\n")
+    t.check(p.returncode == 0 and p.stdout == "1 p1\n",
+            "GPM: of two idle processors, p1 (the lower id)", detail(p))
+    p = c.run(GPM_VNODE, "uname", "-n")
+    t.check(p.returncode == 0 and p.stdout == "p1\n" and "process manager" not in p.stderr,
+            f"run -n {GPM_VNODE}: on p1, as GPM said", detail(p))
+    hog = c.popen("p1", "/bin/sh", "-c", "while :; do :; done")
+    try:
+        p = await_place(c, "2 p2\n")
+        t.check(p.returncode == 0 and p.stdout == "2 p2\n",
+                "GPM: with a busy loop on p1, p2", detail(p))
+        p = c.run(GPM_VNODE, "uname", "-n")
+        t.check(p.returncode == 0 and p.stdout == "p2\n",
+                f"run -n {GPM_VNODE} while p1 is busy: on p2", detail(p))
+    finally:
+        hog.terminate()  # forwarded to the loop as SIGTERM
+        out, err = hog.communicate(timeout=60)
+    t.check(hog.returncode == 128 + signal.SIGTERM, "the busy loop on p1 ended by SIGTERM",
+            f"exit {hog.returncode}, stderr {err!r}")
+
+
 def test_program(t, r, name, want):
     """One result for /abi/NAME: the host's checks, each ok on p1."""
     p = r.run(f"/abi/{name}", "/tmp")
@@ -370,6 +412,8 @@ def run(lay):
             test_script(t, r, name, want_s[name])
     if not only or set(CHURN_PROGRAMS) <= only:
         test_exec_churn(t, r)
+    if not only:
+        test_gpm(t, c)
     nodes = check_ready(t, c)
     p = cli("down", "--run-dir", run_dir, timeout=60)
     t.check(p.returncode == 0, "down: exit 0", detail(p))

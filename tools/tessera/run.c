@@ -1,8 +1,12 @@
 /*
- * `tessera run [-t] [--vnode V] -- PROGRAM ARGS...`: runs a program on the
- * first processor of a vNode through its hostlink (hostlink.c,
+ * `tessera run [-t] [--vnode V] -- PROGRAM ARGS...`: runs a program on a
+ * processor of a vNode through its hostlink (hostlink.c,
  * include/proto/hostlink.h) and behaves like the program: its output on
  * our stdout and stderr, our stdin as its stdin, its status as ours.
+ * Which processor: the only one; of several, the one the global process
+ * manager (GPM) picks among those whose hostlink is free, asked through
+ * the processor builtin `place` (pick_processor); --vnode may also name
+ * a processor.
  * `tessera shell` is `run -t -- /bin/sh -i`.
  *
  * While the program runs, one poll loop (converse) serves the hostlink
@@ -63,7 +67,8 @@ static const char help[] =
 	"                 runs): for interactive programs such as a shell\n"
 	"  --vnode V, -n V\n"
 	"                 the vNode (default: the manifest's first); the program runs\n"
-	"                 on its first processor. V may also name a processor node\n"
+	"                 on the processor the global process manager picks among\n"
+	"                 the vNode's free ones. V may also name a processor node\n"
 	"  --timeout S    give up after S seconds (exit 255; the program may go on)\n"
 	"  --run-dir DIR  the cluster's run directory (default: $TESSERA_RUN_DIR,\n"
 	"                 else run/current)\n"
@@ -92,6 +97,10 @@ struct run {
 	bool in_open;	   /* stdin is still forwarded */
 	size_t credit;	   /* input bytes we may send before the next ack */
 	unsigned signals;  /* SIGINT/SIGTERM forwarded so far */
+	/* A query (ask_gpm): the program's stdout is kept in out (at most
+	 * out_cap - 1 bytes, NUL-ended), and our stdin is not read. */
+	char *out;
+	size_t out_len, out_cap;
 };
 
 /* Our terminal's mode while raw (-t), to put back. */
@@ -141,9 +150,10 @@ static void term_size(unsigned *rows, unsigned *cols)
 	}
 }
 
-/* The processor of --vnode V (or the first vNode, or the first processor
- * if the manifest has no vNodes). */
-static int pick_node(struct run *r, const char *vname)
+/* The vNode --vnode V names (or the first vNode) in *vout, and its first
+ * processor in r->node; with V a processor's name, that processor and
+ * *vout NULL (so with a manifest without vNodes). */
+static int pick_node(struct run *r, const char *vname, const struct mf_vnode **vout)
 {
 	const struct manifest *m = &r->c.mf;
 	const struct mf_vnode *v = vname	? manifest_vnode(m, vname)
@@ -161,6 +171,7 @@ static int pick_node(struct run *r, const char *vname)
 		usage_error("run", "no vNode or processor '%s' in cluster %s", vname, m->name);
 		return -1;
 	}
+	*vout = v;
 	if (v) {
 		r->node = &m->nodes[v->processors[0]];
 		return 0;
@@ -175,15 +186,19 @@ static int pick_node(struct run *r, const char *vname)
 	return -1;
 }
 
-/* Takes the node's hostlink lock, waiting (and saying so) if it is held. */
-static int lock_hostlink(const struct run *r)
+/* Opens node's hostlink lock file and tries to take it: its fd, with
+ * *busy set if another `tessera run` holds it; -1 on an error (said). */
+static int try_lock(const struct run *r, const struct mf_node *node, bool *busy)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s.hostlink.lock", r->c.dir,
-		     r->node->name) >= (int)sizeof(path))
+	*busy = false;
+	if (snprintf(path, sizeof(path), "%s/%s.hostlink.lock", r->c.dir, node->name) >=
+	    (int)sizeof(path)) {
+		msg("%s: run directory path too long", r->c.dir);
 		return -1;
+	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		msg_errno("%s", path);
@@ -191,20 +206,34 @@ static int lock_hostlink(const struct run *r)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return fd;
-	if (errno != EWOULDBLOCK)
-		goto close_fd;
+	if (errno == EWOULDBLOCK) {
+		*busy = true;
+		return fd;
+	}
+	msg_errno("flock %s", path);
+	close(fd);
+	return -1;
+}
+
+/* Takes r->node's hostlink lock, waiting (and saying so) if it is held. */
+static int lock_hostlink(const struct run *r)
+{
+	bool busy;
+	int fd = try_lock(r, r->node, &busy);
+
+	if (fd < 0 || !busy)
+		return fd;
 	msg("%s's hostlink is busy with another `tessera run`; waiting for it",
 	    r->node->name);
 	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR || ts_signal)
-			goto close_fd;
+		if (errno != EINTR || ts_signal) {
+			if (!ts_signal)
+				msg_errno("flock %s's hostlink lock", r->node->name);
+			close(fd);
+			return -1;
+		}
 	}
 	return fd;
-close_fd:
-	if (!ts_signal)
-		msg_errno("flock %s", path);
-	close(fd);
-	return -1;
 }
 
 /* Is the node still there? Prints why not. */
@@ -252,6 +281,17 @@ static int refused(const struct run *r, int n)
 	return RUN_ERROR;
 }
 
+/* A query's output: appended to r->out, what does not fit dropped. */
+static void keep_output(struct run *r, const char *data, size_t len)
+{
+	size_t room = r->out_cap - 1 - r->out_len;
+
+	len = len < room ? len : room;
+	memcpy(r->out + r->out_len, data, len);
+	r->out_len += len;
+	r->out[r->out_len] = '\0';
+}
+
 /*
  * Handles one line for request id. Returns -1 to keep going, else the
  * exit status to return.
@@ -270,7 +310,9 @@ static int handle(struct run *r, int n)
 	if (strcmp(r->words[0], "out") == 0 || strcmp(r->words[0], "err") == 0) {
 		int fd = r->words[0][0] == 'o' ? 1 : 2;
 
-		if (n > 2 && write_all(fd, r->words[2], r->lens[2]) < 0 && errno != EPIPE)
+		if (n > 2 && fd == 1 && r->out)
+			keep_output(r, r->words[2], r->lens[2]);
+		else if (n > 2 && write_all(fd, r->words[2], r->lens[2]) < 0 && errno != EPIPE)
 			msg_errno("writing the program's output");
 		return -1;
 	}
@@ -525,7 +567,7 @@ static int run_program(struct run *r, char **prog, unsigned nprog)
 	if (st != 0)
 		return st;
 	r->id++;
-	r->in_open = true;
+	r->in_open = !r->out;
 	r->credit = HOSTLINK_IN_WINDOW;
 	if (r->tty) {
 		struct sigaction sa = {.sa_handler = on_winch};
@@ -589,9 +631,84 @@ static int parse_args(int argc, char **argv, struct run *r, const char **opt_dir
 	return -1;
 }
 
+/*
+ * GPM's choice among nodes[0..n) (n >= 2), asked by the builtin `place` on
+ * nodes[0], whose hostlink lock we hold: its index, or 0 (said) if the
+ * answer does not come or names none of them.
+ */
+static unsigned ask_gpm(struct run *r, const struct mf_node *const *nodes, unsigned n)
+{
+	char ids[MF_MAX_NODES][12], *prog[MF_MAX_NODES + 1], out[64] = "";
+	bool tty = r->tty;
+	int st;
+
+	r->node = nodes[0];
+	prog[0] = "place";
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "%u", nodes[i]->id);
+		prog[i + 1] = ids[i];
+	}
+	if (hostlink_open(&r->h, r->c.dir, r->node->name) < 0) {
+		msg_errno("cannot connect to %s's hostlink to ask GPM; running on it",
+			  r->node->name);
+		return 0;
+	}
+	r->out = out;
+	r->out_cap = sizeof(out);
+	r->tty = false;
+	r->id = ((unsigned)getpid() & 0x3fffffff) + 0x40000000; /* not the run's ids */
+	st = run_program(r, prog, n + 1);
+	r->out = NULL;
+	r->tty = tty;
+	hostlink_close(&r->h);
+	for (unsigned i = 0; st == 0 && i < n; i++)
+		if (strtoul(out, NULL, 10) == nodes[i]->id)
+			return i;
+	msg("the global process manager gave no choice (%s); running on %s",
+	    st == 0 ? "an answer naming no candidate" : "`place` failed", r->node->name);
+	return 0;
+}
+
+/*
+ * The processor for a program on vNode v when it has several: of those
+ * whose hostlink is free (a busy one would make us wait for another
+ * `tessera run` to end), the one the global process manager picks
+ * (fewest running user threads: ask_gpm); if none is free, the first,
+ * waited for. Sets r->node; returns its hostlink lock, held, or -1.
+ */
+static int pick_processor(struct run *r, const struct mf_vnode *v)
+{
+	const struct mf_node *free_nodes[MF_MAX_NODES];
+	int fds[MF_MAX_NODES], fd;
+	unsigned nfree = 0, pick = 0;
+	bool busy;
+
+	for (unsigned i = 0; i < v->nprocessors; i++) {
+		const struct mf_node *node = &r->c.mf.nodes[v->processors[i]];
+
+		fd = try_lock(r, node, &busy);
+		if (fd >= 0 && busy)
+			close(fd);
+		if (fd >= 0 && !busy) {
+			free_nodes[nfree] = node;
+			fds[nfree++] = fd;
+		}
+	}
+	if (nfree == 0)
+		return lock_hostlink(r); /* r->node: the first processor */
+	if (nfree > 1)
+		pick = ask_gpm(r, free_nodes, nfree);
+	for (unsigned i = 0; i < nfree; i++)
+		if (i != pick)
+			close(fds[i]);
+	r->node = free_nodes[pick];
+	return fds[pick];
+}
+
 int verb_run(int argc, char **argv)
 {
 	const char *opt_dir = NULL, *vnode = NULL;
+	const struct mf_vnode *v = NULL;
 	struct run *r = calloc(1, sizeof(*r));
 	int st = RUN_ERROR, lock;
 
@@ -607,9 +724,9 @@ int verb_run(int argc, char **argv)
 	}
 	st = RUN_ERROR;
 	if (signals_catch() < 0 || cluster_open(opt_dir, &r->c) < 0 ||
-	    pick_node(r, vnode) < 0)
+	    pick_node(r, vnode, &v) < 0)
 		goto free_r;
-	lock = lock_hostlink(r);
+	lock = v && v->nprocessors > 1 ? pick_processor(r, v) : lock_hostlink(r);
 	if (lock < 0) {
 		st = ts_signal ? RUN_INTERRUPTED : RUN_ERROR;
 		goto free_r;
