@@ -43,7 +43,8 @@
  * then ENOTCONN.
  *
  * Names. Abstract names (sun_path[0] == 0) live in this processor's
- * name table while their socket is open. A path name is checked against
+ * name table while their socket is open; as on Linux, sockets of
+ * different types may hold the same one (a lookup finds its own type's). A path name is checked against
  * the storage node (an existing file: EADDRINUSE; a missing or
  * non-directory parent: ENOENT, ENOTDIR) and then kept in the same
  * table, NOT created on the disk: the storage node's file protocol makes
@@ -213,6 +214,7 @@ struct sock_name {
 	struct list_node node; /* in sock_names */
 	struct sock *sk;       /* bound to it; NULL once it closed (path names) */
 	bool abstract;
+	int type;	       /* the socket's: abstract names are per type, as Linux */
 	uint32_t keylen;       /* abstract: bytes of key; path: strlen + 1 */
 	char key[];	       /* abstract: sun_path's bytes; path: the absolute path */
 };
@@ -460,26 +462,29 @@ static long key_from_user(struct process *p, uint64_t uaddr, uint64_t len, struc
 	return 0;
 }
 
-/* The table's entry for a key, or NULL. Lock held. */
-static struct sock_name *name_find_locked(bool abstract, const char *key, uint32_t keylen)
+/* The table's entry for a key (an abstract one of sockets of type), or
+ * NULL. Lock held. */
+static struct sock_name *name_find_locked(bool abstract, const char *key, uint32_t keylen,
+					  int type)
 {
 	struct list_node *n;
 
 	list_for_each(n, &sock_names) {
 		struct sock_name *e = list_entry(n, struct sock_name, node);
 
-		if (e->abstract == abstract && e->keylen == keylen && !memcmp(e->key, key, keylen))
+		if (e->abstract == abstract && e->keylen == keylen &&
+		    !memcmp(e->key, key, keylen) && (!abstract || e->type == type))
 			return e;
 	}
 	return NULL;
 }
 
-/* The socket bound to k with a reference, or NULL with *err: -ENOENT (a
- * path nobody bound) or -ECONNREFUSED (an abstract name nobody holds, a
- * path whose socket closed). Lock held. */
-static struct sock *name_lookup_locked(const struct sock_key *k, long *err)
+/* The socket bound to k (an abstract name: of type) with a reference,
+ * or NULL with *err: -ENOENT (a path nobody bound) or -ECONNREFUSED (an
+ * abstract name nobody holds, a path whose socket closed). Lock held. */
+static struct sock *name_lookup_locked(const struct sock_key *k, int type, long *err)
 {
-	struct sock_name *e = name_find_locked(k->abstract, k->key, k->keylen);
+	struct sock_name *e = name_find_locked(k->abstract, k->key, k->keylen, type);
 
 	*err = e || k->abstract ? -ECONNREFUSED : -ENOENT;
 	if (!e || !e->sk)
@@ -493,13 +498,14 @@ static struct sock *name_lookup_locked(const struct sock_key *k, long *err)
  * a path that is a file of the storage node but no socket's name is
  * -ECONNREFUSED, as connecting to a file that is not a socket on Linux.
  * Takes the lock. May sleep (a stat on the storage node). */
-static struct sock *name_lookup(struct process *p, const struct sock_key *k, long *err)
+static struct sock *name_lookup(struct process *p, const struct sock_key *k, int type,
+				long *err)
 {
 	struct fs_attr attr;
 	struct sock *sk;
 
 	spin_lock(&sock_wq.lock);
-	sk = name_lookup_locked(k, err);
+	sk = name_lookup_locked(k, type, err);
 	spin_unlock(&sock_wq.lock);
 	if (!sk && *err == -ENOENT && file_stat_path(p, k->key, false, 0, &attr) == 0)
 		*err = -ECONNREFUSED;
@@ -545,7 +551,7 @@ static void name_attach_locked(struct sock *sk, struct sock_name *e, const struc
 
 /* An abstract name of five hex digits not in use (bind with only the
  * family, as Linux's autobind), into k. Lock held. */
-static void autobind_key_locked(struct sock_key *k)
+static void autobind_key_locked(struct sock_key *k, int type)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -557,7 +563,7 @@ static void autobind_key_locked(struct sock_key *k)
 		k->key[0] = 0;
 		for (int i = 0; i < 5; i++)
 			k->key[1 + i] = hex[(v >> (16 - 4 * i)) & 0xf];
-	} while (name_find_locked(true, k->key, k->keylen));
+	} while (name_find_locked(true, k->key, k->keylen, type));
 	memset(&k->addr, 0, sizeof(k->addr));
 	k->addr.family = AF_UNIX;
 	memcpy(k->addr.path, k->key, k->keylen);
@@ -586,7 +592,7 @@ bool socket_unlink_name(const char *abs)
 	struct sock_name *e;
 
 	spin_lock(&sock_wq.lock);
-	e = name_find_locked(false, abs, len);
+	e = name_find_locked(false, abs, len, 0);
 	if (e) {
 		list_remove(&e->node);
 		if (e->sk)
@@ -718,7 +724,7 @@ static struct sock *send_target_locked(struct sock *sk, const struct send_args *
 		return NULL;
 	}
 	if (sa->to) {
-		to = name_lookup_locked(sa->to, err);
+		to = name_lookup_locked(sa->to, sk->type, err);
 		if (!to)
 			return NULL;
 	} else if (sk->peer) {
@@ -844,12 +850,15 @@ static void put_read_token(struct sock *sk)
 
 /*
  * Waits for a message in sk's queue: 1 when there is one; 0 at the end
- * of the stream (nothing will come); a pending error (once), -ENOTCONN
- * (a connection socket never connected), -EAGAIN, -EINTR. Lock held.
+ * of the stream (nothing will come); a pending error (once), -EINVAL (a
+ * stream socket not connected, as Linux), -ENOTCONN (a seqpacket one),
+ * -EAGAIN, -EINTR. Lock held.
  */
 static long wait_for_msg(struct sock *sk, bool nonblock, uint64_t deadline)
 {
 	while (!sk->qcount) {
+		if (connection_type(sk) && sk->state != SOCK_CONNECTED)
+			return sk->type == SOCK_STREAM ? -EINVAL : -ENOTCONN;
 		if (sk->err) {
 			long err = -sk->err;
 
@@ -858,8 +867,6 @@ static long wait_for_msg(struct sock *sk, bool nonblock, uint64_t deadline)
 		}
 		if (sk->shut & SOCK_SHUT_RCV)
 			return 0;
-		if (connection_type(sk) && sk->state != SOCK_CONNECTED)
-			return sk->state == SOCK_LISTENING ? -EINVAL : -ENOTCONN;
 		if (nonblock)
 			return -EAGAIN;
 		long err = sock_sleep(deadline);
@@ -1009,11 +1016,13 @@ static long sock_recv(struct sock *sk, struct sock_iter *it, struct recv_args *r
 	return sk->type == SOCK_STREAM ? recv_stream(sk, it, ra) : recv_message(sk, it, ra);
 }
 
-/* Puts the files a receive got (read, recvfrom: nowhere to go). */
+/* Puts the files a receive got and did not install (read, recvfrom:
+ * nowhere to go; installed ones are NULL). */
 static void drop_files(struct recv_args *ra)
 {
 	for (unsigned i = 0; i < ra->nfiles; i++)
-		file_put(ra->files[i]);
+		if (ra->files[i])
+			file_put(ra->files[i]);
 	kfree(ra->files);
 	ra->files = NULL;
 	ra->nfiles = 0;
@@ -1286,12 +1295,13 @@ static long bind_key(struct sock *sk, struct sock_key *k, bool autobind)
 		return -ENOMEM;
 	spin_lock(&sock_wq.lock);
 	if (autobind)
-		autobind_key_locked(k);
+		autobind_key_locked(k, sk->type);
 	if (sk->addrlen > SUN_PATH_OFF || sk->dead)
 		err = -EINVAL;
-	else if (name_find_locked(k->abstract, k->key, k->keylen))
+	else if (name_find_locked(k->abstract, k->key, k->keylen, sk->type))
 		err = -EADDRINUSE;
 	if (!err) {
+		e->type = sk->type;
 		e->abstract = k->abstract;
 		e->keylen = k->keylen;
 		memcpy(e->key, k->key, k->keylen);
@@ -1414,17 +1424,14 @@ static void link_embryo_locked(struct process *p, struct sock *sk, struct sock *
 /*
  * One try of a stream or seqpacket connect to other (a reference the
  * caller drops): 0 when connected, 1 to look the name up again after a
- * wait for room, or an error. Lock held.
+ * wait for room, or an error, checked in Linux's order (the listener
+ * first, then the caller's state). Lock held.
  */
 static long connect_try_locked(struct process *p, struct sock *sk, struct sock *other,
 			       struct sock *newsk, bool nonblock, uint64_t deadline)
 {
 	long err;
 
-	if (sk->state == SOCK_LISTENING)
-		return -EINVAL;
-	if (sk->state == SOCK_CONNECTED)
-		return -EISCONN;
 	if (other->type != sk->type)
 		return -EPROTOTYPE;
 	if (other->dead || other->state != SOCK_LISTENING)
@@ -1435,6 +1442,8 @@ static long connect_try_locked(struct process *p, struct sock *sk, struct sock *
 		err = sock_sleep(deadline);
 		return err ? err : 1;
 	}
+	if (sk->state != SOCK_UNCONNECTED)
+		return sk->state == SOCK_CONNECTED ? -EISCONN : -EINVAL;
 	link_embryo_locked(p, sk, other, newsk);
 	return 0;
 }
@@ -1449,7 +1458,7 @@ static long connect_stream(struct process *p, struct sock *sk, const struct sock
 	if (!newsk)
 		return -ENOMEM;
 	do {
-		other = name_lookup(p, k, &err);
+		other = name_lookup(p, k, sk->type, &err);
 		if (!other)
 			break;
 		spin_lock(&sock_wq.lock);
@@ -1472,7 +1481,7 @@ static long connect_dgram(struct process *p, struct sock *sk, const struct sock_
 	long err = 0;
 
 	if (k) {
-		other = name_lookup(p, k, &err);
+		other = name_lookup(p, k, sk->type, &err);
 		if (!other)
 			return err;
 	}
