@@ -709,7 +709,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(43, "accept", sys_accept),
 	SC(44, "sendto", sys_sendto),
 	SC(45, "recvfrom", sys_recvfrom),
-	SC(46, "sendmsg", sys_sendmsg), /* SCM_RIGHTS only of control messages */
+	SC(46, "sendmsg", sys_sendmsg), /* partial: SCM_RIGHTS only of control messages */
 	SC(47, "recvmsg", sys_recvmsg),
 	SC(48, "shutdown", sys_shutdown),
 	SC(49, "bind", sys_bind), /* a path's name is processor-local, not on the disk */
