@@ -794,6 +794,8 @@ static long sock_send(struct sock *sk, struct sock_iter *it, struct send_args *s
 
 	if (!stream && it->left > SOCK_MSG_MAX)
 		return -EMSGSIZE;
+	if (stream && !it->left)
+		return 0; /* nothing to queue: an empty message would read as data */
 	do {
 		uint32_t n = (uint32_t)(stream ? min_u64(it->left, SOCK_CHUNK) : it->left);
 		struct sock_msg *m = msg_from_iter(sk, it, n, &err);
