@@ -26,6 +26,7 @@
  */
 #include "file.h"
 
+#include "epoll.h"
 #include "path.h"
 #include "process.h"
 #include "procfs.h"
@@ -85,6 +86,8 @@ void file_put(struct file *f)
 {
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	if (__atomic_load_n(&f->epolls, __ATOMIC_ACQUIRE))
+		epoll_file_gone(f);
 	if (f->ops->release)
 		f->ops->release(f);
 	kfree(f->path);

@@ -112,6 +112,11 @@ struct file_ops {
 	/* POLL* bits the file is ready for now (POLLHUP, POLLERR included
 	 * whatever was asked). Must not sleep. */
 	unsigned (*poll)(struct file *f);
+	/* A count that moves with every change of the file's readiness (new
+	 * data, room, a peer gone), for epoll's edge-triggered mode
+	 * (epoll.c); NULL: only changes of the poll mask count. Must not
+	 * sleep. */
+	uint64_t (*poll_gen)(struct file *f);
 	long (*ioctl)(struct file *f, unsigned cmd, uint64_t arg);
 	/* lseek to an absolute position: NULL means seekable without
 	 * limit checks (regular files: the caller computes SEEK_END from
@@ -132,6 +137,7 @@ struct file {
 	struct spinlock lock;
 	char *path;	 /* absolute path (regular files, directories, /proc): kmalloc'd, or NULL */
 	void *priv;	 /* the kind's own */
+	unsigned epolls; /* atomic: epoll sets watching it (epoll.c) */
 };
 
 /* A new file with one reference; path copied if not NULL. NULL if out of
@@ -139,7 +145,8 @@ struct file {
 struct file *file_alloc(const struct file_ops *ops, unsigned flags, const char *path,
 			void *priv);
 struct file *file_get(struct file *f);
-/* Drops a reference; the last one calls ops->release and frees f. */
+/* Drops a reference; the last one takes f out of the epoll sets that
+ * watch it, calls ops->release and frees f. */
 void file_put(struct file *f);
 /* For ops->seek of files that cannot seek. */
 long file_no_seek(struct file *f, int64_t off, int whence, uint64_t *pos);

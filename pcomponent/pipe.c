@@ -50,6 +50,7 @@ struct pipe {
 	uint8_t rbounce[PIPE_BOUNCE]; /* the reader's, with the token */
 	uint8_t wbounce[PIPE_BOUNCE]; /* the writer's, with the token */
 	uint64_t ino;		      /* for fstat */
+	uint64_t gen;		      /* moves with every change (epoll's edges) */
 };
 
 static uint64_t next_ino = 1; /* atomic */
@@ -88,7 +89,19 @@ static int pipe_sleep(struct pipe *pp)
 /* Wakes the pipe's sleepers and every poller. Lock held. */
 static void pipe_changed_locked(struct pipe *pp)
 {
+	pp->gen++;
 	waitq_wake_all_locked(&pp->wq);
+}
+
+static uint64_t pipe_poll_gen(struct file *f)
+{
+	struct pipe *pp = f->priv;
+	uint64_t gen;
+
+	spin_lock(&pp->wq.lock);
+	gen = pp->gen;
+	spin_unlock(&pp->wq.lock);
+	return gen;
 }
 
 /* Takes a token (reading or writing) sleeping while another holds it. */
@@ -180,8 +193,7 @@ static unsigned pipe_read_poll(struct file *f)
 
 /* ---- the write end ----------------------------------------------------------- */
 
-/* The writer has no reader left: SIGPIPE to the caller, -EPIPE. */
-static long broken_pipe(void)
+long pipe_epipe(void)
 {
 	struct process *p = process_current();
 
@@ -263,7 +275,7 @@ static long pipe_write(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 	pipe_changed_locked(pp);
 	spin_unlock(&pp->wq.lock);
 	if (err == -EPIPE)
-		err = broken_pipe();
+		err = pipe_epipe();
 	return done ? (long)done : err;
 }
 
@@ -329,6 +341,7 @@ static void pipe_write_release(struct file *f)
 static const struct file_ops pipe_read_ops = {
 	.read = pipe_read,
 	.poll = pipe_read_poll,
+	.poll_gen = pipe_poll_gen,
 	.stat = pipe_stat,
 	.seek = file_no_seek,
 	.release = pipe_read_release,
@@ -337,6 +350,7 @@ static const struct file_ops pipe_read_ops = {
 static const struct file_ops pipe_write_ops = {
 	.write = pipe_write,
 	.poll = pipe_write_poll,
+	.poll_gen = pipe_poll_gen,
 	.stat = pipe_stat,
 	.seek = file_no_seek,
 	.release = pipe_write_release,

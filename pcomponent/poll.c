@@ -58,15 +58,8 @@ static uint64_t deadline_after(uint64_t ns)
 	return ns == UINT64_MAX ? 0 : clock_ns() + ns;
 }
 
-/*
- * The wait loop both calls share: scan() counts the ready fds (and
- * records them); until it finds some, sleeps on the event count until
- * timeout_ns (UINT64_MAX: forever; 0: never sleep). Returns the count, 0
- * at the timeout, -SIGNAL_ERESTARTNOHAND when a signal interrupts (the
- * call is restarted only if no handler ran), or scan's error.
- */
-static long wait_ready(long (*scan)(struct process *, void *), struct process *p, void *ctx,
-		       uint64_t timeout_ns)
+long poll_wait_ready(long (*scan)(struct process *, void *), struct process *p, void *ctx,
+		     uint64_t timeout_ns)
 {
 	uint64_t deadline = timeout_ns ? deadline_after(timeout_ns) : 0;
 
@@ -122,7 +115,7 @@ static long do_poll(struct process *p, uint64_t ufds, uint64_t nfds, uint64_t ti
 		return -ENOMEM;
 	ret = copy_from_user(c.fds, ufds, bytes) ? -EFAULT : 0;
 	if (!ret)
-		ret = wait_ready(poll_scan, p, &c, timeout_ns);
+		ret = poll_wait_ready(poll_scan, p, &c, timeout_ns);
 	for (uint64_t i = 0; ret >= 0 && i < nfds; i++)
 		if (copy_to_user(ufds + i * sizeof(struct k_pollfd) +
 					 offsetof(struct k_pollfd, revents),
@@ -224,7 +217,7 @@ static long do_select(struct process *p, int64_t nfds, const uint64_t usets[3],
 		if (usets[s] && copy_from_user(c->in[s], usets[s], bytes))
 			ret = -EFAULT;
 	if (!ret)
-		ret = wait_ready(select_scan, p, c, timeout_ns);
+		ret = poll_wait_ready(select_scan, p, c, timeout_ns);
 	for (int s = 0; s < 3 && ret >= 0; s++)
 		if (usets[s] && copy_to_user(usets[s], c->out[s], bytes))
 			ret = -EFAULT;

@@ -37,6 +37,7 @@
 #include "file.h"
 #include "path.h"
 #include "process.h"
+#include "socket.h"
 
 #include <kernel/errno.h>
 #include <kernel/mm.h>
@@ -930,7 +931,9 @@ static long remove_at(struct process *p, int dirfd, uint64_t upath, bool dir)
 	if (!abs)
 		return err;
 	err = storage_for(abs, &node);
-	if (!err && dir)
+	if (!err && !dir && !want_dir && socket_unlink_name(abs))
+		err = 0; /* a socket's name, kept by socket.c */
+	else if (!err && dir)
 		err = strcmp(abs, "/") ? fsc_rmdir(node, &fsc_root, abs) : -EBUSY;
 	else if (!err && want_dir) /* unlink("x/"): a directory is EISDIR, else ENOTDIR */
 		err = fsc_stat(node, &fsc_root, abs, FS_NOFOLLOW, 0, &attr) ?:

@@ -51,16 +51,21 @@
  *    interruptibly (EINTR with the time left written to rem).
  *  - getrandom is the kernel's xorshift seeded from the clocks
  *    (file_random_u64, shared with /dev/urandom): NOT cryptographic.
+ *  - sockets: AF_UNIX between the processes of this processor only
+ *    (socket.c's top comment has their choices); every other family is
+ *    EAFNOSUPPORT: there is no network stack. epoll: epoll.c.
  */
 #include "syscall.h"
 
 #include "excache.h"
+#include "epoll.h"
 #include "file.h"
 #include "futex.h"
 #include "pipe.h"
 #include "poll.h"
 #include "process.h"
 #include "signal.h"
+#include "socket.h"
 #include "sys_file.h"
 #include "sysproc.h"
 
@@ -699,6 +704,21 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(38, "setitimer", sys_setitimer), /* partial: ITIMER_REAL only */
 	SC(39, "getpid", sys_getpid),
 	SC(40, "sendfile", sys_sendfile),   /* partial: between regular files only */
+	SC(41, "socket", sys_socket), /* partial: AF_UNIX only (no network stack) */
+	SC(42, "connect", sys_connect),
+	SC(43, "accept", sys_accept),
+	SC(44, "sendto", sys_sendto),
+	SC(45, "recvfrom", sys_recvfrom),
+	SC(46, "sendmsg", sys_sendmsg), /* partial: SCM_RIGHTS only of control messages */
+	SC(47, "recvmsg", sys_recvmsg),
+	SC(48, "shutdown", sys_shutdown),
+	SC(49, "bind", sys_bind), /* a path's name is processor-local, not on the disk */
+	SC(50, "listen", sys_listen),
+	SC(51, "getsockname", sys_getsockname),
+	SC(52, "getpeername", sys_getpeername),
+	SC(53, "socketpair", sys_socketpair), /* partial: AF_UNIX only */
+	SC(54, "setsockopt", sys_setsockopt), /* partial: SOL_SOCKET; buffer sizes kept, not applied */
+	SC(55, "getsockopt", sys_getsockopt), /* partial: SOL_SOCKET */
 	SC(56, "clone", sys_clone), /* threads and forks (not vfork-like CLONE_VM) */
 	SC(57, "fork", sys_fork),
 	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
@@ -763,12 +783,15 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(202, "futex", sys_futex), /* partial: wait and wake only */
 	SC(203, "sched_setaffinity", sys_sched_setaffinity), /* accepted, not enforced */
 	SC(204, "sched_getaffinity", sys_sched_getaffinity),
+	SC(213, "epoll_create", sys_epoll_create),
 	SC(217, "getdents64", sys_getdents64),
 	SC(218, "set_tid_address", sys_set_tid_address),
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(229, "clock_getres", sys_clock_getres),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
 	SC(231, "exit_group", sys_exit_group),
+	SC(232, "epoll_wait", sys_epoll_wait),
+	SC(233, "epoll_ctl", sys_epoll_ctl),
 	SC(234, "tgkill", sys_tgkill),
 	SC(235, "utimes", sys_utimes),
 	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
@@ -788,6 +811,9 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(273, "set_robust_list", sys_set_robust_list),
 	SC(274, "get_robust_list", sys_get_robust_list),
 	SC(280, "utimensat", sys_utimensat),
+	SC(281, "epoll_pwait", sys_epoll_pwait), /* partial: the signal mask is not applied */
+	SC(288, "accept4", sys_accept4),
+	SC(291, "epoll_create1", sys_epoll_create1),
 	SC(292, "dup3", sys_dup3),
 	SC(293, "pipe2", sys_pipe2),
 	SC(295, "preadv", sys_preadv),
@@ -801,6 +827,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(332, "statx", sys_statx),
 	SC(436, "close_range", sys_close_range),
 	SC(439, "faccessat2", sys_faccessat2),
+	SC(441, "epoll_pwait2", sys_epoll_pwait2), /* partial: the signal mask is not applied */
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
 };
 

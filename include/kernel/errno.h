@@ -56,10 +56,17 @@
 	X(EILSEQ, 84, "Invalid or incomplete multibyte or wide character")                      \
 	X(ENOTSOCK, 88, "Socket operation on non-socket")                                       \
 	X(EMSGSIZE, 90, "Message too long")                                                     \
+	X(EPROTOTYPE, 91, "Protocol wrong type for socket")                                     \
+	X(ENOPROTOOPT, 92, "Protocol not available")                                            \
+	X(EPROTONOSUPPORT, 93, "Protocol not supported")                                        \
+	X(ESOCKTNOSUPPORT, 94, "Socket type not supported")                                     \
 	X(ENOTSUP, 95, "Operation not supported")                                               \
 	X(EAFNOSUPPORT, 97, "Address family not supported by protocol")                         \
+	X(EADDRINUSE, 98, "Address already in use")                                             \
 	X(ECONNRESET, 104, "Connection reset by peer")                                          \
 	X(ENOBUFS, 105, "No buffer space available")                                            \
+	X(EISCONN, 106, "Transport endpoint is already connected")                              \
+	X(ENOTCONN, 107, "Transport endpoint is not connected")                                 \
 	X(ETIMEDOUT, 110, "Connection timed out")                                               \
 	X(ECONNREFUSED, 111, "Connection refused")                                              \
 	X(EHOSTUNREACH, 113, "No route to host")                                                \
@@ -72,6 +79,7 @@ enum errno_value {
 	ERRNO_LIST(ERRNO_ENUM)
 #undef ERRNO_ENUM
 };
+#define EOPNOTSUPP ENOTSUP /* one number on Linux */
 
 /* "ENOMEM" for 12 or -12; "E?" for unknown numbers. */
 const char *errno_name(int err);
