@@ -287,6 +287,37 @@ unsigned process_pids(uint32_t *pids, unsigned cap)
 	return n;
 }
 
+void process_cred(struct process *p, struct cred *out)
+{
+	spin_lock(&p->tlock);
+	*out = p->cred;
+	spin_unlock(&p->tlock);
+}
+
+const struct fs_cred *process_fs_cred(struct process *p, struct fs_cred *out)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	cred_to_fs(&c, out);
+	return out;
+}
+
+long process_cred_change(struct process *p, long (*rule)(struct cred *c, const uint32_t *ids),
+			 const uint32_t *ids)
+{
+	struct cred c;
+	long r;
+
+	spin_lock(&p->tlock);
+	c = p->cred;
+	r = rule(&c, ids);
+	if (r >= 0)
+		p->cred = c;
+	spin_unlock(&p->tlock);
+	return r;
+}
+
 /* A fresh struct: no tree links, no pid yet. */
 static struct process *process_alloc(void)
 {
@@ -894,6 +925,7 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 	c->info = p->info;
 	c->info.start_ns = clock_ns();
 	c->fs = p->fs;
+	process_cred(p, &c->cred);
 	excache_proc_init(&c->ec, c->home);
 	c->sig = signal_state_fork(p->sig);
 	c->files = fd_table_fork(p->files);
@@ -1070,6 +1102,7 @@ static int root_setup(struct process *p, struct process_family *fam, const char 
 	int err;
 
 	p->pgid = p->sid = p->pid;
+	cred_root(&p->cred);
 	strlcpy(p->exe, path, sizeof(p->exe));
 	strlcpy(p->fs.cwd, "/", sizeof(p->fs.cwd));
 	p->fs.umask = 022;

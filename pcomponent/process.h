@@ -12,6 +12,7 @@
 #ifndef PCOMPONENT_PROCESS_H
 #define PCOMPONENT_PROCESS_H
 
+#include "cred.h"
 #include "excache.h"
 #include "file.h"
 
@@ -148,6 +149,8 @@ struct process {
 	struct fs_view fs;	       /* working directory, umask; the process's thread */
 	struct signal_state *sig;      /* signal.h; constant until the struct is freed */
 	uint32_t pgid, sid;	       /* process group and session; proc lock */
+	struct cred cred;	       /* cred.h: its ids; tlock (fork copies them, execve
+					  keeps them) */
 	char exe[MEM_EXEC_PATH_MAX];   /* the program's absolute path (/proc/self/exe);
 					  the process's thread (execve) */
 	char path[64];		       /* for messages, truncated */
@@ -298,6 +301,18 @@ void process_table_lock(void);
 void process_table_unlock(void);
 struct process *process_find_locked(uint32_t pid);
 int process_for_each_locked(int (*fn)(struct process *q, void *arg), void *arg);
+
+/* A copy of p's credentials (takes p's tlock: callable under the table
+ * lock). */
+void process_cred(struct process *p, struct cred *out);
+/* The same as the storage node wants them (cred_to_fs), into *out,
+ * which it returns: what path operations of p's files pass. */
+const struct fs_cred *process_fs_cred(struct process *p, struct fs_cred *out);
+/* Applies rule (one of cred.c's set*id calls on ids) to a copy of p's
+ * credentials under its tlock and stores the copy if rule returned >= 0
+ * (an error, negative, leaves them). Returns what rule returned. */
+long process_cred_change(struct process *p, long (*rule)(struct cred *c, const uint32_t *ids),
+			 const uint32_t *ids);
 
 /* p's parent's pid; 0 for a process the CLI started, or an orphan. */
 uint32_t process_ppid(struct process *p);

@@ -381,6 +381,13 @@ void signal_siginfo(struct k_siginfo *si, const struct signal_info *info)
 	memset(si, 0, sizeof(*si));
 	si->signo = info->signo;
 	si->code = info->code;
+	if (info->queued) { /* Linux's _rt layout: pid, uid, then the value */
+		si->u.kill.pid = (int32_t)info->pid;
+		si->u.kill.uid = info->uid;
+		si->u.kill.status = (int32_t)(uint32_t)info->value;
+		si->u.kill.pad2 = (int32_t)(uint32_t)(info->value >> 32);
+		return;
+	}
 	switch (info->signo) {
 	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
 		if (info->code != SI_USER && info->code != SI_TKILL) {

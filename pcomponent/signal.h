@@ -80,6 +80,7 @@ struct trap_frame;
 /* siginfo's si_code values the kernel sends. */
 #define SI_USER	    0
 #define SI_KERNEL   0x80
+#define SI_QUEUE    (-1)
 #define SI_TKILL    (-6)
 #define SEGV_MAPERR 1
 #define SEGV_ACCERR 2
@@ -106,6 +107,8 @@ struct signal_info {
 	uint32_t uid;
 	int status;    /* SIGCHLD: exit code or signal */
 	uint64_t addr; /* SIGSEGV, SIGBUS: the faulting address */
+	uint64_t value; /* queued: the sender's si_value (sigqueue) */
+	bool queued;	/* rt_sigqueueinfo: pid, uid, value as the sender said */
 };
 
 struct signal_state; /* signal.c's: actions, mask, pending */
@@ -197,6 +200,8 @@ long sys_setitimer(struct process *p, const uint64_t *a);
 long sys_kill(struct process *p, const uint64_t *a);
 long sys_tkill(struct process *p, const uint64_t *a);
 long sys_tgkill(struct process *p, const uint64_t *a);
+long sys_rt_sigqueueinfo(struct process *p, const uint64_t *a);
+long sys_rt_tgsigqueueinfo(struct process *p, const uint64_t *a);
 long sys_setpgid(struct process *p, const uint64_t *a);
 long sys_getpgid(struct process *p, const uint64_t *a);
 long sys_getpgrp(struct process *p, const uint64_t *a);

@@ -326,11 +326,6 @@ static long sys_waitid(struct process *p, const uint64_t *a)
 	return 0;
 }
 
-static long sys_getid(struct process *p, const uint64_t *a)
-{
-	return 0; /* uid, euid, gid, egid: root until credentials exist */
-}
-
 static long sys_set_tid_address(struct process *p, const uint64_t *a)
 {
 	struct pthread_info *self = process_self(p);
@@ -734,18 +729,31 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(98, "getrusage", sys_getrusage), /* times 0: no CPU accounting yet */
 	SC(99, "sysinfo", sys_sysinfo),
 	SC(100, "times", sys_times), /* times 0: no CPU accounting yet */
-	SC(102, "getuid", sys_getid),
-	SC(104, "getgid", sys_getid),
-	SC(107, "geteuid", sys_getid),
-	SC(108, "getegid", sys_getid),
+	SC(102, "getuid", sys_getuid),
+	SC(104, "getgid", sys_getgid),
+	SC(105, "setuid", sys_setuid),
+	SC(106, "setgid", sys_setgid),
+	SC(107, "geteuid", sys_geteuid),
+	SC(108, "getegid", sys_getegid),
 	SC(109, "setpgid", sys_setpgid),
 	SC(110, "getppid", sys_getppid),
 	SC(111, "getpgrp", sys_getpgrp),
 	SC(112, "setsid", sys_setsid),
+	SC(113, "setreuid", sys_setreuid),
+	SC(114, "setregid", sys_setregid),
+	SC(115, "getgroups", sys_getgroups),
+	SC(116, "setgroups", sys_setgroups), /* partial: at most 32 groups, 8 checked */
+	SC(117, "setresuid", sys_setresuid),
+	SC(118, "getresuid", sys_getresuid),
+	SC(119, "setresgid", sys_setresgid),
+	SC(120, "getresgid", sys_getresgid),
 	SC(121, "getpgid", sys_getpgid),
+	SC(122, "setfsuid", sys_setfsuid),
+	SC(123, "setfsgid", sys_setfsgid),
 	SC(124, "getsid", sys_getsid),
 	SC(127, "rt_sigpending", sys_rt_sigpending),
 	SC(128, "rt_sigtimedwait", sys_rt_sigtimedwait),
+	SC(129, "rt_sigqueueinfo", sys_rt_sigqueueinfo),
 	SC(130, "rt_sigsuspend", sys_rt_sigsuspend),
 	SC(131, "sigaltstack", sys_sigaltstack),
 	SC(132, "utime", sys_utime),
@@ -792,6 +800,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(293, "pipe2", sys_pipe2),
 	SC(295, "preadv", sys_preadv),
 	SC(296, "pwritev", sys_pwritev),
+	SC(297, "rt_tgsigqueueinfo", sys_rt_tgsigqueueinfo),
 	SC(302, "prlimit64", sys_prlimit64),
 	SC(309, "getcpu", sys_getcpu),
 	SC(316, "renameat2", sys_renameat2),   /* partial: flags 0 only */
