@@ -327,6 +327,7 @@ static void exec_commit(struct process *p, const struct mem_exec_req *rq, const 
 	self->robust_list = self->robust_len = 0;
 	exec_enter_frame(self->tf, p->entry, p->sp);
 	user_reset_fpu();
+	process_vfork_release(p); /* a vfork parent returns now */
 }
 
 long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp,

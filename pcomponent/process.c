@@ -450,6 +450,7 @@ static __attribute__((noreturn)) void process_finish(struct process *p, int wait
 	orphan_children_locked(p, &dead);
 	p->wait_status = wait_status;
 	p->state = PROCESS_ZOMBIE;
+	p->vfork_active = false; /* the wake below ends a parent's vfork */
 	if (p->parent && !signal_child_exited(p->parent, p, wait_status)) {
 		list_remove(&p->sibling); /* SIGCHLD ignored: reaped at once */
 		p->parent = NULL;
@@ -943,6 +944,7 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 		return -ENOMEM;
 	}
 	c->threads[0].clear_child_tid = a->child_cleartid;
+	c->vfork_active = a->vfork;
 	proc_lock();
 	c->pgid = p->pgid;
 	c->sid = p->sid;
@@ -974,11 +976,41 @@ static int mem_fork(struct process *p, struct process *c)
 	return process_mem_call(p, MSG_MEM_FORK, &rq, sizeof(rq), &rp, sizeof(rp));
 }
 
+/* The vfork parent's sleep until child cpid releases it (exec, exit) or
+ * is gone; a SIGKILL for p ends it early. Other signals stay pending:
+ * the interrupt mark is cleared and the sleep goes on (signal_deliver
+ * finds them in the pending sets afterwards). */
+static void vfork_wait(struct process *p, uint32_t cpid)
+{
+	struct process *c;
+
+	proc_lock();
+	while ((c = process_find_locked(cpid)) && c->vfork_active) {
+		if (waitq_wait_intr_locked(&proc_wq, 0) != -EINTR)
+			continue;
+		if (signal_kill_pending(p))
+			break;
+		thread_interrupt_clear();
+	}
+	proc_unlock();
+}
+
+void process_vfork_release(struct process *p)
+{
+	proc_lock();
+	if (p->vfork_active) {
+		p->vfork_active = false;
+		waitq_wake_all_locked(&proc_wq);
+	}
+	proc_unlock();
+}
+
 long process_fork(struct process *p, const struct process_fork_args *a)
 {
 	struct pthread_info *self = process_self(p);
 	const struct trap_frame *ptf = self ? self->tf : NULL;
 	struct process *c;
+	uint32_t cpid;
 	int err;
 
 	if (!ptf)
@@ -1009,8 +1041,11 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	err = wait_start(&c->threads[0]);
 	if (err)
 		goto destroy_uspace; /* the thread freed the snapshot */
-	pr_debug("process %u: forked %u", p->pid, c->pid);
-	return c->pid;
+	pr_debug("process %u: forked %u%s", p->pid, c->pid, a->vfork ? " (vfork)" : "");
+	cpid = c->pid; /* c may be gone (exited, reaped by another thread) */
+	if (a->vfork)
+		vfork_wait(p, cpid);
+	return cpid;
 free_state:
 	user_state_free(c->threads[0].start_state);
 destroy_uspace:

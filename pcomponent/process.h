@@ -144,6 +144,8 @@ struct process {
 	enum process_state state;   /* proc lock */
 	int wait_status;	    /* Linux's encoding, set with PROCESS_ZOMBIE */
 	uint64_t child_settid;	       /* fork: CLONE_CHILD_SETTID address, or 0 */
+	bool vfork_active;	       /* a vfork child whose parent waits for its
+					  execve or exit; proc lock */
 	struct excache_proc ec;	       /* pcomponent/excache.c's */
 	struct fd_table *files;	       /* file.h; the process's thread, until its exit */
 	struct fs_view fs;	       /* working directory, umask; the process's thread */
@@ -256,6 +258,7 @@ void process_dethread(struct process *p);
 /* What a fork-like clone asks besides a copy (syscall.c decodes it). */
 struct process_fork_args {
 	uint64_t stack;		 /* the child's rsp (0: the parent's) */
+	bool vfork;		 /* vfork, CLONE_VFORK: the parent waits (below) */
 	uint64_t child_settid;	 /* CLONE_CHILD_SETTID: its tid there, or 0 */
 	uint64_t child_cleartid; /* CLONE_CHILD_CLEARTID: its clear_child_tid */
 };
@@ -269,8 +272,19 @@ struct process_fork_args {
  * -EINVAL (not in a syscall), or the write-back or MEM_FORK error
  * (-ENOSYS from a memory node without fork): then nothing of the child
  * is left. Sleeps.
+ *
+ * With a->vfork the calling thread then sleeps until the child has
+ * exec'd or exited (process_vfork_release), as Linux's vfork; only a
+ * SIGKILL (or p's exit) ends the sleep early; other signals wait until
+ * it is over. The child's memory is a copy all the same (the memory
+ * node keys address spaces by pid: no two processes share one), so
+ * what the child stores before its execve is not seen by the parent.
  */
 long process_fork(struct process *p, const struct process_fork_args *a);
+
+/* p (a vfork child) exec'd or is exiting: its parent's vfork returns.
+ * Nothing if p is no vfork child or released already. */
+void process_vfork_release(struct process *p);
 
 /*
  * wait4's core: waits until a child of p matching pid (> 0: that child;

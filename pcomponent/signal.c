@@ -353,6 +353,21 @@ bool signal_pending(struct process *p)
 	return r;
 }
 
+bool signal_kill_pending(struct process *p)
+{
+	struct signal_state *s = p->sig;
+	struct pthread_info *self = process_self(p);
+	bool r;
+
+	spin_lock(&p->tlock);
+	r = p->exiting || (p->dethread && p->dethread != self);
+	spin_unlock(&p->tlock);
+	spin_lock(&s->lock);
+	r = r || ((s->pending | (self ? self->sig->pending : 0)) & SIG_BIT(SIGKILL));
+	spin_unlock(&s->lock);
+	return r;
+}
+
 bool signal_child_exited(struct process *p, struct process *child, int wait_status)
 {
 	struct signal_state *s = p->sig;

@@ -158,6 +158,12 @@ int signal_send_pgrp(uint32_t pgrp, const struct signal_info *info);
  * that sleeps checks this to return -EINTR. */
 bool signal_pending(struct process *p);
 
+/* Whether p must die now: a SIGKILL pending for it or the calling
+ * thread, or p exiting (or another thread's execve ending this one).
+ * Takes p's tlock and signal lock: callable under the table lock. Sleeps
+ * that only a fatal signal may end (vfork's) check this. */
+bool signal_kill_pending(struct process *p);
+
 /*
  * On the way back to user mode with tf, the user registers: leaves if
  * the thread must (process_check_exit), then delivers the calling

@@ -24,10 +24,21 @@
  *    "x86_64".
  *  - getppid is 0 for a process started by the CLI, and for an orphan
  *    (no init process adopts orphans yet).
- *  - fork, vfork (which copies like fork: the parent does not wait) and
- *    clone with fork's flags: exit signal SIGCHLD, optionally
+ *  - fork and clone with fork's flags: exit signal SIGCHLD, optionally
  *    CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID and a
  *    new stack.
+ *  - vfork, and clone with CLONE_VFORK (and CLONE_VM, as musl's and
+ *    glibc's posix_spawn pass it, with a child stack): the parent sleeps
+ *    until the child execs or exits (only SIGKILL ends the sleep early),
+ *    as Linux. Unlike Linux, the child runs in a copy-on-write copy of
+ *    the parent's memory, as after fork (the memory node keys address
+ *    spaces by pid: two processes cannot share one): what the child
+ *    stores before its execve or _exit is not seen by the parent. So
+ *    glibc's posix_spawn, which has the child report an exec failure by
+ *    a store into the parent's memory, returns success and the child
+ *    exits 127; musl's reports through a CLOEXEC pipe and returns the
+ *    error as on Linux. CLONE_VM without CLONE_VFORK or CLONE_THREAD
+ *    (a process sharing the parent's memory) is EINVAL.
  *  - clone with CLONE_THREAD makes a thread (process.h
  *    process_clone_thread): it needs CLONE_VM, CLONE_FS, CLONE_FILES and
  *    CLONE_SIGHAND (what pthread_create passes), takes CLONE_SYSVSEM,
@@ -37,8 +48,7 @@
  *    CLONE_SIGHAND, CLONE_SIGHAND without CLONE_VM, CLONE_FS with
  *    CLONE_NEWNS are EINVAL; a TLS outside user space is EPERM. Not
  *    supported (EINVAL): a thread with its own fd table or file system
- *    view, CLONE_VM without CLONE_THREAD (vfork-like), CLONE_VFORK,
- *    CLONE_PARENT, namespaces, pidfds, ptrace.
+ *    view, CLONE_PARENT, namespaces, pidfds, ptrace.
  *  - exit ends the calling thread (its clear_child_tid written 0 and
  *    woken); exit_group and fatal signals end every thread.
  *  - wait4 and waitid: every process is in one process group, so pid 0
@@ -93,6 +103,7 @@
 #define CLONE_FS	     0x00000200
 #define CLONE_FILES	     0x00000400
 #define CLONE_SIGHAND	     0x00000800
+#define CLONE_VFORK	     0x00004000
 #define CLONE_THREAD	     0x00010000
 #define CLONE_NEWNS	     0x00020000
 #define CLONE_SYSVSEM	     0x00040000
@@ -183,6 +194,13 @@ static long sys_fork(struct process *p, const uint64_t *a)
 	return process_fork(p, &fa);
 }
 
+static long sys_vfork(struct process *p, const uint64_t *a)
+{
+	struct process_fork_args fa = {.vfork = true};
+
+	return process_fork(p, &fa);
+}
+
 /* clone with CLONE_THREAD: the flags checked, a new thread of p. */
 static long clone_thread(struct process *p, const uint64_t *a)
 {
@@ -210,7 +228,8 @@ static long clone_thread(struct process *p, const uint64_t *a)
 }
 
 /* clone(flags, stack, parent_tid, child_tid, tls): a thread, or a fork
- * with fork's flags. */
+ * with fork's flags, or a vfork (CLONE_VFORK, with or without CLONE_VM:
+ * a copy all the same, see the top comment). */
 static long sys_clone(struct process *p, const uint64_t *a)
 {
 	struct process_fork_args fa = {.stack = a[1]};
@@ -226,8 +245,12 @@ static long sys_clone(struct process *p, const uint64_t *a)
 		return -EINVAL;
 	if (flags & CLONE_THREAD)
 		return clone_thread(p, a);
-	if ((flags & CLONE_SIGNAL) != SIGCHLD || (flags & ~(CLONE_SIGNAL | CLONE_FORK_FLAGS)))
+	if ((flags & CLONE_VM) && !(flags & CLONE_VFORK))
+		return -EINVAL; /* two processes in one address space: not possible here */
+	if ((flags & CLONE_SIGNAL) != SIGCHLD ||
+	    (flags & ~(CLONE_SIGNAL | CLONE_FORK_FLAGS | CLONE_VM | CLONE_VFORK)))
 		return -EINVAL;
+	fa.vfork = flags & CLONE_VFORK;
 	if (fa.stack >= USPACE_TOP)
 		return -EINVAL;
 	if (flags & CLONE_CHILD_SETTID)
@@ -694,9 +717,9 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(38, "setitimer", sys_setitimer), /* partial: ITIMER_REAL only */
 	SC(39, "getpid", sys_getpid),
 	SC(40, "sendfile", sys_sendfile),   /* partial: between regular files only */
-	SC(56, "clone", sys_clone), /* threads and forks (not vfork-like CLONE_VM) */
+	SC(56, "clone", sys_clone), /* partial: CLONE_VM only with CLONE_THREAD or CLONE_VFORK */
 	SC(57, "fork", sys_fork),
-	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
+	SC(58, "vfork", sys_vfork), /* partial: the child's memory is a copy */
 	SC(59, "execve", sys_execve),
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
