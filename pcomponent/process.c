@@ -478,58 +478,93 @@ static bool child_selected_locked(struct process *p, struct process *c, int64_t 
 	return pid == -1 || (int64_t)c->pgid == -pid;
 }
 
-/* The first child of p that pid selects (a zombie if any is), or NULL.
- * Proc lock. */
-static struct process *find_child_locked(struct process *p, int64_t pid)
+/* Whether child c has what a wait with options looks for (*status:
+ * its wait status). Proc lock. */
+static bool child_event_locked(struct process *c, unsigned options, int *status)
+{
+	if (c->state == PROCESS_ZOMBIE) {
+		*status = c->wait_status;
+		return options & PROCESS_WEXITED;
+	}
+	if ((options & PROCESS_WSTOPPED) && c->wait_stop) {
+		*status = c->wait_stop;
+		return true;
+	}
+	*status = PROCESS_CONTINUED;
+	return (options & PROCESS_WCONTINUED) && c->wait_cont;
+}
+
+/* The first child of p that pid selects (one with an event for options
+ * if any has: *event true, *status its status), or NULL. Proc lock. */
+static struct process *find_child_locked(struct process *p, int64_t pid, unsigned options,
+					 bool *event, int *status)
 {
 	struct process *found = NULL;
 	struct list_node *n;
 
+	*event = false;
 	list_for_each(n, &p->children) {
 		struct process *c = list_entry(n, struct process, sibling);
 
 		if (!child_selected_locked(p, c, pid))
 			continue;
 		found = c;
-		if (c->state == PROCESS_ZOMBIE)
+		*event = child_event_locked(c, options, status);
+		if (*event)
 			break;
 	}
 	return found;
 }
 
-long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status)
+long process_wait(struct process *p, int64_t pid, unsigned options, int *wait_status)
 {
 	struct process *c;
+	bool event;
+	int status;
 	long ret;
 
 	proc_lock();
 	for (;;) {
-		c = find_child_locked(p, pid);
-		if (!c || c->state == PROCESS_ZOMBIE || nohang)
+		c = find_child_locked(p, pid, options, &event, &status);
+		if (!c || event || (options & PROCESS_WNOHANG))
 			break;
 		if (waitq_wait_intr_locked(&proc_wq, 0) == -EINTR) {
 			proc_unlock();
 			return -EINTR;
 		}
 	}
-	if (!c) {
-		ret = -ECHILD;
-	} else if (c->state == PROCESS_ZOMBIE) {
-		*wait_status = c->wait_status;
-		ret = c->pid;
-	} else {
-		ret = 0;
+	ret = !c ? -ECHILD : event ? (long)c->pid : 0;
+	if (event) {
+		*wait_status = status;
+		if (c->state != PROCESS_ZOMBIE && !(options & PROCESS_WNOWAIT)) {
+			c->wait_stop = 0; /* reported */
+			if (PROCESS_WIFCONTINUED(status))
+				c->wait_cont = false;
+		}
 	}
 	proc_unlock();
 	return ret;
 }
 
+void process_stop_notify(struct process *p, bool stopped, int sig)
+{
+	proc_lock();
+	p->wait_stop = stopped ? PROCESS_STOPPED(sig) : 0;
+	p->wait_cont = !stopped;
+	if (p->parent && p->state == PROCESS_RUNNING)
+		signal_child_stopped(p->parent, p, stopped, sig);
+	waitq_wake_all_locked(&proc_wq);
+	proc_unlock();
+}
+
 void process_reap(struct process *p, uint32_t cpid)
 {
 	struct process *c;
+	bool event;
+	int status;
 
 	proc_lock();
-	c = find_child_locked(p, cpid);
+	c = find_child_locked(p, cpid, PROCESS_WEXITED, &event, &status);
 	if (c && c->state == PROCESS_ZOMBIE) {
 		list_remove(&c->sibling);
 		table_remove_locked(c);

@@ -99,6 +99,18 @@ enum process_state {
 #define PROCESS_EXITED(code) (((code) & 0xff) << 8)
 #define PROCESS_KILLED(sig)  ((sig) & 0x7f)
 #define PROCESS_WIFEXITED(ws) (((ws) & 0x7f) == 0)
+/* ... and for a stop by sig, and a continue (WUNTRACED, WCONTINUED). */
+#define PROCESS_STOPPED(sig)	  (0x7f | ((sig) & 0xff) << 8)
+#define PROCESS_CONTINUED	  0xffff
+#define PROCESS_WIFSTOPPED(ws)	  (((ws) & 0xff) == 0x7f)
+#define PROCESS_WIFCONTINUED(ws) ((ws) == PROCESS_CONTINUED)
+
+/* process_wait's options: Linux's wait4/waitid bits. */
+#define PROCESS_WNOHANG	   0x1
+#define PROCESS_WSTOPPED   0x2 /* WUNTRACED */
+#define PROCESS_WEXITED	   0x4
+#define PROCESS_WCONTINUED 0x8
+#define PROCESS_WNOWAIT	   0x01000000
 
 /* The processes of one `run`, which share its hostlink run (process.c's
  * top comment). On process_run's stack; fields under the table lock. */
@@ -143,6 +155,10 @@ struct process {
 	struct list_node sibling;   /* in parent->children; proc lock */
 	enum process_state state;   /* proc lock */
 	int wait_status;	    /* Linux's encoding, set with PROCESS_ZOMBIE */
+	int wait_stop;		    /* a stop wait4 has not reported yet (its status,
+				       PROCESS_STOPPED), 0 if none; proc lock */
+	bool wait_cont;		    /* a continue not reported yet (WCONTINUED); proc
+				       lock */
 	uint64_t child_settid;	       /* fork: CLONE_CHILD_SETTID address, or 0 */
 	bool vfork_active;	       /* a vfork child whose parent waits for its
 					  execve or exit; proc lock */
@@ -287,18 +303,27 @@ long process_fork(struct process *p, const struct process_fork_args *a);
 void process_vfork_release(struct process *p);
 
 /*
- * wait4's core: waits until a child of p matching pid (> 0: that child;
- * -1: any child; 0: any child in p's process group; below -1: any child
- * in process group -pid) is a zombie (not with nohang). Returns its pid
- * with *wait_status its status, leaving it a zombie (process_reap frees
- * it); 0 with nohang if no matching child is a zombie yet; -ECHILD if p
- * has no matching child (children of a parent that ignores SIGCHLD never
- * become zombies: it waits until the last matching one is gone, then
- * ECHILD, as Linux); -EINTR if a signal interrupted the sleep. Sleeps
- * interruptibly on the process table's wait queue (every exit wakes it),
+ * wait4's and waitid's core: waits until a child of p matching pid (> 0:
+ * that child; -1: any child; 0: any child in p's process group; below
+ * -1: any child in process group -pid) has something options asks for
+ * (PROCESS_W*: WEXITED a zombie, WSTOPPED a stop not reported yet,
+ * WCONTINUED a continue not reported yet), unless WNOHANG. Returns its
+ * pid with *wait_status the status (PROCESS_EXITED/KILLED, or
+ * PROCESS_STOPPED, PROCESS_CONTINUED); a zombie stays one (process_reap
+ * frees it), a stop or continue counts as reported unless WNOWAIT; 0
+ * with WNOHANG if nothing is there yet; -ECHILD if p has no matching
+ * child (children of a parent that ignores SIGCHLD never become zombies:
+ * it waits until the last matching one is gone, then ECHILD, as Linux);
+ * -EINTR if a signal interrupted the sleep. Sleeps interruptibly on the
+ * process table's wait queue (every exit, stop and continue wakes it),
  * never polls. p's own thread only.
  */
-long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status);
+long process_wait(struct process *p, int64_t pid, unsigned options, int *wait_status);
+/* p stopped (stopped, by sig) or was continued: what wait4 reports
+ * changes, the parent gets SIGCHLD (signal_child_stopped) and its wait4
+ * wakes. Called by a thread of p (signal.c's stop_wait), no lock held. */
+void process_stop_notify(struct process *p, bool stopped, int sig);
+
 /* Frees p's zombie child cpid (found by process_wait). p's thread only. */
 void process_reap(struct process *p, uint32_t cpid);
 

@@ -19,16 +19,32 @@
  * exception that came from user mode): the lowest pending unblocked
  * signal is taken; SIG_IGN drops it; SIG_DFL does Linux's default
  * (terminate, terminate with "core" (reported as killed by the signal),
- * ignore; stop/continue are treated as ignore for now); a handler gets a
+ * ignore, stop); a handler gets a
  * Linux rt_sigframe on the user stack (siginfo, ucontext with the
  * registers and the FPU state) and returns through rt_sigreturn.
  *
  * SIGKILL and SIGSTOP can be neither caught, ignored nor blocked.
  * Standard and real-time signals alike are pending at most once (no
  * queue of real-time signals yet): a second sending before delivery is
- * merged, keeping the first one's siginfo. Stop signals (SIGSTOP,
- * SIGTSTP, SIGTTIN, SIGTTOU) and SIGCONT are not supported yet: their
- * default action is treated as ignore.
+ * merged, keeping the first one's siginfo.
+ *
+ * Stops (job control). A stop signal (SIGSTOP, SIGTSTP, SIGTTIN,
+ * SIGTTOU) taken at its default action stops the whole process: every
+ * thread is interrupted and sleeps on its way back to user mode (a
+ * syscall it was in restarts afterwards, as after a signal without a
+ * handler) until SIGCONT, or SIGKILL (which kills it as ever). Sending
+ * SIGCONT resumes a stopped process at once, whatever SIGCONT's action
+ * (a handler then runs as for any signal), and drops pending stop
+ * signals; sending a stop signal drops a pending SIGCONT. The parent is
+ * told by one of the child's threads, once the stop began (Linux: once
+ * every thread has stopped) or once it resumed: wait4/waitid report it
+ * (WUNTRACED/WSTOPPED, WCONTINUED) and SIGCHLD with CLD_STOPPED or
+ * CLD_CONTINUED is sent unless the parent's SIGCHLD has SA_NOCLDSTOP.
+ * Simplified: a process group is never treated as orphaned (Linux drops
+ * SIGTSTP, SIGTTIN and SIGTTOU sent to an orphaned group, and sends
+ * SIGHUP and SIGCONT to a group that becomes orphaned with a stopped
+ * member); the terminal sends no SIGTTIN/SIGTTOU to background reads and
+ * writes (tty.c).
  * Fatal exceptions (a refused ExCache miss, #GP, #UD, ...) are signals
  * sent by the kernel to the faulting process: with a handler installed
  * (and the signal not blocked) the handler runs; otherwise the process is
@@ -87,6 +103,8 @@ struct trap_frame;
 #define CLD_EXITED  1
 #define CLD_KILLED  2
 #define CLD_DUMPED  3
+#define CLD_STOPPED 5
+#define CLD_CONTINUED 6
 
 /*
  * Kernel-internal result of a syscall that a signal interrupted and that
@@ -189,6 +207,11 @@ int signal_fatal(struct process *p, struct trap_frame *tf, const struct signal_i
  * zombie (SIGCHLD is SIG_IGN or has SA_NOCLDWAIT): the child is then
  * reaped at once. Table lock held (process_finish). */
 bool signal_child_exited(struct process *p, struct process *child, int wait_status);
+
+/* child stopped (stopped, by sig) or was continued: SIGCHLD to its
+ * parent p with CLD_STOPPED or CLD_CONTINUED, unless p's SIGCHLD action
+ * has SA_NOCLDSTOP. Table lock held (process_stop_notify). */
+void signal_child_stopped(struct process *p, struct process *child, bool stopped, int sig);
 
 /* ---- system calls (sys_signal.c; handlers of pcomponent/syscall.c's
  * table, same signature as syscall_fn) ---- */

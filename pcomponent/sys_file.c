@@ -451,6 +451,7 @@ put_out:
 	return err;
 }
 
+/* getdents64(fd, dirp, count) */
 long sys_getdents64(struct process *p, const uint64_t *a)
 {
 	uint64_t pos;
@@ -472,6 +473,49 @@ long sys_getdents64(struct process *p, const uint64_t *a)
 	spin_unlock(&f->lock);
 	file_put(f);
 	return err;
+}
+
+/* The old linux_dirent of getdents(2): d_ino, d_off, d_reclen, the name
+ * at 18, its NUL, then d_type in the record's last byte. Its records are
+ * exactly as long as linux_dirent64's (8-aligned 20 + name bytes), so a
+ * getdents64 listing becomes one in place, record by record. */
+#define DIRENT64_NAME 19
+#define DIRENT_NAME   18
+#define DIRENT_MAX    (DIRENT64_NAME + 256 + 8)
+
+/* Rewrites the n bytes of linux_dirent64 records at ubuf as linux_dirent
+ * ones; 0, or -EFAULT (or -EIO for a record that makes no sense). */
+static long dirents_to_old(uint64_t ubuf, long n)
+{
+	uint8_t rec[DIRENT_MAX];
+	uint16_t reclen;
+	uint8_t type;
+
+	for (long off = 0; off < n; off += reclen) {
+		if (copy_from_user(&reclen, ubuf + off + 16, sizeof(reclen)))
+			return -EFAULT;
+		if (reclen <= DIRENT64_NAME || reclen > sizeof(rec) || reclen > n - off)
+			return -EIO;
+		if (copy_from_user(rec, ubuf + off, reclen))
+			return -EFAULT;
+		type = rec[DIRENT64_NAME - 1];
+		memmove(rec + DIRENT_NAME, rec + DIRENT64_NAME, reclen - DIRENT64_NAME);
+		rec[reclen - 1] = type;
+		if (copy_to_user(ubuf + off, rec, reclen))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* getdents(fd, dirp, count): the old layout */
+long sys_getdents(struct process *p, const uint64_t *a)
+{
+	long n = sys_getdents64(p, a), err;
+
+	if (n <= 0)
+		return n;
+	err = dirents_to_old(a[1], n);
+	return err ? err : n;
 }
 
 /* ---- open, close, dup ------------------------------------------------------------ */

@@ -71,16 +71,6 @@ static bool sig_valid(uint64_t sig)
 	return sig >= 1 && sig <= NSIG_LINUX;
 }
 
-/* sig, pending for p or any of its threads, is dropped. tlock and the
- * signal lock held. */
-static void discard_locked(struct process *p, int sig)
-{
-	p->sig->pending &= ~SIG_BIT(sig);
-	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
-		if (p->threads[i].tid && p->threads[i].sig)
-			p->threads[i].sig->pending &= ~SIG_BIT(sig);
-}
-
 /* rt_sigaction(sig, act, oact, sigsetsize) */
 long sys_rt_sigaction(struct process *p, const uint64_t *a)
 {
@@ -101,7 +91,7 @@ long sys_rt_sigaction(struct process *p, const uint64_t *a)
 		nact.mask &= ~SIG_UNBLOCKABLE;
 		s->act[sig - 1] = nact;
 		if (signal_ignored_locked(s, sig))
-			discard_locked(p, sig); /* POSIX: discarded */
+			signal_discard_locked(p, SIG_BIT(sig)); /* POSIX: discarded */
 	}
 	spin_unlock(&s->lock);
 	spin_unlock(&p->tlock);

@@ -51,11 +51,10 @@
  *    view, CLONE_PARENT, namespaces, pidfds, ptrace.
  *  - exit ends the calling thread (its clear_child_tid written 0 and
  *    woken); exit_group and fatal signals end every thread.
- *  - wait4 and waitid: every process is in one process group, so pid 0
- *    and pid < -1 (P_PGID) select any child; no stops or continues
- *    (WUNTRACED, WCONTINUED accepted and never reported; waitid without
- *    WEXITED is EINVAL); the rusage is all zero. A status that cannot be
- *    copied out gives EFAULT and leaves the child a zombie.
+ *  - wait4 and waitid: stops (WUNTRACED, WSTOPPED) and continues
+ *    (WCONTINUED) are reported once each, as Linux; the rusage is all
+ *    zero. A status that cannot be copied out gives EFAULT and leaves
+ *    the child a zombie.
  *  - signals, timers, process groups and sessions: sys_signal.c (its
  *    top comment has their choices); nanosleep and clock_nanosleep sleep
  *    interruptibly (EINTR with the time left written to rem).
@@ -127,8 +126,6 @@
 #define P_ALL	    0
 #define P_PID	    1
 #define P_PGID	    2
-#define CLD_EXITED  1
-#define CLD_KILLED  2
 #define RUSAGE_SIZE 144
 
 #define ARCH_SET_GS 0x1001
@@ -289,14 +286,15 @@ static long sys_wait4(struct process *p, const uint64_t *a)
 		return -EINVAL;
 	if (pid == INT32_MIN)
 		return -ESRCH; /* Linux's answer: -pid overflows */
-	r = process_wait(p, pid, options & WNOHANG, &ws);
+	r = process_wait(p, pid, (options & ~WLINUX_BITS) | WEXITED, &ws);
 	if (r <= 0)
 		return r;
 	if (a[1] && copy_to_user(a[1], &ws, sizeof(ws)))
 		return -EFAULT;
 	if (put_rusage(a[3]))
 		return -EFAULT;
-	process_reap(p, (uint32_t)r);
+	if (!PROCESS_WIFSTOPPED(ws) && !PROCESS_WIFCONTINUED(ws))
+		process_reap(p, (uint32_t)r);
 	return r;
 }
 
@@ -310,6 +308,26 @@ struct k_siginfo_chld {
 };
 _Static_assert(sizeof(struct k_siginfo_chld) == 128, "siginfo_t size");
 
+/* waitid's siginfo for child pid's wait status ws. */
+static void waitid_info(struct k_siginfo_chld *si, int32_t pid, int ws)
+{
+	si->signo = SIGCHLD;
+	si->pid = pid;
+	if (PROCESS_WIFEXITED(ws)) {
+		si->code = CLD_EXITED;
+		si->status = (ws >> 8) & 0xff;
+	} else if (PROCESS_WIFCONTINUED(ws)) {
+		si->code = CLD_CONTINUED;
+		si->status = SIGCONT;
+	} else if (PROCESS_WIFSTOPPED(ws)) {
+		si->code = CLD_STOPPED;
+		si->status = (ws >> 8) & 0xff;
+	} else {
+		si->code = CLD_KILLED;
+		si->status = ws & 0x7f;
+	}
+}
+
 /* waitid(idtype, id, infop, options, rusage) */
 static long sys_waitid(struct process *p, const uint64_t *a)
 {
@@ -321,30 +339,31 @@ static long sys_waitid(struct process *p, const uint64_t *a)
 
 	if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WLINUX_BITS))
 		return -EINVAL;
-	if (!(options & WEXITED))
-		return -EINVAL; /* stops and continues are never reported */
+	if (!(options & (WEXITED | WSTOPPED | WCONTINUED)))
+		return -EINVAL;
 	if (a[0] == P_PID) {
 		if ((int32_t)a[1] <= 0)
 			return -EINVAL;
 		pid = (int32_t)a[1];
-	} else if (a[0] != P_ALL && a[0] != P_PGID) {
+	} else if (a[0] == P_PGID) {
+		if ((int32_t)a[1] < 0)
+			return -EINVAL;
+		pid = -(int64_t)(int32_t)a[1]; /* 0: the caller's group, as Linux 5.4+ */
+	} else if (a[0] != P_ALL) {
 		return -EINVAL;
 	}
-	r = process_wait(p, pid, options & WNOHANG, &ws);
+	r = process_wait(p, pid, options & ~WLINUX_BITS, &ws);
 	if (r < 0)
 		return r;
 	memset(&si, 0, sizeof(si)); /* WNOHANG with nothing yet: all zero */
-	if (r > 0) {
-		si.signo = SIGCHLD;
-		si.code = PROCESS_WIFEXITED(ws) ? CLD_EXITED : CLD_KILLED;
-		si.pid = (int32_t)r;
-		si.status = PROCESS_WIFEXITED(ws) ? (ws >> 8) & 0xff : ws & 0x7f;
-	}
+	if (r > 0)
+		waitid_info(&si, (int32_t)r, ws);
 	if (a[2] && copy_to_user(a[2], &si, sizeof(si)))
 		return -EFAULT;
 	if (put_rusage(a[4]))
 		return -EFAULT;
-	if (r > 0 && !(options & WNOWAIT))
+	if (r > 0 && !(options & WNOWAIT) && !PROCESS_WIFSTOPPED(ws) &&
+	    !PROCESS_WIFCONTINUED(ws))
 		process_reap(p, (uint32_t)r);
 	return 0;
 }
@@ -387,6 +406,15 @@ static long sys_uname(struct process *p, const uint64_t *a)
 	strlcpy(u.machine, "x86_64", UTS_LEN);
 	strlcpy(u.domainname, "(none)", UTS_LEN);
 	return copy_to_user(a[0], &u, sizeof(u));
+}
+
+/* restart_syscall: Linux's kernel uses it to resume a nanosleep or poll
+ * that a stop or a handler interrupted (its restart block); here those
+ * restart by stepping back over the syscall instead, so nothing is ever
+ * left to resume: EINTR, as Linux answers with no restart block. */
+static long sys_restart_syscall(struct process *p, const uint64_t *a)
+{
+	return -EINTR;
 }
 
 static long sys_sched_yield(struct process *p, const uint64_t *a)
@@ -730,6 +758,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(75, "fdatasync", sys_fdatasync),
 	SC(76, "truncate", sys_truncate),
 	SC(77, "ftruncate", sys_ftruncate),
+	SC(78, "getdents", sys_getdents),
 	SC(79, "getcwd", sys_getcwd),
 	SC(80, "chdir", sys_chdir),
 	SC(81, "fchdir", sys_fchdir),
@@ -796,13 +825,14 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(204, "sched_getaffinity", sys_sched_getaffinity),
 	SC(217, "getdents64", sys_getdents64),
 	SC(218, "set_tid_address", sys_set_tid_address),
+	SC(219, "restart_syscall", sys_restart_syscall), /* nothing to restart: EINTR */
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(229, "clock_getres", sys_clock_getres),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
 	SC(231, "exit_group", sys_exit_group),
 	SC(234, "tgkill", sys_tgkill),
 	SC(235, "utimes", sys_utimes),
-	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
+	SC(247, "waitid", sys_waitid),
 	SC(257, "openat", sys_openat),
 	SC(258, "mkdirat", sys_mkdirat),
 	SC(260, "fchownat", sys_fchownat),
