@@ -8,7 +8,8 @@
  * CLD_CONTINUED); the parent's SIGCHLD handler (SA_SIGINFO) sees
  * CLD_STOPPED and CLD_CONTINUED, and nothing with SA_NOCLDSTOP.
  *
- * Children report through pipes; nothing here depends on timing to pass
+ * Each child leads its own process group (see start_child). Children
+ * report through pipes; nothing here depends on timing to pass
  * (a sleep only gives a broken stop the chance to show). Checks print as
  * "ok N - ..." lines (tests/abi/abi.h); exit 0 iff all passed.
  * Expectations are Linux's: the program passes on the host.
@@ -41,7 +42,10 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* A child that installs handlers for cont / tstp (if set), says "r"
+/* A child, in a process group of its own (so that the group is not
+ * orphaned, whatever session this program runs in: Linux drops SIGTSTP
+ * sent to an orphaned group), that installs handlers for cont / tstp
+ * (if set), says "r"
  * (ready) on its pipe and then writes "." every 10 ms forever. *rfd:
  * the parent's (non-blocking) read end. */
 static pid_t start_child(int *rfd, int cont, int tstp)
@@ -54,6 +58,7 @@ static pid_t start_child(int *rfd, int cont, int tstp)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
+		setpgid(0, 0);
 		report_fd = fd[1];
 		close(fd[0]);
 		if (cont)
@@ -66,6 +71,7 @@ static pid_t start_child(int *rfd, int cont, int tstp)
 			write(report_fd, ".", 1);
 		}
 	}
+	setpgid(pid, pid); /* before the child's own call too: no race */
 	close(fd[1]);
 	*rfd = fd[0];
 	return pid;
