@@ -414,6 +414,7 @@ static long sys_uname(struct process *p, const uint64_t *a)
  * left to resume: EINTR, as Linux answers with no restart block. */
 static long sys_restart_syscall(struct process *p, const uint64_t *a)
 {
+	process_self(p)->sysno = -1; /* a final EINTR: signal_deliver must not restart it */
 	return -EINTR;
 }
 
@@ -805,7 +806,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(124, "getsid", sys_getsid),
 	SC(127, "rt_sigpending", sys_rt_sigpending),
 	SC(128, "rt_sigtimedwait", sys_rt_sigtimedwait),
-	SC(129, "rt_sigqueueinfo", sys_rt_sigqueueinfo),
+	SC(129, "rt_sigqueueinfo", sys_rt_sigqueueinfo), /* partial: no queue, values merge */
 	SC(130, "rt_sigsuspend", sys_rt_sigsuspend),
 	SC(131, "sigaltstack", sys_sigaltstack),
 	SC(132, "utime", sys_utime),
@@ -825,7 +826,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(204, "sched_getaffinity", sys_sched_getaffinity),
 	SC(217, "getdents64", sys_getdents64),
 	SC(218, "set_tid_address", sys_set_tid_address),
-	SC(219, "restart_syscall", sys_restart_syscall), /* nothing to restart: EINTR */
+	SC(219, "restart_syscall", sys_restart_syscall), /* partial: never a restart block: EINTR */
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(229, "clock_getres", sys_clock_getres),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
@@ -853,7 +854,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(293, "pipe2", sys_pipe2),
 	SC(295, "preadv", sys_preadv),
 	SC(296, "pwritev", sys_pwritev),
-	SC(297, "rt_tgsigqueueinfo", sys_rt_tgsigqueueinfo),
+	SC(297, "rt_tgsigqueueinfo", sys_rt_tgsigqueueinfo), /* partial: as 129 */
 	SC(302, "prlimit64", sys_prlimit64),
 	SC(309, "getcpu", sys_getcpu),
 	SC(316, "renameat2", sys_renameat2),   /* partial: flags 0 only */
