@@ -243,6 +243,7 @@ int process_snapshot(uint32_t pid, struct process_snap *out)
 		out->brk_start = p->brk_start;
 		out->brk = p->brk;
 		out->nthreads = __atomic_load_n(&p->nthreads, __ATOMIC_RELAXED);
+		process_cred(p, &out->cred); /* its tlock, under the table lock */
 		out->info = p->info;
 		memcpy(out->exe, p->exe, sizeof(out->exe));
 		memcpy(out->cwd, p->fs.cwd, sizeof(out->cwd));

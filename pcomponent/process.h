@@ -397,6 +397,7 @@ struct process_snap {
 	uint64_t brk_start, brk;
 	struct process_info info;
 	unsigned nthreads;
+	struct cred cred; /* its ids (/proc/PID/status's Uid, Gid, Groups) */
 	char exe[MEM_EXEC_PATH_MAX];
 	char cwd[FS_PATH_MAX];
 };

@@ -200,32 +200,50 @@ static int handle_chld(int flags)
 	return sigaction(SIGCHLD, &sa, NULL);
 }
 
+/* Sleeps (SIGCHLD unblocked by old) until the handler has seen code:
+ * Linux sends CLD_CONTINUED when the continued child next runs, which
+ * may be after the parent's waitpid saw WIFCONTINUED. */
+static void await_chld_code(int code, const sigset_t *old)
+{
+	while (chld_code != code)
+		sigsuspend(old);
+}
+
 static void test_sigchld(void)
 {
+	sigset_t chld, old;
 	int fd, st;
 	pid_t pid;
 	int before;
 
 	ABI_EQ(handle_chld(0), 0, "sigaction SIGCHLD with SA_SIGINFO");
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
 	pid = start_child(&fd, 0, 0);
 	ABI_EQ(next_mark(fd), 'r', "a child is ready");
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	kill(pid, SIGSTOP);
 	ABI_EQ(waitpid(pid, &st, WUNTRACED), pid, "waitpid WUNTRACED");
-	ABI_EQ(chld_count, 1, "the parent's SIGCHLD handler ran for the stop");
-	ABI_EQ(chld_code, CLD_STOPPED, "with si_code CLD_STOPPED");
-	ABI_EQ(chld_status, SIGSTOP, "and si_status SIGSTOP");
+	await_chld_code(CLD_STOPPED, &old);
+	ABI_EQ(chld_count, 1, "the parent's SIGCHLD handler ran once for the stop");
+	ABI_EQ(chld_status, SIGSTOP, "with si_code CLD_STOPPED and si_status SIGSTOP");
 	ABI_EQ(chld_pid, pid, "and si_pid the child");
 	kill(pid, SIGCONT);
 	ABI_EQ(waitpid(pid, &st, WCONTINUED), pid, "waitpid WCONTINUED");
-	ABI_EQ(chld_code, CLD_CONTINUED, "SIGCHLD with si_code CLD_CONTINUED");
+	await_chld_code(CLD_CONTINUED, &old);
+	ABI_EQ(chld_status, SIGCONT, "SIGCHLD with si_code CLD_CONTINUED, si_status SIGCONT");
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	ABI_EQ(handle_chld(SA_NOCLDSTOP), 0, "sigaction SIGCHLD with SA_NOCLDSTOP");
 	before = chld_count;
 	kill(pid, SIGSTOP);
 	ABI_EQ(waitpid(pid, &st, WUNTRACED), pid, "waitpid WUNTRACED");
 	ABI_EQ(chld_count, before, "SA_NOCLDSTOP: no SIGCHLD for the stop");
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	kill(pid, SIGKILL);
 	ABI_EQ(waitpid(pid, &st, 0), pid, "waitpid for the killed child");
-	ABI_EQ(chld_code, CLD_KILLED, "its exit still sends SIGCHLD (CLD_KILLED)");
+	await_chld_code(CLD_KILLED, &old);
+	ABI_EQ(chld_status, SIGKILL, "its death still sends SIGCHLD (CLD_KILLED, SIGKILL)");
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	close(fd);
 }
