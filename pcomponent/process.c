@@ -1054,6 +1054,7 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	err = fork_prepare(p, a, &c);
 	if (err)
 		return err;
+	cpid = c->pid;
 	err = excache_fork(p, c);
 	if (err)
 		goto unlink;
@@ -1077,8 +1078,8 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	err = wait_start(&c->threads[0]);
 	if (err)
 		goto destroy_uspace; /* the thread freed the snapshot */
-	pr_debug("process %u: forked %u%s", p->pid, c->pid, a->vfork ? " (vfork)" : "");
-	cpid = c->pid; /* c may be gone (exited, reaped by another thread) */
+	/* c may be gone from here on (exited, reaped by another thread) */
+	pr_debug("process %u: forked %u%s", p->pid, cpid, a->vfork ? " (vfork)" : "");
 	if (a->vfork)
 		vfork_wait(p, cpid);
 	return cpid;
