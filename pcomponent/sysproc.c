@@ -17,6 +17,12 @@
  *    accepts a mask holding at least one of them and pins nothing.
  *  - prctl: PR_SET_NAME / PR_GET_NAME only; everything else EINVAL.
  *  - set_robust_list records the list (no futexes are woken at exit yet).
+ *  - Credentials: the set*id and group calls decode their arguments
+ *    (uid_t: the low 32 bits; (uid_t)-1 keeps an id) and apply one of
+ *    cred.h's rules to the process's ids under its threads lock, so all
+ *    its threads share them (libc's per-thread set*id broadcast only
+ *    repeats the change). setgroups takes at most CRED_NGROUPS (32)
+ *    groups (Linux: 65536): more is EINVAL, after the privilege check.
  *  - membarrier: the common commands are accepted and return at once;
  *    the process's threads on other CPUs are not sent an IPI (x86's
  *    ordering and the scheduler's locks at each switch are all they
