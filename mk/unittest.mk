@@ -35,7 +35,7 @@ UNIT_KSRCS   := lib/printf.c lib/cmdline.c lib/string.c lib/errno.c \
 		scomponent/bcache.c $(wildcard scomponent/ext2_*.c) \
 		$(wildcard mcomponent/vma.c mcomponent/elf.c mcomponent/ustack.c \
 			   pcomponent/excache_set.c pcomponent/excache_fresh.c \
-			   pcomponent/path.c) managers/members.c
+			   pcomponent/path.c pcomponent/cred.c) managers/members.c
 UNIT_TSRCS   := $(wildcard tests/unit/*.c)
 # Host tools' code under test: built like the tests (no rename.h: they are
 # ordinary libc programs).

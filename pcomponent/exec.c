@@ -96,12 +96,15 @@ void exec_default_rlimits(struct process *p)
 
 /* ---- the request ------------------------------------------------------------ */
 
-/* The request's frame: pid, the vNode's memory nodes (home first), uid 0,
+/* The request's frame: pid, the vNode's memory nodes (home first), p's
+ * file system credentials (the home reads the binary with them, and
+ * makes AT_UID and AT_EUID of the uid, AT_GID and AT_EGID of the gid),
  * the absolute path. */
 static int exec_req_init(struct process *p, const char *path, struct mem_exec_req *rq)
 {
 	memset(rq, 0, sizeof(*rq));
 	rq->pid = p->pid;
+	process_fs_cred(p, &rq->cred);
 	for (unsigned i = 0; i < kconfig.nmemories && i < MEM_MAX_NODES; i++)
 		rq->memory[rq->nmemory++] = kconfig.memory_ids[i];
 	if (strlcpy(rq->path, path, sizeof(rq->path)) >= sizeof(rq->path))
@@ -348,6 +351,7 @@ static void exec_commit(struct process *p, const struct mem_exec_req *rq,
 	self->robust_list = self->robust_len = 0;
 	exec_enter_frame(self->tf, p->entry, p->sp);
 	user_reset_fpu();
+	process_vfork_release(p); /* a vfork parent returns now */
 }
 
 long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp,

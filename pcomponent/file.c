@@ -606,9 +606,10 @@ int file_stat(struct file *f, struct fs_attr *attr)
 }
 
 /* The storage half of file_open, once O_NOFOLLOW and O_CREAT are done:
- * the file at abs with attributes attr, as flags asks. */
-static int storage_file(const char *abs, unsigned flags, bool want_dir,
-			const struct fs_attr *attr, struct file **out)
+ * the file at abs with attributes attr, as flags asks (an O_TRUNC with
+ * the opener's credentials cred). */
+static int storage_file(const struct fs_cred *cred, const char *abs, unsigned flags,
+			bool want_dir, const struct fs_attr *attr, struct file **out)
 {
 	unsigned acc = flags & O_ACCMODE;
 	uint32_t type = attr->mode & FS_S_IFMT;
@@ -629,7 +630,7 @@ static int storage_file(const char *abs, unsigned flags, bool want_dir,
 	if (type == FS_S_IFREG && (flags & O_TRUNC) && acc != O_RDONLY && attr->size) {
 		struct fs_attr after;
 
-		err = fsc_truncate(file_storage_node(), &fsc_root, abs, 0, &after);
+		err = fsc_truncate(file_storage_node(), cred, abs, 0, &after);
 		if (err)
 			return err;
 	}
@@ -654,13 +655,15 @@ static int open_storage(struct process *p, const char *abs, unsigned flags, uint
 			bool want_dir, struct file **out)
 {
 	uint16_t node = file_storage_node();
+	struct fs_cred cred;
 	struct fs_attr attr;
 	int err;
 
 	if (!node)
 		return -ENODEV;
+	process_fs_cred(p, &cred); /* Linux checks at open only: I/O on it is root's */
 	if (flags & O_PATH) {
-		err = fsc_stat(node, &fsc_root, abs, (flags & O_NOFOLLOW) ? FS_NOFOLLOW : 0, 0,
+		err = fsc_stat(node, &cred, abs, (flags & O_NOFOLLOW) ? FS_NOFOLLOW : 0, 0,
 			       &attr);
 		if (err)
 			return err;
@@ -670,7 +673,7 @@ static int open_storage(struct process *p, const char *abs, unsigned flags, uint
 		return *out ? 0 : -ENOMEM;
 	}
 	if (flags & O_NOFOLLOW) {
-		err = fsc_stat(node, &fsc_root, abs, FS_NOFOLLOW, 0, &attr);
+		err = fsc_stat(node, &cred, abs, FS_NOFOLLOW, 0, &attr);
 		if (!err && (attr.mode & FS_S_IFMT) == FS_S_IFLNK)
 			return -ELOOP;
 		if (err && !(err == -ENOENT && (flags & O_CREAT)))
@@ -679,16 +682,16 @@ static int open_storage(struct process *p, const char *abs, unsigned flags, uint
 	if (flags & O_CREAT) {
 		if (want_dir)
 			return -EISDIR;
-		err = fsc_create(node, &fsc_root, abs, mode & 07777 & ~p->fs.umask,
+		err = fsc_create(node, &cred, abs, mode & 07777 & ~p->fs.umask,
 				 (flags & O_EXCL) ? FS_EXCL : 0, &attr);
 		if (!err && (attr.mode & FS_S_IFMT) == FS_S_IFREG)
 			flags &= ~O_CREAT; /* the file is there: the checks below as for any */
 	} else {
-		err = fsc_stat(node, &fsc_root, abs, 0, open_may(flags), &attr);
+		err = fsc_stat(node, &cred, abs, 0, open_may(flags), &attr);
 	}
 	if (err)
 		return err;
-	return storage_file(abs, flags, want_dir, &attr, out);
+	return storage_file(&cred, abs, flags, want_dir, &attr, out);
 }
 
 /* ---- devices ------------------------------------------------------------------- */
@@ -1031,6 +1034,7 @@ int file_stat_path(struct process *p, const char *abs, bool nofollow, unsigned m
 		   struct fs_attr *attr)
 {
 	uint16_t node = file_storage_node();
+	struct fs_cred cred;
 
 	switch (place_of(abs)) {
 	case PLACE_DEV:
@@ -1040,13 +1044,15 @@ int file_stat_path(struct process *p, const char *abs, bool nofollow, unsigned m
 	default:
 		if (!node)
 			return -ENODEV;
-		return fsc_stat(node, &fsc_root, abs, nofollow ? FS_NOFOLLOW : 0, may, attr);
+		return fsc_stat(node, process_fs_cred(p, &cred), abs,
+				nofollow ? FS_NOFOLLOW : 0, may, attr);
 	}
 }
 
 long file_readlink_path(struct process *p, const char *abs, char *buf, size_t cap)
 {
 	uint16_t node = file_storage_node();
+	struct fs_cred cred;
 	struct fs_attr attr;
 	int std, err;
 
@@ -1067,7 +1073,7 @@ long file_readlink_path(struct process *p, const char *abs, char *buf, size_t ca
 	default:
 		if (!node)
 			return -ENODEV;
-		return fsc_readlink(node, &fsc_root, abs, buf, cap);
+		return fsc_readlink(node, process_fs_cred(p, &cred), abs, buf, cap);
 	}
 }
 

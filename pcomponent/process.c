@@ -243,6 +243,7 @@ int process_snapshot(uint32_t pid, struct process_snap *out)
 		out->brk_start = p->brk_start;
 		out->brk = p->brk;
 		out->nthreads = __atomic_load_n(&p->nthreads, __ATOMIC_RELAXED);
+		process_cred(p, &out->cred); /* its tlock, under the table lock */
 		out->info = p->info;
 		memcpy(out->exe, p->exe, sizeof(out->exe));
 		memcpy(out->cwd, p->fs.cwd, sizeof(out->cwd));
@@ -285,6 +286,37 @@ unsigned process_pids(uint32_t *pids, unsigned cap)
 	}
 	proc_unlock();
 	return n;
+}
+
+void process_cred(struct process *p, struct cred *out)
+{
+	spin_lock(&p->tlock);
+	*out = p->cred;
+	spin_unlock(&p->tlock);
+}
+
+const struct fs_cred *process_fs_cred(struct process *p, struct fs_cred *out)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	cred_to_fs(&c, out);
+	return out;
+}
+
+long process_cred_change(struct process *p, long (*rule)(struct cred *c, const uint32_t *ids),
+			 const uint32_t *ids)
+{
+	struct cred c;
+	long r;
+
+	spin_lock(&p->tlock);
+	c = p->cred;
+	r = rule(&c, ids);
+	if (r >= 0)
+		p->cred = c;
+	spin_unlock(&p->tlock);
+	return r;
 }
 
 /* A fresh struct: no tree links, no pid yet. */
@@ -419,6 +451,7 @@ static __attribute__((noreturn)) void process_finish(struct process *p, int wait
 	orphan_children_locked(p, &dead);
 	p->wait_status = wait_status;
 	p->state = PROCESS_ZOMBIE;
+	p->vfork_active = false; /* the wake below ends a parent's vfork */
 	if (p->parent && !signal_child_exited(p->parent, p, wait_status)) {
 		list_remove(&p->sibling); /* SIGCHLD ignored: reaped at once */
 		p->parent = NULL;
@@ -446,58 +479,93 @@ static bool child_selected_locked(struct process *p, struct process *c, int64_t 
 	return pid == -1 || (int64_t)c->pgid == -pid;
 }
 
-/* The first child of p that pid selects (a zombie if any is), or NULL.
- * Proc lock. */
-static struct process *find_child_locked(struct process *p, int64_t pid)
+/* Whether child c has what a wait with options looks for (*status:
+ * its wait status). Proc lock. */
+static bool child_event_locked(struct process *c, unsigned options, int *status)
+{
+	if (c->state == PROCESS_ZOMBIE) {
+		*status = c->wait_status;
+		return options & PROCESS_WEXITED;
+	}
+	if ((options & PROCESS_WSTOPPED) && c->wait_stop) {
+		*status = c->wait_stop;
+		return true;
+	}
+	*status = PROCESS_CONTINUED;
+	return (options & PROCESS_WCONTINUED) && c->wait_cont;
+}
+
+/* The first child of p that pid selects (one with an event for options
+ * if any has: *event true, *status its status), or NULL. Proc lock. */
+static struct process *find_child_locked(struct process *p, int64_t pid, unsigned options,
+					 bool *event, int *status)
 {
 	struct process *found = NULL;
 	struct list_node *n;
 
+	*event = false;
 	list_for_each(n, &p->children) {
 		struct process *c = list_entry(n, struct process, sibling);
 
 		if (!child_selected_locked(p, c, pid))
 			continue;
 		found = c;
-		if (c->state == PROCESS_ZOMBIE)
+		*event = child_event_locked(c, options, status);
+		if (*event)
 			break;
 	}
 	return found;
 }
 
-long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status)
+long process_wait(struct process *p, int64_t pid, unsigned options, int *wait_status)
 {
 	struct process *c;
+	bool event;
+	int status;
 	long ret;
 
 	proc_lock();
 	for (;;) {
-		c = find_child_locked(p, pid);
-		if (!c || c->state == PROCESS_ZOMBIE || nohang)
+		c = find_child_locked(p, pid, options, &event, &status);
+		if (!c || event || (options & PROCESS_WNOHANG))
 			break;
 		if (waitq_wait_intr_locked(&proc_wq, 0) == -EINTR) {
 			proc_unlock();
 			return -EINTR;
 		}
 	}
-	if (!c) {
-		ret = -ECHILD;
-	} else if (c->state == PROCESS_ZOMBIE) {
-		*wait_status = c->wait_status;
-		ret = c->pid;
-	} else {
-		ret = 0;
+	ret = !c ? -ECHILD : event ? (long)c->pid : 0;
+	if (event) {
+		*wait_status = status;
+		if (c->state != PROCESS_ZOMBIE && !(options & PROCESS_WNOWAIT)) {
+			c->wait_stop = 0; /* reported */
+			if (PROCESS_WIFCONTINUED(status))
+				c->wait_cont = false;
+		}
 	}
 	proc_unlock();
 	return ret;
 }
 
+void process_stop_notify(struct process *p, bool stopped, int sig)
+{
+	proc_lock();
+	p->wait_stop = stopped ? PROCESS_STOPPED(sig) : 0;
+	p->wait_cont = !stopped;
+	if (p->parent && p->state == PROCESS_RUNNING)
+		signal_child_stopped(p->parent, p, stopped, sig);
+	waitq_wake_all_locked(&proc_wq);
+	proc_unlock();
+}
+
 void process_reap(struct process *p, uint32_t cpid)
 {
 	struct process *c;
+	bool event;
+	int status;
 
 	proc_lock();
-	c = find_child_locked(p, cpid);
+	c = find_child_locked(p, cpid, PROCESS_WEXITED, &event, &status);
 	if (c && c->state == PROCESS_ZOMBIE) {
 		list_remove(&c->sibling);
 		table_remove_locked(c);
@@ -894,6 +962,7 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 	c->info = p->info;
 	c->info.start_ns = clock_ns();
 	c->fs = p->fs;
+	process_cred(p, &c->cred);
 	excache_proc_init(&c->ec, c->home);
 	c->sig = signal_state_fork(p->sig);
 	c->files = fd_table_fork(p->files);
@@ -911,6 +980,7 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 		return -ENOMEM;
 	}
 	c->threads[0].clear_child_tid = a->child_cleartid;
+	c->vfork_active = a->vfork;
 	proc_lock();
 	c->pgid = p->pgid;
 	c->sid = p->sid;
@@ -942,11 +1012,41 @@ static int mem_fork(struct process *p, struct process *c)
 	return process_mem_call(p, MSG_MEM_FORK, &rq, sizeof(rq), &rp, sizeof(rp));
 }
 
+/* The vfork parent's sleep until child cpid releases it (exec, exit) or
+ * is gone; a SIGKILL for p ends it early. Other signals stay pending:
+ * the interrupt mark is cleared and the sleep goes on (signal_deliver
+ * finds them in the pending sets afterwards). */
+static void vfork_wait(struct process *p, uint32_t cpid)
+{
+	struct process *c;
+
+	proc_lock();
+	while ((c = process_find_locked(cpid)) && c->vfork_active) {
+		if (waitq_wait_intr_locked(&proc_wq, 0) != -EINTR)
+			continue;
+		if (signal_kill_pending(p))
+			break;
+		thread_interrupt_clear();
+	}
+	proc_unlock();
+}
+
+void process_vfork_release(struct process *p)
+{
+	proc_lock();
+	if (p->vfork_active) {
+		p->vfork_active = false;
+		waitq_wake_all_locked(&proc_wq);
+	}
+	proc_unlock();
+}
+
 long process_fork(struct process *p, const struct process_fork_args *a)
 {
 	struct pthread_info *self = process_self(p);
 	const struct trap_frame *ptf = self ? self->tf : NULL;
 	struct process *c;
+	uint32_t cpid;
 	int err;
 
 	if (!ptf)
@@ -954,6 +1054,7 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	err = fork_prepare(p, a, &c);
 	if (err)
 		return err;
+	cpid = c->pid;
 	err = excache_fork(p, c);
 	if (err)
 		goto unlink;
@@ -977,8 +1078,11 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	err = wait_start(&c->threads[0]);
 	if (err)
 		goto destroy_uspace; /* the thread freed the snapshot */
-	pr_debug("process %u: forked %u", p->pid, c->pid);
-	return c->pid;
+	/* c may be gone from here on (exited, reaped by another thread) */
+	pr_debug("process %u: forked %u%s", p->pid, cpid, a->vfork ? " (vfork)" : "");
+	if (a->vfork)
+		vfork_wait(p, cpid);
+	return cpid;
 free_state:
 	user_state_free(c->threads[0].start_state);
 destroy_uspace:
@@ -1070,6 +1174,7 @@ static int root_setup(struct process *p, struct process_family *fam, const char 
 	int err;
 
 	p->pgid = p->sid = p->pid;
+	cred_root(&p->cred);
 	strlcpy(p->exe, path, sizeof(p->exe));
 	strlcpy(p->fs.cwd, "/", sizeof(p->fs.cwd));
 	p->fs.umask = 022;

@@ -12,6 +12,7 @@
 #ifndef PCOMPONENT_PROCESS_H
 #define PCOMPONENT_PROCESS_H
 
+#include "cred.h"
 #include "excache.h"
 #include "file.h"
 
@@ -98,6 +99,18 @@ enum process_state {
 #define PROCESS_EXITED(code) (((code) & 0xff) << 8)
 #define PROCESS_KILLED(sig)  ((sig) & 0x7f)
 #define PROCESS_WIFEXITED(ws) (((ws) & 0x7f) == 0)
+/* ... and for a stop by sig, and a continue (WUNTRACED, WCONTINUED). */
+#define PROCESS_STOPPED(sig)	  (0x7f | ((sig) & 0xff) << 8)
+#define PROCESS_CONTINUED	  0xffff
+#define PROCESS_WIFSTOPPED(ws)	  (((ws) & 0xff) == 0x7f)
+#define PROCESS_WIFCONTINUED(ws) ((ws) == PROCESS_CONTINUED)
+
+/* process_wait's options: Linux's wait4/waitid bits. */
+#define PROCESS_WNOHANG	   0x1
+#define PROCESS_WSTOPPED   0x2 /* WUNTRACED */
+#define PROCESS_WEXITED	   0x4
+#define PROCESS_WCONTINUED 0x8
+#define PROCESS_WNOWAIT	   0x01000000
 
 /* The processes of one `run`, which share its hostlink run (process.c's
  * top comment). On process_run's stack; fields under the table lock. */
@@ -142,12 +155,20 @@ struct process {
 	struct list_node sibling;   /* in parent->children; proc lock */
 	enum process_state state;   /* proc lock */
 	int wait_status;	    /* Linux's encoding, set with PROCESS_ZOMBIE */
+	int wait_stop;		    /* a stop wait4 has not reported yet (its status,
+				       PROCESS_STOPPED), 0 if none; proc lock */
+	bool wait_cont;		    /* a continue not reported yet (WCONTINUED); proc
+				       lock */
 	uint64_t child_settid;	       /* fork: CLONE_CHILD_SETTID address, or 0 */
+	bool vfork_active;	       /* a vfork child whose parent waits for its
+					  execve or exit; proc lock */
 	struct excache_proc ec;	       /* pcomponent/excache.c's */
 	struct fd_table *files;	       /* file.h; the process's thread, until its exit */
 	struct fs_view fs;	       /* working directory, umask; the process's thread */
 	struct signal_state *sig;      /* signal.h; constant until the struct is freed */
 	uint32_t pgid, sid;	       /* process group and session; proc lock */
+	struct cred cred;	       /* cred.h: its ids; tlock (fork copies them, execve
+					  keeps them) */
 	char exe[MEM_EXEC_PATH_MAX];   /* the program's absolute path (/proc/self/exe);
 					  the process's thread (execve) */
 	char path[64];		       /* for messages, truncated */
@@ -253,6 +274,7 @@ void process_dethread(struct process *p);
 /* What a fork-like clone asks besides a copy (syscall.c decodes it). */
 struct process_fork_args {
 	uint64_t stack;		 /* the child's rsp (0: the parent's) */
+	bool vfork;		 /* vfork, CLONE_VFORK: the parent waits (below) */
 	uint64_t child_settid;	 /* CLONE_CHILD_SETTID: its tid there, or 0 */
 	uint64_t child_cleartid; /* CLONE_CHILD_CLEARTID: its clear_child_tid */
 };
@@ -266,22 +288,42 @@ struct process_fork_args {
  * -EINVAL (not in a syscall), or the write-back or MEM_FORK error
  * (-ENOSYS from a memory node without fork): then nothing of the child
  * is left. Sleeps.
+ *
+ * With a->vfork the calling thread then sleeps until the child has
+ * exec'd or exited (process_vfork_release), as Linux's vfork; only a
+ * SIGKILL (or p's exit) ends the sleep early; other signals wait until
+ * it is over. The child's memory is a copy all the same (the memory
+ * node keys address spaces by pid: no two processes share one), so
+ * what the child stores before its execve is not seen by the parent.
  */
 long process_fork(struct process *p, const struct process_fork_args *a);
 
+/* p (a vfork child) exec'd or is exiting: its parent's vfork returns.
+ * Nothing if p is no vfork child or released already. */
+void process_vfork_release(struct process *p);
+
 /*
- * wait4's core: waits until a child of p matching pid (> 0: that child;
- * -1: any child; 0: any child in p's process group; below -1: any child
- * in process group -pid) is a zombie (not with nohang). Returns its pid
- * with *wait_status its status, leaving it a zombie (process_reap frees
- * it); 0 with nohang if no matching child is a zombie yet; -ECHILD if p
- * has no matching child (children of a parent that ignores SIGCHLD never
- * become zombies: it waits until the last matching one is gone, then
- * ECHILD, as Linux); -EINTR if a signal interrupted the sleep. Sleeps
- * interruptibly on the process table's wait queue (every exit wakes it),
+ * wait4's and waitid's core: waits until a child of p matching pid (> 0:
+ * that child; -1: any child; 0: any child in p's process group; below
+ * -1: any child in process group -pid) has something options asks for
+ * (PROCESS_W*: WEXITED a zombie, WSTOPPED a stop not reported yet,
+ * WCONTINUED a continue not reported yet), unless WNOHANG. Returns its
+ * pid with *wait_status the status (PROCESS_EXITED/KILLED, or
+ * PROCESS_STOPPED, PROCESS_CONTINUED); a zombie stays one (process_reap
+ * frees it), a stop or continue counts as reported unless WNOWAIT; 0
+ * with WNOHANG if nothing is there yet; -ECHILD if p has no matching
+ * child (children of a parent that ignores SIGCHLD never become zombies:
+ * it waits until the last matching one is gone, then ECHILD, as Linux);
+ * -EINTR if a signal interrupted the sleep. Sleeps interruptibly on the
+ * process table's wait queue (every exit, stop and continue wakes it),
  * never polls. p's own thread only.
  */
-long process_wait(struct process *p, int64_t pid, bool nohang, int *wait_status);
+long process_wait(struct process *p, int64_t pid, unsigned options, int *wait_status);
+/* p stopped (stopped, by sig) or was continued: what wait4 reports
+ * changes, the parent gets SIGCHLD (signal_child_stopped) and its wait4
+ * wakes. Called by a thread of p (signal.c's stop_wait), no lock held. */
+void process_stop_notify(struct process *p, bool stopped, int sig);
+
 /* Frees p's zombie child cpid (found by process_wait). p's thread only. */
 void process_reap(struct process *p, uint32_t cpid);
 
@@ -298,6 +340,18 @@ void process_table_lock(void);
 void process_table_unlock(void);
 struct process *process_find_locked(uint32_t pid);
 int process_for_each_locked(int (*fn)(struct process *q, void *arg), void *arg);
+
+/* A copy of p's credentials (takes p's tlock: callable under the table
+ * lock). */
+void process_cred(struct process *p, struct cred *out);
+/* The same as the storage node wants them (cred_to_fs), into *out,
+ * which it returns: what path operations of p's files pass. */
+const struct fs_cred *process_fs_cred(struct process *p, struct fs_cred *out);
+/* Applies rule (one of cred.c's set*id calls on ids) to a copy of p's
+ * credentials under its tlock and stores the copy if rule returned >= 0
+ * (an error, negative, leaves them). Returns what rule returned. */
+long process_cred_change(struct process *p, long (*rule)(struct cred *c, const uint32_t *ids),
+			 const uint32_t *ids);
 
 /* p's parent's pid; 0 for a process the CLI started, or an orphan. */
 uint32_t process_ppid(struct process *p);
@@ -343,6 +397,7 @@ struct process_snap {
 	uint64_t brk_start, brk;
 	struct process_info info;
 	unsigned nthreads;
+	struct cred cred; /* its ids (/proc/PID/status's Uid, Gid, Groups) */
 	char exe[MEM_EXEC_PATH_MAX];
 	char cwd[FS_PATH_MAX];
 };

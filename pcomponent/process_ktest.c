@@ -6,7 +6,8 @@
  * the refusals of process_run when memory= or the ExCache is missing
  * (through a real hostlink with a capture, as the CLI would see them),
  * and the process tree's bookkeeping (wait, zombies, orphans, the
- * family count) with processes that have no address space, whose
+ * family count, stop and continue reports, credentials and kill's
+ * permission) with processes that have no address space, whose
  * "threads" are kernel threads calling process_exit.
  * The whole memory path is the cluster test's (tests/cluster/memory_test.py).
  */
@@ -234,26 +235,26 @@ KTEST(proc_tree_wait_zombies_and_reaping)
 	KT_EXPECT_EQ(process_ppid(c1), root->pid);
 	KT_EXPECT_EQ(process_ppid(root), 0);
 	/* nothing to reap yet; no such child; a childless process */
-	KT_EXPECT_EQ(process_wait(root, -1, true, &ws), 0);
-	KT_EXPECT_EQ(process_wait(root, 0, true, &ws), 0);
-	KT_EXPECT_EQ(process_wait(root, pid2 + 100, true, &ws), -ECHILD);
-	KT_EXPECT_EQ(process_wait(c1, -1, true, &ws), -ECHILD);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED | PROCESS_WNOHANG, &ws), 0);
+	KT_EXPECT_EQ(process_wait(root, 0, PROCESS_WEXITED | PROCESS_WNOHANG, &ws), 0);
+	KT_EXPECT_EQ(process_wait(root, pid2 + 100, PROCESS_WEXITED | PROCESS_WNOHANG, &ws), -ECHILD);
+	KT_EXPECT_EQ(process_wait(c1, -1, PROCESS_WEXITED | PROCESS_WNOHANG, &ws), -ECHILD);
 	KT_EXPECT_EQ(ws, -1);
 
 	/* a blocking wait for one child sleeps until that child exits */
 	t1 = exit_later(&e1, c1, PROCESS_EXITED(3), 50 * NS_PER_MS);
 	KT_ASSERT(t1 != NULL);
 	t0 = clock_ns();
-	KT_EXPECT_EQ(process_wait(root, pid1, false, &ws), pid1);
+	KT_EXPECT_EQ(process_wait(root, pid1, PROCESS_WEXITED, &ws), pid1);
 	KT_EXPECT(clock_ns() - t0 >= 40 * NS_PER_MS);
 	KT_EXPECT_EQ(ws, 3 << 8);
 	KT_EXPECT(PROCESS_WIFEXITED(ws));
 	KT_EXPECT_EQ(process_shell_status(ws), 3);
 	ws = -1;
-	KT_EXPECT_EQ(process_wait(root, pid1, true, &ws), pid1); /* a zombie until reaped */
+	KT_EXPECT_EQ(process_wait(root, pid1, PROCESS_WEXITED | PROCESS_WNOHANG, &ws), pid1); /* a zombie until reaped */
 	KT_EXPECT_EQ(fam.members, 2);
 	process_reap(root, pid1);
-	KT_EXPECT_EQ(process_wait(root, pid1, true, &ws), -ECHILD);
+	KT_EXPECT_EQ(process_wait(root, pid1, PROCESS_WEXITED | PROCESS_WNOHANG, &ws), -ECHILD);
 	thread_join(t1);
 	process_counts(&n, &s);
 	KT_EXPECT_EQ(n, n0 + 2);
@@ -261,13 +262,13 @@ KTEST(proc_tree_wait_zombies_and_reaping)
 	/* killed by a signal, found by a wait for any child */
 	t2 = exit_later(&e2, c2, PROCESS_KILLED(11), 0);
 	KT_ASSERT(t2 != NULL);
-	KT_EXPECT_EQ(process_wait(root, -1, false, &ws), pid2);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), pid2);
 	KT_EXPECT_EQ(ws, 11);
 	KT_EXPECT(!PROCESS_WIFEXITED(ws));
 	KT_EXPECT_EQ(process_shell_status(ws), 128 + 11);
 	process_reap(root, pid2);
 	thread_join(t2);
-	KT_EXPECT_EQ(process_wait(root, -1, false, &ws), -ECHILD); /* does not block */
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), -ECHILD); /* does not block */
 
 	/* the root ends the family */
 	t1 = exit_later(&e1, root, PROCESS_EXITED(0), 0);
@@ -357,7 +358,7 @@ static void intr_waiter_main(void *arg)
 	int ws = 0;
 
 	__atomic_store_n(&w->p->threads[0].kthread, thread_current(), __ATOMIC_RELEASE);
-	w->result = process_wait(w->p, -1, false, &ws);
+	w->result = process_wait(w->p, -1, PROCESS_WEXITED, &ws);
 }
 
 static void send_locked(struct process *p, int sig)
@@ -457,7 +458,7 @@ KTEST(proc_signal_wait_interrupted_and_masks)
 	{
 		int ws = -1;
 
-		KT_EXPECT_EQ(process_wait(root, -1, false, &ws), -ECHILD);
+		KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), -ECHILD);
 		KT_EXPECT_EQ(ws, -1);
 	}
 	thread_join(t);
@@ -487,12 +488,150 @@ KTEST(proc_signal_sigchld_handler_gets_info)
 	root->sig->act[SIGCHLD - 1].handler = 0x401000; /* a "handler" */
 	t = exit_later(&e, c, PROCESS_KILLED(SIGTERM), 0);
 	KT_ASSERT(t != NULL);
-	KT_EXPECT_EQ(process_wait(root, -1, false, &ws), (long)c->pid);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), (long)c->pid);
 	KT_EXPECT_EQ(ws, SIGTERM);
 	KT_EXPECT_EQ(root->sig->pending, SIG_BIT(SIGCHLD));
 	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].code, CLD_KILLED);
 	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].pid, c->pid);
 	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].status, SIGTERM);
+	process_reap(root, c->pid);
+	thread_join(t);
+	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t != NULL);
+	process_family_wait(&fam);
+	thread_join(t);
+}
+
+/* ---- stops, continues and credentials without user mode ---- */
+
+/* syscall nr as p with up to three arguments. */
+static long call3(struct process *p, unsigned nr, int64_t a0, int64_t a1, int64_t a2)
+{
+	uint64_t args[6] = {(uint64_t)a0, (uint64_t)a1, (uint64_t)a2};
+
+	return syscall_invoke(p, nr, args);
+}
+
+KTEST(proc_stop_continue_reports_and_sigchld)
+{
+	static struct process_family fam;
+	struct exiter e;
+	struct process *root, *c;
+	struct thread *t;
+	int ws = 0;
+
+	memset(&fam, 0, sizeof(fam));
+	root = process_ktest_add(&fam, NULL);
+	KT_ASSERT(root != NULL);
+	fam.root_pid = root->pid;
+	c = process_ktest_add(&fam, root);
+	KT_ASSERT(c != NULL);
+	root->sig->act[SIGCHLD - 1].handler = 0x401000; /* a "handler" */
+
+	/* a stop signal at its default is kept pending (not ignored); SIGCONT
+	 * drops it, and a stop signal drops a pending SIGCONT's */
+	c->sig->act[SIGCONT - 1].handler = 0x401000;
+	send_locked(c, SIGSTOP);
+	send_locked(c, SIGTSTP);
+	KT_EXPECT_EQ(c->sig->pending, SIG_BIT(SIGSTOP) | SIG_BIT(SIGTSTP));
+	send_locked(c, SIGCONT);
+	KT_EXPECT_EQ(c->sig->pending, SIG_BIT(SIGCONT));
+	send_locked(c, SIGTTIN);
+	KT_EXPECT_EQ(c->sig->pending, SIG_BIT(SIGTTIN));
+	c->sig->pending = 0;
+
+	/* SIGCONT resumes a stopped process at once, even at SIG_DFL */
+	c->sig->act[SIGCONT - 1].handler = SIG_DFL;
+	c->sig->stopped = true;
+	KT_EXPECT(signal_pending(c)); /* its sleeps end: it must go stop */
+	send_locked(c, SIGCONT);
+	KT_EXPECT(!c->sig->stopped);
+	KT_EXPECT_EQ(c->sig->notify, SIG_NOTIFY_CONT);
+	KT_EXPECT_EQ(c->sig->pending, 0); /* SIGCONT itself: ignored */
+	c->sig->notify = SIG_NOTIFY_NONE;
+
+	/* what the stopping thread tells: wait4 sees it once, SIGCHLD */
+	KT_EXPECT_EQ(process_wait(root, c->pid, PROCESS_WSTOPPED | PROCESS_WNOHANG, &ws), 0);
+	process_stop_notify(c, true, SIGTSTP);
+	KT_EXPECT_EQ(process_wait(root, c->pid, PROCESS_WEXITED | PROCESS_WNOHANG, &ws), 0);
+	KT_EXPECT_EQ(process_wait(root, c->pid,
+				  PROCESS_WSTOPPED | PROCESS_WNOHANG | PROCESS_WNOWAIT, &ws),
+		     (long)c->pid);
+	KT_EXPECT_EQ(ws, PROCESS_STOPPED(SIGTSTP));
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WSTOPPED, &ws), (long)c->pid);
+	KT_EXPECT_EQ(ws, 0x147f);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WSTOPPED | PROCESS_WNOHANG, &ws), 0);
+	KT_EXPECT_EQ(root->sig->pending, SIG_BIT(SIGCHLD));
+	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].code, CLD_STOPPED);
+	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].status, SIGTSTP);
+	root->sig->pending = 0;
+	process_stop_notify(c, false, SIGCONT);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WCONTINUED | PROCESS_WNOHANG, &ws),
+		     (long)c->pid);
+	KT_EXPECT_EQ(ws, 0xffff);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WCONTINUED | PROCESS_WNOHANG, &ws), 0);
+	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].code, CLD_CONTINUED);
+	root->sig->pending = 0;
+	root->sig->act[SIGCHLD - 1].flags = SA_NOCLDSTOP; /* no SIGCHLD, still reported */
+	process_stop_notify(c, true, SIGSTOP);
+	KT_EXPECT_EQ(root->sig->pending, 0);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WSTOPPED | PROCESS_WNOHANG, &ws),
+		     (long)c->pid);
+
+	t = exit_later(&e, c, PROCESS_KILLED(SIGKILL), 0);
+	KT_ASSERT(t != NULL);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), (long)c->pid);
+	process_reap(root, c->pid);
+	thread_join(t);
+	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t != NULL);
+	process_family_wait(&fam);
+	thread_join(t);
+}
+
+KTEST(proc_credentials_calls_and_kill_permission)
+{
+	static struct process_family fam;
+	struct exiter e;
+	struct process *root, *c;
+	struct thread *t;
+	int ws = 0;
+
+	memset(&fam, 0, sizeof(fam));
+	root = process_ktest_add(&fam, NULL);
+	KT_ASSERT(root != NULL);
+	fam.root_pid = root->pid;
+	c = process_ktest_add(&fam, root);
+	KT_ASSERT(c != NULL);
+
+	KT_EXPECT_EQ(call3(c, 102, 0, 0, 0), 0);		     /* getuid: root */
+	KT_EXPECT_EQ(call3(c, 117, 1000, 1000, -1), 0);	     /* setresuid(1000, 1000, -1) */
+	KT_EXPECT_EQ(call3(c, 102, 0, 0, 0), 1000);	     /* getuid */
+	KT_EXPECT_EQ(call3(c, 107, 0, 0, 0), 1000);	     /* geteuid */
+	KT_EXPECT_EQ(c->cred.suid, 0u);			     /* the saved uid kept */
+	KT_EXPECT_EQ(call3(c, 105, 5, 0, 0), -EPERM);	     /* setuid(5) */
+	KT_EXPECT_EQ(call3(c, 116, 0, 0, 0), -EPERM);	     /* setgroups: unprivileged */
+	KT_EXPECT_EQ(call3(c, 62, root->pid, SIGUSR1, 0), -EPERM); /* kill root */
+	KT_EXPECT_EQ(call3(c, 62, root->pid, 0, 0), -EPERM);	   /* even signal 0 */
+	KT_EXPECT_EQ(root->sig->pending, 0);
+	KT_EXPECT_EQ(call3(c, 62, root->pid, SIGCONT, 0), 0);	   /* same session */
+	KT_EXPECT_EQ(call3(c, 62, 0, SIGUSR2, 0), 0); /* its group: itself only */
+	KT_EXPECT_EQ(root->sig->pending, 0);
+	KT_EXPECT_EQ(c->sig->pending, SIG_BIT(SIGUSR2));
+	c->sig->pending = 0;
+	KT_EXPECT_EQ(call3(root, 62, c->pid, SIGUSR1, 0), 0); /* root may */
+	KT_EXPECT_EQ(c->sig->pending, SIG_BIT(SIGUSR1));
+	c->sig->pending = 0;
+	/* the saved uid 0 lets it back, as Linux */
+	KT_EXPECT_EQ(call3(c, 105, 0, 0, 0), 0);
+	KT_EXPECT_EQ(c->cred.euid, 0u);
+	KT_EXPECT_EQ(c->cred.uid, 1000u);
+	/* getresuid writes to user memory: a kernel thread has none here */
+	KT_EXPECT_EQ(call3(c, 118, 0, 0, 0), -EFAULT);
+
+	t = exit_later(&e, c, PROCESS_EXITED(0), 0);
+	KT_ASSERT(t != NULL);
+	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), (long)c->pid);
 	process_reap(root, c->pid);
 	thread_join(t);
 	t = exit_later(&e, root, PROCESS_EXITED(0), 0);

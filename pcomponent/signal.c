@@ -55,6 +55,7 @@
 #include "signal_impl.h"
 
 #include "process.h"
+#include "syscall.h"
 
 #include <arch/trap.h>
 #include <kernel/errno.h>
@@ -86,18 +87,10 @@ static enum sig_default sig_default_of(int sig)
 	case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
 		return SIGDFL_IGNORE;
 	case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
-		return SIGDFL_STOP; /* not supported yet: ignored */
+		return SIGDFL_STOP;
 	default:
 		return SIGDFL_TERM;
 	}
-}
-
-/* Whether the default action of sig leaves the process alone. */
-static bool sig_default_harmless(int sig)
-{
-	enum sig_default d = sig_default_of(sig);
-
-	return d == SIGDFL_IGNORE || d == SIGDFL_STOP;
 }
 
 bool signal_ignored_locked(const struct signal_state *s, int sig)
@@ -105,8 +98,8 @@ bool signal_ignored_locked(const struct signal_state *s, int sig)
 	uint64_t h = s->act[sig - 1].handler;
 
 	if (sig == SIGKILL || sig == SIGSTOP)
-		return sig == SIGSTOP; /* SIGSTOP: stops unsupported, see top */
-	return h == SIG_IGN || (h == SIG_DFL && sig_default_harmless(sig));
+		return false;
+	return h == SIG_IGN || (h == SIG_DFL && sig_default_of(sig) == SIGDFL_IGNORE);
 }
 
 /* ---- the state ------------------------------------------------------------ */
@@ -196,6 +189,42 @@ static void interrupt_thread_locked(struct pthread_info *t)
 		thread_interrupt(t->kthread);
 }
 
+/* Interrupts every thread of p but skip (NULL: all). tlock held. */
+static void interrupt_all_locked(struct process *p, struct pthread_info *skip)
+{
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
+		if (&p->threads[i] != skip && p->threads[i].tid)
+			interrupt_thread_locked(&p->threads[i]);
+}
+
+void signal_discard_locked(struct process *p, uint64_t mask)
+{
+	p->sig->pending &= ~mask;
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
+		if (p->threads[i].tid && p->threads[i].sig)
+			p->threads[i].sig->pending &= ~mask;
+}
+
+/* What sending sig does at once, whatever its action (Linux's
+ * prepare_signal): SIGCONT drops the pending stop signals and resumes a
+ * stopped p (its threads woken, its parent to be told); a stop signal
+ * drops a pending SIGCONT. tlock and the signal lock held. */
+static void stop_or_continue_locked(struct process *p, int sig)
+{
+	struct signal_state *s = p->sig;
+
+	if (sig == SIGCONT) {
+		signal_discard_locked(p, SIG_STOPS);
+		if (s->stopped) {
+			s->stopped = false;
+			s->notify = SIG_NOTIFY_CONT;
+			interrupt_all_locked(p, NULL);
+		}
+	} else if (sig > 0 && (SIG_BIT(sig) & SIG_STOPS)) {
+		signal_discard_locked(p, SIG_BIT(SIGCONT));
+	}
+}
+
 /* The thread of p to take process-directed sig: the caller if it is one
  * of p's and does not block sig, else the first that does not; NULL if
  * every thread blocks it. tlock and the signal lock held. */
@@ -229,6 +258,7 @@ int signal_send(struct process *p, const struct signal_info *info)
 	bit = SIG_BIT(sig);
 	spin_lock(&p->tlock);
 	spin_lock(&s->lock);
+	stop_or_continue_locked(p, sig);
 	t = target_locked(p, sig);
 	if (t && signal_ignored_locked(s, sig))
 		goto unlock; /* blocked everywhere: kept, the action may change */
@@ -264,6 +294,7 @@ int signal_send_thread(struct process *p, uint32_t tid, const struct signal_info
 		goto unlock_threads;
 	bit = SIG_BIT(sig);
 	spin_lock(&s->lock);
+	stop_or_continue_locked(p, sig);
 	blocked = t->sig->blocked & bit;
 	if (!blocked && signal_ignored_locked(s, sig))
 		goto unlock;
@@ -348,7 +379,22 @@ bool signal_pending(struct process *p)
 	r = p->exiting || (p->dethread && p->dethread != self);
 	spin_unlock(&p->tlock);
 	spin_lock(&s->lock);
-	r = r || ((s->pending | self->sig->pending) & ~self->sig->blocked) != 0;
+	r = r || s->stopped || ((s->pending | self->sig->pending) & ~self->sig->blocked) != 0;
+	spin_unlock(&s->lock);
+	return r;
+}
+
+bool signal_kill_pending(struct process *p)
+{
+	struct signal_state *s = p->sig;
+	struct pthread_info *self = process_self(p);
+	bool r;
+
+	spin_lock(&p->tlock);
+	r = p->exiting || (p->dethread && p->dethread != self);
+	spin_unlock(&p->tlock);
+	spin_lock(&s->lock);
+	r = r || ((s->pending | (self ? self->sig->pending : 0)) & SIG_BIT(SIGKILL));
 	spin_unlock(&s->lock);
 	return r;
 }
@@ -374,6 +420,24 @@ bool signal_child_exited(struct process *p, struct process *child, int wait_stat
 	return keep;
 }
 
+void signal_child_stopped(struct process *p, struct process *child, bool stopped, int sig)
+{
+	struct signal_state *s = p->sig;
+	struct signal_info info = {
+		.signo = SIGCHLD,
+		.code = stopped ? CLD_STOPPED : CLD_CONTINUED,
+		.pid = child->pid,
+		.status = stopped ? sig : SIGCONT,
+	};
+	bool send;
+
+	spin_lock(&s->lock);
+	send = !(s->act[SIGCHLD - 1].flags & SA_NOCLDSTOP);
+	spin_unlock(&s->lock);
+	if (send)
+		signal_send(p, &info); /* table lock held: p cannot go */
+}
+
 /* ---- the frame --------------------------------------------------------------- */
 
 void signal_siginfo(struct k_siginfo *si, const struct signal_info *info)
@@ -381,6 +445,13 @@ void signal_siginfo(struct k_siginfo *si, const struct signal_info *info)
 	memset(si, 0, sizeof(*si));
 	si->signo = info->signo;
 	si->code = info->code;
+	if (info->queued) { /* Linux's _rt layout: pid, uid, then the value */
+		si->u.kill.pid = (int32_t)info->pid;
+		si->u.kill.uid = info->uid;
+		si->u.kill.status = (int32_t)(uint32_t)info->value;
+		si->u.kill.pad2 = (int32_t)(uint32_t)(info->value >> 32);
+		return;
+	}
 	switch (info->signo) {
 	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
 		if (info->code != SI_USER && info->code != SI_TKILL) {
@@ -549,15 +620,71 @@ static uint64_t frame_mask(struct signal_thread *s, uint64_t blocked_before)
 	return s->saved_mask;
 }
 
+/* A stop signal sig taken at its default: p stops (unless it is
+ * stopped already, or a SIGCONT came since), every other thread is
+ * interrupted to sleep in stop_wait too, the parent is to be told. */
+static void stop_begin(struct process *p, int sig)
+{
+	struct signal_state *s = p->sig;
+
+	spin_lock(&p->tlock);
+	spin_lock(&s->lock);
+	if (!s->stopped) {
+		s->stopped = true;
+		s->stop_sig = sig;
+		s->notify = SIG_NOTIFY_STOP;
+		interrupt_all_locked(p, process_self(p));
+	}
+	spin_unlock(&s->lock);
+	spin_unlock(&p->tlock);
+}
+
+/*
+ * The calling thread of p while p is stopped: tells the parent what it
+ * has to know (the first thread to look does), then sleeps until a
+ * SIGCONT resumes p or p must die (SIGKILL, exit). The interrupt mark is
+ * cleared before each look, so a sending between the look and the sleep
+ * ends the sleep.
+ */
+static void stop_wait(struct process *p)
+{
+	struct signal_state *s = p->sig;
+
+	for (;;) {
+		enum sig_notify notify;
+		bool stopped;
+		int sig;
+
+		thread_interrupt_clear();
+		spin_lock(&s->lock);
+		notify = s->notify;
+		s->notify = SIG_NOTIFY_NONE;
+		stopped = s->stopped;
+		sig = s->stop_sig;
+		spin_unlock(&s->lock);
+		if (notify != SIG_NOTIFY_NONE)
+			process_stop_notify(p, notify == SIG_NOTIFY_STOP, sig);
+		if (!stopped || signal_kill_pending(p))
+			return;
+		thread_sleep_intr_ns(SYSCALL_NS_FOREVER);
+	}
+}
+
 /* Runs one taken signal: ignore, default, or a handler's frame. */
 static void deliver_one(struct process *p, struct signal_thread *st, struct trap_frame *tf,
 			struct sig_take *t, uint64_t mask)
 {
+	enum sig_default d = sig_default_of(t->sig);
+
 	if (t->act.handler == SIG_IGN)
 		return;
 	if (t->act.handler == SIG_DFL) {
-		if (t->sig != SIGKILL && sig_default_harmless(t->sig))
+		if (t->sig != SIGKILL && d == SIGDFL_IGNORE)
 			return;
+		if (t->sig != SIGKILL && d == SIGDFL_STOP) {
+			stop_begin(p, t->sig); /* stop_wait sleeps next */
+			return;
+		}
 		process_exit(p, PROCESS_KILLED(t->sig));
 	}
 	if (frame_setup(st, tf, &t->act, &t->info, mask))
@@ -580,6 +707,7 @@ void signal_deliver(struct process *p, struct trap_frame *tf)
 		uint64_t blocked_before;
 
 		thread_interrupt_clear(); /* before looking: no sending lost */
+		stop_wait(p);		  /* while p is stopped */
 		process_check_exit(p);	  /* may not return */
 		spin_lock(&s->lock);
 		blocked_before = st->blocked;

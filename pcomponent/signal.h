@@ -19,16 +19,32 @@
  * exception that came from user mode): the lowest pending unblocked
  * signal is taken; SIG_IGN drops it; SIG_DFL does Linux's default
  * (terminate, terminate with "core" (reported as killed by the signal),
- * ignore; stop/continue are treated as ignore for now); a handler gets a
+ * ignore, stop); a handler gets a
  * Linux rt_sigframe on the user stack (siginfo, ucontext with the
  * registers and the FPU state) and returns through rt_sigreturn.
  *
  * SIGKILL and SIGSTOP can be neither caught, ignored nor blocked.
  * Standard and real-time signals alike are pending at most once (no
  * queue of real-time signals yet): a second sending before delivery is
- * merged, keeping the first one's siginfo. Stop signals (SIGSTOP,
- * SIGTSTP, SIGTTIN, SIGTTOU) and SIGCONT are not supported yet: their
- * default action is treated as ignore.
+ * merged, keeping the first one's siginfo.
+ *
+ * Stops (job control). A stop signal (SIGSTOP, SIGTSTP, SIGTTIN,
+ * SIGTTOU) taken at its default action stops the whole process: every
+ * thread is interrupted and sleeps on its way back to user mode (a
+ * syscall it was in restarts afterwards, as after a signal without a
+ * handler) until SIGCONT, or SIGKILL (which kills it as ever). Sending
+ * SIGCONT resumes a stopped process at once, whatever SIGCONT's action
+ * (a handler then runs as for any signal), and drops pending stop
+ * signals; sending a stop signal drops a pending SIGCONT. The parent is
+ * told by one of the child's threads, once the stop began (Linux: once
+ * every thread has stopped) or once it resumed: wait4/waitid report it
+ * (WUNTRACED/WSTOPPED, WCONTINUED) and SIGCHLD with CLD_STOPPED or
+ * CLD_CONTINUED is sent unless the parent's SIGCHLD has SA_NOCLDSTOP.
+ * Simplified: a process group is never treated as orphaned (Linux drops
+ * SIGTSTP, SIGTTIN and SIGTTOU sent to an orphaned group, and sends
+ * SIGHUP and SIGCONT to a group that becomes orphaned with a stopped
+ * member); the terminal sends no SIGTTIN/SIGTTOU to background reads and
+ * writes (tty.c).
  * Fatal exceptions (a refused ExCache miss, #GP, #UD, ...) are signals
  * sent by the kernel to the faulting process: with a handler installed
  * (and the signal not blocked) the handler runs; otherwise the process is
@@ -80,12 +96,15 @@ struct trap_frame;
 /* siginfo's si_code values the kernel sends. */
 #define SI_USER	    0
 #define SI_KERNEL   0x80
+#define SI_QUEUE    (-1)
 #define SI_TKILL    (-6)
 #define SEGV_MAPERR 1
 #define SEGV_ACCERR 2
 #define CLD_EXITED  1
 #define CLD_KILLED  2
 #define CLD_DUMPED  3
+#define CLD_STOPPED 5
+#define CLD_CONTINUED 6
 
 /*
  * Kernel-internal result of a syscall that a signal interrupted and that
@@ -106,6 +125,8 @@ struct signal_info {
 	uint32_t uid;
 	int status;    /* SIGCHLD: exit code or signal */
 	uint64_t addr; /* SIGSEGV, SIGBUS: the faulting address */
+	uint64_t value; /* queued: the sender's si_value (sigqueue) */
+	bool queued;	/* rt_sigqueueinfo: pid, uid, value as the sender said */
 };
 
 struct signal_state; /* signal.c's: actions, mask, pending */
@@ -155,6 +176,12 @@ int signal_send_pgrp(uint32_t pgrp, const struct signal_info *info);
  * that sleeps checks this to return -EINTR. */
 bool signal_pending(struct process *p);
 
+/* Whether p must die now: a SIGKILL pending for it or the calling
+ * thread, or p exiting (or another thread's execve ending this one).
+ * Takes p's tlock and signal lock: callable under the table lock. Sleeps
+ * that only a fatal signal may end (vfork's) check this. */
+bool signal_kill_pending(struct process *p);
+
 /*
  * On the way back to user mode with tf, the user registers: leaves if
  * the thread must (process_check_exit), then delivers the calling
@@ -181,6 +208,11 @@ int signal_fatal(struct process *p, struct trap_frame *tf, const struct signal_i
  * reaped at once. Table lock held (process_finish). */
 bool signal_child_exited(struct process *p, struct process *child, int wait_status);
 
+/* child stopped (stopped, by sig) or was continued: SIGCHLD to its
+ * parent p with CLD_STOPPED or CLD_CONTINUED, unless p's SIGCHLD action
+ * has SA_NOCLDSTOP. Table lock held (process_stop_notify). */
+void signal_child_stopped(struct process *p, struct process *child, bool stopped, int sig);
+
 /* ---- system calls (sys_signal.c; handlers of pcomponent/syscall.c's
  * table, same signature as syscall_fn) ---- */
 long sys_rt_sigaction(struct process *p, const uint64_t *a);
@@ -197,6 +229,8 @@ long sys_setitimer(struct process *p, const uint64_t *a);
 long sys_kill(struct process *p, const uint64_t *a);
 long sys_tkill(struct process *p, const uint64_t *a);
 long sys_tgkill(struct process *p, const uint64_t *a);
+long sys_rt_sigqueueinfo(struct process *p, const uint64_t *a);
+long sys_rt_tgsigqueueinfo(struct process *p, const uint64_t *a);
 long sys_setpgid(struct process *p, const uint64_t *a);
 long sys_getpgid(struct process *p, const uint64_t *a);
 long sys_getpgrp(struct process *p, const uint64_t *a);

@@ -34,6 +34,12 @@
 #define SIG_BIT(sig) (1ull << ((sig) - 1))
 /* What no mask may hold. */
 #define SIG_UNBLOCKABLE (SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP))
+/* The stop signals (their default action stops the process). */
+#define SIG_STOPS (SIG_BIT(SIGSTOP) | SIG_BIT(SIGTSTP) | SIG_BIT(SIGTTIN) | SIG_BIT(SIGTTOU))
+
+/* signal_state.notify: what the stopped or continued process still has
+ * to tell its parent (signal.c's stop_wait does, on one of its threads). */
+enum sig_notify { SIG_NOTIFY_NONE, SIG_NOTIFY_STOP, SIG_NOTIFY_CONT };
 
 /* Linux's struct sigaction as rt_sigaction passes it on x86-64. */
 struct k_sigaction {
@@ -52,6 +58,11 @@ struct signal_state {
 	struct signal_info info[NSIG_LINUX];	/* of each pending signal; lock */
 	/* ITIMER_REAL: clock_ns() deadline (0: off) and interval; lock */
 	uint64_t real_at, real_interval;
+	/* Group stop: while stopped, every thread sleeps in signal_deliver
+	 * (stop_sig stopped it) until SIGCONT or SIGKILL; lock */
+	bool stopped;
+	int stop_sig;
+	enum sig_notify notify; /* lock */
 };
 
 /* A thread's signal state (signal.h's opaque struct signal_thread).
@@ -126,6 +137,9 @@ _Static_assert(sizeof(struct k_ucontext) == 304, "ucontext layout");
 _Static_assert(sizeof(struct k_siginfo) == 128, "siginfo layout");
 _Static_assert(sizeof(struct rt_sigframe) == 440, "rt_sigframe layout");
 
+/* The signals of mask, pending for p or any of its threads, are dropped.
+ * tlock and the signal lock held. */
+void signal_discard_locked(struct process *p, uint64_t mask);
 /* Whether sp is on the alternate stack of st. Its thread. */
 bool signal_on_altstack(const struct signal_thread *st, uint64_t sp);
 /* signal_retarget_locked (signal.h), taking p's tlock. */

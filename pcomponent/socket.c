@@ -56,8 +56,8 @@
  * gets ENOENT). rename of a socket's name is not followed.
  *
  * Options: SO_TYPE, SO_ERROR, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN,
- * SO_PEERCRED (the pid of the process that connected, listened or made
- * the pair; uid and gid 0 until processes have credentials), SO_SNDBUF
+ * SO_PEERCRED (the pid and effective uid and gid of the process that
+ * connected, listened or made the pair), SO_SNDBUF
  * and SO_RCVBUF (kept, doubled as Linux reports them, not applied:
  * queues hold SOCK_QUEUE_MAX), SO_RCVTIMEO and SO_SNDTIMEO (applied to
  * blocking receives, sends and connects: EAGAIN when they pass),
@@ -266,9 +266,13 @@ static uint64_t deadline_of(uint64_t timeo)
 	return timeo ? clock_ns() + timeo : 0;
 }
 
+/* SO_PEERCRED's view of p: its pid and effective ids, as Linux. */
 static struct k_ucred cred_of(struct process *p)
 {
-	return (struct k_ucred){.pid = p->pid, .uid = 0, .gid = 0};
+	struct cred c;
+
+	process_cred(p, &c);
+	return (struct k_ucred){.pid = p->pid, .uid = c.euid, .gid = c.egid};
 }
 
 static void sock_get_locked(struct sock *sk)

@@ -452,6 +452,7 @@ put_out:
 	return err;
 }
 
+/* getdents64(fd, dirp, count) */
 long sys_getdents64(struct process *p, const uint64_t *a)
 {
 	uint64_t pos;
@@ -473,6 +474,49 @@ long sys_getdents64(struct process *p, const uint64_t *a)
 	spin_unlock(&f->lock);
 	file_put(f);
 	return err;
+}
+
+/* The old linux_dirent of getdents(2): d_ino, d_off, d_reclen, the name
+ * at 18, its NUL, then d_type in the record's last byte. Its records are
+ * exactly as long as linux_dirent64's (8-aligned 20 + name bytes), so a
+ * getdents64 listing becomes one in place, record by record. */
+#define DIRENT64_NAME 19
+#define DIRENT_NAME   18
+#define DIRENT_MAX    (DIRENT64_NAME + 256 + 8)
+
+/* Rewrites the n bytes of linux_dirent64 records at ubuf as linux_dirent
+ * ones; 0, or -EFAULT (or -EIO for a record that makes no sense). */
+static long dirents_to_old(uint64_t ubuf, long n)
+{
+	uint8_t rec[DIRENT_MAX];
+	uint16_t reclen;
+	uint8_t type;
+
+	for (long off = 0; off < n; off += reclen) {
+		if (copy_from_user(&reclen, ubuf + off + 16, sizeof(reclen)))
+			return -EFAULT;
+		if (reclen <= DIRENT64_NAME || reclen > sizeof(rec) || reclen > n - off)
+			return -EIO;
+		if (copy_from_user(rec, ubuf + off, reclen))
+			return -EFAULT;
+		type = rec[DIRENT64_NAME - 1];
+		memmove(rec + DIRENT_NAME, rec + DIRENT64_NAME, reclen - DIRENT64_NAME);
+		rec[reclen - 1] = type;
+		if (copy_to_user(ubuf + off, rec, reclen))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* getdents(fd, dirp, count): the old layout */
+long sys_getdents(struct process *p, const uint64_t *a)
+{
+	long n = sys_getdents64(p, a), err;
+
+	if (n <= 0)
+		return n;
+	err = dirents_to_old(a[1], n);
+	return err ? err : n;
 }
 
 /* ---- open, close, dup ------------------------------------------------------------ */
@@ -892,6 +936,7 @@ long sys_readlinkat(struct process *p, const uint64_t *a)
 
 static long mkdir_at(struct process *p, int dirfd, uint64_t upath, uint32_t mode)
 {
+	struct fs_cred cred;
 	struct fs_attr attr;
 	uint16_t node;
 	char *abs;
@@ -904,7 +949,8 @@ static long mkdir_at(struct process *p, int dirfd, uint64_t upath, uint32_t mode
 	if (err)
 		err = file_stat_path(p, abs, true, 0, &attr) ? -EACCES : -EEXIST;
 	else
-		err = fsc_mkdir(node, &fsc_root, abs, mode & 07777 & ~p->fs.umask, &attr);
+		err = fsc_mkdir(node, process_fs_cred(p, &cred), abs,
+				mode & 07777 & ~p->fs.umask, &attr);
 	kfree(abs);
 	return err;
 }
@@ -921,6 +967,7 @@ long sys_mkdirat(struct process *p, const uint64_t *a)
 
 static long remove_at(struct process *p, int dirfd, uint64_t upath, bool dir)
 {
+	struct fs_cred cred;
 	struct fs_attr attr;
 	bool want_dir;
 	uint16_t node;
@@ -931,15 +978,16 @@ static long remove_at(struct process *p, int dirfd, uint64_t upath, bool dir)
 	if (!abs)
 		return err;
 	err = storage_for(abs, &node);
+	process_fs_cred(p, &cred);
 	if (!err && !dir && !want_dir && socket_unlink_name(abs))
 		err = 0; /* a socket's name, kept by socket.c */
 	else if (!err && dir)
-		err = strcmp(abs, "/") ? fsc_rmdir(node, &fsc_root, abs) : -EBUSY;
+		err = strcmp(abs, "/") ? fsc_rmdir(node, &cred, abs) : -EBUSY;
 	else if (!err && want_dir) /* unlink("x/"): a directory is EISDIR, else ENOTDIR */
-		err = fsc_stat(node, &fsc_root, abs, FS_NOFOLLOW, 0, &attr) ?:
+		err = fsc_stat(node, &cred, abs, FS_NOFOLLOW, 0, &attr) ?:
 			((attr.mode & FS_S_IFMT) == FS_S_IFDIR ? -EISDIR : -ENOTDIR);
 	else if (!err)
-		err = fsc_unlink(node, &fsc_root, abs);
+		err = fsc_unlink(node, &cred, abs);
 	kfree(abs);
 	return err;
 }
@@ -980,6 +1028,7 @@ static long two_paths(struct process *p, int fromfd, uint64_t ufrom, int tofd, u
 
 static long rename_at(struct process *p, const uint64_t *a, uint64_t flags)
 {
+	struct fs_cred cred;
 	char *from, *to;
 	uint16_t node;
 	long err;
@@ -994,7 +1043,7 @@ static long rename_at(struct process *p, const uint64_t *a, uint64_t flags)
 	else
 		err = storage_for(from, &node);
 	if (!err)
-		err = fsc_rename(node, &fsc_root, from, to);
+		err = fsc_rename(node, process_fs_cred(p, &cred), from, to);
 	kfree(from);
 	kfree(to);
 	return err;
@@ -1042,6 +1091,7 @@ static long follow_once(struct process *p, char *from)
 
 static long link_at(struct process *p, const uint64_t *a, uint64_t flags)
 {
+	struct fs_cred cred;
 	struct fs_attr attr;
 	char *from, *to;
 	uint16_t node;
@@ -1059,7 +1109,7 @@ static long link_at(struct process *p, const uint64_t *a, uint64_t flags)
 	if (!err && (flags & AT_SYMLINK_FOLLOW))
 		err = follow_once(p, from);
 	if (!err)
-		err = fsc_link(node, &fsc_root, from, to, &attr);
+		err = fsc_link(node, process_fs_cred(p, &cred), from, to, &attr);
 	kfree(from);
 	kfree(to);
 	return err;
@@ -1078,6 +1128,7 @@ long sys_linkat(struct process *p, const uint64_t *a)
 
 static long symlink_at(struct process *p, uint64_t utarget, int dirfd, uint64_t upath)
 {
+	struct fs_cred cred;
 	struct fs_attr attr;
 	char *target, *abs;
 	uint16_t node;
@@ -1096,7 +1147,7 @@ static long symlink_at(struct process *p, uint64_t utarget, int dirfd, uint64_t 
 	if (err == -EPERM)
 		err = -EACCES;
 	if (!err)
-		err = fsc_symlink(node, &fsc_root, target, abs, &attr);
+		err = fsc_symlink(node, process_fs_cred(p, &cred), target, abs, &attr);
 	kfree(abs);
 free_target:
 	kfree(target);
@@ -1171,18 +1222,21 @@ long sys_umask(struct process *p, const uint64_t *a)
 
 /* ---- attributes: chmod, chown, times, truncate --------------------------------------- */
 
-/* FS_SETATTR on abs (a storage path). */
-static long setattr_path(const char *abs, bool nofollow, unsigned valid, uint32_t mode,
-			 uint32_t uid, uint32_t gid, int64_t atime, int64_t mtime)
+/* FS_SETATTR on abs (a storage path), with p's credentials. */
+static long setattr_path(struct process *p, const char *abs, bool nofollow,
+			 unsigned valid, uint32_t mode, uint32_t uid, uint32_t gid,
+			 int64_t atime, int64_t mtime)
 {
 	struct fs_attr attr;
+	struct fs_cred cred;
 	uint16_t node;
 	long err = storage_for(abs, &node);
 
 	if (err)
 		return err;
-	return fsc_setattr(node, &fsc_root, abs, nofollow ? FS_NOFOLLOW : 0, valid, mode, uid,
-			   gid, atime, mtime, &attr);
+	return fsc_setattr(node, process_fs_cred(p, &cred), abs,
+			   nofollow ? FS_NOFOLLOW : 0, valid, mode, uid, gid, atime,
+			   mtime, &attr);
 }
 
 /* The path of dirfd's file (AT_EMPTY_PATH, fchmod, fchown, futimens),
@@ -1247,8 +1301,8 @@ static long chmod_at(struct process *p, int dirfd, uint64_t upath, uint32_t mode
 
 	if (!abs)
 		return err;
-	err = setattr_path(abs, flags & AT_SYMLINK_NOFOLLOW, FS_SET_MODE, mode & 07777, 0, 0, 0,
-			   0);
+	err = setattr_path(p, abs, flags & AT_SYMLINK_NOFOLLOW, FS_SET_MODE, mode & 07777,
+			   0, 0, 0, 0);
 	kfree(abs);
 	return err;
 }
@@ -1270,7 +1324,8 @@ long sys_fchmod(struct process *p, const uint64_t *a)
 
 	if (!abs)
 		return err;
-	err = setattr_path(abs, false, FS_SET_MODE, (uint32_t)a[1] & 07777, 0, 0, 0, 0);
+	err = setattr_path(p, abs, false, FS_SET_MODE, (uint32_t)a[1] & 07777, 0, 0, 0,
+			   0);
 	kfree(abs);
 	return err;
 }
@@ -1287,7 +1342,7 @@ static long chown_at(struct process *p, int dirfd, uint64_t upath, uint32_t uid,
 	abs = attr_target(p, dirfd, upath, flags, &err);
 	if (!abs)
 		return err;
-	err = setattr_path(abs, flags & AT_SYMLINK_NOFOLLOW, valid, 0, uid, gid, 0, 0);
+	err = setattr_path(p, abs, flags & AT_SYMLINK_NOFOLLOW, valid, 0, uid, gid, 0, 0);
 	kfree(abs);
 	return err;
 }
@@ -1316,7 +1371,7 @@ long sys_fchown(struct process *p, const uint64_t *a)
 
 	if (!abs)
 		return err;
-	err = setattr_path(abs, false, valid, 0, (uint32_t)a[1], (uint32_t)a[2], 0, 0);
+	err = setattr_path(p, abs, false, valid, 0, (uint32_t)a[1], (uint32_t)a[2], 0, 0);
 	kfree(abs);
 	return err;
 }
@@ -1338,8 +1393,8 @@ static long times_at(struct process *p, int dirfd, uint64_t upath, unsigned flag
 	abs = attr_target(p, dirfd, upath, flags, &err);
 	if (!abs)
 		return err;
-	err = valid ? setattr_path(abs, flags & AT_SYMLINK_NOFOLLOW, valid, 0, 0, 0, atime,
-				   mtime)
+	err = valid ? setattr_path(p, abs, flags & AT_SYMLINK_NOFOLLOW, valid, 0, 0, 0,
+				   atime, mtime)
 		    : file_stat_path(p, abs, false, 0, &(struct fs_attr){0});
 	kfree(abs);
 	return err;
@@ -1399,6 +1454,7 @@ long sys_utime(struct process *p, const uint64_t *a)
 
 long sys_truncate(struct process *p, const uint64_t *a)
 {
+	struct fs_cred cred;
 	struct fs_attr attr;
 	uint16_t node;
 	char *abs;
@@ -1411,7 +1467,7 @@ long sys_truncate(struct process *p, const uint64_t *a)
 		return err;
 	err = storage_for(abs, &node);
 	if (!err)
-		err = fsc_truncate(node, &fsc_root, abs, a[1], &attr);
+		err = fsc_truncate(node, process_fs_cred(p, &cred), abs, a[1], &attr);
 	kfree(abs);
 	return err;
 }

@@ -14,10 +14,10 @@
 	X(fcntl) X(fsync) X(fdatasync) X(truncate) X(ftruncate) X(getcwd) X(chdir)       \
 	X(fchdir) X(rename) X(mkdir) X(rmdir) X(creat) X(link) X(unlink) X(symlink)      \
 	X(readlink) X(chmod) X(fchmod) X(chown) X(fchown) X(lchown) X(umask) X(utime)    \
-	X(statfs) X(fstatfs) X(sync) X(getdents64) X(utimes) X(openat) X(mkdirat)        \
-	X(fchownat) X(newfstatat) X(unlinkat) X(renameat) X(linkat) X(symlinkat)         \
-	X(readlinkat) X(fchmodat) X(faccessat) X(utimensat) X(dup3) X(preadv)            \
-	X(pwritev) X(renameat2) X(statx) X(close_range) X(faccessat2)
+	X(statfs) X(fstatfs) X(sync) X(getdents) X(getdents64) X(utimes) X(openat)       \
+	X(mkdirat) X(fchownat) X(newfstatat) X(unlinkat) X(renameat) X(linkat)           \
+	X(symlinkat) X(readlinkat) X(fchmodat) X(faccessat) X(utimensat) X(dup3)         \
+	X(preadv) X(pwritev) X(renameat2) X(statx) X(close_range) X(faccessat2)
 
 #define SYS_FILE_DECLARE(name) long sys_##name(struct process *p, const uint64_t *a);
 SYS_FILE_CALLS(SYS_FILE_DECLARE)

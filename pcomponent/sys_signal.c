@@ -5,9 +5,17 @@
  * the locks signal_impl.h and process.h describe.
  *
  * Choices written down here:
- *  - every process is root: kill may signal anything on this processor
- *    (processes elsewhere are not reachable yet); kill(-1, sig) signals
+ *  - permission (kill, tkill, tgkill, rt_sigqueueinfo): Linux's check
+ *    on credentials (cred.h cred_may_signal: effective uid 0, or the
+ *    sender's real or effective uid is the target's real or saved uid),
+ *    or SIGCONT within the sender's session; else EPERM (for a group or
+ *    kill(-1): EPERM only if no member could be signalled). Only
+ *    processes of this processor are reachable. kill(-1, sig) signals
  *    every process but the caller and pid 1, as Linux.
+ *  - rt_sigqueueinfo, rt_tgsigqueueinfo: the sender's siginfo (pid, uid,
+ *    si_value) is delivered as given; a code >= 0 or SI_TKILL is EPERM
+ *    unless the sender signals itself, as Linux. Queued signals merge
+ *    like the others (signal.h: no queue of real-time signals yet).
  *  - tkill/tgkill: a thread-directed signal for the thread tid (of the
  *    process tgid for tgkill); kill(pid) is process-directed, and finds
  *    processes by their pid only (Linux also takes any tid of the
@@ -63,16 +71,6 @@ static bool sig_valid(uint64_t sig)
 	return sig >= 1 && sig <= NSIG_LINUX;
 }
 
-/* sig, pending for p or any of its threads, is dropped. tlock and the
- * signal lock held. */
-static void discard_locked(struct process *p, int sig)
-{
-	p->sig->pending &= ~SIG_BIT(sig);
-	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++)
-		if (p->threads[i].tid && p->threads[i].sig)
-			p->threads[i].sig->pending &= ~SIG_BIT(sig);
-}
-
 /* rt_sigaction(sig, act, oact, sigsetsize) */
 long sys_rt_sigaction(struct process *p, const uint64_t *a)
 {
@@ -93,7 +91,7 @@ long sys_rt_sigaction(struct process *p, const uint64_t *a)
 		nact.mask &= ~SIG_UNBLOCKABLE;
 		s->act[sig - 1] = nact;
 		if (signal_ignored_locked(s, sig))
-			discard_locked(p, sig); /* POSIX: discarded */
+			signal_discard_locked(p, SIG_BIT(sig)); /* POSIX: discarded */
 	}
 	spin_unlock(&s->lock);
 	spin_unlock(&p->tlock);
@@ -321,24 +319,83 @@ long sys_sigaltstack(struct process *p, const uint64_t *a)
 
 /* ---- sending --------------------------------------------------------------- */
 
-struct kill_all {
-	struct process *caller;
-	const struct signal_info *info;
-	bool found;
+/* Who sends (kill, tkill, tgkill, rt_sigqueueinfo): the permission
+ * check's side. */
+struct sender {
+	struct process *p;
+	struct cred cred; /* a copy of p's */
 };
 
-static int kill_all_one(struct process *q, void *arg)
+static void sender_init(struct sender *s, struct process *p)
 {
-	struct kill_all *k = arg;
+	s->p = p;
+	process_cred(p, &s->cred);
+}
 
-	if (q == k->caller || q->pid == 1 || q->state != PROCESS_RUNNING)
+/* Whether s may send sig to q (Linux's check_kill_permission): its ids
+ * (cred_may_signal), or SIGCONT within its session. Table lock held. */
+static bool may_send_locked(struct sender *s, struct process *q, int sig)
+{
+	struct cred qc;
+
+	if (q == s->p)
+		return true;
+	process_cred(q, &qc);
+	if (cred_may_signal(&s->cred, &qc))
+		return true;
+	return sig == SIGCONT && q->sid == s->p->sid;
+}
+
+/* Sends info to q if s may (0, -EPERM, or signal_send's error). Table
+ * lock held. */
+static int send_checked_locked(struct sender *s, struct process *q,
+			       const struct signal_info *info)
+{
+	if (!may_send_locked(s, q, info->signo))
+		return -EPERM;
+	return signal_send(q, info);
+}
+
+/* kill(-1, sig) and kill(-pgrp, sig): every process of the group (pgrp
+ * 0: every one but the sender and pid 1) the sender may signal. */
+struct kill_many {
+	struct sender *s;
+	uint32_t pgrp;
+	const struct signal_info *info;
+	bool found, sent;
+};
+
+static int kill_many_one(struct process *q, void *arg)
+{
+	struct kill_many *k = arg;
+	int err;
+
+	if (q->state != PROCESS_RUNNING)
+		return 0;
+	if (k->pgrp ? q->pgid != k->pgrp : (q == k->s->p || q->pid == 1))
 		return 0;
 	k->found = true;
-	return signal_send(q, k->info);
+	err = send_checked_locked(k->s, q, k->info);
+	if (err == -EPERM)
+		return 0; /* as Linux: the others still get it */
+	k->sent = true;
+	return err;
+}
+
+/* Linux's answer: ESRCH if none matched, EPERM if none could be sent. */
+static long kill_many(struct sender *s, uint32_t pgrp, const struct signal_info *info)
+{
+	struct kill_many k = {.s = s, .pgrp = pgrp, .info = info};
+	int err;
+
+	process_table_lock();
+	err = process_for_each_locked(kill_many_one, &k);
+	process_table_unlock();
+	return err ? err : !k.found ? -ESRCH : !k.sent ? -EPERM : 0;
 }
 
 /* Sends info to the process pid (a zombie takes it and does nothing). */
-static long kill_pid(uint32_t pid, const struct signal_info *info)
+static long kill_pid(struct sender *s, uint32_t pid, const struct signal_info *info)
 {
 	struct process *q;
 	long err = -ESRCH;
@@ -346,30 +403,23 @@ static long kill_pid(uint32_t pid, const struct signal_info *info)
 	process_table_lock();
 	q = process_find_locked(pid);
 	if (q)
-		err = signal_send(q, info);
+		err = send_checked_locked(s, q, info);
 	process_table_unlock();
 	return err;
 }
 
-/* kill(pid, sig) */
-long sys_kill(struct process *p, const uint64_t *a)
+/* kill's and rt_sigqueueinfo's target: pid > 0 one process, 0 the
+ * sender's group, -1 every process it may signal, < -1 the group -pid. */
+static long kill_target(struct process *p, int32_t pid, const struct signal_info *info)
 {
-	int32_t pid = (int32_t)a[0];
-	struct signal_info info = {.signo = (int)a[1], .code = SI_USER, .pid = p->pid};
-	struct kill_all k = {.caller = p, .info = &info};
+	struct sender s;
 	uint32_t pgrp;
-	int err;
 
-	if (a[1] > NSIG_LINUX)
-		return -EINVAL;
+	sender_init(&s, p);
 	if (pid > 0)
-		return kill_pid((uint32_t)pid, &info);
-	if (pid == -1) {
-		process_table_lock();
-		err = process_for_each_locked(kill_all_one, &k);
-		process_table_unlock();
-		return err ? err : k.found ? 0 : -ESRCH;
-	}
+		return kill_pid(&s, (uint32_t)pid, info);
+	if (pid == -1)
+		return kill_many(&s, 0, info);
 	if (pid == INT32_MIN)
 		return -ESRCH;
 	if (pid == 0) {
@@ -379,10 +429,30 @@ long sys_kill(struct process *p, const uint64_t *a)
 	} else {
 		pgrp = (uint32_t)-pid;
 	}
-	return signal_send_pgrp(pgrp, &info);
+	return kill_many(&s, pgrp, info);
+}
+
+/* The siginfo of a sending by p (SI_USER, SI_TKILL). */
+static struct signal_info user_info(struct process *p, int sig, int code)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	return (struct signal_info){.signo = sig, .code = code, .pid = p->pid, .uid = c.uid};
+}
+
+/* kill(pid, sig) */
+long sys_kill(struct process *p, const uint64_t *a)
+{
+	struct signal_info info = user_info(p, (int)a[1], SI_USER);
+
+	if (a[1] > NSIG_LINUX)
+		return -EINVAL;
+	return kill_target(p, (int32_t)a[0], &info);
 }
 
 struct tkill {
+	struct sender *s;
 	uint32_t tid;
 	const struct signal_info *info;
 };
@@ -392,31 +462,48 @@ struct tkill {
 static int tkill_one(struct process *q, void *arg)
 {
 	struct tkill *k = arg;
-	int err = signal_send_thread(q, k->tid, k->info);
+	/* signal 0 only asks whether q has the thread */
+	int err = signal_send_thread(q, k->tid, &(struct signal_info){0});
 
-	return err == -ESRCH ? 0 : err ? err : 1;
+	if (err == -ESRCH)
+		return 0;
+	if (!may_send_locked(k->s, q, k->info->signo))
+		return -EPERM;
+	err = signal_send_thread(q, k->tid, k->info);
+	return err ? err : 1;
 }
 
-/* tgkill(tgid, tid, sig) and tkill(tid, sig): to the thread tid (of the
- * process tgid), -ESRCH if there is none */
-static long thread_kill(struct process *p, int64_t tgid, int64_t tid, uint64_t sig)
+/* tgkill(tgid, tid, sig), tkill(tid, sig) and rt_tgsigqueueinfo: info
+ * to the thread tid (of the process tgid, -1: any), -ESRCH if there is
+ * none */
+static long thread_send(struct process *p, int64_t tgid, int64_t tid,
+			const struct signal_info *info)
 {
-	struct signal_info info = {.signo = (int)sig, .code = SI_TKILL, .pid = p->pid};
-	struct tkill k = {.tid = (uint32_t)tid, .info = &info};
+	struct sender s;
+	struct tkill k = {.s = &s, .tid = (uint32_t)tid, .info = info};
 	struct process *q;
 	long err = -ESRCH;
 
-	if (tid <= 0 || (tgid != -1 && tgid <= 0) || sig > NSIG_LINUX)
-		return -EINVAL;
+	sender_init(&s, p);
 	process_table_lock();
 	if (tgid == -1) {
 		err = process_for_each_locked(tkill_one, &k);
 		err = err == 1 ? 0 : err ? err : -ESRCH;
 	} else if ((q = process_find_locked((uint32_t)tgid))) {
-		err = signal_send_thread(q, (uint32_t)tid, &info);
+		err = tkill_one(q, &k);
+		err = err == 1 ? 0 : err ? err : -ESRCH;
 	}
 	process_table_unlock();
 	return err;
+}
+
+static long thread_kill(struct process *p, int64_t tgid, int64_t tid, uint64_t sig)
+{
+	struct signal_info info = user_info(p, (int)sig, SI_TKILL);
+
+	if (tid <= 0 || (tgid != -1 && tgid <= 0) || sig > NSIG_LINUX)
+		return -EINVAL;
+	return thread_send(p, tgid, tid, &info);
 }
 
 long sys_tkill(struct process *p, const uint64_t *a)
@@ -427,6 +514,59 @@ long sys_tkill(struct process *p, const uint64_t *a)
 long sys_tgkill(struct process *p, const uint64_t *a)
 {
 	return thread_kill(p, (int32_t)a[0], (int32_t)a[1], a[2]);
+}
+
+/* rt_sigqueueinfo's and rt_tgsigqueueinfo's siginfo from user memory:
+ * what the sender says, but its code must be negative (a user's, e.g.
+ * SI_QUEUE) and not SI_TKILL unless it signals itself (Linux: EPERM). */
+static long queue_info(struct process *p, bool self, int sig, uint64_t uinfo,
+		       struct signal_info *info)
+{
+	struct k_siginfo si;
+
+	if (sig < 0 || sig > NSIG_LINUX)
+		return -EINVAL;
+	if (copy_from_user(&si, uinfo, sizeof(si)))
+		return -EFAULT;
+	if ((si.code >= 0 || si.code == SI_TKILL) && !self)
+		return -EPERM;
+	*info = (struct signal_info){
+		.signo = sig,
+		.code = si.code,
+		.pid = (uint32_t)si.u.kill.pid,
+		.uid = si.u.kill.uid,
+		.value = (uint64_t)(uint32_t)si.u.kill.status |
+			 (uint64_t)(uint32_t)si.u.kill.pad2 << 32,
+		.queued = true,
+	};
+	return 0;
+}
+
+/* rt_sigqueueinfo(tgid, sig, info) */
+long sys_rt_sigqueueinfo(struct process *p, const uint64_t *a)
+{
+	int32_t pid = (int32_t)a[0];
+	struct signal_info info;
+	long err = queue_info(p, pid == (int32_t)p->pid, (int)a[1], a[2], &info);
+
+	if (err)
+		return err;
+	return pid > 0 ? kill_target(p, pid, &info) : -ESRCH; /* a process only */
+}
+
+/* rt_tgsigqueueinfo(tgid, tid, sig, info) */
+long sys_rt_tgsigqueueinfo(struct process *p, const uint64_t *a)
+{
+	int32_t tgid = (int32_t)a[0], tid = (int32_t)a[1];
+	struct signal_info info;
+	long err;
+
+	if (tgid <= 0 || tid <= 0)
+		return -EINVAL;
+	err = queue_info(p, tgid == (int32_t)p->pid, (int)a[2], a[3], &info);
+	if (err)
+		return err;
+	return thread_send(p, tgid, tid, &info);
 }
 
 /* ---- ITIMER_REAL and alarm -------------------------------------------------- */

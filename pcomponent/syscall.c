@@ -24,10 +24,21 @@
  *    "x86_64".
  *  - getppid is 0 for a process started by the CLI, and for an orphan
  *    (no init process adopts orphans yet).
- *  - fork, vfork (which copies like fork: the parent does not wait) and
- *    clone with fork's flags: exit signal SIGCHLD, optionally
+ *  - fork and clone with fork's flags: exit signal SIGCHLD, optionally
  *    CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID and a
  *    new stack.
+ *  - vfork, and clone with CLONE_VFORK (and CLONE_VM, as musl's and
+ *    glibc's posix_spawn pass it, with a child stack): the parent sleeps
+ *    until the child execs or exits (only SIGKILL ends the sleep early),
+ *    as Linux. Unlike Linux, the child runs in a copy-on-write copy of
+ *    the parent's memory, as after fork (the memory node keys address
+ *    spaces by pid: two processes cannot share one): what the child
+ *    stores before its execve or _exit is not seen by the parent. So
+ *    glibc's posix_spawn, which has the child report an exec failure by
+ *    a store into the parent's memory, returns success and the child
+ *    exits 127; musl's reports through a CLOEXEC pipe and returns the
+ *    error as on Linux. CLONE_VM without CLONE_VFORK or CLONE_THREAD
+ *    (a process sharing the parent's memory) is EINVAL.
  *  - clone with CLONE_THREAD makes a thread (process.h
  *    process_clone_thread): it needs CLONE_VM, CLONE_FS, CLONE_FILES and
  *    CLONE_SIGHAND (what pthread_create passes), takes CLONE_SYSVSEM,
@@ -37,15 +48,13 @@
  *    CLONE_SIGHAND, CLONE_SIGHAND without CLONE_VM, CLONE_FS with
  *    CLONE_NEWNS are EINVAL; a TLS outside user space is EPERM. Not
  *    supported (EINVAL): a thread with its own fd table or file system
- *    view, CLONE_VM without CLONE_THREAD (vfork-like), CLONE_VFORK,
- *    CLONE_PARENT, namespaces, pidfds, ptrace.
+ *    view, CLONE_PARENT, namespaces, pidfds, ptrace.
  *  - exit ends the calling thread (its clear_child_tid written 0 and
  *    woken); exit_group and fatal signals end every thread.
- *  - wait4 and waitid: every process is in one process group, so pid 0
- *    and pid < -1 (P_PGID) select any child; no stops or continues
- *    (WUNTRACED, WCONTINUED accepted and never reported; waitid without
- *    WEXITED is EINVAL); the rusage is all zero. A status that cannot be
- *    copied out gives EFAULT and leaves the child a zombie.
+ *  - wait4 and waitid: stops (WUNTRACED, WSTOPPED) and continues
+ *    (WCONTINUED) are reported once each, as Linux; the rusage is all
+ *    zero. A status that cannot be copied out gives EFAULT and leaves
+ *    the child a zombie.
  *  - signals, timers, process groups and sessions: sys_signal.c (its
  *    top comment has their choices); nanosleep and clock_nanosleep sleep
  *    interruptibly (EINTR with the time left written to rem).
@@ -98,6 +107,7 @@
 #define CLONE_FS	     0x00000200
 #define CLONE_FILES	     0x00000400
 #define CLONE_SIGHAND	     0x00000800
+#define CLONE_VFORK	     0x00004000
 #define CLONE_THREAD	     0x00010000
 #define CLONE_NEWNS	     0x00020000
 #define CLONE_SYSVSEM	     0x00040000
@@ -121,8 +131,6 @@
 #define P_ALL	    0
 #define P_PID	    1
 #define P_PGID	    2
-#define CLD_EXITED  1
-#define CLD_KILLED  2
 #define RUSAGE_SIZE 144
 
 #define ARCH_SET_GS 0x1001
@@ -188,6 +196,13 @@ static long sys_fork(struct process *p, const uint64_t *a)
 	return process_fork(p, &fa);
 }
 
+static long sys_vfork(struct process *p, const uint64_t *a)
+{
+	struct process_fork_args fa = {.vfork = true};
+
+	return process_fork(p, &fa);
+}
+
 /* clone with CLONE_THREAD: the flags checked, a new thread of p. */
 static long clone_thread(struct process *p, const uint64_t *a)
 {
@@ -215,7 +230,8 @@ static long clone_thread(struct process *p, const uint64_t *a)
 }
 
 /* clone(flags, stack, parent_tid, child_tid, tls): a thread, or a fork
- * with fork's flags. */
+ * with fork's flags, or a vfork (CLONE_VFORK, with or without CLONE_VM:
+ * a copy all the same, see the top comment). */
 static long sys_clone(struct process *p, const uint64_t *a)
 {
 	struct process_fork_args fa = {.stack = a[1]};
@@ -231,8 +247,12 @@ static long sys_clone(struct process *p, const uint64_t *a)
 		return -EINVAL;
 	if (flags & CLONE_THREAD)
 		return clone_thread(p, a);
-	if ((flags & CLONE_SIGNAL) != SIGCHLD || (flags & ~(CLONE_SIGNAL | CLONE_FORK_FLAGS)))
+	if ((flags & CLONE_VM) && !(flags & CLONE_VFORK))
+		return -EINVAL; /* two processes in one address space: not possible here */
+	if ((flags & CLONE_SIGNAL) != SIGCHLD ||
+	    (flags & ~(CLONE_SIGNAL | CLONE_FORK_FLAGS | CLONE_VM | CLONE_VFORK)))
 		return -EINVAL;
+	fa.vfork = flags & CLONE_VFORK;
 	if (fa.stack >= USPACE_TOP)
 		return -EINVAL;
 	if (flags & CLONE_CHILD_SETTID)
@@ -271,14 +291,15 @@ static long sys_wait4(struct process *p, const uint64_t *a)
 		return -EINVAL;
 	if (pid == INT32_MIN)
 		return -ESRCH; /* Linux's answer: -pid overflows */
-	r = process_wait(p, pid, options & WNOHANG, &ws);
+	r = process_wait(p, pid, (options & ~WLINUX_BITS) | WEXITED, &ws);
 	if (r <= 0)
 		return r;
 	if (a[1] && copy_to_user(a[1], &ws, sizeof(ws)))
 		return -EFAULT;
 	if (put_rusage(a[3]))
 		return -EFAULT;
-	process_reap(p, (uint32_t)r);
+	if (!PROCESS_WIFSTOPPED(ws) && !PROCESS_WIFCONTINUED(ws))
+		process_reap(p, (uint32_t)r);
 	return r;
 }
 
@@ -292,6 +313,26 @@ struct k_siginfo_chld {
 };
 _Static_assert(sizeof(struct k_siginfo_chld) == 128, "siginfo_t size");
 
+/* waitid's siginfo for child pid's wait status ws. */
+static void waitid_info(struct k_siginfo_chld *si, int32_t pid, int ws)
+{
+	si->signo = SIGCHLD;
+	si->pid = pid;
+	if (PROCESS_WIFEXITED(ws)) {
+		si->code = CLD_EXITED;
+		si->status = (ws >> 8) & 0xff;
+	} else if (PROCESS_WIFCONTINUED(ws)) {
+		si->code = CLD_CONTINUED;
+		si->status = SIGCONT;
+	} else if (PROCESS_WIFSTOPPED(ws)) {
+		si->code = CLD_STOPPED;
+		si->status = (ws >> 8) & 0xff;
+	} else {
+		si->code = CLD_KILLED;
+		si->status = ws & 0x7f;
+	}
+}
+
 /* waitid(idtype, id, infop, options, rusage) */
 static long sys_waitid(struct process *p, const uint64_t *a)
 {
@@ -303,37 +344,33 @@ static long sys_waitid(struct process *p, const uint64_t *a)
 
 	if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WLINUX_BITS))
 		return -EINVAL;
-	if (!(options & WEXITED))
-		return -EINVAL; /* stops and continues are never reported */
+	if (!(options & (WEXITED | WSTOPPED | WCONTINUED)))
+		return -EINVAL;
 	if (a[0] == P_PID) {
 		if ((int32_t)a[1] <= 0)
 			return -EINVAL;
 		pid = (int32_t)a[1];
-	} else if (a[0] != P_ALL && a[0] != P_PGID) {
+	} else if (a[0] == P_PGID) {
+		if ((int32_t)a[1] < 0)
+			return -EINVAL;
+		pid = -(int64_t)(int32_t)a[1]; /* 0: the caller's group, as Linux 5.4+ */
+	} else if (a[0] != P_ALL) {
 		return -EINVAL;
 	}
-	r = process_wait(p, pid, options & WNOHANG, &ws);
+	r = process_wait(p, pid, options & ~WLINUX_BITS, &ws);
 	if (r < 0)
 		return r;
 	memset(&si, 0, sizeof(si)); /* WNOHANG with nothing yet: all zero */
-	if (r > 0) {
-		si.signo = SIGCHLD;
-		si.code = PROCESS_WIFEXITED(ws) ? CLD_EXITED : CLD_KILLED;
-		si.pid = (int32_t)r;
-		si.status = PROCESS_WIFEXITED(ws) ? (ws >> 8) & 0xff : ws & 0x7f;
-	}
+	if (r > 0)
+		waitid_info(&si, (int32_t)r, ws);
 	if (a[2] && copy_to_user(a[2], &si, sizeof(si)))
 		return -EFAULT;
 	if (put_rusage(a[4]))
 		return -EFAULT;
-	if (r > 0 && !(options & WNOWAIT))
+	if (r > 0 && !(options & WNOWAIT) && !PROCESS_WIFSTOPPED(ws) &&
+	    !PROCESS_WIFCONTINUED(ws))
 		process_reap(p, (uint32_t)r);
 	return 0;
-}
-
-static long sys_getid(struct process *p, const uint64_t *a)
-{
-	return 0; /* uid, euid, gid, egid: root until credentials exist */
 }
 
 static long sys_set_tid_address(struct process *p, const uint64_t *a)
@@ -374,6 +411,16 @@ static long sys_uname(struct process *p, const uint64_t *a)
 	strlcpy(u.machine, "x86_64", UTS_LEN);
 	strlcpy(u.domainname, "(none)", UTS_LEN);
 	return copy_to_user(a[0], &u, sizeof(u));
+}
+
+/* restart_syscall: Linux's kernel uses it to resume a nanosleep or poll
+ * that a stop or a handler interrupted (its restart block); here those
+ * restart by stepping back over the syscall instead, so nothing is ever
+ * left to resume: EINTR, as Linux answers with no restart block. */
+static long sys_restart_syscall(struct process *p, const uint64_t *a)
+{
+	process_self(p)->sysno = -1; /* a final EINTR: signal_deliver must not restart it */
+	return -EINTR;
 }
 
 static long sys_sched_yield(struct process *p, const uint64_t *a)
@@ -719,9 +766,9 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(53, "socketpair", sys_socketpair), /* partial: AF_UNIX only */
 	SC(54, "setsockopt", sys_setsockopt), /* partial: SOL_SOCKET; buffer sizes kept, not applied */
 	SC(55, "getsockopt", sys_getsockopt), /* partial: SOL_SOCKET */
-	SC(56, "clone", sys_clone), /* threads and forks (not vfork-like CLONE_VM) */
+	SC(56, "clone", sys_clone), /* partial: CLONE_VM only with CLONE_THREAD or CLONE_VFORK */
 	SC(57, "fork", sys_fork),
-	SC(58, "vfork", sys_fork),   /* a fork: the parent does not wait */
+	SC(58, "vfork", sys_vfork), /* partial: the child's memory is a copy */
 	SC(59, "execve", sys_execve),
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
@@ -732,6 +779,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(75, "fdatasync", sys_fdatasync),
 	SC(76, "truncate", sys_truncate),
 	SC(77, "ftruncate", sys_ftruncate),
+	SC(78, "getdents", sys_getdents),
 	SC(79, "getcwd", sys_getcwd),
 	SC(80, "chdir", sys_chdir),
 	SC(81, "fchdir", sys_fchdir),
@@ -754,18 +802,31 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(98, "getrusage", sys_getrusage), /* times 0: no CPU accounting yet */
 	SC(99, "sysinfo", sys_sysinfo),
 	SC(100, "times", sys_times), /* times 0: no CPU accounting yet */
-	SC(102, "getuid", sys_getid),
-	SC(104, "getgid", sys_getid),
-	SC(107, "geteuid", sys_getid),
-	SC(108, "getegid", sys_getid),
+	SC(102, "getuid", sys_getuid),
+	SC(104, "getgid", sys_getgid),
+	SC(105, "setuid", sys_setuid),
+	SC(106, "setgid", sys_setgid),
+	SC(107, "geteuid", sys_geteuid),
+	SC(108, "getegid", sys_getegid),
 	SC(109, "setpgid", sys_setpgid),
 	SC(110, "getppid", sys_getppid),
 	SC(111, "getpgrp", sys_getpgrp),
 	SC(112, "setsid", sys_setsid),
+	SC(113, "setreuid", sys_setreuid),
+	SC(114, "setregid", sys_setregid),
+	SC(115, "getgroups", sys_getgroups),
+	SC(116, "setgroups", sys_setgroups), /* partial: at most 32 groups, 8 checked */
+	SC(117, "setresuid", sys_setresuid),
+	SC(118, "getresuid", sys_getresuid),
+	SC(119, "setresgid", sys_setresgid),
+	SC(120, "getresgid", sys_getresgid),
 	SC(121, "getpgid", sys_getpgid),
+	SC(122, "setfsuid", sys_setfsuid),
+	SC(123, "setfsgid", sys_setfsgid),
 	SC(124, "getsid", sys_getsid),
 	SC(127, "rt_sigpending", sys_rt_sigpending),
 	SC(128, "rt_sigtimedwait", sys_rt_sigtimedwait),
+	SC(129, "rt_sigqueueinfo", sys_rt_sigqueueinfo), /* partial: no queue, values merge */
 	SC(130, "rt_sigsuspend", sys_rt_sigsuspend),
 	SC(131, "sigaltstack", sys_sigaltstack),
 	SC(132, "utime", sys_utime),
@@ -786,6 +847,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(213, "epoll_create", sys_epoll_create),
 	SC(217, "getdents64", sys_getdents64),
 	SC(218, "set_tid_address", sys_set_tid_address),
+	SC(219, "restart_syscall", sys_restart_syscall), /* partial: never a restart block: EINTR */
 	SC(228, "clock_gettime", sys_clock_gettime),
 	SC(229, "clock_getres", sys_clock_getres),
 	SC(230, "clock_nanosleep", sys_clock_nanosleep),
@@ -794,7 +856,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(233, "epoll_ctl", sys_epoll_ctl),
 	SC(234, "tgkill", sys_tgkill),
 	SC(235, "utimes", sys_utimes),
-	SC(247, "waitid", sys_waitid), /* partial: WEXITED only (no stops) */
+	SC(247, "waitid", sys_waitid),
 	SC(257, "openat", sys_openat),
 	SC(258, "mkdirat", sys_mkdirat),
 	SC(260, "fchownat", sys_fchownat),
@@ -818,6 +880,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(293, "pipe2", sys_pipe2),
 	SC(295, "preadv", sys_preadv),
 	SC(296, "pwritev", sys_pwritev),
+	SC(297, "rt_tgsigqueueinfo", sys_rt_tgsigqueueinfo), /* partial: as 129 */
 	SC(302, "prlimit64", sys_prlimit64),
 	SC(309, "getcpu", sys_getcpu),
 	SC(316, "renameat2", sys_renameat2),   /* partial: flags 0 only */

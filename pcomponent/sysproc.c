@@ -17,6 +17,12 @@
  *    accepts a mask holding at least one of them and pins nothing.
  *  - prctl: PR_SET_NAME / PR_GET_NAME only; everything else EINVAL.
  *  - set_robust_list records the list (no futexes are woken at exit yet).
+ *  - Credentials: the set*id and group calls decode their arguments
+ *    (uid_t: the low 32 bits; (uid_t)-1 keeps an id) and apply one of
+ *    cred.h's rules to the process's ids under its threads lock, so all
+ *    its threads share them (libc's per-thread set*id broadcast only
+ *    repeats the change). setgroups takes at most CRED_NGROUPS (32)
+ *    groups (Linux: 65536): more is EINVAL, after the privilege check.
  *  - membarrier: the common commands are accepted and return at once;
  *    the process's threads on other CPUs are not sent an IPI (x86's
  *    ordering and the scheduler's locks at each switch are all they
@@ -363,4 +369,195 @@ long sys_get_robust_list(struct process *p, const uint64_t *a)
 	if (copy_to_user(a[2], &self->robust_len, sizeof(uint64_t)))
 		return -EFAULT;
 	return copy_to_user(a[1], &self->robust_list, sizeof(uint64_t));
+}
+
+/* ---- credentials ------------------------------------------------------------------- */
+
+long sys_getuid(struct process *p, const uint64_t *a)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	return c.uid;
+}
+
+long sys_geteuid(struct process *p, const uint64_t *a)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	return c.euid;
+}
+
+long sys_getgid(struct process *p, const uint64_t *a)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	return c.gid;
+}
+
+long sys_getegid(struct process *p, const uint64_t *a)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	return c.egid;
+}
+
+/* The cred.c rules as process_cred_change takes them (ids: the
+ * arguments in order). */
+static long rule_setuid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setuid(c, ids[0]);
+}
+
+static long rule_setgid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setgid(c, ids[0]);
+}
+
+static long rule_setreuid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setreuid(c, ids[0], ids[1]);
+}
+
+static long rule_setregid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setregid(c, ids[0], ids[1]);
+}
+
+static long rule_setresuid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setresuid(c, ids[0], ids[1], ids[2]);
+}
+
+static long rule_setresgid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setresgid(c, ids[0], ids[1], ids[2]);
+}
+
+static long rule_setfsuid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setfsuid(c, ids[0]);
+}
+
+static long rule_setfsgid(struct cred *c, const uint32_t *ids)
+{
+	return cred_setfsgid(c, ids[0]);
+}
+
+/* ids[0]: the count, then the groups */
+static long rule_setgroups(struct cred *c, const uint32_t *ids)
+{
+	return cred_setgroups(c, ids + 1, ids[0]);
+}
+
+/* The set*id calls: up to three uid_t arguments (the low 32 bits, as
+ * Linux's uid_t parameters), then the rule. */
+static long set_ids(struct process *p, const uint64_t *a, unsigned n,
+		    long (*rule)(struct cred *c, const uint32_t *ids))
+{
+	uint32_t ids[3];
+
+	for (unsigned i = 0; i < n; i++)
+		ids[i] = (uint32_t)a[i];
+	return process_cred_change(p, rule, ids);
+}
+
+long sys_setuid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 1, rule_setuid);
+}
+
+long sys_setgid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 1, rule_setgid);
+}
+
+long sys_setreuid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 2, rule_setreuid);
+}
+
+long sys_setregid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 2, rule_setregid);
+}
+
+long sys_setresuid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 3, rule_setresuid);
+}
+
+long sys_setresgid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 3, rule_setresgid);
+}
+
+long sys_setfsuid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 1, rule_setfsuid);
+}
+
+long sys_setfsgid(struct process *p, const uint64_t *a)
+{
+	return set_ids(p, a, 1, rule_setfsgid);
+}
+
+/* getresuid/getresgid(r, e, s): the three ids to user memory. */
+static long get_res(uint64_t ur, uint64_t ue, uint64_t us, uint32_t r, uint32_t e, uint32_t s)
+{
+	if (copy_to_user(ur, &r, sizeof(r)) || copy_to_user(ue, &e, sizeof(e)) ||
+	    copy_to_user(us, &s, sizeof(s)))
+		return -EFAULT;
+	return 0;
+}
+
+long sys_getresuid(struct process *p, const uint64_t *a)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	return get_res(a[0], a[1], a[2], c.uid, c.euid, c.suid);
+}
+
+long sys_getresgid(struct process *p, const uint64_t *a)
+{
+	struct cred c;
+
+	process_cred(p, &c);
+	return get_res(a[0], a[1], a[2], c.gid, c.egid, c.sgid);
+}
+
+/* getgroups(size, list): size 0 asks for the count only */
+long sys_getgroups(struct process *p, const uint64_t *a)
+{
+	int32_t size = (int32_t)a[0];
+	struct cred c;
+
+	if (size < 0)
+		return -EINVAL;
+	process_cred(p, &c);
+	if (!size)
+		return c.ngroups;
+	if ((uint32_t)size < c.ngroups)
+		return -EINVAL;
+	if (copy_to_user(a[1], c.groups, c.ngroups * sizeof(c.groups[0])))
+		return -EFAULT;
+	return c.ngroups;
+}
+
+/* setgroups(size, list): more than CRED_NGROUPS is EINVAL (Linux's
+ * NGROUPS_MAX is 65536), after the privilege check, as Linux orders
+ * them */
+long sys_setgroups(struct process *p, const uint64_t *a)
+{
+	uint32_t ids[1 + CRED_NGROUPS];
+	uint32_t n = (uint32_t)a[0]; /* a negative int: huge, EINVAL */
+
+	ids[0] = n;
+	if (n <= CRED_NGROUPS && n && copy_from_user(ids + 1, a[1], n * sizeof(ids[1])))
+		return -EFAULT;
+	return process_cred_change(p, rule_setgroups, ids);
 }

@@ -28,6 +28,24 @@ long sys_prlimit64(struct process *p, const uint64_t *a);
 long sys_getcpu(struct process *p, const uint64_t *a);
 long sys_membarrier(struct process *p, const uint64_t *a);
 
+/* Credentials (the rules: cred.h). */
+long sys_getuid(struct process *p, const uint64_t *a);
+long sys_geteuid(struct process *p, const uint64_t *a);
+long sys_getgid(struct process *p, const uint64_t *a);
+long sys_getegid(struct process *p, const uint64_t *a);
+long sys_setuid(struct process *p, const uint64_t *a);
+long sys_setgid(struct process *p, const uint64_t *a);
+long sys_setreuid(struct process *p, const uint64_t *a);
+long sys_setregid(struct process *p, const uint64_t *a);
+long sys_setresuid(struct process *p, const uint64_t *a);
+long sys_setresgid(struct process *p, const uint64_t *a);
+long sys_getresuid(struct process *p, const uint64_t *a);
+long sys_getresgid(struct process *p, const uint64_t *a);
+long sys_setfsuid(struct process *p, const uint64_t *a);
+long sys_setfsgid(struct process *p, const uint64_t *a);
+long sys_getgroups(struct process *p, const uint64_t *a);
+long sys_setgroups(struct process *p, const uint64_t *a);
+
 /*
  * Memory of the vNode, for sysinfo and /proc/meminfo: the frames of its
  * memory nodes (kconfig's memory=, MEM_STATS with pid 0 to each), in
