@@ -545,8 +545,9 @@ static int remap_move(struct memserv *ms, struct mem_proc *p, const struct vma *
 	uint64_t moved = old_len < new_len ? old_len : new_len;
 	int err;
 
-	if (!aspace_local(p->as, old) || !aspace_local(p->as, old + old_len - 1))
-		return -EINVAL; /* pages on another node: not yet */
+	for (uint64_t at = old; at < old + old_len; at = aspace_piece_end(at, old + old_len))
+		if (!aspace_local(p->as, at))
+			return -EINVAL; /* pages on another node: not yet */
 	err = place_range(ms, p, to, to + new_len, true);
 	if (!err)
 		err = aspace_map(p->as, to, to + new_len, prot, vflags);
@@ -561,14 +562,30 @@ static int remap_move(struct memserv *ms, struct mem_proc *p, const struct vma *
 	return vm_unmap(ms, p, old, old + old_len);
 }
 
+/* The VMA holding the last page of [old, old + len) if the range lies in
+ * one mapping (VMAs of one kind that touch: one per vRegion it crosses);
+ * else NULL. */
+static struct vma *remap_span(struct aspace *as, uint64_t old, uint64_t len)
+{
+	struct vma *v = aspace_find_vma(as, old), *n;
+
+	while (v && v->end < old + len) {
+		n = aspace_find_vma(as, v->end);
+		if (!n || n->prot != v->prot || n->flags != v->flags || n->file != v->file)
+			return NULL;
+		v = n;
+	}
+	return v;
+}
+
 static int do_remap(struct memserv *ms, struct mem_proc *p, const struct mem_remap_req *rq,
 		    uint64_t old_len, uint64_t new_len, uint64_t *out)
 {
 	uint64_t old = rq->old_addr, to = rq->new_addr;
-	struct vma *v = aspace_find_vma(p->as, old);
+	struct vma *v = remap_span(p->as, old, old_len);
 	int err;
 
-	if (!v || old + old_len > v->end)
+	if (!v)
 		return -EFAULT;
 	if (v->file)
 		return -EINVAL; /* file mappings: not yet */
