@@ -245,11 +245,42 @@ static int mmap_decode(const struct mem_map_req *rq, bool file, uint64_t *len)
 	return 0;
 }
 
+/* The first vRegion of [start, end) owned by another node, or NULL. */
+static struct vregion *remote_vregion(struct memserv *ms, struct mem_proc *p,
+				      uint64_t start, uint64_t end)
+{
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
+		struct vregion *vr = aspace_vregion(p->as, at);
+
+		if (vr && vr->owner != ms->self)
+			return vr;
+	}
+	return NULL;
+}
+
+/* The highest free gap below MEM_MMAP_TOP that meets no vRegion owned
+ * elsewhere (file mappings: their pages are this node's): each gap that
+ * does lowers the search below that vRegion. */
+static int local_gap(struct memserv *ms, struct mem_proc *p, uint64_t len, uint64_t *addr)
+{
+	uint64_t high = MEM_MMAP_TOP;
+
+	for (;;) {
+		int err = aspace_find_gap(p->as, len, MEM_USER_BASE, high, addr);
+		struct vregion *vr = err ? NULL : remote_vregion(ms, p, *addr, *addr + len);
+
+		if (!vr)
+			return err;
+		high = vr->base;
+	}
+}
+
 /* Where the mapping goes: the fixed address (MAP_FIXED: after unmapping
  * what was there), the hint if free, else the highest gap below
- * MEM_MMAP_TOP. */
+ * MEM_MMAP_TOP; with local (file mappings) in vRegions of this node or
+ * new ones only (MAP_FIXED elsewhere: vm_map_file's -ENODEV). */
 static int mmap_place(struct memserv *ms, struct mem_proc *p, const struct mem_map_req *rq,
-		      uint64_t len, uint64_t *addr)
+		      uint64_t len, bool local, uint64_t *addr)
 {
 	uint64_t hint = page_down(rq->addr);
 
@@ -262,11 +293,13 @@ static int mmap_place(struct memserv *ms, struct mem_proc *p, const struct mem_m
 		return vm_unmap(ms, p, *addr, *addr + len);
 	}
 	if (hint >= MEM_USER_BASE && hint <= MEM_USER_TOP - len &&
-	    aspace_range_free(p->as, hint, hint + len)) {
+	    aspace_range_free(p->as, hint, hint + len) &&
+	    (!local || !remote_vregion(ms, p, hint, hint + len))) {
 		*addr = hint;
 		return 0;
 	}
-	return aspace_find_gap(p->as, len, MEM_USER_BASE, MEM_MMAP_TOP, addr);
+	return local ? local_gap(ms, p, len, addr)
+		     : aspace_find_gap(p->as, len, MEM_USER_BASE, MEM_MMAP_TOP, addr);
 }
 
 RPC_HANDLER(MEM_MMAP, struct mem_map_req, struct mem_value)
@@ -283,7 +316,7 @@ RPC_HANDLER(MEM_MMAP, struct mem_map_req, struct mem_value)
 		err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
 	if (err)
 		return err;
-	err = mmap_place(ms, p, rq, len, &addr);
+	err = mmap_place(ms, p, rq, len, false, &addr);
 	if (!err)
 		err = vm_map(ms, p, addr, addr + len, rq->prot, VMA_ANON);
 	space_leave(ms, p);
@@ -327,7 +360,7 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 	if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE)
 		vflags |= VMA_SHARED;
 	file = memfile_new(rq);
-	err = file ? mmap_place(ms, p, &m, len, &addr) : -ENOMEM;
+	err = file ? mmap_place(ms, p, &m, len, true, &addr) : -ENOMEM;
 	if (!err)
 		err = vm_map_file(ms, p, addr, addr + len, rq->prot, vflags, file, rq->offset);
 	vma_file_put(file); /* the VMAs hold theirs */
@@ -604,7 +637,7 @@ static int do_remap(struct memserv *ms, struct mem_proc *p, const struct mem_rem
 		return vm_map(ms, p, old + old_len, old + new_len, v->prot, v->flags);
 	if (!(rq->flags & MEM_MREMAP_MAYMOVE))
 		return -ENOMEM;
-	err = aspace_find_gap(p->as, new_len, MEM_USER_BASE, MEM_MMAP_TOP, &to);
+	err = local_gap(ms, p, new_len, &to);
 	if (!err)
 		err = remap_move(ms, p, v, old, old_len, to, new_len);
 	*out = to;

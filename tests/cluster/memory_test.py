@@ -78,7 +78,7 @@ UP_TIMEOUT = 240
 RUN_TIMEOUT = 300
 MMAP_CASES = {  # case -> exit status Linux gives (signals as the shell: 128+N)
     "anon": 0, "segv-after-munmap": 139, "mprotect-ro": 139, "mprotect-rw": 0,
-    "brk": 0, "fixed": 0, "big-reserve": 0}
+    "brk": 0, "fixed": 0, "big-reserve": 0, "file": 0}
 THREAD_CASES = {("exitgroup",): 7, ("fatal",): 139, ("mainexit",): 0, ("exec",): 0}
 FAULT_CASES = {("null",): 139, ("ud2",): 132, ("div0",): 136, ("exit", "0"): 0,
                ("exit", "3"): 3, ("exit", "255"): 255}
