@@ -9,7 +9,7 @@ clock; 1 MiB, 4-way each), each in a vNode of its own whose memories are
 m1 (the processes' home) and m2. s1's disk is made from a tree this script
 writes: /bin with the static test programs of tests/user/ (mode 0755,
 built by `make user-programs` into BUILD/user/), /etc/motd and
-/data/notelf (a text file with an x bit). Then, through `tessera run`:
+/data/notelf (a text file with an x bit), an empty /tmp (mode 1777). Then, through `tessera run`:
 
   - memtest 8 MiB, 2 passes, on every policy's processor: 8 times the
     ExCache, so every page goes to m1 and back between fill and check.
@@ -114,7 +114,7 @@ def excache_line(text, what):
 
 def make_tree(tmp, user_dir):
     tree = os.path.join(tmp, "tree")
-    for d in ("bin", "etc", "data"):
+    for d in ("bin", "etc", "data", "tmp"):  # /tmp: mmaptest file's file
         os.makedirs(os.path.join(tree, d))
     for prog in PROGRAMS:
         dst = os.path.join(tree, "bin", prog)
@@ -127,6 +127,7 @@ def make_tree(tmp, user_dir):
     os.chmod(os.path.join(tree, "data", "notelf"), 0o755)
     for d in ("", "bin", "etc", "data"):
         os.chmod(os.path.join(tree, d), 0o755)
+    os.chmod(os.path.join(tree, "tmp"), 0o1777)
     shutil.copy(MANIFEST, os.path.join(tmp, "memory.yaml"))
     return os.path.join(tmp, "memory.yaml")
 
