@@ -424,6 +424,8 @@ static long mmap_anon(struct process *p, const uint64_t *a)
 	bool replace = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
 	long r;
 
+	if (!len || len > MEM_USER_TOP)
+		return -EINVAL;
 	if (replace) {
 		if (!user_range_ok(addr, len))
 			return -EINVAL;
@@ -477,7 +479,8 @@ static long mmap_file(struct process *p, const uint64_t *a)
 
 	if (!f)
 		return -EBADF;
-	r = mmap_file_check(f, (uint32_t)a[2], (uint32_t)flags, &attr);
+	r = !len || len > MEM_USER_TOP ? -EINVAL
+				       : mmap_file_check(f, (uint32_t)a[2], (uint32_t)flags, &attr);
 	if (!r && replace && !user_range_ok(addr, len))
 		r = -EINVAL;
 	if (!r)
@@ -512,8 +515,6 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 {
 	if (a[5] & PAGE_MASK)
 		return -EINVAL; /* x86-64's mmap: the offset in bytes, page aligned */
-	if (!a[1] || a[1] > MEM_USER_TOP)
-		return -EINVAL;
 	return a[3] & MAP_ANONYMOUS ? mmap_anon(p, a) : mmap_file(p, a);
 }
 

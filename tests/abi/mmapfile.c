@@ -18,6 +18,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #define PAGE	  4096L
@@ -190,6 +191,8 @@ static void test_errors(void)
 	ABI_ERR(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 100), EINVAL,
 		"mmap at an unaligned offset: EINVAL");
 	ABI_ERR(mmap(NULL, 0, PROT_READ, MAP_PRIVATE, fd, 0), EINVAL, "mmap of length 0: EINVAL");
+	ABI_ERR(syscall(SYS_mmap, 0, 0, PROT_READ, MAP_PRIVATE, -1, 0), EBADF,
+		"mmap of length 0 of fd -1: EBADF first");
 	ABI_OK(pipe(pfd) == 0, "pipe");
 	ABI_ERR(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, pfd[0], 0), ENODEV,
 		"mmap of a pipe: ENODEV");
