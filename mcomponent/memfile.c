@@ -68,8 +68,8 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 	if (offset >= attr.size)
 		return 0; /* truncated since: nothing of the page is in the file */
 	len = attr.size - offset < PAGE ? attr.size - offset : PAGE;
-	n = fsc_write(ms->storage, &file->cred, file->path, offset, frame_va(&ms->frames, f),
-		      (size_t)len, 0);
+	n = fsc_write(ms->storage, &file->cred, file->path, offset,
+		      frame_va(&ms->frames, f), (size_t)len, 0);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -85,7 +85,8 @@ static int sync_page(void *ctx, uint64_t va, uint32_t f)
 	int err = memfile_write(w->ms, w->v->file, w->v->pgoff + (va - w->v->start), f);
 
 	if (err)
-		pr_warn("memory: write-back of %s at %llu failed (%s); the page stays dirty",
+		pr_warn("memory: write-back of %s at %llu failed (%s); the page stays "
+			"dirty",
 			w->v->file->path,
 			(unsigned long long)(w->v->pgoff + (va - w->v->start)),
 			errno_name(err));
