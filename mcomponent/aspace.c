@@ -26,6 +26,8 @@
 
 #define PAGE	 4096ull
 #define PMAP_IDX(va) (((va) >> 12) & (PMAP_FANOUT * PMAP_FANOUT - 1))
+#define PMAP_DIRTY   0x80000000u /* in an entry: stored since it was filled or synced */
+#define PMAP_FRAME(e) (((e) & ~PMAP_DIRTY) - 1)
 
 static uint64_t vr_index(uint64_t addr)
 {
@@ -85,7 +87,7 @@ static void vr_free_pages(struct aspace *as, struct vregion *vr, uint64_t start,
 			uint32_t *e = &leaf[PMAP_IDX(va) % PMAP_FANOUT];
 
 			if (*e) {
-				frame_put(as->fp, *e - 1);
+				frame_put(as->fp, PMAP_FRAME(*e));
 				*e = 0;
 				vr->npages--;
 				as->frames--;
@@ -222,6 +224,12 @@ static void map_undo(struct aspace *as, uint64_t start, uint64_t failed, uint64_
 int aspace_map(struct aspace *as, uint64_t start, uint64_t end, uint32_t prot,
 	       uint32_t flags)
 {
+	return aspace_map_file(as, start, end, prot, flags, NULL, 0);
+}
+
+int aspace_map_file(struct aspace *as, uint64_t start, uint64_t end, uint32_t prot,
+		    uint32_t flags, struct vma_file *file, uint64_t pgoff)
+{
 	if (!aspace_range_free(as, start, end))
 		return -EEXIST;
 	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
@@ -231,8 +239,8 @@ int aspace_map(struct aspace *as, uint64_t start, uint64_t end, uint32_t prot,
 
 		if (vr) {
 			before = vr->vmas.count;
-			err = vma_insert(&vr->vmas, at, aspace_piece_end(at, end), prot,
-					 flags);
+			err = vma_insert_file(&vr->vmas, at, aspace_piece_end(at, end), prot,
+					      flags, file, pgoff + (at - start));
 			count_vmas(as, vr, before);
 		}
 		if (err) {
@@ -327,29 +335,108 @@ uint32_t aspace_page(struct aspace *as, uint64_t va)
 	leaf = vr->pmap[PMAP_IDX(va) / PMAP_FANOUT];
 	if (!leaf || !leaf[PMAP_IDX(va) % PMAP_FANOUT])
 		return FRAME_NONE;
-	return leaf[PMAP_IDX(va) % PMAP_FANOUT] - 1;
+	return PMAP_FRAME(leaf[PMAP_IDX(va) % PMAP_FANOUT]);
+}
+
+/* The entry of va's page (NULL: no page there), with alloc a leaf made
+ * for it (NULL if out of memory). */
+static uint32_t *page_entry(struct aspace *as, uint64_t va, bool alloc)
+{
+	struct vregion *vr = va < MEM_USER_TOP ? vr_get(as, vr_index(va)) : NULL;
+	uint32_t **leaf;
+
+	if (!vr)
+		return NULL;
+	leaf = &vr->pmap[PMAP_IDX(va) / PMAP_FANOUT];
+	if (!*leaf && alloc)
+		*leaf = kzalloc(PMAP_FANOUT * sizeof(uint32_t));
+	return *leaf ? &(*leaf)[PMAP_IDX(va) % PMAP_FANOUT] : NULL;
 }
 
 int aspace_set_page(struct aspace *as, uint64_t va, uint32_t f)
 {
+	int r = aspace_fill_page(as, va, f);
+	uint32_t *e = r < 0 ? NULL : page_entry(as, va, false);
+
+	if (e)
+		*e |= PMAP_DIRTY;
+	return r;
+}
+
+int aspace_fill_page(struct aspace *as, uint64_t va, uint32_t f)
+{
 	struct vregion *vr = va < MEM_USER_TOP ? vr_get(as, vr_index(va)) : NULL;
-	uint32_t **leaf, *e, old;
+	uint32_t *e, old;
 
 	if (!vr || vr->owner != as->self)
 		return -ENOMEM; /* no VMA here: the caller broke the contract */
-	leaf = &vr->pmap[PMAP_IDX(va) / PMAP_FANOUT];
-	if (!*leaf) {
-		*leaf = kzalloc(PMAP_FANOUT * sizeof(uint32_t));
-		if (!*leaf)
-			return -ENOMEM;
-	}
-	e = &(*leaf)[PMAP_IDX(va) % PMAP_FANOUT];
+	e = page_entry(as, va, true);
+	if (!e)
+		return -ENOMEM;
 	old = *e;
 	*e = f + 1;
 	if (old)
-		return frame_put(as->fp, old - 1) ? 1 : 0;
+		return frame_put(as->fp, PMAP_FRAME(old)) ? 1 : 0;
 	vr->npages++;
 	as->frames++;
+	return 0;
+}
+
+void aspace_discard(struct aspace *as, uint64_t start, uint64_t end)
+{
+	for (uint64_t at = start; at < end; at = aspace_piece_end(at, end)) {
+		struct vregion *vr = vr_get(as, vr_index(at));
+
+		if (vr)
+			vr_free_pages(as, vr, at, aspace_piece_end(at, end));
+	}
+}
+
+int aspace_dirty_each(struct aspace *as, uint64_t start, uint64_t end,
+		      int (*fn)(void *ctx, uint64_t va, uint32_t f), void *ctx)
+{
+	int first = 0;
+
+	for (uint64_t va = start; va < end; va += PAGE) {
+		uint32_t *e = page_entry(as, va, false);
+		int err;
+
+		if (!e || !(*e & PMAP_DIRTY))
+			continue;
+		err = fn(ctx, va, PMAP_FRAME(*e));
+		if (!err)
+			*e &= ~PMAP_DIRTY;
+		else if (!first)
+			first = err;
+	}
+	return first;
+}
+
+int aspace_move_pages(struct aspace *as, uint64_t from, uint64_t to, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += PAGE) {
+		uint32_t *src = page_entry(as, from + off, false), *dst, e;
+		struct vregion *svr = vr_get(as, vr_index(from + off));
+		struct vregion *dvr = vr_get(as, vr_index(to + off));
+
+		if (!src || !*src)
+			continue;
+		if (!dvr || dvr->owner != as->self)
+			return -ENOMEM;
+		dst = page_entry(as, to + off, true);
+		if (!dst)
+			return -ENOMEM;
+		e = *src;
+		*src = 0;
+		svr->npages--;
+		if (*dst) { /* cannot happen: the caller maps fresh ground */
+			frame_put(as->fp, PMAP_FRAME(*dst));
+			dvr->npages--;
+			as->frames--;
+		}
+		*dst = e;
+		dvr->npages++;
+	}
 	return 0;
 }
 
@@ -439,7 +526,8 @@ static int clone_vregion(struct aspace *as, struct vregion *vr, void *arg)
 	if (!cv)
 		return -ENOMEM;
 	for (struct vma *v = vma_first_from(&vr->vmas, 0); v; v = vma_next(&vr->vmas, v)) {
-		int err = vma_insert(&cv->vmas, v->start, v->end, v->prot, v->flags);
+		int err = vma_insert_file(&cv->vmas, v->start, v->end, v->prot, v->flags,
+					  v->file, v->pgoff);
 
 		if (err)
 			return err;
@@ -453,8 +541,9 @@ static int clone_vregion(struct aspace *as, struct vregion *vr, void *arg)
 			return -ENOMEM;
 		memcpy(cv->pmap[i], vr->pmap[i], PMAP_FANOUT * sizeof(uint32_t));
 		for (unsigned k = 0; k < PMAP_FANOUT; k++) {
+			cv->pmap[i][k] &= ~PMAP_DIRTY; /* the parent writes its stores back */
 			if (cv->pmap[i][k]) {
-				frame_ref(as->fp, cv->pmap[i][k] - 1);
+				frame_ref(as->fp, PMAP_FRAME(cv->pmap[i][k]));
 				cv->npages++;
 				child->frames++;
 			}

@@ -15,7 +15,8 @@
  *   FORK     copies the space for child_pid, pages shared copy-on-write
  *            (nothing held for pid: 0, nothing made; a space for the
  *            child already: -EEXIST);
- *   EXIT     frees the space (nothing held: 0); reply the pages freed.
+ *   EXIT     frees the space (nothing held: 0); reply the pages freed;
+ *   DISCARD  frees the pages of the range, VMAs kept (nothing held: 0).
  *
  * MEM_REGION runs in the server thread, never in the pool, and never
  * calls another node, so a home waiting for it cannot deadlock with it.
@@ -42,10 +43,10 @@ static bool range_ok(const struct mem_region_req *rq)
 static int region_decode(const struct mem_region_req *rq)
 {
 	bool ranged = rq->op == MEM_REGION_MAP || rq->op == MEM_REGION_UNMAP ||
-		      rq->op == MEM_REGION_PROTECT;
+		      rq->op == MEM_REGION_PROTECT || rq->op == MEM_REGION_DISCARD;
 
 	if (rq->reserved || !rq->proc_node || rq->op < MEM_REGION_MAP ||
-	    rq->op > MEM_REGION_EXIT)
+	    rq->op > MEM_REGION_DISCARD)
 		return -EINVAL;
 	if (ranged ? !range_ok(rq) : rq->start || rq->end)
 		return -EINVAL;
@@ -110,7 +111,7 @@ static int region_fork(struct memserv *ms, struct mem_proc *parent, uint16_t hom
 	return 0;
 }
 
-/* UNMAP, PROTECT, FORK, EXIT on the space p (locked). */
+/* UNMAP, PROTECT, FORK, EXIT, DISCARD on the space p (locked). */
 static int region_act(struct memserv *ms, struct mem_proc *p, uint16_t home,
 		      const struct mem_region_req *rq, uint64_t *value)
 {
@@ -123,6 +124,9 @@ static int region_act(struct memserv *ms, struct mem_proc *p, uint16_t home,
 		return aspace_protect(p->as, rq->start, rq->end, rq->prot);
 	case MEM_REGION_FORK:
 		return region_fork(ms, p, home, rq->child_pid);
+	case MEM_REGION_DISCARD:
+		aspace_discard(p->as, rq->start, rq->end);
+		return 0;
 	default: /* MEM_REGION_EXIT */
 		as = space_remove(ms, p);
 		*value = as ? aspace_destroy(as) : 0;

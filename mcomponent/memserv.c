@@ -4,8 +4,11 @@
  * docs/memory.md). This file has the service itself (start, stop, the
  * table of address spaces, their locks, RDMA) and the handlers of
  * MEM_MISS, MEM_FLUSH, MEM_EXIT, MEM_FORK and MEM_STATS; memvm.c has
- * MMAP, MUNMAP, MPROTECT, BRK and the vRegion placement, memregion.c the
- * owner side (MEM_REGION), exec.c MEM_EXEC.
+ * MMAP, MMAP_FILE, MUNMAP, MPROTECT, MSYNC, MADVISE, MREMAP, BRK and the
+ * vRegion placement, memregion.c the owner side (MEM_REGION), exec.c
+ * MEM_EXEC, memfile.c the file pages (a file VMA's page at its first
+ * miss is read from its file here; MAP_SHARED write-backs at MEM_EXIT
+ * and when exec replaces a space).
  *
  * Each handler decodes, then acts (DESIGN.md section 4):
  *   1. its service: the one bound to the rpc_node that received the
@@ -304,6 +307,8 @@ int memserv_install(struct memserv *ms, uint16_t node, uint32_t pid, struct aspa
 	if (err)
 		return err;
 	old = p->as;
+	if (old)
+		memfile_sync(ms, old, 0, MEM_USER_TOP);
 	region_exit_all(ms, p, old); /* before anyone can place new vRegions */
 	space_set_as(ms, p, as);
 	space_leave(ms, p);
@@ -521,6 +526,11 @@ static int miss_serve(struct memserv *ms, struct aspace *as, uint16_t node,
 		return 0;
 	}
 	f = aspace_page(as, rq->va);
+	if (f == FRAME_NONE && v->file) {
+		err = memfile_page(ms, as, v, page_down(rq->va), &f);
+		if (err)
+			return err;
+	}
 	rp->prot = v->prot;
 	rp->flags = f == FRAME_NONE ? MEM_MISS_ZERO : 0;
 	if (f != FRAME_NONE)
@@ -603,6 +613,7 @@ RPC_HANDLER(MEM_EXIT, struct mem_pid_req, struct mem_value)
 	err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
 	if (err)
 		return err;
+	memfile_sync(ms, p->as, 0, MEM_USER_TOP); /* MAP_SHARED stores to their files */
 	region_exit_all(ms, p, p->as); /* while a new exec of pid waits for us */
 	as = space_remove(ms, p);
 	space_leave(ms, p);

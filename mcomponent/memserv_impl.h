@@ -1,8 +1,8 @@
 /*
  * The memory service's internals, shared by its parts: memserv.c (the
  * service, the process table, RDMA and the handlers of MISS, FLUSH,
- * MMAP, MUNMAP, MPROTECT, BRK, EXIT, STATS, FORK, REGION) and exec.c
- * (MEM_EXEC: the ELF loader). Not for other files: the interface is
+ * MMAP, MUNMAP, MPROTECT, BRK, EXIT, STATS, FORK, REGION), exec.c
+ * (MEM_EXEC: the ELF loader) and memfile.c (file pages). Not for other files: the interface is
  * memserv.h.
  */
 #ifndef MCOMPONENT_MEMSERV_IMPL_H
@@ -136,6 +136,26 @@ int memserv_install(struct memserv *ms, uint16_t node, uint32_t pid, struct aspa
 /* 16 bytes for AT_RANDOM (not cryptographic: clock and a counter mixed). */
 void memserv_random(struct memserv *ms, uint8_t out[16]);
 void memserv_count(uint64_t *counter, uint64_t n);
+
+/*
+ * File pages (memfile.c). memfile_fill: frame f gets the page at offset of
+ * file (zeros past the end; -ENXIO if the page is wholly past it; the
+ * file service's errors). memfile_write: frame f's page back to the file
+ * at offset, never past its end. memfile_page: a new frame for the page
+ * va of the file VMA v of as (locked), filled and set in as (clean);
+ * *out its frame. memfile_sync: every dirty page of the MAP_SHARED file
+ * VMAs of as in [start, end) written back (failures logged, the pages
+ * kept dirty; the first error returned). memfile_new: the file of a
+ * MEM_MMAP_FILE request with one reference (the caller's), or NULL.
+ */
+int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
+		 uint32_t f);
+int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offset,
+		  uint32_t f);
+int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uint64_t va,
+		 uint32_t *out);
+int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end);
+struct vma_file *memfile_new(const struct mem_mmap_file_req *rq);
 
 /* Where MEM_EXEC reads the executable: read(ctx, offset, buf, len)
  * returns the bytes read (fewer only at the end) or an errno. */

@@ -11,6 +11,10 @@
  *           or the "home" that sends MEM_REGION to LOOP_M; or a second
  *           memory service, the owner of a vRegion whose home is LOOP_M
  *
+ * memserv_hints_remap: madvise, msync and mremap of anonymous memory, and
+ * MEM_MMAP_FILE's checks (file pages need a storage node: abi-test's
+ * mmapfile covers them).
+ *
  * Address spaces come from memserv_test_aspace (no storage node here),
  * or from memserv_test_exec with a small ELF image built in memory; the
  * exec through the file service is the cluster test's. Every test ends
@@ -318,6 +322,107 @@ KTEST(memserv_brk_mmap)
 		     -ENOMEM);
 	memserv_get_stats(b.ms, &st);
 	KT_EXPECT_EQ(st.vmas, 5); /* stack, heap, fixed, two vRegion pieces */
+	end_process(kt, &b);
+	bed_down(&b);
+}
+
+/* madvise, msync and mremap of anonymous memory; MEM_MMAP_FILE's checks
+ * (this bed has no storage node: file pages are the cluster test's). */
+KTEST(memserv_hints_remap)
+{
+	struct mem_mmap_file_req *fr = kzalloc(sizeof(*fr));
+	struct mem_remap_req rr;
+	struct mem_miss_reply rp;
+	struct mem_value v = {0};
+	struct mem_stats st;
+	struct bed b;
+	uint64_t a = 0, x = 0, n;
+
+	KT_ASSERT(fr);
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, 0, 4 * 4096, PROT_RW, MAP_PA, &a), 0);
+	memset(line_va(&b, 0), 0x31, 4096);
+	KT_EXPECT_EQ(flush(&b, PID, a, 0), 0);
+	memset(line_va(&b, 0), 0x32, 4096);
+	KT_EXPECT_EQ(flush(&b, PID, a + 8192, 0), 0);
+	/* MADV_DONTNEED of pages 1-2: page 2's frame goes, it reads zero */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MADVISE, a + 4096, 8192, 0, 4, NULL), 0);
+	KT_EXPECT_EQ(miss(&b, PID, a + 8192, MEM_PROT_READ, 1, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, MEM_MISS_ZERO);
+	KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_READ, 1, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, 0);
+	KT_EXPECT_EQ(line_va(&b, 1)[7], 0x31);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 1);
+	/* hints accepted; unknown advice or flags, unaligned: -EINVAL; a
+	 * hole: -ENOMEM */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MADVISE, a, 4 * 4096, 0, 2, NULL), 0);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MADVISE, a, 4096, 0, 99, NULL), -EINVAL);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MADVISE, a + 1, 4096, 0, 0, NULL), -EINVAL);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MADVISE, a, 8 * 4096, 0, 0, NULL), -ENOMEM);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MSYNC, a, 4 * 4096, 0, 4, NULL), 0);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MSYNC, a, 4096, 0, 5, NULL), -EINVAL);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MSYNC, a, 4096, MEM_PROT_READ, 4, NULL), -EINVAL);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MSYNC, a, 8 * 4096, 0, 4, NULL), -ENOMEM);
+	/* mremap: grow in place while the pages above are free */
+	rr = (struct mem_remap_req){.pid = PID, .old_addr = a, .old_len = 4 * 4096,
+				    .new_len = 5 * 4096};
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), 0);
+	KT_EXPECT_EQ(v.value, a);
+	KT_EXPECT_EQ(miss(&b, PID, a + 4 * 4096, MEM_PROT_WRITE, 1, &rp), 0);
+	/* then blocked: -ENOMEM without MREMAP_MAYMOVE, a move with it (the
+	 * frame moves, nothing is copied; the old range goes) */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, a + 5 * 4096, 4096, PROT_RW, MAP_PA | 0x10, &x),
+		     0);
+	rr.old_len = 5 * 4096;
+	rr.new_len = 64 * 4096;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), -ENOMEM);
+	rr.flags = MEM_MREMAP_MAYMOVE;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), 0);
+	n = v.value;
+	KT_EXPECT(n != a && n % 4096 == 0);
+	KT_EXPECT_EQ(miss(&b, PID, n + 5, MEM_PROT_READ, 1, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, 0);
+	KT_EXPECT_EQ(line_va(&b, 1)[4095], 0x31);
+	KT_EXPECT_EQ(miss(&b, PID, n + 63 * 4096, MEM_PROT_WRITE, 1, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, MEM_MISS_ZERO);
+	KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_READ, 1, &rp), -EFAULT);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 1);
+	/* shrink: the tail unmapped, the address kept */
+	rr = (struct mem_remap_req){.pid = PID, .old_addr = n, .old_len = 64 * 4096,
+				    .new_len = 2 * 4096};
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), 0);
+	KT_EXPECT_EQ(v.value, n);
+	KT_EXPECT_EQ(miss(&b, PID, n + 2 * 4096, MEM_PROT_READ, 1, &rp), -EFAULT);
+	/* mremap's errors */
+	rr.flags = 8;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), -EINVAL);
+	rr.flags = MEM_MREMAP_FIXED;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), -EINVAL);
+	rr = (struct mem_remap_req){.pid = PID, .old_addr = n, .old_len = 3 * 4096,
+				    .new_len = 4096};
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), -EFAULT);
+	/* MEM_MMAP_FILE: offset, path and MAP_ANONYMOUS checked, then no
+	 * storage node: -ENODEV */
+	*fr = (struct mem_mmap_file_req){.pid = PID, .prot = MEM_PROT_READ, .flags = 0x2,
+					 .len = 4096, .offset = 100, .cred = {0}};
+	strlcpy(fr->path, "/x", sizeof(fr->path));
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP_FILE, fr, sizeof(*fr), &v, sizeof(v)),
+		     -EINVAL);
+	fr->offset = 0;
+	fr->flags = MAP_PA;
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP_FILE, fr, sizeof(*fr), &v, sizeof(v)),
+		     -EINVAL);
+	fr->flags = 0x1; /* MAP_SHARED */
+	fr->path[0] = 'x';
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP_FILE, fr, sizeof(*fr), &v, sizeof(v)),
+		     -EINVAL);
+	fr->path[0] = '/';
+	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP_FILE, fr, sizeof(*fr), &v, sizeof(v)),
+		     -ENODEV);
+	kfree(fr);
 	end_process(kt, &b);
 	bed_down(&b);
 }

@@ -11,11 +11,44 @@
  *
  * Every operation that may need new nodes (splits) allocates them before
  * it changes anything, so -ENOMEM leaves the tree as it was.
+ *
+ * File VMAs: whoever moves a VMA's start moves its pgoff with it
+ * (set_start), a split takes a file reference for the new half, and
+ * every freed VMA drops its own (free_vma).
  */
 #include "vma.h"
 
 #include <kernel/errno.h>
 #include <kernel/mm.h>
+
+/* ---- files ----------------------------------------------------------------------- */
+
+void vma_file_get(struct vma_file *f)
+{
+	if (f)
+		__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+void vma_file_put(struct vma_file *f)
+{
+	if (f && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		kfree(f);
+}
+
+/* Moves v's start to start (inside or just below v), its file offset
+ * with it. */
+static void set_start(struct vma *v, uint64_t start)
+{
+	if (v->file)
+		v->pgoff = v->pgoff + start - v->start;
+	v->start = start;
+}
+
+static void free_vma(struct vma *v)
+{
+	vma_file_put(v->file);
+	kfree(v);
+}
 
 /* ---- AVL machinery --------------------------------------------------------------- */
 
@@ -130,7 +163,7 @@ static void tree_del(struct vma_tree *t, struct vma *v)
 {
 	t->root = node_delete(t->root, v->start);
 	t->count--;
-	kfree(v);
+	free_vma(v);
 }
 
 /* ---- lookups --------------------------------------------------------------------- */
@@ -209,17 +242,22 @@ bool vma_range_covered(const struct vma_tree *t, uint64_t start, uint64_t end)
 	return at >= end;
 }
 
-static bool same_kind(const struct vma *a, const struct vma *b)
+/* Whether lo and hi (hi starting where lo ends) may be one VMA: equal
+ * prot and flags, and the same file at contiguous offsets. */
+static bool same_kind(const struct vma *lo, const struct vma *hi)
 {
-	return a->prot == b->prot && a->flags == b->flags;
+	if (lo->prot != hi->prot || lo->flags != hi->flags || lo->file != hi->file)
+		return false;
+	return !lo->file || hi->pgoff == lo->pgoff + (lo->end - lo->start);
 }
 
 /* ---- changes --------------------------------------------------------------------- */
 
-int vma_insert(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot,
-	       uint32_t flags)
+int vma_insert_file(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot,
+		    uint32_t flags, struct vma_file *file, uint64_t pgoff)
 {
-	struct vma key = {.start = start, .end = end, .prot = prot, .flags = flags};
+	struct vma key = {.start = start, .end = end, .prot = prot, .flags = flags,
+			  .file = file, .pgoff = file ? pgoff : 0};
 	struct vma *prev, *next, *n;
 
 	if (!range_ok(start, end))
@@ -230,7 +268,7 @@ int vma_insert(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot,
 	next = vma_first_from(t, end);
 	if (prev && (prev->end != start || !same_kind(prev, &key)))
 		prev = NULL;
-	if (next && (next->start != end || !same_kind(next, &key)))
+	if (next && (next->start != end || !same_kind(&key, next)))
 		next = NULL;
 	if (prev && next) {
 		prev->end = next->end;
@@ -238,22 +276,30 @@ int vma_insert(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot,
 	} else if (prev) {
 		prev->end = end;
 	} else if (next) {
-		next->start = start; /* stays above prev: the range was free */
+		set_start(next, start); /* stays above prev: the range was free */
 	} else {
 		n = kmalloc(sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		*n = key;
+		vma_file_get(file);
 		tree_add(t, n);
 	}
 	return 0;
+}
+
+int vma_insert(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot,
+	       uint32_t flags)
+{
+	return vma_insert_file(t, start, end, prot, flags, NULL, 0);
 }
 
 /* Cuts v in two at addr (v->start < addr < v->end) with the spare node n. */
 static void split_with(struct vma_tree *t, struct vma *v, uint64_t addr, struct vma *n)
 {
 	*n = *v;
-	n->start = addr;
+	set_start(n, addr);
+	vma_file_get(n->file);
 	v->end = addr;
 	tree_add(t, n);
 }
@@ -278,7 +324,7 @@ int vma_remove(struct vma_tree *t, uint64_t start, uint64_t end)
 		if (v->start < start)
 			v->end = start;
 		else if (v->end > end)
-			v->start = end;
+			set_start(v, end);
 		else
 			tree_del(t, v);
 		v = next;
@@ -372,7 +418,7 @@ static void clear_subtree(struct vma *v)
 		struct vma *r = v->right;
 
 		clear_subtree(v->left);
-		kfree(v);
+		free_vma(v);
 		v = r;
 	}
 }

@@ -9,24 +9,50 @@
  *
  * Ranges are page aligned (VMA_PAGE); every call that takes a range
  * checks it (start < end, both aligned) and answers -EINVAL otherwise.
- * Neighbours that touch and have equal prot and flags are merged by
- * vma_insert and vma_protect, so the tree holds as few VMAs as the
- * mappings allow. Calls that can fail allocate first: on -ENOMEM the tree
- * is as it was.
+ * Neighbours that touch and have equal prot and flags (and, for file
+ * VMAs, the same file at contiguous offsets) are merged by vma_insert and
+ * vma_protect, so the tree holds as few VMAs as the mappings allow. Calls
+ * that can fail allocate first: on -ENOMEM the tree is as it was.
+ *
+ * File VMAs. A VMA may name a struct vma_file (the file behind a file
+ * mapping) and the file offset of its first page; the tree keeps both
+ * right as VMAs are cut, split and merged, and holds one reference to the
+ * file per VMA naming it (atomic: a fork shares files between the trees
+ * of two address spaces, each serialised by its own owner). The last
+ * reference frees the file (kfree).
  */
 #ifndef MCOMPONENT_VMA_H
 #define MCOMPONENT_VMA_H
 
+#include <proto/file.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define VMA_PAGE 4096ull
 
+/* The file behind file VMAs (the memory service's: mcomponent/memfile.c
+ * reads and writes it). Everything but refs is set once, before the
+ * first VMA names it. */
+struct vma_file {
+	uint32_t refs;	      /* atomic: the VMAs naming it */
+	uint32_t reserved;
+	uint64_t ino;	      /* for /proc/PID/maps */
+	struct fs_cred cred;  /* whose rights its reads and writes use */
+	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */
+};
+
+/* A new reference to f (not NULL); vma_file_put drops one, freeing f at
+ * the last. Both accept NULL (anonymous VMAs). */
+void vma_file_get(struct vma_file *f);
+void vma_file_put(struct vma_file *f);
+
 struct vma {
 	uint64_t start, end; /* [start, end), page aligned */
 	uint32_t prot;	     /* MEM_PROT_* */
 	uint32_t flags;	     /* the owner's (VMA_* kinds); merging needs equal flags */
+	struct vma_file *file; /* NULL: anonymous; else one reference held */
+	uint64_t pgoff;	       /* file: the offset of start in the file (page aligned) */
 	/* Private to vma.c. */
 	struct vma *left, *right;
 	int height;
@@ -64,6 +90,10 @@ bool vma_range_covered(const struct vma_tree *t, uint64_t start, uint64_t end);
  */
 int vma_insert(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot,
 	       uint32_t flags);
+/* vma_insert of a file VMA: file (NULL: anonymous) at offset pgoff for
+ * start; the new VMA takes its own reference to file. */
+int vma_insert_file(struct vma_tree *t, uint64_t start, uint64_t end, uint32_t prot,
+		    uint32_t flags, struct vma_file *file, uint64_t pgoff);
 
 /*
  * Removes every page of [start, end) from the tree (munmap: VMAs that

@@ -860,7 +860,29 @@ int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool wri
 
 void excache_drop_process(struct process *p)
 {
-	excache_drop_range(p, 0, MEM_USER_TOP, false);
+	bool shared = excache_has_shared(p);
+	int err = excache_drop_range(p, 0, MEM_USER_TOP, shared);
+
+	if (err) { /* lines that failed stay: drop them now */
+		pr_warn("excache: pid %u: MAP_SHARED write-back at exit failed (%s)", p->pid,
+			errno_name(err));
+		excache_drop_range(p, 0, MEM_USER_TOP, false);
+	}
+}
+
+void excache_shared_add(struct process *p)
+{
+	__atomic_store_n(&p->ec.has_shared, true, __ATOMIC_SEQ_CST);
+}
+
+bool excache_has_shared(struct process *p)
+{
+	return __atomic_load_n(&p->ec.has_shared, __ATOMIC_SEQ_CST);
+}
+
+int excache_clean_range(struct process *p, uint64_t start, uint64_t end)
+{
+	return ec.ready ? lines_in_range(p, start, end, LINE_CLEAN) : 0;
 }
 
 /* ---- fork ----------------------------------------------------------------- */
@@ -881,6 +903,7 @@ int excache_fork(struct process *parent, struct process *child)
 	memcpy(ce->fresh, pe->fresh, sizeof(ce->fresh));
 	ce->nfresh = pe->nfresh;
 	spin_unlock(&pe->lock);
+	ce->has_shared = excache_has_shared(parent);
 	return err;
 }
 
@@ -900,7 +923,8 @@ void excache_exec(struct process *p)
 {
 	struct excache_proc *ep = &p->ec;
 
-	excache_drop_process(p);
+	excache_drop_range(p, 0, MEM_USER_TOP, false); /* the old image's: gone */
+	__atomic_store_n(&ep->has_shared, false, __ATOMIC_SEQ_CST);
 	spin_lock(&ep->lock);
 	memset(ep->owner_vregion, 0, sizeof(ep->owner_vregion));
 	memset(ep->owner_node, 0, sizeof(ep->owner_node));

@@ -44,6 +44,7 @@ struct excache_proc {
 	 * atomics */
 	uint32_t vm_busy;
 	uint64_t vm_seq;
+	bool has_shared; /* atomic: a MAP_SHARED file mapping was made */
 	struct tessera_excache_counters ctr; /* atomics */
 };
 
@@ -66,6 +67,20 @@ void excache_proc_init(struct excache_proc *ep, uint16_t home);
  */
 void excache_fresh_add(struct process *p, uint64_t start, uint64_t end, uint32_t prot);
 void excache_fresh_remove(struct process *p, uint64_t start, uint64_t end);
+
+/*
+ * MAP_SHARED file mappings. Their stores must reach the memory node (which
+ * writes them to the file) before the mapping goes, where anonymous lines
+ * are simply dropped. Once p made one (excache_shared_add, after the
+ * home's yes) excache_has_shared is true for p (and for its forks, until
+ * an exec): munmap, MAP_FIXED, madvise and exit (excache_drop_process)
+ * then write dirty lines back before dropping them. excache_clean_range
+ * (msync) stores p's dirty lines of [start, end), which stay cached,
+ * clean; 0 or the first write-back error (that line stays dirty).
+ */
+void excache_shared_add(struct process *p);
+bool excache_has_shared(struct process *p);
+int excache_clean_range(struct process *p, uint64_t start, uint64_t end);
 
 /*
  * An address-space change of p (munmap, mprotect, mmap MAP_FIXED, brk
@@ -143,7 +158,9 @@ int excache_fault(struct process *p, uint64_t addr, unsigned access);
  * (the line whose write-back failed stays cached and mapped). Sleeps.
  */
 int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool writeback);
-/* Every line of p, without write-back (the address space is going away). */
+/* Every line of p, without write-back (the address space is going away),
+ * except that with excache_has_shared dirty lines are stored first (a
+ * failure is logged: the process is ending). */
 void excache_drop_process(struct process *p);
 
 /* Geometry and counters (p may be NULL: process fields zero). */

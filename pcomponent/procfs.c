@@ -411,26 +411,54 @@ static void gen_status(const struct pfs_ctx *c, struct pfs_text *t)
 	gen_cpu_online(c, t);
 }
 
-/* One /proc/PID/maps line for [start, end) of kind with prot. The
- * offset, device and inode are 0: the home does not keep which part of
- * which file a segment came from. */
+/* One /proc/PID/maps line for [start, end) of kind with prot; a file
+ * mapping (path: its file) with its offset, device (as stat(2) says it)
+ * and inode. Segments of the executable show 0 for those: the home does
+ * not keep which part of the file a segment came from. */
 static void maps_line(const struct pfs_ctx *c, struct pfs_text *t,
-		      const struct mem_map_entry *e)
+		      const struct mem_map_entry *e, const char *path)
 {
-	const char *name = e->kind == MEM_MAP_IMAGE ? c->snap->exe
-			   : e->kind == MEM_MAP_HEAP ? "[heap]"
+	const char *name = e->kind & MEM_MAP_FILE    ? path
+			   : e->kind == MEM_MAP_IMAGE ? c->snap->exe
+			   : e->kind == MEM_MAP_HEAP  ? "[heap]"
 			   : e->kind == MEM_MAP_STACK ? "[stack]"
 						      : "";
+	uint64_t dev = e->kind & MEM_MAP_FILE ? file_st_dev(path) : 0;
 	size_t before = t->len;
 
-	pt_printf(t, "%08llx-%08llx %c%c%cp 00000000 00:00 0", (unsigned long long)e->start,
-		  (unsigned long long)e->end, e->prot & MEM_PROT_READ ? 'r' : '-',
-		  e->prot & MEM_PROT_WRITE ? 'w' : '-', e->prot & MEM_PROT_EXEC ? 'x' : '-');
+	pt_printf(t, "%08llx-%08llx %c%c%c%c %08llx %02x:%02x %llu",
+		  (unsigned long long)e->start, (unsigned long long)e->end,
+		  e->prot & MEM_PROT_READ ? 'r' : '-', e->prot & MEM_PROT_WRITE ? 'w' : '-',
+		  e->prot & MEM_PROT_EXEC ? 'x' : '-', e->kind & MEM_MAP_SHARED ? 's' : 'p',
+		  (unsigned long long)e->offset, (unsigned)((dev >> 8) & 0xfff),
+		  (unsigned)((dev & 0xff) | ((dev >> 12) & 0xfff00)),
+		  (unsigned long long)e->ino);
 	if (name[0])
 		pt_printf(t, "%*s%s", (int)(t->len - before < MAPS_NAME_COLUMN
 						  ? MAPS_NAME_COLUMN - (t->len - before) : 1),
 			  "", name);
 	pt_printf(t, "\n");
+}
+
+/* Whether e continues cur (the piece of one mapping in the next vRegion). */
+static bool maps_continues(const struct mem_map_entry *cur, const char *cur_path,
+			   const struct mem_map_entry *e, const char *path)
+{
+	if (cur->end != e->start || cur->prot != e->prot || cur->kind != e->kind)
+		return false;
+	return !(e->kind & MEM_MAP_FILE) ||
+	       (e->offset == cur->offset + (cur->end - cur->start) && e->ino == cur->ino &&
+		!strcmp(path, cur_path));
+}
+
+/* The path of a MEM_MAPS entry ("" if none or malformed). */
+static const char *maps_path(const struct mem_maps *rp, const struct mem_map_entry *e)
+{
+	uint32_t len = rp->names_len < MEM_MAPS_NAMES ? rp->names_len : MEM_MAPS_NAMES;
+
+	if (!e->name || e->name > len || !memchr(rp->names + e->name - 1, 0, len - e->name + 1))
+		return "";
+	return rp->names + e->name - 1;
 }
 
 /* Linux's /proc/PID/maps from the home's VMAs (MEM_MAPS), the pieces of
@@ -441,31 +469,35 @@ static void gen_maps(const struct pfs_ctx *c, struct pfs_text *t)
 	struct mem_pid_req rq = {.pid = c->snap->pid};
 	struct mem_map_entry cur = {0};
 	struct mem_maps *rp = kmalloc(sizeof(*rp));
-	int err = rp ? 0 : -ENOMEM;
+	char *cur_path = kmalloc(FS_PATH_MAX);
+	int err = rp && cur_path ? 0 : -ENOMEM;
 
 	while (!err) {
 		err = process_home_call(c->snap->home, MSG_MEM_MAPS, &rq, sizeof(rq), rp,
 					sizeof(*rp));
 		for (uint32_t i = 0; !err && i < rp->n && i < MEM_MAPS_MAX; i++) {
 			const struct mem_map_entry *e = &rp->e[i];
+			const char *path = maps_path(rp, e);
 
-			if (cur.end == e->start && cur.prot == e->prot && cur.kind == e->kind) {
+			if (maps_continues(&cur, cur_path, e, path)) {
 				cur.end = e->end;
 				continue;
 			}
 			if (cur.end)
-				maps_line(c, t, &cur);
+				maps_line(c, t, &cur, cur_path);
 			cur = *e;
+			strlcpy(cur_path, path, FS_PATH_MAX);
 		}
 		if (err || !rp->more || !rp->n)
 			break;
 		rq.addr = rp->e[rp->n - 1].end;
 	}
 	if (cur.end)
-		maps_line(c, t, &cur);
+		maps_line(c, t, &cur, cur_path);
 	if (err)
 		pr_warn("procfs: maps of pid %u from node %u: %s", c->snap->pid, c->snap->home,
 			errno_name(err));
+	kfree(cur_path);
 	kfree(rp);
 }
 

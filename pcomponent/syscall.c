@@ -81,6 +81,7 @@
 #include <arch/trap.h>
 #include <kernel/config.h>
 #include <kernel/errno.h>
+#include <kernel/mm.h>
 #include <kernel/printk.h>
 #include <kernel/sched.h>
 #include <kernel/spinlock.h>
@@ -88,6 +89,7 @@
 #include <kernel/uspace.h>
 #include <lib/sort.h>
 #include <lib/string.h>
+#include <net/fs_client.h>
 #include <proto/mem.h>
 #include <proto/msg.h>
 #include <proto/tessera_sys.h>
@@ -97,6 +99,7 @@
 
 #define MAP_SHARED	    0x01
 #define MAP_PRIVATE	    0x02
+#define MAP_TYPE	    0x0f
 #define MAP_FIXED	    0x10
 #define MAP_ANONYMOUS	    0x20
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -454,27 +457,32 @@ static uint64_t page_up(uint64_t v)
 	return (v + PAGE_MASK) & ~PAGE_MASK;
 }
 
-/* Anonymous private mappings only. A new one is fresh (never written:
- * zero on every memory node), which the ExCache is told after the home
- * made it; MAP_FIXED first forgets and drops what it replaces. */
-static long sys_mmap(struct process *p, const uint64_t *a)
+/* The part of an address-space change that replaces what was at [start,
+ * end) (MAP_FIXED, mremap's target): forget it, and drop its lines
+ * (MAP_SHARED stores written back first, if the process has any). */
+static void replace_lines(struct process *p, uint64_t start, uint64_t end)
+{
+	excache_fresh_remove(p, start, page_up(end));
+	excache_drop_range(p, start, end, excache_has_shared(p));
+}
+
+/* Anonymous mappings. A new one is fresh (never written: zero on every
+ * memory node), which the ExCache is told after the home made it;
+ * MAP_FIXED first forgets and drops what it replaces. The home refuses
+ * what is not private anonymous memory. */
+static long mmap_anon(struct process *p, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = a[1], flags = a[3];
-	long r;
-
-	if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED) || !(flags & MAP_PRIVATE))
-		return -ENODEV; /* file and shared mappings: not yet */
 	bool replace = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
+	long r;
 
 	if (!len || len > MEM_USER_TOP)
 		return -EINVAL;
 	if (replace) {
 		if (!user_range_ok(addr, len))
 			return -EINVAL;
-		/* the pages it replaces are thrown away */
 		excache_vm_begin(p);
-		excache_fresh_remove(p, addr, addr + page_up(len));
-		excache_drop_range(p, addr, addr + len, false);
+		replace_lines(p, addr, addr + len);
 	}
 	r = mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
 	if (replace)
@@ -485,6 +493,83 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 	return r;
 }
 
+/* Whether fd's file f may be mapped with prot and flags, as Linux's
+ * do_mmap decides: a regular file of the storage node, opened for
+ * reading, and for writing too if a shared mapping may write (not with
+ * O_APPEND). Fills *attr. */
+static int mmap_file_check(struct file *f, uint32_t prot, uint32_t flags,
+			   struct fs_attr *attr)
+{
+	unsigned acc = f->flags & O_ACCMODE;
+	bool shared_write = (flags & MAP_TYPE) != MAP_PRIVATE && (prot & MEM_PROT_WRITE);
+
+	if (f->flags & O_PATH)
+		return -EBADF;
+	if (shared_write && (acc != O_RDWR || (f->flags & O_APPEND)))
+		return -EACCES;
+	if (acc == O_WRONLY)
+		return -EACCES;
+	if (!f->path || file_st_dev(f->path) != file_st_dev("/") || file_stat(f, attr) ||
+	    (attr->mode & FS_S_IFMT) != FS_S_IFREG)
+		return -ENODEV; /* pipes, devices, /proc, directories */
+	return 0;
+}
+
+/* A file mapping: the home reads its pages from the file at their first
+ * miss (never zero-filled here: not a fresh range). A MAP_SHARED one
+ * marks the process (excache_shared_add) so that munmap and exit write
+ * its dirty lines back before dropping them. */
+static long mmap_file(struct process *p, const uint64_t *a)
+{
+	uint64_t addr = a[0], len = a[1], flags = a[3], fd = a[4];
+	bool replace = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
+	struct file *f = fd <= INT32_MAX ? fd_get(p->files, (int)fd) : NULL;
+	struct mem_mmap_file_req *rq = NULL;
+	struct fs_attr attr;
+	struct mem_value rp;
+	long r;
+
+	if (!f)
+		return -EBADF;
+	r = !len || len > MEM_USER_TOP ? -EINVAL
+				       : mmap_file_check(f, (uint32_t)a[2], (uint32_t)flags, &attr);
+	if (!r && replace && !user_range_ok(addr, len))
+		r = -EINVAL;
+	if (!r)
+		rq = kzalloc(sizeof(*rq));
+	if (!r && !rq)
+		r = -ENOMEM;
+	if (!r && strlen(f->path) >= sizeof(rq->path))
+		r = -ENAMETOOLONG;
+	if (r)
+		goto put_file;
+	*rq = (struct mem_mmap_file_req){.pid = p->pid, .prot = (uint32_t)a[2],
+					 .flags = (uint32_t)flags, .addr = addr, .len = len,
+					 .offset = a[5], .ino = attr.ino, .cred = fsc_root};
+	strlcpy(rq->path, f->path, sizeof(rq->path));
+	if (replace) {
+		excache_vm_begin(p);
+		replace_lines(p, addr, addr + len);
+	}
+	r = process_mem_call(p, MSG_MEM_MMAP_FILE, rq, sizeof(*rq), &rp, sizeof(rp));
+	if (replace)
+		excache_vm_end(p);
+	if (!r && (flags & MAP_TYPE) != MAP_PRIVATE)
+		excache_shared_add(p);
+	r = r ? r : (long)rp.value;
+	kfree(rq);
+put_file:
+	file_put(f);
+	return r;
+}
+
+static long sys_mmap(struct process *p, const uint64_t *a)
+{
+	if (a[5] & PAGE_MASK)
+		return -EINVAL; /* x86-64's mmap: the offset in bytes, page aligned */
+	return a[3] & MAP_ANONYMOUS ? mmap_anon(p, a) : mmap_file(p, a);
+}
+
 static long sys_munmap(struct process *p, const uint64_t *a)
 {
 	long r;
@@ -492,8 +577,7 @@ static long sys_munmap(struct process *p, const uint64_t *a)
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
 	excache_vm_begin(p); /* other threads' misses meanwhile are redone */
-	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
-	excache_drop_range(p, a[0], a[0] + a[1], false);
+	replace_lines(p, a[0], a[0] + a[1]);
 	r = mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
 	excache_vm_end(p);
 	return r;
@@ -515,6 +599,69 @@ static long sys_mprotect(struct process *p, const uint64_t *a)
 	r = err ? err : mem_map_call(p, MSG_MEM_MPROTECT, a[0], a[1], (uint32_t)a[2], 0);
 	excache_vm_end(p);
 	return r;
+}
+
+/* msync: the dirty lines of the range are stored (they stay cached), then
+ * the home writes the MAP_SHARED pages to their files. The home checks
+ * the arguments. */
+static long sys_msync(struct process *p, const uint64_t *a)
+{
+	int err = 0;
+
+	if (excache_has_shared(p) && !(a[0] & PAGE_MASK) && a[1] <= MEM_USER_TOP)
+		err = excache_clean_range(p, a[0], a[0] + a[1]);
+	return err ? err : mem_map_call(p, MSG_MEM_MSYNC, a[0], a[1], 0, (uint32_t)a[2]);
+}
+
+#define MADV_DONTNEED 4
+#define MADV_FREE     8
+
+/* madvise: MADV_DONTNEED and MADV_FREE drop the lines of the range
+ * (MAP_SHARED stores written back first, since those pages stay), then
+ * the home frees the pages of private mappings; other advice only asks
+ * the home, which checks it and the range. */
+static long sys_madvise(struct process *p, const uint64_t *a)
+{
+	bool drop = (a[2] == MADV_DONTNEED || a[2] == MADV_FREE) && !(a[0] & PAGE_MASK) &&
+		    a[1] && a[1] <= MEM_USER_TOP;
+	long r;
+
+	if (drop) {
+		excache_vm_begin(p);
+		excache_drop_range(p, a[0], a[0] + a[1], excache_has_shared(p));
+	}
+	r = a[2] > UINT32_MAX ? -EINVAL
+			      : mem_map_call(p, MSG_MEM_MADVISE, a[0], a[1], 0, (uint32_t)a[2]);
+	if (drop)
+		excache_vm_end(p);
+	return r;
+}
+
+/* mremap: the old range's lines are stored and dropped (its frames move
+ * on the home), MREMAP_FIXED's target forgotten like MAP_FIXED's; the
+ * home does the rest and checks the arguments. */
+static long sys_mremap(struct process *p, const uint64_t *a)
+{
+	struct mem_remap_req rq = {.pid = p->pid, .flags = (uint32_t)a[3], .old_addr = a[0],
+				   .old_len = a[1], .new_len = a[2], .new_addr = a[4]};
+	bool fixed = a[3] & MEM_MREMAP_FIXED;
+	struct mem_value rp;
+	int err;
+
+	if (a[3] > UINT32_MAX || (a[0] & PAGE_MASK) || !a[1] || a[1] > MEM_USER_TOP ||
+	    !a[2] || a[2] > MEM_USER_TOP)
+		return -EINVAL;
+	if (fixed && !user_range_ok(a[4], a[2]))
+		return -EINVAL;
+	excache_vm_begin(p);
+	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
+	err = excache_drop_range(p, a[0], a[0] + a[1], true);
+	if (!err && fixed)
+		replace_lines(p, a[4], a[4] + a[2]);
+	if (!err)
+		err = process_mem_call(p, MSG_MEM_MREMAP, &rq, sizeof(rq), &rp, sizeof(rp));
+	excache_vm_end(p);
+	return err ? err : (long)rp.value;
 }
 
 /* brk's core, under p's brk_lock. */
@@ -726,7 +873,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
 	SC(8, "lseek", sys_lseek),
-	SC(9, "mmap", sys_mmap),     /* partial: anonymous private mappings only */
+	SC(9, "mmap", sys_mmap), /* partial: no shared anonymous memory; MAP_SHARED coherent at msync/munmap/exit */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
@@ -742,6 +889,9 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(22, "pipe", sys_pipe),
 	SC(23, "select", sys_select),
 	SC(24, "sched_yield", sys_sched_yield),
+	SC(25, "mremap", sys_mremap), /* partial: anonymous mappings on the home node */
+	SC(26, "msync", sys_msync),
+	SC(28, "madvise", sys_madvise),
 	SC(32, "dup", sys_dup),
 	SC(33, "dup2", sys_dup2),
 	SC(34, "pause", sys_pause),

@@ -195,9 +195,18 @@ _Static_assert(sizeof(struct mem_value) == 8, "mem_value wire size");
 /* MEM_MMAP: mmap(addr, len, prot, flags, -1, 0) for pid. Anonymous
  * private mappings (MAP_PRIVATE | MAP_ANONYMOUS, with MAP_FIXED,
  * MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_STACK, MAP_POPULATE accepted);
- * other kinds get -ENODEV for now. Reply: the address.
- * MEM_MUNMAP: munmap(addr, len); reply value 0.
- * MEM_MPROTECT: mprotect(addr, len, prot); reply value 0. */
+ * other kinds get -ENODEV for now (files: MEM_MMAP_FILE). Reply: the
+ * address.
+ * MEM_MUNMAP: munmap(addr, len); reply value 0. MAP_SHARED file pages
+ * stored since their last write-back are written to the file first.
+ * MEM_MPROTECT: mprotect(addr, len, prot); reply value 0.
+ * MEM_MSYNC: msync(addr, len, flags): flags (Linux MS_*) in flags, prot
+ * 0; the dirty MAP_SHARED file pages of the range are written to their
+ * file (MS_ASYNC too: before the reply); a page without a VMA -ENOMEM.
+ * MEM_MADVISE: madvise(addr, len, advice): advice in flags, prot 0;
+ * MADV_DONTNEED and MADV_FREE drop the pages of private mappings (they
+ * read as zeros again, or as the file says); the hints do nothing; a
+ * page without a VMA -ENOMEM (the advice applied to the rest). */
 struct mem_map_req {
 	uint32_t pid;
 	uint32_t prot;
@@ -207,6 +216,59 @@ struct mem_map_req {
 	uint64_t len;
 };
 _Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
+
+/*
+ * MEM_MMAP_FILE: mmap(addr, len, prot, flags, fd, offset) of a regular
+ * file, which the processor names by path (the file protocol is
+ * stateless: include/proto/file.h; read and written with cred through
+ * the memory node's storage= node) and inode (for /proc/PID/maps). flags
+ * as MEM_MMAP's but MAP_ANONYMOUS, with MAP_PRIVATE or MAP_SHARED (or
+ * MAP_SHARED_VALIDATE); offset page aligned (-EINVAL), offset + len not
+ * past 2^63 (-EOVERFLOW). The processor checked the fd's access mode.
+ * A page is first read from the file on the owner at its first miss
+ * (beyond the file's end within its last page: zeros; a page wholly past
+ * the end: -ENXIO, a bus error for the process); MAP_PRIVATE stores stay
+ * in the process's memory, MAP_SHARED ones are written back to the file
+ * at MEM_MSYNC, MEM_MUNMAP, MEM_EXIT and exec (never extending it). File
+ * mappings live in vRegions this node owns (a new vRegion is placed
+ * here; one owned elsewhere: -ENODEV). Reply: the address.
+ */
+struct mem_mmap_file_req {
+	uint32_t pid;
+	uint32_t prot;
+	uint32_t flags;	   /* Linux MAP_* */
+	uint32_t reserved; /* 0 */
+	uint64_t addr;
+	uint64_t len;
+	uint64_t offset; /* in the file */
+	uint64_t ino;
+	struct fs_cred cred;
+	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */
+};
+_Static_assert(sizeof(struct mem_mmap_file_req) == 96 + FS_PATH_MAX,
+	       "mem_mmap_file_req wire size");
+
+/*
+ * MEM_MREMAP: mremap(old_addr, old_len, new_len, flags, new_addr) of pid,
+ * Linux's checks and errors. The old range must lie in one VMA (-EFAULT),
+ * not a file VMA (-EINVAL for now), in vRegions this node owns (-EINVAL
+ * for now). Shrinking unmaps the tail; growing extends in place if the
+ * pages after it are free, else with MREMAP_MAYMOVE moves the VMA and its
+ * pages (frames change owner, nothing is copied) to a new place (or
+ * new_addr with MREMAP_FIXED), else -ENOMEM. The processor writes back
+ * and drops its lines of the old range first. Reply: the new address.
+ */
+#define MEM_MREMAP_MAYMOVE 1
+#define MEM_MREMAP_FIXED   2
+struct mem_remap_req {
+	uint32_t pid;
+	uint32_t flags; /* MEM_MREMAP_* (Linux's values) */
+	uint64_t old_addr;
+	uint64_t old_len;
+	uint64_t new_len;
+	uint64_t new_addr; /* MREMAP_FIXED */
+};
+_Static_assert(sizeof(struct mem_remap_req) == 40, "mem_remap_req wire size");
 
 /* MEM_BRK: brk(addr) as Linux's system call: 0 or an address outside
  * what is allowed leaves the break where it is; the reply is the break.
@@ -225,27 +287,41 @@ _Static_assert(sizeof(struct mem_pid_req) == 16, "mem_pid_req wire size");
  * to the home): the process's VMAs that end above addr, in address
  * order, at most MEM_MAPS_MAX of them; more set if others follow (ask
  * again from the last one's end). A mapping that crosses vRegions comes
- * as one entry per vRegion. For /proc/PID/maps.
+ * as one entry per vRegion. File mappings carry their offset, inode and
+ * path: the paths are NUL-terminated strings in names (name: the offset
+ * of the entry's path there + 1; 0 for none); entries stop early (more
+ * set) when names is full. For /proc/PID/maps.
  */
-#define MEM_MAPS_MAX 64
-#define MEM_MAP_IMAGE 0x1 /* kind: an ELF segment of the executable */
-#define MEM_MAP_HEAP  0x2 /* the brk heap */
-#define MEM_MAP_STACK 0x4 /* the main stack */
-#define MEM_MAP_ANON  0x8 /* anonymous mmap */
+#define MEM_MAPS_MAX   64
+#define MEM_MAPS_NAMES 4096
+#define MEM_MAP_IMAGE  0x1  /* kind: an ELF segment of the executable */
+#define MEM_MAP_HEAP   0x2  /* the brk heap */
+#define MEM_MAP_STACK  0x4  /* the main stack */
+#define MEM_MAP_ANON   0x8  /* anonymous mmap */
+#define MEM_MAP_FILE   0x10 /* file mmap (private unless with ...) */
+#define MEM_MAP_SHARED 0x20 /* ... MAP_SHARED */
 
 struct mem_map_entry {
 	uint64_t start, end; /* [start, end), page aligned */
 	uint32_t prot;	     /* MEM_PROT_* */
-	uint32_t kind;	     /* one MEM_MAP_* */
+	uint32_t kind;	     /* one MEM_MAP_* (MEM_MAP_FILE possibly | MEM_MAP_SHARED) */
+	uint64_t offset;     /* file: the offset of start; else 0 */
+	uint64_t ino;	     /* file: its inode; else 0 */
+	uint32_t name;	     /* file: its path's offset in names + 1; else 0 */
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct mem_map_entry) == 24, "mem_map_entry wire size");
+_Static_assert(sizeof(struct mem_map_entry) == 48, "mem_map_entry wire size");
 
 struct mem_maps {
 	uint32_t n;    /* entries used */
 	uint32_t more; /* 1: VMAs beyond the last entry */
 	struct mem_map_entry e[MEM_MAPS_MAX];
+	uint32_t names_len; /* bytes of names used */
+	uint32_t reserved;
+	char names[MEM_MAPS_NAMES];
 };
-_Static_assert(sizeof(struct mem_maps) == 8 + 24 * MEM_MAPS_MAX, "mem_maps wire size");
+_Static_assert(sizeof(struct mem_maps) == 16 + 48 * MEM_MAPS_MAX + MEM_MAPS_NAMES,
+	       "mem_maps wire size");
 
 /* MEM_FORK (to the home of pid): child_pid (a pid of the same processor
  * with no address space on the home yet: else -EEXIST) gets a copy of
@@ -266,6 +342,7 @@ _Static_assert(sizeof(struct mem_fork_req) == 8, "mem_fork_req wire size");
  *   MEM_REGION_FORK     copy every vRegion held for pid to child_pid,
  *                       pages shared copy-on-write
  *   MEM_REGION_EXIT     free everything held for pid
+ *   MEM_REGION_DISCARD  free the pages of [start, end), VMAs kept
  * [start, end) lies inside one vRegion. Reply value: 0 (EXIT: frames
  * freed). Served in the order received, never calling another node, so a
  * home waiting for an owner cannot deadlock with it. */
@@ -274,6 +351,8 @@ _Static_assert(sizeof(struct mem_fork_req) == 8, "mem_fork_req wire size");
 #define MEM_REGION_PROTECT 3
 #define MEM_REGION_FORK	   4
 #define MEM_REGION_EXIT	   5
+#define MEM_REGION_DISCARD 6 /* drop the pages of [start, end), VMAs kept
+				(madvise MADV_DONTNEED of private memory) */
 
 struct mem_region_req {
 	uint16_t proc_node; /* the processor running pid */
@@ -283,7 +362,7 @@ struct mem_region_req {
 	uint32_t prot;	    /* MAP, PROTECT */
 	uint32_t vflags;    /* MAP: the VMA's kind (mcomponent's VMA_*) */
 	uint32_t reserved;  /* 0 */
-	uint64_t start, end; /* MAP, UNMAP, PROTECT; 0 otherwise */
+	uint64_t start, end; /* MAP, UNMAP, PROTECT, DISCARD; 0 otherwise */
 };
 _Static_assert(sizeof(struct mem_region_req) == 40, "mem_region_req wire size");
 

@@ -9,7 +9,7 @@ clock; 1 MiB, 4-way each), each in a vNode of its own whose memories are
 m1 (the processes' home) and m2. s1's disk is made from a tree this script
 writes: /bin with the static test programs of tests/user/ (mode 0755,
 built by `make user-programs` into BUILD/user/), /etc/motd and
-/data/notelf (a text file with an x bit). Then, through `tessera run`:
+/data/notelf (a text file with an x bit), an empty /tmp (mode 1777). Then, through `tessera run`:
 
   - memtest 8 MiB, 2 passes, on every policy's processor: 8 times the
     ExCache, so every page goes to m1 and back between fill and check.
@@ -80,7 +80,7 @@ UP_TIMEOUT = 240
 RUN_TIMEOUT = 300
 MMAP_CASES = {  # case -> exit status Linux gives (signals as the shell: 128+N)
     "anon": 0, "segv-after-munmap": 139, "mprotect-ro": 139, "mprotect-rw": 0,
-    "brk": 0, "fixed": 0, "big-reserve": 0, "first-touch": 0}
+    "brk": 0, "fixed": 0, "big-reserve": 0, "file": 0, "first-touch": 0}
 FIRST_TOUCH_PAGES = 32  # tests/user/mmaptest.c: pages of .bss and of stack
 THREAD_CASES = {("exitgroup",): 7, ("fatal",): 139, ("mainexit",): 0, ("exec",): 0}
 FAULT_CASES = {("null",): 139, ("ud2",): 132, ("div0",): 136, ("exit", "0"): 0,
@@ -117,7 +117,7 @@ def excache_line(text, what):
 
 def make_tree(tmp, user_dir):
     tree = os.path.join(tmp, "tree")
-    for d in ("bin", "etc", "data"):
+    for d in ("bin", "etc", "data", "tmp"):  # /tmp: mmaptest file's file
         os.makedirs(os.path.join(tree, d))
     for prog in PROGRAMS:
         dst = os.path.join(tree, "bin", prog)
@@ -130,6 +130,7 @@ def make_tree(tmp, user_dir):
     os.chmod(os.path.join(tree, "data", "notelf"), 0o755)
     for d in ("", "bin", "etc", "data"):
         os.chmod(os.path.join(tree, d), 0o755)
+    os.chmod(os.path.join(tree, "tmp"), 0o1777)
     shutil.copy(MANIFEST, os.path.join(tmp, "memory.yaml"))
     return os.path.join(tmp, "memory.yaml")
 

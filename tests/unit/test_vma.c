@@ -4,12 +4,14 @@
  * then many random operations checked page by page against a reference
  * model (an array with each page's prot and flags) and the tree's own
  * invariant check (AVL balance, order, no overlap, no unmerged
- * neighbours).
+ * neighbours); file VMAs: offsets kept through cuts, splits and merges,
+ * no merge across files or offset gaps, one file reference per VMA.
  */
 #include "../../mcomponent/vma.h"
 #include "unit.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define P(n) ((uint64_t)(n) * VMA_PAGE)
@@ -59,6 +61,60 @@ TEST(vma_insert_merge_and_errors)
 	vma_tree_clear(&t);
 	EXPECT_EQ(t.count, 0u);
 	EXPECT(t.root == NULL);
+}
+
+TEST(vma_file_offsets_and_refs)
+{
+	struct vma_file *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct vma_tree t;
+	struct vma *v;
+
+	a->refs = 1; /* the test's own */
+	b->refs = 1;
+	vma_tree_init(&t);
+	EXPECT_EQ(vma_insert_file(&t, P(10), P(20), 1, 0x10, a, P(100)), 0);
+	EXPECT_EQ(a->refs, 2u);
+	/* contiguous offset of the same file: merged, no new reference */
+	EXPECT_EQ(vma_insert_file(&t, P(20), P(22), 1, 0x10, a, P(110)), 0);
+	EXPECT_EQ(count_vmas(&t), 1u);
+	EXPECT_EQ(a->refs, 2u);
+	/* below, contiguous: merged by moving the start and its offset */
+	EXPECT_EQ(vma_insert_file(&t, P(8), P(10), 1, 0x10, a, P(98)), 0);
+	v = vma_find(&t, P(8));
+	EXPECT_EQ(v->start, P(8));
+	EXPECT_EQ(v->pgoff, P(98));
+	EXPECT_EQ(count_vmas(&t), 1u);
+	/* an offset gap, another file, an anonymous neighbour: never merged */
+	EXPECT_EQ(vma_insert_file(&t, P(22), P(23), 1, 0x10, a, P(200)), 0);
+	EXPECT_EQ(vma_insert_file(&t, P(23), P(24), 1, 0x10, b, P(115)), 0);
+	EXPECT_EQ(vma_insert(&t, P(24), P(25), 1, 0x10), 0);
+	EXPECT_EQ(count_vmas(&t), 4u);
+	EXPECT_EQ(a->refs, 3u);
+	EXPECT_EQ(b->refs, 2u);
+	EXPECT_EQ(vma_tree_check(&t), 0);
+	/* a hole punched in the middle: two VMAs, offsets right, two refs */
+	EXPECT_EQ(vma_remove(&t, P(12), P(14)), 0);
+	v = vma_find(&t, P(14));
+	EXPECT_EQ(v->start, P(14));
+	EXPECT_EQ(v->pgoff, P(104));
+	EXPECT_EQ(vma_find(&t, P(8))->pgoff, P(98));
+	EXPECT_EQ(a->refs, 4u);
+	/* the head cut: the offset moves with the start */
+	EXPECT_EQ(vma_remove(&t, P(14), P(16)), 0);
+	EXPECT_EQ(vma_find(&t, P(16))->pgoff, P(106));
+	/* mprotect splits keep offsets and merge back */
+	EXPECT_EQ(vma_protect(&t, P(17), P(18), 3), 0);
+	EXPECT_EQ(vma_find(&t, P(17))->pgoff, P(107));
+	EXPECT_EQ(vma_find(&t, P(18))->pgoff, P(108));
+	EXPECT_EQ(a->refs, 6u);
+	EXPECT_EQ(vma_protect(&t, P(17), P(18), 1), 0);
+	EXPECT_EQ(a->refs, 4u);
+	EXPECT_EQ(vma_tree_check(&t), 0);
+	vma_tree_clear(&t);
+	EXPECT_EQ(a->refs, 1u);
+	EXPECT_EQ(b->refs, 1u);
+	vma_file_put(a); /* the last: freed (ASan would see a leak otherwise) */
+	vma_file_put(b);
 }
 
 TEST(vma_remove_splits)

@@ -19,6 +19,11 @@
  *                      pages with zeros and leaves the others alone
  *   big-reserve        a 128 MiB PROT_NONE reservation, 1 MiB of it made
  *                      RW by mprotect and used (what glibc's thread arenas do)
+ *   file               a 2 MiB file in /tmp (twice a 1 MiB ExCache) mapped
+ *                      MAP_SHARED and scribbled over: after munmap read()
+ *                      sees every byte; a forked child's MAP_SHARED stores
+ *                      reach the file at its exit; a MAP_PRIVATE mapping's
+ *                      stores never do
  *   first-touch        FIRST_TOUCH_PAGES pages of .bss and as many of stack,
  *                      first touched here, read zero and keep what is written;
  *                      on Tessera it also prints its "excache:" line, whose
@@ -26,15 +31,17 @@
  *                      touches asked the memory node (memory_test.py checks)
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tu.h"
 
 #define USAGE                                                                            \
 	"CASE   (anon, segv-after-munmap, mprotect-ro, mprotect-rw, brk, fixed, "        \
-	"big-reserve, first-touch)"
+	"big-reserve, file, first-touch)"
 
 static unsigned char *map_anon(size_t len, int prot)
 {
@@ -224,6 +231,58 @@ static void case_big_reserve(void)
 	unmap(p, len);
 }
 
+/* The file's len bytes (pread) match scribble seed, or fail with what. */
+static void check_file(int fd, size_t len, uint64_t seed, const char *what)
+{
+	unsigned char *buf = malloc(len);
+
+	if (!buf || pread(fd, buf, len, 0) != (ssize_t)len)
+		tu_fail("%s: pread of %zu bytes failed: %s", what, len, strerror(errno));
+	check_scribble(buf, len, seed, what);
+	free(buf);
+}
+
+static void case_file(void)
+{
+	size_t len = 2ul << 20;
+	char name[64];
+	unsigned char *p;
+	int fd, status = -1;
+	pid_t child;
+
+	snprintf(name, sizeof(name), "/tmp/mmaptest-file-%d", (int)getpid());
+	fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)len))
+		tu_fail("cannot make %s: %s", name, strerror(errno));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		tu_fail("mmap MAP_SHARED of %zu bytes failed: %s", len, strerror(errno));
+	expect_bytes(p, len, 0, "a new file's shared mapping");
+	scribble(p, len, 9);
+	unmap(p, len);
+	check_file(fd, len, 9, "the file after munmap of its scribbled shared mapping");
+	child = fork();
+	if (child == 0) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(2);
+		scribble(p, len, 10);
+		_exit(0); /* no munmap: the exit writes back */
+	}
+	if (child < 0 || waitpid(child, &status, 0) != child || status != 0)
+		tu_fail("the child that scribbles a shared mapping: status %#x", status);
+	check_file(fd, len, 10, "the file after a child scribbled its shared mapping");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		tu_fail("mmap MAP_PRIVATE failed: %s", strerror(errno));
+	check_scribble(p, len, 10, "the private mapping reads the file");
+	scribble(p, len, 11);
+	unmap(p, len);
+	check_file(fd, len, 10, "the file after stores into a private mapping");
+	close(fd);
+	unlink(name); /* only now: Tessera's file mappings name the file by path */
+}
+
 #define FIRST_TOUCH_PAGES 32
 
 static unsigned char first_touch_bss[FIRST_TOUCH_PAGES * TU_PAGE];
@@ -265,6 +324,7 @@ static const struct {
 	{"brk", case_brk},
 	{"fixed", case_fixed},
 	{"big-reserve", case_big_reserve},
+	{"file", case_file},
 	{"first-touch", case_first_touch},
 };
 

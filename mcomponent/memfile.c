@@ -1,0 +1,146 @@
+/*
+ * File pages of the memory service: what stands between a file mapping
+ * (MEM_MMAP_FILE, include/proto/mem.h) and its file.
+ *
+ * Two functions touch the file, and only they: memfile_fill reads one
+ * page of a file into a frame (a file VMA's page at its first miss), and
+ * memfile_write writes one page back (MAP_SHARED). Both go to the storage
+ * node (storage=) with the file protocol today; a buffer cache on this
+ * node would be the one place to change. Everything else here decides
+ * which pages: memfile_sync walks the MAP_SHARED VMAs of a range and
+ * writes back the pages stored since they were read or last written
+ * (the page map's dirty marks, mcomponent/aspace.h).
+ *
+ * Choices, written down here:
+ *  - a page is read once, at its first miss, and kept in its frame (the
+ *    frame is the mapping's page cache): a later write() to the file is
+ *    not seen by a page already read, and a MAP_SHARED store reaches the
+ *    file (and so read()) at the next write-back: msync, munmap, exit,
+ *    exec. Two processes that map one file MAP_SHARED do not see each
+ *    other's stores before such a write-back (each has its own frames).
+ *  - beyond the end of the file: the rest of the last page reads as
+ *    zeros; a page wholly past the end answers -ENXIO (a bus error for
+ *    the process). A write-back never extends the file: only the bytes
+ *    below its size now are written (a stat per page: write-backs are
+ *    rare and the sizes may change between them).
+ *  - a write-back error is logged and the page stays dirty (a later
+ *    write-back tries again); munmap and exit go on regardless, as Linux
+ *    does when its page cache cannot write.
+ */
+#include "memserv_impl.h"
+
+#include <kernel/errno.h>
+#include <kernel/mm.h>
+#include <kernel/printk.h>
+#include <lib/string.h>
+#include <net/fs_client.h>
+
+int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
+		 uint32_t f)
+{
+	uint8_t *page = frame_va(&ms->frames, f);
+	long n;
+
+	if (!ms->storage)
+		return -ENODEV;
+	n = fsc_read(ms->storage, &file->cred, file->path, offset, page, PAGE);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -ENXIO; /* past the end of the file */
+	memset(page + n, 0, PAGE - (size_t)n);
+	return 0;
+}
+
+int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offset,
+		  uint32_t f)
+{
+	struct fs_attr attr;
+	uint64_t len;
+	long n;
+	int err;
+
+	if (!ms->storage)
+		return -ENODEV;
+	err = fsc_stat(ms->storage, &file->cred, file->path, 0, 0, &attr);
+	if (err)
+		return err;
+	if (offset >= attr.size)
+		return 0; /* truncated since: nothing of the page is in the file */
+	len = attr.size - offset < PAGE ? attr.size - offset : PAGE;
+	n = fsc_write(ms->storage, &file->cred, file->path, offset,
+		      frame_va(&ms->frames, f), (size_t)len, 0);
+	return n < 0 ? (int)n : 0;
+}
+
+struct sync_walk {
+	struct memserv *ms;
+	const struct vma *v;
+};
+
+/* aspace_dirty_each's callback: the dirty page va of the VMA w->v. */
+static int sync_page(void *ctx, uint64_t va, uint32_t f)
+{
+	struct sync_walk *w = ctx;
+	int err = memfile_write(w->ms, w->v->file, w->v->pgoff + (va - w->v->start), f);
+
+	if (err)
+		pr_warn("memory: write-back of %s at %llu failed (%s); the page stays "
+			"dirty",
+			w->v->file->path,
+			(unsigned long long)(w->v->pgoff + (va - w->v->start)),
+			errno_name(err));
+	return err;
+}
+
+int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end)
+{
+	int first = 0;
+
+	for (struct vma *v = aspace_vma_from(as, start); v && v->start < end;
+	     v = aspace_vma_from(as, v->end)) {
+		struct sync_walk w = {.ms = ms, .v = v};
+		uint64_t lo = v->start > start ? v->start : start;
+		uint64_t hi = v->end < end ? v->end : end;
+		int err;
+
+		if (!v->file || !(v->flags & VMA_SHARED) || !aspace_local(as, v->start))
+			continue;
+		err = aspace_dirty_each(as, lo, hi, sync_page, &w);
+		if (err && !first)
+			first = err;
+	}
+	return first;
+}
+
+int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uint64_t va,
+		 uint32_t *out)
+{
+	uint32_t f = frame_alloc(&ms->frames);
+	int err;
+
+	if (f == FRAME_NONE)
+		return -ENOMEM;
+	err = memfile_fill(ms, v->file, v->pgoff + (va - v->start), f);
+	if (!err)
+		err = aspace_fill_page(as, va, f);
+	if (err) {
+		frame_free(&ms->frames, f);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+struct vma_file *memfile_new(const struct mem_mmap_file_req *rq)
+{
+	struct vma_file *file = kzalloc(sizeof(*file));
+
+	if (!file)
+		return NULL;
+	file->refs = 1; /* the caller's: it drops it once the VMAs took theirs */
+	file->ino = rq->ino;
+	file->cred = rq->cred;
+	memcpy(file->path, rq->path, sizeof(file->path));
+	return file;
+}
