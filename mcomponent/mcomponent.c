@@ -12,8 +12,10 @@
  *      no service (such requests get -ENODEV, as before the start); page
  *      frames take the window's data area but MEMORY_WINDOW_SPARE, which
  *      stays for the RPC layer's buffers (a few hundred KiB with a handful
- *      of peers) and the file client's staging buffer (1 MiB while an
- *      exec reads a file); executables come from the storage= node;
+ *      of peers), the buffer cache's staging buffers (about 0.5 MiB,
+ *      bcache.c) and the file client's staging buffer (1 MiB while an
+ *      exec reads a file); executables come from the storage= node, and
+ *      the buffer cache holds its files in up to a quarter of the frames;
  *   3. say ready, with one line that sums it up:
  *        memory: 15360 frames (60 MiB) of the 64 MiB window, storage s1
  *

@@ -5,7 +5,8 @@
  * table of address spaces, their locks, RDMA) and the handlers of
  * MEM_MISS, MEM_FLUSH, MEM_EXIT, MEM_FORK and MEM_STATS; memvm.c has
  * MMAP, MUNMAP, MPROTECT, BRK and the vRegion placement, memregion.c the
- * owner side (MEM_REGION), exec.c MEM_EXEC.
+ * owner side (MEM_REGION), exec.c MEM_EXEC, bcache.c the buffer cache
+ * (BC_*: it shares the frame pool and the RDMA QPs).
  *
  * Each handler decodes, then acts (DESIGN.md section 4):
  *   1. its service: the one bound to the rpc_node that received the
@@ -362,16 +363,19 @@ static void zombie_add(struct memserv *ms, struct mem_qp *q, uint64_t wr_id, uin
 						       __ATOMIC_RELAXED));
 }
 
-/* rdma() on QP q. */
+/* One transfer of len bytes between local_offset of this node's window and
+ * (key, remote) of node, on QP q. A READ that times out makes frame (if
+ * not FRAME_NONE) a zombie of q. */
 static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t opcode,
-		   uint32_t f, uint32_t key, uint64_t remote)
+		   uint64_t local_offset, uint32_t len, uint32_t frame, uint32_t key,
+		   uint64_t remote)
 {
 	uint64_t deadline = clock_ns() + MEMSERV_RDMA_TIMEOUT_NS;
 	struct verbs_wr wr = {
 		.wr_id = ++q->wr_seq,
 		.opcode = opcode,
-		.length = FRAME_SIZE,
-		.local_offset = frame_offset(&ms->frames, f),
+		.length = len,
+		.local_offset = local_offset,
 		.local_key = verbs_local_key(ms->dev),
 		.remote_key = key,
 		.remote_offset = remote,
@@ -385,8 +389,8 @@ static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t 
 		uint64_t now = clock_ns();
 
 		if (now >= deadline || verbs_wait(q->qp, &wc, deadline - now)) {
-			if (opcode == FAB_OP_READ)
-				zombie_add(ms, q, wr.wr_id, f);
+			if (opcode == FAB_OP_READ && frame != FRAME_NONE)
+				zombie_add(ms, q, wr.wr_id, frame);
 			return -ETIMEDOUT;
 		}
 		if (wc.wr_id == wr.wr_id)
@@ -406,7 +410,18 @@ static int rdma(struct memserv *ms, uint16_t node, uint8_t opcode, uint32_t f, u
 		uint64_t remote)
 {
 	struct mem_qp *q = qp_take(ms);
-	int err = rdma_on(ms, q, node, opcode, f, key, remote);
+	int err = rdma_on(ms, q, node, opcode, frame_offset(&ms->frames, f), FRAME_SIZE, f,
+			  key, remote);
+
+	qp_give(ms, q);
+	return err;
+}
+
+int memserv_rdma_buf(struct memserv *ms, uint16_t node, uint8_t opcode, uint64_t local_offset,
+		     uint32_t len, uint32_t key, uint64_t remote)
+{
+	struct mem_qp *q = qp_take(ms);
+	int err = rdma_on(ms, q, node, opcode, local_offset, len, FRAME_NONE, key, remote);
 
 	qp_give(ms, q);
 	return err;
@@ -693,6 +708,7 @@ RPC_HANDLER(MEM_FORK, struct mem_fork_req, struct mem_value)
 void memserv_get_stats(struct memserv *ms, struct mem_stats *st)
 {
 	*st = ms->stats; /* counters: each read whole, not all at one instant */
+	bcache_get_stats(ms->bc, &st->bcache);
 	st->frames_total = ms->frames.nframes;
 	st->frames_free = frame_free_count(&ms->frames);
 	st->processes = 0;
@@ -713,6 +729,11 @@ void memserv_get_stats(struct memserv *ms, struct mem_stats *st)
 		}
 	}
 	spin_unlock(&ms->table_lock);
+}
+
+struct bcache *memserv_bcache(struct memserv *ms)
+{
+	return ms->bc;
 }
 
 RPC_HANDLER(MEM_STATS, struct mem_pid_req, struct mem_stats)
@@ -790,11 +811,18 @@ int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_byt
 	err = qps_create(ms);
 	if (err)
 		goto free_frames;
+	err = -ENOMEM;
+	ms->bc = bcache_create(&ms->frames, dev, storage,
+			       ms->frames.nframes / BCACHE_FRAME_SHARE);
+	if (!ms->bc)
+		goto free_qps;
 	err = services_add(ms);
 	if (err)
-		goto free_qps;
+		goto free_bcache;
 	*out = ms;
 	return 0;
+free_bcache:
+	bcache_destroy(ms->bc);
 free_qps:
 	qps_destroy(ms);
 free_frames:
@@ -822,6 +850,7 @@ void memserv_stop(struct memserv *ms)
 			aspace_destroy(p->as);
 		kfree(p); /* no handler runs any more: no other reference */
 	}
+	bcache_destroy(ms->bc);
 	qps_destroy(ms);
 	for (unsigned i = 0; i < MEMSERV_QPS; i++)
 		for (unsigned j = 0; j < MEMSERV_ZOMBIES; j++)

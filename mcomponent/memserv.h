@@ -31,7 +31,8 @@ struct memserv;
  * Starts a memory service for the requests rn receives, with
  * frame_bytes of dev's window as page frames (dev is rn's device) and
  * storage (0: none) as the file server that MEM_EXEC reads executables
- * from. Returns 0 and sets *out, or -ENOMEM (no memory, or no window
+ * from and whose files the buffer cache (bcache.h: BC_*) holds, in up to
+ * a BCACHE_FRAME_SHARE-th of the frames. Returns 0 and sets *out, or -ENOMEM (no memory, or no window
  * buffer of that size), -EBUSY (rn has a service already), a verbs error.
  * Thread context.
  */
@@ -44,6 +45,9 @@ void memserv_stop(struct memserv *ms);
 
 /* The figures MEM_STATS answers. */
 void memserv_get_stats(struct memserv *ms, struct mem_stats *st);
+/* The service's buffer cache (bcache.h), for other code of the node and
+ * self tests. */
+struct bcache *memserv_bcache(struct memserv *ms);
 
 /*
  * Self tests only (memserv_ktest.c): an address space for (node, pid)

@@ -10,7 +10,9 @@
  *                                  (include/proto/file.h), by path: the
  *                                  file service is stateless, so the file
  *                                  keeps the absolute path it was opened by
- *                                  (file.c)
+ *                                  (file.c); regular files' data through
+ *                                  the vNode's buffer cache on a memory
+ *                                  node (include/proto/bcache.h)
  *   /dev/null, /dev/zero, /dev/full, /dev/urandom, /dev/random, /dev/tty
  *                                  devices of the kernel (file.c)
  *   pipes                          a ring buffer in this kernel (pipe.c)
@@ -131,6 +133,7 @@ struct file {
 	uint64_t pos;	 /* the offset; f->lock for updates */
 	struct spinlock lock;
 	char *path;	 /* absolute path (regular files, directories, /proc): kmalloc'd, or NULL */
+	uint64_t ino;	 /* regular files: the inode at the open (the buffer cache's key) */
 	void *priv;	 /* the kind's own */
 };
 
@@ -235,6 +238,11 @@ uint64_t file_st_dev(const char *abs);
 long file_sendfile(struct file *out, struct file *in, uint64_t *pos, size_t count);
 /* The storage node that serves this processor's files; 0: none. */
 uint16_t file_storage_node(void);
+/* The memory node whose buffer cache this processor's regular-file reads
+ * and writes go through: its vNode's first memory node (the same for
+ * every processor of the vNode: include/proto/bcache.h); 0: none, they
+ * go to the storage node. */
+uint16_t file_cache_node(void);
 /* The kernel's random numbers (getrandom, /dev/urandom, /dev/random): a
  * xorshift64 stream seeded from the clocks, NOT cryptographic. */
 uint64_t file_random_u64(void);
