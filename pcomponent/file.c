@@ -520,6 +520,15 @@ static int node_stat(struct file *f, struct fs_attr *attr)
 	return fsc_stat(file_storage_node(), &fsc_root, f->path, 0, 0, attr);
 }
 
+int file_truncate_path(const char *abs, uint64_t size)
+{
+	struct fs_attr attr;
+	int err = fsc_stat(file_storage_node(), &fsc_root, abs, 0, 0, &attr);
+
+	/* not a regular file: the storage node says what (EISDIR, ...) */
+	return err ? err : data_truncate(abs, attr.ino, size);
+}
+
 static int reg_truncate(struct file *f, uint64_t size)
 {
 	return data_truncate(f->path, f->ino, size);

@@ -236,6 +236,10 @@ uint64_t file_st_dev(const char *abs);
  * must be regular files of the storage node, else -EINVAL (callers such
  * as busybox then fall back to read and write). Returns the count. */
 long file_sendfile(struct file *out, struct file *in, uint64_t *pos, size_t count);
+/* truncate(2) of the storage file at abs (absolute, normalised): through
+ * the buffer cache, so no stale page outlives it. 0 or a negative errno.
+ * Sleeps. */
+int file_truncate_path(const char *abs, uint64_t size);
 /* The storage node that serves this processor's files; 0: none. */
 uint16_t file_storage_node(void);
 /* The memory node whose buffer cache this processor's regular-file reads

@@ -1396,7 +1396,6 @@ long sys_utime(struct process *p, const uint64_t *a)
 
 long sys_truncate(struct process *p, const uint64_t *a)
 {
-	struct fs_attr attr;
 	uint16_t node;
 	char *abs;
 	long err;
@@ -1408,7 +1407,7 @@ long sys_truncate(struct process *p, const uint64_t *a)
 		return err;
 	err = storage_for(abs, &node);
 	if (!err)
-		err = fsc_truncate(node, &fsc_root, abs, a[1], &attr);
+		err = file_truncate_path(abs, a[1]);
 	kfree(abs);
 	return err;
 }
