@@ -7,13 +7,15 @@
  *
  *   1. come onto the fabric (kernel/status.c: RPC service and status page);
  *   2. the memory service (mcomponent/memserv.c, docs/memory.md): the
- *      processors' opcodes (MEMSERV_POOL_FIRST..LAST) handed to a pool of
- *      MEMSERV_POOL_THREADS threads first, while memserv_of() still finds
+ *      processors' opcodes handed to a pool of MEMSERV_POOL_THREADS
+ *      threads first (memserv_pool), while memserv_of() still finds
  *      no service (such requests get -ENODEV, as before the start); page
  *      frames take the window's data area but MEMORY_WINDOW_SPARE, which
  *      stays for the RPC layer's buffers (a few hundred KiB with a handful
- *      of peers) and the file client's staging buffer (1 MiB while an
- *      exec reads a file); executables come from the storage= node;
+ *      of peers), the buffer cache's staging buffers (about 0.5 MiB,
+ *      bcache.c) and the file client's staging buffer (1 MiB while an
+ *      exec reads a file); executables come from the storage= node, and
+ *      the buffer cache holds its files in up to a quarter of the frames;
  *   3. say ready, with one line that sums it up:
  *        memory: 15360 frames (60 MiB) of the 64 MiB window, storage s1
  *
@@ -31,10 +33,6 @@
 #include <proto/manager.h>
 
 #define MEMORY_WINDOW_SPARE (4ull << 20)
-/* The processors' memory opcodes, served by a pool; MEM_REGION (0x1210)
- * stays on the server thread (include/proto/messages.def). */
-#define MEMSERV_POOL_FIRST   0x1200
-#define MEMSERV_POOL_LAST    0x120f
 #define MEMSERV_POOL_THREADS 4
 #define MEMORY_FRAMES_MIN   (1ull << 20) /* below this, not worth serving */
 
@@ -43,8 +41,7 @@ static struct memserv *service; /* NULL: not serving */
 /* The pool for the processors' opcodes; on failure they stay serial. */
 static void memory_pool(void)
 {
-	int err = rpc_serve_pool(status_rpc(), MEMSERV_POOL_FIRST, MEMSERV_POOL_LAST,
-				 MEMSERV_POOL_THREADS);
+	int err = memserv_pool(status_rpc(), MEMSERV_POOL_THREADS);
 
 	if (err)
 		pr_warn("memory: no handler pool (%s): requests served one at a time",

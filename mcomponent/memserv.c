@@ -8,7 +8,8 @@
  * vRegion placement, memregion.c the owner side (MEM_REGION), exec.c
  * MEM_EXEC, memfile.c the file pages (a file VMA's page at its first
  * miss is read from its file here; MAP_SHARED write-backs at MEM_EXIT
- * and when exec replaces a space).
+ * and when exec replaces a space), bcache.c the buffer cache (BC_*: it
+ * shares the frame pool and the RDMA QPs).
  *
  * Each handler decodes, then acts (DESIGN.md section 4):
  *   1. its service: the one bound to the rpc_node that received the
@@ -29,9 +30,9 @@
  * remote spaces (key (processor, pid, home): the vRegions another home
  * placed here, with copies of their VMAs and their pages).
  *
- * Locking. The handlers of opcodes 0x1200-0x120f may run in several
- * threads at once (rpc_serve_pool, mcomponent.c), MEM_REGION in the
- * server thread. Rules:
+ * Locking. The handlers of opcodes 0x1200-0x120f and 0x1220-0x122f may
+ * run in several threads at once (memserv_pool), MEM_REGION in the server
+ * thread. Rules:
  *   - ms->table_lock (a spinlock) guards the table: lookups, inserts,
  *     removals, the entries' reference counts and dead flags. Never held
  *     while sleeping.
@@ -367,16 +368,19 @@ static void zombie_add(struct memserv *ms, struct mem_qp *q, uint64_t wr_id, uin
 						       __ATOMIC_RELAXED));
 }
 
-/* rdma() on QP q. */
+/* One transfer of len bytes between local_offset of this node's window and
+ * (key, remote) of node, on QP q. A READ that times out makes frame (if
+ * not FRAME_NONE) a zombie of q. */
 static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t opcode,
-		   uint32_t f, uint32_t key, uint64_t remote)
+		   uint64_t local_offset, uint32_t len, uint32_t frame, uint32_t key,
+		   uint64_t remote)
 {
 	uint64_t deadline = clock_ns() + MEMSERV_RDMA_TIMEOUT_NS;
 	struct verbs_wr wr = {
 		.wr_id = ++q->wr_seq,
 		.opcode = opcode,
-		.length = FRAME_SIZE,
-		.local_offset = frame_offset(&ms->frames, f),
+		.length = len,
+		.local_offset = local_offset,
 		.local_key = verbs_local_key(ms->dev),
 		.remote_key = key,
 		.remote_offset = remote,
@@ -390,8 +394,8 @@ static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t 
 		uint64_t now = clock_ns();
 
 		if (now >= deadline || verbs_wait(q->qp, &wc, deadline - now)) {
-			if (opcode == FAB_OP_READ)
-				zombie_add(ms, q, wr.wr_id, f);
+			if (opcode == FAB_OP_READ && frame != FRAME_NONE)
+				zombie_add(ms, q, wr.wr_id, frame);
 			return -ETIMEDOUT;
 		}
 		if (wc.wr_id == wr.wr_id)
@@ -411,7 +415,18 @@ static int rdma(struct memserv *ms, uint16_t node, uint8_t opcode, uint32_t f, u
 		uint64_t remote)
 {
 	struct mem_qp *q = qp_take(ms);
-	int err = rdma_on(ms, q, node, opcode, f, key, remote);
+	int err = rdma_on(ms, q, node, opcode, frame_offset(&ms->frames, f), FRAME_SIZE, f,
+			  key, remote);
+
+	qp_give(ms, q);
+	return err;
+}
+
+int memserv_rdma_buf(struct memserv *ms, uint16_t node, uint8_t opcode, uint64_t local_offset,
+		     uint32_t len, uint32_t key, uint64_t remote)
+{
+	struct mem_qp *q = qp_take(ms);
+	int err = rdma_on(ms, q, node, opcode, local_offset, len, FRAME_NONE, key, remote);
 
 	qp_give(ms, q);
 	return err;
@@ -704,6 +719,7 @@ RPC_HANDLER(MEM_FORK, struct mem_fork_req, struct mem_value)
 void memserv_get_stats(struct memserv *ms, struct mem_stats *st)
 {
 	*st = ms->stats; /* counters: each read whole, not all at one instant */
+	bcache_get_stats(ms->bc, &st->bcache);
 	st->frames_total = ms->frames.nframes;
 	st->frames_free = frame_free_count(&ms->frames);
 	st->processes = 0;
@@ -724,6 +740,11 @@ void memserv_get_stats(struct memserv *ms, struct mem_stats *st)
 		}
 	}
 	spin_unlock(&ms->table_lock);
+}
+
+struct bcache *memserv_bcache(struct memserv *ms)
+{
+	return ms->bc;
 }
 
 RPC_HANDLER(MEM_STATS, struct mem_pid_req, struct mem_stats)
@@ -781,6 +802,15 @@ static int qps_create(struct memserv *ms)
 	return 0;
 }
 
+#define MEMSERV_OPS_LAST 0x120f /* MSG_MEM_EXEC.. : the processors' memory requests */
+#define BCACHE_OPS_LAST	 0x122f /* MSG_BC_READ.. : their buffer cache requests */
+
+int memserv_pool(struct rpc_node *rn, unsigned nthreads)
+{
+	return rpc_serve_pool(rn, MSG_MEM_EXEC, MEMSERV_OPS_LAST, nthreads) ?:
+	       rpc_pool_add_range(rn, MSG_BC_READ, BCACHE_OPS_LAST);
+}
+
 int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_bytes,
 		  uint16_t storage, struct memserv **out)
 {
@@ -801,11 +831,18 @@ int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_byt
 	err = qps_create(ms);
 	if (err)
 		goto free_frames;
+	err = -ENOMEM;
+	ms->bc = bcache_create(&ms->frames, dev, storage,
+			       ms->frames.nframes / BCACHE_FRAME_SHARE);
+	if (!ms->bc)
+		goto free_qps;
 	err = services_add(ms);
 	if (err)
-		goto free_qps;
+		goto free_bcache;
 	*out = ms;
 	return 0;
+free_bcache:
+	bcache_destroy(ms->bc);
 free_qps:
 	qps_destroy(ms);
 free_frames:
@@ -833,6 +870,7 @@ void memserv_stop(struct memserv *ms)
 			aspace_destroy(p->as);
 		kfree(p); /* no handler runs any more: no other reference */
 	}
+	bcache_destroy(ms->bc);
 	qps_destroy(ms);
 	for (unsigned i = 0; i < MEMSERV_QPS; i++)
 		for (unsigned j = 0; j < MEMSERV_ZOMBIES; j++)

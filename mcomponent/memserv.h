@@ -28,12 +28,23 @@ struct memserv;
 #define MEMSERV_MAX_PROCS 256
 
 /*
+ * Hands the processors' opcodes (MEM_* 0x1200-0x120f, BC_* 0x1220-0x122f,
+ * include/proto/messages.def) to a pool of nthreads threads on rn
+ * (rpc_serve_pool); MEM_REGION (0x1210) stays on the server thread, so a
+ * pool thread waiting for another node's MEM_REGION answer never waits
+ * for a pool. Call before memserv_start. Returns rpc_serve_pool's errors;
+ * on failure the opcodes are served one at a time.
+ */
+int memserv_pool(struct rpc_node *rn, unsigned nthreads);
+
+/*
  * Starts a memory service for the requests rn receives, with
  * frame_bytes of dev's window as page frames (dev is rn's device) and
  * storage (0: none) as the file server that MEM_EXEC reads executables
- * from. Returns 0 and sets *out, or -ENOMEM (no memory, or no window
- * buffer of that size), -EBUSY (rn has a service already), a verbs error.
- * Thread context.
+ * from and whose files the buffer cache (bcache.h: BC_*) holds, in up to
+ * a BCACHE_FRAME_SHARE-th of the frames. Returns 0 and sets *out, or
+ * -ENOMEM (no memory, or no window buffer of that size), -EBUSY (rn has a
+ * service already), a verbs error. Thread context.
  */
 int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_bytes,
 		  uint16_t storage, struct memserv **out);
@@ -44,6 +55,9 @@ void memserv_stop(struct memserv *ms);
 
 /* The figures MEM_STATS answers. */
 void memserv_get_stats(struct memserv *ms, struct mem_stats *st);
+/* The service's buffer cache (bcache.h), for other code of the node and
+ * self tests. */
+struct bcache *memserv_bcache(struct memserv *ms);
 
 /*
  * Self tests only (memserv_ktest.c): an address space for (node, pid)

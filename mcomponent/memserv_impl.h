@@ -9,6 +9,7 @@
 #define MCOMPONENT_MEMSERV_IMPL_H
 
 #include "aspace.h"
+#include "bcache.h"
 #include "frames.h"
 #include "memserv.h"
 
@@ -80,6 +81,7 @@ struct memserv {
 	uint16_t self;	  /* set at start: this node */
 	uint16_t storage; /* the file server of MEM_EXEC (0: none) */
 	struct frame_pool frames; /* its own spinlock */
+	struct bcache *bc;	  /* set at start: the buffer cache (bcache.c); NULL: none */
 
 	struct spinlock table_lock;
 	struct mem_proc *spaces[MEMSERV_SPACES]; /* under table_lock */
@@ -133,6 +135,15 @@ void region_exit_all(struct memserv *ms, struct mem_proc *p, struct aspace *as);
  * old one. Returns 0, or -ENOMEM (table full: as is not taken).
  */
 int memserv_install(struct memserv *ms, uint16_t node, uint32_t pid, struct aspace *as);
+/*
+ * One RDMA transfer of len bytes between local_offset of this node's
+ * window and (key, remote) of node, for a buffer that is not a frame.
+ * Returns 0, -EFAULT, -ETIMEDOUT (a READ may still write the buffer
+ * later: the caller must never reuse it), -EIO, -EAGAIN. Sleeps for a
+ * free QP.
+ */
+int memserv_rdma_buf(struct memserv *ms, uint16_t node, uint8_t opcode, uint64_t local_offset,
+		     uint32_t len, uint32_t key, uint64_t remote);
 /* 16 bytes for AT_RANDOM (not cryptographic: clock and a counter mixed). */
 void memserv_random(struct memserv *ms, uint8_t out[16]);
 void memserv_count(uint64_t *counter, uint64_t n);

@@ -87,7 +87,7 @@ static bool bed_up(struct bed *b)
 	for (unsigned i = 0; i < BED_NODES; i++)
 		if (rpc_start(b->fab->nodes[i].dev, ids, BED_NODES, &b->rn[i]))
 			goto fail;
-	err = rpc_serve_pool(b->rn[0], 0x1200, 0x120f, 4);
+	err = memserv_pool(b->rn[0], 4);
 	if (err)
 		pr_info("memserv ktest: no pool on the loopback node (%s): one thread serves",
 			errno_name(err));

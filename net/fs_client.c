@@ -56,8 +56,7 @@ void fsc_test_transport(struct rpc_node *rn, struct verbs_dev *dev)
 	test_dev = dev;
 }
 
-/* This node's RPC service and fabric device; -ENODEV without a fabric. */
-static int transport(struct rpc_node **rn, struct verbs_dev **dev)
+int fsc_transport(struct rpc_node **rn, struct verbs_dev **dev)
 {
 	if (test_rn) {
 		*rn = test_rn;
@@ -75,7 +74,7 @@ static int call(uint16_t server, unsigned opcode, const void *req, size_t req_le
 {
 	struct rpc_node *rn;
 	struct verbs_dev *dev;
-	int err = transport(&rn, &dev);
+	int err = fsc_transport(&rn, &dev);
 
 	if (err)
 		return err;
@@ -157,11 +156,11 @@ int fsc_stat(uint16_t server, const struct fs_cred *cred, const char *path,
  * Moves len bytes between the file and [buf_offset, buf_offset + len) of
  * the window, registered under key, in FS_IO_MAX requests. Returns the
  * bytes moved (fewer than len only for a read at the end of the file), or
- * a negative errno.
+ * a negative errno; *attr (if not NULL) the attributes the last reply gave.
  */
 static long io_chunks(uint16_t server, unsigned opcode, const struct fs_cred *cred,
 		      const char *path, uint64_t offset, uint32_t key,
-		      uint64_t buf_offset, size_t len, unsigned flags)
+		      uint64_t buf_offset, size_t len, unsigned flags, struct fs_attr *attr)
 {
 	struct fs_io_req *rq = kzalloc(sizeof(*rq));
 	size_t done = 0;
@@ -189,6 +188,8 @@ static long io_chunks(uint16_t server, unsigned opcode, const struct fs_cred *cr
 			break;
 		}
 		done += rep.bytes;
+		if (attr)
+			*attr = rep.attr;
 		if (rep.bytes < chunk)
 			break; /* end of the file */
 	}
@@ -208,7 +209,7 @@ static bool window_range_ok(struct verbs_dev *dev, uint64_t offset, size_t len)
 /* A read of len <= FS_INLINE_MAX bytes with the data in the reply
  * (FS_READ_INLINE), into dst; returns the bytes read. */
 static long read_inline(uint16_t server, const struct fs_cred *cred, const char *path,
-			uint64_t offset, void *dst, size_t len)
+			uint64_t offset, void *dst, size_t len, struct fs_attr *attr)
 {
 	struct fs_io_req *rq = kzalloc(sizeof(*rq));
 	struct fs_io_inline *rep = kmalloc(sizeof(*rep));
@@ -227,6 +228,8 @@ static long read_inline(uint16_t server, const struct fs_cred *cred, const char 
 	if (!err) {
 		memcpy(dst, rep->data, rep->io.bytes);
 		err = rep->io.bytes;
+		if (attr)
+			*attr = rep->io.attr;
 	}
 	kfree(rq);
 	kfree(rep);
@@ -243,7 +246,7 @@ static int io_check(uint64_t offset, size_t len, unsigned flags, unsigned allowe
 
 static long io_win(uint16_t server, unsigned opcode, const struct fs_cred *cred,
 		   const char *path, uint64_t offset, uint64_t win_offset, size_t len,
-		   unsigned flags)
+		   unsigned flags, struct fs_attr *attr)
 {
 	uint32_t access =
 		opcode == MSG_FS_READ ? FAB_ACCESS_REMOTE_WRITE : FAB_ACCESS_REMOTE_READ;
@@ -255,19 +258,20 @@ static long io_win(uint16_t server, unsigned opcode, const struct fs_cred *cred,
 	r = io_check(offset, len, flags, opcode == MSG_FS_WRITE ? FS_SYNC : 0);
 	if (r || len == 0)
 		return r;
-	r = transport(&rn, &dev);
+	r = fsc_transport(&rn, &dev);
 	if (r)
 		return r;
 	if (opcode == MSG_FS_READ && len <= FS_INLINE_MAX) {
 		if (!window_range_ok(dev, win_offset, len))
 			return -EFAULT;
 		return read_inline(server, cred, path, offset,
-				   (uint8_t *)verbs_window_hdr(dev) + win_offset, len);
+				   (uint8_t *)verbs_window_hdr(dev) + win_offset, len, attr);
 	}
 	r = verbs_reg_mr(dev, win_offset, len, access, &mr);
 	if (r)
 		return r;
-	r = io_chunks(server, opcode, cred, path, offset, mr.key, win_offset, len, flags);
+	r = io_chunks(server, opcode, cred, path, offset, mr.key, win_offset, len, flags,
+		      attr);
 	verbs_dereg_mr(dev, &mr);
 	return r;
 }
@@ -275,19 +279,32 @@ static long io_win(uint16_t server, unsigned opcode, const struct fs_cred *cred,
 long fsc_read_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		  uint64_t offset, uint64_t win_offset, size_t len)
 {
-	return io_win(server, MSG_FS_READ, cred, path, offset, win_offset, len, 0);
+	return io_win(server, MSG_FS_READ, cred, path, offset, win_offset, len, 0, NULL);
 }
 
 long fsc_write_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		   uint64_t offset, uint64_t win_offset, size_t len, unsigned flags)
 {
-	return io_win(server, MSG_FS_WRITE, cred, path, offset, win_offset, len, flags);
+	return io_win(server, MSG_FS_WRITE, cred, path, offset, win_offset, len, flags,
+		      NULL);
 }
 
-/* A staging buffer of up to FS_IO_MAX bytes (less if the window is
- * short), registered with access for the server. */
-static int stage_get(struct verbs_dev *dev, size_t len, uint32_t access,
-		     struct verbs_buf *buf, struct verbs_mr *mr)
+long fsc_read_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
+		       uint64_t offset, uint64_t win_offset, size_t len, struct fs_attr *attr)
+{
+	return io_win(server, MSG_FS_READ, cred, path, offset, win_offset, len, 0, attr);
+}
+
+long fsc_write_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
+			uint64_t offset, uint64_t win_offset, size_t len, unsigned flags,
+			struct fs_attr *attr)
+{
+	return io_win(server, MSG_FS_WRITE, cred, path, offset, win_offset, len, flags,
+		      attr);
+}
+
+int fsc_stage_get(struct verbs_dev *dev, size_t len, uint32_t access,
+		  struct verbs_buf *buf, struct verbs_mr *mr)
 {
 	size_t size = len < FS_IO_MAX ? len : FS_IO_MAX;
 	int err;
@@ -306,7 +323,7 @@ static int stage_get(struct verbs_dev *dev, size_t len, uint32_t access,
 	return err;
 }
 
-static void stage_put(struct verbs_dev *dev, struct verbs_buf *buf, struct verbs_mr *mr)
+void fsc_stage_put(struct verbs_dev *dev, struct verbs_buf *buf, struct verbs_mr *mr)
 {
 	verbs_dereg_mr(dev, mr);
 	verbs_buf_free(dev, buf);
@@ -326,17 +343,17 @@ long fsc_read(uint16_t server, const struct fs_cred *cred, const char *path,
 	if (r || len == 0)
 		return r;
 	if (len <= FS_INLINE_MAX)
-		return read_inline(server, cred, path, offset, buf, len);
-	r = transport(&rn, &dev);
+		return read_inline(server, cred, path, offset, buf, len, NULL);
+	r = fsc_transport(&rn, &dev);
 	if (!r)
-		r = stage_get(dev, len, FAB_ACCESS_REMOTE_WRITE, &stage, &mr);
+		r = fsc_stage_get(dev, len, FAB_ACCESS_REMOTE_WRITE, &stage, &mr);
 	if (r)
 		return r;
 	while (done < len) {
 		size_t chunk = len - done < stage.size ? len - done : stage.size;
 
 		r = io_chunks(server, MSG_FS_READ, cred, path, offset + done, mr.key,
-			      stage.offset, chunk, 0);
+			      stage.offset, chunk, 0, NULL);
 		if (r < 0)
 			break;
 		memcpy((uint8_t *)buf + done, stage.va, (size_t)r);
@@ -344,7 +361,7 @@ long fsc_read(uint16_t server, const struct fs_cred *cred, const char *path,
 		if ((size_t)r < chunk)
 			break;
 	}
-	stage_put(dev, &stage, &mr);
+	fsc_stage_put(dev, &stage, &mr);
 	return r < 0 ? r : (long)done;
 }
 
@@ -361,9 +378,9 @@ long fsc_write(uint16_t server, const struct fs_cred *cred, const char *path,
 	r = io_check(offset, len, flags, FS_SYNC);
 	if (r || len == 0)
 		return r;
-	r = transport(&rn, &dev);
+	r = fsc_transport(&rn, &dev);
 	if (!r)
-		r = stage_get(dev, len, FAB_ACCESS_REMOTE_READ, &stage, &mr);
+		r = fsc_stage_get(dev, len, FAB_ACCESS_REMOTE_READ, &stage, &mr);
 	if (r)
 		return r;
 	while (done < len) {
@@ -372,12 +389,12 @@ long fsc_write(uint16_t server, const struct fs_cred *cred, const char *path,
 
 		memcpy(stage.va, (const uint8_t *)buf + done, chunk);
 		r = io_chunks(server, MSG_FS_WRITE, cred, path, offset + done, mr.key,
-			      stage.offset, chunk, last ? flags : flags & ~FS_SYNC);
+			      stage.offset, chunk, last ? flags : flags & ~FS_SYNC, NULL);
 		if (r < 0)
 			break;
 		done += chunk;
 	}
-	stage_put(dev, &stage, &mr);
+	fsc_stage_put(dev, &stage, &mr);
 	return r < 0 ? r : (long)done;
 }
 

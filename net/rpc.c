@@ -230,7 +230,10 @@ struct rpc_node {
 	volatile bool stopping;
 	bool pool_claimed;		/* under srv.lock: rpc_serve_pool ran */
 	bool pool_active;		/* under srv.lock: route to the pool */
-	unsigned pool_first, pool_last; /* under srv.lock: its opcodes */
+	unsigned pool_nranges;		/* under srv.lock: its opcodes, */
+	struct {
+		uint16_t first, last;	/* ranges of them, inclusive */
+	} pool_range[RPC_POOL_RANGES];
 	struct rpc_pool pool;
 
 	struct rpc_stats stats;
@@ -311,6 +314,15 @@ static unsigned rslot_opcode(const struct rpc_rslot *rs, uint32_t len)
 	return h.opcode;
 }
 
+/* Is opcode one of the pool's? Caller holds rn->srv.lock. */
+static bool pool_serves_locked(const struct rpc_node *rn, unsigned opcode)
+{
+	for (unsigned i = 0; i < rn->pool_nranges; i++)
+		if (opcode >= rn->pool_range[i].first && opcode <= rn->pool_range[i].last)
+			return true;
+	return false;
+}
+
 /* CQ thread: a request arrived in slot rs; queue it for its server. */
 static void rslot_received(struct rpc_rslot *rs, const struct verbs_wc *wc)
 {
@@ -328,7 +340,7 @@ static void rslot_received(struct rpc_rslot *rs, const struct verbs_wc *wc)
 	spin_lock(&rn->srv.lock);
 	rs->state = RSLOT_QUEUED;
 	rs->len = wc->byte_len;
-	pooled = rn->pool_active && opcode >= rn->pool_first && opcode <= rn->pool_last;
+	pooled = rn->pool_active && pool_serves_locked(rn, opcode);
 	if (!pooled) {
 		list_push_back(&rn->queue, &rs->link);
 		waitq_wake_one_locked(&rn->srv);
@@ -812,6 +824,24 @@ static void pool_stop(struct rpc_node *rn)
 	spin_unlock(&pl->wq.lock);
 }
 
+int rpc_pool_add_range(struct rpc_node *rn, unsigned first, unsigned last)
+{
+	int err = 0;
+
+	if (first > last || last > 0xffff)
+		return -EINVAL;
+	spin_lock(&rn->srv.lock);
+	if (!rn->pool_active)
+		err = -ENOENT;
+	else if (rn->pool_nranges == RPC_POOL_RANGES)
+		err = -ENOSPC;
+	else
+		rn->pool_range[rn->pool_nranges++] = (typeof(rn->pool_range[0])){
+			(uint16_t)first, (uint16_t)last};
+	spin_unlock(&rn->srv.lock);
+	return err;
+}
+
 int rpc_serve_pool(struct rpc_node *rn, unsigned first, unsigned last, unsigned nthreads)
 {
 	struct rpc_pool *pl = &rn->pool;
@@ -832,8 +862,9 @@ int rpc_serve_pool(struct rpc_node *rn, unsigned first, unsigned last, unsigned 
 		pl->nthreads = i + 1;
 	}
 	spin_lock(&rn->srv.lock);
-	rn->pool_first = first;
-	rn->pool_last = last;
+	rn->pool_range[0].first = (uint16_t)first;
+	rn->pool_range[0].last = (uint16_t)last;
+	rn->pool_nranges = 1;
 	rn->pool_active = true;
 	spin_unlock(&rn->srv.lock);
 	return 0;

@@ -355,6 +355,18 @@ static int b_memstats(struct hostlink_run *run, int argc, char **argv)
 			(unsigned long long)st.forks, (unsigned long long)st.cow_copies,
 			(unsigned long long)st.remote_vregions,
 			(unsigned long long)st.placed_away);
+	hostlink_printf(run,
+			"bcache_pages %llu\nbcache_max_pages %llu\nbcache_hits %llu\n"
+			"bcache_misses %llu\nbcache_readahead %llu\nbcache_evictions %llu\n"
+			"bcache_read_bytes %llu\nbcache_written_bytes %llu\n",
+			(unsigned long long)st.bcache.pages,
+			(unsigned long long)st.bcache.max_pages,
+			(unsigned long long)st.bcache.hits,
+			(unsigned long long)st.bcache.misses,
+			(unsigned long long)st.bcache.readahead,
+			(unsigned long long)st.bcache.evictions,
+			(unsigned long long)st.bcache.read_bytes,
+			(unsigned long long)st.bcache.written_bytes);
 	return 0;
 }
 

@@ -40,6 +40,7 @@
 #include <kernel/wait.h>
 #include <lib/sort.h>
 #include <lib/string.h>
+#include <net/bc_client.h>
 #include <net/fs_client.h>
 
 struct fd_table {
@@ -350,6 +351,11 @@ uint16_t file_storage_node(void)
 	return (uint16_t)kconfig.storage_id;
 }
 
+uint16_t file_cache_node(void)
+{
+	return kconfig.nmemories ? kconfig.memory_ids[0] : 0;
+}
+
 int file_resolve(struct process *p, int dirfd, const char *upath, char *out)
 {
 	struct file *d;
@@ -372,6 +378,85 @@ int file_resolve(struct process *p, int dirfd, const char *upath, char *out)
 
 #define FILE_BOUNCE (64u << 10) /* bytes staged per storage call */
 
+/*
+ * File data goes through the cache node (include/proto/bcache.h) when
+ * there is one; a cache node that cannot serve the file (no cache there,
+ * another storage node: -ENODEV, -EXDEV, -ENOSYS) sends it to the storage
+ * node directly, as does a processor without memory nodes.
+ */
+static bool cache_refused(long r)
+{
+	return r == -ENODEV || r == -EXDEV || r == -ENOSYS;
+}
+
+static struct bc_target reg_target(const char *path, uint64_t ino, const struct fs_cred *cred)
+{
+	return (struct bc_target){.storage = file_storage_node(), .cred = cred, .path = path,
+				  .ino = ino};
+}
+
+/* Up to len bytes of f at pos into kb: the count, 0 at the end. */
+static long data_read(struct file *f, uint64_t pos, void *kb, size_t len)
+{
+	struct bc_target t = reg_target(f->path, f->ino, &fsc_root);
+	uint16_t node = file_cache_node();
+	long r;
+
+	if (node) {
+		r = bcc_read(node, &t, pos, kb, len);
+		if (!cache_refused(r))
+			return r;
+	}
+	return fsc_read(file_storage_node(), &fsc_root, f->path, pos, kb, len);
+}
+
+/* len bytes of kb to f at *pos, or at its end with append (atomically
+ * through the cache node); *pos becomes the end of what was written. */
+static long data_write(struct file *f, uint64_t *pos, const void *kb, size_t len,
+		       bool append)
+{
+	struct bc_target t = reg_target(f->path, f->ino, &fsc_root);
+	uint16_t node = file_cache_node();
+	struct fs_attr attr;
+	uint64_t at = *pos;
+	long r;
+
+	if (node) {
+		r = bcc_write(node, &t, *pos, kb, len, append, &at);
+		if (r > 0)
+			*pos = at + (uint64_t)r;
+		if (!cache_refused(r))
+			return r;
+	}
+	if (append) {
+		r = fsc_stat(file_storage_node(), &fsc_root, f->path, 0, 0, &attr);
+		if (r)
+			return r;
+		*pos = attr.size;
+	}
+	r = fsc_write(file_storage_node(), &fsc_root, f->path, *pos, kb, len, 0);
+	if (r > 0)
+		*pos += (uint64_t)r;
+	return r;
+}
+
+/* Truncates the regular file path (inode ino) to size, as cred. */
+static int data_truncate(const char *path, uint64_t ino, uint64_t size,
+			 const struct fs_cred *cred)
+{
+	struct bc_target t = reg_target(path, ino, cred);
+	uint16_t node = file_cache_node();
+	struct fs_attr attr;
+	int err;
+
+	if (node) {
+		err = bcc_truncate(node, &t, size, &attr);
+		if (!cache_refused(err))
+			return err;
+	}
+	return fsc_truncate(file_storage_node(), cred, path, size, &attr);
+}
+
 static long reg_read(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 {
 	size_t done = 0;
@@ -386,7 +471,7 @@ static long reg_read(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 	while (done < len) {
 		size_t chunk = len - done < FILE_BOUNCE ? len - done : FILE_BOUNCE;
 
-		r = fsc_read(file_storage_node(), &fsc_root, f->path, *pos, kb, chunk);
+		r = data_read(f, *pos, kb, chunk);
 		if (r <= 0)
 			break;
 		if (copy_to_user(ubuf + done, kb, (size_t)r)) {
@@ -402,21 +487,17 @@ static long reg_read(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 	return done ? (long)done : r;
 }
 
+/* O_APPEND: every write at the end, pwrite too (as Linux); each
+ * FILE_BOUNCE piece is one atomic append at the cache node. */
 static long reg_write(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 {
-	struct fs_attr attr;
+	bool append = __atomic_load_n(&f->flags, __ATOMIC_RELAXED) & O_APPEND;
 	size_t done = 0;
 	uint8_t *kb;
 	long r = 0;
 
 	if (!len)
 		return 0;
-	if (__atomic_load_n(&f->flags, __ATOMIC_RELAXED) & O_APPEND) {
-		r = fsc_stat(file_storage_node(), &fsc_root, f->path, 0, 0, &attr);
-		if (r)
-			return r;
-		*pos = attr.size; /* every write at the end, pwrite too (as Linux) */
-	}
 	kb = kmalloc(len < FILE_BOUNCE ? len : FILE_BOUNCE);
 	if (!kb)
 		return -ENOMEM;
@@ -427,11 +508,12 @@ static long reg_write(struct file *f, uint64_t ubuf, size_t len, uint64_t *pos)
 			r = -EFAULT;
 			break;
 		}
-		r = fsc_write(file_storage_node(), &fsc_root, f->path, *pos, kb, chunk, 0);
+		r = data_write(f, pos, kb, chunk, append);
 		if (r < 0)
 			break;
-		done += chunk;
-		*pos += chunk;
+		done += (size_t)r;
+		if ((size_t)r < chunk)
+			break;
 	}
 	kfree(kb);
 	return done ? (long)done : r;
@@ -442,11 +524,20 @@ static int node_stat(struct file *f, struct fs_attr *attr)
 	return fsc_stat(file_storage_node(), &fsc_root, f->path, 0, 0, attr);
 }
 
-static int reg_truncate(struct file *f, uint64_t size)
+int file_truncate_path(const char *abs, uint64_t size, const struct fs_cred *cred)
 {
 	struct fs_attr attr;
+	int err = fsc_stat(file_storage_node(), cred, abs, 0, 0, &attr);
 
-	return fsc_truncate(file_storage_node(), &fsc_root, f->path, size, &attr);
+	/* not a regular file: the storage node says what (EISDIR, ...) */
+	return err ? err : data_truncate(abs, attr.ino, size, cred);
+}
+
+/* ftruncate: the fd was opened for writing (checked by the caller), and
+ * Linux checks permission at open only. */
+static int reg_truncate(struct file *f, uint64_t size)
+{
+	return data_truncate(f->path, f->ino, size, &fsc_root);
 }
 
 static int node_fsync(struct file *f)
@@ -628,13 +719,17 @@ static int storage_file(const struct fs_cred *cred, const char *abs, unsigned fl
 		return -ENXIO; /* fifos, sockets, device nodes on the disk: not served */
 	}
 	if (type == FS_S_IFREG && (flags & O_TRUNC) && acc != O_RDONLY && attr->size) {
-		struct fs_attr after;
-
-		err = fsc_truncate(file_storage_node(), cred, abs, 0, &after);
+		err = data_truncate(abs, attr->ino, 0, cred);
 		if (err)
 			return err;
+	} else if (type == FS_S_IFREG && !attr->size && file_cache_node()) {
+		/* maybe a new file under a dead one's inode number: no stale
+		 * pages (include/proto/bcache.h); a failure only costs that */
+		bcc_forget(file_cache_node(), file_storage_node(), attr->ino);
 	}
 	*out = file_alloc(ops, flags, abs, NULL);
+	if (*out)
+		(*out)->ino = attr->ino;
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -1079,33 +1174,27 @@ long file_readlink_path(struct process *p, const char *abs, char *buf, size_t ca
 
 /* ---- sendfile --------------------------------------------------------------------- */
 
-/* One chunk of sendfile: n bytes of in at *pos to out at its offset. */
+/* One chunk of sendfile: n bytes of in at *pos to out at its offset (its
+ * end with O_APPEND). */
 static long sendfile_chunk(struct file *out, struct file *in, uint64_t *pos, uint8_t *kb,
 			   size_t n)
 {
-	uint16_t node = file_storage_node();
-	struct fs_attr attr;
+	bool append = __atomic_load_n(&out->flags, __ATOMIC_RELAXED) & O_APPEND;
 	uint64_t opos;
 	long r, w;
 
-	r = fsc_read(node, &fsc_root, in->path, *pos, kb, n);
+	r = data_read(in, *pos, kb, n);
 	if (r <= 0)
 		return r;
-	if (__atomic_load_n(&out->flags, __ATOMIC_RELAXED) & O_APPEND) {
-		w = fsc_stat(node, &fsc_root, out->path, 0, 0, &attr);
-		if (w)
-			return w;
-		opos = attr.size;
-	} else {
-		spin_lock(&out->lock);
-		opos = out->pos;
-		spin_unlock(&out->lock);
-	}
-	w = fsc_write(node, &fsc_root, out->path, opos, kb, (size_t)r, 0);
+	spin_lock(&out->lock);
+	opos = out->pos;
+	spin_unlock(&out->lock);
+	w = data_write(out, &opos, kb, (size_t)r, append);
 	if (w < 0)
 		return w;
+	r = w;
 	spin_lock(&out->lock);
-	out->pos = opos + (uint64_t)r;
+	out->pos = opos;
 	spin_unlock(&out->lock);
 	*pos += (uint64_t)r;
 	return r;

@@ -10,7 +10,9 @@
  *                                  (include/proto/file.h), by path: the
  *                                  file service is stateless, so the file
  *                                  keeps the absolute path it was opened by
- *                                  (file.c)
+ *                                  (file.c); regular files' data through
+ *                                  the vNode's buffer cache on a memory
+ *                                  node (include/proto/bcache.h)
  *   /dev/null, /dev/zero, /dev/full, /dev/urandom, /dev/random, /dev/tty
  *                                  devices of the kernel (file.c)
  *   pipes                          a ring buffer in this kernel (pipe.c)
@@ -136,6 +138,7 @@ struct file {
 	uint64_t pos;	 /* the offset; f->lock for updates */
 	struct spinlock lock;
 	char *path;	 /* absolute path (regular files, directories, /proc): kmalloc'd, or NULL */
+	uint64_t ino;	 /* regular files: the inode at the open (the buffer cache's key) */
 	void *priv;	 /* the kind's own */
 	unsigned epolls; /* atomic: epoll sets watching it (epoll.c) */
 };
@@ -240,8 +243,17 @@ uint64_t file_st_dev(const char *abs);
  * must be regular files of the storage node, else -EINVAL (callers such
  * as busybox then fall back to read and write). Returns the count. */
 long file_sendfile(struct file *out, struct file *in, uint64_t *pos, size_t count);
+/* truncate(2) of the storage file at abs (absolute, normalised) as cred
+ * (the storage node checks write permission): through the buffer cache,
+ * so no stale page outlives it. 0 or a negative errno. Sleeps. */
+int file_truncate_path(const char *abs, uint64_t size, const struct fs_cred *cred);
 /* The storage node that serves this processor's files; 0: none. */
 uint16_t file_storage_node(void);
+/* The memory node whose buffer cache this processor's regular-file reads
+ * and writes go through: its vNode's first memory node (the same for
+ * every processor of the vNode: include/proto/bcache.h); 0: none, they
+ * go to the storage node. */
+uint16_t file_cache_node(void);
 /* The kernel's random numbers (getrandom, /dev/urandom, /dev/random): a
  * xorshift64 stream seeded from the clocks, NOT cryptographic. */
 uint64_t file_random_u64(void);

@@ -1455,7 +1455,6 @@ long sys_utime(struct process *p, const uint64_t *a)
 long sys_truncate(struct process *p, const uint64_t *a)
 {
 	struct fs_cred cred;
-	struct fs_attr attr;
 	uint16_t node;
 	char *abs;
 	long err;
@@ -1467,7 +1466,7 @@ long sys_truncate(struct process *p, const uint64_t *a)
 		return err;
 	err = storage_for(abs, &node);
 	if (!err)
-		err = fsc_truncate(node, process_fs_cred(p, &cred), abs, a[1], &attr);
+		err = file_truncate_path(abs, a[1], process_fs_cred(p, &cred));
 	kfree(abs);
 	return err;
 }

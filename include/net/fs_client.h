@@ -44,6 +44,14 @@ long fsc_read_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		  uint64_t offset, uint64_t win_offset, size_t len);
 long fsc_write_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		   uint64_t offset, uint64_t win_offset, size_t len, unsigned flags);
+/* The same, with the file's attributes after the call (the last reply's)
+ * in *attr when it succeeds: what a cache of the file's data needs to know
+ * its size (mcomponent/bcache.c). */
+long fsc_read_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
+		       uint64_t offset, uint64_t win_offset, size_t len, struct fs_attr *attr);
+long fsc_write_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
+			uint64_t offset, uint64_t win_offset, size_t len, unsigned flags,
+			struct fs_attr *attr);
 
 int fsc_create(uint16_t server, const struct fs_cred *cred, const char *path, uint32_t mode,
 	       unsigned flags, struct fs_attr *attr);
@@ -70,5 +78,21 @@ int fsc_getdents(uint16_t server, const struct fs_cred *cred, const char *path,
 int fsc_statfs(uint16_t server, const struct fs_cred *cred, const char *path,
 	       struct fs_statfs *st);
 int fsc_fsync(uint16_t server, const struct fs_cred *cred, const char *path);
+
+/*
+ * What other clients that move data by RDMA share with this one (the
+ * buffer cache's, net/bc_client.c):
+ * fsc_transport: this node's RPC service and fabric device (a self test's
+ * loopback ones while it has set them); -ENODEV without a fabric.
+ * fsc_stage_get: a staging buffer of up to min(len, FS_IO_MAX) bytes in
+ * the window (halved down to 64 KiB while the window is short of space),
+ * registered with exactly access for the peer; 0 or a verbs errno.
+ * fsc_stage_put: deregisters and frees it.
+ */
+struct rpc_node;
+int fsc_transport(struct rpc_node **rn, struct verbs_dev **dev);
+int fsc_stage_get(struct verbs_dev *dev, size_t len, uint32_t access, struct verbs_buf *buf,
+		  struct verbs_mr *mr);
+void fsc_stage_put(struct verbs_dev *dev, struct verbs_buf *buf, struct verbs_mr *mr);
 
 #endif

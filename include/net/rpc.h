@@ -132,6 +132,15 @@ int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *re
 int rpc_serve_pool(struct rpc_node *rn, unsigned first, unsigned last, unsigned nthreads);
 
 /*
+ * Hands opcodes first..last (inclusive) to the node's pool too, as
+ * rpc_serve_pool's own range (at most RPC_POOL_RANGES ranges in all; the
+ * same rule: before requests for them can arrive). Returns 0, -EINVAL
+ * (bad range), -ENOENT (no pool), -ENOSPC (no room for another range).
+ */
+#define RPC_POOL_RANGES 4
+int rpc_pool_add_range(struct rpc_node *rn, unsigned first, unsigned last);
+
+/*
  * Test hooks of this node's RPC_SLEEP handler (net/rpc_services.c), for
  * the worker pool's ktests. rpc_sleep_hold(true) keeps every RPC_SLEEP
  * handler (running or to come) from returning after its ms until

@@ -66,6 +66,7 @@
 #ifndef PROTO_MEM_H
 #define PROTO_MEM_H
 
+#include <proto/bcache.h>
 #include <proto/file.h>
 #include <stdint.h>
 
@@ -379,7 +380,8 @@ struct mem_stats {
 	uint64_t cow_copies;	  /* stores that took a shared page's own frame */
 	uint64_t remote_vregions; /* vRegions held here for other homes */
 	uint64_t placed_away;	  /* vRegions this home placed on another node */
+	struct bc_stats bcache;	  /* the buffer cache (include/proto/bcache.h) */
 };
-_Static_assert(sizeof(struct mem_stats) == 96, "mem_stats wire size");
+_Static_assert(sizeof(struct mem_stats) == 160, "mem_stats wire size");
 
 #endif

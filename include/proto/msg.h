@@ -9,6 +9,7 @@
 #ifndef PROTO_MSG_H
 #define PROTO_MSG_H
 
+#include <proto/bcache.h>
 #include <proto/file.h>
 #include <proto/manager.h>
 #include <proto/mem.h>

@@ -26,6 +26,9 @@ default disk's maker: busybox and its applet links in /bin, the ABI
 programs and scripts in /abi. Through `tessera run`:
 
   - busybox runs at all (`/bin/busybox echo`, `/bin/sh -c`);
+  - file data goes through m1's buffer cache: a copy of /bin/busybox is
+    the same (cmp) and m1's counters (`memstats m1`) grew by the bytes
+    written and read and by a hit per page of cmp's second read;
   - each program as `/abi/NAME /tmp`: one result per program, with its
     checks as an indented KTAP subtest, one case per check the host
     made ("ok N - what" must be there and "ok" on the vNode too; a check
@@ -286,6 +289,40 @@ def test_busybox(t, r):
             "/bin/sh -c: arithmetic and the environment", detail(p))
 
 
+MEMSTAT_RE = re.compile(r"^([a-z_]+) (\d+)$", re.M)
+
+
+def bcache_stats(r):
+    """m1's buffer cache counters (the processor builtin `memstats`)."""
+    p = r.run("memstats", "m1")
+    st = {k: int(v) for k, v in MEMSTAT_RE.findall(p.stdout)}
+    return st if p.returncode == 0 and "bcache_hits" in st else None
+
+
+def test_buffer_cache(t, r):
+    """File data goes through m1's buffer cache: a copy of /bin/busybox
+    and a comparison of both files grow m1's counters by what they moved
+    (they would not move if the processor went to s1 directly)."""
+    size = os.path.getsize(os.path.realpath(BUSYBOX))
+    pages = size // 4096
+    before = bcache_stats(r)
+    p = r.run("/bin/sh", "-c", "cat /bin/busybox > /tmp/bc.copy && "
+              "cmp /bin/busybox /tmp/bc.copy && echo same; rm -f /tmp/bc.copy")
+    after = bcache_stats(r)
+    t.check(p.returncode == 0 and p.stdout == "same\n",
+            "a copy of /bin/busybox through the buffer cache is the same", detail(p))
+    if not t.check(before is not None and after is not None,
+                   "memstats m1 shows the buffer cache's counters"):
+        return
+    grew = {k: after[k] - before[k] for k in before if k.startswith("bcache_")}
+    t.check(grew["bcache_written_bytes"] >= size and grew["bcache_read_bytes"] >= 3 * size,
+            f"m1's buffer cache wrote {size} bytes through and gave readers three times "
+            "as many (cat, cmp)", str(grew))
+    t.check(grew["bcache_hits"] >= pages,
+            f"cmp's second read of /bin/busybox hits: at least {pages} page hits",
+            str(grew))
+
+
 def test_exec_churn(t, r):
     """The ABI programs one after another on p2's small ExCache, from one
     shell: each exit status 0, every round."""
@@ -404,6 +441,7 @@ def run(lay):
     c = Cluster(cli, run_dir, RUN_TIMEOUT)
     r = Runner(c)
     test_busybox(t, r)
+    test_buffer_cache(t, r)
     for name in progs:
         if name in want_p:
             test_program(t, r, name, want_p[name])

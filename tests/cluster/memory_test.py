@@ -41,9 +41,10 @@ built by `make user-programs` into BUILD/user/), /etc/motd and
     cases exitgroup (7), fatal (139, the whole process), mainexit (0)
     and exec (the exec'd image is the only thread): output and status
     as on the host;
-  - m1's and m2's free frames back to their first figures after
-    processes exit and after processes die of faults (MEM_STATS through
-    a processor builtin: see free_frames);
+  - m1's and m2's free frames (and the buffer cache's, which file reads
+    may fill meanwhile) back to their first figures after processes exit
+    and after processes die of faults (MEM_STATS through a processor
+    builtin: see free_frames);
   - every node still ready; `tessera down`; no node's console log says
     "panic".
 
@@ -243,13 +244,14 @@ def memstats(t, c, node):
 
 
 def free_frames(t, c):
-    """Every memory node's free frames, or None after a failed check."""
+    """Every memory node's frames not held by processes (free ones and
+    the buffer cache's pages), or None after a failed check."""
     free = {}
     for node in MEMORY_NODES:
         st = memstats(t, c, node)
         if st is None:
             return None
-        free[node] = st["frames_free"]
+        free[node] = st["frames_free"] + st.get("bcache_pages", 0)
     return free
 
 
