@@ -4,9 +4,12 @@
  *
  * Two functions touch the file, and only they: memfile_fill reads one
  * page of a file into a frame (a file VMA's page at its first miss), and
- * memfile_write writes one page back (MAP_SHARED). Both go to the storage
- * node (storage=) with the file protocol today; a buffer cache on this
- * node would be the one place to change. Everything else here decides
+ * memfile_write writes one page back (MAP_SHARED). Both go through this
+ * node's buffer cache (bcache.h), so a mapping and the processes' read()
+ * and write() see one file: the cache node of a vNode is its first memory
+ * node, which is also every process's home, and file mappings live in
+ * vRegions the home owns (memvm.c). A node without a cache (no storage
+ * node: -ENODEV) has no files to map. Everything else here decides
  * which pages: memfile_sync walks the MAP_SHARED VMAs of a range and
  * writes back the pages stored since they were read or last written
  * (the page map's dirty marks, mcomponent/aspace.h).
@@ -35,32 +38,37 @@
 #include <lib/string.h>
 #include <net/fs_client.h>
 
+static struct bcache_file cache_file(const struct vma_file *file)
+{
+	return (struct bcache_file){.cred = &file->cred, .path = file->path, .ino = file->ino};
+}
+
 int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
 		 uint32_t f)
 {
-	uint8_t *page = frame_va(&ms->frames, f);
+	struct bcache *bc = memserv_bcache(ms);
+	struct bcache_file bf = cache_file(file);
 	long n;
 
-	if (!ms->storage)
+	if (!bc)
 		return -ENODEV;
-	n = fsc_read(ms->storage, &file->cred, file->path, offset, page, PAGE);
+	n = bcache_read_page(bc, &bf, offset / PAGE, frame_va(&ms->frames, f));
 	if (n < 0)
 		return (int)n;
-	if (n == 0)
-		return -ENXIO; /* past the end of the file */
-	memset(page + n, 0, PAGE - (size_t)n);
-	return 0;
+	return n ? 0 : -ENXIO; /* 0: past the end of the file */
 }
 
 int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offset,
 		  uint32_t f)
 {
+	struct bcache *bc = memserv_bcache(ms);
+	struct bcache_file bf = cache_file(file);
 	struct fs_attr attr;
 	uint64_t len;
 	long n;
 	int err;
 
-	if (!ms->storage)
+	if (!bc)
 		return -ENODEV;
 	err = fsc_stat(ms->storage, &file->cred, file->path, 0, 0, &attr);
 	if (err)
@@ -68,8 +76,7 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 	if (offset >= attr.size)
 		return 0; /* truncated since: nothing of the page is in the file */
 	len = attr.size - offset < PAGE ? attr.size - offset : PAGE;
-	n = fsc_write(ms->storage, &file->cred, file->path, offset,
-		      frame_va(&ms->frames, f), (size_t)len, 0);
+	n = bcache_write(bc, &bf, offset, frame_va(&ms->frames, f), (size_t)len, false, NULL);
 	return n < 0 ? (int)n : 0;
 }
 
