@@ -1289,8 +1289,12 @@ struct fatal_kind {
 	const char *what; /* as shells say it */
 };
 
-static struct fatal_kind fatal_kind(unsigned vector)
+/* The signal of a fatal exception; a page fault's err says which (a page
+ * of a file mapping wholly past the file's end: -ENXIO, SIGBUS). */
+static struct fatal_kind fatal_kind(unsigned vector, int err)
 {
+	if (vector == 14 && err == -ENXIO)
+		return (struct fatal_kind){SIGBUS, "Bus error"};
 	switch (vector) {
 	case 0:	 /* #DE */
 	case 16: /* #MF */
@@ -1316,6 +1320,9 @@ static struct signal_info fatal_info(unsigned vector, int sig, uint64_t addr, in
 	if (sig == SIGSEGV && vector == 14) {
 		info.code = err == -EACCES ? SEGV_ACCERR : SEGV_MAPERR;
 		info.addr = addr;
+	} else if (sig == SIGBUS && vector == 14) {
+		info.code = BUS_ADRERR;
+		info.addr = addr;
 	} else if (sig != SIGSEGV) {
 		info.code = sig == SIGTRAP ? SI_KERNEL : 1; /* ILL_ILLOPC, FPE_INTDIV, BUS_ADRALN */
 		info.addr = addr;		    /* the faulting rip */
@@ -1329,7 +1336,7 @@ static struct signal_info fatal_info(unsigned vector, int sig, uint64_t addr, in
 static void hook_fatal(struct trap_frame *tf, unsigned vector, uint64_t addr, int err)
 {
 	struct process *p = process_current();
-	struct fatal_kind k = fatal_kind(vector);
+	struct fatal_kind k = fatal_kind(vector, err);
 	struct signal_info info = fatal_info(vector, k.sig, addr, err);
 	int kill_sig;
 

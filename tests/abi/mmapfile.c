@@ -5,8 +5,8 @@
  * (read back with pread) after msync and after munmap, and after the exit
  * of a forked child that stored; offsets; a mapping of several hundred
  * KiB checked by checksum; the zeros after the end of a file in its last
- * page; mmap's errors for file mappings (EBADF, EACCES, ENODEV, EINVAL);
- * msync's and madvise's errors; MADV_DONTNEED (anonymous pages read zero
+ * page, and SIGBUS for a page wholly past it; mmap's errors for file
+ * mappings (EBADF, EACCES, ENODEV, EINVAL); msync's and madvise's errors; MADV_DONTNEED (anonymous pages read zero
  * again, private file pages read the file again); mremap (shrink, grow in
  * place, grow by moving with the contents kept, ENOMEM without
  * MREMAP_MAYMOVE); /proc/self/maps lines of file mappings.
@@ -107,6 +107,28 @@ static void test_private(void)
 	munmap(w, 2 * PAGE);
 	ABI_EQ(byte_at(fd, 2 * PAGE + 20), pattern(2 * PAGE + 20), "after munmap: the file unchanged");
 	close(ro);
+	close(fd);
+}
+
+/* A page of the mapping wholly past the file's end: SIGBUS (BUS_ADRERR),
+ * in a child, which dies of it. */
+static void test_past_end(void)
+{
+	int fd = make_file("short", 100), status = 0;
+	unsigned char *m = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	pid_t child;
+
+	ABI_OK(fd >= 0 && m != MAP_FAILED, "mmap two pages of a 100-byte file");
+	if (m == MAP_FAILED)
+		return;
+	ABI_EQ(m[99], pattern(99), "its first page has the file's bytes");
+	child = fork();
+	if (child == 0)
+		_exit(m[PAGE]); /* the second page: past the end */
+	ABI_EQ(waitpid(child, &status, 0), child, "waitpid for the child reading past the end");
+	ABI_OK(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+	       "a read of a page wholly past the end of the file: SIGBUS");
+	munmap(m, 2 * PAGE);
 	close(fd);
 }
 
@@ -327,6 +349,7 @@ int main(int argc, char **argv)
 	abi_init("mmapfile");
 	dir = abi_workdir(argc, argv);
 	test_private();
+	test_past_end();
 	test_shared();
 	test_big();
 	test_errors();
@@ -334,6 +357,7 @@ int main(int argc, char **argv)
 	test_mremap();
 	test_maps(dir);
 	unlink("priv");
+	unlink("short");
 	unlink("shared");
 	unlink("big");
 	unlink("err");
