@@ -587,6 +587,46 @@ void bcache_forget(struct bcache *bc, uint64_t ino)
 	inode_leave(bc, i);
 }
 
+/* The inode numbers bc knows now, in a kmalloc'd array (*n of them);
+ * NULL if none or out of memory. */
+static uint64_t *inode_numbers(struct bcache *bc, size_t *n)
+{
+	uint64_t *inos = NULL;
+	size_t cap = 0;
+
+	for (;;) {
+		size_t count = 0;
+
+		spin_lock(&bc->lock);
+		for (unsigned h = 0; h < BC_INODE_HASH; h++)
+			for (struct bc_inode *i = bc->inodes[h]; i; i = i->next) {
+				if (count < cap)
+					inos[count] = i->ino;
+				count++;
+			}
+		spin_unlock(&bc->lock);
+		if (count <= cap) {
+			*n = count;
+			return inos;
+		}
+		kfree(inos);
+		cap = count + 16; /* a few more may come meanwhile */
+		inos = kmalloc(cap * sizeof(*inos));
+		if (!inos)
+			return NULL;
+	}
+}
+
+void bcache_forget_all(struct bcache *bc)
+{
+	size_t n = 0;
+	uint64_t *inos = inode_numbers(bc, &n);
+
+	for (size_t k = 0; k < n; k++)
+		bcache_forget(bc, inos[k]);
+	kfree(inos);
+}
+
 long bcache_read(struct bcache *bc, const struct bcache_file *f, uint64_t offset, void *dst,
 		 size_t len)
 {
@@ -863,11 +903,14 @@ RPC_HANDLER(BC_FORGET, struct bc_forget_req, struct fs_empty)
 
 	if (!bc)
 		return -ENODEV;
-	if (rq->reserved[0] || rq->reserved[1] || rq->reserved[2] || !rq->ino)
+	if (rq->reserved[0] || rq->reserved[1] || rq->reserved[2])
 		return -EINVAL;
 	if (rq->storage != bcache_storage(bc))
 		return -EXDEV;
-	bcache_forget(bc, rq->ino);
+	if (rq->ino)
+		bcache_forget(bc, rq->ino);
+	else
+		bcache_forget_all(bc);
 	rp->reserved = 0;
 	return 0;
 }

@@ -102,5 +102,7 @@ int bcache_truncate(struct bcache *bc, const struct bcache_file *f, uint64_t siz
 		    struct fs_attr *attr);
 /* Drops every page of inode ino. */
 void bcache_forget(struct bcache *bc, uint64_t ino);
+/* Drops every page of every inode (LegoOS's drop_page_cache). */
+void bcache_forget_all(struct bcache *bc);
 
 #endif

@@ -436,12 +436,20 @@ KTEST(bcache_client_calls)
 	KT_EXPECT_EQ(bcc_truncate(LOOP_M, &t, 4096, &attr), 0);
 	KT_EXPECT_EQ(attr.size, 4096);
 	KT_EXPECT_EQ(bcc_read(LOOP_M, &t, 4096, b.buf, 10), 0);
+	t.ino = INO + 1; /* a second file with pages */
+	KT_EXPECT_EQ(bcc_write(LOOP_M, &t, 0, b.buf, 8192, false, NULL), 8192);
+	t.ino = INO;
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT(st.bcache.pages >= 3);
 	KT_EXPECT_EQ(bcc_forget(LOOP_M, 1, INO), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.bcache.pages, 2); /* the other file's */
+	KT_EXPECT_EQ(bcc_forget(LOOP_M, 1, 0), 0); /* inode 0: every file */
 
 	memserv_get_stats(b.ms, &st);
 	KT_EXPECT_EQ(st.bcache.pages, 0);
 	KT_EXPECT(st.bcache.hits >= 12);
-	KT_EXPECT_EQ(st.bcache.written_bytes, size + 10);
+	KT_EXPECT_EQ(st.bcache.written_bytes, size + 10 + 8192);
 	KT_EXPECT(st.bcache.read_bytes >= size + 50000);
 	KT_EXPECT_EQ(st.bcache.max_pages, 256 / BCACHE_FRAME_SHARE);
 	KT_EXPECT_EQ(st.frames_free, st.frames_total);

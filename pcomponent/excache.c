@@ -609,6 +609,8 @@ static int fill_line(struct process *p, struct ex_set *set, unsigned way, uint64
 		COUNT(p, prefetches);
 	else
 		COUNT(p, misses);
+	if (!prefetch && (access & USPACE_EXEC))
+		COUNT(p, code_misses);
 	return 0;
 release:
 	exs_release(&set->s, way);
@@ -1017,6 +1019,7 @@ static void copy_counters(struct tessera_excache_counters *dst,
 	dst->drops = __atomic_load_n(&src->drops, __ATOMIC_RELAXED);
 	dst->fresh_fills = __atomic_load_n(&src->fresh_fills, __ATOMIC_RELAXED);
 	dst->redirects = __atomic_load_n(&src->redirects, __ATOMIC_RELAXED);
+	dst->code_misses = __atomic_load_n(&src->code_misses, __ATOMIC_RELAXED);
 }
 
 void excache_get_stats(const struct process *p, struct tessera_excache_stats *st)

@@ -356,6 +356,13 @@ uint16_t file_cache_node(void)
 	return kconfig.nmemories ? kconfig.memory_ids[0] : 0;
 }
 
+int file_cache_drop(void)
+{
+	uint16_t node = file_cache_node();
+
+	return node ? bcc_forget(node, file_storage_node(), 0) : -ENODEV; /* inode 0: all */
+}
+
 int file_resolve(struct process *p, int dirfd, const char *upath, char *out)
 {
 	struct file *d;

@@ -254,6 +254,9 @@ uint16_t file_storage_node(void);
  * every processor of the vNode: include/proto/bcache.h); 0: none, they
  * go to the storage node. */
 uint16_t file_cache_node(void);
+/* Empties that buffer cache (every file's pages; nothing is lost, it is
+ * write-through): 0, -ENODEV (no cache node) or the RPC's error. */
+int file_cache_drop(void);
 /* The kernel's random numbers (getrandom, /dev/urandom, /dev/random): a
  * xorshift64 stream seeded from the clocks, NOT cryptographic. */
 uint64_t file_random_u64(void);

@@ -704,6 +704,76 @@ static long sys_brk(struct process *p, const uint64_t *a)
 	return r;
 }
 
+/*
+ * mbind(addr, len, mode, nodemask, maxnode, flags) as a Linux machine with
+ * one NUMA node, node 0, answers it: a vNode's memory is one node to its
+ * programs (the memory components behind it are GMM's to choose). The
+ * arguments are checked as Linux checks them, and a policy naming node 0
+ * succeeds without changing where pages go.
+ */
+#define MPOL_DEFAULT	      0
+#define MPOL_PREFERRED	      1
+#define MPOL_BIND	      2
+#define MPOL_INTERLEAVE	      3
+#define MPOL_LOCAL	      4
+#define MPOL_PREFERRED_MANY   5
+#define MPOL_MODE_FLAGS	      (3u << 14) /* MPOL_F_STATIC_NODES, MPOL_F_RELATIVE_NODES */
+#define MPOL_MF_STRICT	      1
+#define MPOL_MF_MOVE	      2
+#define MPOL_MF_MOVE_ALL      4
+#define MPOL_MAXNODE	      (8 * MEM_PAGE_SIZE) /* bits of a nodemask at most */
+
+/* The first word of the user's nodemask (maxnode - 1 bits, as Linux
+ * reads it); the bits past the first word must be 0 (no such nodes). */
+static long nodemask_word(uint64_t umask, uint64_t maxnode, uint64_t *word)
+{
+	uint64_t bits = maxnode ? maxnode - 1 : 0, w;
+
+	*word = 0;
+	if (maxnode > MPOL_MAXNODE)
+		return -EINVAL;
+	if (!umask || !bits)
+		return 0;
+	for (uint64_t i = 0; i * 64 < bits; i++) {
+		if (copy_from_user(&w, umask + i * 8, sizeof(w)))
+			return -EFAULT;
+		if (bits - i * 64 < 64)
+			w &= (1ull << (bits - i * 64)) - 1;
+		if (i == 0)
+			*word = w;
+		else if (w)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static long sys_mbind(struct process *p, const uint64_t *a)
+{
+	uint32_t mode = (uint32_t)a[2] & ~MPOL_MODE_FLAGS;
+	uint64_t nodes;
+	struct cred c;
+	long err;
+
+	if (a[0] % MEM_PAGE_SIZE || a[0] + a[1] < a[0] || (a[2] >> 32) ||
+	    mode > MPOL_PREFERRED_MANY ||
+	    (a[5] & ~(uint64_t)(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)))
+		return -EINVAL;
+	err = nodemask_word(a[3], a[4], &nodes);
+	if (err)
+		return err;
+	if (mode == MPOL_DEFAULT || mode == MPOL_LOCAL) {
+		if (nodes || (a[2] & MPOL_MODE_FLAGS))
+			return -EINVAL;
+	} else if (mode != MPOL_PREFERRED || nodes) {
+		if (!nodes || nodes & ~1ull)
+			return -EINVAL; /* empty, or a node other than 0 */
+	}
+	process_cred(p, &c);
+	if ((a[5] & MPOL_MF_MOVE_ALL) && c.euid != 0)
+		return -EPERM;
+	return 0;
+}
+
 /* ---- time ----------------------------------------------------------------------- */
 
 static uint64_t clock_of(uint64_t id)
@@ -858,6 +928,55 @@ static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
 	return copy_to_user(a[0], &st, sizeof(st));
 }
 
+/* ---- LegoOS's own, at its numbers (no Linux call has them) ---------------------------
+ *
+ * So that programs written for LegoOS run unmodified: pcache_stat (667)
+ * reports the ExCache, LegoOS's pcache, in LegoOS's struct; drop_page_cache
+ * (668) empties the buffer cache of the vNode's memory node, as LegoOS's
+ * asks its memory node to drop its page cache. checkpoint_process (666)
+ * waits for replication and recovery.
+ */
+
+struct legoos_pcache_stat {
+	uint64_t nr_cachelines;	  /* sets x associativity */
+	uint64_t nr_cachesets;
+	uint64_t associativity;
+	uint64_t cacheline_size;
+	uint64_t way_stride;	  /* sets x line size */
+	uint64_t nr_pgfault;	  /* the node's misses */
+	uint64_t nr_pgfault_code; /* of them, instruction fetches */
+	uint64_t nr_flush;	  /* dirty lines written back */
+	uint64_t nr_eviction;	  /* lines taken as victims */
+};
+_Static_assert(sizeof(struct legoos_pcache_stat) == 72, "LegoOS's struct pcache_stat");
+
+static long sys_pcache_stat(struct process *p, const uint64_t *a)
+{
+	struct tessera_excache_stats st;
+	struct legoos_pcache_stat out;
+
+	if (!excache_ready())
+		return -ENODEV;
+	excache_get_stats(p, &st);
+	out = (struct legoos_pcache_stat){
+		.nr_cachelines = st.lines,
+		.nr_cachesets = st.sets,
+		.associativity = st.ways,
+		.cacheline_size = EXCACHE_LINE,
+		.way_stride = (uint64_t)st.sets * EXCACHE_LINE,
+		.nr_pgfault = st.node.misses,
+		.nr_pgfault_code = st.node.code_misses,
+		.nr_flush = st.node.flushes + st.node.piggybacks,
+		.nr_eviction = st.node.evictions,
+	};
+	return copy_to_user(a[0], &out, sizeof(out));
+}
+
+static long sys_drop_page_cache(struct process *p, const uint64_t *a)
+{
+	return file_cache_drop();
+}
+
 /* ---- the table ----------------------------------------------------------------------
  */
 
@@ -1006,6 +1125,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(233, "epoll_ctl", sys_epoll_ctl),
 	SC(234, "tgkill", sys_tgkill),
 	SC(235, "utimes", sys_utimes),
+	SC(237, "mbind", sys_mbind), /* partial: one NUMA node; placement stays GMM's */
 	SC(247, "waitid", sys_waitid),
 	SC(257, "openat", sys_openat),
 	SC(258, "mkdirat", sys_mkdirat),
@@ -1041,6 +1161,8 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(436, "close_range", sys_close_range),
 	SC(439, "faccessat2", sys_faccessat2),
 	SC(441, "epoll_pwait2", sys_epoll_pwait2), /* partial: the signal mask is not applied */
+	SC(667, "pcache_stat", sys_pcache_stat),	  /* LegoOS's: the ExCache */
+	SC(668, "drop_page_cache", sys_drop_page_cache), /* LegoOS's: the buffer cache */
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
 };
 

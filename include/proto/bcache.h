@@ -93,9 +93,10 @@ struct bc_truncate_req {
 _Static_assert(sizeof(struct bc_truncate_req) == 72 + FS_PATH_MAX,
 	       "bc_truncate_req wire size");
 
-/* BC_FORGET: drop every cached page of inode ino of storage node storage
- * (nothing is written: the cache is write-through). Reply: struct
- * fs_empty. */
+/* BC_FORGET: drop every cached page of inode ino of storage node storage,
+ * or with ino 0 every page of the cache (no ext2 inode is 0; a cold cache
+ * for a benchmark, LegoOS's drop_page_cache). Nothing is written: the
+ * cache is write-through. Reply: struct fs_empty. */
 struct bc_forget_req {
 	uint64_t ino;
 	uint16_t storage;

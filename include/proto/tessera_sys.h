@@ -16,7 +16,7 @@
 
 #define TESSERA_SYS_EXCACHE_STATS 1024
 
-#define TESSERA_EXCACHE_STATS_VERSION 2
+#define TESSERA_EXCACHE_STATS_VERSION 3
 
 /* What misses did (per process: its own misses and prefetches). */
 struct tessera_excache_counters {
@@ -30,8 +30,9 @@ struct tessera_excache_counters {
 	uint64_t prefetches;	/* pages fetched ahead of a sequential miss */
 	uint64_t prefetch_hits; /* prefetched lines accessed before eviction */
 	uint64_t drops;		/* lines dropped without write-back (exit, munmap) */
+	uint64_t code_misses;	/* of misses, those of an instruction fetch */
 };
-_Static_assert(sizeof(struct tessera_excache_counters) == 80, "counters size");
+_Static_assert(sizeof(struct tessera_excache_counters) == 88, "counters size");
 
 /* The policy field: same values as the excache= word's order. */
 enum tessera_excache_policy {
@@ -54,6 +55,6 @@ struct tessera_excache_stats {
 	struct tessera_excache_counters process;
 	struct tessera_excache_counters node;
 };
-_Static_assert(sizeof(struct tessera_excache_stats) == 32 + 8 + 160, "stats size");
+_Static_assert(sizeof(struct tessera_excache_stats) == 32 + 8 + 176, "stats size");
 
 #endif

@@ -4,7 +4,10 @@
  * umask, the devices /dev/null, /dev/zero and /dev/urandom, ioctl
  * TCGETS on what is not a terminal (ENOTTY), /proc/self/exe,
  * /proc/self/maps (a fresh mapping's exact line, the program's text, the
- * stack) and the errors of each.
+ * stack), mbind on a machine of one NUMA node (as the host and a vNode
+ * both are), and the errors of each; LegoOS's pcache_stat (667) and
+ * drop_page_cache (668), which Tessera serves at LegoOS's numbers and
+ * Linux answers ENOSYS.
  *
  * Run with argv[0] an absolute path: /proc/self/exe must name it.
  *
@@ -199,6 +202,70 @@ static void test_maps(const char *self)
 	ABI_OK(maps_has("", " rw-p ", "[stack]", (char *)NULL), "/proc/self/maps: [stack], rw-p");
 }
 
+#define MPOL_DEFAULT	  0
+#define MPOL_PREFERRED	  1
+#define MPOL_BIND	  2
+#define MPOL_MF_STRICT	  1
+#define LEGOOS_PCACHE_STAT     667
+#define LEGOOS_DROP_PAGE_CACHE 668
+
+static void test_mbind(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned long node0 = 1, node5 = 1ul << 5, none = 0;
+
+	ABI_OK(m != MAP_FAILED, "mmap 4 pages for mbind");
+	ABI_EQ(syscall(SYS_mbind, m, 4 * page, MPOL_BIND, &node0, 64, MPOL_MF_STRICT), 0,
+	       "mbind MPOL_BIND to node 0");
+	ABI_EQ(syscall(SYS_mbind, m, 4 * page, MPOL_PREFERRED, &none, 64, 0), 0,
+	       "mbind MPOL_PREFERRED with no node (local)");
+	ABI_EQ(syscall(SYS_mbind, m, 4 * page, MPOL_DEFAULT, NULL, 0, 0), 0, "mbind MPOL_DEFAULT");
+	ABI_ERR(syscall(SYS_mbind, m, 4 * page, MPOL_BIND, &node5, 64, 0), EINVAL,
+		"mbind to node 5 (no such node)");
+	ABI_ERR(syscall(SYS_mbind, m, 4 * page, MPOL_BIND, &none, 64, 0), EINVAL,
+		"mbind MPOL_BIND to no node");
+	ABI_ERR(syscall(SYS_mbind, m + 1, page, MPOL_DEFAULT, NULL, 0, 0), EINVAL,
+		"mbind of an unaligned address");
+	ABI_ERR(syscall(SYS_mbind, m, page, 77, NULL, 0, 0), EINVAL, "mbind with mode 77");
+	ABI_ERR(syscall(SYS_mbind, m, page, MPOL_DEFAULT, NULL, 0, 0x100), EINVAL,
+		"mbind with unknown flags");
+	ABI_ERR(syscall(SYS_mbind, m, 4 * page, MPOL_BIND, (void *)8, 64, 0), EFAULT,
+		"mbind with a bad nodemask pointer");
+	munmap(m, 4 * page);
+}
+
+/* LegoOS's struct pcache_stat (its uapi/processor/pcache.h). */
+struct pcache_stat {
+	unsigned long nr_cachelines, nr_cachesets, associativity, cacheline_size, way_stride;
+	unsigned long nr_pgfault, nr_pgfault_code, nr_flush, nr_eviction;
+};
+
+static void test_legoos(void)
+{
+	struct pcache_stat st;
+	int tessera;
+	long r;
+
+	errno = 0;
+	r = syscall(LEGOOS_PCACHE_STAT, &st);
+	tessera = r == 0; /* Linux: ENOSYS */
+	ABI_OK(tessera ? st.nr_cachelines == st.nr_cachesets * st.associativity &&
+				 st.cacheline_size == 4096 &&
+				 st.way_stride == st.nr_cachesets * 4096 && st.nr_pgfault > 0 &&
+				 st.nr_pgfault_code > 0 && st.nr_pgfault_code <= st.nr_pgfault
+		       : r == -1 && errno == ENOSYS,
+	       "pcache_stat (667): the ExCache in LegoOS's struct (Linux: ENOSYS)");
+	errno = 0;
+	r = syscall(LEGOOS_PCACHE_STAT, (void *)8);
+	ABI_OK(r == -1 && errno == (tessera ? EFAULT : ENOSYS),
+	       "pcache_stat with a bad pointer: EFAULT (Linux: ENOSYS)");
+	errno = 0;
+	r = syscall(LEGOOS_DROP_PAGE_CACHE);
+	ABI_OK(tessera ? r == 0 : r == -1 && errno == ENOSYS,
+	       "drop_page_cache (668): 0 (Linux: ENOSYS)");
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -211,5 +278,7 @@ int main(int argc, char **argv)
 	test_devices();
 	test_tty_proc(argv[0]);
 	test_maps(argv[0]);
+	test_mbind();
+	test_legoos();
 	return abi_done();
 }
