@@ -490,7 +490,9 @@ long sys_epoll_wait(struct process *p, const uint64_t *a)
 /* epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize) */
 long sys_epoll_pwait(struct process *p, const uint64_t *a)
 {
-	return epoll_wait_ns(p, a[0], a[1], (int32_t)a[2], ms_timeout(a[3]));
+	long err = signal_wait_mask(p, a[4], a[5]);
+
+	return err ? err : epoll_wait_ns(p, a[0], a[1], (int32_t)a[2], ms_timeout(a[3]));
 }
 
 /* epoll_pwait2(epfd, events, maxevents, timeout timespec, sigmask, sigsetsize) */
@@ -499,6 +501,8 @@ long sys_epoll_pwait2(struct process *p, const uint64_t *a)
 	uint64_t ns = UINT64_MAX;
 	long err = a[3] ? syscall_get_timespec(a[3], &ns) : 0;
 
+	if (!err)
+		err = signal_wait_mask(p, a[4], a[5]);
 	if (err)
 		return err;
 	return epoll_wait_ns(p, a[0], a[1], (int32_t)a[2], ns);

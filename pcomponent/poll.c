@@ -13,8 +13,8 @@
  * Linux's rules kept: poll reports POLLNVAL for a closed fd and ignores
  * negative ones; select fails with EBADF on a closed fd in a set; select
  * and pselect6 write the remaining time back (select only: Linux's
- * pselect6 too; the libcs keep their copy). Not yet: the signal masks of
- * ppoll and pselect6 are accepted and not applied during the wait.
+ * pselect6 too; the libcs keep their copy). The signal masks of ppoll
+ * and pselect6 hold during the wait (signal_wait_mask), as rt_sigsuspend's.
  */
 #include "poll.h"
 
@@ -145,6 +145,8 @@ long sys_ppoll(struct process *p, const uint64_t *a)
 	uint64_t ns;
 	long err = timespec_ns(a[2], &ns);
 
+	if (!err)
+		err = signal_wait_mask(p, a[3], a[4]);
 	if (err)
 		return err;
 	return do_poll(p, a[0], a[1], ns);
@@ -266,9 +268,16 @@ long sys_select(struct process *p, const uint64_t *a)
 long sys_pselect6(struct process *p, const uint64_t *a)
 {
 	const uint64_t sets[3] = {a[1], a[2], a[3]};
+	struct {
+		uint64_t set, size; /* the sigmask and its size, as Linux passes them */
+	} mask = {0, 0};
 	uint64_t ns, deadline;
 	long ret = timespec_ns(a[4], &ns);
 
+	if (!ret && a[5] && copy_from_user(&mask, a[5], sizeof(mask)))
+		ret = -EFAULT;
+	if (!ret)
+		ret = signal_wait_mask(p, mask.set, mask.size);
 	if (ret)
 		return ret;
 	deadline = ns == UINT64_MAX ? 0 : clock_ns() + ns;

@@ -221,6 +221,16 @@ long sys_rt_sigprocmask(struct process *p, const uint64_t *a);
 long sys_rt_sigreturn(struct process *p, const uint64_t *a);
 long sys_rt_sigpending(struct process *p, const uint64_t *a);
 long sys_rt_sigsuspend(struct process *p, const uint64_t *a);
+
+/*
+ * The signal mask argument of ppoll, pselect6 and epoll_pwait(2): the
+ * calling thread waits with the mask at umask (size bytes; umask 0: its
+ * own mask, nothing to do) as rt_sigsuspend does, and its own mask comes
+ * back on the way out of the system call (signal_deliver), recorded in
+ * the frame of a handler that runs. Call once the call's other arguments
+ * are decoded. Returns 0, -EINVAL (size not 8), -EFAULT.
+ */
+long signal_wait_mask(struct process *p, uint64_t umask, uint64_t size);
 long sys_sigaltstack(struct process *p, const uint64_t *a);
 long sys_rt_sigtimedwait(struct process *p, const uint64_t *a);
 long sys_pause(struct process *p, const uint64_t *a);

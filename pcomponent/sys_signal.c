@@ -164,16 +164,17 @@ long sys_pause(struct process *p, const uint64_t *a)
 	return sleep_until_signal(p);
 }
 
-/* rt_sigsuspend(mask, sigsetsize): the mask comes back at delivery */
-long sys_rt_sigsuspend(struct process *p, const uint64_t *a)
+/* The calling thread's mask is the user's set at umask until the system
+ * call returns (signal_deliver puts the old one back). */
+static long mask_until_return(struct process *p, uint64_t umask, uint64_t size)
 {
 	struct signal_state *s = p->sig;
 	struct signal_thread *st = signal_self(p);
 	uint64_t set;
 
-	if (a[1] != sizeof(uint64_t))
+	if (size != sizeof(uint64_t))
 		return -EINVAL;
-	if (copy_from_user(&set, a[0], sizeof(set)))
+	if (copy_from_user(&set, umask, sizeof(set)))
 		return -EFAULT;
 	spin_lock(&s->lock);
 	st->saved_mask = st->blocked;
@@ -181,7 +182,20 @@ long sys_rt_sigsuspend(struct process *p, const uint64_t *a)
 	spin_unlock(&s->lock);
 	st->restore_mask = true;
 	signal_retarget(p);
-	return sleep_until_signal(p);
+	return 0;
+}
+
+long signal_wait_mask(struct process *p, uint64_t umask, uint64_t size)
+{
+	return umask ? mask_until_return(p, umask, size) : 0;
+}
+
+/* rt_sigsuspend(mask, sigsetsize): the mask comes back at delivery */
+long sys_rt_sigsuspend(struct process *p, const uint64_t *a)
+{
+	long err = mask_until_return(p, a[0], a[1]);
+
+	return err ? err : sleep_until_signal(p);
 }
 
 /* rt_sigtimedwait's timeout as a clock_ns() deadline (none: forever). */

@@ -5,14 +5,18 @@
  * and delivery on unblock; sa_mask during a handler; SIGCHLD when a child
  * exits; kill of a child (default action: death, as wait reports it);
  * EINTR from a blocking read interrupted by a handler without SA_RESTART;
- * kill and sigaction's errors.
+ * the signal masks of ppoll and pselect (a blocked signal pending
+ * interrupts them, the old mask comes back); kill and sigaction's
+ * errors.
  *
  * Checks print as "ok N - ..." lines (tests/abi/abi.h); exit 0 iff all
  * passed. Expectations are Linux's: the program passes on the host.
  */
 #include "abi.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -152,6 +156,44 @@ static void test_children(void)
 	close(p[1]);
 }
 
+/* ppoll and pselect with a mask that unblocks a pending SIGUSR1: the
+ * handler runs, the call fails with EINTR, SIGUSR1 is blocked again. */
+static void test_wait_masks(void)
+{
+	struct timespec ten = {10, 0};
+	sigset_t block, none, now;
+	struct pollfd pfd;
+	int p[2];
+	fd_set rd;
+
+	ABI_EQ(pipe(p), 0, "pipe for ppoll");
+	pfd = (struct pollfd){.fd = p[0], .events = POLLIN};
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigemptyset(&none);
+	ABI_EQ(handle(SIGUSR1, on_usr1, 0, 0), 0, "sigaction SIGUSR1 (no SA_RESTART)");
+	ABI_EQ(sigprocmask(SIG_BLOCK, &block, NULL), 0, "block SIGUSR1");
+	got_usr1 = 0;
+	kill(getpid(), SIGUSR1);
+	ABI_EQ(got_usr1, 0, "SIGUSR1 pending while blocked");
+	ABI_ERR(ppoll(&pfd, 1, &ten, &none), EINTR,
+		"ppoll with an empty mask: the pending SIGUSR1 interrupts it");
+	ABI_EQ(got_usr1, 1, "its handler ran");
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	ABI_OK(sigismember(&now, SIGUSR1), "after ppoll, SIGUSR1 is blocked again");
+	kill(getpid(), SIGUSR1);
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	ABI_ERR(pselect(p[0] + 1, &rd, NULL, NULL, &ten, &none), EINTR,
+		"pselect with an empty mask: the pending SIGUSR1 interrupts it");
+	ABI_EQ(got_usr1, 2, "its handler ran");
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	ABI_OK(sigismember(&now, SIGUSR1), "after pselect, SIGUSR1 is blocked again");
+	ABI_EQ(sigprocmask(SIG_UNBLOCK, &block, NULL), 0, "unblock SIGUSR1");
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	abi_init("signals");
@@ -159,5 +201,6 @@ int main(void)
 	test_mask();
 	test_errors();
 	test_children();
+	test_wait_masks();
 	return abi_done();
 }
