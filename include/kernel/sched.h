@@ -124,5 +124,8 @@ void sched_preempt_point(void);
 
 /* Threads on this CPU's run queue (for placement and tests). */
 unsigned sched_runnable(struct cpu *cpu);
+/* Whether t is running on its CPU with its time slice used up (it keeps
+ * the CPU until another thread there is runnable; for tests). */
+bool sched_slice_spent(struct thread *t);
 
 #endif
