@@ -4,8 +4,10 @@
  * Each CPU has a run queue and an idle thread. A new thread goes to the
  * CPU with the fewest runnable threads; a woken thread returns to the run
  * queue of the CPU it last ran on (an IPI wakes that CPU if it idles in
- * hlt). The timer preempts a thread after SCHED_SLICE_TICKS ticks, but only
- * when it holds no spinlock (interrupts were on).
+ * hlt). A thread's slice is SCHED_SLICE_TICKS timer ticks; once spent, it
+ * keeps the CPU only while nothing else there is runnable: the first tick
+ * (or wake-up IPI) that finds another thread switches, but only when the
+ * running one holds no spinlock (interrupts were on).
  */
 #ifndef KERNEL_SCHED_H
 #define KERNEL_SCHED_H
