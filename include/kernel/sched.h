@@ -54,7 +54,7 @@ struct thread {
 	 * it blocks, read by others under that lock). */
 	bool interrupted;
 	bool intr_sleep;
-	unsigned slice; /* ticks left before preemption */
+	unsigned slice; /* ticks left, 0 once spent; under the runqueue's lock */
 
 	int saved_irq_depth; /* struct cpu's irq nesting while switched out */
 	bool saved_irq_was_on;
