@@ -47,6 +47,17 @@ unsigned sched_runnable(struct cpu *cpu)
 	return cpu->rq.nr;
 }
 
+bool sched_slice_spent(struct thread *t)
+{
+	struct cpu *c = t->cpu;
+	bool spent;
+
+	spin_lock(&c->rq.lock);
+	spent = c->current == t && t->slice == 0;
+	spin_unlock(&c->rq.lock);
+	return spent;
+}
+
 static void thread_free(struct thread *t)
 {
 	if (t->stack)
@@ -80,8 +91,8 @@ static void enqueue_locked(struct cpu *c, struct thread *t)
 	t->state = THREAD_RUNNABLE;
 	list_push_back(&c->rq.threads, &t->link);
 	c->rq.nr++;
-	if (c->current == c->idle)
-		c->need_resched = true;
+	if (c->current == c->idle || c->current->slice == 0)
+		c->need_resched = true; /* nothing to wait for: switch at once */
 }
 
 /* A BLOCKED thread leaves its sleep (and deadline) for the run queue.
@@ -123,13 +134,13 @@ static void schedule(void)
 		next = c->idle;
 	}
 	next->state = THREAD_RUNNING;
+	next->slice = SCHED_SLICE_TICKS;
+	c->current = next;
 	c->need_resched = false;
 	spin_unlock(&c->rq.lock);
 
-	next->slice = SCHED_SLICE_TICKS;
 	if (next == prev)
 		return;
-	c->current = next;
 	prev->saved_irq_depth = c->irq_depth;
 	prev->saved_irq_was_on = c->irq_was_on;
 	arch_thread_switch(prev, next);
@@ -324,7 +335,7 @@ bool sched_block_intr(struct spinlock *lock, uint64_t deadline_ns)
 void thread_interrupt(struct thread *t)
 {
 	struct cpu *c = t->cpu;
-	bool woke = false;
+	bool woke = false, running;
 
 	spin_lock(&c->rq.lock);
 	t->interrupted = true;
@@ -332,8 +343,11 @@ void thread_interrupt(struct thread *t)
 		unblock_locked(c, t);
 		woke = true;
 	}
+	running = t->state == THREAD_RUNNING;
 	spin_unlock(&c->rq.lock);
-	if (woke)
+	/* Running elsewhere (maybe in user code): the IPI's way out of the
+	 * interrupt runs the user_return hook without waiting for a tick. */
+	if (woke || running)
 		kick(c);
 }
 
@@ -393,9 +407,14 @@ void sched_tick(void)
 			enqueue_locked(c, t);
 		}
 	}
-	if (c->current != c->idle && c->current->slice && --c->current->slice == 0 &&
-	    c->rq.nr)
-		c->need_resched = true;
+	/* A spent slice stays at 0 until the next switch: a thread that ran
+	 * it out alone gives way at the first tick that finds company. */
+	if (c->current != c->idle) {
+		if (c->current->slice)
+			c->current->slice--;
+		if (c->current->slice == 0 && c->rq.nr)
+			c->need_resched = true;
+	}
 	spin_unlock(&c->rq.lock);
 }
 

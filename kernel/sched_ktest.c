@@ -83,6 +83,51 @@ KTEST(sched_timer_preempts_a_spinning_thread)
 	KT_EXPECT_EQ(spin_go, 1);
 }
 
+/* Polls (sleeping 1 ms) until *flag is set or 5 s pass. */
+static bool wait_flag(volatile int *flag)
+{
+	uint64_t deadline = clock_ns() + 5 * NS_PER_S;
+
+	while (!*flag && clock_ns() < deadline)
+		thread_sleep_ns(NS_PER_MS);
+	return *flag;
+}
+
+/* Polls until t runs with its slice used up, or 5 s pass. */
+static bool wait_slice_spent(struct thread *t)
+{
+	uint64_t deadline = clock_ns() + 5 * NS_PER_S;
+
+	while (!sched_slice_spent(t) && clock_ns() < deadline)
+		thread_sleep_ns(NS_PER_MS);
+	return sched_slice_spent(t);
+}
+
+/* A thread that used up its slice with nobody else to run keeps the CPU
+ * only until someone else is runnable there: a thread created later on
+ * that CPU runs while the spinner still spins (it once never did: the
+ * spent slice was never looked at again). */
+KTEST(sched_thread_past_its_slice_gives_way_to_a_new_one)
+{
+	struct cpu *on = &cpus[this_cpu()->id == 0 && cpus_online() > 1 ? 1 : 0];
+	struct thread *spinner, *setter = NULL;
+	volatile int ran = 0;
+
+	spin_go = 0;
+	spinner = thread_create_on(on, "kt-spin", spin_until_go, NULL, false);
+	KT_ASSERT(spinner != NULL);
+	if (!KT_EXPECT(wait_slice_spent(spinner)))
+		goto out;
+	setter = thread_create_on(on, "kt-set", set_flag, (void *)&ran, false);
+	if (KT_EXPECT(setter != NULL))
+		KT_EXPECT(wait_flag(&ran));
+out:
+	spin_go = 1;
+	thread_join(spinner);
+	if (setter)
+		thread_join(setter);
+}
+
 KTEST(sched_sleep_lasts_at_least_its_time)
 {
 	uint64_t start = clock_ns();

@@ -250,7 +250,9 @@ KTEST(tty_without_terminal)
 		feed(hl, "eof 70");
 	}
 	KT_EXPECT(hostlink_idle(hl, 5 * NS_PER_S));
-	/* the first read may see one in line or both */
+	/* the first read may see one in line or both; after one, FIONREAD
+	 * may already count the second or not (the reader runs on another
+	 * CPU than this feeder) */
 	{
 		static char err[CAP_SIZE];
 
@@ -258,6 +260,10 @@ KTEST(tty_without_terminal)
 		if (has(err, "rd 11 "))
 			data_is(kt, "err", 70,
 				"nb -11\ntcgets -25\nrd 11 hello.world\nfionread 0\nrd 0 \n"
+				"rd 0 \n");
+		else if (has(err, "fionread 0"))
+			data_is(kt, "err", 70,
+				"nb -11\ntcgets -25\nrd 9 hello.wor\nfionread 0\nrd 2 ld\n"
 				"rd 0 \n");
 		else
 			data_is(kt, "err", 70,

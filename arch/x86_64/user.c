@@ -38,7 +38,8 @@
  * back to user mode from an interrupt or exception, a thread whose
  * interrupt mark (thread->interrupted) is set runs the user_return hook
  * first: a thread in a compute loop gets its signals at the next timer
- * tick. user_fpu_get/set give the signal frame the live FPU/SSE image.
+ * tick, or at once: thread_interrupt() sends an IPI to the CPU running it.
+ * user_fpu_get/set give the signal frame the live FPU/SSE image.
  *
  * Copies. user_copy_raw/user_strncpy_raw (syscall.S) touch user memory at
  * instructions listed in .ex_table. A page fault there on a user address

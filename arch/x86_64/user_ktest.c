@@ -5,7 +5,9 @@
  * uspace and user_enter(). The tests install their own hooks: syscalls
  * 100 (echo the arguments), 101 (report and end the thread), 102 (yield a
  * few times), 103 (set the FS base); a page-fault hook that does what
- * each test asks; a fatal hook that records and ends the thread.
+ * each test asks; a fatal hook that records and ends the thread; a
+ * user_return hook (a thread_interrupt()ed thread leaving an interrupt for
+ * ring 3) that records and ends the thread, as a fatal signal would.
  *
  * A test that times out waiting for its user thread cannot stop it (it may
  * spin in ring 3 forever): it reports failure and leaks the thread's
@@ -198,8 +200,9 @@ struct utest {
 	struct completion done;
 
 	uint64_t args[6]; /* syscall 100 */
-	struct trap_frame exit_tf; /* syscall 101 or the fatal exception */
-	bool exited, fataled;
+	struct trap_frame exit_tf; /* syscall 101, the fatal exception or the
+				    * interrupt the user_return hook ended */
+	bool exited, fataled, interrupted;
 	unsigned vector;
 	uint64_t addr;
 	int err;
@@ -361,10 +364,20 @@ static __attribute__((noreturn)) void ut_fatal(struct trap_frame *tf, unsigned v
 	ut_finish(t);
 }
 
+static __attribute__((noreturn)) void ut_user_return(struct trap_frame *tf)
+{
+	struct utest *t = ut_self();
+
+	t->exit_tf = *tf;
+	t->interrupted = true;
+	ut_finish(t);
+}
+
 static const struct user_hooks ut_hooks = {
 	.syscall = ut_syscall,
 	.page_fault = ut_page_fault,
 	.fatal = ut_fatal,
+	.user_return = ut_user_return,
 };
 
 static void ut_main(void *arg)
@@ -869,6 +882,83 @@ stuck:
 out:
 	page_free(two, 0);
 	page_free(three, 0);
+}
+
+/* Ends ut_spin through its two phases (pages[0] = 2, then 3); false if
+ * it does not get there in time. */
+static bool ut_spin_stop(struct utest *t)
+{
+	volatile uint64_t *beat = t->pages[1];
+
+	*(volatile uint32_t *)t->pages[0] = 2;
+	if (!ut_wait_until(&beat[1], 0))
+		return false;
+	*(volatile uint32_t *)t->pages[0] = 3;
+	return ut_wait(t);
+}
+
+static void ut_set_flag(void *arg)
+{
+	*(volatile int *)arg = 1;
+}
+
+/*
+ * A thread spinning in ring 3 that has used up its slice with nothing
+ * else to run on its CPU: a kernel thread created there then runs while
+ * it still spins, the spinner goes on afterwards, and thread_interrupt()
+ * ends it through the user_return hook at its next interrupt, with the
+ * frame of its loop. (The processor's view: a `while :; do :; done`
+ * shell must leave room for the hostlink and die of Ctrl-C.)
+ */
+KTEST(user_spinning_thread_gives_way_and_is_interrupted)
+{
+	static struct utest t;
+	static volatile int ran;
+	struct cpu *on = other_cpu();
+	struct thread *k = NULL;
+	volatile uint64_t *beat;
+	uint64_t seen, deadline;
+
+	if (!KT_EXPECT(ut_setup(kt, &t, ut_spin, ut_spin_end)))
+		goto out;
+	*(uint32_t *)t.pages[0] = 1;
+	beat = t.pages[1];
+	ran = 0;
+	user_set_hooks(&ut_hooks);
+	ut_start(&t, on);
+	if (!KT_EXPECT(ut_wait_until(&beat[0], 1000)))
+		goto stop;
+	deadline = clock_ns() + WAIT_NS;
+	while (!sched_slice_spent(t.thread) && clock_ns() < deadline)
+		thread_sleep_ns(NS_PER_MS);
+	if (!KT_EXPECT(sched_slice_spent(t.thread)))
+		goto stop;
+	k = thread_create_on(t.thread->cpu, "utest-kernel", ut_set_flag, (void *)&ran, false);
+	if (!KT_EXPECT(k != NULL))
+		goto stop;
+	deadline = clock_ns() + WAIT_NS;
+	while (!ran && clock_ns() < deadline)
+		thread_sleep_ns(NS_PER_MS);
+	KT_EXPECT(ran);
+	KT_EXPECT_EQ(beat[1], 0); /* still in its first loop */
+	seen = beat[0];
+	KT_EXPECT(ut_wait_until(&beat[0], seen)); /* and back to it */
+	thread_interrupt(t.thread);
+	if (!KT_EXPECT(ut_wait(&t)))
+		goto stop;
+	KT_EXPECT(t.interrupted && !t.exited && !t.fataled);
+	KT_EXPECT_EQ(t.exit_tf.cs, SEL_UCODE);
+	KT_EXPECT(t.exit_tf.rip >= UCODE &&
+		  t.exit_tf.rip < UCODE + (uint64_t)(ut_spin_end - ut_spin));
+	KT_EXPECT_EQ(beat[1], 0);
+stop:
+	if (t.thread)
+		KT_EXPECT(ut_spin_stop(&t));
+	if (k && ran)
+		thread_join(k); /* else it may never run: leave it */
+	user_set_hooks(NULL);
+out:
+	ut_teardown(&t);
 }
 
 /* ---- snapshots: a forked-style thread -------------------------------------- */

@@ -25,7 +25,8 @@ struct cpu {
 	int irq_depth; /* nesting of irq_push() */
 	bool irq_was_on; /* interrupt flag before the outermost irq_push() */
 
-	struct thread *current;
+	struct thread *current; /* written under rq.lock by its CPU; others
+				 * read it under rq.lock (placement: racy) */
 	struct thread *idle;
 	struct runqueue rq; /* has its own lock: other CPUs add to it */
 	volatile bool need_resched; /* set under rq.lock by any CPU */

@@ -4,8 +4,10 @@
  * Each CPU has a run queue and an idle thread. A new thread goes to the
  * CPU with the fewest runnable threads; a woken thread returns to the run
  * queue of the CPU it last ran on (an IPI wakes that CPU if it idles in
- * hlt). The timer preempts a thread after SCHED_SLICE_TICKS ticks, but only
- * when it holds no spinlock (interrupts were on).
+ * hlt). A thread's slice is SCHED_SLICE_TICKS timer ticks; once spent, it
+ * keeps the CPU only while nothing else there is runnable: the first tick
+ * (or wake-up IPI) that finds another thread switches, but only when the
+ * running one holds no spinlock (interrupts were on).
  */
 #ifndef KERNEL_SCHED_H
 #define KERNEL_SCHED_H
@@ -52,7 +54,7 @@ struct thread {
 	 * it blocks, read by others under that lock). */
 	bool interrupted;
 	bool intr_sleep;
-	unsigned slice; /* ticks left before preemption */
+	unsigned slice; /* ticks left, 0 once spent; under the runqueue's lock */
 
 	int saved_irq_depth; /* struct cpu's irq nesting while switched out */
 	bool saved_irq_was_on;
@@ -124,5 +126,8 @@ void sched_preempt_point(void);
 
 /* Threads on this CPU's run queue (for placement and tests). */
 unsigned sched_runnable(struct cpu *cpu);
+/* Whether t is running on its CPU with its time slice used up (it keeps
+ * the CPU until another thread there is runnable; for tests). */
+bool sched_slice_spent(struct thread *t);
 
 #endif
