@@ -31,9 +31,9 @@
  *
  * Sets may watch sets (ready when an item of theirs would be reported)
  * to a depth of EPOLL_MAX_NESTS; a set cannot watch itself (EINVAL) or
- * one that watches it (ELOOP). Not yet: the signal mask of epoll_pwait
- * and epoll_pwait2 is accepted and not applied during the wait (as
- * ppoll's); at most EPOLL_BATCH events are reported per call.
+ * one that watches it (ELOOP). The signal mask of epoll_pwait and
+ * epoll_pwait2 holds during the wait (signal_wait_mask). At most
+ * EPOLL_BATCH events are reported per call.
  */
 #include "epoll.h"
 

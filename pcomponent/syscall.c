@@ -1138,12 +1138,12 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(267, "readlinkat", sys_readlinkat),
 	SC(268, "fchmodat", sys_fchmodat),
 	SC(269, "faccessat", sys_faccessat),
-	SC(270, "pselect6", sys_pselect6), /* partial: the signal mask is not applied */
-	SC(271, "ppoll", sys_ppoll),	   /* partial: the signal mask is not applied */
+	SC(270, "pselect6", sys_pselect6),
+	SC(271, "ppoll", sys_ppoll),
 	SC(273, "set_robust_list", sys_set_robust_list),
 	SC(274, "get_robust_list", sys_get_robust_list),
 	SC(280, "utimensat", sys_utimensat),
-	SC(281, "epoll_pwait", sys_epoll_pwait), /* partial: the signal mask is not applied */
+	SC(281, "epoll_pwait", sys_epoll_pwait),
 	SC(288, "accept4", sys_accept4),
 	SC(291, "epoll_create1", sys_epoll_create1),
 	SC(292, "dup3", sys_dup3),
@@ -1160,7 +1160,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(332, "statx", sys_statx),
 	SC(436, "close_range", sys_close_range),
 	SC(439, "faccessat2", sys_faccessat2),
-	SC(441, "epoll_pwait2", sys_epoll_pwait2), /* partial: the signal mask is not applied */
+	SC(441, "epoll_pwait2", sys_epoll_pwait2),
 	SC(667, "pcache_stat", sys_pcache_stat),	  /* LegoOS's: the ExCache */
 	SC(668, "drop_page_cache", sys_drop_page_cache), /* LegoOS's: the buffer cache */
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
