@@ -1207,6 +1207,24 @@ static long sendfile_chunk(struct file *out, struct file *in, uint64_t *pos, uin
 	return r;
 }
 
+long file_write_kernel(struct file *f, const void *kb, size_t len, uint64_t *pos)
+{
+	size_t done = 0;
+	long r = 0;
+
+	if (f->ops != &reg_ops)
+		return -EINVAL;
+	while (done < len) {
+		size_t n = len - done < FILE_BOUNCE ? len - done : FILE_BOUNCE;
+
+		r = data_write(f, pos, (const uint8_t *)kb + done, n, false);
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
+	return done ? (long)done : r;
+}
+
 long file_sendfile(struct file *out, struct file *in, uint64_t *pos, size_t count)
 {
 	size_t done = 0;

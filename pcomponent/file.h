@@ -243,6 +243,10 @@ uint64_t file_st_dev(const char *abs);
  * must be regular files of the storage node, else -EINVAL (callers such
  * as busybox then fall back to read and write). Returns the count. */
 long file_sendfile(struct file *out, struct file *in, uint64_t *pos, size_t count);
+/* Writes len bytes of kernel memory kb to the regular file f at *pos
+ * (advanced by what was written), through the buffer cache as write(2)
+ * does: the count, or a negative errno if nothing was written. Sleeps. */
+long file_write_kernel(struct file *f, const void *kb, size_t len, uint64_t *pos);
 /* truncate(2) of the storage file at abs (absolute, normalised) as cred
  * (the storage node checks write permission): through the buffer cache,
  * so no stale page outlives it. 0 or a negative errno. Sleeps. */

@@ -231,6 +231,9 @@ long sys_rt_sigsuspend(struct process *p, const uint64_t *a);
  * are decoded. Returns 0, -EINVAL (size not 8), -EFAULT.
  */
 long signal_wait_mask(struct process *p, uint64_t umask, uint64_t size);
+
+/* The calling thread's blocked signals (bit N-1 for signal N). */
+uint64_t signal_blocked(struct process *p);
 long sys_sigaltstack(struct process *p, const uint64_t *a);
 long sys_rt_sigtimedwait(struct process *p, const uint64_t *a);
 long sys_pause(struct process *p, const uint64_t *a);

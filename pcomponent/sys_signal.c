@@ -185,6 +185,17 @@ static long mask_until_return(struct process *p, uint64_t umask, uint64_t size)
 	return 0;
 }
 
+uint64_t signal_blocked(struct process *p)
+{
+	struct signal_thread *st = signal_self(p);
+	uint64_t set;
+
+	spin_lock(&p->sig->lock);
+	set = st->blocked;
+	spin_unlock(&p->sig->lock);
+	return set;
+}
+
 long signal_wait_mask(struct process *p, uint64_t umask, uint64_t size)
 {
 	return umask ? mask_until_return(p, umask, size) : 0;

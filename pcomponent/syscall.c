@@ -68,6 +68,7 @@
 
 #include "excache.h"
 #include "epoll.h"
+#include "checkpoint.h"
 #include "file.h"
 #include "futex.h"
 #include "pipe.h"
@@ -933,8 +934,8 @@ static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
  * So that programs written for LegoOS run unmodified: pcache_stat (667)
  * reports the ExCache, LegoOS's pcache, in LegoOS's struct; drop_page_cache
  * (668) empties the buffer cache of the vNode's memory node, as LegoOS's
- * asks its memory node to drop its page cache. checkpoint_process (666)
- * waits for replication and recovery.
+ * asks its memory node to drop its page cache; checkpoint_process (666)
+ * writes the caller's image as an ELF core file (checkpoint.c).
  */
 
 struct legoos_pcache_stat {
@@ -1161,6 +1162,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(436, "close_range", sys_close_range),
 	SC(439, "faccessat2", sys_faccessat2),
 	SC(441, "epoll_pwait2", sys_epoll_pwait2),
+	SC(666, "checkpoint_process", sys_checkpoint_process), /* partial: the caller's, as an ELF core file; no restore */
 	SC(667, "pcache_stat", sys_pcache_stat),	  /* LegoOS's: the ExCache */
 	SC(668, "drop_page_cache", sys_drop_page_cache), /* LegoOS's: the buffer cache */
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
