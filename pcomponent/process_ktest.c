@@ -29,6 +29,18 @@
 #include <lib/string.h>
 #include <proto/tessera_sys.h>
 
+/* A new family (fam cleared) with its root process: the root, or NULL. */
+static struct process *family_start(struct process_family *fam)
+{
+	struct process *root;
+
+	memset(fam, 0, sizeof(*fam));
+	root = process_ktest_add(fam, NULL);
+	if (root)
+		fam->root_pid = root->pid;
+	return root;
+}
+
 KTEST(proc_syscall_table)
 {
 	const struct syscall_entry *e;
@@ -217,11 +229,9 @@ KTEST(proc_tree_wait_zombies_and_reaping)
 	uint32_t pid1, pid2;
 	int ws = -1;
 
-	memset(&fam, 0, sizeof(fam));
 	process_counts(&n0, &s0);
-	root = process_ktest_add(&fam, NULL);
+	root = family_start(&fam);
 	KT_ASSERT(root != NULL);
-	fam.root_pid = root->pid;
 	c1 = process_ktest_add(&fam, root);
 	c2 = process_ktest_add(&fam, root);
 	KT_ASSERT(c1 && c2);
@@ -289,11 +299,9 @@ KTEST(proc_tree_orphans_and_the_family_count)
 	unsigned n0, n;
 	uint64_t s0, s, t0;
 
-	memset(&fam, 0, sizeof(fam));
 	process_counts(&n0, &s0);
-	root = process_ktest_add(&fam, NULL);
+	root = family_start(&fam);
 	KT_ASSERT(root != NULL);
-	fam.root_pid = root->pid;
 	c3 = process_ktest_add(&fam, root);
 	c4 = process_ktest_add(&fam, root);
 	KT_ASSERT(c3 && c4);
@@ -379,10 +387,8 @@ KTEST(proc_signal_wait_interrupted_and_masks)
 	struct thread *t;
 	uint64_t args[6] = {0};
 
-	memset(&fam, 0, sizeof(fam));
-	root = process_ktest_add(&fam, NULL);
+	root = family_start(&fam);
 	KT_ASSERT(root != NULL);
-	fam.root_pid = root->pid;
 	c = process_ktest_add(&fam, root);
 	KT_ASSERT(c != NULL);
 	KT_EXPECT_EQ(c->pgid, root->pgid);
@@ -479,10 +485,8 @@ KTEST(proc_signal_sigchld_handler_gets_info)
 	struct thread *t;
 	int ws = 0;
 
-	memset(&fam, 0, sizeof(fam));
-	root = process_ktest_add(&fam, NULL);
+	root = family_start(&fam);
 	KT_ASSERT(root != NULL);
-	fam.root_pid = root->pid;
 	c = process_ktest_add(&fam, root);
 	KT_ASSERT(c != NULL);
 	root->sig->act[SIGCHLD - 1].handler = 0x401000; /* a "handler" */
@@ -520,10 +524,8 @@ KTEST(proc_stop_continue_reports_and_sigchld)
 	struct thread *t;
 	int ws = 0;
 
-	memset(&fam, 0, sizeof(fam));
-	root = process_ktest_add(&fam, NULL);
+	root = family_start(&fam);
 	KT_ASSERT(root != NULL);
-	fam.root_pid = root->pid;
 	c = process_ktest_add(&fam, root);
 	KT_ASSERT(c != NULL);
 	root->sig->act[SIGCHLD - 1].handler = 0x401000; /* a "handler" */
@@ -597,10 +599,8 @@ KTEST(proc_credentials_calls_and_kill_permission)
 	struct thread *t;
 	int ws = 0;
 
-	memset(&fam, 0, sizeof(fam));
-	root = process_ktest_add(&fam, NULL);
+	root = family_start(&fam);
 	KT_ASSERT(root != NULL);
-	fam.root_pid = root->pid;
 	c = process_ktest_add(&fam, root);
 	KT_ASSERT(c != NULL);
 
