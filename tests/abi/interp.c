@@ -177,6 +177,12 @@ static int exe_for(const char *name, const char *dir, const char *interp)
 	return write_exe(name, path, (size_t)n + 1);
 }
 
+/* Every file main makes in the work directory. */
+static const char *const made[] = {
+	"ld-ok", "prog-ok", "ld-link", "prog-link", "prog-missing", "text", "prog-text",
+	"ld-arm", "prog-arm", "ld-noexec", "prog-noexec", "prog-dir", "prog-nonul",
+};
+
 int main(int argc, char **argv)
 {
 	static const char text[] = "this is a text file, not an ELF interpreter; it is long "
@@ -212,5 +218,9 @@ int main(int argc, char **argv)
 	ABI_EQ(write_exe("prog-nonul", "/ld", 3), 0, "PT_INTERP without its NUL");
 	ABI_ERR(try_exec("./prog-nonul"), ENOEXEC, "execve: PT_INTERP not NUL-terminated: ENOEXEC");
 	ABI_EQ(run("./prog-ok"), 43 << 8, "after the failures, the good one still runs");
+	for (unsigned i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+		unlink(made[i]);
+	ABI_EQ(chdir("/"), 0, "chdir /");
+	ABI_EQ(rmdir(dir), 0, "the work directory is empty and removed");
 	return abi_done();
 }

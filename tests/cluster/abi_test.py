@@ -43,8 +43,8 @@ programs and scripts in /abi. Through `tessera run`:
     they print on the host, and /bin/sh runs a dynamic program in a
     pipeline (the dynamic variants, NAME.glibc-dyn and NAME.musl-dyn,
     are among the programs above);
-  - on p2, a second processor whose ExCache is only 256 KiB: the three
-    programs again and again from one shell (exec churn), so that
+  - on p2, a second processor whose ExCache is only 256 KiB: the four
+    programs of CHURN_PROGRAMS (one of them dynamic) again and again from one shell (exec churn), so that
     ExCache lines keep changing from one program's text to another's
     (QEMU must not run code translated from a line's previous page);
   - on vn3 (p1 and p2), the global process manager's choice: p1 when
@@ -90,7 +90,7 @@ GLIBC_PROGRAMS = ("time", "signals")  # also built with glibc (mk/cluster.mk's A
 DYNAMIC_PROGRAMS = ("time", "signals")  # also linked dynamically (ABI_DYNAMIC)
 VNODE = "vn1"
 CHURN_VNODE = "vn2"  # on p2, whose ExCache is small
-CHURN_PROGRAMS = ("time", "misc", "signals")
+CHURN_PROGRAMS = ("time", "misc", "signals", "time.glibc-dyn")  # the last: with ld.so, libc
 CHURN_ROUNDS = 5
 GPM_VNODE = "vn3"  # p1 and p2
 GPM_WAIT_S = 20  # heartbeats come every second; the manager's view lags by one
