@@ -10,9 +10,12 @@
  * through a packed struct over the hostile bytes.
  *
  * decode runs in two passes over the program headers: the first checks
- * each one on its own and collects the PT_LOADs (relocated), the second
- * checks them against each other (order, shared pages), then the entry
- * point and AT_PHDR are worked out.
+ * each one on its own and collects the PT_LOADs (relocated) and the
+ * PT_INTERP, the second checks them against each other (order, shared
+ * pages), then the entry point and AT_PHDR are worked out. An
+ * interpreter's bias comes from a pass before those (interp_bias): the
+ * top of its PT_LOADs, unrelocated, put at ELF_INTERP_TOP; the first
+ * pass then checks every segment at that bias as for any image.
  */
 #include "elf.h"
 
@@ -50,7 +53,13 @@ static uint64_t page_down(uint64_t a)
 	return a & ~(ELF_PAGE - 1);
 }
 
-/* The header fields every later step relies on. */
+static bool is_load(const uint8_t *ph)
+{
+	return rd32(ph) == PT_LOAD && rd64(ph + 40) != 0;
+}
+
+/* The header fields every later step relies on (the role's type checked
+ * later). */
 static int check_ehdr(const uint8_t *e, size_t len)
 {
 	static const uint8_t ident[7] = {0x7f, 'E', 'L', 'F', 2 /* 64-bit */,
@@ -114,9 +123,25 @@ static int take_load(const uint8_t *ph, uint64_t bias, uint64_t file_size,
 	return 0;
 }
 
-/* Pass 1: every program header on its own; PT_LOADs and PT_PHDR kept. */
-static int scan_phdrs(const uint8_t *e, uint64_t file_size, struct elf_image *img,
-		      uint64_t *pt_phdr)
+/* PT_INTERP of ELF_MAIN: where its path lies (the first one counts, as
+ * on Linux). */
+static int take_interp(const uint8_t *ph, uint64_t file_size, struct elf_image *img)
+{
+	uint64_t off = rd64(ph + 8), size = rd64(ph + 32);
+
+	if (img->interp_size)
+		return 0;
+	if (size < 2 || size > ELF_INTERP_MAX || off > file_size || size > file_size - off)
+		return -ENOEXEC;
+	img->interp_offset = off;
+	img->interp_size = size;
+	return 0;
+}
+
+/* Pass 1: every program header on its own; PT_LOADs, PT_PHDR and (for
+ * ELF_MAIN) PT_INTERP kept. */
+static int scan_phdrs(const uint8_t *e, uint64_t file_size, enum elf_role role,
+		      struct elf_image *img, uint64_t *pt_phdr)
 {
 	uint64_t phoff = rd64(e + 32);
 	unsigned phnum = rd16(e + 56);
@@ -127,14 +152,15 @@ static int scan_phdrs(const uint8_t *e, uint64_t file_size, struct elf_image *im
 		const uint8_t *ph = e + phoff + (uint64_t)i * ELF_PHDR_SIZE;
 		uint32_t type = rd32(ph);
 
-		if (type == PT_INTERP)
+		if (type == PT_INTERP &&
+		    (role == ELF_INTERP || take_interp(ph, file_size, img)))
 			return -ENOEXEC;
 		if (type == PT_PHDR) {
 			*pt_phdr = rd64(ph + 16) + img->bias;
 			if (*pt_phdr < img->bias)
 				return -ENOEXEC;
 		}
-		if (type != PT_LOAD || rd64(ph + 40) == 0)
+		if (!is_load(ph))
 			continue;
 		if (img->nsegs == ELF_MAX_SEGMENTS ||
 		    take_load(ph, img->bias, file_size, &img->segs[img->nsegs]))
@@ -154,6 +180,7 @@ static int check_layout(struct elf_image *img)
 		if (page_down(a->vaddr + a->memsz - 1) >= page_down(b->vaddr))
 			return -ENOEXEC;
 	}
+	img->start = page_down(img->segs[0].vaddr);
 	img->end = img->segs[img->nsegs - 1].vaddr + img->segs[img->nsegs - 1].memsz;
 	return 0;
 }
@@ -184,7 +211,42 @@ static uint64_t find_phdr(const struct elf_image *img, uint64_t pt_phdr, uint64_
 	return 0;
 }
 
-int elf_decode(const void *buf, size_t len, uint64_t file_size, struct elf_image *img)
+/* The bias that puts an interpreter's highest page just below
+ * ELF_INTERP_TOP (its PT_LOADs' top, unrelocated, checked for overflow;
+ * the rest is checked at that bias by scan_phdrs). */
+static int interp_bias(const uint8_t *e, uint64_t *bias)
+{
+	uint64_t phoff = rd64(e + 32), top = 0;
+	unsigned phnum = rd16(e + 56);
+
+	for (unsigned i = 0; i < phnum; i++) {
+		const uint8_t *ph = e + phoff + (uint64_t)i * ELF_PHDR_SIZE;
+		uint64_t vaddr = rd64(ph + 16), memsz = rd64(ph + 40);
+
+		if (!is_load(ph))
+			continue;
+		if (vaddr + memsz < vaddr || vaddr + memsz > ELF_INTERP_TOP)
+			return -ENOEXEC;
+		if (vaddr + memsz > top)
+			top = vaddr + memsz;
+	}
+	*bias = ELF_INTERP_TOP - ((top + ELF_PAGE - 1) & ~(ELF_PAGE - 1));
+	return 0;
+}
+
+/* img->bias for the role, after the type check. */
+static int choose_bias(const uint8_t *e, enum elf_role role, struct elf_image *img)
+{
+	uint16_t type = rd16(e + 16);
+
+	if (role == ELF_INTERP)
+		return type == ET_DYN ? interp_bias(e, &img->bias) : -ENOEXEC;
+	img->bias = type == ET_DYN ? ELF_PIE_BIAS : 0;
+	return 0;
+}
+
+int elf_decode(const void *buf, size_t len, uint64_t file_size, enum elf_role role,
+	       struct elf_image *img)
 {
 	const uint8_t *e = buf;
 	long need = elf_headers_size(buf, len, file_size);
@@ -194,8 +256,9 @@ int elf_decode(const void *buf, size_t len, uint64_t file_size, struct elf_image
 	if (need < 0 || (uint64_t)need > len)
 		return -ENOEXEC;
 	memset(img, 0, sizeof(*img));
-	img->bias = rd16(e + 16) == ET_DYN ? ELF_PIE_BIAS : 0;
-	if (scan_phdrs(e, file_size, img, &pt_phdr) || check_layout(img))
+	if (choose_bias(e, role, img))
+		return -ENOEXEC;
+	if (scan_phdrs(e, file_size, role, img, &pt_phdr) || check_layout(img))
 		return -ENOEXEC;
 	entry = rd64(e + 24) + img->bias;
 	if (entry < img->bias)

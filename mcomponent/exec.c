@@ -1,14 +1,15 @@
 /*
- * MEM_EXEC: building a process's address space from a static ELF
- * executable (include/proto/mem.h; the service is memserv.c).
+ * MEM_EXEC: building a process's address space from an ELF executable,
+ * static or dynamic (include/proto/mem.h; the service is memserv.c).
  *
  * Steps, all on a new address space that nobody else sees until the
  * last one, so a failed exec leaves the old address space intact:
  *   1. decode the request (flags, memory nodes, credentials, the path NUL-
  *      terminated and absolute, the strings as argc + envc NUL-ended
  *      strings of strings_len bytes);
- *   2. stat the file on the storage node with may-exec for the caller's
- *      credentials (the file service checks the x bit), a regular file;
+ *   2. open the file (struct exec_files: on the storage node, a stat
+ *      with may-exec for the caller's credentials, so the file service
+ *      checks the x bit; a regular file);
  *   3. read the headers (at most EXEC_HEADERS_MAX bytes) and decode them
  *      (mcomponent/elf.c);
  *   4. for each PT_LOAD: a VMA with the segment's prot, and its file
@@ -16,17 +17,25 @@
  *      kernel buffer). The rest of the last file page is zero; bss pages
  *      past it get no frame (they read as zeros, like any page never
  *      written, and the reply names them as fresh: the processor zero-
- *      fills their misses with no message);
- *   5. the heap starts at the page after the highest segment; the stack
- *      VMA is MEM_STACK_SIZE below MEM_STACK_TOP, read-write, and its top
- *      pages get the initial stack (mcomponent/ustack.c); the pages below
- *      those are fresh too;
+ *      fills their misses with no message). A dynamic executable (one
+ *      with PT_INTERP) then gets its interpreter the same way, steps 2
+ *      to 4 for the path PT_INTERP names, read from the same storage
+ *      node with the same credentials and decoded as ELF_INTERP (an
+ *      ET_DYN without PT_INTERP, placed top-down below ELF_INTERP_TOP,
+ *      where the libraries it maps itself follow); the process starts at
+ *      the interpreter's entry with AT_BASE its bias, the executable's
+ *      AT_PHDR and AT_ENTRY telling it what to link;
+ *   5. the heap starts at the page after the executable's highest
+ *      segment; the stack VMA is MEM_STACK_SIZE below MEM_STACK_TOP,
+ *      read-write, and its top pages get the initial stack
+ *      (mcomponent/ustack.c); the pages below those are fresh too;
  *   6. install it for (node, pid), destroying the old one (whose remote
  *      vRegions' owners get MEM_REGION_EXIT first: memserv_install).
  * The vRegions exec makes are this node's; the request's memory nodes
  * are kept in the space as the candidates for later ones (memvm.c).
- * Eager loading suits static binaries of a few MiB; demand paging from
- * the file (a page cache on this node) is a later step.
+ * Eager loading suits binaries and loaders of a few MiB (the shared
+ * libraries are the interpreter's own file mappings, paged in at their
+ * first miss: memfile.c); demand paging of the images is a later step.
  */
 #include "elf.h"
 #include "memserv_impl.h"
@@ -41,6 +50,15 @@
 #define EXEC_HEADERS_MAX (64u << 10)  /* bytes of ELF + program headers */
 #define EXEC_CHUNK	 (256u << 10) /* file bytes read at once */
 #define EXEC_STACK_BUF	 (64u << 10)  /* the initial stack's most */
+
+_Static_assert(ELF_INTERP_MAX <= MEM_EXEC_PATH_MAX, "an interpreter's path is a path");
+
+/* What one exec decodes: the executable, its interpreter and the path
+ * of that (kmalloc'd: too big for the stack). */
+struct exec_work {
+	struct elf_image exe, interp;
+	char interp_path[ELF_INTERP_MAX];
+};
 
 /*
  * The vNode's memory nodes: 1..MEM_MAX_NODES of them, none 0, none twice,
@@ -109,9 +127,24 @@ static int copy_to_pages(struct aspace *as, uint64_t va, const uint8_t *src, uin
 	return 0;
 }
 
-static int read_exact(const struct exec_source *src, uint64_t off, void *buf, size_t len)
+/* One file MEM_EXEC reads: the executable or its interpreter. */
+struct exec_file {
+	const struct exec_files *fs;
+	const char *path;
+	uint64_t size;
+};
+
+/* Step 2 for path: a regular file the caller may execute. */
+static int exec_open(const struct exec_files *fs, const char *path, struct exec_file *f)
 {
-	long n = src->read(src->ctx, off, buf, len);
+	f->fs = fs;
+	f->path = path;
+	return fs->open(fs->ctx, path, &f->size);
+}
+
+static int read_exact(const struct exec_file *f, uint64_t off, void *buf, size_t len)
+{
+	long n = f->fs->read(f->fs->ctx, f->path, off, buf, len);
 
 	if (n < 0)
 		return (int)n;
@@ -128,7 +161,7 @@ static void add_fresh(struct mem_exec_reply *rp, uint64_t start, uint64_t end, u
 	rp->fresh[rp->nfresh++] = (struct mem_fresh_range){.start = start, .end = end, .prot = prot};
 }
 
-static int load_segment(struct aspace *as, const struct exec_source *src,
+static int load_segment(struct aspace *as, const struct exec_file *f,
 			const struct elf_segment *s, uint8_t *chunk, struct mem_exec_reply *rp)
 {
 	int err = aspace_map(as, page_down(s->vaddr), page_up(s->vaddr + s->memsz), s->prot,
@@ -137,7 +170,7 @@ static int load_segment(struct aspace *as, const struct exec_source *src,
 	for (uint64_t done = 0; !err && done < s->filesz;) {
 		uint64_t n = s->filesz - done < EXEC_CHUNK ? s->filesz - done : EXEC_CHUNK;
 
-		err = read_exact(src, s->offset + done, chunk, n);
+		err = read_exact(f, s->offset + done, chunk, n);
 		if (!err)
 			err = copy_to_pages(as, s->vaddr + done, chunk, n);
 		done += n;
@@ -149,38 +182,93 @@ static int load_segment(struct aspace *as, const struct exec_source *src,
 	return err;
 }
 
-/* Steps 3 and 4: headers decoded into *img, segments loaded. */
-static int load_image(struct aspace *as, const struct exec_source *src,
-		      struct elf_image *img, uint8_t *chunk, struct mem_exec_reply *rp)
+/* Step 3: the headers of f read into chunk and decoded into *img. */
+static int decode_image(const struct exec_file *f, enum elf_role role, struct elf_image *img,
+			uint8_t *chunk)
 {
-	size_t len = src->size < PAGE ? (size_t)src->size : PAGE;
+	size_t len = f->size < PAGE ? (size_t)f->size : PAGE;
 	long need;
 	int err;
 
 	if (len < ELF_EHDR_SIZE)
 		return -ENOEXEC;
-	err = read_exact(src, 0, chunk, len);
+	err = read_exact(f, 0, chunk, len);
 	if (err)
 		return err;
-	need = elf_headers_size(chunk, len, src->size);
+	need = elf_headers_size(chunk, len, f->size);
 	if (need < 0 || need > (long)EXEC_HEADERS_MAX)
 		return -ENOEXEC;
 	if ((size_t)need > len) {
 		len = (size_t)need;
-		err = read_exact(src, 0, chunk, len);
+		err = read_exact(f, 0, chunk, len);
 		if (err)
 			return err;
 	}
-	if (elf_decode(chunk, len, src->size, img))
-		return -ENOEXEC;
+	return elf_decode(chunk, len, f->size, role, img) ? -ENOEXEC : 0;
+}
+
+/* Step 4: the segments of a decoded image. */
+static int load_segments(struct aspace *as, const struct exec_file *f,
+			 const struct elf_image *img, uint8_t *chunk, struct mem_exec_reply *rp)
+{
+	int err = 0;
+
 	for (unsigned i = 0; i < img->nsegs && !err; i++)
-		err = load_segment(as, src, &img->segs[i], chunk, rp);
+		err = load_segment(as, f, &img->segs[i], chunk, rp);
 	return err;
 }
 
-/* Step 5: heap, stack VMA and the initial stack; *sp set. */
+/*
+ * Step 4 for a dynamic executable (exe has a PT_INTERP): its path read
+ * from exe's file, the interpreter opened with the same credentials,
+ * decoded as ELF_INTERP into *in and loaded. Its open errors are its own
+ * (-ENOENT, -EACCES, ...); a file that is no interpreter we run
+ * -ELIBBAD, as Linux; a PT_INTERP path not NUL-terminated or relative,
+ * or an executable reaching into the interpreter's pages, -ENOEXEC.
+ */
+static int load_interp(struct aspace *as, const struct exec_file *exe,
+		       const struct elf_image *img, struct exec_work *w, uint8_t *chunk,
+		       struct mem_exec_reply *rp)
+{
+	struct exec_file f;
+	int err = read_exact(exe, img->interp_offset, w->interp_path, img->interp_size);
+
+	if (err)
+		return err;
+	if (w->interp_path[img->interp_size - 1] != '\0' || w->interp_path[0] != '/')
+		return -ENOEXEC;
+	err = exec_open(exe->fs, w->interp_path, &f);
+	if (err)
+		return err;
+	err = decode_image(&f, ELF_INTERP, &w->interp, chunk);
+	if (err)
+		return err == -ENOEXEC ? -ELIBBAD : err;
+	if (w->interp.start < page_up(img->end) && img->start < page_up(w->interp.end))
+		return -ENOEXEC;
+	return load_segments(as, &f, &w->interp, chunk, rp);
+}
+
+/* Steps 2 to 4: the executable (and its interpreter) loaded into as. */
+static int load_images(struct aspace *as, const struct exec_files *fs, const char *path,
+		       struct exec_work *w, uint8_t *chunk, struct mem_exec_reply *rp)
+{
+	struct exec_file f;
+	int err = exec_open(fs, path, &f);
+
+	if (!err)
+		err = decode_image(&f, ELF_MAIN, &w->exe, chunk);
+	if (!err)
+		err = load_segments(as, &f, &w->exe, chunk, rp);
+	if (!err && w->exe.interp_size)
+		err = load_interp(as, &f, &w->exe, w, chunk, rp);
+	return err;
+}
+
+/* Step 5: heap, stack VMA and the initial stack; *sp set. base is the
+ * interpreter's load address (AT_BASE; 0: none). */
 static int make_stack(struct memserv *ms, struct aspace *as, const struct mem_exec_req *rq,
-		      const struct elf_image *img, uint64_t *sp, struct mem_exec_reply *rp)
+		      const struct elf_image *img, uint64_t base, uint64_t *sp,
+		      struct mem_exec_reply *rp)
 {
 	struct ustack_info in = {
 		.strings = rq->strings,
@@ -192,12 +280,13 @@ static int make_stack(struct memserv *ms, struct aspace *as, const struct mem_ex
 		.phent = img->phentsize,
 		.phnum = img->phnum,
 		.entry = img->entry,
+		.base = base,
 		.uid = rq->cred.uid,
 		.euid = rq->cred.uid,
 		.gid = rq->cred.gid,
 		.egid = rq->cred.gid,
 	};
-	uint64_t base = MEM_STACK_TOP - EXEC_STACK_BUF, low;
+	uint64_t stack_base = MEM_STACK_TOP - EXEC_STACK_BUF, low;
 	uint8_t *buf;
 	int err;
 
@@ -213,7 +302,7 @@ static int make_stack(struct memserv *ms, struct aspace *as, const struct mem_ex
 	err = ustack_build(buf, EXEC_STACK_BUF, MEM_STACK_TOP, &in, sp);
 	if (!err) {
 		low = page_down(*sp);
-		err = copy_to_pages(as, low, buf + (low - base), MEM_STACK_TOP - low);
+		err = copy_to_pages(as, low, buf + (low - stack_base), MEM_STACK_TOP - low);
 		add_fresh(rp, MEM_STACK_TOP - MEM_STACK_SIZE, low, MEM_PROT_READ | MEM_PROT_WRITE);
 	}
 	kfree(buf);
@@ -221,31 +310,33 @@ static int make_stack(struct memserv *ms, struct aspace *as, const struct mem_ex
 }
 
 int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
-	       const struct exec_source *src, struct mem_exec_reply *rp)
+	       const struct exec_files *fs, struct mem_exec_reply *rp)
 {
 	struct aspace *as = aspace_create(&ms->frames, ms->self);
 	uint8_t *chunk = kmalloc(EXEC_CHUNK);
-	struct elf_image *img = kmalloc(sizeof(*img));
+	struct exec_work *w = kmalloc(sizeof(*w));
+	bool dynamic = false;
 	uint64_t sp = 0;
 	int err = -ENOMEM;
 
 	memset(rp, 0, sizeof(*rp));
-	if (as && chunk && img) {
+	if (as && chunk && w) {
 		as->nmemory = rq->nmemory;
 		memcpy(as->memory, rq->memory, sizeof(as->memory));
-		err = load_image(as, src, img, chunk, rp);
+		err = load_images(as, fs, rq->path, w, chunk, rp);
+		dynamic = !err && w->exe.interp_size;
 		if (!err)
-			err = make_stack(ms, as, rq, img, &sp, rp);
+			err = make_stack(ms, as, rq, &w->exe, dynamic ? w->interp.bias : 0, &sp, rp);
 	}
 	kfree(chunk);
 	if (!err) {
-		rp->entry = img->entry;
+		rp->entry = dynamic ? w->interp.entry : w->exe.entry;
 		rp->sp = sp;
 		rp->brk = as->brk;
 		rp->frames = as->frames;
 		err = memserv_install(ms, node, rq->pid, as);
 	}
-	kfree(img);
+	kfree(w);
 	if (err && as)
 		aspace_destroy(as);
 	if (!err)
@@ -253,27 +344,39 @@ int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 	return err;
 }
 
-/* ---- the file source: the storage node's file service ------------------------------ */
+/* ---- the files: the storage node's file service ------------------------------------ */
 
-struct fs_source {
+struct fs_files {
 	uint16_t server;
 	const struct fs_cred *cred;
-	const char *path;
 };
 
-static long fs_read(void *ctx, uint64_t offset, void *buf, size_t len)
+static int fs_open(void *ctx, const char *path, uint64_t *size)
 {
-	struct fs_source *fs = ctx;
+	struct fs_files *fs = ctx;
+	struct fs_attr attr;
+	int err = fsc_stat(fs->server, fs->cred, path, 0, FS_MAY_EXEC, &attr);
 
-	return fsc_read(fs->server, fs->cred, fs->path, offset, buf, len);
+	if (err)
+		return err;
+	if ((attr.mode & FS_S_IFMT) != FS_S_IFREG)
+		return -EACCES; /* as execve(2) for a directory or a device */
+	*size = attr.size;
+	return 0;
+}
+
+static long fs_read(void *ctx, const char *path, uint64_t offset, void *buf, size_t len)
+{
+	struct fs_files *fs = ctx;
+
+	return fsc_read(fs->server, fs->cred, path, offset, buf, len);
 }
 
 RPC_HANDLER(MEM_EXEC, struct mem_exec_req, struct mem_exec_reply)
 {
 	struct memserv *ms = memserv_of(ctx->rn);
-	struct fs_source fs;
-	struct exec_source src = {.read = fs_read, .ctx = &fs};
-	struct fs_attr attr;
+	struct fs_files fs;
+	struct exec_files files = {.open = fs_open, .read = fs_read, .ctx = &fs};
 	int err;
 
 	if (!ms)
@@ -289,41 +392,65 @@ RPC_HANDLER(MEM_EXEC, struct mem_exec_req, struct mem_exec_reply)
 	}
 	fs.server = ms->storage;
 	fs.cred = &rq->cred;
-	fs.path = rq->path;
-	err = fsc_stat(fs.server, &rq->cred, rq->path, 0, FS_MAY_EXEC, &attr);
-	if (err)
-		return err;
-	if ((attr.mode & FS_S_IFMT) != FS_S_IFREG)
-		return -EACCES; /* as execve(2) for a directory or a device */
-	src.size = attr.size;
-	return exec_build(ms, ctx->src_node, rq, &src, rp);
+	return exec_build(ms, ctx->src_node, rq, &files, rp);
 }
 
-/* ---- the self tests' source: an image in memory ------------------------------------ */
+/* ---- the self tests' files: images in memory ---------------------------------------- */
 
-struct mem_source {
-	const uint8_t *file;
-	size_t size;
+struct mem_files {
+	const struct memserv_test_file *files;
+	unsigned n;
 };
 
-static long mem_read(void *ctx, uint64_t offset, void *buf, size_t len)
+static const struct memserv_test_file *mem_find(void *ctx, const char *path)
 {
-	struct mem_source *m = ctx;
+	struct mem_files *m = ctx;
 
-	if (offset >= m->size)
+	for (unsigned i = 0; i < m->n; i++)
+		if (!strcmp(m->files[i].path, path))
+			return &m->files[i];
+	return NULL;
+}
+
+static int mem_open(void *ctx, const char *path, uint64_t *size)
+{
+	const struct memserv_test_file *f = mem_find(ctx, path);
+
+	if (!f)
+		return -ENOENT;
+	*size = f->size;
+	return 0;
+}
+
+static long mem_read(void *ctx, const char *path, uint64_t offset, void *buf, size_t len)
+{
+	const struct memserv_test_file *f = mem_find(ctx, path);
+
+	if (!f)
+		return -ENOENT;
+	if (offset >= f->size)
 		return 0;
-	if (len > m->size - offset)
-		len = m->size - offset;
-	memcpy(buf, m->file + offset, len);
+	if (len > f->size - offset)
+		len = f->size - offset;
+	memcpy(buf, (const uint8_t *)f->data + offset, len);
 	return (long)len;
+}
+
+int memserv_test_exec_files(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
+			    const struct memserv_test_file *files, unsigned n,
+			    struct mem_exec_reply *rp)
+{
+	struct mem_files m = {.files = files, .n = n};
+	struct exec_files fs = {.open = mem_open, .read = mem_read, .ctx = &m};
+	int err = exec_decode(rq, ms->self);
+
+	return err ? err : exec_build(ms, node, rq, &fs, rp);
 }
 
 int memserv_test_exec(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 		      const void *file, size_t size, struct mem_exec_reply *rp)
 {
-	struct mem_source m = {.file = file, .size = size};
-	struct exec_source src = {.read = mem_read, .ctx = &m, .size = size};
-	int err = exec_decode(rq, ms->self);
+	struct memserv_test_file f = {.path = rq->path, .data = file, .size = size};
 
-	return err ? err : exec_build(ms, node, rq, &src, rp);
+	return memserv_test_exec_files(ms, node, rq, &f, 1, rp);
 }

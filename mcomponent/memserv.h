@@ -69,6 +69,17 @@ int memserv_test_aspace(struct memserv *ms, uint16_t node, uint32_t pid,
 			uint64_t brk_start);
 int memserv_test_exec(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 		      const void *file, size_t size, struct mem_exec_reply *rp);
+/* Self tests: the same from several files in memory, found by path (an
+ * executable and the interpreter its PT_INTERP names); a path not among
+ * them is -ENOENT. */
+struct memserv_test_file {
+	const char *path;
+	const void *data;
+	size_t size;
+};
+int memserv_test_exec_files(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
+			    const struct memserv_test_file *files, unsigned n,
+			    struct mem_exec_reply *rp);
 /* Self tests: makes the vRegion holding addr in the home space of (node,
  * pid) with owner (as a placement would); the references to the frame
  * of va's page in the space (node, pid, home) (0: no page). */

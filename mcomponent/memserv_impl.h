@@ -168,20 +168,23 @@ int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uin
 int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end);
 struct vma_file *memfile_new(const struct mem_mmap_file_req *rq);
 
-/* Where MEM_EXEC reads the executable: read(ctx, offset, buf, len)
- * returns the bytes read (fewer only at the end) or an errno. */
-struct exec_source {
-	long (*read)(void *ctx, uint64_t offset, void *buf, size_t len);
+/* Where MEM_EXEC reads files (the executable, its interpreter), by
+ * absolute path: open gives 0 and the size of a regular file the
+ * request's credentials may execute, or an errno; read returns the bytes
+ * read (fewer only at the end) or an errno. */
+struct exec_files {
+	int (*open)(void *ctx, const char *path, uint64_t *size);
+	long (*read)(void *ctx, const char *path, uint64_t offset, void *buf, size_t len);
 	void *ctx;
-	uint64_t size;
 };
 
 /* Decodes rq (everything but the file) for the receiver self: 0,
  * -EINVAL or -E2BIG. */
 int exec_decode(const struct mem_exec_req *rq, uint16_t self);
-/* Builds pid's new address space from src and installs it for (node,
- * pid); fills *rp. The old one stays until the new one is complete. */
+/* Builds pid's new address space from rq->path of fs (and its
+ * interpreter) and installs it for (node, pid); fills *rp. The old one
+ * stays until the new one is complete. */
 int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
-	       const struct exec_source *src, struct mem_exec_reply *rp);
+	       const struct exec_files *fs, struct mem_exec_reply *rp);
 
 #endif

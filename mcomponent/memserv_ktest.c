@@ -16,7 +16,8 @@
  * mmapfile covers them).
  *
  * Address spaces come from memserv_test_aspace (no storage node here),
- * or from memserv_test_exec with a small ELF image built in memory; the
+ * or from memserv_test_exec with a small ELF image built in memory (and
+ * memserv_test_exec_files with a dynamic one and its interpreter); the
  * exec through the file service is the cluster test's. Every test ends
  * with MEM_EXIT and checks that the frame count is back where it was.
  * The bed asks for a handler pool on LOOP_M (rpc_serve_pool); without
@@ -736,6 +737,170 @@ KTEST(memserv_exec_image)
 	bed_down(&b);
 	kfree(rq);
 	kfree(file);
+}
+
+/* ---- exec of a dynamic executable ------------------------------------------------------ */
+
+#define LDSO	  "/lib/ld.so"
+#define LDSO_BASE (ELF_INTERP_TOP - 0x5000) /* make_interp's top is 0x4100 */
+
+/* make_elf's executable with a PT_INTERP naming interp (at file offset
+ * 0x200, inside the text segment's bytes). */
+static void make_dynamic(uint8_t *f, const char *interp)
+{
+	uint8_t *ph = f + 64 + 2 * 56;
+
+	make_elf(f);
+	f[56] = 3;
+	w64(ph, 3 | (4ull << 32)); /* PT_INTERP, R */
+	w64(ph + 8, 0x200);
+	w64(ph + 16, 0x400200);
+	w64(ph + 32, strlen(interp) + 1);
+	w64(ph + 40, strlen(interp) + 1);
+	memcpy(f + 0x200, interp, strlen(interp) + 1);
+}
+
+/* An interpreter: make_elf's layout as ET_DYN linked at 0 (text 0..0x1800
+ * with its entry at 0x1000, data at 0x2000 with bss to 0x4100). */
+static void make_interp(uint8_t *f)
+{
+	make_elf(f);
+	f[16] = 3; /* ET_DYN */
+	w64(f + 24, 0x1000);
+	w64(f + 64 + 16, 0);
+	w64(f + 64 + 56 + 16, 0x2000);
+	memset(f + 0x1000, 0x90, 0x10); /* tell its text from the executable's */
+}
+
+/* The value of auxv entry type on the stack page l whose argc is at
+ * sp_off (argc 2, envc 1: the auxv from the seventh word), or ~0. */
+static uint64_t aux_of(const uint8_t *l, uint64_t sp_off, uint64_t type)
+{
+	for (uint64_t at = sp_off + 48; at + 16 <= 4096; at += 16) {
+		if (rd64(l + at) == type)
+			return rd64(l + at + 8);
+		if (rd64(l + at) == AT_NULL)
+			break;
+	}
+	return ~0ull;
+}
+
+/* Each interpreter refused before anything was installed. */
+static void exec_bad_interps(struct ktest_ctx *kt, struct bed *b, struct mem_exec_req *rq,
+			     uint8_t *exe, uint8_t *ld)
+{
+	struct memserv_test_file files[2] = {
+		{.path = "/bin/prog", .data = exe, .size = 0x3000},
+		{.path = LDSO, .data = ld, .size = 0x3000},
+	};
+	struct mem_exec_reply rp;
+	struct mem_stats st;
+
+	make_dynamic(exe, LDSO);
+	/* no such file: its open error */
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 1, &rp), -ENOENT);
+	/* not an ELF, another machine, ET_EXEC, a PT_INTERP of its own, too short */
+	memset(ld, 'x', 0x3000);
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 2, &rp), -ELIBBAD);
+	make_interp(ld);
+	ld[18] = 183;
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 2, &rp), -ELIBBAD);
+	make_elf(ld);
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 2, &rp), -ELIBBAD);
+	make_dynamic(ld, LDSO);
+	ld[16] = 3;
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 2, &rp), -ELIBBAD);
+	make_interp(ld);
+	files[1].size = 40;
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 2, &rp), -ELIBBAD);
+	files[1].size = 0x3000;
+	/* PT_INTERP relative, or without its NUL: the executable is bad */
+	make_dynamic(exe, "lib/ld.so");
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 2, &rp), -ENOEXEC);
+	make_dynamic(exe, LDSO);
+	exe[0x200 + strlen(LDSO)] = 'x';
+	KT_EXPECT_EQ(memserv_test_exec_files(b->ms, LOOP_P, rq, files, 2, &rp), -ENOEXEC);
+	memserv_get_stats(b->ms, &st);
+	KT_EXPECT_EQ(st.processes, 0);
+	KT_EXPECT_EQ(st.frames_free, b->free0);
+}
+
+KTEST(memserv_exec_dynamic)
+{
+	static const char strings[] = "prog\0arg1\0HOME=/";
+	struct mem_exec_req *rq = kzalloc(sizeof(*rq));
+	uint8_t *exe = kmalloc(0x3000), *ld = kmalloc(0x3000);
+	struct memserv_test_file files[2] = {
+		{.path = "/bin/prog", .data = exe, .size = 0x3000},
+		{.path = LDSO, .data = ld, .size = 0x3000},
+	};
+	struct mem_exec_reply rp = {0};
+	struct mem_miss_reply mp;
+	struct mem_stats st;
+	struct bed b;
+	uint8_t *l;
+	uint64_t sp_off;
+
+	KT_ASSERT(rq && exe && ld);
+	if (!KT_EXPECT(bed_up(&b))) {
+		kfree(rq);
+		kfree(exe);
+		kfree(ld);
+		return;
+	}
+	rq->pid = PID;
+	rq->argc = 2;
+	rq->envc = 1;
+	rq->strings_len = sizeof(strings);
+	memcpy(rq->strings, strings, sizeof(strings));
+	memcpy(rq->path, "/bin/prog", 10);
+	rq->nmemory = 1;
+	rq->memory[0] = LOOP_M;
+	exec_bad_interps(kt, &b, rq, exe, ld);
+
+	make_dynamic(exe, LDSO);
+	make_interp(ld);
+	KT_ASSERT(memserv_test_exec_files(b.ms, LOOP_P, rq, files, 2, &rp) == 0);
+	KT_EXPECT_EQ(rp.entry, LDSO_BASE + 0x1000); /* the interpreter's */
+	KT_EXPECT_EQ(rp.brk, 0x405000);		      /* after the executable */
+	KT_EXPECT_EQ(rp.frames, 7); /* 4 as in memserv_exec_image, 2 + 1 of ld.so */
+	/* fresh: both bss ranges and the stack */
+	KT_EXPECT_EQ(rp.nfresh, 3);
+	KT_EXPECT_EQ(rp.fresh[0].start, 0x403000);
+	KT_EXPECT_EQ(rp.fresh[1].start, LDSO_BASE + 0x3000);
+	KT_EXPECT_EQ(rp.fresh[1].end, LDSO_BASE + 0x5000);
+	KT_EXPECT_EQ(rp.fresh[2].end, MEM_STACK_TOP - 4096);
+	/* both images there: the interpreter's text, data, and bss */
+	KT_EXPECT_EQ(miss(&b, PID, LDSO_BASE + 0x1000, MEM_PROT_EXEC, 0, &mp), 0);
+	KT_EXPECT_EQ(mp.prot, MEM_PROT_READ | MEM_PROT_EXEC);
+	KT_EXPECT_EQ(line_va(&b, 0)[0], 0x90);
+	KT_EXPECT_EQ(line_va(&b, 0)[0x10], 0xc3);
+	KT_EXPECT_EQ(miss(&b, PID, LDSO_BASE + 0x2000, MEM_PROT_WRITE, 0, &mp), 0);
+	KT_EXPECT_EQ(line_va(&b, 0)[0xf], 0xd4);
+	KT_EXPECT_EQ(line_va(&b, 0)[0x10], 0);
+	KT_EXPECT_EQ(miss(&b, PID, LDSO_BASE + 0x5000, MEM_PROT_READ, 0, &mp), -EFAULT);
+	KT_EXPECT_EQ(miss(&b, PID, 0x401000, MEM_PROT_EXEC, 0, &mp), 0);
+	KT_EXPECT_EQ(line_va(&b, 0)[0], 0xc3);
+	/* auxv: AT_BASE the interpreter's, AT_ENTRY and AT_PHDR the executable's */
+	KT_EXPECT_EQ(miss(&b, PID, rp.sp, MEM_PROT_READ, 0, &mp), 0);
+	l = line_va(&b, 0);
+	sp_off = rp.sp & 4095;
+	KT_EXPECT_EQ(aux_of(l, sp_off, AT_BASE), LDSO_BASE);
+	KT_EXPECT_EQ(aux_of(l, sp_off, AT_ENTRY), 0x401000);
+	KT_EXPECT_EQ(aux_of(l, sp_off, AT_PHDR), 0x400040);
+	KT_EXPECT_EQ(aux_of(l, sp_off, AT_PHNUM), 3);
+	/* a static exec over it: AT_BASE 0, the frames balanced */
+	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, ld, 0x3000, &rp), 0);
+	KT_EXPECT_EQ(rp.entry, ELF_PIE_BIAS + 0x1000); /* ld.so run as a program */
+	KT_EXPECT_EQ(miss(&b, PID, rp.sp, MEM_PROT_READ, 0, &mp), 0);
+	KT_EXPECT_EQ(aux_of(line_va(&b, 0), rp.sp & 4095, AT_BASE), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 4);
+	end_process(kt, &b);
+	bed_down(&b);
+	kfree(rq);
+	kfree(exe);
+	kfree(ld);
 }
 
 /* ---- fork, remote vRegions, concurrency ---------------------------------------------- */

@@ -118,7 +118,7 @@ int ustack_build(void *buf, size_t size, uint64_t top, const struct ustack_info 
 	slot = put_aux(&c, slot, AT_PHENT, in->phent);
 	slot = put_aux(&c, slot, AT_PHNUM, in->phnum);
 	slot = put_aux(&c, slot, AT_PAGESZ, USTACK_PAGE);
-	slot = put_aux(&c, slot, AT_BASE, 0);
+	slot = put_aux(&c, slot, AT_BASE, in->base);
 	slot = put_aux(&c, slot, AT_FLAGS, 0);
 	slot = put_aux(&c, slot, AT_ENTRY, in->entry);
 	slot = put_aux(&c, slot, AT_UID, in->uid);

@@ -14,7 +14,8 @@
  *	envp[0] .. envp[envc-1]
  *	NULL
  *	auxv pairs (type, value)   AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ,
- *	                           AT_BASE (0), AT_FLAGS (0), AT_ENTRY, AT_UID,
+ *	                           AT_BASE (the interpreter's load address, 0
+ *	                           without one), AT_FLAGS (0), AT_ENTRY, AT_UID,
  *	                           AT_EUID, AT_GID, AT_EGID, AT_SECURE,
  *	                           AT_RANDOM, AT_EXECFN, AT_CLKTCK (100:
  *	                           glibc's sysconf(_SC_CLK_TCK) reads it)
@@ -56,7 +57,8 @@ struct ustack_info {
 	size_t strings_len;  /* bytes of strings, every NUL included */
 	uint32_t argc, envc;
 	const char *execfn; /* NUL-terminated */
-	uint64_t phdr, phent, phnum, entry;
+	uint64_t phdr, phent, phnum, entry; /* of the executable */
+	uint64_t base;			    /* AT_BASE: the interpreter's bias, or 0 */
 	uint32_t uid, euid, gid, egid;
 	bool secure;
 	uint8_t random[16];

@@ -105,11 +105,17 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 # A few are also built with glibc, static (NAME.glibc) and static-PIE
 # (NAME.glibc-pie): glibc's start-up and system call habits differ from
 # musl's (tests/cluster/abi_test.py's GLIBC_PROGRAMS names the same ones).
+# And dynamically linked (PIEs with a PT_INTERP), against glibc
+# (NAME.glibc-dyn: /lib64/ld-linux-x86-64.so.2, libc.so.6) and musl
+# (NAME.musl-dyn: /lib/ld-musl-x86_64.so.1), whose loaders and libraries
+# scripts/mkrootfs.sh puts on the disk (abi_test.py's DYNAMIC_PROGRAMS).
 ABI_DIR      := $(BUILD)/abi
 ABI_PROGRAMS := $(basename $(notdir $(wildcard tests/abi/*.c)))
 ABI_GLIBC    := time signals
+ABI_DYNAMIC  := time signals
 ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS)) \
-		$(foreach n,$(ABI_GLIBC),$(ABI_DIR)/$(n).glibc $(ABI_DIR)/$(n).glibc-pie)
+		$(foreach n,$(ABI_GLIBC),$(ABI_DIR)/$(n).glibc $(ABI_DIR)/$(n).glibc-pie) \
+		$(foreach n,$(ABI_DYNAMIC),$(ABI_DIR)/$(n).glibc-dyn $(ABI_DIR)/$(n).musl-dyn)
 ABI_SCRIPTS  := $(wildcard tests/abi/*.sh tests/abi/*.bash)
 ABI_CFLAGS   := -std=gnu11 -O2 -g -Wall -Wextra -Werror
 
@@ -128,9 +134,20 @@ $(ABI_DIR)/%.glibc-pie: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
 	@$(if $(Q),echo "  GLIBCC  $<")
 	$(Q)$(CC) -static-pie -fPIE $(ABI_CFLAGS) -o $@ $<
 
+$(ABI_DIR)/%.glibc-dyn: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GLIBCC  $<")
+	$(Q)$(CC) -fPIE -pie $(ABI_CFLAGS) -o $@ $<
+
+$(ABI_DIR)/%.musl-dyn: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSLCC  $<")
+	$(Q)$(MUSL_GCC) -fPIE -pie $(ABI_CFLAGS) -o $@ $<
+
 # The default cluster's root file system tree (configs/default.yaml: disk
 # dir @build/rootfs, made by `tessera up` through this rule): the test
-# programs and busybox in /bin, the ABI tests in /abi.
+# programs and busybox in /bin, the ABI tests in /abi, the dynamic loaders
+# and libraries in /lib and /lib64.
 ROOTFS := $(BUILD)/rootfs
 $(ROOTFS): $(USER_BINS) $(ABI_BINS) $(ABI_SCRIPTS) scripts/mkrootfs.sh scripts/mkexecfiles.sh
 	@$(if $(Q),echo "  ROOTFS  $@")

@@ -13,7 +13,15 @@
 # /bin/APPLET -> busybox for every applet it has (/bin/sh among them),
 # except where a test program already has the name; and GNU bash
 # ($BASH_STATIC, default /bin/bash-static, the package bash-static) as
-# /bin/bash. The FILEs after
+# /bin/bash. For dynamically linked programs, OUT/lib and OUT/lib64 get
+# this host's dynamic loaders and the libraries the dynamic test
+# programs need, where those programs look for them (the loaders' paths
+# and their links as on Debian): musl's (/lib/ld-musl-x86_64.so.1 ->
+# x86_64-linux-musl/libc.so, loader and libc in one; $MUSL_LIBC, default
+# /lib/x86_64-linux-musl/libc.so, the package musl) and glibc's
+# (/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+# and libc.so.6 beside it, in a directory of glibc's built-in search path;
+# $GLIBC_LIB, default /lib/x86_64-linux-gnu). The FILEs after
 # --abi (the Linux ABI tests, tests/abi/: programs and busybox scripts)
 # go to OUT/abi, mode 0755. OUT/etc gets motd, passwd and group (root
 # only), OUT/tmp is an empty directory (mode 1777), OUT/dev, OUT/proc and
@@ -47,11 +55,25 @@ if [ ! -x "$bash_static" ]; then
 	echo "mkrootfs.sh: $bash_static is missing (Debian package bash-static; make deps)" >&2
 	exit 1
 fi
+musl_libc=${MUSL_LIBC:-/lib/x86_64-linux-musl/libc.so}
+glibc_lib=${GLIBC_LIB:-/lib/x86_64-linux-gnu}
+for lib in "$musl_libc" "$glibc_lib/ld-linux-x86-64.so.2" "$glibc_lib/libc.so.6"; do
+	if [ ! -f "$lib" ]; then
+		echo "mkrootfs.sh: $lib is missing (Debian packages musl, libc6; make deps)" >&2
+		exit 1
+	fi
+done
 install -m 0755 "$busybox" "$tmp/bin/busybox"
 install -m 0755 "$bash_static" "$tmp/bin/bash"
 for applet in $("$busybox" --list); do
 	[ -e "$tmp/bin/$applet" ] || [ -L "$tmp/bin/$applet" ] || ln -s busybox "$tmp/bin/$applet"
 done
+mkdir -p "$tmp/lib/x86_64-linux-musl" "$tmp/lib/x86_64-linux-gnu" "$tmp/lib64"
+install -m 0755 "$musl_libc" "$tmp/lib/x86_64-linux-musl/libc.so"
+ln -s x86_64-linux-musl/libc.so "$tmp/lib/ld-musl-x86_64.so.1"
+install -m 0755 "$glibc_lib/ld-linux-x86-64.so.2" "$glibc_lib/libc.so.6" \
+	"$tmp/lib/x86_64-linux-gnu/"
+ln -s /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$tmp/lib64/ld-linux-x86-64.so.2"
 # --- exec tests (helper hx): exectest's bad executables in /etc/exectest
 for prog in "$@"; do
 	case $prog in

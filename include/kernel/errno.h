@@ -53,6 +53,7 @@
 	X(EPROTO, 71, "Protocol error")                                                         \
 	X(EBADMSG, 74, "Bad message")                                                           \
 	X(EOVERFLOW, 75, "Value too large for defined data type")                               \
+	X(ELIBBAD, 80, "Accessing a corrupted shared library")                                  \
 	X(EILSEQ, 84, "Invalid or incomplete multibyte or wide character")                      \
 	X(ENOTSOCK, 88, "Socket operation on non-socket")                                       \
 	X(EMSGSIZE, 90, "Message too long")                                                     \

@@ -85,18 +85,21 @@
 #define MEM_PROT_WRITE 0x2
 #define MEM_PROT_EXEC  0x4
 
-/* MEM_EXEC: load the static ELF executable at path (read from this
- * memory node's storage= node with cred; the file needs an x bit for
- * cred) as the address space of pid, replacing any it had. strings holds
+/* MEM_EXEC: load the ELF executable at path (read from this memory
+ * node's storage= node with cred; the file needs an x bit for cred) as
+ * the address space of pid, replacing any it had; a dynamic one (with
+ * PT_INTERP) together with the interpreter it names, read the same way,
+ * where the process starts. strings holds
  * argc argument strings then envc environment strings, each ended by a
  * NUL, strings_len bytes in all. The reply gives what the processor needs
  * to enter user mode; the initial stack (argc, argv, envp, auxv with
  * AT_PHDR, AT_PHNUM, AT_PHENT, AT_PAGESZ, AT_ENTRY, AT_RANDOM, AT_UID,
- * AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_EXECFN, AT_BASE (0), AT_FLAGS
- * (0), AT_CLKTCK (100); the strings and 16
+ * AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_EXECFN, AT_BASE (the interpreter's
+ * load address, else 0), AT_FLAGS (0), AT_CLKTCK (100); the strings and 16
  * random bytes) is already in its pages. Errors: -ENOEXEC (not a valid
- * static x86-64 ELF executable), -E2BIG (the strings do not fit), the
- * file service's errors (-ENOENT, -EACCES, ...), -ENOMEM (no frames).
+ * x86-64 ELF executable), -ELIBBAD (its interpreter is not one:
+ * mcomponent/elf.h), -E2BIG (the strings do not fit), the file service's
+ * errors for either file (-ENOENT, -EACCES, ...), -ENOMEM (no frames).
  * memory[0..nmemory) are the vNode's memory nodes, the receiver (the
  * home) among them: the candidates for the process's later vRegions
  * (nmemory 1..MEM_MAX_NODES, no node twice, the rest 0; -EINVAL else). */
@@ -125,7 +128,7 @@ struct mem_fresh_range {
 };
 _Static_assert(sizeof(struct mem_fresh_range) == 24, "mem_fresh_range wire size");
 
-#define MEM_EXEC_FRESH_MAX 4 /* the stack and up to three segments' bss */
+#define MEM_EXEC_FRESH_MAX 4 /* the stack and up to three segments' bss (both images') */
 
 struct mem_exec_reply {
 	uint64_t entry; /* where user mode starts */

@@ -39,8 +39,12 @@ programs and scripts in /abi. Through `tessera run`:
     its cases one per "== section" of its output, plus stderr and the
     exit status, each equal to the host's line for line (a mismatch
     shows a unified diff, here and in the KTAP);
-  - on p2, a second processor whose ExCache is only 256 KiB: the three
-    programs again and again from one shell (exec churn), so that
+  - the dynamic loaders (glibc's, musl's) run as commands print what
+    they print on the host, and /bin/sh runs a dynamic program in a
+    pipeline (the dynamic variants, NAME.glibc-dyn and NAME.musl-dyn,
+    are among the programs above);
+  - on p2, a second processor whose ExCache is only 256 KiB: the four
+    programs of CHURN_PROGRAMS (one of them dynamic) again and again from one shell (exec churn), so that
     ExCache lines keep changing from one program's text to another's
     (QEMU must not run code translated from a line's previous page);
   - on vn3 (p1 and p2), the global process manager's choice: p1 when
@@ -83,9 +87,10 @@ BASH = os.environ.get("BASH_STATIC", "/bin/bash-static")  # /bin/bash on the dis
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "HOME": "/", "TERM": "vt100",
                "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh", "PWD": "/"}
 GLIBC_PROGRAMS = ("time", "signals")  # also built with glibc (mk/cluster.mk's ABI_GLIBC)
+DYNAMIC_PROGRAMS = ("time", "signals")  # also linked dynamically (ABI_DYNAMIC)
 VNODE = "vn1"
 CHURN_VNODE = "vn2"  # on p2, whose ExCache is small
-CHURN_PROGRAMS = ("time", "misc", "signals")
+CHURN_PROGRAMS = ("time", "misc", "signals", "time.glibc-dyn")  # the last: with ld.so, libc
 CHURN_ROUNDS = 5
 GPM_VNODE = "vn3"  # p1 and p2
 GPM_WAIT_S = 20  # heartbeats come every second; the manager's view lags by one
@@ -99,11 +104,14 @@ CASE_RE = re.compile(r"^(ok|not ok) (\d+) - (.*?)(?:: (got .*|condition false.*)
 # ---------------------------------------------------------------- what to run
 
 def programs():
-    """The ABI programs' names, sorted: one per tests/abi/*.c (musl), and
-    NAME.glibc, NAME.glibc-pie for those of GLIBC_PROGRAMS."""
+    """The ABI programs' names, sorted: one per tests/abi/*.c (musl),
+    NAME.glibc, NAME.glibc-pie for those of GLIBC_PROGRAMS, and
+    NAME.glibc-dyn, NAME.musl-dyn for those of DYNAMIC_PROGRAMS."""
     names = [os.path.basename(p)[:-2] for p in glob.glob(os.path.join(ABI_SRC, "*.c"))]
     return sorted(names + [f"{n}.{kind}" for n in GLIBC_PROGRAMS
-                           for kind in ("glibc", "glibc-pie")])
+                           for kind in ("glibc", "glibc-pie")]
+                  + [f"{n}.{kind}" for n in DYNAMIC_PROGRAMS
+                     for kind in ("glibc-dyn", "musl-dyn")])
 
 
 # A script's suffix -> its shell on the host and on the vNode.
@@ -323,6 +331,35 @@ def test_buffer_cache(t, r):
             str(grew))
 
 
+# The dynamic loaders as the disk has them (scripts/mkrootfs.sh copies
+# this host's), each also run as a command: then it is a static-PIE that
+# maps the program itself.
+LOADERS = {"glibc": "/lib64/ld-linux-x86-64.so.2", "musl": "/lib/ld-musl-x86_64.so.1"}
+
+
+def test_loaders(t, r, lay):
+    """The loaders run as commands print what they print on the host:
+    glibc's --version, and musl's running /abi/time.musl-dyn (its last
+    line, the count); and a dynamic program started by the shell."""
+    work = os.path.join(lay.tmp, "hostwork")
+    os.makedirs(work, exist_ok=True)
+    prog = os.path.realpath(os.path.join(lay.build, "abi", "time.musl-dyn"))
+    runs = [("glibc's ld.so --version", [LOADERS["glibc"], "--version"],
+             [LOADERS["glibc"], "--version"], lambda out: out),
+            ("musl's loader running time.musl-dyn", [LOADERS["musl"], prog, work],
+             [LOADERS["musl"], "/abi/time.musl-dyn", "/tmp"],
+             lambda out: (out.splitlines() or [""])[-1])]
+    for what, host_argv, vnode_argv, keep in runs:
+        st, out, _ = host_run(host_argv, lay.tmp)
+        p = r.run(*vnode_argv)
+        t.check(st == 0 and p.returncode == 0 and keep(p.stdout) == keep(out),
+                f"{what}: exit 0 and the host's output", f"host {keep(out)!r}; {detail(p)}")
+    p = r.run("/bin/sh", "-c", "/abi/time.glibc-dyn /tmp | tail -n 1")
+    t.check(p.returncode == 0 and p.stdout.startswith("# abi time: ") and
+            p.stdout.endswith(" passed, 0 failed\n"),
+            "/bin/sh runs a dynamic program in a pipeline", detail(p))
+
+
 def test_exec_churn(t, r):
     """The ABI programs one after another on p2's small ExCache, from one
     shell: each exit status 0, every round."""
@@ -448,6 +485,8 @@ def run(lay):
     for name in scrs:
         if name in want_s:
             test_script(t, r, name, want_s[name])
+    if not only or {"time.musl-dyn", "time.glibc-dyn"} <= only:
+        test_loaders(t, r, lay)
     if not only or set(CHURN_PROGRAMS) <= only:
         test_exec_churn(t, r)
     if not only:

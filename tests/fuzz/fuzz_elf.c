@@ -2,7 +2,8 @@
  * libFuzzer target for the ELF decoder (mcomponent/elf.c), whose input
  * is any file a user asks to execute.
  *
- * Input: the first byte picks how the rest is read. Even: the rest is the
+ * Input: the first byte picks how the rest is read and the role (bit 1:
+ * ELF_INTERP, else ELF_MAIN). Bit 0 clear: the rest is the
  * file itself (its size is the file size). Odd: the rest is XORed over a
  * built-in valid static executable's first 1 KiB (header, program
  * headers), so that mutations start from an image the decoder accepts
@@ -13,8 +14,10 @@
  * Whatever decodes must be loadable: segments ascending with no page
  * shared, each inside user space with its file bytes inside the file and
  * filesz <= memsz, the entry inside an executable segment, AT_PHDR either
- * 0 or inside a segment, and elf_headers_size() no more than the input.
- * Anything else aborts.
+ * 0 or inside a segment, and elf_headers_size() no more than the input;
+ * an executable's PT_INTERP path inside the file and 2..ELF_INTERP_MAX
+ * bytes; an interpreter without one, its last page ending at
+ * ELF_INTERP_TOP. Anything else aborts.
  */
 #include "../../mcomponent/elf.h"
 
@@ -70,7 +73,22 @@ static void template_image(uint8_t *b)
 	ph(b + 344, 0x6474e551, 6, 0, 0, 0, 0);
 }
 
-static void check(const struct elf_image *e, uint64_t file_size)
+/* What the role adds: the PT_INTERP path's place, or the interpreter's. */
+static void check_role(const struct elf_image *e, uint64_t file_size, enum elf_role role)
+{
+	uint64_t top = (e->end + ELF_PAGE - 1) & ~(ELF_PAGE - 1);
+
+	if (e->start != (e->segs[0].vaddr & ~(ELF_PAGE - 1)))
+		abort();
+	if (role == ELF_INTERP && (e->interp_size || top != ELF_INTERP_TOP))
+		abort();
+	if (e->interp_size && (e->interp_size < 2 || e->interp_size > ELF_INTERP_MAX ||
+			       e->interp_offset > file_size ||
+			       e->interp_size > file_size - e->interp_offset))
+		abort();
+}
+
+static void check(const struct elf_image *e, uint64_t file_size, enum elf_role role)
 {
 	bool entry_ok = false, phdr_ok = e->phdr == 0;
 
@@ -95,11 +113,13 @@ static void check(const struct elf_image *e, uint64_t file_size)
 	if (!entry_ok || !phdr_ok || e->end != e->segs[e->nsegs - 1].vaddr +
 						    e->segs[e->nsegs - 1].memsz)
 		abort();
+	check_role(e, file_size, role);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct elf_image e;
+	enum elf_role role;
 	uint64_t file_size;
 	uint8_t *buf;
 	size_t len;
@@ -107,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	role = data[0] & 2 ? ELF_INTERP : ELF_MAIN;
 	if (data[0] & 1) {
 		len = TEMPLATE;
 		buf = malloc(len);
@@ -121,10 +142,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		file_size = len;
 	}
 	need = len >= ELF_EHDR_SIZE ? elf_headers_size(buf, len, file_size) : -1;
-	if (elf_decode(buf, len, file_size, &e) == 0) {
+	if (elf_decode(buf, len, file_size, role, &e) == 0) {
 		if (need < ELF_EHDR_SIZE || (size_t)need > len)
 			abort();
-		check(&e, file_size);
+		check(&e, file_size, role);
 	}
 	free(buf);
 	return 0;

@@ -2,7 +2,9 @@
  * Tests of the ELF decoder (mcomponent/elf.c) on headers built in memory:
  * a static executable laid out like musl's and glibc's (R, RX, R, RW with
  * bss), a static-PIE, then one broken field at a time, each of which must
- * give -ENOEXEC while the same image with the field fixed decodes.
+ * give -ENOEXEC while the same image with the field fixed decodes; a
+ * dynamic executable's PT_INTERP and its interpreter (ELF_INTERP) placed
+ * below ELF_INTERP_TOP.
  */
 #include "../../mcomponent/elf.h"
 #include "unit.h"
@@ -79,7 +81,12 @@ static void make_exec(struct img *m, uint16_t type, uint64_t base)
 
 static int decode(struct img *m, struct elf_image *out)
 {
-	return elf_decode(m->b, sizeof(m->b), FILE_SIZE, out);
+	return elf_decode(m->b, sizeof(m->b), FILE_SIZE, ELF_MAIN, out);
+}
+
+static int decode_interp(struct img *m, struct elf_image *out)
+{
+	return elf_decode(m->b, sizeof(m->b), FILE_SIZE, ELF_INTERP, out);
 }
 
 TEST(elf_static_exec)
@@ -165,8 +172,8 @@ TEST(elf_bad_headers)
 	}
 	/* too short a buffer */
 	make_exec(&m, 2, 0x400000);
-	EXPECT_EQ(elf_decode(m.b, 63, FILE_SIZE, &e), -ENOEXEC);
-	EXPECT_EQ(elf_decode(m.b, 64 + 56, FILE_SIZE, &e), -ENOEXEC);
+	EXPECT_EQ(elf_decode(m.b, 63, FILE_SIZE, ELF_MAIN, &e), -ENOEXEC);
+	EXPECT_EQ(elf_decode(m.b, 64 + 56, FILE_SIZE, ELF_MAIN, &e), -ENOEXEC);
 }
 
 /* One broken program header at a time (segment 3: the RW one). */
@@ -195,10 +202,6 @@ TEST(elf_bad_segments)
 		if (!EXPECT_EQ(decode(&m, &e), -ENOEXEC))
 			unit_diag("bad segment field %u accepted", i);
 	}
-	/* PT_INTERP anywhere */
-	make_exec(&m, 2, 0x400000);
-	add_ph(&m, 3, 4, 0x200, 0x400200, 0x1c, 0x1c);
-	EXPECT_EQ(decode(&m, &e), -ENOEXEC);
 	/* segments out of order */
 	make_exec(&m, 2, 0x400000);
 	w32(ph(&m, 0), 0x6474e551); /* drop the first so we can move one */
@@ -234,4 +237,90 @@ TEST(elf_phdr_not_mapped)
 	add_ph(&m, 6, 4, 64, 0x700000, 6 * 56, 6 * 56);
 	ASSERT_EQ(decode(&m, &e), 0);
 	EXPECT_EQ(e.phdr, 0x400040u);
+}
+
+/* A dynamic executable: PT_INTERP's place reported, the first one
+ * counting; bad ones refused. */
+TEST(elf_pt_interp)
+{
+	struct img m;
+	struct elf_image e;
+
+	make_exec(&m, 3, 0);
+	add_ph(&m, 3, 4, 0x1c8, 0x1c8, 0x1c, 0x1c);
+	ASSERT_EQ(decode(&m, &e), 0);
+	EXPECT_EQ(e.bias, ELF_PIE_BIAS);
+	EXPECT_EQ(e.interp_offset, 0x1c8u);
+	EXPECT_EQ(e.interp_size, 0x1cu);
+	EXPECT_EQ(e.start, ELF_PIE_BIAS);
+	add_ph(&m, 3, 4, 0x300, 0x300, 0x10, 0x10); /* a second: ignored, as Linux */
+	ASSERT_EQ(decode(&m, &e), 0);
+	EXPECT_EQ(e.interp_offset, 0x1c8u);
+	/* ET_EXEC with one */
+	make_exec(&m, 2, 0x400000);
+	add_ph(&m, 3, 4, 0x1c8, 0x4001c8, 0x1c, 0x1c);
+	ASSERT_EQ(decode(&m, &e), 0);
+	EXPECT_EQ(e.bias, 0u);
+	EXPECT_EQ(e.interp_size, 0x1cu);
+	/* none: size 0 */
+	make_exec(&m, 2, 0x400000);
+	ASSERT_EQ(decode(&m, &e), 0);
+	EXPECT_EQ(e.interp_size, 0u);
+	/* sizes 0, 1 and ELF_INTERP_MAX + 1, a range past the file or overflowing */
+	{
+		static const uint64_t bad[][2] = {
+			{0x1c8, 0}, {0x1c8, 1}, {0x1c8, ELF_INTERP_MAX + 1},
+			{FILE_SIZE - 4, 8}, {FILE_SIZE + 1, 2}, {~0ull - 2, 8},
+		};
+
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			make_exec(&m, 2, 0x400000);
+			add_ph(&m, 3, 4, bad[i][0], 0x4001c8, bad[i][1], bad[i][1]);
+			if (!EXPECT_EQ(decode(&m, &e), -ENOEXEC))
+				unit_diag("bad PT_INTERP %u accepted", i);
+		}
+	}
+	make_exec(&m, 2, 0x400000);
+	add_ph(&m, 3, 4, 0x1c8, 0x4001c8, ELF_INTERP_MAX, ELF_INTERP_MAX);
+	EXPECT_EQ(decode(&m, &e), 0);
+}
+
+/* An interpreter: ET_DYN only, no PT_INTERP, its last page ending at
+ * ELF_INTERP_TOP; the segment checks as for any image. */
+TEST(elf_interp_image)
+{
+	struct img m;
+	struct elf_image e;
+	uint64_t bias = ELF_INTERP_TOP - 0x4000; /* the RW segment ends at 0x4278 */
+
+	make_exec(&m, 3, 0);
+	ASSERT_EQ(decode_interp(&m, &e), 0);
+	EXPECT_EQ(e.bias, bias - 0x1000);
+	EXPECT_EQ(e.start, bias - 0x1000);
+	EXPECT_EQ(e.segs[0].vaddr, bias - 0x1000);
+	EXPECT_EQ(e.entry, bias - 0x1000 + 0x1010);
+	EXPECT_EQ(e.end, bias - 0x1000 + 0x3fd0 + 0x2a8);
+	EXPECT_EQ(e.interp_size, 0u);
+	/* linked away from 0: still ends at the top */
+	make_exec(&m, 3, 0x200000);
+	ASSERT_EQ(decode_interp(&m, &e), 0);
+	EXPECT_EQ(e.segs[0].vaddr, bias - 0x1000);
+	EXPECT_EQ(e.bias, bias - 0x1000 - 0x200000);
+	/* ET_EXEC, or a PT_INTERP of its own */
+	make_exec(&m, 2, 0x400000);
+	EXPECT_EQ(decode_interp(&m, &e), -ENOEXEC);
+	make_exec(&m, 3, 0);
+	add_ph(&m, 3, 4, 0x1c8, 0x1c8, 0x1c, 0x1c);
+	EXPECT_EQ(decode_interp(&m, &e), -ENOEXEC);
+	/* a segment whose end overflows, or one too big to fit below the top */
+	make_exec(&m, 3, 0);
+	w64(ph(&m, 3) + 40, ~0ull - 0x1000);
+	EXPECT_EQ(decode_interp(&m, &e), -ENOEXEC);
+	make_exec(&m, 3, 0);
+	w64(ph(&m, 3) + 40, ELF_INTERP_TOP);
+	EXPECT_EQ(decode_interp(&m, &e), -ENOEXEC);
+	/* a bad header field is still refused */
+	make_exec(&m, 3, 0);
+	w16(m.b + 18, 183);
+	EXPECT_EQ(decode_interp(&m, &e), -ENOEXEC);
 }
