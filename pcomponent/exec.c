@@ -5,7 +5,7 @@
  * The image itself is built by the home memory node (MEM_EXEC,
  * mcomponent/exec.c): it reads the ELF from its storage node, loads it
  * into a new address space beside the old one and swaps only when all
- * went well, so every failure (ENOENT, EACCES, ENOEXEC, E2BIG, ENOMEM)
+ * went well, so every failure (ENOENT, EACCES, ENOEXEC, ELIBBAD, E2BIG, ENOMEM)
  * leaves the caller's old image whole and the syscall simply returns the
  * error. The processor's part:
  *
