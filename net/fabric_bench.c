@@ -24,9 +24,61 @@
 #define BENCH_DEPTH	 16
 #define BENCH_TIMEOUT_NS (5 * NS_PER_S)
 
+/* The measuring phases, in order (scripts/bench_fabric.py has the list). */
+static const char *const bench_phases[] = {"warmup", "rtt_8B", "rtt_4KiB", "tput_qd1",
+					     "tput_qd16"};
+#define BENCH_PHASES (sizeof(bench_phases) / sizeof(bench_phases[0]))
+
 static bool bench_sync(const char *name)
 {
 	return ktest_cluster_sync(name, 120 * NS_PER_S);
+}
+
+/*
+ * What waking up cost during a phase, per node: doorbells rung (fabricd
+ * asleep), interrupts taken and CQ-thread sleeps, as counts. Each is a
+ * host thread wakeup; unlike the times, they hardly depend on host load.
+ */
+static struct verbs_stats phase_base;
+static struct rpc_stats phase_rpc_base;
+static struct rpc_node *phase_rn;
+
+static void phase_begin(void)
+{
+	struct verbs_dev *dev;
+
+	if (verbs_open(&dev) == 0)
+		verbs_get_stats(dev, &phase_base);
+	if (rpc_open(&phase_rn) == 0)
+		rpc_get_stats(phase_rn, &phase_rpc_base);
+}
+
+static void phase_report(const char *phase)
+{
+	struct verbs_stats st;
+	struct rpc_stats rs = {0};
+	struct verbs_dev *dev;
+
+	if (verbs_open(&dev) || !phase_rn)
+		return;
+	verbs_get_stats(dev, &st);
+	rpc_get_stats(phase_rn, &rs);
+	printk_raw("# bench: wakeups_%s_n%u posted=%llu doorbells=%llu interrupts=%llu "
+		   "sleeps=%llu rnr=%llu\n",
+		   phase, kconfig.node_id, (unsigned long long)(st.posted - phase_base.posted),
+		   (unsigned long long)(st.doorbells - phase_base.doorbells),
+		   (unsigned long long)(st.interrupts - phase_base.interrupts),
+		   (unsigned long long)(st.sleeps - phase_base.sleeps),
+		   (unsigned long long)(rs.rnr_retries - phase_rpc_base.rnr_retries));
+	phase_base = st;
+	phase_rpc_base = rs;
+}
+
+/* The caller's end of a phase: it reports, then meets the others. */
+static bool phase_end(const char *phase)
+{
+	phase_report(phase);
+	return bench_sync(phase);
 }
 
 static void report_rtt(const char *what, uint64_t *ns, unsigned n)
@@ -121,6 +173,7 @@ static void measure(struct ktest_ctx *kt, struct rpc_node *rn, uint16_t server)
 	for (unsigned i = 0; i < 200; i++) /* warm up */
 		bad += rpc_call(rn, server, MSG_RPC_ECHO, &q, sizeof(q), &r, sizeof(r),
 				BENCH_TIMEOUT_NS) != 0;
+	phase_end("warmup");
 	for (unsigned i = 0; i < BENCH_RTT_CALLS; i++) {
 		uint64_t t0 = clock_ns();
 
@@ -130,6 +183,7 @@ static void measure(struct ktest_ctx *kt, struct rpc_node *rn, uint16_t server)
 		ns[i] = clock_ns() - t0;
 	}
 	report_rtt("rtt_8B", ns, BENCH_RTT_CALLS);
+	phase_end("rtt_8B");
 	for (unsigned i = 0; i < BENCH_BULK_CALLS; i++) {
 		uint64_t t0 = clock_ns();
 
@@ -137,9 +191,12 @@ static void measure(struct ktest_ctx *kt, struct rpc_node *rn, uint16_t server)
 		ns[i] = clock_ns() - t0;
 	}
 	report_rtt("rtt_4KiB", ns, BENCH_BULK_CALLS);
+	phase_end("rtt_4KiB");
 	KT_EXPECT_EQ(bad, 0);
 	throughput(kt, rn, server, 1);
+	phase_end("tput_qd1");
 	throughput(kt, rn, server, BENCH_DEPTH);
+	phase_end("tput_qd16");
 free:
 	kfree(ns);
 	kfree(j.q);
@@ -276,7 +333,17 @@ KTEST_CLUSTER(bench_fabric_rpc)
 	else
 		KT_EXPECT(bench_sync("pingpong"));
 	KT_ASSERT(bench_sync("bench-start"));
-	if (me == 0)
+	phase_begin();
+	if (me == 0) {
 		measure(kt, rn, kconfig.peers[1]);
+	} else {
+		/* the server's counts are read when the caller ended the
+		 * phase (give or take the next phase's first call) */
+		for (unsigned i = 0; i < BENCH_PHASES; i++) {
+			KT_EXPECT(bench_sync(bench_phases[i]));
+			if (me == 1)
+				phase_report(bench_phases[i]);
+		}
+	}
 	KT_EXPECT(bench_sync("bench-done"));
 }

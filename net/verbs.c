@@ -59,7 +59,8 @@
 
 #define VERBS_SWCQ_ENTRIES 512
 #define VERBS_MAX_EXTENTS  128
-#define VERBS_SPIN_NS	   (20 * NS_PER_US)  /* poll this long after activity */
+#define VERBS_SPIN_MIN_NS  (20 * NS_PER_US)  /* poll at least this long after activity */
+#define VERBS_SPIN_MAX_NS  (200 * NS_PER_US) /* and at most this long */
 #define VERBS_SLEEP_NS	   (100 * NS_PER_MS) /* safety net for lost interrupts */
 #define VERBS_SQ_WAIT_NS   (10 * NS_PER_MS)
 #define VERBS_TAG_MASK	   0xffffffu
@@ -748,17 +749,34 @@ void verbs_poll_end(struct verbs_dev *dev)
 		complete(&dev->irq); /* came in unannounced: wake the CQ thread */
 }
 
+/*
+ * The CQ thread's poll window after a sleep of slept ns that a completion
+ * (not the safety timeout) ended: a sleep shorter than the longest window
+ * would have been saved by polling longer, so the window doubles; a long
+ * one means completions come rarely, so it halves (KVM's halt polling
+ * adapts the same way).
+ */
+static uint64_t spin_adapt(uint64_t window, uint64_t slept, bool woken)
+{
+	if (woken && slept < VERBS_SPIN_MAX_NS)
+		return window * 2 < VERBS_SPIN_MAX_NS ? window * 2 : VERBS_SPIN_MAX_NS;
+	return window / 2 > VERBS_SPIN_MIN_NS ? window / 2 : VERBS_SPIN_MIN_NS;
+}
+
 static void cq_thread_main(void *arg)
 {
 	struct verbs_dev *dev = arg;
-	uint64_t last = clock_ns();
+	uint64_t last = clock_ns(), window = VERBS_SPIN_MIN_NS;
 
 	while (!dev->stopping) {
+		uint64_t slept;
+		bool woken = true;
+
 		if (cq_try_drain(dev)) {
 			last = clock_ns();
 			continue;
 		}
-		if (clock_ns() - last < VERBS_SPIN_NS) {
+		if (clock_ns() - last < window) {
 			thread_yield();
 			continue;
 		}
@@ -766,13 +784,15 @@ static void cq_thread_main(void *arg)
 		if (!__atomic_load_n(&dev->pollers, __ATOMIC_SEQ_CST))
 			__atomic_store_n(&dev->hdr->guest_sleeping, 1, __ATOMIC_RELAXED);
 		full_barrier();
+		slept = clock_ns();
 		if (cq_empty(dev) && !dev->stopping) {
 			stat_add(&dev->stats.sleeps);
-			wait_for_completion_timeout(&dev->irq, VERBS_SLEEP_NS);
+			woken = wait_for_completion_timeout(&dev->irq, VERBS_SLEEP_NS);
 		}
 		__atomic_store_n(&dev->cq_asleep, false, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&dev->hdr->guest_sleeping, 0, __ATOMIC_RELAXED);
 		last = clock_ns();
+		window = spin_adapt(window, last - slept, woken);
 	}
 }
 

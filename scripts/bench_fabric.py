@@ -30,6 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster  # noqa: E402
 import ktest  # noqa: E402
 
+# net/fabric_bench.c's bench_phases: barriers at which both members report
+# their wakeups ('# bench: wakeups_PHASE_nID ...')
+PHASES = ("warmup", "rtt_8B", "rtt_4KiB", "tput_qd1", "tput_qd16")
 KV_RE = re.compile(r"(\w+)=(\d+)")
 
 
@@ -57,7 +60,7 @@ def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int,
     deadline = time.monotonic() + timeout
     with cluster.Cluster(build_dir, run_dir, nodes, fabricd_args=fabricd_args) as c:
         c.start()
-        for name in ("pingpong", "bench-start", "bench-done"):
+        for name in ("pingpong", "bench-start") + PHASES + ("bench-done",):
             for n in nodes:
                 i, _ = c.wait_line(n.id, rf"^# fabric-sync: {name}$",
                                    max(1.0, deadline - time.monotonic()))
@@ -66,7 +69,7 @@ def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int,
             for n in nodes:
                 c.send_line(n.id, name)
         c.wait_exit(max(1.0, deadline - time.monotonic()))
-        for line in c.lines(1):
+        for line in c.lines(1) + c.lines(2):
             m = re.match(r"^# bench: (\S+) (.*)$", line)
             if m:
                 bench[m.group(1)] = parse_kv(m.group(2))
@@ -132,6 +135,20 @@ def main(argv=None) -> int:
         print(f"  guest       {label:22} {b['MiBps']:8d} MiB/s  ({ops_s:8.0f} calls/s)   "
               f"= {b['MiBps'] / floor_mibps:6.3f}x one 4 KiB page per floor round trip "
               f"({floor_mibps:.0f} MiB/s)")
+    calls = {"rtt_8B": bench.get("rtt_8B", {}).get("n", 0),
+             "rtt_4KiB": bench.get("rtt_4KiB", {}).get("n", 0),
+             "tput_qd1": bench.get("tput_4KiB_qd1", {}).get("ops", 0),
+             "tput_qd16": bench.get("tput_4KiB_qd16", {}).get("ops", 0)}
+    print("  wake-ups per call (caller / server): doorbells rung, interrupts taken, "
+          "CQ-thread sleeps; RNR retries per call")
+    for phase, n in calls.items():
+        w1, w2 = bench.get(f"wakeups_{phase}_n1"), bench.get(f"wakeups_{phase}_n2")
+        if not n or not w1 or not w2:
+            print(f"  guest       {phase:22} (missing)")
+            continue
+        cols = "   ".join(f"{k} {w1[k] / n:5.2f} / {w2[k] / n:5.2f}"
+                          for k in ("doorbells", "interrupts", "sleeps"))
+        print(f"  guest       {phase:22} {cols}   RNR {w1['rnr'] / n:5.2f}")
     return 0
 
 
