@@ -224,6 +224,28 @@ void process_counts(unsigned *running, uint64_t *total)
 	*running = n;
 }
 
+/* p's used slots' tids into out->tids, ascending, and their count.
+ * Takes p's tlock (under the table lock). */
+static void snap_tids(struct process *p, struct process_snap *out)
+{
+	unsigned n = 0;
+
+	spin_lock(&p->tlock);
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++) {
+		uint32_t tid = p->threads[i].tid;
+		unsigned j = n;
+
+		if (!tid)
+			continue;
+		for (; j > 0 && out->tids[j - 1] > tid; j--) /* insertion: at most 32 */
+			out->tids[j] = out->tids[j - 1];
+		out->tids[j] = tid;
+		n++;
+	}
+	out->nthreads = n;
+	spin_unlock(&p->tlock);
+}
+
 int process_snapshot(uint32_t pid, struct process_snap *out)
 {
 	int err = -ESRCH;
@@ -242,7 +264,7 @@ int process_snapshot(uint32_t pid, struct process_snap *out)
 		out->state = p->state;
 		out->brk_start = p->brk_start;
 		out->brk = p->brk;
-		out->nthreads = __atomic_load_n(&p->nthreads, __ATOMIC_RELAXED);
+		snap_tids(p, out);
 		process_cred(p, &out->cred); /* its tlock, under the table lock */
 		out->info = p->info;
 		memcpy(out->exe, p->exe, sizeof(out->exe));

@@ -397,6 +397,8 @@ struct process_snap {
 	uint64_t brk_start, brk;
 	struct process_info info;
 	unsigned nthreads;
+	uint32_t tids[PROCESS_MAX_THREADS]; /* its threads' tids, ascending (the order
+					       they were made in); nthreads of them */
 	struct cred cred; /* its ids (/proc/PID/status's Uid, Gid, Groups) */
 	char exe[MEM_EXEC_PATH_MAX];
 	char cwd[FS_PATH_MAX];
