@@ -22,9 +22,11 @@
  * marks change under tlock; a sender of signals interrupts kernel
  * threads under it, so never one that has exited.
  *
- * Leaving (thread_leave): a thread detaches, clears its slot, hands the
- * process's pending signals on, and exits; the last one tears the
- * process down (process_teardown, below). exit(2) leaves alone
+ * Leaving (thread_leave): a thread releases its robust futexes (futex.h:
+ * the ones it still holds become FUTEX_OWNER_DIED, a waiter of each is
+ * woken), detaches, clears its slot, hands the process's pending
+ * signals on, and exits; the last one tears the process down
+ * (process_teardown, below). exit(2) leaves alone
  * (process_thread_exit: clear_child_tid and its futex wake first);
  * exit_group and fatal signals (process_exit) mark p exiting and
  * interrupt the other threads, which leave at their next return to the
@@ -653,11 +655,23 @@ static void wake_waiters(void)
 	proc_unlock();
 }
 
+/* The calling thread t of p is leaving: its robust futexes are released
+ * (futex.h), once (the list is forgotten). */
+static void robust_release(struct process *p, struct pthread_info *t)
+{
+	uint64_t head = t->robust_list;
+
+	t->robust_list = t->robust_len = 0;
+	if (head && uthread_owner() == t) /* not a test's kernel thread */
+		futex_exit_robust(p, head, t->tid);
+}
+
 /*
- * The calling thread t of p goes: detached, its slot freed (its pending
- * thread-directed signals with it; the process's go to another thread),
- * and either the kernel thread ends or, if it was the last, the process
- * is torn down with wait_status (the group's if p is exiting).
+ * The calling thread t of p goes: its robust futexes released, detached,
+ * its slot freed (its pending thread-directed signals with it; the
+ * process's go to another thread), and either the kernel thread ends
+ * or, if it was the last, the process is torn down with wait_status (the
+ * group's if p is exiting).
  */
 static __attribute__((noreturn)) void thread_leave(struct process *p, struct pthread_info *t,
 						   int wait_status)
@@ -665,6 +679,7 @@ static __attribute__((noreturn)) void thread_leave(struct process *p, struct pth
 	struct signal_thread *sig;
 	bool last;
 
+	robust_release(p, t);
 	uthread_detach(); /* nothing if it never attached (or a test's thread) */
 	spin_lock(&p->tlock);
 	sig = t->sig;
@@ -711,6 +726,7 @@ __attribute__((noreturn)) void process_thread_exit(struct process *p, int wait_s
 
 	if (!self)
 		panic("process %u: exit from a thread that is not one of its", p->pid);
+	robust_release(p, self); /* before the join's wake, as Linux's mm_release */
 	if (ctid && !__atomic_load_n(&p->exiting, __ATOMIC_RELAXED) &&
 	    !copy_to_user(ctid, &zero, sizeof(zero)))
 		futex_wake_addr(p, ctid, 1); /* pthread_join sleeps there */

@@ -226,9 +226,10 @@ struct pthread_info *process_self(struct process *p);
 __attribute__((noreturn)) void process_exit(struct process *p, int wait_status);
 
 /*
- * exit(2): ends the calling thread only. Unless the process is exiting,
- * 0 is written at its clear_child_tid (if set) and one futex waiter
- * there is woken (pthread_join). If it was the last thread, the process
+ * exit(2): ends the calling thread only. Its robust futexes are released
+ * (futex_exit_robust; every leaving thread's are, whatever ends it), then,
+ * unless the process is exiting, 0 is written at its clear_child_tid (if
+ * set) and one futex waiter there is woken (pthread_join). If it was the last thread, the process
  * ends with wait_status (or the group's status if exiting) as above.
  * Never returns.
  */

@@ -6,7 +6,9 @@
  * a thread that exits is handed to the next locker with EOWNERDEAD (the
  * kernel walks the dead thread's robust list).
  *
- * Threads are musl's pthreads. Checks print as "ok N - ..." lines
+ * Threads are musl's pthreads; the robust mutex is process-shared, the
+ * kind musl leaves to the kernel's list walk, and its owner dies by the
+ * raw exit system call (musl's pthread_exit would release it itself). Checks print as "ok N - ..." lines
  * (tests/abi/abi.h); exit 0 iff all passed. Expectations are Linux's: the
  * program passes on the host.
  */
@@ -15,7 +17,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #define WORKERS 3
 
@@ -139,9 +144,152 @@ static void test_task(void)
 	 * pthread_join before the thread leaves /proc) */
 }
 
+/* ---- robust mutexes ---- */
+
+static pthread_mutex_t robust;
+
+/* musl's pthread_mutex_t: the lock word is int 1, the waiter count int 2
+ * (only this program's own binary, always musl, looks at them). */
+static volatile int *robust_word(int i)
+{
+	return (volatile int *)&robust + i;
+}
+
+/* Locks the robust mutex and dies holding it through the raw exit system
+ * call: no pthread_exit, whose user-space walk (musl's) would release
+ * it; only the kernel's walk of the robust list can. With arg, it first
+ * waits until the main thread waits for the mutex (a waiter counted).
+ * Nobody joins it: musl's join waits for what pthread_exit sets. */
+static void *die_holding(void *arg)
+{
+	if (pthread_mutex_lock(&robust))
+		return NULL;
+	while (arg && !*robust_word(2))
+		sched_yield();
+	syscall(SYS_exit, 0);
+	return NULL;
+}
+
+/* pthread_mutex_timedlock with a deadline far enough to mean "never"
+ * (only a kernel that does not release the mutex reaches it). */
+static int lock_or_give_up(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 60;
+	return pthread_mutex_timedlock(&robust, &ts);
+}
+
+/* Starts die_holding(arg) and waits until it has locked the mutex (the
+ * word not 0: its tid, or already FUTEX_OWNER_DIED). */
+static void start_dying(void *arg)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, die_holding, arg))
+		return;
+	pthread_detach(th);
+	while (!*robust_word(1))
+		sched_yield();
+}
+
+static void test_robust(void)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	ABI_EQ(pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST), 0,
+	       "pthread_mutexattr_setrobust");
+	/* musl hands only process-shared robust mutexes to the kernel's list
+	 * (its pthread_exit releases the others itself) */
+	ABI_EQ(pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED), 0,
+	       "pthread_mutexattr_setpshared");
+	ABI_EQ(pthread_mutex_init(&robust, &attr), 0, "pthread_mutex_init (robust, shared)");
+
+	/* the owner dies before or while this thread locks */
+	start_dying(NULL);
+	ABI_EQ(lock_or_give_up(), EOWNERDEAD,
+	       "robust mutex of a thread that exited holding it: EOWNERDEAD");
+	ABI_EQ(pthread_mutex_consistent(&robust), 0, "pthread_mutex_consistent");
+	ABI_EQ(pthread_mutex_unlock(&robust), 0, "unlock once consistent");
+	ABI_EQ(pthread_mutex_lock(&robust), 0, "the next lock: 0");
+	ABI_EQ(pthread_mutex_unlock(&robust), 0, "unlock");
+
+	/* the owner dies while this thread waits for it */
+	start_dying((void *)1);
+	ABI_EQ(lock_or_give_up(), EOWNERDEAD,
+	       "a waiter is woken with EOWNERDEAD when the owner dies");
+	pthread_mutex_consistent(&robust);
+	ABI_EQ(pthread_mutex_unlock(&robust), 0, "unlock once consistent");
+	ABI_ERR(syscall(SYS_set_robust_list, (void *)0, 23), EINVAL,
+		"set_robust_list with a wrong length: EINVAL");
+}
+
+/* A robust list of this program's own making (Linux's struct
+ * robust_list_head and one entry with its futex word), for a thread to
+ * register in place of its libc's and die with. */
+struct my_entry {
+	void *next;
+	int word;
+};
+struct my_head {
+	void *next;
+	long futex_offset;
+	void *pending;
+};
+
+static struct my_head head;
+static struct my_entry entry;
+
+/* Registers arg (or head) as its robust list, then pthread_exit: libc's
+ * own walk uses its own list, the kernel's walks this one. */
+static void *die_with_list(void *arg)
+{
+	entry.word = my_tid();
+	syscall(SYS_set_robust_list, arg ? arg : &head, sizeof(head));
+	return NULL;
+}
+
+static void run_and_join(void *arg)
+{
+	pthread_t th;
+
+	if (!pthread_create(&th, NULL, die_with_list, arg))
+		pthread_join(th, NULL);
+}
+
+static void test_robust_list(void)
+{
+	head.futex_offset = (long)offsetof(struct my_entry, word);
+	head.pending = NULL;
+
+	head.next = &entry;
+	entry.next = &head;
+	run_and_join(NULL);
+	ABI_EQ(entry.word, 0x40000000, "the exit marks its futex FUTEX_OWNER_DIED (a list of one)");
+
+	entry.next = &entry; /* a loop that never comes back to the head */
+	run_and_join(NULL);
+	ABI_EQ(entry.word, 0x40000000, "a looping list: walked a bounded number of times");
+
+	head.next = &head; /* empty, the entry only pending */
+	head.pending = &entry;
+	run_and_join(NULL);
+	ABI_EQ(entry.word, 0x40000000, "list_op_pending's futex is marked too");
+
+	run_and_join((void *)8); /* a head that cannot be read */
+	head.next = (void *)8;	 /* an entry that cannot be read */
+	head.pending = NULL;
+	run_and_join(NULL);
+	ABI_OK(1, "threads exit with unreadable robust lists, the process goes on");
+}
+
 int main(void)
 {
 	abi_init("threads");
 	test_task();
+	test_robust();
+	test_robust_list();
 	return abi_done();
 }
