@@ -70,8 +70,10 @@
  * Fatal exceptions become the signal Linux would send: a handler of the
  * process runs if it has one (pcomponent/signal.c builds the frame);
  * otherwise the process is killed by it (wait status: the signal; a
- * shell shows 128 + signal), and a line like a shell's ("Segmentation
- * fault at 0x...") goes to its stderr. Signals sent while a thread runs
+ * shell shows 128 + signal), and, for the process `run` started only
+ * (the others have a shell or a parent to tell it, as on Linux), a line
+ * like a shell's ("Segmentation fault at 0x...") goes to the run's
+ * stderr. Signals sent while a thread runs
  * user code reach it at its next return from an interrupt (the
  * user_return hook).
  */
@@ -1368,9 +1370,24 @@ static struct signal_info fatal_info(unsigned vector, int sig, uint64_t addr, in
 	return info;
 }
 
+/* Whether p's death by a fatal exception is told on the run's stderr:
+ * only for the process `run` started, which has no shell above it to
+ * tell it (Linux prints nothing itself; a shell reports its child's
+ * death). */
+static bool fatal_told(struct process *p)
+{
+	bool root;
+
+	proc_lock();
+	root = p->family->root_pid == p->pid;
+	proc_unlock();
+	return root;
+}
+
 /* A fatal exception: to the process's handler if it has one (returns with
  * tf rewritten), else it is killed by the signal, with a shell-like line
- * on its stderr. */
+ * on the run's stderr if it is the run's first process (fatal_told), and
+ * a console line for any. */
 static void hook_fatal(struct trap_frame *tf, unsigned vector, uint64_t addr, int err)
 {
 	struct process *p = process_current();
@@ -1385,11 +1402,11 @@ static void hook_fatal(struct trap_frame *tf, unsigned vector, uint64_t addr, in
 		return; /* a handler runs next */
 	if (kill_sig != k.sig)
 		k = (struct fatal_kind){kill_sig, "Segmentation fault"}; /* no room for a frame */
-	if (vector == 14)
+	if (fatal_told(p) && vector == 14)
 		hostlink_eprintf(p->run, "%s at 0x%llx (rip 0x%llx, %s)\n", k.what,
 				 (unsigned long long)addr, (unsigned long long)tf->rip,
 				 errno_message(err));
-	else
+	else if (fatal_told(p))
 		hostlink_eprintf(p->run, "%s (rip 0x%llx)\n", k.what,
 				 (unsigned long long)tf->rip);
 	pr_info("process %u (%s): %s, vector %u, rip %#llx, address %#llx", p->pid,
