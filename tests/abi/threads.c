@@ -8,7 +8,9 @@
  *
  * Threads are musl's pthreads; the robust mutex is process-shared, the
  * kind musl leaves to the kernel's list walk, and its owner dies by the
- * raw exit system call (musl's pthread_exit would release it itself). Checks print as "ok N - ..." lines
+ * raw exit system call (musl's pthread_exit would release it itself).
+ * Built with glibc too, it checks glibc's way: every robust mutex on the
+ * kernel's list. Checks print as "ok N - ..." lines
  * (tests/abi/abi.h); exit 0 iff all passed. Expectations are Linux's: the
  * program passes on the host.
  */
@@ -148,23 +150,28 @@ static void test_task(void)
 
 static pthread_mutex_t robust;
 
-/* musl's pthread_mutex_t: the lock word is int 1, the waiter count int 2
- * (only this program's own binary, always musl, looks at them). */
-static volatile int *robust_word(int i)
+/* The mutex's futex word (musl's pthread_mutex_t has it at int 1, glibc's
+ * at int 0): the owner's tid, bit 31 once a locker waits (both set it
+ * before they sleep), bit 30 once the owner died. */
+static volatile int *robust_word(void)
 {
-	return (volatile int *)&robust + i;
+#ifdef __GLIBC__
+	return (volatile int *)&robust;
+#else
+	return (volatile int *)&robust + 1;
+#endif
 }
 
 /* Locks the robust mutex and dies holding it through the raw exit system
  * call: no pthread_exit, whose user-space walk (musl's) would release
  * it; only the kernel's walk of the robust list can. With arg, it first
- * waits until the main thread waits for the mutex (a waiter counted).
+ * waits until the main thread waits for the mutex (bit 31 of the word).
  * Nobody joins it: musl's join waits for what pthread_exit sets. */
 static void *die_holding(void *arg)
 {
 	if (pthread_mutex_lock(&robust))
 		return NULL;
-	while (arg && !*robust_word(2))
+	while (arg && !(*robust_word() & 0x80000000))
 		sched_yield();
 	syscall(SYS_exit, 0);
 	return NULL;
@@ -190,7 +197,7 @@ static void start_dying(void *arg)
 	if (pthread_create(&th, NULL, die_holding, arg))
 		return;
 	pthread_detach(th);
-	while (!*robust_word(1))
+	while (!*robust_word())
 		sched_yield();
 }
 
