@@ -14,7 +14,12 @@
  *      NUL-ended strings in MEM_EXEC_STRINGS bytes; beyond that E2BIG);
  *   2. resolve the path (file_resolve: relative to dirfd or the working
  *      directory) and follow a /proc link (/proc/self/exe is how busybox
- *      re-executes itself in every pipeline): procfs_readlink;
+ *      re-executes itself in every pipeline): procfs_readlink; then find
+ *      the name /proc/self/exe will show, with every symbolic link
+ *      followed (path_follow, one readlink per component: /bin/cat ->
+ *      busybox is /bin/busybox, as Linux shows it; more than 40 links:
+ *      ELOOP; any other failure keeps the path as it is, and the home's
+ *      answer to the load decides);
  *   3. end the process's other threads (process_dethread, Linux's
  *      de_thread; the caller's tid becomes the pid) and wait until they
  *      are gone. Linux does this only once the new image is known to
@@ -45,6 +50,7 @@
 
 #include "excache.h"
 #include "file.h"
+#include "path.h"
 #include "process.h"
 #include "procfs.h"
 #include "signal.h"
@@ -217,6 +223,30 @@ static int mem_exec(struct process *p, const struct mem_exec_req *rq, struct mem
 	return process_mem_call(p, MSG_MEM_EXEC, rq, sizeof(*rq), rp, sizeof(*rp));
 }
 
+static long exe_readlink(void *ctx, const char *path, char *buf, size_t cap)
+{
+	return file_readlink_path(ctx, path, buf, cap);
+}
+
+/* Step 2's end: the program's name with its links followed, into exe
+ * (MEM_EXEC_PATH_MAX bytes); path itself if they cannot be followed.
+ * 0, or -ELOOP, -ENOMEM. */
+static int exec_exe_name(struct process *p, const char *path, char *exe)
+{
+	char *scratch = kmalloc(2 * MEM_EXEC_PATH_MAX);
+	int err;
+
+	if (!scratch)
+		return -ENOMEM;
+	err = path_follow(path, exe_readlink, p, exe, MEM_EXEC_PATH_MAX, scratch);
+	kfree(scratch);
+	if (err && err != -ELOOP) {
+		strlcpy(exe, path, MEM_EXEC_PATH_MAX);
+		err = 0;
+	}
+	return err;
+}
+
 int exec_start(struct process *p, const char *path, int argc, char **argv)
 {
 	struct mem_exec_req *rq = kmalloc(sizeof(*rq));
@@ -238,6 +268,8 @@ int exec_start(struct process *p, const char *path, int argc, char **argv)
 		err = take_reply(p, &rp);
 	if (!err) {
 		take_fresh(p, &rp);
+		if (exec_exe_name(p, path, p->exe))
+			strlcpy(p->exe, path, sizeof(p->exe));
 		set_comm(p, path);
 		set_cmdline(p, rq);
 		p->info.start_ns = clock_ns();
@@ -335,7 +367,7 @@ static void exec_enter_frame(struct trap_frame *tf, uint64_t entry, uint64_t sp)
 
 /* Step 5: p runs the new image from the syscall's return on. */
 static void exec_commit(struct process *p, const struct mem_exec_req *rq,
-			const struct mem_exec_reply *rp, const char *given)
+			const struct mem_exec_reply *rp, const char *given, const char *exe)
 {
 	struct pthread_info *self = process_self(p);
 
@@ -343,7 +375,7 @@ static void exec_commit(struct process *p, const struct mem_exec_req *rq,
 	take_fresh(p, rp);
 	fd_table_exec(p->files);
 	signal_exec(p);
-	strlcpy(p->exe, rq->path, sizeof(p->exe));
+	strlcpy(p->exe, exe, sizeof(p->exe));
 	strlcpy(p->path, rq->path, sizeof(p->path));
 	set_comm(p, given[0] ? given : rq->path);
 	set_cmdline(p, rq);
@@ -358,7 +390,7 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 		 int flags)
 {
 	struct mem_exec_req *rq = kmalloc(sizeof(*rq));
-	char *given = kmalloc(FS_PATH_MAX);
+	char *given = kmalloc(FS_PATH_MAX), *exe = kmalloc(MEM_EXEC_PATH_MAX);
 	struct mem_exec_reply rp;
 	int err = -ENOMEM;
 
@@ -366,9 +398,11 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 		err = -EINVAL;
 		goto free;
 	}
-	if (!rq || !given)
+	if (!rq || !given || !exe)
 		goto free;
 	err = exec_build_req(p, dirfd, upath, uargv, uenvp, flags, rq, given);
+	if (!err)
+		err = exec_exe_name(p, rq->path, exe);
 	if (err)
 		goto free;
 	process_dethread(p); /* the other threads end (or we do) */
@@ -383,15 +417,17 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 	err = take_reply(p, &rp);
 	if (err)
 		goto kill; /* the home did replace it */
-	exec_commit(p, rq, &rp, given);
+	exec_commit(p, rq, &rp, given, exe);
 	pr_debug("process %u: exec %s", p->pid, p->exe);
 free:
+	kfree(exe);
 	kfree(given);
 	kfree(rq);
 	return err;
 kill:
 	pr_warn("process %u: exec of %s failed past the point of no return (%s): killed",
 		p->pid, rq->path, errno_name(err));
+	kfree(exe);
 	kfree(given);
 	kfree(rq);
 	process_exit(p, PROCESS_KILLED(SIGKILL));

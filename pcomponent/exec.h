@@ -14,8 +14,9 @@ struct process;
 /*
  * The first image of p (a process `run` starts: pid, home and family
  * set, no uspace yet): MEM_EXEC of path (absolute) with argv[0..argc)
- * and the default environment on p's home; sets p->entry, sp, brk and
- * p->info (name, command line, start time, default limits). Returns 0 or
+ * and the default environment on p's home; sets p->entry, sp, brk,
+ * p->exe (path with its symbolic links followed) and p->info (name,
+ * command line, start time, default limits). Returns 0 or
  * the error (the home may hold a space anyway after a timeout: the
  * caller sends MEM_EXIT).
  */

@@ -27,6 +27,7 @@
 #include "file.h"
 
 #include "epoll.h"
+#include "lock.h"
 #include "path.h"
 #include "process.h"
 #include "procfs.h"
@@ -89,6 +90,7 @@ void file_put(struct file *f)
 		return;
 	if (__atomic_load_n(&f->epolls, __ATOMIC_ACQUIRE))
 		epoll_file_gone(f);
+	lock_file_gone(f);
 	if (f->ops->release)
 		f->ops->release(f);
 	kfree(f->path);
@@ -129,6 +131,14 @@ struct fd_table *fd_table_fork(struct fd_table *t)
 	return c;
 }
 
+/* t let go of an fd of f (taking over that reference): t's record locks
+ * on f's file go (POSIX: at any close), then the reference. */
+static void fd_closed(struct fd_table *t, struct file *f)
+{
+	lock_fd_closed(t, f);
+	file_put(f);
+}
+
 /* Closes the fds for which which(t, fd) is true. */
 static void close_where(struct fd_table *t, bool (*which)(struct fd_table *, int))
 {
@@ -143,7 +153,7 @@ static void close_where(struct fd_table *t, bool (*which)(struct fd_table *, int
 		}
 		spin_unlock(&t->lock);
 		if (f)
-			file_put(f);
+			fd_closed(t, f);
 	}
 }
 
@@ -213,6 +223,8 @@ struct file *fd_close(struct fd_table *t, int fd)
 	t->fd[fd] = NULL;
 	t->cloexec[fd] = false;
 	spin_unlock(&t->lock);
+	if (f)
+		lock_fd_closed(t, f);
 	return f;
 }
 
@@ -230,7 +242,7 @@ int fd_replace(struct fd_table *t, int fd, struct file *f, bool cloexec)
 	t->cloexec[fd] = cloexec;
 	spin_unlock(&t->lock);
 	if (old)
-		file_put(old);
+		fd_closed(t, old);
 	return fd;
 }
 

@@ -175,7 +175,9 @@ int fd_install(struct fd_table *t, struct file *f, int min, bool cloexec);
 struct file *fd_get(struct fd_table *t, int fd);
 /* Takes the file out of fd (close): returns it with the table's
  * reference, which the caller puts (outside any lock: release may
- * sleep), or NULL if fd is not open. */
+ * sleep), or NULL if fd is not open. The table's record locks on the
+ * file go (lock.h), as at every way an fd closes (dup2 over it, execve's
+ * close-on-exec, the table's end). */
 struct file *fd_close(struct fd_table *t, int fd);
 /* dup2/dup3: installs f (taking over the caller's reference) at fd
  * (0 <= fd < FD_MAX, else -EBADF and f put), with cloexec; the file fd

@@ -15,6 +15,18 @@
  * has not moved since. If it has, a wake may have been meant for it: it
  * returns 0, a spurious wake-up, which futex's callers must handle
  * anyway (they re-check the word and wait again).
+ *
+ * Robust futexes (futex_exit_robust, at a thread's exit): the thread's
+ * robust list (set_robust_list: Linux's struct robust_list_head) is
+ * walked as Linux's exit_robust_list does, at most ROBUST_LIST_LIMIT
+ * entries, every read and write through copy_from_user/copy_to_user (a
+ * bad list ends the walk, nothing more). Each futex word the thread
+ * still owns (its tid in the low 30 bits) becomes FUTEX_OWNER_DIED (and
+ * FUTEX_WAITERS if it was set) and one waiter is woken. There is no
+ * atomic read-modify-write of user memory here: a locker that sets
+ * FUTEX_WAITERS between the read and the write loses that bit, so the
+ * wake is sent whatever the bit said (a spurious wake-up at worst) and
+ * such a locker, asleep or about to be, looks at the word again.
  */
 #include "futex.h"
 
@@ -35,6 +47,10 @@
 #define FUTEX_PRIVATE_FLAG    128
 #define FUTEX_CLOCK_REALTIME  256
 #define FUTEX_BITSET_MATCH_ANY 0xffffffffu
+#define FUTEX_WAITERS	      0x80000000u
+#define FUTEX_OWNER_DIED      0x40000000u
+#define FUTEX_TID_MASK	      0x3fffffffu
+#define ROBUST_LIST_LIMIT     2048 /* Linux's: entries walked at most */
 
 #define FUTEX_BUCKETS 64
 
@@ -154,6 +170,59 @@ static long futex_wake(struct process *p, uint64_t uaddr, uint32_t n, uint32_t b
 long futex_wake_addr(struct process *p, uint64_t uaddr, uint32_t n)
 {
 	return futex_wake(p, uaddr, n, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Linux's struct robust_list_head (x86-64). */
+struct robust_head {
+	uint64_t next;	      /* the first entry (its own address: empty); bit 0: PI */
+	int64_t futex_offset; /* from an entry to its futex word */
+	uint64_t pending;     /* an entry being locked or unlocked, or 0 */
+};
+
+/* Linux's handle_futex_death for the futex word at uaddr of the dying
+ * thread tid (pi: a PI futex, not woken; pending: the list_op_pending
+ * entry, whose lock may not have been taken yet). */
+static void robust_death(struct process *p, uint64_t uaddr, uint32_t tid, bool pi,
+			 bool pending)
+{
+	uint32_t val, mark;
+
+	if (uaddr % 4 || copy_from_user(&val, uaddr, sizeof(val)))
+		return;
+	if (pending && !pi && !val) { /* it was unlocking: a waiter may need a wake */
+		futex_wake_addr(p, uaddr, 1);
+		return;
+	}
+	if ((val & FUTEX_TID_MASK) != tid)
+		return;
+	mark = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+	if (copy_to_user(uaddr, &mark, sizeof(mark)))
+		return;
+	if (!pi)
+		futex_wake_addr(p, uaddr, 1); /* whatever FUTEX_WAITERS said: top comment */
+}
+
+void futex_exit_robust(struct process *p, uint64_t head, uint32_t tid)
+{
+	struct robust_head h;
+	uint64_t entry, next;
+	unsigned limit = ROBUST_LIST_LIMIT;
+	int err = 0;
+
+	if (!head || copy_from_user(&h, head, sizeof(h)))
+		return;
+	entry = h.next;
+	while (!err && (entry & ~1ull) != head && limit--) {
+		uint64_t e = entry & ~1ull;
+
+		err = copy_from_user(&next, e, sizeof(next)); /* entry->next */
+		if (e != (h.pending & ~1ull))
+			robust_death(p, e + (uint64_t)h.futex_offset, tid, entry & 1, false);
+		entry = next;
+	}
+	if (!err && (h.pending & ~1ull))
+		robust_death(p, (h.pending & ~1ull) + (uint64_t)h.futex_offset, tid,
+			     h.pending & 1, true);
 }
 
 /* futex(uaddr, op, val, timeout, uaddr2, val3) */

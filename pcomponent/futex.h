@@ -19,4 +19,11 @@ long sys_futex(struct process *p, const uint64_t *a);
  * wakes up to n waiters on p's word at uaddr; how many it woke. */
 long futex_wake_addr(struct process *p, uint64_t uaddr, uint32_t n);
 
+/* The calling thread (tid, of p, still attached to p's address space)
+ * is exiting: the robust futexes on its list at head (set_robust_list;
+ * 0: none) that it still holds are marked FUTEX_OWNER_DIED and one
+ * waiter of each is woken, as Linux's exit_robust_list. A bad list ends
+ * the walk (never a kernel fault); at most 2048 entries. May sleep. */
+void futex_exit_robust(struct process *p, uint64_t head, uint32_t tid);
+
 #endif

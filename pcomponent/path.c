@@ -4,7 +4,9 @@
  * path_join builds the result in place: out always holds a normalised
  * absolute path without its leading '/' ambiguity ("" while at the root,
  * "/a/b" below it), so ".." is a cut at the last '/' and a component is
- * an append of "/name". Portable: no kernel headers beyond errno and
+ * an append of "/name". path_follow builds its result the same way,
+ * asking at each component whether the prefix so far is a link; a link
+ * turns what is left to walk into its target followed by the rest. Portable: no kernel headers beyond errno and
  * string (host unit test tests/unit/test_path.c).
  */
 #include "path.h"
@@ -109,4 +111,78 @@ const char *path_last(const char *path)
 		if (*s == '/')
 			slash = s;
 	return *slash == '/' ? slash + 1 : slash;
+}
+
+/* The component at *s (its length into *n, *s past any '/' before it);
+ * false at the end. */
+static bool next_component(const char **s, size_t *n)
+{
+	while (**s == '/')
+		(*s)++;
+	*n = 0;
+	while ((*s)[*n] && (*s)[*n] != '/')
+		(*n)++;
+	return *n > 0;
+}
+
+/* todo becomes target + "/" + rest (rest may lie in todo; link holds
+ * target, n bytes; both cap bytes). */
+static int splice_target(char *todo, char *link, size_t n, const char *rest, size_t cap)
+{
+	size_t rn = strlen(rest);
+
+	if (n + 1 + rn + 1 > cap)
+		return -ENAMETOOLONG;
+	link[n] = '/';
+	memcpy(link + n + 1, rest, rn + 1);
+	memcpy(todo, link, n + 1 + rn + 1);
+	return 0;
+}
+
+int path_follow(const char *abs, path_readlink_fn rl, void *ctx, char *out, size_t cap,
+		char *scratch)
+{
+	char *todo = scratch, *link = scratch + cap;
+	const char *s = todo;
+	unsigned links = 0;
+	size_t len = 0, n;
+	int err = 0;
+
+	if (cap < 2 || strlcpy(todo, abs, cap) >= cap)
+		return -ENAMETOOLONG;
+	out[0] = '\0';
+	while (!err && next_component(&s, &n)) {
+		long t;
+
+		err = path_push(out, &len, cap, s, n);
+		s += n;
+		if (err || (n <= 2 && s[-1] == '.' && (n == 1 || s[-2] == '.')))
+			continue; /* an error, or "." and "..": nothing to ask */
+		t = rl(ctx, out, link, cap);
+		if (t == -EINVAL)
+			continue; /* no link: keep the component */
+		if (t == 0)
+			err = -ENOENT; /* an empty target, as Linux */
+		else if (t < 0 || (size_t)t >= cap)
+			err = t < 0 ? (int)t : -ENAMETOOLONG;
+		else if (++links > PATH_MAX_LINKS)
+			err = -ELOOP;
+		else
+			err = splice_target(todo, link, (size_t)t, s, cap);
+		if (err)
+			continue;
+		path_push(out, &len, cap, "..", 2); /* the link's own name goes */
+		if (link[0] == '/') {
+			len = 0;
+			out[0] = '\0';
+		}
+		s = todo;
+	}
+	if (err) {
+		out[0] = '\0';
+	} else if (len == 0) {
+		out[0] = '/';
+		out[1] = '\0';
+	}
+	return err;
 }

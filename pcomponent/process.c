@@ -22,9 +22,11 @@
  * marks change under tlock; a sender of signals interrupts kernel
  * threads under it, so never one that has exited.
  *
- * Leaving (thread_leave): a thread detaches, clears its slot, hands the
- * process's pending signals on, and exits; the last one tears the
- * process down (process_teardown, below). exit(2) leaves alone
+ * Leaving (thread_leave): a thread releases its robust futexes (futex.h:
+ * the ones it still holds become FUTEX_OWNER_DIED, a waiter of each is
+ * woken), detaches, clears its slot, hands the process's pending
+ * signals on, and exits; the last one tears the process down
+ * (process_teardown, below). exit(2) leaves alone
  * (process_thread_exit: clear_child_tid and its futex wake first);
  * exit_group and fatal signals (process_exit) mark p exiting and
  * interrupt the other threads, which leave at their next return to the
@@ -68,8 +70,10 @@
  * Fatal exceptions become the signal Linux would send: a handler of the
  * process runs if it has one (pcomponent/signal.c builds the frame);
  * otherwise the process is killed by it (wait status: the signal; a
- * shell shows 128 + signal), and a line like a shell's ("Segmentation
- * fault at 0x...") goes to its stderr. Signals sent while a thread runs
+ * shell shows 128 + signal), and, for the process `run` started only
+ * (the others have a shell or a parent to tell it, as on Linux), a line
+ * like a shell's ("Segmentation fault at 0x...") goes to the run's
+ * stderr. Signals sent while a thread runs
  * user code reach it at its next return from an interrupt (the
  * user_return hook).
  */
@@ -224,6 +228,28 @@ void process_counts(unsigned *running, uint64_t *total)
 	*running = n;
 }
 
+/* p's used slots' tids into out->tids, ascending, and their count.
+ * Takes p's tlock (under the table lock). */
+static void snap_tids(struct process *p, struct process_snap *out)
+{
+	unsigned n = 0;
+
+	spin_lock(&p->tlock);
+	for (unsigned i = 0; i < PROCESS_MAX_THREADS; i++) {
+		uint32_t tid = p->threads[i].tid;
+		unsigned j = n;
+
+		if (!tid)
+			continue;
+		for (; j > 0 && out->tids[j - 1] > tid; j--) /* insertion: at most 32 */
+			out->tids[j] = out->tids[j - 1];
+		out->tids[j] = tid;
+		n++;
+	}
+	out->nthreads = n;
+	spin_unlock(&p->tlock);
+}
+
 int process_snapshot(uint32_t pid, struct process_snap *out)
 {
 	int err = -ESRCH;
@@ -242,7 +268,7 @@ int process_snapshot(uint32_t pid, struct process_snap *out)
 		out->state = p->state;
 		out->brk_start = p->brk_start;
 		out->brk = p->brk;
-		out->nthreads = __atomic_load_n(&p->nthreads, __ATOMIC_RELAXED);
+		snap_tids(p, out);
 		process_cred(p, &out->cred); /* its tlock, under the table lock */
 		out->info = p->info;
 		memcpy(out->exe, p->exe, sizeof(out->exe));
@@ -631,11 +657,23 @@ static void wake_waiters(void)
 	proc_unlock();
 }
 
+/* The calling thread t of p is leaving: its robust futexes are released
+ * (futex.h), once (the list is forgotten). */
+static void robust_release(struct process *p, struct pthread_info *t)
+{
+	uint64_t head = t->robust_list;
+
+	t->robust_list = t->robust_len = 0;
+	if (head && uthread_owner() == t) /* not a test's kernel thread */
+		futex_exit_robust(p, head, t->tid);
+}
+
 /*
- * The calling thread t of p goes: detached, its slot freed (its pending
- * thread-directed signals with it; the process's go to another thread),
- * and either the kernel thread ends or, if it was the last, the process
- * is torn down with wait_status (the group's if p is exiting).
+ * The calling thread t of p goes: its robust futexes released, detached,
+ * its slot freed (its pending thread-directed signals with it; the
+ * process's go to another thread), and either the kernel thread ends
+ * or, if it was the last, the process is torn down with wait_status (the
+ * group's if p is exiting).
  */
 static __attribute__((noreturn)) void thread_leave(struct process *p, struct pthread_info *t,
 						   int wait_status)
@@ -643,6 +681,7 @@ static __attribute__((noreturn)) void thread_leave(struct process *p, struct pth
 	struct signal_thread *sig;
 	bool last;
 
+	robust_release(p, t);
 	uthread_detach(); /* nothing if it never attached (or a test's thread) */
 	spin_lock(&p->tlock);
 	sig = t->sig;
@@ -689,6 +728,7 @@ __attribute__((noreturn)) void process_thread_exit(struct process *p, int wait_s
 
 	if (!self)
 		panic("process %u: exit from a thread that is not one of its", p->pid);
+	robust_release(p, self); /* before the join's wake, as Linux's mm_release */
 	if (ctid && !__atomic_load_n(&p->exiting, __ATOMIC_RELAXED) &&
 	    !copy_to_user(ctid, &zero, sizeof(zero)))
 		futex_wake_addr(p, ctid, 1); /* pthread_join sleeps there */
@@ -1330,9 +1370,24 @@ static struct signal_info fatal_info(unsigned vector, int sig, uint64_t addr, in
 	return info;
 }
 
+/* Whether p's death by a fatal exception is told on the run's stderr:
+ * only for the process `run` started, which has no shell above it to
+ * tell it (Linux prints nothing itself; a shell reports its child's
+ * death). */
+static bool fatal_told(struct process *p)
+{
+	bool root;
+
+	proc_lock();
+	root = p->family->root_pid == p->pid;
+	proc_unlock();
+	return root;
+}
+
 /* A fatal exception: to the process's handler if it has one (returns with
  * tf rewritten), else it is killed by the signal, with a shell-like line
- * on its stderr. */
+ * on the run's stderr if it is the run's first process (fatal_told), and
+ * a console line for any. */
 static void hook_fatal(struct trap_frame *tf, unsigned vector, uint64_t addr, int err)
 {
 	struct process *p = process_current();
@@ -1347,11 +1402,11 @@ static void hook_fatal(struct trap_frame *tf, unsigned vector, uint64_t addr, in
 		return; /* a handler runs next */
 	if (kill_sig != k.sig)
 		k = (struct fatal_kind){kill_sig, "Segmentation fault"}; /* no room for a frame */
-	if (vector == 14)
+	if (fatal_told(p) && vector == 14)
 		hostlink_eprintf(p->run, "%s at 0x%llx (rip 0x%llx, %s)\n", k.what,
 				 (unsigned long long)addr, (unsigned long long)tf->rip,
 				 errno_message(err));
-	else
+	else if (fatal_told(p))
 		hostlink_eprintf(p->run, "%s (rip 0x%llx)\n", k.what,
 				 (unsigned long long)tf->rip);
 	pr_info("process %u (%s): %s, vector %u, rip %#llx, address %#llx", p->pid,

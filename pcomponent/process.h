@@ -226,9 +226,10 @@ struct pthread_info *process_self(struct process *p);
 __attribute__((noreturn)) void process_exit(struct process *p, int wait_status);
 
 /*
- * exit(2): ends the calling thread only. Unless the process is exiting,
- * 0 is written at its clear_child_tid (if set) and one futex waiter
- * there is woken (pthread_join). If it was the last thread, the process
+ * exit(2): ends the calling thread only. Its robust futexes are released
+ * (futex_exit_robust; every leaving thread's are, whatever ends it), then,
+ * unless the process is exiting, 0 is written at its clear_child_tid (if
+ * set) and one futex waiter there is woken (pthread_join). If it was the last thread, the process
  * ends with wait_status (or the group's status if exiting) as above.
  * Never returns.
  */
@@ -397,6 +398,8 @@ struct process_snap {
 	uint64_t brk_start, brk;
 	struct process_info info;
 	unsigned nthreads;
+	uint32_t tids[PROCESS_MAX_THREADS]; /* its threads' tids, ascending (the order
+					       they were made in); nthreads of them */
 	struct cred cred; /* its ids (/proc/PID/status's Uid, Gid, Groups) */
 	char exe[MEM_EXEC_PATH_MAX];
 	char cwd[FS_PATH_MAX];

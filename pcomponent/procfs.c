@@ -34,6 +34,12 @@
  *   /proc/PID/maps          the home's VMAs (MEM_MAPS): ranges, rights,
  *                           the executable's path on its segments, [heap],
  *                           [stack]; offsets, devices and inodes 0
+ *   /proc/PID/task/         one directory per thread (its tid), ascending
+ *   /proc/PID/task/TID/     the pid directory's files but task/, for the
+ *                           process, except that stat's and status's pid
+ *                           is TID (the name, state and the rest are the
+ *                           process's: threads have no name of their own
+ *                           here, and every one shows R)
  * Another process's facts come from process_snapshot (copied under the
  * table lock); inode numbers are a hash of the path.
  */
@@ -173,6 +179,7 @@ enum pfs_kind { PFS_DIR, PFS_TEXT, PFS_LINK };
 struct pfs_ctx {
 	struct process *caller;
 	const struct process_snap *snap; /* per-pid nodes: the process's */
+	uint32_t tid;			 /* under /proc/PID/task/TID: TID; else 0 */
 };
 
 typedef void (*pfs_gen)(const struct pfs_ctx *c, struct pfs_text *t);
@@ -371,13 +378,19 @@ static void gen_comm(const struct pfs_ctx *c, struct pfs_text *t)
 	pt_printf(t, "%s\n", c->snap->info.comm);
 }
 
+/* The pid a per-process file shows: a thread's tid in its task/ entry. */
+static uint32_t ctx_pid(const struct pfs_ctx *c)
+{
+	return c->tid ? c->tid : c->snap->pid;
+}
+
 /* Linux's /proc/PID/stat: 52 fields (proc(5)). */
 static void gen_stat(const struct pfs_ctx *c, struct pfs_text *t)
 {
 	const struct process_snap *s = c->snap;
 	uint64_t start = s->info.start_ns / (NS_PER_S / CLOCK_TICKS);
 
-	pt_printf(t, "%u (%s) %c %u %u %u 0 -1 4194560 0 0 0 0 ", s->pid, s->info.comm,
+	pt_printf(t, "%u (%s) %c %u %u %u 0 -1 4194560 0 0 0 0 ", ctx_pid(c), s->info.comm,
 		  state_letter(s), s->ppid, s->pgid, s->sid);
 	/* utime stime cutime cstime priority nice num_threads itrealvalue */
 	pt_printf(t, "0 0 0 0 20 0 %u 0 %llu ", snap_threads(s),
@@ -404,9 +417,9 @@ static void gen_status(const struct pfs_ctx *c, struct pfs_text *t)
 	pt_printf(t, "State:\t%c (%s)\n", state_letter(s),
 		  s->state == PROCESS_ZOMBIE ? "zombie" : "running");
 	pt_printf(t, "Tgid:\t%u\nNgid:\t0\nPid:\t%u\nPPid:\t%u\nTracerPid:\t0\n", s->pid,
-		  s->pid, s->ppid);
+		  ctx_pid(c), s->ppid);
 	pt_printf(t, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%u\nGroups:\t\n", FD_MAX);
-	pt_printf(t, "NSpid:\t%u\nNSpgid:\t%u\nNSsid:\t%u\n", s->pid, s->pgid, s->sid);
+	pt_printf(t, "NSpid:\t%u\nNSpgid:\t%u\nNSsid:\t%u\n", ctx_pid(c), s->pgid, s->sid);
 	pt_printf(t, "Threads:\t%u\nCpus_allowed_list:\t", snap_threads(s));
 	gen_cpu_online(c, t);
 }
@@ -506,7 +519,7 @@ static const struct pfs_node pid_nodes[] = {
 	{"fd", PFS_DIR, NULL},		     {"cmdline", PFS_TEXT, gen_cmdline},
 	{"comm", PFS_TEXT, gen_comm},	     {"stat", PFS_TEXT, gen_stat},
 	{"status", PFS_TEXT, gen_status},    {"mounts", PFS_TEXT, gen_mounts},
-	{"maps", PFS_TEXT, gen_maps},
+	{"maps", PFS_TEXT, gen_maps},	     {"task", PFS_DIR, NULL},
 };
 #define NPID (sizeof(pid_nodes) / sizeof(pid_nodes[0]))
 
@@ -515,8 +528,11 @@ static const struct pfs_node pid_nodes[] = {
 /* What a path names. */
 struct pfs_where {
 	enum pfs_kind kind;
-	const struct pfs_node *node; /* fixed or pid node; NULL: /proc/PID, fd/N, self */
+	const struct pfs_node *node; /* fixed or pid node; NULL: /proc/PID, fd/N, self,
+					task/TID */
 	uint32_t pid;		     /* per-pid paths; 0 otherwise */
+	uint32_t tid;		     /* under /proc/PID/task/TID: TID (the pid node
+					is then the thread's); 0 otherwise */
 	bool self_link;		     /* /proc/self itself */
 	int fd;			     /* /proc/PID/fd/N: N; else -1 */
 };
@@ -536,7 +552,28 @@ static bool parse_number(const char *s, uint32_t *out, const char **end)
 	return true;
 }
 
-/* The pid directory's part of a path: rest is what follows "/proc/PID". */
+static int lookup_pid_part(const char *rest, struct pfs_where *w);
+
+/* What follows "/proc/PID/task" (rest: "" or "/TID..."): the task
+ * directory, or a thread's directory (as a pid's, without task/). Whether
+ * TID is one of PID's threads is pfs_snap's to check. */
+static int lookup_task_part(const char *rest, struct pfs_where *w)
+{
+	const char *end;
+
+	if (w->tid)
+		return -ENOENT; /* a thread's directory has no task/ */
+	if (!*rest)
+		return 0; /* the task directory itself */
+	if (!parse_number(rest + 1, &w->tid, &end) || !w->tid)
+		return -ENOENT;
+	w->node = NULL;
+	w->kind = PFS_DIR;
+	return lookup_pid_part(end, w);
+}
+
+/* The pid directory's part of a path: rest is what follows "/proc/PID"
+ * (or "/proc/PID/task/TID", w->tid set). */
 static int lookup_pid_part(const char *rest, struct pfs_where *w)
 {
 	const char *end;
@@ -554,6 +591,8 @@ static int lookup_pid_part(const char *rest, struct pfs_where *w)
 			continue;
 		w->node = &pid_nodes[i];
 		w->kind = pid_nodes[i].kind;
+		if (!strcmp(pid_nodes[i].name, "task"))
+			return lookup_task_part(rest + n, w);
 		if (!rest[n])
 			return 0;
 		/* only fd/ has children: fd/N */
@@ -633,7 +672,17 @@ static long link_text(struct process *p, const struct pfs_where *w,
 	return n >= cap ? (long)cap - 1 : (long)n;
 }
 
-/* The snapshot of w's process into *s (kmalloc'd), or -ENOENT. */
+/* Whether tid is one of s's threads. */
+static bool snap_has_thread(const struct process_snap *s, uint32_t tid)
+{
+	for (unsigned i = 0; i < s->nthreads && i < PROCESS_MAX_THREADS; i++)
+		if (s->tids[i] == tid)
+			return true;
+	return false;
+}
+
+/* The snapshot of w's process into *s (kmalloc'd), or -ENOENT (no such
+ * process, or no such thread of it). */
 static int pfs_snap(const struct pfs_where *w, struct process_snap **s)
 {
 	*s = NULL;
@@ -642,7 +691,7 @@ static int pfs_snap(const struct pfs_where *w, struct process_snap **s)
 	*s = kmalloc(sizeof(**s));
 	if (!*s)
 		return -ENOMEM;
-	if (process_snapshot(w->pid, *s)) {
+	if (process_snapshot(w->pid, *s) || (w->tid && !snap_has_thread(*s, w->tid))) {
 		kfree(*s);
 		*s = NULL;
 		return -ENOENT;
@@ -821,13 +870,28 @@ static void list_fds(struct process *p, const char *path, struct pfs_dir *d)
 	}
 }
 
-static void list_pid(const char *path, struct pfs_dir *d)
+/* The task directory: one entry per thread. */
+static void list_tasks(const struct process_snap *s, const char *path, struct pfs_dir *d)
 {
-	for (unsigned i = 0; i < NPID; i++)
-		pd_add(d, path, pid_nodes[i].name,
-		       pid_nodes[i].kind == PFS_DIR	 ? FS_DT_DIR
-		       : pid_nodes[i].kind == PFS_LINK ? FS_DT_LNK
-						       : FS_DT_REG);
+	char name[16];
+
+	for (unsigned i = 0; i < s->nthreads && i < PROCESS_MAX_THREADS; i++) {
+		snprintf(name, sizeof(name), "%u", s->tids[i]);
+		pd_add(d, path, name, FS_DT_DIR);
+	}
+}
+
+/* A pid's directory, or a thread's (task: false), which has no task/. */
+static void list_pid(const char *path, bool task, struct pfs_dir *d)
+{
+	for (unsigned i = 0; i < NPID; i++) {
+		const struct pfs_node *n = &pid_nodes[i];
+
+		if (!task && !strcmp(n->name, "task"))
+			continue;
+		pd_add(d, path, n->name,
+		       n->kind == PFS_DIR ? FS_DT_DIR : n->kind == PFS_LINK ? FS_DT_LNK : FS_DT_REG);
+	}
 }
 
 /* The directory w names, listed into d. */
@@ -840,12 +904,14 @@ static int make_dir(struct process *p, const char *path, const struct pfs_where 
 		list_fixed(path, d);
 		if (!strcmp(path, "/proc"))
 			list_proc(path, d);
+	} else if (w->node && !strcmp(w->node->name, "task")) {
+		list_tasks(s, path, d);
 	} else if (w->node) { /* fd/ */
 		if (s->pid != p->pid)
 			return -EACCES; /* another fd table may go away under us */
 		list_fds(p, path, d);
 	} else {
-		list_pid(path, d);
+		list_pid(path, !w->tid, d);
 	}
 	return d->oom ? -ENOMEM : 0;
 }
@@ -871,7 +937,7 @@ static int open_dir(struct process *p, const char *path, const struct pfs_where 
 static int open_text(struct process *p, const char *path, const struct pfs_where *w,
 		     const struct process_snap *s, unsigned flags, struct file **out)
 {
-	struct pfs_ctx c = {.caller = p, .snap = s};
+	struct pfs_ctx c = {.caller = p, .snap = s, .tid = w->tid};
 	struct pfs_text *t = kzalloc(sizeof(*t));
 	int err = 0;
 
@@ -997,6 +1063,54 @@ static bool ktest_lists(struct process *p, const char *path, const char *name, u
 	return found;
 }
 
+/* /proc/PID/task of p (pidname: its pid) with a second thread in slot 1
+ * (a tid no process has), which is gone again afterwards. */
+static void ktest_task(struct ktest_ctx *kt, struct process *p, const char *pidname,
+		       char *buf, size_t cap)
+{
+	uint32_t tid = p->pid + 100000;
+	char path[64], want[64], tidname[16];
+	struct file *f;
+
+	spin_lock(&p->tlock);
+	p->threads[1].tid = tid;
+	p->nthreads++;
+	spin_unlock(&p->tlock);
+	snprintf(tidname, sizeof(tidname), "%u", tid);
+	KT_EXPECT(ktest_lists(p, "/proc/self/task", pidname, FS_DT_DIR));
+	KT_EXPECT(ktest_lists(p, "/proc/self/task", tidname, FS_DT_DIR));
+	snprintf(path, sizeof(path), "/proc/self/task/%u", tid);
+	KT_EXPECT(ktest_lists(p, path, "stat", FS_DT_REG));
+	KT_EXPECT(!ktest_lists(p, path, "task", FS_DT_DIR)); /* none in a thread's */
+	KT_EXPECT(ktest_lists(p, "/proc/self", "task", FS_DT_DIR));
+	snprintf(path, sizeof(path), "/proc/self/task/%u/stat", tid);
+	KT_EXPECT_EQ(ktest_text(p, path, buf, cap), 0);
+	snprintf(want, sizeof(want), "%u (sh) R 0 ", tid);
+	KT_EXPECT(!strncmp(buf, want, strlen(want)));
+	snprintf(path, sizeof(path), "/proc/%s/task/%u/status", pidname, tid);
+	KT_EXPECT_EQ(ktest_text(p, path, buf, cap), 0);
+	snprintf(want, sizeof(want), "\nTgid:\t%u\nNgid:\t0\nPid:\t%u\n", p->pid, tid);
+	KT_EXPECT(ktest_contains(buf, want));
+	KT_EXPECT(ktest_contains(buf, "\nThreads:\t2\n"));
+	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", tid);
+	KT_EXPECT_EQ(ktest_text(p, path, buf, cap), 0);
+	KT_EXPECT(!strcmp(buf, "sh\n"));
+	snprintf(path, sizeof(path), "/proc/self/task/%u/exe", tid);
+	KT_EXPECT_EQ(procfs_readlink(p, path, buf, cap), 12);
+	snprintf(path, sizeof(path), "/proc/self/task/%u/task", tid);
+	KT_EXPECT_EQ(procfs_open(p, path, O_RDONLY, &f), -ENOENT);
+	snprintf(path, sizeof(path), "/proc/self/task/%u/stat", tid + 1);
+	KT_EXPECT_EQ(procfs_open(p, path, O_RDONLY, &f), -ENOENT); /* not a thread of it */
+	KT_EXPECT_EQ(procfs_open(p, "/proc/self/task/x", O_RDONLY, &f), -ENOENT);
+
+	spin_lock(&p->tlock);
+	p->threads[1].tid = 0;
+	p->nthreads--;
+	spin_unlock(&p->tlock);
+	KT_EXPECT(!ktest_lists(p, "/proc/self/task", tidname, FS_DT_DIR));
+	KT_EXPECT_EQ(procfs_open(p, path, O_RDONLY, &f), -ENOENT);
+}
+
 static void ktest_exit(void *arg)
 {
 	process_exit(arg, PROCESS_EXITED(0));
@@ -1056,6 +1170,9 @@ KTEST(procfs_tree)
 	KT_EXPECT(!strcmp(buf, "sh") && !strcmp(buf + 3, "-c"));
 	KT_EXPECT_EQ(ktest_text(p, "/proc/self/comm", buf, sizeof(buf)), 0);
 	KT_EXPECT(!strcmp(buf, "sh\n"));
+
+	/* threads: a second one, in a slot of its own for the test */
+	ktest_task(kt, p, pidname, buf, sizeof(buf));
 
 	/* node text */
 	KT_EXPECT_EQ(ktest_text(p, "/sys/devices/system/cpu/online", buf, sizeof(buf)), 0);

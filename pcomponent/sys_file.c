@@ -20,8 +20,9 @@
  *  - O_APPEND: every write stats the file for its size first (two
  *    writers appending at once may overwrite each other); pwrite on an
  *    O_APPEND file appends, as Linux.
- *  - Locks: F_SETLK, F_SETLKW succeed and lock nothing, F_GETLK always
- *    answers F_UNLCK (one processor's processes, no lock manager yet).
+ *  - Record locks (fcntl F_*LK, F_OFD_*LK) and flock are lock.c's, and
+ *    seen by this processor's processes only (no lock manager for the
+ *    vNode yet).
  *  - sendfile works between regular files of the storage node only
  *    (EINVAL otherwise: busybox then falls back to read and write).
  *  - Times are whole seconds (ext2): nanoseconds read as 0 and are
@@ -35,6 +36,7 @@
 #include "sys_file.h"
 
 #include "file.h"
+#include "lock.h"
 #include "path.h"
 #include "process.h"
 #include "socket.h"
@@ -62,11 +64,15 @@
 #define F_GETLK	      5
 #define F_SETLK	      6
 #define F_SETLKW      7
+#define F_OFD_GETLK   36
+#define F_OFD_SETLK   37
+#define F_OFD_SETLKW  38
 #define F_DUPFD_CLOEXEC 1030
 #define FD_CLOEXEC    1
-#define F_RDLCK	      0
-#define F_WRLCK	      1
-#define F_UNLCK	      2
+#define LOCK_SH	      1 /* flock(2)'s operations */
+#define LOCK_EX	      2
+#define LOCK_NB	      4
+#define LOCK_UN	      8
 #define FIONBIO	      0x5421
 #define FIONCLEX      0x5450
 #define FIOCLEX	      0x5451
@@ -630,19 +636,90 @@ long sys_dup3(struct process *p, const uint64_t *a)
 	return dup_to(p, a[0], a[1], a[2] & O_CLOEXEC);
 }
 
-/* F_GETLK, F_SETLK, F_SETLKW: no locks (top comment). */
-static long fcntl_lock(unsigned cmd, uint64_t uflock)
+/* struct flock's range on f (l_whence SEEK_SET, SEEK_CUR, SEEK_END;
+ * l_len 0: to the end, negative: the bytes before l_start) into r, as
+ * Linux's flock_to_posix_lock: 0, -EINVAL, -EOVERFLOW. */
+static long flock_range(struct file *f, const struct k_flock *fl, struct lock_range *r)
 {
+	int64_t base = 0, start, end = LOCK_EOF;
+	struct fs_attr attr;
+
+	if (fl->whence == SEEK_CUR) {
+		spin_lock(&f->lock);
+		base = (int64_t)f->pos;
+		spin_unlock(&f->lock);
+	} else if (fl->whence == SEEK_END) {
+		long err = file_stat(f, &attr);
+
+		if (err)
+			return err;
+		base = (int64_t)attr.size;
+	} else if (fl->whence != SEEK_SET) {
+		return -EINVAL;
+	}
+	if (__builtin_add_overflow(base, fl->start, &start))
+		return -EOVERFLOW;
+	if (start < 0)
+		return -EINVAL;
+	if (fl->len > 0 && __builtin_add_overflow(start, fl->len - 1, &end))
+		return -EOVERFLOW;
+	if (fl->len < 0) {
+		end = start - 1;
+		start += fl->len;
+		if (start < 0)
+			return -EINVAL;
+	}
+	r->type = fl->type;
+	r->start = start;
+	r->end = end;
+	return 0;
+}
+
+/* F_GETLK, F_OFD_GETLK: the conflicting lock, or l_type F_UNLCK. */
+static long fcntl_getlk(struct process *p, struct file *f, enum lock_kind kind,
+			struct k_flock *fl, struct lock_range *r)
+{
+	if (r->type == F_UNLCK)
+		return -EINVAL;
+	lock_test(f, kind, kind == LOCK_POSIX ? (const void *)p->files : f, r);
+	fl->type = (int16_t)r->type;
+	if (r->type == F_UNLCK)
+		return 0;
+	fl->whence = SEEK_SET;
+	fl->start = r->start;
+	fl->len = r->end == LOCK_EOF ? 0 : r->end - r->start + 1;
+	fl->pid = r->pid;
+	return 0;
+}
+
+/* F_GETLK, F_SETLK, F_SETLKW and their F_OFD_ twins (lock.h). */
+static long fcntl_lock(struct process *p, struct file *f, unsigned cmd, uint64_t uflock)
+{
+	enum lock_kind kind = cmd >= F_OFD_GETLK ? LOCK_OFD : LOCK_POSIX;
+	struct lock_range r;
 	struct k_flock fl;
+	long err;
 
 	if (copy_from_user(&fl, uflock, sizeof(fl)))
 		return -EFAULT;
 	if (fl.type != F_RDLCK && fl.type != F_WRLCK && fl.type != F_UNLCK)
 		return -EINVAL;
-	if (cmd != F_GETLK)
-		return 0;
-	fl.type = F_UNLCK;
-	return copy_to_user(uflock, &fl, sizeof(fl));
+	if (kind == LOCK_OFD && fl.pid)
+		return -EINVAL; /* Linux: l_pid must be 0 */
+	if (f->flags & O_PATH)
+		return -EBADF;
+	err = flock_range(f, &fl, &r);
+	if (err)
+		return err;
+	if (cmd == F_GETLK || cmd == F_OFD_GETLK) {
+		err = fcntl_getlk(p, f, kind, &fl, &r);
+		return err ? err : copy_to_user(uflock, &fl, sizeof(fl));
+	}
+	if ((fl.type == F_RDLCK && (f->flags & O_ACCMODE) == O_WRONLY) ||
+	    (fl.type == F_WRLCK && (f->flags & O_ACCMODE) == O_RDONLY))
+		return -EBADF;
+	return lock_set(f, kind, kind == LOCK_POSIX ? (const void *)p->files : f,
+			(int32_t)p->pid, &r, cmd == F_SETLKW || cmd == F_OFD_SETLKW);
 }
 
 long sys_fcntl(struct process *p, const uint64_t *a)
@@ -683,11 +760,37 @@ long sys_fcntl(struct process *p, const uint64_t *a)
 	case F_GETLK:
 	case F_SETLK:
 	case F_SETLKW:
-		err = fcntl_lock(cmd, a[2]);
+	case F_OFD_GETLK:
+	case F_OFD_SETLK:
+	case F_OFD_SETLKW:
+		err = fcntl_lock(p, f, cmd, a[2]);
 		break;
 	default:
 		err = -EINVAL;
 	}
+	file_put(f);
+	return err;
+}
+
+long sys_flock(struct process *p, const uint64_t *a)
+{
+	static const struct lock_range whole[] = {
+		[LOCK_SH] = {.type = F_RDLCK, .end = LOCK_EOF},
+		[LOCK_EX] = {.type = F_WRLCK, .end = LOCK_EOF},
+		[LOCK_UN] = {.type = F_UNLCK, .end = LOCK_EOF},
+	};
+	unsigned op = (unsigned)a[1] & ~(unsigned)LOCK_NB;
+	long err;
+	struct file *f = file_any(p, a[0], &err);
+
+	if (!f)
+		return err;
+	if (f->flags & O_PATH)
+		err = -EBADF;
+	else if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN)
+		err = -EINVAL;
+	else
+		err = lock_set(f, LOCK_FLOCK, f, -1, &whole[op], !(a[1] & LOCK_NB));
 	file_put(f);
 	return err;
 }

@@ -11,7 +11,7 @@
 #define SYS_FILE_CALLS(X)                                                                \
 	X(read) X(write) X(open) X(close) X(stat) X(fstat) X(lstat) X(lseek) X(ioctl)    \
 	X(pread64) X(pwrite64) X(readv) X(writev) X(access) X(dup) X(dup2) X(sendfile)  \
-	X(fcntl) X(fsync) X(fdatasync) X(truncate) X(ftruncate) X(getcwd) X(chdir)       \
+	X(fcntl) X(flock) X(fsync) X(fdatasync) X(truncate) X(ftruncate) X(getcwd) X(chdir)       \
 	X(fchdir) X(rename) X(mkdir) X(rmdir) X(creat) X(link) X(unlink) X(symlink)      \
 	X(readlink) X(chmod) X(fchmod) X(chown) X(fchown) X(lchown) X(umask) X(utime)    \
 	X(statfs) X(fstatfs) X(sync) X(getdents) X(getdents64) X(utimes) X(openat)       \

@@ -1044,7 +1044,8 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
 	SC(62, "kill", sys_kill),
 	SC(63, "uname", sys_uname),
-	SC(72, "fcntl", sys_fcntl),         /* partial: locks accepted, none kept */
+	SC(72, "fcntl", sys_fcntl),         /* partial: record locks are the processor's own (not seen by other processors of the vNode) */
+	SC(73, "flock", sys_flock),         /* partial: locks are the processor's own (not seen by other processors of the vNode) */
 	SC(74, "fsync", sys_fsync),
 	SC(75, "fdatasync", sys_fdatasync),
 	SC(76, "truncate", sys_truncate),

@@ -16,7 +16,8 @@
  *  - Affinity: the mask of this node's online CPUs; sched_setaffinity
  *    accepts a mask holding at least one of them and pins nothing.
  *  - prctl: PR_SET_NAME / PR_GET_NAME only; everything else EINVAL.
- *  - set_robust_list records the list (no futexes are woken at exit yet).
+ *  - set_robust_list records the list; a leaving thread's is walked by
+ *    futex_exit_robust (process.c's thread exit).
  *  - Credentials: the set*id and group calls decode their arguments
  *    (uid_t: the low 32 bits; (uid_t)-1 keeps an id) and apply one of
  *    cred.h's rules to the process's ids under its threads lock, so all

@@ -4,7 +4,8 @@
  * getppid, execve with argv, envp and the auxiliary vector checked by the
  * new image, close-on-exec, and execve's errors (ENOENT, EACCES, ENOEXEC
  * for a garbage file this program writes in DIR/abi-proc-PID, DIR
- * default /tmp).
+ * default /tmp), /proc/self/exe of this program run through symbolic
+ * links made there (the file they lead to; ELOOP for a loop).
  *
  * The exec'd image is this program again, run as
  *     proc --exec-child KEEP_FD CLOEXEC_FD "two words" ""
@@ -256,6 +257,73 @@ static void test_exec_errors(void)
 	unlink("noexec");
 }
 
+/* --print-exe: what /proc/self/exe names, on stdout. */
+static int print_exe(void)
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf));
+
+	return n > 0 && write(1, buf, (size_t)n) == n ? 0 : 1;
+}
+
+/* Runs path --print-exe; what the new image's /proc/self/exe named, into
+ * out (cap bytes), "" if nothing came. */
+static void exe_of(const char *path, char *out, size_t cap)
+{
+	int fds[2];
+	ssize_t n = 0;
+	pid_t pid;
+
+	out[0] = '\0';
+	if (pipe(fds))
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = {(char *)path, "--print-exe", NULL}, *envp[] = {NULL};
+
+		dup2(fds[1], 1);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	close(fds[1]);
+	for (ssize_t r; (r = read(fds[0], out + n, cap - 1 - (size_t)n)) > 0;)
+		n += r;
+	out[n] = '\0';
+	close(fds[0]);
+	waitpid(pid, NULL, 0);
+}
+
+/* /proc/self/exe of a program executed through symbolic links names the
+ * file the links lead to. */
+static void test_exe_links(const char *self)
+{
+	char want[4096], got[4096];
+	char *argv[] = {"x", NULL}, *envp[] = {NULL};
+	ssize_t n = readlink("/proc/self/exe", want, sizeof(want) - 1);
+
+	if (!ABI_OK(n > 0, "readlink /proc/self/exe"))
+		return;
+	want[n] = '\0';
+	ABI_EQ(symlink(self, "lnk"), 0, "symlink lnk -> this program");
+	ABI_EQ(symlink("lnk", "lnk2"), 0, "symlink lnk2 -> lnk");
+	ABI_EQ(symlink(".", "d"), 0, "symlink d -> .");
+	exe_of(self, got, sizeof(got));
+	ABI_STR(got, want, "/proc/self/exe of this program run by its path");
+	exe_of("lnk", got, sizeof(got));
+	ABI_STR(got, want, "/proc/self/exe of this program run through a link: the target");
+	exe_of("d/lnk2", got, sizeof(got));
+	ABI_STR(got, want, "... through a directory link and a chain of two links");
+	ABI_EQ(symlink("loop2", "loop1"), 0, "symlink loop1 -> loop2");
+	ABI_EQ(symlink("loop1", "loop2"), 0, "symlink loop2 -> loop1");
+	ABI_ERR(execve("loop1", argv, envp), ELOOP, "execve a loop of links: ELOOP");
+	unlink("lnk");
+	unlink("lnk2");
+	unlink("d");
+	unlink("loop1");
+	unlink("loop2");
+}
+
 static void test_auxv(void)
 {
 	ABI_EQ(getauxval(AT_PAGESZ), 4096, "getauxval(AT_PAGESZ): 4096");
@@ -272,6 +340,8 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && !strcmp(argv[1], "--exec-child"))
 		return exec_child(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "--print-exe"))
+		return print_exe();
 	abi_init("proc");
 	if (argv[0][0] != '/') {
 		printf("Bail out! argv[0] must be the absolute path of this program\n");
@@ -283,6 +353,7 @@ int main(int argc, char **argv)
 	test_exec(argv[0]);
 	test_exec_errors();
 	test_bad_elf(argv[0]);
+	test_exe_links(argv[0]);
 	chdir("/");
 	ABI_EQ(rmdir(work), 0, "the work directory is empty and removed");
 	return abi_done();

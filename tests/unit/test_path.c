@@ -3,7 +3,8 @@
  * joins of a working directory and relative or absolute paths, "." and
  * empty components dropped, ".." never above "/", the length limits
  * (component and whole path, exactly at the edge), the empty path, and
- * the helpers path_wants_dir, path_within and path_last.
+ * the helpers path_wants_dir, path_within and path_last; path_follow with
+ * a table of links (relative, absolute, chains, "..", loops).
  */
 #include "unit.h"
 
@@ -145,4 +146,78 @@ TEST(path_within_and_last)
 	EXPECT_STREQ(path_last("/a/b/c"), "c");
 	EXPECT_STREQ(path_last("/a"), "a");
 	EXPECT_STREQ(path_last("/"), "");
+}
+
+/* The links of a made-up tree for path_follow. */
+static const struct {
+	const char *path, *target;
+} links[] = {
+	{"/bin/cat", "busybox"},	   /* relative, same directory */
+	{"/usr/bin/env", "/bin/busybox"}, /* absolute */
+	{"/lib", "usr/lib"},		   /* a directory in the middle */
+	{"/usr/lib/up", "../bin/env"},	   /* "..", then another link */
+	{"/loop/a", "b"},
+	{"/loop/b", "a"},
+	{"/empty", ""},
+};
+
+static int asked; /* calls of fake_readlink */
+
+static long fake_readlink(void *ctx, const char *path, char *buf, size_t cap)
+{
+	(void)ctx;
+	asked++;
+	if (!strcmp(path, "/missing") || !strncmp(path, "/missing/", 9))
+		return -ENOENT;
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (strcmp(path, links[i].path))
+			continue;
+		if (strlen(links[i].target) >= cap)
+			return -ENAMETOOLONG;
+		strcpy(buf, links[i].target);
+		return (long)strlen(buf);
+	}
+	return -EINVAL;
+}
+
+static int follow(const char *abs, char out[CAP + 8])
+{
+	static char scratch[2 * CAP];
+
+	memset(out, 'Z', CAP + 8);
+	asked = 0;
+	return path_follow(abs, fake_readlink, NULL, out, CAP, scratch);
+}
+
+TEST(path_follow_links)
+{
+	char out[CAP + 8];
+
+	EXPECT_EQ(follow("/bin/busybox", out), 0); /* no link: itself */
+	EXPECT_STREQ(out, "/bin/busybox");
+	EXPECT_EQ(asked, 2); /* /bin, /bin/busybox */
+	EXPECT_EQ(follow("/bin/cat", out), 0);
+	EXPECT_STREQ(out, "/bin/busybox");
+	EXPECT_EQ(follow("/usr/bin/env", out), 0);
+	EXPECT_STREQ(out, "/bin/busybox");
+	EXPECT_EQ(follow("/lib/up", out), 0); /* /usr/lib/up -> /usr/bin/env -> ... */
+	EXPECT_STREQ(out, "/bin/busybox");
+	EXPECT_EQ(follow("/lib", out), 0);
+	EXPECT_STREQ(out, "/usr/lib");
+	EXPECT_EQ(follow("/", out), 0);
+	EXPECT_STREQ(out, "/");
+	EXPECT_EQ(asked, 0);
+	EXPECT(guard_ok(out));
+}
+
+TEST(path_follow_errors)
+{
+	char out[CAP + 8];
+
+	EXPECT_EQ(follow("/loop/a", out), -ELOOP);
+	EXPECT_STREQ(out, "");
+	EXPECT_EQ(asked, PATH_MAX_LINKS + 2); /* /loop, then 41 links */
+	EXPECT_EQ(follow("/missing/x", out), -ENOENT);
+	EXPECT_EQ(follow("/empty", out), -ENOENT);
+	EXPECT(guard_ok(out));
 }
