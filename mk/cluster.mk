@@ -111,7 +111,7 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 # scripts/mkrootfs.sh puts on the disk (abi_test.py's DYNAMIC_PROGRAMS).
 ABI_DIR      := $(BUILD)/abi
 ABI_PROGRAMS := $(basename $(notdir $(wildcard tests/abi/*.c)))
-ABI_GLIBC    := time signals
+ABI_GLIBC    := time signals threads
 ABI_DYNAMIC  := time signals
 ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS)) \
 		$(foreach n,$(ABI_GLIBC),$(ABI_DIR)/$(n).glibc $(ABI_DIR)/$(n).glibc-pie) \
