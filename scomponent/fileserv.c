@@ -377,6 +377,17 @@ static int io_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned a
 	return err;
 }
 
+/* Accounts a big request's time: fs_ns in ext2, rdma_ns in its transfer. */
+static void time_big(const struct fs_io_req *rq, struct fileserv_timing *t, uint64_t fs_ns,
+		     uint64_t rdma_ns)
+{
+	if (rq->length < FILESERV_DIRECT_MIN)
+		return;
+	stat_add(&t->count, 1);
+	stat_add(&t->fs_ns, fs_ns);
+	stat_add(&t->rdma_ns, rdma_ns);
+}
+
 /* The file's bytes of rq into the staging buffer (fs_sem held): past the
  * block cache for a big request. Returns the bytes read or an errno. */
 static int read_staged(struct fileserv *fsv, const struct fs_cred *cred, uint32_t root,
@@ -407,6 +418,7 @@ RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)
 {
 	struct fileserv *fsv;
 	struct fs_cred cred;
+	uint64_t t0, t1;
 	uint32_t root;
 	int n, err = io_decode(ctx, rq, 0, &fsv, &cred);
 
@@ -414,13 +426,16 @@ RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)
 		err = enter(fsv, ctx->src_node, &root);
 	if (err)
 		return refuse(fsv, err);
+	t0 = clock_ns();
 	n = read_staged(fsv, &cred, root, rq, &rp->attr);
 	err = leave(fsv, n < 0 ? n : 0, false);
 	if (err)
 		return err;
+	t1 = clock_ns();
 	if (n > 0)
 		err = rdma(fsv, ctx->src_node, FAB_OP_WRITE, rq->buf_key, rq->buf_offset,
 			   (uint32_t)n);
+	time_big(rq, &fsv->stats.big_reads, t1 - t0, clock_ns() - t1);
 	if (err) {
 		stat_add(&fsv->stats.errors, 1);
 		return err;
@@ -460,6 +475,7 @@ RPC_HANDLER(FS_WRITE, struct fs_io_req, struct fs_io)
 	struct fileserv *fsv;
 	struct fs_cred cred;
 	bool synced = false;
+	uint64_t t0, t1;
 	uint32_t root;
 	int n, err = io_decode(ctx, rq, FS_SYNC, &fsv, &cred);
 
@@ -469,12 +485,15 @@ RPC_HANDLER(FS_WRITE, struct fs_io_req, struct fs_io)
 		return refuse(fsv, err);
 	/* fs_sem is held across the transfer too: the sync thread may wait
 	 * for it, nobody else (requests come one at a time) */
+	t0 = clock_ns();
 	if (rq->length)
 		err = rdma(fsv, ctx->src_node, FAB_OP_READ, rq->buf_key, rq->buf_offset,
 			   rq->length);
 	if (err)
 		return leave(fsv, err, false);
+	t1 = clock_ns();
 	n = write_staged(fsv, &cred, root, rq, &rp->attr);
+	time_big(rq, &fsv->stats.big_writes, clock_ns() - t1, t1 - t0);
 	if (n >= 0 && (rq->flags & FS_SYNC)) {
 		err = ext2_sync(fsv->fs);
 		stat_add(&fsv->stats.syncs, 1);
