@@ -610,34 +610,53 @@ static uint32_t write_cached(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t
 	return done;
 }
 
+/* Block lblk of ip for a write that covers all of it, allocated if it is
+ * a hole. A new block's zeroed copy in the cache (alloc_block) is
+ * dropped: the write replaces it. */
+static int map_for_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t lblk,
+			 uint64_t *out)
+{
+	bool fresh;
+	uint32_t p;
+	int err = ext2_bmap(fs, ip, lblk, true, &p, &fresh);
+
+	if (!err && !p)
+		err = ext2_corrupt(fs, "no block for a write");
+	if (err)
+		return err;
+	if (fresh)
+		bcache_forget(fs->bc, p);
+	*out = p;
+	return 0;
+}
+
 /*
  * Writes the whole blocks [first, first + n) of the file (n <= FS_IO_MAX
  * / block size) from buf, past the cache (bcache_write_direct); returns
- * the blocks written before an error (*err). A block just allocated has
- * a zeroed copy in the cache (alloc_block): it is dropped, since the
- * write covers all of it.
+ * the blocks written before an error (*err). Blocks that exist are mapped
+ * a run at a time (bmap_run), holes one by one as they are allocated.
  */
 static uint32_t write_blocks_direct(struct ext2_fs *fs, struct ext2_inode *ip,
 				    uint64_t first, uint32_t n, const uint8_t *buf,
 				    uint64_t buf_phys, int *err)
 {
+	uint64_t *blks = fs->rd_blks;
 	uint32_t k = 0;
 
-	for (; k < n && !*err; k++) {
-		bool fresh;
-		uint32_t p;
+	while (k < n && !*err) {
+		int m = bmap_run(fs, ip, first + k, n - k, blks + k);
 
-		*err = ext2_bmap(fs, ip, first + k, true, &p, &fresh);
-		if (!*err && !p)
-			*err = ext2_corrupt(fs, "no block for a write");
-		if (*err)
+		if (m < 0) {
+			*err = m;
 			break;
-		if (fresh)
-			bcache_forget(fs->bc, p);
-		fs->rd_blks[k] = p;
+		}
+		for (uint32_t end = k + (uint32_t)m; k < end; k++) {
+			if (!blks[k] && (*err = map_for_write(fs, ip, first + k, &blks[k])))
+				break;
+		}
 	}
 	if (k) {
-		int e = bcache_write_direct(fs->bc, fs->rd_blks, k, buf, buf_phys);
+		int e = bcache_write_direct(fs->bc, blks, k, buf, buf_phys);
 
 		if (e) {
 			*err = e;
