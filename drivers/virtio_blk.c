@@ -274,8 +274,8 @@ static int vblk_post(struct vblk *vb, struct blk_req *r, uint32_t type,
 		n += k;
 	}
 	for (uint32_t i = 0; bytes && !r->buf && i < r->nsegs; i++) {
-		int k = vblk_data_segs(vb, r->segs[i].buf, 0, r->segs[i].len, read, seg + n,
-				       vb->seg_limit - (unsigned)(n - 1));
+		int k = vblk_data_segs(vb, r->segs[i].buf, 0, r->segs[i].len, read,
+				       seg + n, vb->seg_limit - (unsigned)(n - 1));
 
 		if (k < 0)
 			return k;

@@ -467,7 +467,7 @@ unsigned bcache_prefetch(struct bcache *bc, const uint64_t *blks, unsigned n)
 	return ok;
 }
 
-/* Submits bc->runs[0..n) (reads past the cache) as one batch. */
+/* Submits bc->runs[0..n) (transfers past the cache) as one batch. */
 static int submit_direct(struct bcache *bc, size_t n)
 {
 	int err = blkdev_submit(bc->bd, bc->runs, (unsigned)n);
@@ -478,8 +478,8 @@ static int submit_direct(struct bcache *bc, size_t n)
 
 /* Blocks from blks[i] on that are neighbours on disk, in range, not 0 and
  * not cached: at most limit of them (0 if blks[i] itself is not such). */
-static size_t direct_run(const struct bcache *bc, const uint64_t *blks, size_t i, size_t n,
-			 size_t limit)
+static size_t direct_run(const struct bcache *bc, const uint64_t *blks, size_t i,
+			 size_t n, size_t limit)
 {
 	size_t len = 0;
 

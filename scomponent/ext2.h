@@ -99,8 +99,8 @@ int ext2_write(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, co
  * to the disk before the call returns (data ahead of the metadata that
  * accounts for it, which stays in the cache until the next sync). */
 int ext2_write_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
-		      const char *path, uint64_t offset, const void *buf, uint64_t buf_phys,
-		      uint32_t len, struct fs_attr *attr);
+		      const char *path, uint64_t offset, const void *buf,
+		      uint64_t buf_phys, uint32_t len, struct fs_attr *attr);
 int ext2_create(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, const char *path,
 		uint32_t mode, unsigned flags, struct fs_attr *attr);
 int ext2_mkdir(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, const char *path,

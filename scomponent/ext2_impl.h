@@ -198,9 +198,10 @@ struct ext2_fs {
 	uint32_t free_blocks, free_inodes, r_blocks;
 	uint32_t resuid, resgid;
 
-	/* Scratch of ext2_file_read_direct (calls are serialised): the
-	 * disk blocks of one FS_IO_MAX read, FS_IO_MAX / block_size + 1. */
-	uint64_t *rd_blks;
+	/* Scratch of ext2_file_read_direct and ext2_file_write_direct
+	 * (calls are serialised): the disk blocks of one FS_IO_MAX request,
+	 * FS_IO_MAX / block_size + 1 entries. */
+	uint64_t *direct_blks;
 
 	/* The call in progress: whose credentials (reserved blocks). */
 	const struct fs_cred *cred;

@@ -493,13 +493,13 @@ static int read_blocks_direct(struct ext2_fs *fs, struct ext2_inode *ip, uint64_
 			      uint32_t n, uint8_t *buf, uint64_t buf_phys)
 {
 	for (uint32_t i = 0; i < n;) {
-		int m = bmap_run(fs, ip, first + i, n - i, fs->rd_blks + i);
+		int m = bmap_run(fs, ip, first + i, n - i, fs->direct_blks + i);
 
 		if (m < 0)
 			return m;
 		i += (uint32_t)m;
 	}
-	return bcache_read_direct(fs->bc, fs->rd_blks, n, buf, buf_phys);
+	return bcache_read_direct(fs->bc, fs->direct_blks, n, buf, buf_phys);
 }
 
 int ext2_file_read_direct(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
@@ -640,7 +640,7 @@ static uint32_t write_blocks_direct(struct ext2_fs *fs, struct ext2_inode *ip,
 				    uint64_t first, uint32_t n, const uint8_t *buf,
 				    uint64_t buf_phys, int *err)
 {
-	uint64_t *blks = fs->rd_blks;
+	uint64_t *blks = fs->direct_blks;
 	uint32_t k = 0;
 
 	while (k < n && !*err) {
@@ -651,7 +651,8 @@ static uint32_t write_blocks_direct(struct ext2_fs *fs, struct ext2_inode *ip,
 			break;
 		}
 		for (uint32_t end = k + (uint32_t)m; k < end; k++) {
-			if (!blks[k] && (*err = map_for_write(fs, ip, first + k, &blks[k])))
+			if (!blks[k] &&
+			    (*err = map_for_write(fs, ip, first + k, &blks[k])))
 				break;
 		}
 	}
@@ -687,8 +688,8 @@ static int file_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
 	done = err ? 0 : write_cached(fs, ip, off, buf, head, &err);
 	if (!err && whole)
 		done += bs * write_blocks_direct(fs, ip, (off + done) / bs, whole,
-						 buf + done, buf_phys ? buf_phys + done : 0,
-						 &err);
+						 buf + done,
+						 buf_phys ? buf_phys + done : 0, &err);
 	if (!err)
 		done += write_cached(fs, ip, off + done, buf + done, len - done, &err);
 	if (done && off + done > ip->size)

@@ -175,8 +175,8 @@ int ext2_read_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t ro
 
 /* ext2_write and ext2_write_direct; direct: buf_phys means something. */
 static int write_file(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
-		      const char *path, uint64_t offset, const void *buf, uint64_t buf_phys,
-		      bool direct, uint32_t len, struct fs_attr *attr)
+		      const char *path, uint64_t offset, const void *buf,
+		      uint64_t buf_phys, bool direct, uint32_t len, struct fs_attr *attr)
 {
 	struct ext2_inode ip;
 	int n = begin_change(fs, cred, path);
@@ -212,8 +212,8 @@ int ext2_write(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
 }
 
 int ext2_write_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
-		      const char *path, uint64_t offset, const void *buf, uint64_t buf_phys,
-		      uint32_t len, struct fs_attr *attr)
+		      const char *path, uint64_t offset, const void *buf,
+		      uint64_t buf_phys, uint32_t len, struct fs_attr *attr)
 {
 	return write_file(fs, cred, root, path, offset, buf, buf_phys, true, len, attr);
 }

@@ -75,8 +75,8 @@
 #define FILESERV_ZOMBIES 4 /* staging buffers of timed-out transfers */
 /* FS_READ and FS_WRITE from this size on go past the block cache */
 #define FILESERV_DIRECT_MIN (64u << 10)
-#define FS_MAY_ALL	 (FS_MAY_EXEC | FS_MAY_WRITE | FS_MAY_READ)
-#define FS_SET_ALL	 (FS_SET_MODE | FS_SET_UID | FS_SET_GID | FS_SET_ATIME | FS_SET_MTIME)
+#define FS_MAY_ALL	    (FS_MAY_EXEC | FS_MAY_WRITE | FS_MAY_READ)
+#define FS_SET_ALL	    (FS_SET_MODE | FS_SET_UID | FS_SET_GID | FS_SET_ATIME | FS_SET_MTIME)
 
 struct fs_export {
 	uint16_t node;
@@ -378,8 +378,8 @@ static int io_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned a
 }
 
 /* Accounts a big request's time: fs_ns in ext2, rdma_ns in its transfer. */
-static void time_big(const struct fs_io_req *rq, struct fileserv_timing *t, uint64_t fs_ns,
-		     uint64_t rdma_ns)
+static void time_big(const struct fs_io_req *rq, struct fileserv_timing *t,
+		     uint64_t fs_ns, uint64_t rdma_ns)
 {
 	if (rq->length < FILESERV_DIRECT_MIN)
 		return;
@@ -394,11 +394,11 @@ static int read_staged(struct fileserv *fsv, const struct fs_cred *cred, uint32_
 		       const struct fs_io_req *rq, struct fs_attr *attr)
 {
 	if (rq->length < FILESERV_DIRECT_MIN)
-		return ext2_read(fsv->fs, cred, root, fsv->path, rq->offset, fsv->stage.va,
-				 rq->length, attr);
+		return ext2_read(fsv->fs, cred, root, fsv->path, rq->offset,
+				 fsv->stage.va, rq->length, attr);
 	return ext2_read_direct(fsv->fs, cred, root, fsv->path, rq->offset, fsv->stage.va,
-				verbs_window_phys(fsv->dev, fsv->stage.offset), rq->length,
-				attr);
+				verbs_window_phys(fsv->dev, fsv->stage.offset),
+				rq->length, attr);
 }
 
 /* The staging buffer into the file as rq says (fs_sem held), as
@@ -407,11 +407,11 @@ static int write_staged(struct fileserv *fsv, const struct fs_cred *cred, uint32
 			const struct fs_io_req *rq, struct fs_attr *attr)
 {
 	if (rq->length < FILESERV_DIRECT_MIN)
-		return ext2_write(fsv->fs, cred, root, fsv->path, rq->offset, fsv->stage.va,
-				  rq->length, attr);
-	return ext2_write_direct(fsv->fs, cred, root, fsv->path, rq->offset, fsv->stage.va,
-				 verbs_window_phys(fsv->dev, fsv->stage.offset),
-				 rq->length, attr);
+		return ext2_write(fsv->fs, cred, root, fsv->path, rq->offset,
+				  fsv->stage.va, rq->length, attr);
+	return ext2_write_direct(
+		fsv->fs, cred, root, fsv->path, rq->offset, fsv->stage.va,
+		verbs_window_phys(fsv->dev, fsv->stage.offset), rq->length, attr);
 }
 
 RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)

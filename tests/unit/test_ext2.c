@@ -274,8 +274,8 @@ static void model_op(struct ext2_fs *fs, struct model *m, struct unit_rng *r)
 		ext2img_fill(buf, len, (unsigned)unit_rand(r), 0);
 		EXPECT_EQ(direct ? ext2_write_direct(fs, RCRED, ROOT, "/m", at, buf, 0,
 						     (uint32_t)len, NULL)
-				 : ext2_write(fs, RCRED, ROOT, "/m", at, buf, (uint32_t)len,
-					      NULL),
+				 : ext2_write(fs, RCRED, ROOT, "/m", at, buf,
+					      (uint32_t)len, NULL),
 			  (int)len);
 		if (at > m->size)
 			memset(m->data + m->size, 0, at - m->size);
@@ -299,8 +299,8 @@ static void model_op(struct ext2_fs *fs, struct model *m, struct unit_rng *r)
 
 		EXPECT_EQ(direct ? ext2_read_direct(fs, RCRED, ROOT, "/m", at, buf, 0,
 						    (uint32_t)len, NULL)
-				 : ext2_read(fs, RCRED, ROOT, "/m", at, buf, (uint32_t)len,
-					     NULL),
+				 : ext2_read(fs, RCRED, ROOT, "/m", at, buf,
+					     (uint32_t)len, NULL),
 			  (int)want);
 		EXPECT(memcmp(buf, m->data + at, want) == 0);
 		free(buf);
