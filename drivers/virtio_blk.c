@@ -12,8 +12,10 @@
  * indexed by the chain's head descriptor id, so they need no allocation.
  * The data is split into segments at page boundaries where consecutive
  * pages are not physically adjacent, and at size_max; a buffer reachable
- * through the direct map or the kernel image (all blkdev.h allows) is
- * physically contiguous, so in practice a request takes 3 descriptors.
+ * through the direct map or the kernel image is physically contiguous, so
+ * in practice a request takes 3 descriptors. A buffer outside them (the
+ * fabric window) comes with its physical address (blk_req.phys) and is
+ * contiguous too.
  * Limits follow: max_sectors = 256 unless seg_max/size_max force fewer
  * (computed for the worst case, one segment per page); max_batch = queue
  * size / 3. A scattered request (blk_req.segs: one piece per cache
@@ -177,6 +179,8 @@ static bool vblk_mem_ok(const struct vblk *vb, const struct blk_req *r)
 {
 	uint64_t bytes = (uint64_t)r->count * BLK_SECTOR_SIZE, sum = 0;
 
+	if (r->buf && r->phys)
+		return r->phys + bytes > r->phys; /* the caller vouches for it */
 	if (r->buf)
 		return vblk_buf_ok(r->buf, bytes);
 	if (!r->segs || r->nsegs == 0 || r->nsegs > vb->bd.max_segs)
@@ -205,19 +209,22 @@ static int vblk_check(const struct vblk *vb, const struct blk_req *r)
 }
 
 /* Splits [buf, buf + len) into at most max physical segments; returns
- * how many, or -EINVAL if it takes more. */
-static int vblk_data_segs(const struct vblk *vb, uint8_t *buf, size_t len,
+ * how many, or -EINVAL if it takes more. phys: buf's physical address if
+ * buf is contiguous memory outside the direct map (blk_req.phys), else 0. */
+static int vblk_data_segs(const struct vblk *vb, uint8_t *buf, uint64_t phys, size_t len,
 			  bool device_writes, struct vq_seg *seg, unsigned max)
 {
+	uint64_t done = 0;
 	unsigned n = 0;
 
 	while (len) {
 		size_t piece = PAGE_SIZE - ((uintptr_t)buf & (PAGE_SIZE - 1));
-		uint64_t pa = virt_to_phys(buf);
+		uint64_t pa = phys ? phys + done : virt_to_phys(buf);
 
 		if (piece > len)
 			piece = len;
 		buf += piece;
+		done += piece;
 		len -= piece;
 		while (piece) {
 			struct vq_seg *last = n ? &seg[n - 1] : NULL;
@@ -259,15 +266,16 @@ static int vblk_post(struct vblk *vb, struct blk_req *r, uint32_t type,
 	if (head < 0)
 		return -ENOSPC;
 	if (bytes && r->buf) {
-		int k = vblk_data_segs(vb, r->buf, bytes, read, seg + 1, vb->seg_limit);
+		int k = vblk_data_segs(vb, r->buf, r->phys, bytes, read, seg + 1,
+				       vb->seg_limit);
 
 		if (k < 0)
 			return k;
 		n += k;
 	}
 	for (uint32_t i = 0; bytes && !r->buf && i < r->nsegs; i++) {
-		int k = vblk_data_segs(vb, r->segs[i].buf, r->segs[i].len, read, seg + n,
-				       vb->seg_limit - (unsigned)(n - 1));
+		int k = vblk_data_segs(vb, r->segs[i].buf, 0, r->segs[i].len, read,
+				       seg + n, vb->seg_limit - (unsigned)(n - 1));
 
 		if (k < 0)
 			return k;

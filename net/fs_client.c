@@ -18,9 +18,10 @@
  *
  *  - fsc_read_win()/fsc_write_win(): the caller's window range is
  *    registered whole and cut into FS_IO_MAX requests, sent one after the
- *    other (sequential: the server serves one request at a time anyway, so
- *    a second request in flight would only hide one RPC round trip per
- *    MiB, about 1% of the server's time for that MiB under TCG).
+ *    other (sequential. A second request in flight would hide the RPC
+ *    and fabric part of all but one 1 MiB request, a third of its time
+ *    under TCG, but callers today move at most 1 MiB per call;
+ *    docs/storage.md has the measurements).
  *  - fsc_read()/fsc_write(): ordinary kernel memory. A staging buffer in
  *    the window (FS_IO_MAX bytes, or less if the window is short of
  *    space) is registered for the call and the data copied through it.

@@ -17,6 +17,13 @@
  * than one per block, and several requests stay in flight on virtio-blk.
  * Buffers are kmalloc memory, which the kernel's direct map reaches, as
  * struct blk_req wants.
+ *
+ * bcache_read_direct and bcache_write_direct move data past the cache,
+ * straight between the disk and the caller's buffer (the file server's
+ * RDMA staging buffer), in runs of neighbours like submit_batch's but
+ * contiguous in memory (a request is one piece, not one per block).
+ * Blocks that are cached are copied from or into the cache instead, so
+ * a dirty buffer is never read stale nor overtaken by an older copy.
  */
 #include "bcache.h"
 
@@ -458,6 +465,85 @@ unsigned bcache_prefetch(struct bcache *bc, const uint64_t *blks, unsigned n)
 		}
 	}
 	return ok;
+}
+
+/* Submits bc->runs[0..n) (transfers past the cache) as one batch. */
+static int submit_direct(struct bcache *bc, size_t n)
+{
+	int err = blkdev_submit(bc->bd, bc->runs, (unsigned)n);
+
+	bc->stats.batches++;
+	return err < 0 ? err : (err ? -EIO : 0);
+}
+
+/* Blocks from blks[i] on that are neighbours on disk, in range, not 0 and
+ * not cached: at most limit of them (0 if blks[i] itself is not such). */
+static size_t direct_run(const struct bcache *bc, const uint64_t *blks, size_t i,
+			 size_t n, size_t limit)
+{
+	size_t len = 0;
+
+	while (i + len < n && len < limit && blks[i] && blks[i + len] == blks[i] + len &&
+	       blks[i + len] < bc->nblocks && !hash_find(bc, blks[i + len]))
+		len++;
+	return len;
+}
+
+/* bcache_read_direct and bcache_write_direct (a block 0 is a hole for
+ * reads, refused for writes). */
+static int direct_io(struct bcache *bc, const uint64_t *blks, size_t n, uint8_t *buf,
+		     uint64_t buf_phys, bool write)
+{
+	size_t chunk = bc->bd->max_batch ? bc->bd->max_batch : 1;
+	size_t limit = bc->bd->max_sectors / bc->spb, nruns = 0;
+	uint32_t bs = bc->block_size;
+	int err = 0;
+
+	if (chunk > bc->nbufs)
+		chunk = bc->nbufs; /* bc->runs holds nbufs */
+	for (size_t i = 0; i < n && !err;) {
+		uint8_t *mem = buf + i * bs;
+		struct bcache_buf *b = blks[i] ? hash_find(bc, blks[i]) : NULL;
+		bool hole = blks[i] == 0 && !write;
+		size_t len = b || hole ? 1 : direct_run(bc, blks, i, n, limit);
+
+		if (hole) {
+			memset(mem, 0, bs);
+		} else if (b) {
+			memcpy(write ? b->data : mem, write ? mem : b->data, bs);
+			if (write)
+				bcache_dirty(bc, b, BCACHE_DATA);
+			bc->stats.hits++;
+		} else if (len == 0) {
+			return -EIO; /* outside the device, or a write to a hole */
+		} else {
+			bc->runs[nruns++] = (struct blk_req){
+				.sector = blks[i] * bc->spb,
+				.count = (uint32_t)(len * bc->spb),
+				.write = write,
+				.buf = mem,
+				.phys = buf_phys ? buf_phys + i * bs : 0};
+			bc->stats.direct += len;
+		}
+		i += len;
+		if (nruns == chunk || (nruns && i == n)) {
+			err = submit_direct(bc, nruns);
+			nruns = 0;
+		}
+	}
+	return err;
+}
+
+int bcache_read_direct(struct bcache *bc, const uint64_t *blks, size_t n, uint8_t *buf,
+		       uint64_t buf_phys)
+{
+	return direct_io(bc, blks, n, buf, buf_phys, false);
+}
+
+int bcache_write_direct(struct bcache *bc, const uint64_t *blks, size_t n,
+			const uint8_t *buf, uint64_t buf_phys)
+{
+	return direct_io(bc, blks, n, (uint8_t *)buf, buf_phys, true);
 }
 
 void bcache_forget(struct bcache *bc, uint64_t blk)

@@ -52,6 +52,7 @@ struct bcache_buf {
 
 struct bcache_stats {
 	uint64_t hits, misses, reads, writes, batches, evictions;
+	uint64_t direct; /* blocks bcache_read_direct read past the cache */
 };
 
 struct bcache;
@@ -84,6 +85,30 @@ void bcache_dirty(struct bcache *bc, struct bcache_buf *b, enum bcache_class cls
  */
 unsigned bcache_prefetch(struct bcache *bc, const uint64_t *blks, unsigned n);
 
+/*
+ * Reads blocks blks[0..n) into buf, block i at buf + i * block size; a
+ * block number 0 is a hole (zeroes). Blocks in the cache (dirty ones
+ * too: the cache holds the newer copy) are copied from it; the others
+ * go from the device straight into buf, neighbours on disk as one
+ * request, in batches of the device's max_batch, and are not cached (as
+ * O_DIRECT: a long sequential read would only evict the metadata that
+ * other calls need). buf_phys: buf's physical address if buf is outside
+ * the direct map (blk_req.phys), else 0. Returns 0, or -EIO (a block
+ * outside the device, or the device failed: buf's contents are then
+ * undefined).
+ */
+int bcache_read_direct(struct bcache *bc, const uint64_t *blks, size_t n, uint8_t *buf,
+		       uint64_t buf_phys);
+/*
+ * The write side of bcache_read_direct: blocks blks[0..n) (none of them
+ * 0) from buf. Cached blocks are updated in the cache (and marked dirty,
+ * BCACHE_DATA); the others go from buf straight to the device, in one
+ * batch per max_batch runs, before this returns: file data written this
+ * way reaches the device ahead of any metadata that accounts for it.
+ * Returns 0, or -EIO (then which blocks were written is undefined).
+ */
+int bcache_write_direct(struct bcache *bc, const uint64_t *blks, size_t n,
+			const uint8_t *buf, uint64_t buf_phys);
 /* Block blk was freed: drop its cached copy without writing it. */
 void bcache_forget(struct bcache *bc, uint64_t blk);
 

@@ -21,7 +21,9 @@
  *      seq_write, rand_write_4k, rand_write_4k_qdD (each ending with a
  *      flush, timed). Without a scratch area this step is skipped;
  *   4. the file service for exports=, then the barriers "serve" and
- *      "done" while the processor measures; then stop and unmount.
+ *      "done" while the processor measures; then its counters of the big
+ *      (1 MiB) requests' time ("fileserv": ext2 and disk, RDMA), stop
+ *      and unmount.
  * Output: "# bench: NAME key=value ..." lines. A benchmark, not a test:
  * it fails only if it cannot run.
  */
@@ -311,7 +313,20 @@ KTEST_CLUSTER(bench_storage_local)
 	KT_EXPECT_EQ(err, 0);
 	KT_EXPECT(ktest_cluster_sync("serve", SB_SYNC_NS));
 	KT_EXPECT(ktest_cluster_sync("done", SB_SYNC_NS));
-	if (fsv)
+	if (fsv) {
+		struct fileserv_stats st;
+
+		fileserv_get_stats(fsv, &st);
+		printk_raw("# bench: fileserv big_reads=%llu read_fs_ns=%llu "
+			   "read_rdma_ns=%llu big_writes=%llu write_fs_ns=%llu "
+			   "write_rdma_ns=%llu\n",
+			   (unsigned long long)st.big_reads.count,
+			   (unsigned long long)st.big_reads.fs_ns,
+			   (unsigned long long)st.big_reads.rdma_ns,
+			   (unsigned long long)st.big_writes.count,
+			   (unsigned long long)st.big_writes.fs_ns,
+			   (unsigned long long)st.big_writes.rdma_ns);
 		fileserv_stop(fsv);
+	}
 	KT_EXPECT_EQ(ext2_unmount(fs), 0);
 }

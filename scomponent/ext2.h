@@ -81,11 +81,26 @@ int ext2_stat(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, con
 /* Returns the bytes read (short only at the end of the file). */
 int ext2_read(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, const char *path,
 	      uint64_t offset, void *buf, uint32_t len, struct fs_attr *attr);
+/* ext2_read for big reads into a buffer whose physical address is
+ * buf_phys (0: buf is in the direct map; the file server's staging buffer
+ * is in the fabric window): whole blocks that are not cached go from the
+ * disk straight into buf, neighbours as one request, and are not cached
+ * (like O_DIRECT: a sequential read costs no copy and evicts nothing). */
+int ext2_read_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		     const char *path, uint64_t offset, void *buf, uint64_t buf_phys,
+		     uint32_t len, struct fs_attr *attr);
 /* Returns the bytes written (all of them, or an error: -ENOSPC, -EFBIG
  * leave the file as it was before the call where they can, or with a
  * prefix of the data written and its size grown only as far). */
 int ext2_write(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, const char *path,
 	       uint64_t offset, const void *buf, uint32_t len, struct fs_attr *attr);
+/* ext2_write from a buffer at physical address buf_phys (as
+ * ext2_read_direct): whole blocks that are not cached go from buf straight
+ * to the disk before the call returns (data ahead of the metadata that
+ * accounts for it, which stays in the cache until the next sync). */
+int ext2_write_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		      const char *path, uint64_t offset, const void *buf,
+		      uint64_t buf_phys, uint32_t len, struct fs_attr *attr);
 int ext2_create(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, const char *path,
 		uint32_t mode, unsigned flags, struct fs_attr *attr);
 int ext2_mkdir(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, const char *path,

@@ -198,6 +198,11 @@ struct ext2_fs {
 	uint32_t free_blocks, free_inodes, r_blocks;
 	uint32_t resuid, resgid;
 
+	/* Scratch of ext2_file_read_direct and ext2_file_write_direct
+	 * (calls are serialised): the disk blocks of one FS_IO_MAX request,
+	 * FS_IO_MAX / block_size + 1 entries. */
+	uint64_t *direct_blks;
+
 	/* The call in progress: whose credentials (reserved blocks). */
 	const struct fs_cred *cred;
 	/* The last corruption found, for diagnostics (a static string). */
@@ -294,10 +299,20 @@ int ext2_bmap(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t lblk, bool all
 /* Reads up to len bytes at off of ip (stops at i_size). Returns bytes. */
 int ext2_file_read(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off, void *buf,
 		   uint32_t len);
+/* The same into buf, whose physical address is buf_phys (0: buf is in the
+ * direct map), len <= FS_IO_MAX: whole blocks that are not cached go from
+ * the disk straight into buf and stay uncached (bcache_read_direct). */
+int ext2_file_read_direct(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+			  void *buf, uint64_t buf_phys, uint32_t len);
 /* Writes len bytes at off, growing the file. Returns len or an error
  * (the written prefix kept, the size grown only that far). */
 int ext2_file_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
 		    const void *buf, uint32_t len);
+/* The same from buf at physical address buf_phys (as ext2_file_read_direct),
+ * len <= FS_IO_MAX: whole blocks that are not cached go from buf straight
+ * to the disk before this returns (bcache_write_direct). */
+int ext2_file_write_direct(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+			   const void *buf, uint64_t buf_phys, uint32_t len);
 /* Sets ip's size, freeing the blocks past it (shrink) or leaving a
  * hole (grow). */
 int ext2_file_truncate(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t size);

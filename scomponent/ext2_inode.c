@@ -15,6 +15,15 @@
  * partially and an indirect block never read back garbage, and i_blocks
  * counts every block in 512-byte units.
  *
+ * File data moves through the block cache, except for the whole blocks
+ * of ext2_file_read_direct and ext2_file_write_direct (the file server's
+ * big requests): those are mapped first (bmap_run reads each indirect
+ * block once for the run of pointers it holds, not once per block), then
+ * moved between the disk and the caller's buffer in one batch
+ * (bcache_read_direct/bcache_write_direct), without a copy and without
+ * evicting the metadata the cache holds. A partial block at either end
+ * still goes through the cache.
+ *
  * Truncation frees from a logical block on, subtree by subtree: an
  * indirect block goes once nothing below it is left. Freeing a block
  * twice is corruption and stops the walk, so even a hostile map (loops,
@@ -429,6 +438,99 @@ int ext2_file_read(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off, void
 	return (int)done;
 }
 
+/* A block pointer read from disk: 0 (a hole) or in range. */
+static int check_ptr(struct ext2_fs *fs, uint32_t p)
+{
+	return p && !ext2_block_ok(fs, p) ? ext2_corrupt(fs, "block pointer out of range")
+					  : 0;
+}
+
+/*
+ * Maps logical blocks lblk, lblk + 1, ... of ip (no allocation) into
+ * out[], at most n of them and only as many as share lblk's last
+ * indirect block (or the inode's direct pointers), so that a long read
+ * looks at each indirect block once, not once per block. Returns how
+ * many (>= 1), or a negative errno.
+ */
+static int bmap_run(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t lblk, uint32_t n,
+		    uint64_t *out)
+{
+	uint32_t idx[4], blk, m;
+	int depth = block_path(fs, lblk, idx), err = 0;
+	struct bcache_buf *b;
+	bool made;
+
+	if (depth < 0)
+		return depth;
+	m = (depth ? fs->apb : EXT2_NDIR) - idx[depth];
+	m = m < n ? m : n;
+	blk = ip->block[idx[0]];
+	for (uint32_t i = 0; depth == 0 && i < m && !err; i++) {
+		out[i] = ip->block[idx[0] + i];
+		err = check_ptr(fs, (uint32_t)out[i]);
+	}
+	if (depth == 0 || err)
+		return err ? err : (int)m;
+	err = check_ptr(fs, blk);
+	for (int level = 1; level < depth && blk && !err; level++)
+		err = map_step(fs, ip, blk, idx[level], false, &blk, &made);
+	if (!err && blk)
+		err = bcache_get(fs->bc, blk, BCACHE_READ, &b);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < m && !err; i++) {
+		out[i] = blk ? ext2_get32(b->data + 4 * (idx[depth] + i)) : 0;
+		err = check_ptr(fs, (uint32_t)out[i]);
+	}
+	if (blk)
+		bcache_put(fs->bc, b);
+	return err ? err : (int)m;
+}
+
+/* Reads the whole blocks [first, first + n) of ip (n <= FS_IO_MAX /
+ * block size) into buf, past the cache. */
+static int read_blocks_direct(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t first,
+			      uint32_t n, uint8_t *buf, uint64_t buf_phys)
+{
+	for (uint32_t i = 0; i < n;) {
+		int m = bmap_run(fs, ip, first + i, n - i, fs->direct_blks + i);
+
+		if (m < 0)
+			return m;
+		i += (uint32_t)m;
+	}
+	return bcache_read_direct(fs->bc, fs->direct_blks, n, buf, buf_phys);
+}
+
+int ext2_file_read_direct(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+			  void *buf, uint64_t buf_phys, uint32_t len)
+{
+	uint32_t bs = fs->block_size, head, whole, tail;
+	uint8_t *p = buf;
+	int n = 0;
+
+	if (len > FS_IO_MAX)
+		return -EINVAL;
+	if (off >= ip->size)
+		return 0;
+	if (len > ip->size - off)
+		len = (uint32_t)(ip->size - off);
+	/* a partial block at either end goes through the cache */
+	head = (uint32_t)((bs - off % bs) % bs);
+	if (head > len)
+		head = len;
+	whole = (len - head) / bs;
+	tail = len - head - whole * bs;
+	if (head)
+		n = ext2_file_read(fs, ip, off, p, head);
+	if (n >= 0 && whole)
+		n = read_blocks_direct(fs, ip, (off + head) / bs, whole, p + head,
+				       buf_phys ? buf_phys + head : 0);
+	if (n >= 0 && tail)
+		n = ext2_file_read(fs, ip, off + len - tail, p + len - tail, tail);
+	return n < 0 ? n : (int)len;
+}
+
 /* Zeroes the bytes of the last block past i_size, so that growing the
  * file shows zeroes there. */
 static int zero_tail(struct ext2_fs *fs, struct ext2_inode *ip)
@@ -487,10 +589,90 @@ static int write_block(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t pos,
 	return 0;
 }
 
-int ext2_file_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
-		    const void *buf, uint32_t len)
+/* Writes [off, off + len) of the file from buf block by block through
+ * the cache; returns the bytes written before an error (*err). */
+static uint32_t write_cached(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+			     const uint8_t *buf, uint32_t len, int *err)
 {
 	uint32_t done = 0;
+
+	while (!*err && done < len) {
+		uint64_t pos = off + done;
+		uint32_t boff = (uint32_t)(pos % fs->block_size);
+		uint32_t m = fs->block_size - boff;
+
+		if (m > len - done)
+			m = len - done;
+		*err = write_block(fs, ip, pos, buf + done, m);
+		if (!*err)
+			done += m;
+	}
+	return done;
+}
+
+/* Block lblk of ip for a write that covers all of it, allocated if it is
+ * a hole. A new block's zeroed copy in the cache (alloc_block) is
+ * dropped: the write replaces it. */
+static int map_for_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t lblk,
+			 uint64_t *out)
+{
+	bool fresh;
+	uint32_t p;
+	int err = ext2_bmap(fs, ip, lblk, true, &p, &fresh);
+
+	if (!err && !p)
+		err = ext2_corrupt(fs, "no block for a write");
+	if (err)
+		return err;
+	if (fresh)
+		bcache_forget(fs->bc, p);
+	*out = p;
+	return 0;
+}
+
+/*
+ * Writes the whole blocks [first, first + n) of the file (n <= FS_IO_MAX
+ * / block size) from buf, past the cache (bcache_write_direct); returns
+ * the blocks written before an error (*err). Blocks that exist are mapped
+ * a run at a time (bmap_run), holes one by one as they are allocated.
+ */
+static uint32_t write_blocks_direct(struct ext2_fs *fs, struct ext2_inode *ip,
+				    uint64_t first, uint32_t n, const uint8_t *buf,
+				    uint64_t buf_phys, int *err)
+{
+	uint64_t *blks = fs->direct_blks;
+	uint32_t k = 0;
+
+	while (k < n && !*err) {
+		int m = bmap_run(fs, ip, first + k, n - k, blks + k);
+
+		if (m < 0) {
+			*err = m;
+			break;
+		}
+		for (uint32_t end = k + (uint32_t)m; k < end; k++) {
+			if (!blks[k] &&
+			    (*err = map_for_write(fs, ip, first + k, &blks[k])))
+				break;
+		}
+	}
+	if (k) {
+		int e = bcache_write_direct(fs->bc, blks, k, buf, buf_phys);
+
+		if (e) {
+			*err = e;
+			return 0;
+		}
+	}
+	return k;
+}
+
+/* ext2_file_write and ext2_file_write_direct (direct: whole blocks past
+ * the cache, buf_phys as for ext2_file_read_direct). */
+static int file_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+		      const uint8_t *buf, uint64_t buf_phys, bool direct, uint32_t len)
+{
+	uint32_t bs = fs->block_size, head = len, whole = 0, done;
 	int err;
 
 	if (off + len < off)
@@ -498,17 +680,18 @@ int ext2_file_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
 	err = check_growth(fs, off + len);
 	if (!err && off > ip->size)
 		err = zero_tail(fs, ip);
-	while (!err && done < len) {
-		uint64_t pos = off + done;
-		uint32_t boff = (uint32_t)(pos % fs->block_size);
-		uint32_t m = fs->block_size - boff;
-
-		if (m > len - done)
-			m = len - done;
-		err = write_block(fs, ip, pos, (const uint8_t *)buf + done, m);
-		if (!err)
-			done += m;
+	if (direct) {
+		head = (uint32_t)((bs - off % bs) % bs);
+		head = head < len ? head : len;
+		whole = (len - head) / bs;
 	}
+	done = err ? 0 : write_cached(fs, ip, off, buf, head, &err);
+	if (!err && whole)
+		done += bs * write_blocks_direct(fs, ip, (off + done) / bs, whole,
+						 buf + done,
+						 buf_phys ? buf_phys + done : 0, &err);
+	if (!err)
+		done += write_cached(fs, ip, off + done, buf + done, len - done, &err);
 	if (done && off + done > ip->size)
 		ip->size = off + done;
 	if (err) {
@@ -517,6 +700,20 @@ int ext2_file_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
 		return err;
 	}
 	return (int)len;
+}
+
+int ext2_file_write(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+		    const void *buf, uint32_t len)
+{
+	return file_write(fs, ip, off, buf, 0, false, len);
+}
+
+int ext2_file_write_direct(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+			   const void *buf, uint64_t buf_phys, uint32_t len)
+{
+	if (len > FS_IO_MAX)
+		return -EINVAL;
+	return file_write(fs, ip, off, buf, buf_phys, true, len);
 }
 
 /* --- Freeing ---------------------------------------------------------------- */

@@ -138,9 +138,10 @@ int ext2_stat(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
 	return err;
 }
 
-int ext2_read(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
-	      const char *path, uint64_t offset, void *buf, uint32_t len,
-	      struct fs_attr *attr)
+/* ext2_read and ext2_read_direct; direct: buf_phys means something. */
+static int read_file(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		     const char *path, uint64_t offset, void *buf, uint64_t buf_phys,
+		     bool direct, uint32_t len, struct fs_attr *attr)
 {
 	struct ext2_inode ip;
 	int n = begin(fs, cred, path);
@@ -151,15 +152,31 @@ int ext2_read(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
 		n = load_file(fs, cred, root, path, FS_MAY_READ, &ip);
 	if (n)
 		return n;
-	n = ext2_file_read(fs, &ip, offset, buf, len);
+	n = direct ? ext2_file_read_direct(fs, &ip, offset, buf, buf_phys, len)
+		   : ext2_file_read(fs, &ip, offset, buf, len);
 	if (n >= 0)
 		fill_attr(fs, &ip, attr);
 	return n;
 }
 
-int ext2_write(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
-	       const char *path, uint64_t offset, const void *buf, uint32_t len,
-	       struct fs_attr *attr)
+int ext2_read(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+	      const char *path, uint64_t offset, void *buf, uint32_t len,
+	      struct fs_attr *attr)
+{
+	return read_file(fs, cred, root, path, offset, buf, 0, false, len, attr);
+}
+
+int ext2_read_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		     const char *path, uint64_t offset, void *buf, uint64_t buf_phys,
+		     uint32_t len, struct fs_attr *attr)
+{
+	return read_file(fs, cred, root, path, offset, buf, buf_phys, true, len, attr);
+}
+
+/* ext2_write and ext2_write_direct; direct: buf_phys means something. */
+static int write_file(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		      const char *path, uint64_t offset, const void *buf,
+		      uint64_t buf_phys, bool direct, uint32_t len, struct fs_attr *attr)
 {
 	struct ext2_inode ip;
 	int n = begin_change(fs, cred, path);
@@ -175,7 +192,8 @@ int ext2_write(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
 		fill_attr(fs, &ip, attr);
 		return 0;
 	}
-	n = ext2_file_write(fs, &ip, offset, buf, len);
+	n = direct ? ext2_file_write_direct(fs, &ip, offset, buf, buf_phys, len)
+		   : ext2_file_write(fs, &ip, offset, buf, len);
 	ext2_touch(fs, &ip, true);
 	kill_suid(cred, &ip);
 	err = ext2_iput(fs, &ip);
@@ -184,6 +202,20 @@ int ext2_write(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
 	if (n >= 0)
 		fill_attr(fs, &ip, attr);
 	return n;
+}
+
+int ext2_write(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+	       const char *path, uint64_t offset, const void *buf, uint32_t len,
+	       struct fs_attr *attr)
+{
+	return write_file(fs, cred, root, path, offset, buf, 0, false, len, attr);
+}
+
+int ext2_write_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		      const char *path, uint64_t offset, const void *buf,
+		      uint64_t buf_phys, uint32_t len, struct fs_attr *attr)
+{
+	return write_file(fs, cred, root, path, offset, buf, buf_phys, true, len, attr);
 }
 
 /* Owner and mode bits of a new file in dir (see the top comment). */

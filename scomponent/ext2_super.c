@@ -414,7 +414,9 @@ static int mount_checked(struct ext2_fs *fs, const struct ext2_mount_opts *opts,
 	if (fs->block_size / BLK_SECTOR_SIZE > fs->bd->max_sectors)
 		return say(why, wl, -EINVAL, "device requests too small for the blocks");
 	fs->bc = bcache_create(fs->bd, fs->block_size, cache_buffers(fs, opts));
-	if (!fs->bc)
+	fs->direct_blks =
+		kmalloc((FS_IO_MAX / fs->block_size + 1) * sizeof(*fs->direct_blks));
+	if (!fs->bc || !fs->direct_blks)
 		return -ENOMEM;
 	err = load_descriptors(fs, why, wl);
 	if (!err)
@@ -447,6 +449,7 @@ int ext2_mount(struct blkdev *bd, const struct ext2_mount_opts *opts,
 
 free_fs:
 	bcache_destroy(fs->bc);
+	kfree(fs->direct_blks);
 	kfree(fs->gd);
 	kfree(fs);
 	return err;
@@ -518,6 +521,7 @@ int ext2_unmount(struct ext2_fs *fs)
 		return 0;
 	err = ext2_sync(fs);
 	bcache_destroy(fs->bc);
+	kfree(fs->direct_blks);
 	kfree(fs->gd);
 	kfree(fs);
 	return err;

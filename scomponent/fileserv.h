@@ -35,6 +35,12 @@ struct fileserv_stats {
 	uint64_t rdma_faults; /* transfers that failed (-EFAULT answered) */
 	uint64_t rdma_timeouts;
 	uint64_t syncs; /* ext2_sync calls (requested and periodic) */
+	/* FS_READs and FS_WRITEs past the block cache (the big ones), and
+	 * where their time went: ext2 (the disk included) and the RDMA
+	 * transfer. For the storage benchmark's diagnostics. */
+	struct fileserv_timing {
+		uint64_t count, fs_ns, rdma_ns;
+	} big_reads, big_writes;
 };
 
 /*

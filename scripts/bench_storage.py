@@ -33,6 +33,12 @@ Columns:
                   node's ext2 keeps a 4 MiB block cache (Linux's O_DIRECT
                   keeps none); the 64 MiB file is 16x larger, so random
                   reads mostly miss it.
+Diagnostics under the table: FS_STAT and cached 4 KiB read round trips
+(processor), and where a 1 MiB FS_READ / FS_WRITE's time goes: the
+storage node's counters (scomponent/blk_bench.c's "fileserv" line: ext2
+with its disk I/O, and the RDMA transfer) against the processor's time
+per call; the rest is RPC, fabric and client (and, for writes, the
+closing fsync spread over the calls).
 The ratio column is remote cost / Linux-file cost (>1: remote slower):
 local/remote for throughput, remote/local for latency; the issue's target is
 within 1.5x on reads.
@@ -302,6 +308,17 @@ def print_table(cols: dict, opts, run_dir: str, fs_mib: int, notes: list):
         if b:
             print(f"  remote diagnostics: {label:30} p50 {b['median_ns'] / 1000:8.1f} us   "
                   f"p99 {b['p99_ns'] / 1000:8.1f} us")
+    fsv, sr, sw = tr.get("fileserv", {}), tm.get("seq_read"), tm.get("seq_write")
+    for kind, seq in (("read", sr), ("write", sw)):
+        n = fsv.get(f"big_{kind}s")
+        if not n or not seq or not seq.get("bytes"):
+            continue
+        call_us = seq["elapsed_ns"] / (seq["bytes"] / (1 << 20)) / 1000
+        fs_us, rdma_us = fsv[f"{kind}_fs_ns"] / n / 1000, fsv[f"{kind}_rdma_ns"] / n / 1000
+        print(f"  remote diagnostics: 1 MiB FS_{kind.upper():5} {call_us:6.0f} us per call = "
+              f"storage node's ext2 + disk {fs_us:5.0f} + RDMA {rdma_us:4.0f} + the rest "
+              f"(RPC, fabric, client{'; the closing fsync' if kind == 'write' else ''}) "
+              f"{call_us - fs_us - rdma_us:5.0f}")
     if read_ratios:
         worst = max(r for _, r in read_ratios)
         print(f"  target: reads within 1.5x of Linux local (seq, random, p50 latency): worst "

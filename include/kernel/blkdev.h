@@ -36,11 +36,19 @@ struct blk_req {
 	 * whose lengths add up to as much: one request for blocks that are
 	 * neighbours on disk but not in memory. In the kernel: memory
 	 * reachable through the direct map (kmalloc, page_alloc), never the
-	 * stack of another thread or the fabric window.
+	 * stack of another thread; or, with phys, the fabric window.
 	 */
 	void *buf;
 	const struct blk_seg *segs;
 	uint32_t nsegs;
+	/*
+	 * 0, or buf's physical address when buf is physically contiguous
+	 * memory outside the direct map (the fabric window, so that a file
+	 * server reads the disk straight into the buffer it RDMA-writes
+	 * from). Only with buf. Devices that reach memory by its virtual
+	 * address (tests/unit/fileblk.c) ignore it.
+	 */
+	uint64_t phys;
 	int status; /* out: 0, or a negative errno (-EIO, -EINVAL, -EROFS) */
 };
 

@@ -2,8 +2,9 @@
  * Tests of the block cache (scomponent/bcache.c) on an in-memory device
  * whose submit is wrapped to record every batch: hits and misses, data
  * written back in batches before metadata, eviction of dirty buffers in
- * that order, prefetch in one batch, forget, pinning limits, and errors
- * (blocks past the device, failed reads).
+ * that order, prefetch in one batch, forget, pinning limits, errors
+ * (blocks past the device, failed reads), and reads and writes past the
+ * cache (bcache_read_direct/bcache_write_direct).
  */
 #include "../../scomponent/bcache.h"
 #include "fileblk.h"
@@ -192,6 +193,74 @@ TEST(bcache_eviction_and_prefetch)
 	EXPECT_EQ(t->nbatches, 1u);
 	EXPECT_EQ(bcache_sync(bc), 0);
 	EXPECT_EQ(t->disk[0], 0x80);
+	bcache_destroy(bc);
+	free(t);
+}
+
+TEST(bcache_direct)
+{
+	struct trace *t = trace_new();
+	struct bcache *bc = bcache_create(&t->fb.bd, BS, 8);
+	uint64_t blks[] = {10, 11, 12, 0, 14, 15, 16, 17, 18, 63};
+	uint64_t wblks[] = {11, 20, 21};
+	uint8_t *buf = malloc(10 * BS);
+	struct bcache_buf *b;
+	struct bcache_stats st;
+
+	ASSERT(bc != NULL && buf != NULL);
+	t->fb.bd.max_batch = 4;
+	t->fb.bd.max_sectors = 3 * BS / 512; /* runs of 3 blocks at most */
+	/* 11 cached and dirty: its cached copy is the one to read. */
+	EXPECT_EQ(bcache_get(bc, 11, BCACHE_READ, &b), 0);
+	memset(b->data, 0xd1, BS);
+	bcache_dirty(bc, b, BCACHE_DATA);
+	bcache_put(bc, b);
+	t->nbatches = 0;
+	memset(buf, 0x77, 10 * BS);
+	EXPECT_EQ(bcache_read_direct(bc, blks, 10, buf, 0), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		uint8_t want = blks[i] == 11 ? 0xd1 : (uint8_t)blks[i];
+
+		EXPECT_EQ(buf[i * BS], want);
+		EXPECT_EQ(buf[i * BS + BS - 1], want);
+	}
+	/* Runs [10] [12] [14 15 16] [17 18] [63]: batches of 4 and 1, each
+	 * request one piece of memory. */
+	EXPECT_EQ(t->nbatches, 2u);
+	EXPECT_EQ(t->batch_size[0], 4u);
+	EXPECT_EQ(t->batch_size[1], 1u);
+	EXPECT_EQ(t->first_sector[1], 63u * 2);
+	EXPECT_EQ(t->fb.scattered, 0u);
+	bcache_get_stats(bc, &st);
+	EXPECT_EQ(st.direct, 8u);
+	EXPECT_EQ(st.hits, 1u);
+	/* Nothing read that way is cached. */
+	EXPECT_EQ(bcache_get(bc, 15, BCACHE_READ, &b), 0);
+	bcache_put(bc, b);
+	bcache_get_stats(bc, &st);
+	EXPECT_EQ(st.misses, 2u);
+	/* Writes: cached 11 is updated in the cache (written at sync), 20 and
+	 * 21 go to the disk at once, as one request. */
+	memset(buf, 0x5a, 3 * BS);
+	t->nbatches = 0;
+	EXPECT_EQ(bcache_write_direct(bc, wblks, 3, buf, 0), 0);
+	EXPECT_EQ(t->nbatches, 1u);
+	EXPECT_EQ(t->batch_size[0], 1u);
+	EXPECT_EQ(t->disk[20 * BS], 0x5a);
+	EXPECT_EQ(t->disk[21 * BS + BS - 1], 0x5a);
+	EXPECT_EQ(t->disk[11 * BS], 11);
+	EXPECT_EQ(bcache_dirty_count(bc), 1u);
+	EXPECT_EQ(bcache_sync(bc), 0);
+	EXPECT_EQ(t->disk[11 * BS], 0x5a);
+	/* Errors: past the device, a write to block 0, a failing device. */
+	blks[0] = NBLOCKS;
+	EXPECT_EQ(bcache_read_direct(bc, blks, 1, buf, 0), -EIO);
+	wblks[0] = 0;
+	EXPECT_EQ(bcache_write_direct(bc, wblks, 1, buf, 0), -EIO);
+	t->fb.fail_after = 0;
+	EXPECT_EQ(bcache_read_direct(bc, &blks[4], 2, buf, 0), -EIO);
+	t->fb.fail_after = -1;
+	free(buf);
 	bcache_destroy(bc);
 	free(t);
 }
