@@ -217,8 +217,9 @@ static int read_segment(struct aspace *as, const struct exec_file *f,
 static int map_segment(struct aspace *as, const struct exec_file *f,
 		       const struct elf_segment *s, uint8_t *chunk)
 {
-	uint64_t start = page_down(s->vaddr), fend = page_up(s->vaddr + s->filesz);
-	uint64_t end = page_up(s->vaddr + s->memsz), tail = page_down(s->vaddr + s->filesz);
+	uint64_t start = page_down(s->vaddr), end = page_up(s->vaddr + s->memsz);
+	uint64_t fend = s->filesz ? page_up(s->vaddr + s->filesz) : start; /* bss only: none */
+	uint64_t tail = page_down(s->vaddr + s->filesz);
 	int err = 0;
 
 	if (start < fend)
@@ -238,13 +239,14 @@ static int load_segment(struct aspace *as, const struct exec_file *f,
 {
 	int err;
 
-	if (f->file)
+	if (f->file) {
 		err = map_segment(as, f, s, chunk);
-	else
+	} else {
 		err = aspace_map(as, page_down(s->vaddr), page_up(s->vaddr + s->memsz), s->prot,
 				 VMA_IMAGE);
-	if (!err && !f->file)
-		err = read_segment(as, f, s, s->vaddr, chunk);
+		if (!err)
+			err = read_segment(as, f, s, s->vaddr, chunk);
+	}
 	/* The segments' VMAs never share a page, so the pages past the file
 	 * bytes' last one are this segment's alone, and got no frame. */
 	if (!err)
