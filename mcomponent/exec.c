@@ -12,12 +12,18 @@
  *      checks the x bit; a regular file);
  *   3. read the headers (at most EXEC_HEADERS_MAX bytes) and decode them
  *      (mcomponent/elf.c);
- *   4. for each PT_LOAD: a VMA with the segment's prot, and its file
- *      bytes read eagerly into frames (in EXEC_CHUNK pieces through one
- *      kernel buffer). The rest of the last file page is zero; bss pages
- *      past it get no frame (they read as zeros, like any page never
- *      written, and the reply names them as fresh: the processor zero-
- *      fills their misses with no message). A dynamic executable (one
+ *   4. for each PT_LOAD, as Linux's loader maps it: its file pages a
+ *      private file VMA with the segment's prot (memfile.c reads each at
+ *      its first miss through the buffer cache), but for the page where
+ *      the file bytes end inside a page, read here (in EXEC_CHUNK pieces
+ *      through one kernel buffer) with the rest zero, since the file's
+ *      bytes past filesz are other sections'. bss pages past it are an
+ *      anonymous VMA with no frame (they read as zeros, like any page
+ *      never written, and the reply names them as fresh: the processor
+ *      zero-fills their misses with no message). Files with no buffer
+ *      cache behind them (the self tests' images in memory: struct
+ *      exec_files.lazy false) are read whole into frames instead, in one
+ *      VMA of kind image per segment. A dynamic executable (one
  *      with PT_INTERP) then gets its interpreter the same way, steps 2
  *      to 4 for the path PT_INTERP names, read from the same storage
  *      node with the same credentials and decoded as ELF_INTERP (an
@@ -33,9 +39,10 @@
  *      vRegions' owners get MEM_REGION_EXIT first: memserv_install).
  * The vRegions exec makes are this node's; the request's memory nodes
  * are kept in the space as the candidates for later ones (memvm.c).
- * Eager loading suits binaries and loaders of a few MiB (the shared
- * libraries are the interpreter's own file mappings, paged in at their
- * first miss: memfile.c); demand paging of the images is a later step.
+ * So exec takes frames only for the initial stack and the last file page
+ * of each segment; the rest of an image costs frames as it is touched,
+ * and /proc/PID/maps shows each image's segments under its own path,
+ * offset and inode (the file VMAs name them).
  */
 #include "elf.h"
 #include "memserv_impl.h"
@@ -132,14 +139,31 @@ struct exec_file {
 	const struct exec_files *fs;
 	const char *path;
 	uint64_t size;
+	struct vma_file *file; /* lazy: the file its VMAs name (one reference); else NULL */
 };
 
-/* Step 2 for path: a regular file the caller may execute. */
-static int exec_open(const struct exec_files *fs, const char *path, struct exec_file *f)
+/* Step 2 for path: a regular file the caller (cred) may execute; *f to be
+ * closed by exec_close once opened (0). */
+static int exec_open(const struct exec_files *fs, const char *path, const struct fs_cred *cred,
+		     struct exec_file *f)
 {
+	uint64_t ino = 0;
+	int err = fs->open(fs->ctx, path, &f->size, &ino);
+
 	f->fs = fs;
 	f->path = path;
-	return fs->open(fs->ctx, path, &f->size);
+	f->file = NULL;
+	if (err || !fs->lazy)
+		return err;
+	f->file = memfile_new(path, ino, cred);
+	return f->file ? 0 : -ENOMEM;
+}
+
+/* Drops the opener's reference to the file (its VMAs hold their own). */
+static void exec_close(struct exec_file *f)
+{
+	vma_file_put(f->file);
+	f->file = NULL;
 }
 
 static int read_exact(const struct exec_file *f, uint64_t off, void *buf, size_t len)
@@ -161,19 +185,67 @@ static void add_fresh(struct mem_exec_reply *rp, uint64_t start, uint64_t end, u
 	rp->fresh[rp->nfresh++] = (struct mem_fresh_range){.start = start, .end = end, .prot = prot};
 }
 
+/* The file bytes [from, s->vaddr + s->filesz) of segment s read into
+ * frames (the rest of the last page zero), in EXEC_CHUNK pieces. */
+static int read_segment(struct aspace *as, const struct exec_file *f,
+			const struct elf_segment *s, uint64_t from, uint8_t *chunk)
+{
+	uint64_t end = s->vaddr + s->filesz;
+	int err = 0;
+
+	while (!err && from < end) {
+		uint64_t n = end - from < EXEC_CHUNK ? end - from : EXEC_CHUNK;
+
+		/* from may lie below vaddr (the start of its page: lazy),
+		 * where the file's bytes before the segment are */
+		err = read_exact(f, s->offset + from - s->vaddr, chunk, n);
+		if (!err)
+			err = copy_to_pages(as, from, chunk, n);
+		from += n;
+	}
+	return err;
+}
+
+/*
+ * Step 4 for segment s, lazy: its file pages [page_down(vaddr),
+ * page_up(vaddr + filesz)) one private file VMA (what mmap of the file
+ * would make), read at their first miss but for the page where the file
+ * bytes end inside a page: the file's bytes past filesz belong to other
+ * sections, so that page is read here, its rest zero. The bss pages past
+ * it are an anonymous VMA (as Linux shows them).
+ */
+static int map_segment(struct aspace *as, const struct exec_file *f,
+		       const struct elf_segment *s, uint8_t *chunk)
+{
+	uint64_t start = page_down(s->vaddr), end = page_up(s->vaddr + s->memsz);
+	uint64_t fend = s->filesz ? page_up(s->vaddr + s->filesz) : start; /* bss only: none */
+	uint64_t tail = page_down(s->vaddr + s->filesz);
+	int err = 0;
+
+	if (start < fend)
+		err = aspace_map_file(as, start, fend, s->prot, VMA_FILE, f->file,
+				      page_down(s->offset));
+	if (!err && tail < fend)
+		err = read_segment(as, f, s, tail, chunk);
+	if (!err && fend < end)
+		err = aspace_map(as, fend, end, s->prot, VMA_ANON);
+	return err;
+}
+
+/* Step 4 for segment s: its pages mapped (lazy files) or its file bytes
+ * read into frames, one VMA; the bss pages named fresh. */
 static int load_segment(struct aspace *as, const struct exec_file *f,
 			const struct elf_segment *s, uint8_t *chunk, struct mem_exec_reply *rp)
 {
-	int err = aspace_map(as, page_down(s->vaddr), page_up(s->vaddr + s->memsz), s->prot,
-			     VMA_IMAGE);
+	int err;
 
-	for (uint64_t done = 0; !err && done < s->filesz;) {
-		uint64_t n = s->filesz - done < EXEC_CHUNK ? s->filesz - done : EXEC_CHUNK;
-
-		err = read_exact(f, s->offset + done, chunk, n);
+	if (f->file) {
+		err = map_segment(as, f, s, chunk);
+	} else {
+		err = aspace_map(as, page_down(s->vaddr), page_up(s->vaddr + s->memsz), s->prot,
+				 VMA_IMAGE);
 		if (!err)
-			err = copy_to_pages(as, s->vaddr + done, chunk, n);
-		done += n;
+			err = read_segment(as, f, s, s->vaddr, chunk);
 	}
 	/* The segments' VMAs never share a page, so the pages past the file
 	 * bytes' last one are this segment's alone, and got no frame. */
@@ -227,8 +299,8 @@ static int load_segments(struct aspace *as, const struct exec_file *f,
  * or an executable reaching into the interpreter's pages, -ENOEXEC.
  */
 static int load_interp(struct aspace *as, const struct exec_file *exe,
-		       const struct elf_image *img, struct exec_work *w, uint8_t *chunk,
-		       struct mem_exec_reply *rp)
+		       const struct elf_image *img, const struct fs_cred *cred,
+		       struct exec_work *w, uint8_t *chunk, struct mem_exec_reply *rp)
 {
 	struct exec_file f;
 	int err = read_exact(exe, img->interp_offset, w->interp_path, img->interp_size);
@@ -237,30 +309,37 @@ static int load_interp(struct aspace *as, const struct exec_file *exe,
 		return err;
 	if (w->interp_path[img->interp_size - 1] != '\0' || w->interp_path[0] != '/')
 		return -ENOEXEC;
-	err = exec_open(exe->fs, w->interp_path, &f);
+	err = exec_open(exe->fs, w->interp_path, cred, &f);
 	if (err)
 		return err;
 	err = decode_image(&f, ELF_INTERP, &w->interp, chunk);
-	if (err)
-		return err == -ENOEXEC ? -ELIBBAD : err;
-	if (w->interp.start < page_up(img->end) && img->start < page_up(w->interp.end))
-		return -ENOEXEC;
-	return load_segments(as, &f, &w->interp, chunk, rp);
+	if (err == -ENOEXEC)
+		err = -ELIBBAD;
+	else if (!err && w->interp.start < page_up(img->end) &&
+		 img->start < page_up(w->interp.end))
+		err = -ENOEXEC;
+	if (!err)
+		err = load_segments(as, &f, &w->interp, chunk, rp);
+	exec_close(&f);
+	return err;
 }
 
 /* Steps 2 to 4: the executable (and its interpreter) loaded into as. */
-static int load_images(struct aspace *as, const struct exec_files *fs, const char *path,
-		       struct exec_work *w, uint8_t *chunk, struct mem_exec_reply *rp)
+static int load_images(struct aspace *as, const struct exec_files *fs,
+		       const struct mem_exec_req *rq, struct exec_work *w, uint8_t *chunk,
+		       struct mem_exec_reply *rp)
 {
 	struct exec_file f;
-	int err = exec_open(fs, path, &f);
+	int err = exec_open(fs, rq->path, &rq->cred, &f);
 
-	if (!err)
-		err = decode_image(&f, ELF_MAIN, &w->exe, chunk);
+	if (err)
+		return err;
+	err = decode_image(&f, ELF_MAIN, &w->exe, chunk);
 	if (!err)
 		err = load_segments(as, &f, &w->exe, chunk, rp);
 	if (!err && w->exe.interp_size)
-		err = load_interp(as, &f, &w->exe, w, chunk, rp);
+		err = load_interp(as, &f, &w->exe, &rq->cred, w, chunk, rp);
+	exec_close(&f);
 	return err;
 }
 
@@ -323,7 +402,7 @@ int exec_build(struct memserv *ms, uint16_t node, const struct mem_exec_req *rq,
 	if (as && chunk && w) {
 		as->nmemory = rq->nmemory;
 		memcpy(as->memory, rq->memory, sizeof(as->memory));
-		err = load_images(as, fs, rq->path, w, chunk, rp);
+		err = load_images(as, fs, rq, w, chunk, rp);
 		dynamic = !err && w->exe.interp_size;
 		if (!err)
 			err = make_stack(ms, as, rq, &w->exe, dynamic ? w->interp.bias : 0, &sp, rp);
@@ -351,7 +430,7 @@ struct fs_files {
 	const struct fs_cred *cred;
 };
 
-static int fs_open(void *ctx, const char *path, uint64_t *size)
+static int fs_open(void *ctx, const char *path, uint64_t *size, uint64_t *ino)
 {
 	struct fs_files *fs = ctx;
 	struct fs_attr attr;
@@ -362,6 +441,7 @@ static int fs_open(void *ctx, const char *path, uint64_t *size)
 	if ((attr.mode & FS_S_IFMT) != FS_S_IFREG)
 		return -EACCES; /* as execve(2) for a directory or a device */
 	*size = attr.size;
+	*ino = attr.ino;
 	return 0;
 }
 
@@ -392,6 +472,7 @@ RPC_HANDLER(MEM_EXEC, struct mem_exec_req, struct mem_exec_reply)
 	}
 	fs.server = ms->storage;
 	fs.cred = &rq->cred;
+	files.lazy = memserv_bcache(ms) != NULL; /* memfile.c reads through it */
 	return exec_build(ms, ctx->src_node, rq, &files, rp);
 }
 
@@ -412,13 +493,14 @@ static const struct memserv_test_file *mem_find(void *ctx, const char *path)
 	return NULL;
 }
 
-static int mem_open(void *ctx, const char *path, uint64_t *size)
+static int mem_open(void *ctx, const char *path, uint64_t *size, uint64_t *ino)
 {
 	const struct memserv_test_file *f = mem_find(ctx, path);
 
 	if (!f)
 		return -ENOENT;
 	*size = f->size;
+	*ino = 0;
 	return 0;
 }
 

@@ -139,15 +139,15 @@ int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uin
 	return 0;
 }
 
-struct vma_file *memfile_new(const struct mem_mmap_file_req *rq)
+struct vma_file *memfile_new(const char *path, uint64_t ino, const struct fs_cred *cred)
 {
 	struct vma_file *file = kzalloc(sizeof(*file));
 
 	if (!file)
 		return NULL;
 	file->refs = 1; /* the caller's: it drops it once the VMAs took theirs */
-	file->ino = rq->ino;
-	file->cred = rq->cred;
-	memcpy(file->path, rq->path, sizeof(file->path));
+	file->ino = ino;
+	file->cred = *cred;
+	strlcpy(file->path, path, sizeof(file->path));
 	return file;
 }

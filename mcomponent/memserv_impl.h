@@ -156,8 +156,10 @@ void memserv_count(uint64_t *counter, uint64_t n);
  * va of the file VMA v of as (locked), filled and set in as (clean);
  * *out its frame. memfile_sync: every dirty page of the MAP_SHARED file
  * VMAs of as in [start, end) written back (failures logged, the pages
- * kept dirty; the first error returned). memfile_new: the file of a
- * MEM_MMAP_FILE request with one reference (the caller's), or NULL.
+ * kept dirty; the first error returned). memfile_new: the file at path
+ * (absolute, NUL-terminated, shorter than FS_PATH_MAX) with inode ino,
+ * read and written with cred, with one reference (the caller's), or NULL
+ * (MEM_MMAP_FILE's file, and MEM_EXEC's images: exec.c).
  */
 int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
 		 uint32_t f);
@@ -166,16 +168,21 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uint64_t va,
 		 uint32_t *out);
 int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end);
-struct vma_file *memfile_new(const struct mem_mmap_file_req *rq);
+struct vma_file *memfile_new(const char *path, uint64_t ino, const struct fs_cred *cred);
 
 /* Where MEM_EXEC reads files (the executable, its interpreter), by
- * absolute path: open gives 0 and the size of a regular file the
- * request's credentials may execute, or an errno; read returns the bytes
- * read (fewer only at the end) or an errno. */
+ * absolute path: open gives 0, the size and the inode number of a
+ * regular file the request's credentials may execute, or an errno; read
+ * returns the bytes read (fewer only at the end) or an errno. lazy: the
+ * files are the storage node's and this node has a buffer cache, so the
+ * segments become private file VMAs read at their first miss
+ * (memfile.c); else (the self tests' images in memory) their bytes are
+ * read into frames at exec. */
 struct exec_files {
-	int (*open)(void *ctx, const char *path, uint64_t *size);
+	int (*open)(void *ctx, const char *path, uint64_t *size, uint64_t *ino);
 	long (*read)(void *ctx, const char *path, uint64_t offset, void *buf, size_t len);
 	void *ctx;
+	bool lazy;
 };
 
 /* Decodes rq (everything but the file) for the receiver self: 0,

@@ -359,7 +359,7 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 		return err;
 	if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE)
 		vflags |= VMA_SHARED;
-	file = memfile_new(rq);
+	file = memfile_new(rq->path, rq->ino, &rq->cred);
 	err = file ? mmap_place(ms, p, &m, len, true, &addr) : -ENOMEM;
 	if (!err)
 		err = vm_map_file(ms, p, addr, addr + len, rq->prot, vflags, file, rq->offset);

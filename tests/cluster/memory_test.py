@@ -23,6 +23,9 @@ built by `make user-programs` into BUILD/user/), /etc/motd and
     SIGILL, 136 SIGFPE, N for exit N); mmaptest first-touch's `excache:`
     line shows that its first touches of .bss and stack pages were zero-
     filled on the processor with no message (exec names those ranges);
+  - faulttest's image is demand loaded: m1's buffer cache is asked for
+    its pages (exec maps them from the file), no more of them than the
+    file has;
   - two pattern processes at once on p1 (sent on one hostlink connection,
     since `tessera run` runs one program at a time per processor): both
     print the host's lines, and each printed its first round before the
@@ -342,6 +345,24 @@ def test_first_touch(t, c):
             f"{2 * FIRST_TOUCH_PAGES - 2})", str(ex))
 
 
+def test_lazy_exec(t, c, user_dir):
+    """Exec maps the image's file pages (private file VMAs, demand loaded):
+    the pages a program touches are read at their misses through m1's
+    buffer cache, at most one lookup per page of the file; an eager exec
+    reads the file around the cache and makes none."""
+    pages = (os.path.getsize(os.path.join(user_dir, "faulttest")) + 4095) // 4096
+    before = memstats(t, c, "m1")
+    p = c.run("vn1", "/bin/faulttest", "exit", "0", timeout=120)
+    after = memstats(t, c, "m1")
+    if not t.check(p.returncode == 0 and before and after,
+                   "p1: faulttest exit 0 between two memstats m1", detail(p)):
+        return
+    looked = sum(after[k] - before[k] for k in ("bcache_hits", "bcache_misses"))
+    t.check(0 < looked <= pages,
+            f"p1: faulttest's image pages were read at their misses through m1's buffer "
+            f"cache (1..{pages} page lookups, its file's pages)", f"{looked} lookups")
+
+
 def test_span(t, c, user_dir):
     """spantest's vRegions: some placed on m2 by the global memory manager,
     every page checked after a round trip through its owner."""
@@ -463,6 +484,7 @@ def run(lay):
         check_frames(t, c, baseline, "memtest on four processors")
         test_cases(t, c, user_dir, "mmaptest", MMAP_CASES, baseline)
         test_first_touch(t, c)
+        test_lazy_exec(t, c, user_dir)
         test_cases(t, c, user_dir, "faulttest", FAULT_CASES, baseline)
         test_two_at_once(t, c, run_dir, user_dir)
         test_span(t, c, user_dir)
