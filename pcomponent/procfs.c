@@ -426,8 +426,9 @@ static void gen_status(const struct pfs_ctx *c, struct pfs_text *t)
 
 /* One /proc/PID/maps line for [start, end) of kind with prot; a file
  * mapping (path: its file) with its offset, device (as stat(2) says it)
- * and inode. Segments of the executable show 0 for those: the home does
- * not keep which part of the file a segment came from. */
+ * and inode. Exec maps an image's file pages as file mappings too; only
+ * an eagerly loaded image (the memory node's self tests) has segments of
+ * kind image, shown with the executable's path and 0 for those. */
 static void maps_line(const struct pfs_ctx *c, struct pfs_text *t,
 		      const struct mem_map_entry *e, const char *path)
 {

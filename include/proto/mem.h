@@ -298,7 +298,7 @@ _Static_assert(sizeof(struct mem_pid_req) == 16, "mem_pid_req wire size");
  */
 #define MEM_MAPS_MAX   64
 #define MEM_MAPS_NAMES 4096
-#define MEM_MAP_IMAGE  0x1  /* kind: an ELF segment of the executable */
+#define MEM_MAP_IMAGE  0x1  /* kind: an eagerly loaded ELF segment (self tests) */
 #define MEM_MAP_HEAP   0x2  /* the brk heap */
 #define MEM_MAP_STACK  0x4  /* the main stack */
 #define MEM_MAP_ANON   0x8  /* anonymous mmap */
