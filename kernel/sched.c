@@ -12,6 +12,15 @@
  * registers: its kernel stack top for entries from user mode and, for a
  * user thread, its page tables, FPU/SSE state and FS base.
  *
+ * Timed sleeps: a thread with a deadline files itself, on its own CPU, in
+ * that CPU's sleepers list, kept sorted by deadline, and asks the local
+ * timer to fire by then (lapic_timer_wake_by). Every timer interrupt,
+ * tick or not, wakes the due sleepers and re-arms the timer for the
+ * earlier of the next tick and the first remaining deadline. Sleepers are
+ * only ever added by their own CPU, so no CPU programs another's timer; a
+ * sleeper woken early by another CPU just leaves its CPU's timer armed
+ * for a deadline that finds nothing to do.
+ *
  * Exit: a dying thread cannot free the stack it runs on. It parks itself in
  * cpu->zombie; the next thread to run on that CPU frees it (detached) or
  * hands it to its joiner.
@@ -281,6 +290,21 @@ void thread_yield(void)
 	irq_pop();
 }
 
+/* Files t (current on c) among c's sleepers, which stay sorted by
+ * deadline (earliest first, equal ones in arrival order). */
+static void add_sleeper(struct cpu *c, struct thread *t, uint64_t deadline_ns)
+{
+	struct list_node *n;
+
+	spin_lock(&c->rq.lock);
+	t->wake_at = deadline_ns;
+	list_for_each(n, &c->rq.sleepers)
+		if (list_entry(n, struct thread, sleep_link)->wake_at > deadline_ns)
+			break;
+	list_push_back(n, &t->sleep_link); /* before n, or last */
+	spin_unlock(&c->rq.lock);
+}
+
 bool sched_block(struct spinlock *lock, uint64_t deadline_ns)
 {
 	struct thread *t;
@@ -291,10 +315,8 @@ bool sched_block(struct spinlock *lock, uint64_t deadline_ns)
 	t = c->current;
 	t->timed_out = false;
 	if (deadline_ns) {
-		spin_lock(&c->rq.lock);
-		t->wake_at = deadline_ns;
-		list_push_back(&c->rq.sleepers, &t->sleep_link);
-		spin_unlock(&c->rq.lock);
+		add_sleeper(c, t, deadline_ns);
+		lapic_timer_wake_by(deadline_ns);
 	}
 	if (lock)
 		spin_unlock(lock);
@@ -385,21 +407,20 @@ void thread_sleep_ns(uint64_t ns)
 	irq_pop();
 }
 
-void sched_tick(void)
+uint64_t sched_wake_sleepers(void)
 {
 	struct cpu *c = this_cpu();
-	struct list_node *n, *tmp;
-	uint64_t now = clock_ns();
+	uint64_t now = clock_ns(), next = 0;
 
-	c->ticks++;
-	if (c->current != c->idle)
-		c->busy_ticks++;
 	spin_lock(&c->rq.lock);
-	list_for_each_safe(n, tmp, &c->rq.sleepers) {
-		struct thread *t = list_entry(n, struct thread, sleep_link);
+	while (!list_empty(&c->rq.sleepers)) {
+		struct thread *t = list_entry(c->rq.sleepers.next, struct thread,
+					      sleep_link);
 
-		if (t->wake_at > now)
-			continue;
+		if (t->wake_at > now) {
+			next = t->wake_at;
+			break;
+		}
 		list_remove(&t->sleep_link);
 		t->wake_at = 0;
 		if (t->state == THREAD_BLOCKED) {
@@ -407,6 +428,18 @@ void sched_tick(void)
 			enqueue_locked(c, t);
 		}
 	}
+	spin_unlock(&c->rq.lock);
+	return next;
+}
+
+void sched_tick(void)
+{
+	struct cpu *c = this_cpu();
+
+	c->ticks++;
+	if (c->current != c->idle)
+		c->busy_ticks++;
+	spin_lock(&c->rq.lock);
 	/* A spent slice stays at 0 until the next switch: a thread that ran
 	 * it out alone gives way at the first tick that finds company. */
 	if (c->current != c->idle) {

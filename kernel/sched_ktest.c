@@ -136,6 +136,183 @@ KTEST(sched_sleep_lasts_at_least_its_time)
 	KT_EXPECT(clock_ns() - start >= 20 * NS_PER_MS);
 }
 
+enum { SHORT_SLEEPS = 16 };
+
+/* SHORT_SLEEPS sleeps of 200 us on this thread's CPU; *arg becomes the
+ * number of them during which the CPU's tick count did not move. */
+static void count_tickless_sleeps(void *arg)
+{
+	struct cpu *c = this_cpu(); /* threads do not migrate */
+	int same = 0;
+
+	for (int i = 0; i < SHORT_SLEEPS; i++) {
+		uint64_t before = c->ticks;
+
+		thread_sleep_ns(200 * NS_PER_US);
+		same += c->ticks == before;
+	}
+	*(int *)arg = same;
+}
+
+/*
+ * A short sleep ends at its deadline, not at the next tick, on every CPU.
+ * The measure is a tick count, not a time, so a slow or loaded host moves
+ * both sides alike: waking at a tick needs the tick count to move (with a
+ * tick-resolution clock, clock_ns() + 200 us is only reached at the next
+ * tick, so no sleep may keep it still), while a deadline wake-up leaves it
+ * still unless a tick falls due within the 200 us plus the interrupt
+ * latency (a few percent of sleeps under TCG). A virtual CPU that the host
+ * does not run for a long while delays the deadline and the tick together,
+ * and one timer interrupt does at most one tick's work, so such a stall
+ * spoils only the sleep it hits. Hence a majority, not all.
+ */
+KTEST(sched_short_sleep_wakes_before_the_tick)
+{
+	for (unsigned i = 0; i < cpu_count; i++) {
+		struct thread *t;
+		int same = -1;
+
+		if (!cpus[i].online)
+			continue;
+		t = thread_create_on(&cpus[i], "kt-short", count_tickless_sleeps, &same,
+				     false);
+		KT_ASSERT(t != NULL);
+		thread_join(t);
+		if (clock_is_hires())
+			KT_EXPECT(same >= SHORT_SLEEPS / 2);
+		else
+			KT_EXPECT_EQ(same, 0);
+	}
+}
+
+enum { ORDERED = 4 };
+
+struct ordered_sleeps {
+	uint64_t base; /* the sleeps' deadlines are base + gaps */
+	volatile unsigned next_rank;
+	unsigned rank[ORDERED]; /* wake-up order of sleeper i */
+	uint64_t slept_at[ORDERED]; /* clock_ns() as it went to sleep */
+	unsigned started;
+};
+
+/* Sleeper i (created in order) sleeps until base + (ORDERED - i) * 300 us:
+ * the later created, the earlier its deadline. */
+static void sleep_ordered(void *arg)
+{
+	struct ordered_sleeps *o = arg;
+	unsigned i = __atomic_fetch_add(&o->started, 1, __ATOMIC_RELAXED);
+
+	irq_push();
+	o->slept_at[i] = clock_ns();
+	thread_current()->state = THREAD_BLOCKED;
+	sched_block(NULL, o->base + (ORDERED - i) * 300 * NS_PER_US);
+	irq_pop();
+	o->rank[i] = __atomic_fetch_add(&o->next_rank, 1, __ATOMIC_RELAXED);
+}
+
+/* Runs one round; returns false if it proves nothing (a sleeper only went
+ * to sleep after the first deadline had passed: a very slow host). */
+static bool ordered_round(struct ktest_ctx *kt, struct cpu *on)
+{
+	struct ordered_sleeps o = {.base = clock_ns() + 50 * NS_PER_MS};
+	struct thread *t[ORDERED];
+	bool valid = true;
+	int n = 0;
+
+	while (n < ORDERED &&
+	       (t[n] = thread_create_on(on, "kt-order", sleep_ordered, &o, false)))
+		n++;
+	for (int i = 0; i < n; i++)
+		thread_join(t[i]);
+	if (!KT_EXPECT_EQ(n, ORDERED))
+		return true; /* failed: no use trying again */
+	for (int i = 0; i < ORDERED; i++)
+		valid &= o.slept_at[i] < o.base + 300 * NS_PER_US;
+	if (!valid)
+		return false;
+	/* Sleeper i has the (ORDERED - i)-th deadline: it wakes that late. */
+	for (int i = 0; i < ORDERED; i++)
+		KT_EXPECT_EQ(o.rank[i], (unsigned)(ORDERED - 1 - i));
+	return true;
+}
+
+/* Sleepers on one CPU wake in deadline order, whatever order they went to
+ * sleep in: here the reverse one. With wake-ups only at ticks, sleepers
+ * due within one tick woke together in the order they went to sleep.
+ * The order is decided by the deadlines alone: several due by the time an
+ * interrupt comes are woken (and queued to run) earliest first. */
+KTEST(sched_sleepers_wake_in_deadline_order)
+{
+	struct cpu *on = &cpus[cpus_online() > 1 ? 1 : 0];
+	int tries = 0;
+
+	while (tries < 5 && !ordered_round(kt, on))
+		tries++;
+	KT_EXPECT(tries < 5);
+}
+
+struct long_wait {
+	struct completion c;
+	bool completed; /* wait_for_completion_timeout's result */
+};
+
+static void wait_long(void *arg)
+{
+	struct long_wait *w = arg;
+
+	w->completed = wait_for_completion_timeout(&w->c, 100 * NS_PER_S);
+}
+
+static bool cpu_has_sleepers(struct cpu *c)
+{
+	bool any;
+
+	spin_lock(&c->rq.lock);
+	any = !list_empty(&c->rq.sleepers);
+	spin_unlock(&c->rq.lock);
+	return any;
+}
+
+/* A sleeper woken before its deadline (and one whose deadline has already
+ * passed) leaves no trace among its CPU's sleepers, and the CPU's short
+ * sleeps still end before the next tick after the cancelled deadline (the
+ * timer interrupts that find nothing due just re-arm). */
+KTEST(sched_cancelled_and_past_deadlines)
+{
+	struct cpu *on = &cpus[cpus_online() > 1 ? 1 : 0];
+	struct long_wait w = {.completed = false};
+	struct thread *t;
+	bool timed_out;
+	int same = -1;
+
+	completion_init(&w.c);
+	t = thread_create_on(on, "kt-cancel", wait_long, &w, false);
+	KT_ASSERT(t != NULL);
+	/* Until it sleeps with its deadline filed (our own 1 ms sleeps are
+	 * over, so off the list, whenever we look). */
+	for (int tries = 0; tries < 5000 && !cpu_has_sleepers(on); tries++)
+		thread_sleep_ns(NS_PER_MS);
+	KT_EXPECT(cpu_has_sleepers(on));
+	complete(&w.c);
+	thread_join(t);
+	KT_EXPECT(w.completed);
+	KT_EXPECT(!cpu_has_sleepers(on));
+
+	irq_push();
+	thread_current()->state = THREAD_BLOCKED;
+	timed_out = sched_block(NULL, 1); /* long past */
+	irq_pop();
+	KT_EXPECT(timed_out);
+
+	t = thread_create_on(on, "kt-short", count_tickless_sleeps, &same, false);
+	KT_ASSERT(t != NULL);
+	thread_join(t);
+	if (clock_is_hires())
+		KT_EXPECT(same >= SHORT_SLEEPS / 2);
+	else
+		KT_EXPECT_EQ(same, 0);
+}
+
 KTEST(time_clock_is_monotonic)
 {
 	uint64_t prev = clock_ns(), bad = 0;

@@ -61,6 +61,11 @@ const char *clock_source_name(void)
 	return hpet ? "hpet" : "ticks";
 }
 
+bool clock_is_hires(void)
+{
+	return hpet != NULL;
+}
+
 uint64_t clock_ns(void)
 {
 	if (hpet)

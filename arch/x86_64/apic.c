@@ -3,9 +3,24 @@
  *
  * The 8259 PICs are remapped out of the exception range and masked: all
  * interrupts come through the IOAPIC (ISA devices), MSI/MSI-X (PCI) or the
- * local APIC (timer, IPIs). The local APIC timer runs periodically at HZ on
- * every CPU; its rate is measured once on the boot CPU against PIT channel
- * 2, which counts a known 1.193182 MHz whatever the accelerator does.
+ * local APIC (timer, IPIs). The local APIC timer's rate is measured once on
+ * the boot CPU against PIT channel 2, which counts a known 1.193182 MHz
+ * whatever the accelerator does.
+ *
+ * The timer: every CPU starts it periodic at HZ. When the clock is finer
+ * than the tick (clock_is_hires(): the HPET), each CPU's first timer
+ * interrupt switches it to one-shot mode, and from then on every interrupt
+ * re-arms it for the earlier of the next tick (due every 1/HZ, counted on
+ * clock_ns()) and the CPU's earliest sleeper (sched_wake_sleepers), and a
+ * new earlier sleeper brings the expiry forward (lapic_timer_wake_by). So
+ * a timed sleep ends at its deadline while the tick work (time_tick,
+ * slices) still runs every 1/HZ. An interrupt that comes early (a
+ * cancelled sleeper, calibration rounding) finds nothing due and just
+ * re-arms. A tick missed while interrupts were off (or the virtual CPU was
+ * not scheduled) is skipped, not made up: one interrupt does at most one
+ * tick's work. Without an HPET, clock_ns() counts ticks and deadlines
+ * cannot be finer: the timer stays periodic and sleepers wake at ticks.
+ * TSC-deadline mode is not used: the kernel does not read the TSC.
  */
 #include <arch/apic.h>
 #include <arch/cpu.h>
@@ -50,6 +65,14 @@
 static volatile uint32_t *lapic_mmio;
 static bool x2apic;
 static uint64_t timer_hz; /* timer ticks per second at divide-by-16 */
+
+/* Per-CPU timer state, each touched only by its own CPU with interrupts
+ * off (in the timer interrupt, or from sched_block). */
+static struct lapic_timer {
+	bool oneshot; /* re-armed one event at a time (else periodic) */
+	uint64_t next_tick; /* clock_ns() when the next tick's work is due */
+	uint64_t armed_for; /* clock_ns() the one-shot is set to fire at */
+} timers[MAX_CPUS];
 
 static struct {
 	volatile uint32_t *mmio;
@@ -187,11 +210,76 @@ static void lapic_calibrate(void)
 		panic("apic: timer calibration failed (%u ticks in 10 ms)", elapsed);
 }
 
+#define TICK_NS (NS_PER_S / HZ)
+
+/* Sets the one-shot to fire at clock_ns() == at (at once if that has
+ * passed, at most a tick from now). */
+static void timer_program(struct lapic_timer *tm, uint64_t at)
+{
+	uint64_t now = clock_ns(), ns = at > now ? at - now : 0, count;
+
+	if (ns > TICK_NS)
+		ns = TICK_NS;
+	count = (ns * timer_hz + NS_PER_S - 1) / NS_PER_S;
+	lapic_write(LAPIC_TIMER_INIT, count ? (uint32_t)count : 1);
+	tm->armed_for = at;
+}
+
+/* Arms for the next tick or the first sleeper (0: none), whichever is
+ * earlier. */
+static void timer_rearm(struct lapic_timer *tm, uint64_t sleeper)
+{
+	timer_program(tm, sleeper && sleeper < tm->next_tick ? sleeper : tm->next_tick);
+}
+
+/* Whether this interrupt is due for a tick's work; advances next_tick. */
+static bool timer_tick_due(struct lapic_timer *tm)
+{
+	uint64_t now;
+
+	if (!tm->oneshot)
+		return true; /* periodic: every interrupt is a tick */
+	now = clock_ns();
+	if (now < tm->next_tick)
+		return false;
+	tm->next_tick += TICK_NS;
+	if (tm->next_tick <= now)
+		tm->next_tick = now + TICK_NS; /* missed ticks are skipped */
+	return true;
+}
+
+/* Leaves periodic mode for one-shot; the caller re-arms. */
+static void timer_go_oneshot(struct lapic_timer *tm)
+{
+	lapic_write(LAPIC_LVT_TIMER, VEC_TIMER);
+	tm->next_tick = clock_ns() + TICK_NS;
+	tm->oneshot = true;
+}
+
 static void timer_interrupt(struct trap_frame *tf, void *arg)
 {
-	if (this_cpu()->id == 0)
+	struct cpu *c = this_cpu();
+	struct lapic_timer *tm = &timers[c->id];
+	bool tick = timer_tick_due(tm);
+	uint64_t sleeper;
+
+	if (tick && c->id == 0)
 		time_tick();
-	sched_tick();
+	sleeper = sched_wake_sleepers();
+	if (tick)
+		sched_tick();
+	if (!tm->oneshot && clock_is_hires())
+		timer_go_oneshot(tm); /* this CPU's first interrupt */
+	if (tm->oneshot)
+		timer_rearm(tm, sleeper);
+}
+
+void lapic_timer_wake_by(uint64_t deadline_ns)
+{
+	struct lapic_timer *tm = &timers[this_cpu()->id];
+
+	if (tm->oneshot && deadline_ns < tm->armed_for)
+		timer_program(tm, deadline_ns);
 }
 
 void lapic_init_cpu(void)

@@ -7,7 +7,9 @@
  * hlt). A thread's slice is SCHED_SLICE_TICKS timer ticks; once spent, it
  * keeps the CPU only while nothing else there is runnable: the first tick
  * (or wake-up IPI) that finds another thread switches, but only when the
- * running one holds no spinlock (interrupts were on).
+ * running one holds no spinlock (interrupts were on). A timed sleep ends
+ * at its deadline (plus interrupt latency), not at the next tick, when the
+ * clock is finer than the tick (clock_is_hires()).
  */
 #ifndef KERNEL_SCHED_H
 #define KERNEL_SCHED_H
@@ -27,7 +29,9 @@ struct runqueue {
 	struct spinlock lock;
 	struct list_node threads; /* RUNNABLE threads, in order */
 	unsigned nr; /* length of threads */
-	struct list_node sleepers; /* threads with a wake-up deadline */
+	/* Threads with a wake-up deadline, earliest first; added only by
+	 * this CPU, removed by it (deadline) or by a waker on any CPU. */
+	struct list_node sleepers;
 };
 
 enum thread_state {
@@ -120,8 +124,14 @@ bool thread_interrupted(void);
 /* Sleeps ns (0: just yields); returns -EINTR if interrupted first, 0. */
 int thread_sleep_intr_ns(uint64_t ns);
 
-/* Timer interrupt hook, and the preemption point on interrupt exit. */
+/* Timer interrupt hooks, on the interrupted CPU. sched_wake_sleepers()
+ * makes this CPU's sleepers whose deadline has passed runnable and returns
+ * the earliest deadline still pending (0: none), for the timer to fire at;
+ * it runs at every timer interrupt. sched_tick() is the 1/HZ bookkeeping
+ * (tick counts, time slices), run only at ticks. */
+uint64_t sched_wake_sleepers(void);
 void sched_tick(void);
+/* The preemption point on interrupt exit. */
 void sched_preempt_point(void);
 
 /* Threads on this CPU's run queue (for placement and tests). */

@@ -8,6 +8,7 @@
 #ifndef KERNEL_TIME_H
 #define KERNEL_TIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define NS_PER_US 1000ull
@@ -26,6 +27,10 @@ uint64_t wall_clock_ns(void);
 int64_t wall_clock_s(void);
 /* Name of the clock source in use ("hpet", "ticks"). */
 const char *clock_source_name(void);
+/* Whether clock_ns() is finer than the timer tick (the HPET): only then
+ * can a timed wake-up be programmed for its own deadline rather than for
+ * the tick after it. */
+bool clock_is_hires(void);
 /* Busy-waits at least ns; only for early boot and hardware delays. */
 void delay_ns(uint64_t ns);
 

@@ -13,8 +13,13 @@
 /* Boot CPU: masks the 8259s, maps the local APIC and IOAPICs, calibrates
  * the timer against the PIT. */
 void apic_init(const struct acpi_info *ai);
-/* Every CPU: enables its local APIC and starts its periodic timer at HZ. */
+/* Every CPU: enables its local APIC and starts its timer, periodic at HZ
+ * (its first interrupt switches it to one-shot if clock_is_hires()). */
 void lapic_init_cpu(void);
+/* Current CPU, interrupts off: makes its timer fire by deadline_ns (in
+ * clock_ns(); at once if past) for a sleeper just added to its run queue.
+ * Does nothing while the timer is periodic (sleepers wake at ticks). */
+void lapic_timer_wake_by(uint64_t deadline_ns);
 
 uint32_t lapic_id(void);
 void lapic_eoi(void);
