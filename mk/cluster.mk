@@ -110,6 +110,7 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 # (NAME.musl-dyn: /lib/ld-musl-x86_64.so.1), whose loaders and libraries
 # scripts/mkrootfs.sh puts on the disk (abi_test.py's DYNAMIC_PROGRAMS).
 ABI_DIR      := $(BUILD)/abi
+ABI_HEADERS  := $(wildcard tests/abi/*.h)
 ABI_PROGRAMS := $(basename $(notdir $(wildcard tests/abi/*.c)))
 ABI_GLIBC    := time signals threads
 ABI_DYNAMIC  := time signals
@@ -119,27 +120,27 @@ ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS)) \
 ABI_SCRIPTS  := $(wildcard tests/abi/*.sh tests/abi/*.bash)
 ABI_CFLAGS   := -std=gnu11 -O2 -g -Wall -Wextra -Werror
 
-$(ABI_DIR)/%: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+$(ABI_DIR)/%: tests/abi/%.c $(ABI_HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")
 	$(Q)$(MUSL_GCC) -static $(ABI_CFLAGS) -o $@ $<
 
-$(ABI_DIR)/%.glibc: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+$(ABI_DIR)/%.glibc: tests/abi/%.c $(ABI_HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GLIBCC  $<")
 	$(Q)$(CC) -static $(ABI_CFLAGS) -o $@ $<
 
-$(ABI_DIR)/%.glibc-pie: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+$(ABI_DIR)/%.glibc-pie: tests/abi/%.c $(ABI_HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GLIBCC  $<")
 	$(Q)$(CC) -static-pie -fPIE $(ABI_CFLAGS) -o $@ $<
 
-$(ABI_DIR)/%.glibc-dyn: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+$(ABI_DIR)/%.glibc-dyn: tests/abi/%.c $(ABI_HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GLIBCC  $<")
 	$(Q)$(CC) -fPIE -pie $(ABI_CFLAGS) -o $@ $<
 
-$(ABI_DIR)/%.musl-dyn: tests/abi/%.c tests/abi/abi.h | $(DEPS_STAMP)
+$(ABI_DIR)/%.musl-dyn: tests/abi/%.c $(ABI_HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")
 	$(Q)$(MUSL_GCC) -fPIE -pie $(ABI_CFLAGS) -o $@ $<

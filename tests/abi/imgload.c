@@ -24,14 +24,15 @@
  * its first page, at a page's end, and inside the next page.
  */
 #include "abi.h"
+#include "elfmake.h"
 
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/wait.h>
 
 #define EXE_BASE  0x400000ull
-#define PHDR_AT	  64
-#define CODE_AT	  (PHDR_AT + 2 * 56) /* after the ELF header and two program headers */
+#define PHDR_AT	  ELFMAKE_PHDR_AT
+#define CODE_AT	  (PHDR_AT + 2 * ELFMAKE_PHDR_SIZE) /* after the ELF header and two program headers */
 #define DATA_OFF  0x1080ull
 #define DATA_VA	  0x600080ull
 #define DATA_END  0x603000ull /* the bss ends here */
@@ -59,57 +60,21 @@ static const uint8_t check_code[] = {
 	0x00, 0x00, 0x0f, 0x05,
 };
 
-static void w16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void w64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
-static void phdr(uint8_t *p, uint32_t flags, uint64_t off, uint64_t vaddr, uint64_t filesz,
-		 uint64_t memsz)
-{
-	w32(p, 1); /* PT_LOAD */
-	w32(p + 4, flags);
-	w64(p + 8, off);
-	w64(p + 16, vaddr);
-	w64(p + 24, vaddr);
-	w64(p + 32, filesz);
-	w64(p + 40, memsz);
-	w64(p + 48, 0x1000);
-}
-
 /* The executable NAME with filesz bytes of data. */
 static int write_prog(const char *name, uint32_t filesz)
 {
-	static const uint8_t ident[16] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
 	static uint8_t f[FILE_SIZE];
 	int fd, ok;
 
 	memset(f, FILL, sizeof(f));
 	memset(f, 0, CODE_AT);
-	memcpy(f, ident, 16);
-	w16(f + 16, 2); /* ET_EXEC */
-	w16(f + 18, 62); /* x86-64 */
-	w32(f + 20, 1);
-	w64(f + 24, EXE_BASE + CODE_AT);
-	w64(f + 32, PHDR_AT);
-	w16(f + 52, 64);
-	w16(f + 54, 56);
-	w16(f + 56, 2);
-	phdr(f + PHDR_AT, 5, 0, EXE_BASE, CODE_AT + sizeof(check_code),
-	     CODE_AT + sizeof(check_code));
-	phdr(f + PHDR_AT + 56, 6, DATA_OFF, DATA_VA, filesz, DATA_END - DATA_VA);
+	elfmake_ehdr(f, 2, EXE_BASE + CODE_AT, 2); /* ET_EXEC */
+	elfmake_phdr(f + PHDR_AT, ELFMAKE_PT_LOAD, 5, 0, EXE_BASE, CODE_AT + sizeof(check_code),
+		     CODE_AT + sizeof(check_code));
+	elfmake_phdr(f + PHDR_AT + 56, ELFMAKE_PT_LOAD, 6, DATA_OFF, DATA_VA, filesz,
+		     DATA_END - DATA_VA);
 	memcpy(f + CODE_AT, check_code, sizeof(check_code));
-	w32(f + CODE_AT + FILESZ_AT, filesz);
+	elfmake_w32(f + CODE_AT + FILESZ_AT, filesz);
 	memset(f + DATA_OFF, 0x11, filesz);
 	fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0755);
 	ok = fd >= 0 && write(fd, f, sizeof(f)) == (ssize_t)sizeof(f);

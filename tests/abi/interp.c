@@ -20,14 +20,15 @@
  * and signals (tests/cluster/abi_test.py).
  */
 #include "abi.h"
+#include "elfmake.h"
 
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/wait.h>
 
 #define EXE_BASE   0x400000ull
-#define PHDR_AT	   64
-#define CODE_AT	   (PHDR_AT + 2 * 56) /* after the ELF header and two program headers */
+#define PHDR_AT	   ELFMAKE_PHDR_AT
+#define CODE_AT	   (PHDR_AT + 2 * ELFMAKE_PHDR_SIZE) /* after the ELF header and two program headers */
 #define INTERP_MAX 300
 
 /* exit(43): mov edi, 43; mov eax, 60; syscall */
@@ -57,50 +58,6 @@ static const uint8_t interp_code[] = {
 	0x00, 0x00, 0x0f, 0x05,
 };
 
-static void w16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void w64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
-/* An ELF header: type, entry, phnum program headers right after it. */
-static void ehdr(uint8_t *f, uint16_t type, uint64_t entry, uint16_t phnum)
-{
-	static const uint8_t ident[16] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
-
-	memcpy(f, ident, 16);
-	w16(f + 16, type);
-	w16(f + 18, 62); /* x86-64 */
-	w32(f + 20, 1);
-	w64(f + 24, entry);
-	w64(f + 32, PHDR_AT);
-	w16(f + 52, 64);
-	w16(f + 54, 56);
-	w16(f + 56, phnum);
-}
-
-static void phdr(uint8_t *p, uint32_t type, uint32_t flags, uint64_t off, uint64_t vaddr,
-		 uint64_t size)
-{
-	w32(p, type);
-	w32(p + 4, flags);
-	w64(p + 8, off);
-	w64(p + 16, vaddr);
-	w64(p + 24, vaddr);
-	w64(p + 32, size);
-	w64(p + 40, size);
-	w64(p + 48, type == 1 ? 0x1000 : 1);
-}
-
 static int write_file(const char *name, const void *data, size_t len, mode_t mode)
 {
 	int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -120,9 +77,10 @@ static int write_exe(const char *name, const char *interp, size_t interp_len)
 
 	if (interp_len > INTERP_MAX)
 		return -1;
-	ehdr(f, 2, EXE_BASE + CODE_AT, 2);
-	phdr(f + PHDR_AT, 1, 5, 0, EXE_BASE, size);		  /* PT_LOAD, R+X */
-	phdr(f + PHDR_AT + 56, 3, 4, path_at, EXE_BASE + path_at, interp_len); /* PT_INTERP */
+	elfmake_ehdr(f, 2, EXE_BASE + CODE_AT, 2);
+	elfmake_phdr(f + PHDR_AT, ELFMAKE_PT_LOAD, 5, 0, EXE_BASE, size, size); /* R+X */
+	elfmake_phdr(f + PHDR_AT + 56, ELFMAKE_PT_INTERP, 4, path_at, EXE_BASE + path_at,
+		     interp_len, interp_len);
 	memcpy(f + CODE_AT, exe_code, sizeof(exe_code));
 	memcpy(f + path_at, interp, interp_len);
 	return write_file(name, f, size, 0755);
@@ -133,9 +91,9 @@ static int write_interp(const char *name, uint16_t machine, mode_t mode)
 {
 	uint8_t f[PHDR_AT + 56 + sizeof(interp_code)] = {0};
 
-	ehdr(f, 3, PHDR_AT + 56, 1);
-	w16(f + 18, machine);
-	phdr(f + PHDR_AT, 1, 5, 0, 0, sizeof(f)); /* PT_LOAD, R+X, at 0 */
+	elfmake_ehdr(f, 3, PHDR_AT + 56, 1);
+	elfmake_w16(f + 18, machine);
+	elfmake_phdr(f + PHDR_AT, ELFMAKE_PT_LOAD, 5, 0, 0, sizeof(f), sizeof(f)); /* R+X, at 0 */
 	memcpy(f + PHDR_AT + 56, interp_code, sizeof(interp_code));
 	return write_file(name, f, sizeof(f), mode);
 }
