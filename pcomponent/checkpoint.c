@@ -127,32 +127,22 @@ struct core {
 
 /* ---- what to write ---------------------------------------------------------------- */
 
-/* c->maps from the home's MEM_MAPS answers, in address order. */
+/* process_maps_each's callback: one more of c->maps. */
+static int core_add_map(void *ctx, const struct mem_maps *rp, const struct mem_map_entry *e)
+{
+	struct core *c = ctx;
+
+	(void)rp;
+	if (c->nmaps == CORE_MAX_MAPS)
+		return -E2BIG;
+	c->maps[c->nmaps++] = (struct core_map){e->start, e->end, e->prot};
+	return 0;
+}
+
+/* c->maps from the home's VMAs, in address order. */
 static int core_collect_maps(struct core *c)
 {
-	struct mem_pid_req rq = {.pid = c->p->pid};
-	struct mem_maps *rp = kmalloc(sizeof(*rp));
-	int err = rp ? 0 : -ENOMEM;
-
-	while (!err) {
-		err = process_home_call(c->p->home, MSG_MEM_MAPS, &rq, sizeof(rq), rp,
-					sizeof(*rp));
-		for (uint32_t i = 0; !err && i < rp->n && i < MEM_MAPS_MAX; i++) {
-			const struct mem_map_entry *e = &rp->e[i];
-
-			if (e->start >= e->end || e->start < rq.addr)
-				err = -EPROTO; /* not in order: a malformed answer */
-			else if (c->nmaps == CORE_MAX_MAPS)
-				err = -E2BIG;
-			else
-				c->maps[c->nmaps++] = (struct core_map){e->start, e->end, e->prot};
-		}
-		if (err || !rp->more || !rp->n)
-			break;
-		rq.addr = rp->e[rp->n - 1].end;
-	}
-	kfree(rp);
-	return err;
+	return process_maps_each(c->p->home, c->p->pid, core_add_map, c);
 }
 
 static uint32_t core_pflags(uint32_t prot)

@@ -418,6 +418,30 @@ int process_home_call(uint16_t home, unsigned opcode, const void *req, size_t re
 								     : MEM_TIMEOUT_NS);
 }
 
+int process_maps_each(uint16_t home, uint32_t pid,
+		      int (*fn)(void *ctx, const struct mem_maps *rp, const struct mem_map_entry *e),
+		      void *ctx)
+{
+	struct mem_pid_req rq = {.pid = pid};
+	struct mem_maps *rp = kmalloc(sizeof(*rp));
+	int err = rp ? 0 : -ENOMEM;
+
+	while (!err) {
+		err = process_home_call(home, MSG_MEM_MAPS, &rq, sizeof(rq), rp, sizeof(*rp));
+		for (uint32_t i = 0; !err && i < rp->n && i < MEM_MAPS_MAX; i++) {
+			if (rp->e[i].start >= rp->e[i].end || rp->e[i].start < rq.addr)
+				err = -EPROTO; /* not in address order: malformed */
+			else
+				err = fn(ctx, rp, &rp->e[i]);
+		}
+		if (err || !rp->more || !rp->n)
+			break;
+		rq.addr = rp->e[rp->n - 1].end;
+	}
+	kfree(rp);
+	return err;
+}
+
 int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t req_len,
 		     void *reply, size_t reply_len)
 {

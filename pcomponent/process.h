@@ -381,6 +381,18 @@ int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t
 		     void *reply, size_t reply_len);
 /* The same on the memory node home, for a caller that holds a snapshot
  * (struct process_snap) rather than the process. */
+/*
+ * Walks pid's VMAs as its home lists them (MEM_MAPS, in address order, a
+ * reply of MEM_MAPS_MAX entries at a time): fn(ctx, rp, e) for each entry
+ * e of reply rp (whose names hold file paths), until fn returns non-zero.
+ * Returns 0, fn's value, -ENOMEM, or the home's error (-EPROTO for an
+ * answer out of address order). Sleeps.
+ */
+struct mem_maps;
+struct mem_map_entry;
+int process_maps_each(uint16_t home, uint32_t pid,
+		      int (*fn)(void *ctx, const struct mem_maps *rp, const struct mem_map_entry *e),
+		      void *ctx);
 int process_home_call(uint16_t home, unsigned opcode, const void *req, size_t req_len,
 		      void *reply, size_t reply_len);
 

@@ -478,41 +478,43 @@ static const char *maps_path(const struct mem_maps *rp, const struct mem_map_ent
 /* Linux's /proc/PID/maps from the home's VMAs (MEM_MAPS), the pieces of
  * one mapping in consecutive vRegions joined again. Empty if the home
  * does not answer. */
+/* gen_maps's walk: the mapping being joined, written when the next one
+ * does not continue it. */
+struct maps_walk {
+	const struct pfs_ctx *c;
+	struct pfs_text *t;
+	struct mem_map_entry cur; /* end 0: none yet */
+	char *cur_path;		  /* FS_PATH_MAX bytes */
+};
+
+static int maps_entry(void *ctx, const struct mem_maps *rp, const struct mem_map_entry *e)
+{
+	struct maps_walk *w = ctx;
+	const char *path = maps_path(rp, e);
+
+	if (maps_continues(&w->cur, w->cur_path, e, path)) {
+		w->cur.end = e->end;
+		return 0;
+	}
+	if (w->cur.end)
+		maps_line(w->c, w->t, &w->cur, w->cur_path);
+	w->cur = *e;
+	strlcpy(w->cur_path, path, FS_PATH_MAX);
+	return 0;
+}
+
 static void gen_maps(const struct pfs_ctx *c, struct pfs_text *t)
 {
-	struct mem_pid_req rq = {.pid = c->snap->pid};
-	struct mem_map_entry cur = {0};
-	struct mem_maps *rp = kmalloc(sizeof(*rp));
-	char *cur_path = kmalloc(FS_PATH_MAX);
-	int err = rp && cur_path ? 0 : -ENOMEM;
+	struct maps_walk w = {.c = c, .t = t, .cur_path = kmalloc(FS_PATH_MAX)};
+	int err = w.cur_path ? process_maps_each(c->snap->home, c->snap->pid, maps_entry, &w)
+			     : -ENOMEM;
 
-	while (!err) {
-		err = process_home_call(c->snap->home, MSG_MEM_MAPS, &rq, sizeof(rq), rp,
-					sizeof(*rp));
-		for (uint32_t i = 0; !err && i < rp->n && i < MEM_MAPS_MAX; i++) {
-			const struct mem_map_entry *e = &rp->e[i];
-			const char *path = maps_path(rp, e);
-
-			if (maps_continues(&cur, cur_path, e, path)) {
-				cur.end = e->end;
-				continue;
-			}
-			if (cur.end)
-				maps_line(c, t, &cur, cur_path);
-			cur = *e;
-			strlcpy(cur_path, path, FS_PATH_MAX);
-		}
-		if (err || !rp->more || !rp->n)
-			break;
-		rq.addr = rp->e[rp->n - 1].end;
-	}
-	if (cur.end)
-		maps_line(c, t, &cur, cur_path);
+	if (w.cur.end)
+		maps_line(c, t, &w.cur, w.cur_path);
 	if (err)
 		pr_warn("procfs: maps of pid %u from node %u: %s", c->snap->pid, c->snap->home,
 			errno_name(err));
-	kfree(cur_path);
-	kfree(rp);
+	kfree(w.cur_path);
 }
 
 static const struct pfs_node pid_nodes[] = {
