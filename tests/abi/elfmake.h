@@ -2,13 +2,17 @@
  * Tiny x86-64 ELF files made by hand, for the ABI programs that test
  * what exec does with odd executables (interp.c, imgload.c): an ELF
  * header whose program headers follow it at ELFMAKE_PHDR_AT, and program
- * headers, little-endian, written into a caller's buffer.
+ * headers, little-endian, written into a caller's buffer; and a run of
+ * such a file in a child.
  */
 #ifndef TESTS_ABI_ELFMAKE_H
 #define TESTS_ABI_ELFMAKE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ELFMAKE_PHDR_AT	  64 /* right after the ELF header */
 #define ELFMAKE_PHDR_SIZE 56
@@ -49,6 +53,25 @@ static inline void elfmake_phdr(uint8_t *p, uint32_t type, uint32_t flags, uint6
 	elfmake_w64(p + 32, filesz);
 	elfmake_w64(p + 40, memsz);
 	elfmake_w64(p + 48, type == ELFMAKE_PT_LOAD ? 0x1000 : 1);
+}
+
+/* execve of path in a child (argv {path}, envp {"A=1"}): its wait
+ * status, -1 if fork or waitpid failed; exit 127 if the execve did. */
+static inline int elfmake_run(const char *path)
+{
+	char *argv[] = {(char *)path, NULL}, *envp[] = {"A=1", NULL};
+	int status = -1;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
 }
 
 #endif

@@ -32,7 +32,8 @@
 
 #define EXE_BASE  0x400000ull
 #define PHDR_AT	  ELFMAKE_PHDR_AT
-#define CODE_AT	  (PHDR_AT + 2 * ELFMAKE_PHDR_SIZE) /* after the ELF header and two program headers */
+/* code after the ELF header and two program headers */
+#define CODE_AT	  (PHDR_AT + 2 * ELFMAKE_PHDR_SIZE)
 #define DATA_OFF  0x1080ull
 #define DATA_VA	  0x600080ull
 #define DATA_END  0x603000ull /* the bss ends here */
@@ -81,24 +82,6 @@ static int write_prog(const char *name, uint32_t filesz)
 	if (fd >= 0)
 		close(fd);
 	return ok ? 0 : -1;
-}
-
-/* execve of ./NAME in a child: its wait status (-1 if fork failed). */
-static int run(const char *name)
-{
-	char *argv[] = {(char *)name, NULL}, *envp[] = {NULL};
-	int status = -1;
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		execve(name, argv, envp);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return status;
 }
 
 /* One line of /proc/self/maps. */
@@ -191,7 +174,7 @@ int main(int argc, char **argv)
 			 "execve: %#x data bytes read, the file's bytes past them zero up to memsz "
 			 "(exit 42)",
 			 sizes[i]);
-		ABI_EQ(run("./prog"), 42 << 8, what);
+		ABI_EQ(elfmake_run("./prog"), 42 << 8, what);
 	}
 	ABI_EQ(unlink("prog"), 0, "unlink prog");
 	ABI_EQ(chdir("/"), 0, "chdir /");

@@ -28,7 +28,8 @@
 
 #define EXE_BASE   0x400000ull
 #define PHDR_AT	   ELFMAKE_PHDR_AT
-#define CODE_AT	   (PHDR_AT + 2 * ELFMAKE_PHDR_SIZE) /* after the ELF header and two program headers */
+/* code after the ELF header and two program headers */
+#define CODE_AT	   (PHDR_AT + 2 * ELFMAKE_PHDR_SIZE)
 #define INTERP_MAX 300
 
 /* exit(43): mov edi, 43; mov eax, 60; syscall */
@@ -98,24 +99,6 @@ static int write_interp(const char *name, uint16_t machine, mode_t mode)
 	return write_file(name, f, sizeof(f), mode);
 }
 
-/* execve of ./NAME in a child: its wait status (-1 if fork failed). */
-static int run(const char *name)
-{
-	char *argv[] = {(char *)name, NULL}, *envp[] = {"A=1", NULL};
-	int status = -1;
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		execve(name, argv, envp);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return status;
-}
-
 /* execve of NAME here: -1 and errno if it fails (it must). */
 static int try_exec(const char *name)
 {
@@ -153,12 +136,12 @@ int main(int argc, char **argv)
 
 	ABI_EQ(write_interp("ld-ok", 62, 0755), 0, "write a tiny ELF interpreter");
 	ABI_EQ(exe_for("prog-ok", dir, "ld-ok"), 0, "write an executable whose PT_INTERP names it");
-	st = run("./prog-ok");
+	st = elfmake_run("./prog-ok");
 	ABI_EQ(st, 43 << 8, "execve: the interpreter runs with AT_BASE its load address, "
 			    "then the executable's entry (AT_ENTRY): exit 43");
 	ABI_EQ(symlink("ld-ok", "ld-link"), 0, "symlink ld-link -> ld-ok");
 	ABI_EQ(exe_for("prog-link", dir, "ld-link"), 0, "an executable whose PT_INTERP is the link");
-	ABI_EQ(run("./prog-link"), 43 << 8, "execve through an interpreter link: exit 43");
+	ABI_EQ(elfmake_run("./prog-link"), 43 << 8, "execve through an interpreter link: exit 43");
 
 	ABI_EQ(exe_for("prog-missing", dir, "missing"), 0, "PT_INTERP names a missing file");
 	ABI_ERR(try_exec("./prog-missing"), ENOENT, "execve: missing interpreter: ENOENT");
@@ -175,7 +158,7 @@ int main(int argc, char **argv)
 	ABI_ERR(try_exec("./prog-dir"), EACCES, "execve: interpreter a directory: EACCES");
 	ABI_EQ(write_exe("prog-nonul", "/ld", 3), 0, "PT_INTERP without its NUL");
 	ABI_ERR(try_exec("./prog-nonul"), ENOEXEC, "execve: PT_INTERP not NUL-terminated: ENOEXEC");
-	ABI_EQ(run("./prog-ok"), 43 << 8, "after the failures, the good one still runs");
+	ABI_EQ(elfmake_run("./prog-ok"), 43 << 8, "after the failures, the good one still runs");
 	for (unsigned i = 0; i < sizeof(made) / sizeof(made[0]); i++)
 		unlink(made[i]);
 	ABI_EQ(chdir("/"), 0, "chdir /");
