@@ -241,9 +241,13 @@ static void snap_tids(struct process *p, struct process_snap *out)
 
 		if (!tid)
 			continue;
-		for (; j > 0 && out->tids[j - 1] > tid; j--) /* insertion: at most 32 */
+		for (; j > 0 && out->tids[j - 1] > tid; j--) { /* insertion: at most 32 */
 			out->tids[j] = out->tids[j - 1];
+			memcpy(out->thread_comm[j], out->thread_comm[j - 1],
+			       sizeof(out->thread_comm[j]));
+		}
 		out->tids[j] = tid;
+		memcpy(out->thread_comm[j], p->threads[i].comm, sizeof(out->thread_comm[j]));
 		n++;
 	}
 	out->nthreads = n;
@@ -389,6 +393,7 @@ static int first_thread(struct process *p, const struct signal_thread *from)
 		return -ENOMEM;
 	t->tid = p->pid;
 	t->sysno = -1;
+	t->comm[0] = '\0';
 	p->nthreads = 1;
 	return 0;
 }
@@ -797,8 +802,10 @@ void process_dethread(struct process *p)
 	spin_lock(&p->tlock);
 	p->dethread = NULL;
 	leave = p->exiting;
-	if (!leave)
+	if (!leave) {
 		self->tid = p->pid; /* as Linux: the exec'ing thread takes the pid */
+		self->comm[0] = '\0'; /* named as the new program (exec sets comm) */
+	}
 	spin_unlock(&p->tlock);
 	if (leave)
 		thread_leave(p, self, 0);
@@ -931,6 +938,7 @@ static int slot_take(struct process *p, uint32_t tid, struct signal_thread *sig,
 		t->tf = NULL;
 		t->sysno = -1;
 		t->clear_child_tid = t->robust_list = t->robust_len = 0;
+		t->comm[0] = '\0';
 		t->start_done = false;
 		t->start_err = 0;
 		p->nthreads++;

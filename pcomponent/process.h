@@ -36,6 +36,8 @@ struct tty;
 struct user_state;
 struct uspace;
 
+#define PROCESS_COMM_LEN 16 /* Linux's TASK_COMM_LEN, NUL included */
+
 /*
  * A user thread of a process: a slot of process.threads, used while tid
  * is not 0. "tlock" is the process's threads lock (struct process.tlock);
@@ -57,6 +59,9 @@ struct pthread_info {
 	int64_t sysno;		  /* that syscall's number, for a restart after a
 				     signal (Linux's orig_ax); -1 once signal_deliver
 				     has seen it; the thread's */
+	/* its own name (PR_SET_NAME by a thread other than the first), ""
+	 * for the process's (process_info.comm); tlock */
+	char comm[PROCESS_COMM_LEN];
 	/* fork, clone: the new thread's start (process.c's fork_main,
 	 * thread_main) */
 	struct user_state *start_state; /* the registers it resumes with */
@@ -64,7 +69,6 @@ struct pthread_info {
 	int start_err;			/* proc lock: what uthread_attach said */
 };
 
-#define PROCESS_COMM_LEN    16	/* Linux's TASK_COMM_LEN, NUL included */
 #define PROCESS_CMDLINE_MAX 256 /* argv bytes kept for /proc/PID/cmdline */
 #define PROCESS_RLIMITS	    16	/* Linux's RLIM_NLIMITS */
 
@@ -412,6 +416,8 @@ struct process_snap {
 	unsigned nthreads;
 	uint32_t tids[PROCESS_MAX_THREADS]; /* its threads' tids, ascending (the order
 					       they were made in); nthreads of them */
+	/* tids[i]'s own name, "" for the process's (info.comm) */
+	char thread_comm[PROCESS_MAX_THREADS][PROCESS_COMM_LEN];
 	struct cred cred; /* its ids (/proc/PID/status's Uid, Gid, Groups) */
 	char exe[MEM_EXEC_PATH_MAX];
 	char cwd[FS_PATH_MAX];

@@ -373,15 +373,25 @@ static void gen_cmdline(const struct pfs_ctx *c, struct pfs_text *t)
 	pt_bytes(t, c->snap->info.cmdline, c->snap->info.cmdline_len);
 }
 
-static void gen_comm(const struct pfs_ctx *c, struct pfs_text *t)
-{
-	pt_printf(t, "%s\n", c->snap->info.comm);
-}
-
 /* The pid a per-process file shows: a thread's tid in its task/ entry. */
 static uint32_t ctx_pid(const struct pfs_ctx *c)
 {
 	return c->tid ? c->tid : c->snap->pid;
+}
+
+/* The name under /proc/PID (the process's) or /proc/PID/task/TID (the
+ * thread's own if it set one, else the process's). */
+static const char *ctx_comm(const struct pfs_ctx *c)
+{
+	for (unsigned i = 0; c->tid && i < c->snap->nthreads && i < PROCESS_MAX_THREADS; i++)
+		if (c->snap->tids[i] == c->tid && c->snap->thread_comm[i][0])
+			return c->snap->thread_comm[i];
+	return c->snap->info.comm;
+}
+
+static void gen_comm(const struct pfs_ctx *c, struct pfs_text *t)
+{
+	pt_printf(t, "%s\n", ctx_comm(c));
 }
 
 /* Linux's /proc/PID/stat: 52 fields (proc(5)). */
@@ -390,7 +400,7 @@ static void gen_stat(const struct pfs_ctx *c, struct pfs_text *t)
 	const struct process_snap *s = c->snap;
 	uint64_t start = s->info.start_ns / (NS_PER_S / CLOCK_TICKS);
 
-	pt_printf(t, "%u (%s) %c %u %u %u 0 -1 4194560 0 0 0 0 ", ctx_pid(c), s->info.comm,
+	pt_printf(t, "%u (%s) %c %u %u %u 0 -1 4194560 0 0 0 0 ", ctx_pid(c), ctx_comm(c),
 		  state_letter(s), s->ppid, s->pgid, s->sid);
 	/* utime stime cutime cstime priority nice num_threads itrealvalue */
 	pt_printf(t, "0 0 0 0 20 0 %u 0 %llu ", snap_threads(s),
@@ -411,7 +421,7 @@ static void gen_status(const struct pfs_ctx *c, struct pfs_text *t)
 	const struct process_snap *s = c->snap;
 	bool self = s->pid == c->caller->pid;
 
-	pt_printf(t, "Name:\t%s\n", s->info.comm);
+	pt_printf(t, "Name:\t%s\n", ctx_comm(c));
 	if (self)
 		pt_printf(t, "Umask:\t%04o\n", c->caller->fs.umask);
 	pt_printf(t, "State:\t%c (%s)\n", state_letter(s),

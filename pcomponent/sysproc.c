@@ -15,7 +15,8 @@
  *    procs the processes of this processor.
  *  - Affinity: the mask of this node's online CPUs; sched_setaffinity
  *    accepts a mask holding at least one of them and pins nothing.
- *  - prctl: PR_SET_NAME / PR_GET_NAME only; everything else EINVAL.
+ *  - prctl: PR_SET_NAME / PR_GET_NAME only (per thread: the first
+ *    thread's name is the process's); everything else EINVAL.
  *  - set_robust_list records the list; a leaving thread's is walked by
  *    futex_exit_robust (process.c's thread exit).
  *  - Credentials: the set*id and group calls decode their arguments
@@ -324,6 +325,33 @@ long sys_membarrier(struct process *p, const uint64_t *a)
 
 /* ---- names and robust lists ------------------------------------------------------- */
 
+/* The calling thread's name: the first thread's is the process's (what
+ * /proc/PID/comm shows, as Linux's thread group leader's), another's its
+ * own once it set one. */
+static void thread_name_set(struct process *p, const char *name)
+{
+	struct pthread_info *self = process_self(p);
+
+	spin_lock(&p->tlock);
+	if (self->tid == p->pid) {
+		memset(p->info.comm, 0, sizeof(p->info.comm));
+		strlcpy(p->info.comm, name, sizeof(p->info.comm));
+	} else {
+		memset(self->comm, 0, sizeof(self->comm));
+		strlcpy(self->comm, name, sizeof(self->comm));
+	}
+	spin_unlock(&p->tlock);
+}
+
+static void thread_name_get(struct process *p, char name[PROCESS_COMM_LEN])
+{
+	struct pthread_info *self = process_self(p);
+
+	spin_lock(&p->tlock);
+	memcpy(name, self->comm[0] ? self->comm : p->info.comm, PROCESS_COMM_LEN);
+	spin_unlock(&p->tlock);
+}
+
 long sys_prctl(struct process *p, const uint64_t *a)
 {
 	char name[PROCESS_COMM_LEN];
@@ -340,12 +368,12 @@ long sys_prctl(struct process *p, const uint64_t *a)
 				return -EFAULT;
 		}
 		name[sizeof(name) - 1] = '\0';
-		memset(p->info.comm, 0, sizeof(p->info.comm));
-		strlcpy(p->info.comm, name, sizeof(p->info.comm));
+		thread_name_set(p, name);
 		return 0;
 	}
 	case PR_GET_NAME:
-		return copy_to_user(a[1], p->info.comm, sizeof(p->info.comm));
+		thread_name_get(p, name);
+		return copy_to_user(a[1], name, sizeof(name));
 	default:
 		return -EINVAL;
 	}

@@ -2,7 +2,9 @@
  * threads: what the kernel shows and does for the threads of a process.
  * /proc/self/task (one directory per thread, named by its tid; each
  * thread's stat gives its tid as the pid field; /proc/self/status's
- * Threads: line counts them), and robust futexes: a robust mutex held by
+ * Threads: line counts them), thread names (a worker's PR_SET_NAME names
+ * that thread only: its task/TID/comm and PR_GET_NAME, not the
+ * process's /proc/self/comm), and robust futexes: a robust mutex held by
  * a thread that exits is handed to the next locker with EOWNERDEAD (the
  * kernel walks the dead thread's robust list).
  *
@@ -21,6 +23,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -28,6 +31,7 @@
 
 static pthread_barrier_t started, finish;
 static pid_t worker_tid[WORKERS];
+static char worker_name[WORKERS][16]; /* what PR_GET_NAME gave each after its PR_SET_NAME */
 
 static pid_t my_tid(void)
 {
@@ -37,7 +41,12 @@ static pid_t my_tid(void)
 /* A worker: records its tid, then waits until main has looked. */
 static void *worker(void *arg)
 {
+	char name[16];
+
 	worker_tid[(long)arg] = my_tid();
+	snprintf(name, sizeof(name), "worker-%ld", (long)arg);
+	if (prctl(PR_SET_NAME, name) != 0 || prctl(PR_GET_NAME, worker_name[(long)arg]) != 0)
+		worker_name[(long)arg][0] = '\0';
 	pthread_barrier_wait(&started);
 	pthread_barrier_wait(&finish);
 	return NULL;
@@ -114,8 +123,9 @@ static void test_task(void)
 {
 	pthread_t th[WORKERS];
 	pid_t tids[WORKERS + 1];
-	char path[64], buf[256];
+	char path[64], buf[256], comm[64] = "";
 
+	read_text("/proc/self/comm", comm, sizeof(comm));
 	pthread_barrier_init(&started, NULL, WORKERS + 1);
 	pthread_barrier_init(&finish, NULL, WORKERS + 1);
 	for (long i = 0; i < WORKERS; i++)
@@ -136,6 +146,12 @@ static void test_task(void)
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)getpid(), (int)tids[3]);
 	ABI_OK(read_text(path, buf, sizeof(buf)) > 0 && strchr(buf, '\n'),
 	       "read /proc/PID/task/TID/comm (a line)");
+	ABI_OK(!strcmp(worker_name[1], "worker-1"), "PR_GET_NAME in a worker: its own name");
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tids[2]);
+	ABI_OK(read_text(path, buf, sizeof(buf)) > 0 && !strcmp(buf, "worker-1\n"),
+	       "/proc/self/task/TID/comm: the worker's own name");
+	ABI_OK(comm[0] && read_text("/proc/self/comm", buf, sizeof(buf)) > 0 && !strcmp(buf, comm),
+	       "/proc/self/comm: the process's name, not a worker's");
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)getpid() + 1000000);
 	ABI_ERR(open(path, O_RDONLY), ENOENT, "/proc/self/task/TID of no thread: ENOENT");
 
