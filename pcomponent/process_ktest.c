@@ -29,18 +29,6 @@
 #include <lib/string.h>
 #include <proto/tessera_sys.h>
 
-/* A new family (fam cleared) with its root process: the root, or NULL. */
-static struct process *family_start(struct process_family *fam)
-{
-	struct process *root;
-
-	memset(fam, 0, sizeof(*fam));
-	root = process_ktest_add(fam, NULL);
-	if (root)
-		fam->root_pid = root->pid;
-	return root;
-}
-
 KTEST(proc_syscall_table)
 {
 	const struct syscall_entry *e;
@@ -216,6 +204,33 @@ static struct thread *exit_later(struct exiter *e, struct process *p, int ws,
 	e->wait_status = ws;
 	e->delay_ns = delay_ns;
 	return thread_create("proc-ktest-exit", exiter_main, e, false);
+}
+
+/* A new family (fam cleared) with its root process: the root, or NULL. */
+static struct process *family_start(struct process_family *fam)
+{
+	struct process *root;
+
+	memset(fam, 0, sizeof(*fam));
+	root = process_ktest_add(fam, NULL);
+	if (root)
+		fam->root_pid = root->pid;
+	return root;
+}
+
+/* Ends a test family: its root exits 0, and the test waits until the
+ * family's last member has gone. False if the exiting thread could not
+ * be made. */
+static bool family_end(struct process_family *fam, struct process *root)
+{
+	struct exiter e;
+	struct thread *t = exit_later(&e, root, PROCESS_EXITED(0), 0);
+
+	if (!t)
+		return false;
+	process_family_wait(fam);
+	thread_join(t);
+	return true;
 }
 
 KTEST(proc_tree_wait_zombies_and_reaping)
@@ -471,10 +486,7 @@ KTEST(proc_signal_wait_interrupted_and_masks)
 	KT_EXPECT_EQ(fam.members, 1);
 	KT_EXPECT_EQ(root->sig->pending, 0); /* SIG_IGN: no SIGCHLD either */
 
-	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
-	KT_ASSERT(t != NULL);
-	process_family_wait(&fam);
-	thread_join(t);
+	KT_ASSERT(family_end(&fam, root));
 }
 
 KTEST(proc_signal_sigchld_handler_gets_info)
@@ -500,10 +512,7 @@ KTEST(proc_signal_sigchld_handler_gets_info)
 	KT_EXPECT_EQ(root->sig->info[SIGCHLD - 1].status, SIGTERM);
 	process_reap(root, c->pid);
 	thread_join(t);
-	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
-	KT_ASSERT(t != NULL);
-	process_family_wait(&fam);
-	thread_join(t);
+	KT_ASSERT(family_end(&fam, root));
 }
 
 /* ---- stops, continues and credentials without user mode ---- */
@@ -585,10 +594,7 @@ KTEST(proc_stop_continue_reports_and_sigchld)
 	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), (long)c->pid);
 	process_reap(root, c->pid);
 	thread_join(t);
-	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
-	KT_ASSERT(t != NULL);
-	process_family_wait(&fam);
-	thread_join(t);
+	KT_ASSERT(family_end(&fam, root));
 }
 
 KTEST(proc_credentials_calls_and_kill_permission)
@@ -634,10 +640,7 @@ KTEST(proc_credentials_calls_and_kill_permission)
 	KT_EXPECT_EQ(process_wait(root, -1, PROCESS_WEXITED, &ws), (long)c->pid);
 	process_reap(root, c->pid);
 	thread_join(t);
-	t = exit_later(&e, root, PROCESS_EXITED(0), 0);
-	KT_ASSERT(t != NULL);
-	process_family_wait(&fam);
-	thread_join(t);
+	KT_ASSERT(family_end(&fam, root));
 }
 
 /* ---- threads (clone's decoding, thread-directed and process-directed
