@@ -154,6 +154,21 @@ static void count_tickless_sleeps(void *arg)
 	*(int *)arg = same;
 }
 
+/* SHORT_SLEEPS sleeps on cpu: most end with its tick count still, if the
+ * clock can say so (clock_is_hires), none otherwise. */
+static void expect_short_sleeps(struct ktest_ctx *kt, struct cpu *cpu)
+{
+	int same = -1;
+	struct thread *t = thread_create_on(cpu, "kt-short", count_tickless_sleeps, &same, false);
+
+	KT_ASSERT(t != NULL);
+	thread_join(t);
+	if (clock_is_hires())
+		KT_EXPECT(same >= SHORT_SLEEPS / 2);
+	else
+		KT_EXPECT_EQ(same, 0);
+}
+
 /*
  * A short sleep ends at its deadline, not at the next tick, on every CPU.
  * The measure is a tick count, not a time, so a slow or loaded host moves
@@ -169,19 +184,9 @@ static void count_tickless_sleeps(void *arg)
 KTEST(sched_short_sleep_wakes_before_the_tick)
 {
 	for (unsigned i = 0; i < cpu_count; i++) {
-		struct thread *t;
-		int same = -1;
-
 		if (!cpus[i].online)
 			continue;
-		t = thread_create_on(&cpus[i], "kt-short", count_tickless_sleeps, &same,
-				     false);
-		KT_ASSERT(t != NULL);
-		thread_join(t);
-		if (clock_is_hires())
-			KT_EXPECT(same >= SHORT_SLEEPS / 2);
-		else
-			KT_EXPECT_EQ(same, 0);
+		expect_short_sleeps(kt, &cpus[i]);
 	}
 }
 
@@ -283,7 +288,6 @@ KTEST(sched_cancelled_and_past_deadlines)
 	struct long_wait w = {.completed = false};
 	struct thread *t;
 	bool timed_out;
-	int same = -1;
 
 	completion_init(&w.c);
 	t = thread_create_on(on, "kt-cancel", wait_long, &w, false);
@@ -304,13 +308,7 @@ KTEST(sched_cancelled_and_past_deadlines)
 	irq_pop();
 	KT_EXPECT(timed_out);
 
-	t = thread_create_on(on, "kt-short", count_tickless_sleeps, &same, false);
-	KT_ASSERT(t != NULL);
-	thread_join(t);
-	if (clock_is_hires())
-		KT_EXPECT(same >= SHORT_SLEEPS / 2);
-	else
-		KT_EXPECT_EQ(same, 0);
+	expect_short_sleeps(kt, on);
 }
 
 KTEST(time_clock_is_monotonic)
