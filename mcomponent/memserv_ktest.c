@@ -407,16 +407,17 @@ KTEST(memserv_hints_remap)
 	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MREMAP, &rr, sizeof(rr), &v, sizeof(v)), -EFAULT);
 	/* MEM_MMAP_FILE: offset, path and MAP_ANONYMOUS checked, then no
 	 * storage node: -ENODEV */
-	*fr = (struct mem_mmap_file_req){.pid = PID, .prot = MEM_PROT_READ, .flags = 0x2,
-					 .len = 4096, .offset = 100, .cred = {0}};
+	*fr = (struct mem_mmap_file_req){
+		.map = {.pid = PID, .prot = MEM_PROT_READ, .flags = 0x2, .len = 4096},
+		.offset = 100, .cred = {0}};
 	strlcpy(fr->path, "/x", sizeof(fr->path));
 	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP_FILE, fr, sizeof(*fr), &v, sizeof(v)),
 		     -EINVAL);
 	fr->offset = 0;
-	fr->flags = MAP_PA;
+	fr->map.flags = MAP_PA;
 	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP_FILE, fr, sizeof(*fr), &v, sizeof(v)),
 		     -EINVAL);
-	fr->flags = 0x1; /* MAP_SHARED */
+	fr->map.flags = 0x1; /* MAP_SHARED */
 	fr->path[0] = 'x';
 	KT_EXPECT_EQ(call(&b, LOOP_P, MSG_MEM_MMAP_FILE, fr, sizeof(*fr), &v, sizeof(v)),
 		     -EINVAL);

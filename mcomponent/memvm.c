@@ -338,9 +338,8 @@ static int mmap_file_decode(const struct mem_mmap_file_req *rq, uint64_t len)
 RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 {
 	struct memserv *ms = memserv_of(ctx->rn);
-	struct mem_map_req m = {.pid = rq->pid, .prot = rq->prot, .flags = rq->flags,
-				.reserved = rq->reserved, .addr = rq->addr, .len = rq->len};
-	uint32_t type = rq->flags & MAP_TYPE, vflags = VMA_FILE;
+	const struct mem_map_req *m = &rq->map;
+	uint32_t type = m->flags & MAP_TYPE, vflags = VMA_FILE;
 	struct vma_file *file;
 	struct mem_proc *p;
 	uint64_t len = 0, addr = 0;
@@ -348,21 +347,21 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 
 	if (!ms)
 		return -ENODEV;
-	err = mmap_decode(&m, true, &len);
+	err = mmap_decode(m, true, &len);
 	if (!err)
 		err = mmap_file_decode(rq, len);
 	if (!err && !ms->storage)
 		err = -ENODEV; /* no file service to read it from */
 	if (!err)
-		err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
+		err = space_enter(ms, ctx->src_node, m->pid, ms->self, &p);
 	if (err)
 		return err;
 	if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE)
 		vflags |= VMA_SHARED;
 	file = memfile_new(rq->path, rq->ino, &rq->cred);
-	err = file ? mmap_place(ms, p, &m, len, true, &addr) : -ENOMEM;
+	err = file ? mmap_place(ms, p, m, len, true, &addr) : -ENOMEM;
 	if (!err)
-		err = vm_map_file(ms, p, addr, addr + len, rq->prot, vflags, file, rq->offset);
+		err = vm_map_file(ms, p, addr, addr + len, m->prot, vflags, file, rq->offset);
 	vma_file_put(file); /* the VMAs hold theirs */
 	space_leave(ms, p);
 	rp->value = addr;

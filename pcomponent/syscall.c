@@ -544,8 +544,8 @@ static long mmap_file(struct process *p, const uint64_t *a)
 		r = -ENAMETOOLONG;
 	if (r)
 		goto put_file;
-	*rq = (struct mem_mmap_file_req){.pid = p->pid, .prot = (uint32_t)a[2],
-					 .flags = (uint32_t)flags, .addr = addr, .len = len,
+	*rq = (struct mem_mmap_file_req){.map = {.pid = p->pid, .prot = (uint32_t)a[2],
+						 .flags = (uint32_t)flags, .addr = addr, .len = len},
 					 .offset = a[5], .ino = attr.ino, .cred = fsc_root};
 	strlcpy(rq->path, f->path, sizeof(rq->path));
 	if (replace) {

@@ -238,13 +238,8 @@ _Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
  * here; one owned elsewhere: -ENODEV). Reply: the address.
  */
 struct mem_mmap_file_req {
-	uint32_t pid;
-	uint32_t prot;
-	uint32_t flags;	   /* Linux MAP_* */
-	uint32_t reserved; /* 0 */
-	uint64_t addr;
-	uint64_t len;
-	uint64_t offset; /* in the file */
+	struct mem_map_req map; /* as MEM_MMAP's: pid, prot, flags, addr, len */
+	uint64_t offset;	/* in the file */
 	uint64_t ino;
 	struct fs_cred cred;
 	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */
