@@ -64,7 +64,9 @@
  * line_offset); MEM_FLUSH and a miss's victim are READ from the line
  * into a fresh frame, which replaces the page's old frame (dropping one
  * reference to it: a copy-on-write break if it was shared) only once the
- * READ completed, so a failed flush leaves the page as it was. A transfer
+ * READ completed, so a failed flush leaves the page as it was. In a
+ * MAP_SHARED VMA the page is its shared memory object's (shmobj.h), the
+ * same for every process mapping it (page_store, miss_frame). A transfer
  * the fabric refuses answers -EFAULT; one that does not complete within
  * MEMSERV_RDMA_TIMEOUT_NS answers -ETIMEDOUT, and the fresh frame of a
  * READ is set aside (a zombie of its QP) until its late completion
