@@ -1459,6 +1459,19 @@ KTEST(memserv_shared_anon)
 	KT_EXPECT_EQ(miss(&b, PID, n + 5 * 4096, MEM_PROT_READ, 0, &rp), -ENXIO);
 	KT_EXPECT_EQ(flush(&b, PID, n + 5 * 4096, 0), -ENXIO);
 	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, n + 2 * 4096), 0xd3);
+	/* a fixed address in a vRegion owned elsewhere: refused, nothing
+	 * unmapped; a hint there: placed at home instead */
+	KT_EXPECT_EQ(memserv_test_place(b.ms, LOOP_P, PID, VR_X, LOOP_Q), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, VR_X + 0x20000, 4096, PROT_RW, MAP_SA | 0x10,
+			      NULL),
+		     -ENODEV);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, VR_X + 0x20000, 4096, PROT_RW, MAP_SA, &n), 0);
+	KT_EXPECT(n / MEM_VREGION_SIZE != VR_X / MEM_VREGION_SIZE);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, n), 0); /* its own object: zeros */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MUNMAP, n, 4096, 0, 0, NULL), 0);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 1);
 	/* the child's munmap is its own; the parent's exit leaves the child's */
 	KT_EXPECT_EQ(map_pid(&b, CHILD, MSG_MEM_MUNMAP, a + 3 * 4096, 4096, 0, 0, NULL), 0);
 	KT_EXPECT_EQ(miss(&b, CHILD, a + 3 * 4096, MEM_PROT_READ, 0, &rp), -EFAULT);
