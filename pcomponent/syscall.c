@@ -467,10 +467,12 @@ static void replace_lines(struct process *p, uint64_t start, uint64_t end)
 	excache_drop_range(p, start, end, excache_has_shared(p));
 }
 
-/* Anonymous mappings. A new one is fresh (never written: zero on every
- * memory node), which the ExCache is told after the home made it;
- * MAP_FIXED first forgets and drops what it replaces. The home refuses
- * what is not private anonymous memory. */
+/* Anonymous mappings. A new private one is fresh (never written: zero on
+ * every memory node), which the ExCache is told after the home made it;
+ * a MAP_SHARED one never is (another process, a fork, may store its
+ * pages: a miss must ask the home), and marks the process as a file
+ * mapping's does (its stores are written back before lines go).
+ * MAP_FIXED first forgets and drops what it replaces. */
 static long mmap_anon(struct process *p, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = a[1], flags = a[3];
@@ -488,8 +490,10 @@ static long mmap_anon(struct process *p, const uint64_t *a)
 	r = mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
 	if (replace)
 		excache_vm_end(p);
-	if (r >= 0 && !((uint64_t)r & PAGE_MASK) && (uint64_t)r < MEM_USER_TOP &&
-	    page_up(len) <= MEM_USER_TOP - (uint64_t)r)
+	if (r >= 0 && (flags & MAP_TYPE) != MAP_PRIVATE)
+		excache_shared_add(p);
+	else if (r >= 0 && !((uint64_t)r & PAGE_MASK) && (uint64_t)r < MEM_USER_TOP &&
+		 page_up(len) <= MEM_USER_TOP - (uint64_t)r)
 		excache_fresh_add(p, (uint64_t)r, (uint64_t)r + page_up(len), (uint32_t)a[2]);
 	return r;
 }
@@ -993,7 +997,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
 	SC(8, "lseek", sys_lseek),
-	SC(9, "mmap", sys_mmap), /* partial: no shared anonymous memory; MAP_SHARED coherent at msync/munmap/exit */
+	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home; a process sees another's stores once they reached it (msync, munmap, eviction, exit) */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
@@ -1009,7 +1013,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(22, "pipe", sys_pipe),
 	SC(23, "select", sys_select),
 	SC(24, "sched_yield", sys_sched_yield),
-	SC(25, "mremap", sys_mremap), /* partial: anonymous mappings on the home node */
+	SC(25, "mremap", sys_mremap), /* partial: mappings on the home node; old_len 0 and MREMAP_DONTUNMAP not yet */
 	SC(26, "msync", sys_msync),
 	SC(28, "madvise", sys_madvise),
 	SC(32, "dup", sys_dup),
