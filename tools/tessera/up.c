@@ -56,7 +56,8 @@ static const char help[] =
 	"                 disk the run directory has already is kept as it is\n"
 	"\n"
 	"Builds what is missing or stale, starts fabricd and one QEMU per node in\n"
-	"the run directory and waits until every node reports ready. On a timeout,\n"
+	"the run directory and waits until every node reports ready (a node with\n"
+	"ktest: in the manifest runs self tests: until it is connected). On a timeout,\n"
 	"a failed node or an interrupt it stops everything it started (the logs\n"
 	"stay) and exits 1. Exit 3: invalid manifest.\n";
 
