@@ -7,7 +7,8 @@
  * msyncs, the child reads them; the child stores and exits without msync,
  * and the parent reads them after waitpid. Then MADV_DONTNEED keeps the
  * pages (they are the object's), MADV_FREE is EINVAL, /proc/self/maps
- * shows the mapping shared at offset 0, and munmap works.
+ * shows the mapping shared at offset 0 as "/dev/zero (deleted)", and
+ * munmap works.
  *
  * Each side touches a page for the first time only after the other
  * side's store was made visible by msync or exit (a page is not read
@@ -65,15 +66,20 @@ static int child_main(unsigned char *m, int to_parent, int from_parent)
 	return status;
 }
 
-/* A line of /proc/self/maps that starts with head. */
-static int maps_starts(const char *head)
+/* A line of /proc/self/maps that starts with head and ends with tail
+ * (before its newline). */
+static int maps_line(const char *head, const char *tail)
 {
 	char line[512];
 	FILE *f = fopen("/proc/self/maps", "r");
 	int found = 0;
 
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, head, strlen(head));
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n"), t = strlen(tail);
+
+		found = !strncmp(line, head, strlen(head)) && n >= t &&
+			!strncmp(line + n - t, tail, t);
+	}
 	if (f)
 		fclose(f);
 	return found;
@@ -93,7 +99,8 @@ int main(void)
 		return abi_done();
 	snprintf(head, sizeof(head), "%08lx-%08lx rw-s 00000000 ", (unsigned long)m,
 		 (unsigned long)(m + PAGES * PAGE));
-	ABI_OK(maps_starts(head), "/proc/self/maps: the mapping is shared, at offset 0");
+	ABI_OK(maps_line(head, " /dev/zero (deleted)"),
+	       "/proc/self/maps: shared, at offset 0, named /dev/zero (deleted)");
 	ABI_EQ(m[2 * PAGE], 0, "a page never written reads zero");
 	fill(m, 1);
 
