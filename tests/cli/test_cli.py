@@ -60,10 +60,14 @@ BAD_MANIFESTS = {
                          "ktest: 'fabric tests' is not a test filter"),
     "ktest-too-long": ("nodes:\n  - {name: p1, role: processor,\n     ktest: " + "a" * 64 +
                        "}\n", 3, "ktest: '" + "a" * 39),
-    "ktest-vnodes": ("nodes:\n  - {name: p1, role: processor, ktest: x}\n"
-                     "  - {name: m1, role: memory, ktest: x}\nvnodes:\n"
-                     "  - {name: v1, processors: [p1], memories: [m1], storages: [m1]}\n", 4,
-                     "vnodes: a self-test cluster"),
+    "ktest-vnode-empty": ("nodes:\n  - {name: p1, role: processor, ktest: x}\n"
+                          "  - {name: m1, role: memory, ktest: x}\nvnodes:\n"
+                          "  - {name: v1}\n", 5,
+                          "vnode 'v1': no nodes (a vnode of a self-test cluster"),
+    "ktest-vnode-role": ("nodes:\n  - {name: p1, role: processor, ktest: x}\n"
+                         "  - {name: m1, role: memory, ktest: x}\nvnodes:\n"
+                         "  - {name: v1, processors: [p1], storages: [m1]}\n", 5,
+                         "storages: 'm1' is a memory node"),
     "ktest-mixed-roles": ("nodes:\n  - {name: p1, role: processor, ktest: x}\n"
                           "  - {name: m1, role: memory}\n", 1,
                           "no node with role storage"),
@@ -75,6 +79,15 @@ BAD_MANIFESTS = {
 SELFTEST_MANIFEST = ("cluster: selftest\nnodes:\n"
                      "  - {name: t1, role: processor, ktest: \"cluster:fabric_00\"}\n"
                      "  - {name: t2, role: memory, ktest: \"cluster:fabric_00\"}\n")
+
+
+# A self-test cluster whose vNode wires a processor to a storage node's
+# export /bench (as scripts/bench_storage.py's): no memory or global node.
+WIRED_MANIFEST = ("cluster: wired\nnodes:\n"
+                  "  - {name: p1, role: processor, ktest: \"cluster:bench_storage\"}\n"
+                  "  - {name: s2, role: storage, ktest: \"cluster:bench_storage\",\n"
+                  "     disk: {image: wired.img}}\n"
+                  "vnodes:\n  - {name: bench, processors: [p1], storages: [s2], root: /bench}\n")
 
 
 class Tap:
@@ -278,6 +291,20 @@ def test_selftest(t, cli, tmp):
             and "manager=" not in p.stdout,
             "check -v of a self-test cluster: exit 0, ktest=FILTER on the command lines",
             detail(p))
+    wired = os.path.join(tmp, "wired.yaml")
+    with open(wired, "w") as f:
+        f.write(WIRED_MANIFEST)
+    p = cli("check", "-v", wired)
+    lines = dict(re.findall(r"^(\w+): kernel command line: (.*)$", p.stdout, re.M))
+    words = {n: set(v.split()) for n, v in lines.items()}
+    t.check(p.returncode == 0 and "vnodes only wire" in p.stdout and
+            re.search(r"^bench\s+p1\s+-\s+s2$", p.stdout, re.M) and
+            {"storage=2", "ktest=cluster:bench_storage"} <= words.get("p1", set()) and
+            {"exports=1:/bench", "ktest=cluster:bench_storage"} <= words.get("s2", set()) and
+            not any(w.startswith(("memory=", "manager=")) for w in words.get("p1", ())) and
+            os.path.join(tmp, "wired.img") in p.stdout,
+            "check -v of a self-test cluster with a vnode: storage=2 on p1, exports=1:/bench "
+            "on s2, no memory= or manager=, the disk image", detail(p))
     try:
         p = cli("up", path, *rd, "--timeout", "120", timeout=UP_TIMEOUT)
         if not t.check(p.returncode == 0 and "2 nodes running self tests" in p.stdout,

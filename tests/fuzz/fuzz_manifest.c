@@ -92,10 +92,12 @@ static void check_node(const struct manifest *m, unsigned i)
 	}
 }
 
+/* n may be 0 only in a self-test cluster's vNode (check_manifest checks
+ * that such a vNode has some member). */
 static void check_members(const struct manifest *m, const unsigned *list, unsigned n,
 			  enum mf_role role)
 {
-	check(n >= 1 && n <= MF_MAX_NODES);
+	check((m->selftest || n >= 1) && n <= MF_MAX_NODES);
 	for (unsigned i = 0; i < n; i++) {
 		check(list[i] < m->nnodes && m->nodes[list[i]].role == role);
 		for (unsigned j = 0; j < i; j++)
@@ -120,17 +122,16 @@ static void check_manifest(const struct manifest *m)
 	}
 	check(roles[MF_GLOBAL] <= 1);
 	check(m->selftest == (tests == m->nnodes));
-	if (m->selftest) { /* self-test cluster: any roles, no vNodes */
-		check(m->nvnodes == 0);
-		return;
+	if (!m->selftest) { /* a self-test cluster: any roles, vNodes optional */
+		check(roles[MF_PROCESSOR] && roles[MF_MEMORY] && roles[MF_STORAGE]);
+		check(roles[MF_GLOBAL] == 1);
 	}
-	check(roles[MF_PROCESSOR] && roles[MF_MEMORY] && roles[MF_STORAGE]);
-	check(roles[MF_GLOBAL] == 1);
-	check(m->nvnodes >= 1 && m->nvnodes <= MF_MAX_VNODES);
+	check(m->nvnodes >= (m->selftest ? 0 : 1) && m->nvnodes <= MF_MAX_VNODES);
 	for (unsigned i = 0; i < m->nvnodes; i++) {
 		const struct mf_vnode *v = &m->vnodes[i];
 
 		check(name_valid(v->name) && manifest_vnode(m, v->name) == v);
+		check(v->nprocessors + v->nmemories + v->nstorages >= 1);
 		check_members(m, v->processors, v->nprocessors, MF_PROCESSOR);
 		check_members(m, v->memories, v->nmemories, MF_MEMORY);
 		check_members(m, v->storages, v->nstorages, MF_STORAGE);

@@ -288,7 +288,8 @@ TEST(manifest_node_window_inherits)
 }
 
 /* Every node with ktest: a self-test cluster, without every role and without
- * vNodes; with one node that has none, an ordinary cluster. */
+ * vNodes unless it lists some; with one node that has none, an ordinary
+ * cluster. */
 TEST(manifest_selftest_clusters)
 {
 	char err[MF_ERR_MAX];
@@ -311,6 +312,18 @@ TEST(manifest_selftest_clusters)
 	EXPECT(!m.selftest && m.nvnodes == 1);
 	EXPECT_STREQ(node("p1")->ktest, "cluster:x");
 	EXPECT_STREQ(node("m1")->ktest, "");
+	/* a self-test cluster's vNode wires nodes: lists may be left out */
+	ASSERT_EQ(parse("t.yaml",
+			"nodes:\n  - {name: p1, role: processor, ktest: b}\n"
+			"  - {name: s2, role: storage, ktest: b, disk: {image: d.img}}\n"
+			"vnodes:\n  - {name: wire, processors: [p1], storages: [s2], root: /bench}\n",
+			err),
+		  0);
+	EXPECT(m.selftest && m.nvnodes == 1);
+	EXPECT(m.vnodes[0].nprocessors == 1 && m.vnodes[0].nmemories == 0 &&
+	       m.vnodes[0].nstorages == 1);
+	EXPECT_STREQ(m.vnodes[0].root, "/bench");
+	EXPECT_STREQ(node("s2")->disk_image, "d.img");
 	EXPECT(mf_ktest_ok("cluster:fabric_") && mf_ktest_ok("a") && !mf_ktest_ok("") &&
 	       !mf_ktest_ok("a b") && !mf_ktest_ok("a=b"));
 }
@@ -715,9 +728,14 @@ static const struct bad bad[] = {
 	 "63 characters)"},
 	{P1 "    ktest: x\n  - {name: m1, role: memory}\n", 1,
 	 "no node with role storage (a cluster needs"},
-	{P1 "    ktest: x\nvnodes:\n  - {name: v1, processors: [p1]}\n", 5,
-	 "vnodes: a self-test cluster (every node has ktest:) runs no programs and has no "
-	 "vnodes"},
+	{P1 "    ktest: x\nvnodes:\n  - {name: v1}\n", 6,
+	 "vnode 'v1': no nodes (a vnode of a self-test cluster names at least one of "
+	 "processors, memories and storages)"},
+	{P1 "    ktest: x\nvnodes:\n  - {name: v1, processors: []}\n", 6,
+	 "vnode 'v1': processors: empty list (name at least one processor node)"},
+	{P1 "    ktest: x\nvnodes:\n  - {name: v1, memories: [p1]}\n", 6,
+	 "vnode 'v1': memories: 'p1' is a processor node"},
+	{P1 "    ktest: x\nvnodes: []\n", 5, "vnodes: empty list"},
 };
 
 TEST(manifest_bad_manifests)

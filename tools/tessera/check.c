@@ -121,7 +121,7 @@ static const char *name_list(const struct manifest *m, const unsigned *idx, unsi
 {
 	size_t o = 0;
 
-	buf[0] = '\0';
+	snprintf(buf, cap, "%s", n ? "" : "-"); /* none: a self-test cluster's vNode */
 	for (unsigned i = 0; i < n && o < cap; i++)
 		o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? "," : "",
 				      m->nodes[idx[i]].name);
@@ -132,10 +132,11 @@ static void print_vnodes(const struct manifest *m)
 {
 	char p[MF_MAX_NODES * MF_NAME_MAX], mem[sizeof(p)], s[sizeof(p)];
 
-	if (m->selftest) {
-		printf("\nself-test cluster (every node has ktest:): no vnodes\n");
+	if (m->selftest)
+		printf("\nself-test cluster (every node has ktest:): %s\n",
+		       m->nvnodes ? "its vnodes only wire nodes together" : "no vnodes");
+	if (!m->nvnodes)
 		return;
-	}
 	printf("\n%-10s %-16s %-16s %s\n", "VNODE", "PROCESSORS", "MEMORIES", "STORAGES");
 	for (unsigned i = 0; i < m->nvnodes; i++) {
 		const struct mf_vnode *v = &m->vnodes[i];

@@ -1260,6 +1260,9 @@ static const char *missing_members(const struct mf_vnode *vn)
 	return !vn->nmemories ? "memories" : "storages";
 }
 
+/* One vNode. A vNode of a self-test cluster runs nothing: it only says
+ * which nodes are wired together (the storage=, memory= and exports= words
+ * of vm.c), so any of its lists may be left out. */
 static int read_vnode(struct mf_ctx *c, const struct yn *map)
 {
 	struct mf_vnode *vn = &c->m->vnodes[c->m->nvnodes];
@@ -1289,7 +1292,11 @@ static int read_vnode(struct mf_ctx *c, const struct yn *map)
 	strcpy(vn->root, "/");
 	if (WALK(c, map, "", vnode_keys, 0, vn))
 		return -1;
-	if (!vn->nprocessors || !vn->nmemories || !vn->nstorages)
+	if (c->m->selftest && !vn->nprocessors && !vn->nmemories && !vn->nstorages)
+		return fail(c, map->line,
+			    "no nodes (a vnode of a self-test cluster names at least one "
+			    "of processors, memories and storages)");
+	if (!c->m->selftest && (!vn->nprocessors || !vn->nmemories || !vn->nstorages))
 		return fail(c, map->line,
 			    "no %s (a vnode needs processors, memories and storages)",
 			    missing_members(vn));
@@ -1383,14 +1390,9 @@ static int read_vnodes(struct mf_ctx *c)
 	const struct yn *v = map_get(c->root, "vnodes");
 
 	set_scope(c, "%s", "");
-	if (c->m->selftest && v)
-		return fail(c, map_key(c->root, "vnodes")->line,
-			    "vnodes: a self-test cluster (every node has ktest:) runs no "
-			    "programs and has no vnodes");
-	if (c->m->selftest)
-		return 0;
 	if (!v) {
-		default_vnode(c);
+		if (!c->m->selftest) /* a self-test cluster has none by default */
+			default_vnode(c);
 		return 0;
 	}
 	if (expect_list(c, "vnodes", v))

@@ -80,7 +80,8 @@ struct mf_vnode {
 	 * no empty, "." or ".." component, no trailing '/'. A node in two
 	 * vNodes that share a storage node has the same root in both. */
 	char root[MF_ROOT_MAX];
-	/* Indices into manifest.nodes, each list non-empty, roles checked. */
+	/* Indices into manifest.nodes, roles checked; each list non-empty
+	 * (in a self-test cluster: at least one of them). */
 	unsigned nprocessors, nmemories, nstorages;
 	unsigned processors[MF_MAX_NODES];
 	unsigned memories[MF_MAX_NODES];
@@ -101,7 +102,10 @@ struct manifest {
 	struct mf_node nodes[MF_MAX_NODES];
 	/* Every node has a ktest filter: a self-test cluster. It runs no
 	 * services, so it need not have every role, and it has no vNodes
-	 * (nvnodes == 0); every other cluster has at least one. */
+	 * unless the manifest lists some (nvnodes may be 0); its vNodes only
+	 * wire nodes together (kernel words storage=, memory=, exports=), so
+	 * any of their lists may be empty, not all three. Every other cluster
+	 * has at least one vNode, each with every list non-empty. */
 	bool selftest;
 	unsigned nvnodes;
 	struct mf_vnode vnodes[MF_MAX_VNODES];

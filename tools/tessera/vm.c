@@ -17,7 +17,8 @@
  * excache=SIZE,WAYS,POLICY and memory=ID,... (the memory nodes of its first
  * vNode) on processors, backup=ID on memory nodes with a backup,
  * storage=ID on processors and memory nodes (the first storage node of the
- * first vNode, in file order, that lists the node), exports=ID:ROOT,... on
+ * first vNode, in file order, that lists the node and has one: a self-test
+ * cluster's vNodes may have no storage or memory node), exports=ID:ROOT,... on
  * storage nodes (every processor and memory node of every vNode that lists
  * the storage node, with that vNode's root; the manifest parser has
  * checked that a node gets one root per storage node), and ktest=FILTER on
@@ -117,15 +118,16 @@ static bool in_list(const unsigned *list, unsigned n, unsigned idx)
 	return false;
 }
 
-/* storage=ID: the first storage node of the first vNode with node idx. */
+/* storage=ID: the first storage node of the first vNode with node idx
+ * and a storage node (only a self-test cluster's vNodes may have none). */
 static void append_storage(const struct manifest *m, unsigned idx, char *buf, size_t cap,
 			   size_t *o)
 {
 	for (unsigned v = 0; v < m->nvnodes; v++) {
 		const struct mf_vnode *vn = &m->vnodes[v];
 
-		if (in_list(vn->processors, vn->nprocessors, idx) ||
-		    in_list(vn->memories, vn->nmemories, idx)) {
+		if (vn->nstorages && (in_list(vn->processors, vn->nprocessors, idx) ||
+				      in_list(vn->memories, vn->nmemories, idx))) {
 			append(buf, cap, o, " storage=%u", m->nodes[vn->storages[0]].id);
 			return;
 		}
@@ -133,14 +135,14 @@ static void append_storage(const struct manifest *m, unsigned idx, char *buf, si
 }
 
 /* memory=ID,...: the memory nodes of the first vNode with processor idx
- * (the first one is the home of its processes). */
+ * and a memory node (the first one is the home of its processes). */
 static void append_memories(const struct manifest *m, unsigned idx, char *buf, size_t cap,
 			    size_t *o)
 {
 	for (unsigned v = 0; v < m->nvnodes; v++) {
 		const struct mf_vnode *vn = &m->vnodes[v];
 
-		if (!in_list(vn->processors, vn->nprocessors, idx))
+		if (!vn->nmemories || !in_list(vn->processors, vn->nprocessors, idx))
 			continue;
 		for (unsigned k = 0; k < vn->nmemories; k++)
 			append(buf, cap, o, "%s%u", k ? "," : " memory=",
