@@ -1,7 +1,8 @@
-# Cluster tests and the fabric benchmark: fabricd plus several QEMU VMs on
-# this host (DESIGN.md section 8, layer 3; docs/fabric.md). Included by the
-# top Makefile; BUILD, CC, PYTHON, Q, DEPS_STAMP, IMAGES, RESULTS and
-# SUBMAKE come from there and mk/test.mk, FABRICD from mk/tools.mk.
+# Cluster tests and benchmarks: fabricd plus several QEMU VMs on this
+# host, every cluster started by the tessera CLI (DESIGN.md section 8,
+# layer 3; docs/fabric.md, docs/cli.md). Included by the top Makefile;
+# BUILD, CC, PYTHON, Q, DEPS_STAMP, IMAGES, RESULTS and SUBMAKE come from
+# there and mk/test.mk, FABRICD from mk/tools.mk, TESSERA from mk/tessera.mk.
 #
 #   make cluster-test  fabricd + 3 VMs running the in-kernel cluster tests
 #                      (net/fabric_cluster.c) under injected faults, booted
@@ -14,8 +15,9 @@
 #                      same run; prints ratios, never pass/fail
 #   make bench-storage file I/O of a processor through the fabric and its
 #                      storage node's file service vs a Linux guest on the
-#                      same disk image in the same QEMU setup
-#                      (scripts/bench_storage.py; needs Debian's
+#                      same disk image in the same QEMU setup, booted
+#                      through tessera from a self-test manifest the
+#                      script writes (scripts/bench_storage.py; needs Debian's
 #                      linux-image-amd64, a bench-only package that
 #                      `make deps` does not install); ratios, never pass/fail
 #   make storage-test  the storage component end to end through `tessera`
@@ -78,7 +80,7 @@ bench-fabric: $(DEPS_STAMP)
 		--pingpong $(EVENTFD_PINGPONG)
 
 bench-storage: $(DEPS_STAMP)
-	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(BLKBENCH)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(BLKBENCH)
 	$(Q)$(PYTHON) scripts/bench_storage.py --build-dir $(BUILD) --blkbench $(BLKBENCH)
 
 .PHONY: storage-test

@@ -43,14 +43,23 @@ The ratio column is remote cost / Linux-file cost (>1: remote slower):
 local/remote for throughput, remote/local for latency; the issue's target is
 within 1.5x on reads.
 
+The Tessera side boots through `tessera` (scripts/selftest_cluster.py)
+from a self-test manifest written to RUN/tessera.yaml: a processor p1 and
+a storage node s2 with `ktest: "cluster:bench_storage"`, s2's disk the
+image RUN/tessera.img, and one vNode (processors [p1], storages [s2],
+root /bench) from which `tessera up` derives the kernel words storage=2
+and exports=1:/bench; the two nodes meet at the barriers "serve" and
+"done", which the script passes with `tessera console --send`.
+
     bench_storage.py [--build-dir build] [--blkbench PATH] [--file-mib 64]
                      [--smp 1] [--mem 128M] [--proc-smp 1] [--timeout 600]
-                     [--skip-linux] [--skip-tessera] [--fabricd-arg WORD ...]
+                     [--skip-linux] [--skip-tessera] [--keep]
 The storage node and the Linux guest get the same vCPUs and RAM
 (configs/default.yaml's storage node: 1 vCPU, 128M; STORAGE_SMP=n
 overrides the vCPUs).
-Logs and images in BUILD/results/bench-storage/ (images deleted at the end
-unless --keep).
+Logs and images in RUN = BUILD/results/bench-storage/ (linux.log; the
+cluster's run directory RUN/tessera/ with p1.log and s2.log; images
+deleted at the end unless --keep).
 """
 import argparse
 import os
@@ -61,15 +70,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import cluster  # noqa: E402
 import ktest  # noqa: E402
 import linux_guest  # noqa: E402
+import selftest_cluster as stc  # noqa: E402
 
 SCRATCH_MIB = 64
 DEPTH = 8
 BENCH_RE = re.compile(r"^(?:# bench:|blkbench:) (\S+)(.*)$")
 KV_RE = re.compile(r"(\w+)=(\S+)")
-STORAGE_ID, PROC_ID = 2, 1
+TESSERA_IMAGE = "tessera.img"  # the storage node's copy, next to its manifest
 
 
 class BenchError(Exception):
@@ -164,59 +173,50 @@ echo "== raw"
 
 # ------------------------------------------------------------- Tessera
 
-class DiskCluster(cluster.Cluster):
-    """A cluster whose storage node gets a virtio-blk disk, attached as
-    linux_guest.disk_args (tools/tessera/vm.c's words)."""
-
-    def __init__(self, *a, disks=None, **kw):
-        super().__init__(*a, **kw)
-        self.disks = disks or {}
-
-    def start_vm(self, n, safe_fork: bool = False):
-        disk = self.disks.get(n.id)
-        if not disk:
-            return super().start_vm(n, safe_fork)
-        orig = cluster.qemu.argv
-
-        def argv(*a, extra=(), **kw):
-            return orig(*a, extra=list(extra) + linux_guest.disk_args(disk), **kw)
-
-        cluster.qemu.argv = argv
-        try:
-            return super().start_vm(n, safe_fork)
-        finally:
-            cluster.qemu.argv = orig
+def manifest(opts) -> str:
+    """The Tessera side's self-test cluster (docs/manifest.md): both nodes
+    run ktest=cluster:bench_storage; the vNode only wires them, so `tessera
+    up` derives the kernel words storage=2 (processor) and exports=1:/bench
+    (storage node) as for any cluster. The disk is the image next to the
+    manifest, used in place."""
+    word = '"cluster:bench_storage"'
+    return ("# written by scripts/bench_storage.py\ncluster: bench-storage\n"
+            "fabric:\n  window: 16M\n  link: none\nnodes:\n"
+            f"  - {{name: p1, role: processor, cpus: {opts.proc_smp}, ram: {opts.proc_mem},\n"
+            f"     ktest: {word}}}\n"
+            f"  - {{name: s2, role: storage, cpus: {opts.smp}, ram: {opts.mem},\n"
+            f"     ktest: {word}, disk: {{image: {TESSERA_IMAGE}}}}}\n"
+            "vnodes:\n  - {name: bench, processors: [p1], storages: [s2], root: /bench}\n")
 
 
-def run_tessera(img: str, opts, run_dir: str):
+def run_tessera(opts, run_dir: str):
     """(raw figures from the storage node, remote figures from the
-    processor)."""
-    word = "ktest=cluster:bench_storage"
-    nodes = [cluster.Node(PROC_ID, "p1", "p", f"{word} storage={STORAGE_ID}",
-                          smp=opts.proc_smp, mem=opts.proc_mem),
-             cluster.Node(STORAGE_ID, "s2", "s", f"{word} exports={PROC_ID}:/bench",
-                          smp=opts.smp, mem=opts.mem)]
-    for n in nodes:
-        path = os.path.join(opts.build_dir, f"tessera-{n.role}.elf")
-        if not os.path.exists(path):
-            raise BenchError(f"{path} missing: make BUILD={opts.build_dir} {path}")
+    processor). The manifest is RUN/tessera.yaml next to the image, the
+    cluster's run directory RUN/tessera (node logs p1.log, s2.log)."""
+    path = os.path.join(run_dir, "tessera.yaml")
+    tdir = os.path.join(run_dir, "tessera")
+    with open(path, "w") as f:
+        f.write(manifest(opts))
     deadline = time.monotonic() + opts.timeout
-    with DiskCluster(opts.build_dir, run_dir, nodes, disks={STORAGE_ID: img},
-                     fabricd_args=opts.fabricd_arg) as c:
+    with stc.SelfTestCluster(opts.build_dir, tdir, path) as c:
         c.start()
+        nodes = {n.name: n for n in c.nodes}
+        if set(nodes) != {"p1", "s2"}:
+            raise BenchError(f"tessera status lists nodes {sorted(nodes)}, not p1 and s2")
         for name in ("serve", "done"):
-            for n in nodes:
+            for n in nodes.values():
                 i, _ = c.wait_line(n.id, rf"^# fabric-sync: {name}$",
                                    max(1.0, deadline - time.monotonic()))
                 if i is None:
                     errs = parse(c.lines(n.id)).get("error", [])
                     raise BenchError(f"{n.name} never reached '{name}'"
                                      + (f" ({'; '.join(errs)})" if errs else "")
-                                     + f" (see {run_dir}/{n.name}.log)")
-            for n in nodes:
-                c.send_line(n.id, name)
+                                     + f" (see {tdir}/{n.name}.log)")
+            sent = c.send_lines({n.id: name for n in nodes.values()})
+            if not all(sent.values()):
+                raise BenchError(f"'{name}' not delivered to every node (see {tdir})")
         c.wait_exit(max(1.0, min(30.0, deadline - time.monotonic())))
-        return parse(c.lines(STORAGE_ID)), parse(c.lines(PROC_ID))
+        return parse(c.lines(nodes["s2"].id)), parse(c.lines(nodes["p1"].id))
 
 
 def fsck(img: str) -> str:
@@ -280,7 +280,7 @@ def fmt(v, width=10):
 def print_table(cols: dict, opts, run_dir: str, fs_mib: int, notes: list):
     lf, lr, tr, tm = (cols.get(k, {}) for k in ("linux_file", "linux_raw", "tessera_raw",
                                                 "tessera_remote"))
-    print(f"bench-storage: accel {cluster.qemu.accel()}, storage node and Linux guest "
+    print(f"bench-storage: accel {stc.qemu.accel()}, storage node and Linux guest "
           f"{opts.smp} vCPU / {opts.mem}, processor {opts.proc_smp} vCPU / {opts.proc_mem}, "
           f"{os.cpu_count()} host CPUs; /bench/big {opts.file_mib} MiB in a {fs_mib} MiB ext2 "
           f"(4 KiB blocks) + {SCRATCH_MIB} MiB raw scratch; logs in {run_dir}")
@@ -348,8 +348,6 @@ def main(argv=None) -> int:
                     help="vCPUs of the processor (default 1: on a 2-core host, fewer busy "
                     "host threads; docs/fabric.md)")
     ap.add_argument("--proc-mem", default="256M")
-    ap.add_argument("--fabricd-arg", action="append", default=[],
-                    help="pass this word to fabricd (repeatable), e.g. --fabricd-arg=--poll-us=0")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per side")
     ap.add_argument("--skip-linux", action="store_true")
     ap.add_argument("--skip-tessera", action="store_true")
@@ -379,8 +377,8 @@ def main(argv=None) -> int:
                 notes.append(f"Linux side did not run: {e}")
         if not opts.skip_tessera:
             try:
-                timg = copy_image(img, "tessera.img")
-                cols["tessera_raw"], cols["tessera_remote"] = run_tessera(timg, opts, run_dir)
+                timg = copy_image(img, TESSERA_IMAGE)
+                cols["tessera_raw"], cols["tessera_remote"] = run_tessera(opts, run_dir)
                 ran += 1
                 off = cols["tessera_raw"].get("info", {}).get("offset")
                 if off is not None and off != fs_mib << 20:
@@ -389,17 +387,17 @@ def main(argv=None) -> int:
                 for side in ("tessera_raw", "tessera_remote"):
                     for e in cols[side].get("error", []):
                         notes.append(f"Tessera {side[8:]}: {e}")
-            except (BenchError, cluster.ClusterError) as e:
+            except (BenchError, stc.ClusterError) as e:
                 notes.append(f"Tessera side did not run: {e}")
     except (BenchError, OSError, subprocess.SubprocessError) as e:
         print(f"bench-storage: could not run: {e}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, ktest.Interrupted):
-        print("bench-storage: interrupted; everything killed", file=sys.stderr)
+        print("bench-storage: interrupted; everything stopped", file=sys.stderr)
         return 130
     finally:
         if not opts.keep:
-            for f in ("disk.img", "linux.img", "tessera.img"):
+            for f in ("disk.img", "linux.img", TESSERA_IMAGE):
                 try:
                     os.unlink(os.path.join(run_dir, f))
                 except OSError:

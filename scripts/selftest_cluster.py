@@ -3,8 +3,9 @@
 a manifest whose every node has `ktest:` (docs/manifest.md) boot with
 ktest=FILTER and run the kernel's cluster tests; a script talks to them
 over their serial lines and injects faults. Used by the fabric cluster
-test (tests/cluster/fabric_test.py) and the fabric benchmark
-(scripts/bench_fabric.py).
+test (tests/cluster/fabric_test.py), the fabric benchmark
+(scripts/bench_fabric.py) and the storage benchmark
+(scripts/bench_storage.py, whose manifest has a vNode and a disk image).
 
     with SelfTestCluster(build_dir, run_dir, manifest_path) as c:
         c.start()                      # tessera up; one console per node
