@@ -56,8 +56,55 @@
  *
  * fork (excache_fork): the parent's dirty lines are stored and mapped
  * again with a clean PTE (uspace_map replaces the entry), so MEM_FORK
- * copies what the parent sees; the child inherits the owner table and
- * the fresh ranges.
+ * copies what the parent sees; the child inherits the owner table, the
+ * fresh ranges and the shared ranges.
+ *
+ * Shared pages (MAP_SHARED: files, MAP_SHARED|MAP_ANONYMOUS). Processes
+ * of this processor mapping one page of a shared object map one line,
+ * so a store by one is seen by the others at once with no software on
+ * the hit path. Each process keeps its shared ranges (excache_shared.h,
+ * under ec.lock): [start, end) -> (object key, page offset, prot); the
+ * key is the file's inode, or a number excache_anon_key gives each
+ * MAP_SHARED|MAP_ANONYMOUS mapping. A page in a shared range has the
+ * tag (key, offset in the object) instead of (pid, va) (struct tag,
+ * tag_of; its set comes from the tag), and its line has no owner but a
+ * reverse map, maps: one struct ex_map (process, va, rights, node) per
+ * mapping, under the set lock. So:
+ *   - a miss whose tagged line is cached just maps it in the faulting
+ *     process with the range's prot and joins the map (join_line, no
+ *     message, counted as shared_maps); otherwise the page is fetched
+ *     as any miss (MEM_MISS for the process's (pid, va): the memory
+ *     node keeps one copy per shared page) and the line tagged shared,
+ *     its first mapper the fetcher. Never a fresh fill: a forked child
+ *     must not zero a page its parent wrote;
+ *   - eviction unmaps the line from every mapper (each unmap shoots its
+ *     address space down) and writes it back once if any PTE was dirty
+ *     or the sticky flag is set, named by its first mapper's (pid, va)
+ *     (inside the MEM_MISS, whose victim fields carry the pid, when that
+ *     mapper's node is the miss's target);
+ *   - a mapper leaving (munmap, MAP_FIXED, mprotect, mremap, madvise,
+ *     exit, exec: leave_line) unmaps its own mapping only; its PTE's
+ *     dirty bit goes into the line's sticky flag, and but for exec
+ *     (whose excache_exec_prepare stored everything already) a dirty
+ *     line is written back then under the leaver's (pid, va), which
+ *     still names the object on the home (a forked child's stores reach
+ *     a file at its exit); the last mapper's departure frees the line;
+ *   - msync, fork and exec's preparation store a dirty shared line once
+ *     (clean_shared): every mapper's PTE goes first, so that a store by
+ *     another process meanwhile faults and waits for the set instead of
+ *     landing behind the copy under a clean PTE, then all map it again.
+ * A process's walk over its lines (lines_in_range) visits, for a small
+ * range, each page's private set and, in a shared range, the shared
+ * tag's set; for a large one, every set, where shared lines match by
+ * their maps. The syscall layer drops a range's lines before it changes
+ * the shared ranges, so the tags the walk computes are the ones the lines
+ * were filled under; a miss racing the change leaves its line again
+ * (undo_fetch), as for private lines. Lock order: a set's sleeping lock,
+ * then ec.lock (lookups only); the set lock also covers every other
+ * process's PTE of the lines it holds, which is why a process's exit
+ * (excache_drop_process) must leave every shared line before its struct
+ * goes. Processes on different processors are not coherent: each
+ * processor caches its own copy, seen elsewhere after a write-back.
  *
  * Failures never lose a dirty page silently: a failed MEM_FLUSH maps the
  * victim again (with the line's sticky dirty flag set, since the fresh

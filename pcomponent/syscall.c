@@ -1068,7 +1068,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
 	SC(8, "lseek", sys_lseek),
-	SC(9, "mmap", sys_mmap), /* partial: no shared anonymous memory; MAP_SHARED coherent at msync/munmap/exit */
+	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED live between the processes of one processor; across processors coherent at write-back (msync, munmap, exit) */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
@@ -1187,7 +1187,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(186, "gettid", sys_gettid),
 	SC(200, "tkill", sys_tkill),
 	SC(201, "time", sys_time),
-	SC(202, "futex", sys_futex), /* partial: wait and wake only */
+	SC(202, "futex", sys_futex), /* partial: wait and wake only (shared ones across processes in MAP_SHARED memory) */
 	SC(203, "sched_setaffinity", sys_sched_setaffinity), /* accepted, not enforced */
 	SC(204, "sched_getaffinity", sys_sched_getaffinity),
 	SC(213, "epoll_create", sys_epoll_create),
