@@ -463,56 +463,69 @@ int excache_shared_map(struct process *p, uint64_t start, uint64_t end, uint64_t
 	return err ? -ENOMEM : 0;
 }
 
-/* The change of [start, end) did not fit: the ranges it overlaps go. */
-static void shared_forget_locked(struct process *p, uint64_t start, uint64_t end)
+/* The change of [start, end) did not fit: the ranges it overlaps go;
+ * [*lo, *hi) covers them. */
+static void shared_forget_locked(struct process *p, uint64_t start, uint64_t end,
+				 uint64_t *lo, uint64_t *hi)
 {
 	struct excache_proc *ep = &p->ec;
 
+	*lo = start;
+	*hi = end;
 	for (int i = 0; i < (int)ep->nshared; i++) {
 		struct excache_shared *r = &ep->shared[i];
 
 		if (r->end <= start || r->start >= end)
 			continue;
+		*lo = r->start < *lo ? r->start : *lo;
+		*hi = r->end > *hi ? r->end : *hi;
 		exsh_remove(ep->shared, &ep->nshared, EXCACHE_SHARED, r->start, r->end);
 		i--;
 	}
 }
 
-/* Logs a change of p's shared ranges that did not fit. */
-static void shared_lost(struct process *p, uint64_t start, uint64_t end)
+static void leave_all_shared(struct process *p, uint64_t start, uint64_t end);
+
+/* Ranges of p that a change could not cut were forgotten ([lo, hi)
+ * covers them): p leaves its shared lines there, so that no line's map
+ * names a page the process will fetch as its own from now on. */
+static void shared_lost(struct process *p, uint64_t lo, uint64_t hi)
 {
 	pr_warn("excache: pid %u: shared ranges full at [%#llx, %#llx): the mappings there "
 		"are no longer shared",
-		p->pid, (unsigned long long)start, (unsigned long long)end);
+		p->pid, (unsigned long long)lo, (unsigned long long)hi);
+	leave_all_shared(p, lo, hi);
 }
 
 void excache_shared_unmap(struct process *p, uint64_t start, uint64_t end)
 {
 	struct excache_proc *ep = &p->ec;
+	uint64_t lo, hi;
 	int err;
 
 	spin_lock(&ep->lock);
 	err = exsh_remove(ep->shared, &ep->nshared, EXCACHE_SHARED, start, end);
 	if (err)
-		shared_forget_locked(p, start, end);
+		shared_forget_locked(p, start, end, &lo, &hi);
 	spin_unlock(&ep->lock);
 	if (err)
-		shared_lost(p, start, end);
+		shared_lost(p, lo, hi);
 }
 
 void excache_shared_protect(struct process *p, uint64_t start, uint64_t end, uint32_t prot)
 {
 	struct excache_proc *ep = &p->ec;
+	uint64_t lo, hi;
 	int err;
 
 	spin_lock(&ep->lock);
 	err = exsh_protect(ep->shared, &ep->nshared, EXCACHE_SHARED, start, end,
 			   prot & PROT_ALL);
 	if (err)
-		shared_forget_locked(p, start, end);
+		shared_forget_locked(p, start, end, &lo, &hi);
 	spin_unlock(&ep->lock);
 	if (err)
-		shared_lost(p, start, end);
+		shared_lost(p, lo, hi);
 }
 
 int excache_shared_get(struct process *p, uint64_t va, struct excache_shared *out)
@@ -1093,7 +1106,8 @@ enum line_action {
 	LINE_FORGET,	 /* as LINE_DROP, but a shared line left unstored
 			    (exec: the address space is another already) */
 	LINE_CLEAN,	 /* a dirty one written back; it stays cached, clean */
-	LINE_SYNC,	 /* LINE_CLEAN for shared lines only (msync) */
+	LINE_CLEAN_SHARED, /* LINE_CLEAN for shared lines only (msync) */
+	LINE_LEAVE_SHARED, /* LINE_DROP for shared lines only */
 };
 
 /* Takes the VALID private line at way out (writing it back first if
@@ -1236,7 +1250,7 @@ static int shared_act(struct process *p, struct ex_set *set, unsigned way, uint6
 	struct ex_map *m;
 	int err;
 
-	if (act == LINE_CLEAN || act == LINE_SYNC) {
+	if (act == LINE_CLEAN || act == LINE_CLEAN_SHARED) {
 		m = map_find(l, p, start, end);
 		return m ? clean_shared(p, set, way, m) : 0;
 	}
@@ -1253,7 +1267,8 @@ static int private_act(struct process *p, struct ex_set *set, unsigned way,
 		       enum line_action act)
 {
 	switch (act) {
-	case LINE_SYNC:
+	case LINE_CLEAN_SHARED:
+	case LINE_LEAVE_SHARED:
 		return 0;
 	case LINE_CLEAN:
 		return clean_line(p, set, way);
@@ -1300,7 +1315,7 @@ static int lines_of_page(struct process *p, uint64_t va, enum line_action act)
 	int err = 0, err2;
 
 	tag_of(p, va, &t);
-	if (act != LINE_SYNC)
+	if (act != LINE_CLEAN_SHARED && act != LINE_LEAVE_SHARED)
 		err = lines_in_set(p, set_of(p->pid, va), va, va + EXCACHE_LINE, act);
 	if (!t.shared)
 		return err;
@@ -1340,6 +1355,14 @@ static int lines_in_range(struct process *p, uint64_t start, uint64_t end,
 	return first;
 }
 
+/* p leaves the shared lines it maps in [start, end), found by a walk of
+ * every set (its shared ranges there may be forgotten already). */
+static void leave_all_shared(struct process *p, uint64_t start, uint64_t end)
+{
+	for (unsigned i = 0; ec.ready && i < ec.nsets; i++)
+		lines_in_set(p, &ec.sets[i], start, end, LINE_LEAVE_SHARED);
+}
+
 int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool writeback)
 {
 	if (!ec.ready)
@@ -1360,7 +1383,7 @@ void excache_drop_process(struct process *p)
 
 int excache_clean_range(struct process *p, uint64_t start, uint64_t end)
 {
-	return ec.ready ? lines_in_range(p, start, end, LINE_SYNC) : 0;
+	return ec.ready ? lines_in_range(p, start, end, LINE_CLEAN_SHARED) : 0;
 }
 
 /* ---- fork ----------------------------------------------------------------- */
