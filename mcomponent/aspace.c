@@ -26,8 +26,7 @@
 
 #define PAGE	 4096ull
 #define PMAP_IDX(va) (((va) >> 12) & (PMAP_FANOUT * PMAP_FANOUT - 1))
-#define PMAP_DIRTY   0x80000000u /* in an entry: stored since it was filled or synced */
-#define PMAP_FRAME(e) (((e) & ~PMAP_DIRTY) - 1)
+#define PMAP_FRAME(e) ((e) - 1)
 
 static uint64_t vr_index(uint64_t addr)
 {
@@ -355,16 +354,6 @@ static uint32_t *page_entry(struct aspace *as, uint64_t va, bool alloc)
 
 int aspace_set_page(struct aspace *as, uint64_t va, uint32_t f)
 {
-	int r = aspace_fill_page(as, va, f);
-	uint32_t *e = r < 0 ? NULL : page_entry(as, va, false);
-
-	if (e)
-		*e |= PMAP_DIRTY;
-	return r;
-}
-
-int aspace_fill_page(struct aspace *as, uint64_t va, uint32_t f)
-{
 	struct vregion *vr = va < MEM_USER_TOP ? vr_get(as, vr_index(va)) : NULL;
 	uint32_t *e, old;
 
@@ -390,26 +379,6 @@ void aspace_discard(struct aspace *as, uint64_t start, uint64_t end)
 		if (vr)
 			vr_free_pages(as, vr, at, aspace_piece_end(at, end));
 	}
-}
-
-int aspace_dirty_each(struct aspace *as, uint64_t start, uint64_t end,
-		      int (*fn)(void *ctx, uint64_t va, uint32_t f), void *ctx)
-{
-	int first = 0;
-
-	for (uint64_t va = start; va < end; va += PAGE) {
-		uint32_t *e = page_entry(as, va, false);
-		int err;
-
-		if (!e || !(*e & PMAP_DIRTY))
-			continue;
-		err = fn(ctx, va, PMAP_FRAME(*e));
-		if (!err)
-			*e &= ~PMAP_DIRTY;
-		else if (!first)
-			first = err;
-	}
-	return first;
 }
 
 int aspace_move_pages(struct aspace *as, uint64_t from, uint64_t to, uint64_t len)
@@ -541,7 +510,6 @@ static int clone_vregion(struct aspace *as, struct vregion *vr, void *arg)
 			return -ENOMEM;
 		memcpy(cv->pmap[i], vr->pmap[i], PMAP_FANOUT * sizeof(uint32_t));
 		for (unsigned k = 0; k < PMAP_FANOUT; k++) {
-			cv->pmap[i][k] &= ~PMAP_DIRTY; /* the parent writes its stores back */
 			if (cv->pmap[i][k]) {
 				frame_ref(as->fp, PMAP_FRAME(cv->pmap[i][k]));
 				cv->npages++;

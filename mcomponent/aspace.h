@@ -29,9 +29,10 @@
  *
  * Page maps. Per vRegion a two-level table of 512 x 512 entries holding
  * frame + 1 (0: the page was never written, it reads as zeros, or, in a
- * file VMA, as its file says), with the top bit set on a page stored
- * since it was filled or last written back (dirty); leaves are allocated
- * at a vRegion's first page.
+ * file VMA, as its file says); leaves are allocated at a vRegion's first
+ * page. A MAP_SHARED VMA (VMA_SHARED) has no pages here: they are its
+ * shared memory object's (mcomponent/shmobj.h), which its vma_file is,
+ * so fork shares the object, not frames.
  *
  * Not thread-safe: the owner (the memory service, mcomponent/memserv.c)
  * serialises every call on one address space.
@@ -59,7 +60,9 @@
 #define VMA_STACK MEM_MAP_STACK
 #define VMA_ANON  MEM_MAP_ANON /* mmap */
 #define VMA_FILE  MEM_MAP_FILE /* file mmap (vma.file set), private or ... */
-#define VMA_SHARED MEM_MAP_SHARED /* ... MAP_SHARED: stores reach the file */
+/* ... MAP_SHARED (with VMA_FILE or VMA_ANON): vma.file is a shared
+ * memory object's (shmobj.h), which holds the pages */
+#define VMA_SHARED MEM_MAP_SHARED
 
 /* The end of the piece of [at, end) inside at's vRegion: range
  * operations walk a range piece by piece. */
@@ -150,24 +153,13 @@ uint32_t aspace_page(struct aspace *as, uint64_t va);
 /* The pages with a frame in [start, end) (tests and logs). */
 uint64_t aspace_count_pages(struct aspace *as, uint64_t start, uint64_t end);
 /* Makes f (a frame the caller holds one reference to, and gives) the
- * frame of va's page, dropping the reference to the one it had, and
- * marks the page dirty (a store: see aspace_dirty_each). va must lie in
- * a local vRegion. Returns 0, 1 (the old frame was shared: a
- * copy-on-write break) or -ENOMEM (f not taken: the caller still owns it). */
+ * frame of va's page (a store, or a private file page read), dropping
+ * the reference to the one it had. va must lie in a local vRegion.
+ * Returns 0, 1 (the old frame was shared: a copy-on-write break) or
+ * -ENOMEM (f not taken: the caller still owns it). */
 int aspace_set_page(struct aspace *as, uint64_t va, uint32_t f);
-/* aspace_set_page for a page read from its file: the page is clean. */
-int aspace_fill_page(struct aspace *as, uint64_t va, uint32_t f);
 /* Drops the frames of [start, end) (madvise MADV_DONTNEED), VMAs kept. */
 void aspace_discard(struct aspace *as, uint64_t start, uint64_t end);
-/*
- * Dirty pages. Every store (aspace_set_page) marks its page dirty; a fork's
- * child starts with none. aspace_dirty_each calls fn(ctx, va, frame) for
- * each dirty page of [start, end) in address order, clearing the mark of
- * those it returns 0 for; returns the first error (the rest still done).
- * For MAP_SHARED write-back (mcomponent/memfile.c).
- */
-int aspace_dirty_each(struct aspace *as, uint64_t start, uint64_t end,
-		      int (*fn)(void *ctx, uint64_t va, uint32_t f), void *ctx);
 /* mremap: moves the pages of [from, from + len) to [to, to + len) (its
  * vRegions local, with VMAs, and no page yet); frames move, nothing is
  * copied. 0 or -ENOMEM (no page-map memory: pages before it moved). */

@@ -556,6 +556,11 @@ leave:
 	return r;
 }
 
+int bcache_stat(struct bcache *bc, const struct bcache_file *f, struct fs_attr *attr)
+{
+	return bc->ops->stat(bc->ops_ctx, f, attr);
+}
+
 int bcache_truncate(struct bcache *bc, const struct bcache_file *f, uint64_t size,
 		    struct fs_attr *attr)
 {

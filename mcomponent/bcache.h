@@ -95,6 +95,9 @@ long bcache_read_page(struct bcache *bc, const struct bcache_file *f, uint64_t i
  */
 long bcache_write(struct bcache *bc, const struct bcache_file *f, uint64_t offset,
 		  const void *src, size_t len, bool append, uint64_t *at);
+/* f's attributes, from the storage node (or the self test's stand-in):
+ * 0 or a negative errno. Not cached. */
+int bcache_stat(struct bcache *bc, const struct bcache_file *f, struct fs_attr *attr);
 /* Truncates f to size on the storage node, then drops the pages past the
  * end and zeroes the tail of the last one. 0 or a negative errno; *attr
  * the storage node's reply. */

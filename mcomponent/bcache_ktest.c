@@ -2,8 +2,8 @@
  * Self tests of the buffer cache (mcomponent/bcache.c) and its client
  * (net/bc_client.c), in a plain `ktest` boot of the memory image.
  *
- * The storage node is a stand-in (struct mem_file): one file in kernel
- * memory, served through bcache_set_backend, which counts the reads it
+ * The storage node is a stand-in (struct mem_file, ktest_file.h): one
+ * file in kernel memory, served through bcache_set_backend, which counts the reads it
  * serves, so a test can tell a hit (no read) from a miss and can change
  * the "disk" behind the cache's back. The cache's logic is tested through
  * the local interface (bcache.h) on a frame pool of a loopback node; the
@@ -15,6 +15,7 @@
  */
 #include "bcache.h"
 #include "frames.h"
+#include "ktest_file.h"
 #include "memserv.h"
 
 #include <kernel/errno.h>
@@ -29,87 +30,11 @@
 #include <net/rpc.h>
 #include <net/verbs.h>
 
-#define FILE_CAP (256u << 10) /* the stand-in file's largest size */
-#define INO	 12
 #define LOOP_M	 50
 #define LOOP_P	 51
 
 /* The file client's loopback hook (net/fs_client.c; not in its header). */
 void fsc_test_transport(struct rpc_node *rn, struct verbs_dev *dev);
-
-/* ---- the stand-in storage node ---------------------------------------------------- */
-
-struct mem_file {
-	struct verbs_dev *dev; /* whose window the cache's win_offsets are in */
-	uint8_t *data;	       /* FILE_CAP bytes */
-	uint64_t size;
-	unsigned reads, writes;
-};
-
-static void attr_of(struct mem_file *m, struct fs_attr *attr)
-{
-	memset(attr, 0, sizeof(*attr));
-	attr->ino = INO;
-	attr->size = m->size;
-	attr->mode = FS_S_IFREG | 0644;
-}
-
-static uint8_t *win(struct mem_file *m, uint64_t win_offset)
-{
-	return (uint8_t *)verbs_window_hdr(m->dev) + win_offset;
-}
-
-static long mf_read(void *ctx, const struct bcache_file *f, uint64_t offset,
-		    uint64_t win_offset, size_t len, struct fs_attr *attr)
-{
-	struct mem_file *m = ctx;
-	size_t n = offset >= m->size ? 0 : m->size - offset < len ? m->size - offset : len;
-
-	m->reads++;
-	memcpy(win(m, win_offset), m->data + offset, n);
-	attr_of(m, attr);
-	return (long)n;
-}
-
-static long mf_write(void *ctx, const struct bcache_file *f, uint64_t offset,
-		     uint64_t win_offset, size_t len, struct fs_attr *attr)
-{
-	struct mem_file *m = ctx;
-
-	if (offset + len > FILE_CAP)
-		return -EFBIG;
-	m->writes++;
-	if (offset > m->size)
-		memset(m->data + m->size, 0, offset - m->size);
-	memcpy(m->data + offset, win(m, win_offset), len);
-	if (offset + len > m->size)
-		m->size = offset + len;
-	attr_of(m, attr);
-	return (long)len;
-}
-
-static int mf_truncate(void *ctx, const struct bcache_file *f, uint64_t size,
-		       struct fs_attr *attr)
-{
-	struct mem_file *m = ctx;
-
-	if (size > FILE_CAP)
-		return -EFBIG;
-	if (size > m->size)
-		memset(m->data + m->size, 0, size - m->size);
-	m->size = size;
-	attr_of(m, attr);
-	return 0;
-}
-
-static int mf_stat(void *ctx, const struct bcache_file *f, struct fs_attr *attr)
-{
-	attr_of(ctx, attr);
-	return 0;
-}
-
-static const struct bcache_backend mf_ops = {
-	.read = mf_read, .write = mf_write, .truncate = mf_truncate, .stat = mf_stat};
 
 static const struct bcache_file the_file = {.cred = &fsc_root, .path = "/f", .ino = INO};
 

@@ -3,24 +3,30 @@
  * (MEM_MMAP_FILE, include/proto/mem.h) and its file.
  *
  * Two functions touch the file, and only they: memfile_fill reads one
- * page of a file into a frame (a file VMA's page at its first miss), and
+ * page of a file into a frame (a file page at its first miss), and
  * memfile_write writes one page back (MAP_SHARED). Both go through this
  * node's buffer cache (bcache.h), so a mapping and the processes' read()
  * and write() see one file: the cache node of a vNode is its first memory
  * node, which is also every process's home, and file mappings live in
  * vRegions the home owns (memvm.c). A node without a cache (no storage
  * node: -ENODEV) has no files to map. Everything else here decides
- * which pages: memfile_sync walks the MAP_SHARED VMAs of a range and
- * writes back the pages stored since they were read or last written
- * (the page map's dirty marks, mcomponent/aspace.h).
+ * which pages: a private file VMA's page is read into the process's own
+ * frame (memfile_page); a MAP_SHARED VMA's pages are its shared memory
+ * object's (shmobj.h: one copy per file on this node, whatever process
+ * maps it), and memfile_sync has the objects of the MAP_SHARED VMAs of a
+ * range write back the pages stored since they were read or last
+ * written.
  *
  * Choices, written down here:
  *  - a page is read once, at its first miss, and kept in its frame (the
  *    frame is the mapping's page cache): a later write() to the file is
  *    not seen by a page already read, and a MAP_SHARED store reaches the
  *    file (and so read()) at the next write-back: msync, munmap, exit,
- *    exec. Two processes that map one file MAP_SHARED do not see each
- *    other's stores before such a write-back (each has its own frames).
+ *    exec, or the object's last reference. Processes that map one file
+ *    MAP_SHARED share its pages on this node: a store that reached the
+ *    node (a flush or an eviction by the processor) is what the others'
+ *    next misses get. A private mapping reads the file, so it sees such
+ *    a store only once written back, and only in pages it has not read.
  *  - beyond the end of the file: the rest of the last page reads as
  *    zeros; a page wholly past the end answers -ENXIO (a bus error for
  *    the process). A write-back never extends the file: only the bytes
@@ -36,7 +42,6 @@
 #include <kernel/mm.h>
 #include <kernel/printk.h>
 #include <lib/string.h>
-#include <net/fs_client.h>
 
 static struct bcache_file cache_file(const struct vma_file *file)
 {
@@ -70,7 +75,7 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 
 	if (!bc)
 		return -ENODEV;
-	err = fsc_stat(ms->storage, &file->cred, file->path, 0, 0, &attr);
+	err = bcache_stat(bc, &bf, &attr);
 	if (err)
 		return err;
 	if (offset >= attr.size)
@@ -80,40 +85,20 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 	return n < 0 ? (int)n : 0;
 }
 
-struct sync_walk {
-	struct memserv *ms;
-	const struct vma *v;
-};
-
-/* aspace_dirty_each's callback: the dirty page va of the VMA w->v. */
-static int sync_page(void *ctx, uint64_t va, uint32_t f)
-{
-	struct sync_walk *w = ctx;
-	int err = memfile_write(w->ms, w->v->file, w->v->pgoff + (va - w->v->start), f);
-
-	if (err)
-		pr_warn("memory: write-back of %s at %llu failed (%s); the page stays "
-			"dirty",
-			w->v->file->path,
-			(unsigned long long)(w->v->pgoff + (va - w->v->start)),
-			errno_name(err));
-	return err;
-}
-
 int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end)
 {
 	int first = 0;
 
 	for (struct vma *v = aspace_vma_from(as, start); v && v->start < end;
 	     v = aspace_vma_from(as, v->end)) {
-		struct sync_walk w = {.ms = ms, .v = v};
+		struct shm_obj *o = shm_of(v);
 		uint64_t lo = v->start > start ? v->start : start;
 		uint64_t hi = v->end < end ? v->end : end;
 		int err;
 
-		if (!v->file || !(v->flags & VMA_SHARED) || !aspace_local(as, v->start))
+		if (!o)
 			continue;
-		err = aspace_dirty_each(as, lo, hi, sync_page, &w);
+		err = shm_sync(o, v->pgoff + (lo - v->start), v->pgoff + (hi - v->start));
 		if (err && !first)
 			first = err;
 	}
@@ -130,7 +115,7 @@ int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uin
 		return -ENOMEM;
 	err = memfile_fill(ms, v->file, v->pgoff + (va - v->start), f);
 	if (!err)
-		err = aspace_fill_page(as, va, f);
+		err = aspace_set_page(as, va, f);
 	if (err) {
 		frame_free(&ms->frames, f);
 		return err;

@@ -64,7 +64,9 @@
  * line_offset); MEM_FLUSH and a miss's victim are READ from the line
  * into a fresh frame, which replaces the page's old frame (dropping one
  * reference to it: a copy-on-write break if it was shared) only once the
- * READ completed, so a failed flush leaves the page as it was. A transfer
+ * READ completed, so a failed flush leaves the page as it was. In a
+ * MAP_SHARED VMA the page is its shared memory object's (shmobj.h), the
+ * same for every process mapping it (page_store, miss_frame). A transfer
  * the fabric refuses answers -EFAULT; one that does not complete within
  * MEMSERV_RDMA_TIMEOUT_NS answers -ETIMEDOUT, and the fresh frame of a
  * READ is set aside (a zombie of its QP) until its late completion
@@ -432,6 +434,17 @@ int memserv_rdma_buf(struct memserv *ms, uint16_t node, uint8_t opcode, uint64_t
 	return err;
 }
 
+/* Makes f (the caller's reference, given) the frame of va's page of as
+ * (a VMA there, in a local vRegion): its shared memory object's page in
+ * a MAP_SHARED VMA, else the space's own (1: a copy-on-write break). */
+static int page_store(struct aspace *as, uint64_t va, uint32_t f)
+{
+	struct vma *v = aspace_find_vma(as, va);
+	struct shm_obj *o = v ? shm_of(v) : NULL;
+
+	return o ? shm_store(o, v->pgoff + (va - v->start), f) : aspace_set_page(as, va, f);
+}
+
 /* Stores the page at va of as (a local vRegion's, in a VMA) from node's
  * line (key, remote): READ into a fresh frame, which then replaces the
  * page's frame. */
@@ -445,7 +458,7 @@ static int store_from_line(struct memserv *ms, struct aspace *as, uint16_t node,
 		return -ENOMEM;
 	err = rdma(ms, node, FAB_OP_READ, f, key, remote);
 	if (!err)
-		err = aspace_set_page(as, va, f);
+		err = page_store(as, va, f);
 	if (err == 1) {
 		memserv_count(&ms->stats.cow_copies, 1);
 		err = 0;
@@ -520,6 +533,27 @@ static int victim_elsewhere(struct memserv *ms, uint16_t node, const struct mem_
 	return err;
 }
 
+/* The frame a miss on va (in the VMA v of as, a local vRegion) sends,
+ * with a reference the caller drops after sending it (a MAP_SHARED page
+ * may be replaced meanwhile by another process's store); FRAME_NONE
+ * (nothing held) for a page that reads as zeros. A file page's first
+ * miss reads it. */
+static int miss_frame(struct memserv *ms, struct aspace *as, const struct vma *v,
+		      uint64_t va, uint32_t *out)
+{
+	struct shm_obj *o = shm_of(v);
+	int err = 0;
+
+	if (o)
+		return shm_miss_frame(o, v->pgoff + (va - v->start), out);
+	*out = aspace_page(as, va);
+	if (*out == FRAME_NONE && v->file)
+		err = memfile_page(ms, as, v, va, out);
+	if (!err && *out != FRAME_NONE)
+		frame_ref(&ms->frames, *out);
+	return err;
+}
+
 /* The miss itself, in the locked space as. */
 static int miss_serve(struct memserv *ms, struct aspace *as, uint16_t node,
 		      const struct mem_miss_req *rq, struct mem_miss_reply *rp)
@@ -540,18 +574,17 @@ static int miss_serve(struct memserv *ms, struct aspace *as, uint16_t node,
 		rp->prot = 0;
 		return 0;
 	}
-	f = aspace_page(as, rq->va);
-	if (f == FRAME_NONE && v->file) {
-		err = memfile_page(ms, as, v, page_down(rq->va), &f);
-		if (err)
-			return err;
-	}
+	err = miss_frame(ms, as, v, page_down(rq->va), &f);
+	if (err)
+		return err;
 	rp->prot = v->prot;
 	rp->flags = f == FRAME_NONE ? MEM_MISS_ZERO : 0;
 	if (f != FRAME_NONE)
 		err = rdma(ms, node, FAB_OP_WRITE, f, rq->line_key, rq->line_offset);
 	else
 		memserv_count(&ms->stats.zero_misses, 1);
+	if (f != FRAME_NONE)
+		frame_put(&ms->frames, f);
 	return err;
 }
 
@@ -722,6 +755,7 @@ void memserv_get_stats(struct memserv *ms, struct mem_stats *st)
 	bcache_get_stats(ms->bc, &st->bcache);
 	st->frames_total = ms->frames.nframes;
 	st->frames_free = frame_free_count(&ms->frames);
+	shm_get_stats(&ms->shm, &st->shm_objects, &st->shm_pages);
 	st->processes = 0;
 	st->vmas = 0;
 	st->remote_vregions = 0;
@@ -825,6 +859,7 @@ int memserv_start(struct rpc_node *rn, struct verbs_dev *dev, uint64_t frame_byt
 	ms->storage = storage;
 	ms->rand_state = clock_ns();
 	spin_init(&ms->table_lock, "memserv-spaces");
+	shm_table_init(&ms->shm);
 	err = frame_pool_init(&ms->frames, dev, frame_bytes);
 	if (err)
 		goto free_ms;

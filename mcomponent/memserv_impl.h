@@ -2,8 +2,8 @@
  * The memory service's internals, shared by its parts: memserv.c (the
  * service, the process table, RDMA and the handlers of MISS, FLUSH,
  * MMAP, MUNMAP, MPROTECT, BRK, EXIT, STATS, FORK, REGION), exec.c
- * (MEM_EXEC: the ELF loader) and memfile.c (file pages). Not for other files: the interface is
- * memserv.h.
+ * (MEM_EXEC: the ELF loader), memfile.c (file pages) and shmobj.c
+ * (MAP_SHARED pages). Not for other files: the interface is memserv.h.
  */
 #ifndef MCOMPONENT_MEMSERV_IMPL_H
 #define MCOMPONENT_MEMSERV_IMPL_H
@@ -12,6 +12,7 @@
 #include "bcache.h"
 #include "frames.h"
 #include "memserv.h"
+#include "shmobj.h"
 
 #include <kernel/spinlock.h>
 #include <kernel/wait.h>
@@ -92,6 +93,7 @@ struct memserv {
 	struct completion qp_tokens;  /* one token per QP on qp_free */
 	uint64_t lost_frames;	      /* atomic: zombies that found no slot */
 
+	struct shm_table shm;	/* the shared memory objects (shmobj.h) */
 	uint64_t rand_state;	/* atomic: AT_RANDOM's generator */
 	struct mem_stats stats; /* counters updated atomically */
 	bool warned_no_storage; /* racy: a log once (or twice) */
@@ -153,10 +155,10 @@ void memserv_count(uint64_t *counter, uint64_t n);
  * file (zeros past the end; -ENXIO if the page is wholly past it; the
  * file service's errors). memfile_write: frame f's page back to the file
  * at offset, never past its end. memfile_page: a new frame for the page
- * va of the file VMA v of as (locked), filled and set in as (clean);
- * *out its frame. memfile_sync: every dirty page of the MAP_SHARED file
- * VMAs of as in [start, end) written back (failures logged, the pages
- * kept dirty; the first error returned). memfile_new: the file at path
+ * va of the private file VMA v of as (locked), filled and set in as;
+ * *out its frame. memfile_sync: every dirty page of the shared memory
+ * objects of the MAP_SHARED VMAs of as in [start, end) written back
+ * (failures logged, the pages kept dirty; the first error returned). memfile_new: the file at path
  * (absolute, NUL-terminated, shorter than FS_PATH_MAX) with inode ino,
  * read and written with cred, with one reference (the caller's), or NULL
  * (MEM_MMAP_FILE's file, and MEM_EXEC's images: exec.c).

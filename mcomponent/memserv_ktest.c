@@ -24,6 +24,7 @@
  * one (-ENOSYS) the handlers run one at a time, as the log says.
  */
 #include "elf.h"
+#include "ktest_file.h"
 #include "memserv.h"
 #include "ustack.h"
 
@@ -35,6 +36,7 @@
 #include <kernel/sched.h>
 #include <kernel/time.h>
 #include <lib/string.h>
+#include <net/fs_client.h>
 #include <net/loop_fabric.h>
 #include <net/rpc.h>
 #include <net/verbs.h>
@@ -75,7 +77,8 @@ static void bed_down(struct bed *b)
 	loop_destroy(b->fab);
 }
 
-static bool bed_up(struct bed *b)
+/* The bed with storage as the service's storage node (0: none). */
+static bool bed_up_with(struct bed *b, uint16_t storage)
 {
 	static const uint16_t ids[BED_NODES] = {LOOP_M, LOOP_P, LOOP_Q};
 	struct mem_stats st;
@@ -92,7 +95,7 @@ static bool bed_up(struct bed *b)
 	if (err)
 		pr_info("memserv ktest: no pool on the loopback node (%s): one thread serves",
 			errno_name(err));
-	if (memserv_start(b->rn[0], dev_of(b, LOOP_M), 1 << 20, 0, &b->ms))
+	if (memserv_start(b->rn[0], dev_of(b, LOOP_M), 1 << 20, storage, &b->ms))
 		goto fail;
 	if (verbs_buf_alloc(dev_of(b, LOOP_P), 2 * 4096, &b->line) ||
 	    verbs_reg_mr(dev_of(b, LOOP_P), b->line.offset, b->line.size,
@@ -104,6 +107,11 @@ static bool bed_up(struct bed *b)
 fail:
 	bed_down(b);
 	return false;
+}
+
+static bool bed_up(struct bed *b)
+{
+	return bed_up_with(b, 0);
 }
 
 static int call(struct bed *b, uint16_t from, unsigned op, const void *rq, size_t rq_len,
@@ -504,7 +512,7 @@ KTEST(memserv_bad_requests)
 	MMAP_WITH(prot, 8, -EINVAL);
 	MMAP_WITH(len, 0, -EINVAL);
 	MMAP_WITH(len, ~0ull, -ENOMEM);
-	MMAP_WITH(flags, 0x21, -ENODEV);	/* MAP_SHARED */
+	MMAP_WITH(flags, 0x21, 0);		/* MAP_SHARED: an object of its own */
 	MMAP_WITH(flags, 0x02, -ENODEV);	/* a file mapping */
 	MMAP_WITH(flags, 0x20, -EINVAL);	/* no type */
 	MMAP_WITH(flags, MAP_PA | 0x100, -ENODEV); /* MAP_GROWSDOWN */
@@ -1333,4 +1341,254 @@ KTEST(memserv_two_processes)
 	exit_pid(kt, &b, PID2);
 	end_process(kt, &b);
 	bed_down(&b);
+}
+
+/* ---- MAP_SHARED: one copy per page on the node --------------------------------------- */
+
+#define MAP_SA	 0x21 /* MAP_SHARED | MAP_ANONYMOUS */
+#define MAP_SHRD 0x01 /* MAP_SHARED (a file) */
+#define MAP_PRIV 0x02 /* MAP_PRIVATE (a file) */
+
+static int remap(struct bed *b, uint32_t pid, uint64_t old, uint64_t old_len,
+		 uint64_t new_len, uint32_t flags, uint64_t to, uint64_t *out)
+{
+	struct mem_remap_req rq = {.pid = pid, .flags = flags, .old_addr = old,
+				   .old_len = old_len, .new_len = new_len, .new_addr = to};
+	struct mem_value rp = {0};
+	int err = call(b, LOOP_P, MSG_MEM_MREMAP, &rq, sizeof(rq), &rp, sizeof(rp));
+
+	*out = rp.value;
+	return err;
+}
+
+/* map_call for another pid than PID. */
+static int map_pid(struct bed *b, uint32_t pid, unsigned op, uint64_t addr, uint64_t len,
+		   uint32_t prot, uint32_t flags, uint64_t *out)
+{
+	struct mem_map_req rq = {.pid = pid, .prot = prot, .flags = flags, .addr = addr,
+				 .len = len};
+	struct mem_value rp = {0};
+	int err = call(b, LOOP_P, op, &rq, sizeof(rq), &rp, sizeof(rp));
+
+	if (out)
+		*out = rp.value;
+	return err;
+}
+
+static void shm_counts(struct bed *b, uint64_t *objects, uint64_t *pages)
+{
+	struct mem_stats st;
+
+	memserv_get_stats(b->ms, &st);
+	*objects = st.shm_objects;
+	*pages = st.shm_pages;
+}
+
+/* The MEM_MAPS entry of pid at addr into *e (its name into name). */
+static bool maps_entry(struct bed *b, uint32_t pid, uint64_t addr, struct mem_map_entry *e,
+		       char *name, size_t name_len)
+{
+	struct mem_pid_req rq = {.pid = pid, .addr = addr};
+	struct mem_maps *rp = kzalloc(sizeof(*rp));
+	bool ok = rp && !call(b, LOOP_P, MSG_MEM_MAPS, &rq, sizeof(rq), rp, sizeof(*rp)) &&
+		  rp->n && rp->e[0].start == addr;
+
+	if (ok) {
+		*e = rp->e[0];
+		strlcpy(name, e->name ? rp->names + e->name - 1 : "", name_len);
+	}
+	kfree(rp);
+	return ok;
+}
+
+/* MAP_SHARED | MAP_ANONYMOUS and fork: a store by either process is what
+ * the other's next miss gets (no copy-on-write); prot is per VMA;
+ * MADV_DONTNEED keeps the pages; mremap keeps the object; past its size
+ * a miss is -ENXIO; the last exit frees every frame and the object. */
+KTEST(memserv_shared_anon)
+{
+	struct mem_map_entry e = {0};
+	struct mem_miss_reply rp;
+	struct mem_stats st;
+	struct bed b;
+	uint64_t a = 0, m = 0, n = 0, objs, pages;
+	char name[64] = "";
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, 0, 4 * 4096, PROT_RW, MAP_SA, &a), 0);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 1);
+	KT_EXPECT_EQ(pages, 0);
+	KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_WRITE, 0, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, MEM_MISS_ZERO);
+	KT_EXPECT(maps_entry(&b, PID, a, &e, name, sizeof(name)));
+	KT_EXPECT_EQ(e.kind, MEM_MAP_ANON | MEM_MAP_SHARED);
+	KT_EXPECT_EQ(e.offset, 0);
+	KT_EXPECT(strcmp(name, "/dev/zero (deleted)") == 0);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID, a, 0, 0xa1), 0);
+	KT_EXPECT_EQ(fork_call(&b, PID, CHILD, NULL), 0);
+	/* the child sees the parent's page, and the parent the child's */
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, a), 0xa1);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, CHILD, a + 4096, 0, 0xc2), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a + 4096), 0xc2);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, CHILD, a, 0, 0xc1), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), 0xc1);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.cow_copies, 0);
+	KT_EXPECT_EQ(st.frames_free, b.free0 - 2);
+	KT_EXPECT_EQ(st.shm_pages, 2);
+	/* prot is the VMA's: read-only in the child, still writable here */
+	KT_EXPECT_EQ(map_pid(&b, CHILD, MSG_MEM_MPROTECT, a, 4096, MEM_PROT_READ, 0, NULL), 0);
+	KT_EXPECT_EQ(miss(&b, CHILD, a, MEM_PROT_WRITE, 0, &rp), -EACCES);
+	KT_EXPECT_EQ(miss(&b, PID, a, MEM_PROT_WRITE, 0, &rp), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, a + 4096), 0xc2); /* split VMA, same object */
+	/* MADV_DONTNEED: the shared pages stay */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MADVISE, a, 4 * 4096, 0, 4, NULL), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), 0xc1);
+	/* mremap moves the parent's mapping with its object */
+	KT_EXPECT_EQ(remap(&b, PID, a, 4 * 4096, 4 * 4096, MEM_MREMAP_MAYMOVE | MEM_MREMAP_FIXED,
+			   a - 0x100000, &m),
+		     0);
+	KT_EXPECT_EQ(m, a - 0x100000);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, m + 4096), 0xc2);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID, m + 2 * 4096, 0, 0xd3), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, a + 2 * 4096), 0xd3);
+	/* grown past the object's 4 pages: those pages are a bus error */
+	KT_EXPECT_EQ(remap(&b, PID, m, 4 * 4096, 6 * 4096, MEM_MREMAP_MAYMOVE, 0, &n), 0);
+	KT_EXPECT_EQ(miss(&b, PID, n + 5 * 4096, MEM_PROT_READ, 0, &rp), -ENXIO);
+	KT_EXPECT_EQ(flush(&b, PID, n + 5 * 4096, 0), -ENXIO);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, n + 2 * 4096), 0xd3);
+	/* a fixed address in a vRegion owned elsewhere: refused, nothing
+	 * unmapped; a hint there: placed at home instead */
+	KT_EXPECT_EQ(memserv_test_place(b.ms, LOOP_P, PID, VR_X, LOOP_Q), 0);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, VR_X + 0x20000, 4096, PROT_RW, MAP_SA | 0x10,
+			      NULL),
+		     -ENODEV);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MMAP, VR_X + 0x20000, 4096, PROT_RW, MAP_SA, &n), 0);
+	KT_EXPECT(n / MEM_VREGION_SIZE != VR_X / MEM_VREGION_SIZE);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, n), 0); /* its own object: zeros */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MUNMAP, n, 4096, 0, 0, NULL), 0);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 1);
+	/* the child's munmap is its own; the parent's exit leaves the child's */
+	KT_EXPECT_EQ(map_pid(&b, CHILD, MSG_MEM_MUNMAP, a + 3 * 4096, 4096, 0, 0, NULL), 0);
+	KT_EXPECT_EQ(miss(&b, CHILD, a + 3 * 4096, MEM_PROT_READ, 0, &rp), -EFAULT);
+	exit_pid(kt, &b, PID);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, a + 2 * 4096), 0xd3);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 1);
+	exit_pid(kt, &b, CHILD);
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
+	KT_EXPECT_EQ(st.shm_objects, 0);
+	KT_EXPECT_EQ(st.shm_pages, 0);
+	KT_EXPECT_EQ(st.processes, 0);
+	bed_down(&b);
+}
+
+/* MEM_MMAP_FILE of the stand-in file for pid. */
+static int map_file(struct bed *b, uint32_t pid, uint32_t flags, uint64_t offset,
+		    uint64_t len, uint64_t *out)
+{
+	struct mem_mmap_file_req *rq = kzalloc(sizeof(*rq));
+	struct mem_value rp = {0};
+	int err;
+
+	if (!rq)
+		return -ENOMEM;
+	rq->map = (struct mem_map_req){.pid = pid, .prot = PROT_RW, .flags = flags, .len = len};
+	rq->offset = offset;
+	rq->ino = INO;
+	rq->cred = fsc_root;
+	strlcpy(rq->path, "/f", sizeof(rq->path));
+	err = call(b, LOOP_P, MSG_MEM_MMAP_FILE, rq, sizeof(*rq), &rp, sizeof(rp));
+	kfree(rq);
+	*out = rp.value;
+	return err;
+}
+
+/* Whether the stand-in file's page index is all byte v. */
+static bool file_page_is(const struct mem_file *m, uint64_t index, uint8_t v)
+{
+	for (unsigned i = 0; i < 4096; i++)
+		if (m->data[index * 4096 + i] != v)
+			return false;
+	return true;
+}
+
+/* Two processes map one file MAP_SHARED: one object, a store by either
+ * is the other's next miss; a MAP_PRIVATE mapping of the file does not
+ * see it; msync, exit write it to the file (the buffer cache shows it);
+ * after the last unmap a new mapping reads the file again. */
+KTEST(memserv_shared_file)
+{
+	struct bcache_file bf = {.cred = &fsc_root, .path = "/f", .ino = INO};
+	struct mem_file m = {0};
+	struct mem_stats st;
+	struct bed b;
+	uint64_t a = 0, x = 0, pv = 0, objs, pages;
+	uint8_t buf[16];
+
+	KT_ASSERT(bed_up_with(&b, LOOP_Q));
+	m.dev = dev_of(&b, LOOP_M);
+	m.data = kzalloc(FILE_CAP);
+	KT_ASSERT(m.data);
+	m.size = 3 * 4096;
+	memset(m.data, 0x10, 4096);
+	memset(m.data + 4096, 0x11, 4096);
+	memset(m.data + 8192, 0x12, 4096);
+	bcache_set_backend(memserv_bcache(b.ms), &mf_ops, &m);
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID2, HEAP) == 0);
+	/* PID maps file pages 0-1, PID2 pages 1-2 (and 0-1 privately) */
+	KT_EXPECT_EQ(map_file(&b, PID, MAP_SHRD, 0, 2 * 4096, &a), 0);
+	KT_EXPECT_EQ(map_file(&b, PID2, MAP_SHRD, 4096, 2 * 4096, &x), 0);
+	KT_EXPECT_EQ(map_file(&b, PID2, MAP_PRIV, 0, 2 * 4096, &pv), 0);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 1);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a + 4096), 0x11);
+	/* PID stores file page 1: PID2's shared miss gets it, its private one not */
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID, a + 4096, 0, 0xa5), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID2, x), 0xa5);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID2, pv + 4096), 0x11);
+	KT_EXPECT(file_page_is(&m, 1, 0x11)); /* not written back yet */
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(pages, 1);
+	/* PID2 stores file page 2; PID's msync writes page 1 only (its range) */
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID2, x + 4096, 0, 0xb6), 0);
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MSYNC, a, 2 * 4096, 0, 4, NULL), 0);
+	KT_EXPECT(file_page_is(&m, 1, 0xa5));
+	KT_EXPECT(file_page_is(&m, 2, 0x12));
+	KT_EXPECT_EQ(bcache_read(memserv_bcache(b.ms), &bf, 4096 + 100, buf, 16), 16);
+	KT_EXPECT_EQ(buf[0], 0xa5);
+	KT_EXPECT_EQ(map_pid(&b, PID2, MSG_MEM_MSYNC, x, 2 * 4096, 0, 4, NULL), 0);
+	KT_EXPECT(file_page_is(&m, 2, 0xb6));
+	/* a fork shares the object; the child's store reaches the file at its exit */
+	KT_EXPECT_EQ(fork_call(&b, PID, CHILD, NULL), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, CHILD, a + 4096), 0xa5);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, CHILD, a, 0, 0xc7), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), 0xc7);
+	exit_pid(kt, &b, CHILD);
+	KT_EXPECT(file_page_is(&m, 0, 0xc7));
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.cow_copies, 0);
+	/* the last mapping goes: the object with it; a new one reads the file */
+	exit_pid(kt, &b, PID);
+	exit_pid(kt, &b, PID2);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 0);
+	KT_EXPECT_EQ(pages, 0);
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_EXPECT_EQ(map_file(&b, PID, MAP_SHRD, 0, 3 * 4096, &a), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), 0xc7);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a + 8192), 0xb6);
+	exit_pid(kt, &b, PID);
+	bcache_forget_all(memserv_bcache(b.ms));
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
+	KT_EXPECT_EQ(st.shm_objects, 0);
+	bed_down(&b);
+	kfree(m.data);
 }

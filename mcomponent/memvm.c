@@ -212,19 +212,22 @@ static int vm_protect(struct memserv *ms, struct mem_proc *p, uint64_t start, ui
 
 /* ---- MEM_MMAP, MEM_MUNMAP, MEM_MPROTECT ------------------------------------------- */
 
+static bool map_shared(uint32_t flags)
+{
+	return (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
+}
+
 /* mmap(2)'s checks, in Linux's order where it has one, for an anonymous
  * mapping or (file) a file mapping. *len is rounded. */
 static int mmap_decode(const struct mem_map_req *rq, bool file, uint64_t *len)
 {
 	uint32_t type = rq->flags & MAP_TYPE;
-	bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+	bool shared = map_shared(rq->flags);
 
 	if (rq->reserved || (rq->prot & ~PROT_ALL) || !rq->len)
 		return -EINVAL;
 	if (rq->flags & ~(MAP_OK | MAP_LATER))
 		return -EINVAL;
-	if (shared && !file)
-		return -ENODEV; /* shared anonymous memory: not yet */
 	if (type != MAP_PRIVATE && !shared)
 		return -EINVAL;
 	if (file && (rq->flags & MAP_ANONYMOUS))
@@ -277,13 +280,17 @@ static int local_gap(struct memserv *ms, struct mem_proc *p, uint64_t len, uint6
 
 /* Where the mapping goes: the fixed address (MAP_FIXED: after unmapping
  * what was there), the hint if free, else the highest gap below
- * MEM_MMAP_TOP; with local (file mappings) in vRegions of this node or
- * new ones only (MAP_FIXED elsewhere: vm_map_file's -ENODEV). */
+ * MEM_MMAP_TOP; with local (file and MAP_SHARED mappings) in vRegions of
+ * this node or new ones only (a fixed address in a vRegion owned
+ * elsewhere: -ENODEV, with nothing unmapped). */
 static int mmap_place(struct memserv *ms, struct mem_proc *p, const struct mem_map_req *rq,
 		      uint64_t len, bool local, uint64_t *addr)
 {
 	uint64_t hint = page_down(rq->addr);
 
+	if ((rq->flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && local &&
+	    remote_vregion(ms, p, rq->addr, rq->addr + len))
+		return -ENODEV;
 	if (rq->flags & MAP_FIXED_NOREPLACE) {
 		*addr = rq->addr;
 		return aspace_range_free(p->as, *addr, *addr + len) ? 0 : -EEXIST;
@@ -302,6 +309,21 @@ static int mmap_place(struct memserv *ms, struct mem_proc *p, const struct mem_m
 		     : aspace_find_gap(p->as, len, MEM_USER_BASE, MEM_MMAP_TOP, addr);
 }
 
+/* A MAP_SHARED | MAP_ANONYMOUS mapping of p: a new shared memory object
+ * of len bytes, at offset 0 (as Linux), in vRegions of this node. */
+static int mmap_shared_anon(struct memserv *ms, struct mem_proc *p,
+			    const struct mem_map_req *rq, uint64_t len, uint64_t *addr)
+{
+	struct vma_file *obj = shm_anon(ms, len);
+	int err = obj ? mmap_place(ms, p, rq, len, true, addr) : -ENOMEM;
+
+	if (!err)
+		err = vm_map_file(ms, p, *addr, *addr + len, rq->prot, VMA_ANON | VMA_SHARED,
+				  obj, 0);
+	vma_file_put(obj); /* the VMAs hold theirs; none: the object goes */
+	return err;
+}
+
 RPC_HANDLER(MEM_MMAP, struct mem_map_req, struct mem_value)
 {
 	struct memserv *ms = memserv_of(ctx->rn);
@@ -316,9 +338,13 @@ RPC_HANDLER(MEM_MMAP, struct mem_map_req, struct mem_value)
 		err = space_enter(ms, ctx->src_node, rq->pid, ms->self, &p);
 	if (err)
 		return err;
-	err = mmap_place(ms, p, rq, len, false, &addr);
-	if (!err)
-		err = vm_map(ms, p, addr, addr + len, rq->prot, VMA_ANON);
+	if (map_shared(rq->flags)) {
+		err = mmap_shared_anon(ms, p, rq, len, &addr);
+	} else {
+		err = mmap_place(ms, p, rq, len, false, &addr);
+		if (!err)
+			err = vm_map(ms, p, addr, addr + len, rq->prot, VMA_ANON);
+	}
 	space_leave(ms, p);
 	rp->value = addr;
 	return err;
@@ -339,7 +365,7 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 {
 	struct memserv *ms = memserv_of(ctx->rn);
 	const struct mem_map_req *m = &rq->map;
-	uint32_t type = m->flags & MAP_TYPE, vflags = VMA_FILE;
+	uint32_t vflags = VMA_FILE;
 	struct vma_file *file;
 	struct mem_proc *p;
 	uint64_t len = 0, addr = 0;
@@ -356,9 +382,12 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 		err = space_enter(ms, ctx->src_node, m->pid, ms->self, &p);
 	if (err)
 		return err;
-	if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE)
+	if (map_shared(m->flags)) { /* the node's one object for the file */
 		vflags |= VMA_SHARED;
-	file = memfile_new(rq->path, rq->ino, &rq->cred);
+		file = shm_file(ms, rq->path, rq->ino, &rq->cred);
+	} else {
+		file = memfile_new(rq->path, rq->ino, &rq->cred);
+	}
 	err = file ? mmap_place(ms, p, m, len, true, &addr) : -ENOMEM;
 	if (!err)
 		err = vm_map_file(ms, p, addr, addr + len, m->prot, vflags, file, rq->offset);
@@ -568,13 +597,22 @@ static int remap_decode(const struct mem_remap_req *rq, uint64_t *old_len, uint6
 	return 0;
 }
 
+/* The file offset of addr in the mapping whose VMA (holding addr or
+ * above it, contiguous) is v. */
+static uint64_t remap_pgoff(const struct vma *v, uint64_t addr)
+{
+	return v->pgoff + (addr - v->start); /* modulo 2^64: addr may be below */
+}
+
 /* Moves the VMA v's part [old, old + old_len) of p to to (new_len bytes):
- * a VMA of the same kind there, the pages moved, the old range unmapped. */
+ * a VMA of the same kind there (the same file or shared memory object,
+ * at the same offset), the pages moved, the old range unmapped. */
 static int remap_move(struct memserv *ms, struct mem_proc *p, const struct vma *v,
 		      uint64_t old, uint64_t old_len, uint64_t to, uint64_t new_len)
 {
 	uint32_t prot = v->prot, vflags = v->flags;
-	uint64_t moved = old_len < new_len ? old_len : new_len;
+	struct vma_file *file = v->file; /* v may merge away below; old's VMAs hold it */
+	uint64_t moved = old_len < new_len ? old_len : new_len, pgoff = remap_pgoff(v, old);
 	int err;
 
 	for (uint64_t at = old; at < old + old_len; at = aspace_piece_end(at, old + old_len))
@@ -582,7 +620,7 @@ static int remap_move(struct memserv *ms, struct mem_proc *p, const struct vma *
 			return -EINVAL; /* pages on another node: not yet */
 	err = place_range(ms, p, to, to + new_len, true);
 	if (!err)
-		err = aspace_map(p->as, to, to + new_len, prot, vflags);
+		err = aspace_map_file(p->as, to, to + new_len, prot, vflags, file, pgoff);
 	if (err)
 		return err == -ENODEV ? -ENOMEM : err;
 	err = aspace_move_pages(p->as, old, to, moved);
@@ -595,15 +633,16 @@ static int remap_move(struct memserv *ms, struct mem_proc *p, const struct vma *
 }
 
 /* The VMA holding the last page of [old, old + len) if the range lies in
- * one mapping (VMAs of one kind that touch: one per vRegion it crosses);
- * else NULL. */
+ * one mapping (VMAs of one kind that touch, a file's at contiguous
+ * offsets: one per vRegion it crosses); else NULL. */
 static struct vma *remap_span(struct aspace *as, uint64_t old, uint64_t len)
 {
 	struct vma *v = aspace_find_vma(as, old), *n;
 
 	while (v && v->end < old + len) {
 		n = aspace_find_vma(as, v->end);
-		if (!n || n->prot != v->prot || n->flags != v->flags || n->file != v->file)
+		if (!n || n->prot != v->prot || n->flags != v->flags || n->file != v->file ||
+		    (n->file && n->pgoff != v->pgoff + (v->end - v->start)))
 			return NULL;
 		v = n;
 	}
@@ -619,8 +658,6 @@ static int do_remap(struct memserv *ms, struct mem_proc *p, const struct mem_rem
 
 	if (!v)
 		return -EFAULT;
-	if (v->file)
-		return -EINVAL; /* file mappings: not yet */
 	*out = old;
 	if (rq->flags & MEM_MREMAP_FIXED) {
 		err = vm_unmap(ms, p, to, to + new_len);
@@ -632,8 +669,10 @@ static int do_remap(struct memserv *ms, struct mem_proc *p, const struct mem_rem
 	if (new_len <= old_len)
 		return new_len < old_len ? vm_unmap(ms, p, old + new_len, old + old_len) : 0;
 	if (old + old_len == v->end && old + new_len <= MEM_USER_TOP &&
-	    aspace_range_free(p->as, old + old_len, old + new_len))
-		return vm_map(ms, p, old + old_len, old + new_len, v->prot, v->flags);
+	    aspace_range_free(p->as, old + old_len, old + new_len) &&
+	    (!v->file || !remote_vregion(ms, p, old + old_len, old + new_len)))
+		return vm_map_file(ms, p, old + old_len, old + new_len, v->prot, v->flags,
+				   v->file, remap_pgoff(v, old + old_len));
 	if (!(rq->flags & MEM_MREMAP_MAYMOVE))
 		return -ENOMEM;
 	err = local_gap(ms, p, new_len, &to);

@@ -31,7 +31,11 @@ void vma_file_get(struct vma_file *f)
 
 void vma_file_put(struct vma_file *f)
 {
-	if (f && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (f->release)
+		f->release(f);
+	else
 		kfree(f);
 }
 

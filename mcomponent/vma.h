@@ -19,7 +19,9 @@
  * right as VMAs are cut, split and merged, and holds one reference to the
  * file per VMA naming it (atomic: a fork shares files between the trees
  * of two address spaces, each serialised by its own owner). The last
- * reference frees the file (kfree).
+ * reference frees the file: kfree, or its release function if it has
+ * one (a shared memory object, mcomponent/shmobj.h, embeds its
+ * vma_file and has its pages to write back and free).
  */
 #ifndef MCOMPONENT_VMA_H
 #define MCOMPONENT_VMA_H
@@ -40,10 +42,12 @@ struct vma_file {
 	uint64_t ino;	      /* for /proc/PID/maps */
 	struct fs_cred cred;  /* whose rights its reads and writes use */
 	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */
+	/* Called at the last reference instead of kfree (NULL: kfree). */
+	void (*release)(struct vma_file *f);
 };
 
 /* A new reference to f (not NULL); vma_file_put drops one, freeing f at
- * the last. Both accept NULL (anonymous VMAs). */
+ * the last (f->release, or kfree). Both accept NULL (anonymous VMAs). */
 void vma_file_get(struct vma_file *f);
 void vma_file_put(struct vma_file *f);
 

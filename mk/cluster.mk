@@ -4,7 +4,8 @@
 # SUBMAKE come from there and mk/test.mk, FABRICD from mk/tools.mk.
 #
 #   make cluster-test  fabricd + 3 VMs running the in-kernel cluster tests
-#                      (net/fabric_cluster.c) under injected faults;
+#                      (net/fabric_cluster.c) under injected faults, booted
+#                      through tessera from tests/cluster/fabric.yaml;
 #                      KTAP -> $(RESULTS)/cluster-fabric.tap, logs in
 #                      $(RESULTS)/cluster-fabric/ (CLUSTER_TIMEOUT seconds)
 #   make bench-fabric  guest-measured RPC latency (8 B, 4 KiB: median, p99)
@@ -66,13 +67,13 @@ $(BLKBENCH): tests/bench/blkbench.c | $(DEPS_STAMP)
 
 .PHONY: cluster-test bench-fabric bench-storage
 cluster-test: $(DEPS_STAMP)
-	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA)
 	@mkdir -p $(RESULTS)
 	$(Q)$(PYTHON) tests/cluster/fabric_test.py --build-dir $(BUILD) \
 		--timeout $(CLUSTER_TIMEOUT)
 
 bench-fabric: $(DEPS_STAMP)
-	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(EVENTFD_PINGPONG)
+	+$(Q)$(SUBMAKE) $(IMAGES) $(FABRICD) $(TESSERA) $(EVENTFD_PINGPONG)
 	$(Q)$(PYTHON) scripts/bench_fabric.py --build-dir $(BUILD) \
 		--pingpong $(EVENTFD_PINGPONG)
 

@@ -346,7 +346,7 @@ static int b_memstats(struct hostlink_run *run, int argc, char **argv)
 			"frames_total %llu\nframes_free %llu\nprocesses %llu\nvmas %llu\n"
 			"misses %llu\nzero_misses %llu\nflushes %llu\nexecs %llu\n"
 			"forks %llu\ncow_copies %llu\nremote_vregions %llu\n"
-			"placed_away %llu\n",
+			"placed_away %llu\nshm_objects %llu\nshm_pages %llu\n",
 			(unsigned long long)st.frames_total,
 			(unsigned long long)st.frames_free,
 			(unsigned long long)st.processes, (unsigned long long)st.vmas,
@@ -354,7 +354,8 @@ static int b_memstats(struct hostlink_run *run, int argc, char **argv)
 			(unsigned long long)st.flushes, (unsigned long long)st.execs,
 			(unsigned long long)st.forks, (unsigned long long)st.cow_copies,
 			(unsigned long long)st.remote_vregions,
-			(unsigned long long)st.placed_away);
+			(unsigned long long)st.placed_away, (unsigned long long)st.shm_objects,
+			(unsigned long long)st.shm_pages);
 	hostlink_printf(run,
 			"bcache_pages %llu\nbcache_max_pages %llu\nbcache_hits %llu\n"
 			"bcache_misses %llu\nbcache_readahead %llu\nbcache_evictions %llu\n"

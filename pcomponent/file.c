@@ -1144,11 +1144,10 @@ static int stat_proc(struct process *p, const char *abs, bool nofollow, unsigned
 	return err;
 }
 
-int file_stat_path(struct process *p, const char *abs, bool nofollow, unsigned may,
-		   struct fs_attr *attr)
+int file_stat_path_as(struct process *p, const struct fs_cred *cred, const char *abs,
+		      bool nofollow, unsigned may, struct fs_attr *attr)
 {
 	uint16_t node = file_storage_node();
-	struct fs_cred cred;
 
 	switch (place_of(abs)) {
 	case PLACE_DEV:
@@ -1158,9 +1157,16 @@ int file_stat_path(struct process *p, const char *abs, bool nofollow, unsigned m
 	default:
 		if (!node)
 			return -ENODEV;
-		return fsc_stat(node, process_fs_cred(p, &cred), abs,
-				nofollow ? FS_NOFOLLOW : 0, may, attr);
+		return fsc_stat(node, cred, abs, nofollow ? FS_NOFOLLOW : 0, may, attr);
 	}
+}
+
+int file_stat_path(struct process *p, const char *abs, bool nofollow, unsigned may,
+		   struct fs_attr *attr)
+{
+	struct fs_cred cred;
+
+	return file_stat_path_as(p, process_fs_cred(p, &cred), abs, nofollow, may, attr);
 }
 
 long file_readlink_path(struct process *p, const char *abs, char *buf, size_t cap)

@@ -225,9 +225,13 @@ int file_open(struct process *p, int dirfd, const char *path, unsigned flags, ui
  * The attributes of the file at abs (absolute, normalised, as
  * file_resolve makes it), for stat(2) and access(2): a final symbolic link
  * itself with nofollow; may (FS_MAY_*) checked as access(2) does (0: only
- * existence). Devices, /dev, /proc and /sys answer for themselves, the
- * rest is the storage node's. 0 or a negative errno. Sleeps.
+ * existence) with the process's file system ids. Devices, /dev, /proc
+ * and /sys answer for themselves, the rest is the storage node's. 0 or a
+ * negative errno. Sleeps. file_stat_path_as checks may with cred instead
+ * (access(2) checks with the real ids).
  */
+int file_stat_path_as(struct process *p, const struct fs_cred *cred, const char *abs,
+		      bool nofollow, unsigned may, struct fs_attr *attr);
 int file_stat_path(struct process *p, const char *abs, bool nofollow, unsigned may,
 		   struct fs_attr *attr);
 /* readlink(2) of abs into buf (cap bytes, NUL-ended): the target's

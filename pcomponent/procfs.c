@@ -446,7 +446,7 @@ static void maps_line(const struct pfs_ctx *c, struct pfs_text *t,
 			   : e->kind == MEM_MAP_IMAGE ? c->snap->exe
 			   : e->kind == MEM_MAP_HEAP  ? "[heap]"
 			   : e->kind == MEM_MAP_STACK ? "[stack]"
-						      : "";
+						      : path; /* shared anonymous: its name */
 	uint64_t dev = e->kind & MEM_MAP_FILE ? file_st_dev(path) : 0;
 	size_t before = t->len;
 

@@ -968,11 +968,14 @@ long sys_statx(struct process *p, const uint64_t *a)
 	return copy_to_user(a[4], &sx, sizeof(sx));
 }
 
-/* access(2)'s family: mode F_OK or R_OK | W_OK | X_OK. */
+/* access(2)'s family: mode F_OK or R_OK | W_OK | X_OK, checked with the
+ * real user and group ids (AT_EACCESS: the effective ones), as Linux. */
 static long access_at(struct process *p, int dirfd, uint64_t upath, uint64_t mode,
 		      unsigned flags)
 {
 	struct fs_attr attr;
+	struct fs_cred fc;
+	struct cred c;
 	char *abs;
 	long err;
 
@@ -983,7 +986,13 @@ static long access_at(struct process *p, int dirfd, uint64_t upath, uint64_t mod
 	abs = path_at(p, dirfd, upath, NULL, &err);
 	if (!abs)
 		return err;
-	err = file_stat_path(p, abs, flags & AT_SYMLINK_NOFOLLOW, (unsigned)mode, &attr);
+	process_cred(p, &c);
+	if (!(flags & AT_EACCESS)) {
+		c.fsuid = c.uid;
+		c.fsgid = c.gid;
+	}
+	cred_to_fs(&c, &fc);
+	err = file_stat_path_as(p, &fc, abs, flags & AT_SYMLINK_NOFOLLOW, (unsigned)mode, &attr);
 	kfree(abs);
 	return err;
 }

@@ -1068,7 +1068,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
 	SC(8, "lseek", sys_lseek),
-	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED live between the processes of one processor; across processors coherent at write-back (msync, munmap, exit) */
+	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home and one ExCache line on a processor: live between its processes; across processors a store is seen once it reached the home (msync, munmap, eviction, exit) */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
@@ -1084,7 +1084,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(22, "pipe", sys_pipe),
 	SC(23, "select", sys_select),
 	SC(24, "sched_yield", sys_sched_yield),
-	SC(25, "mremap", sys_mremap), /* partial: anonymous mappings on the home node */
+	SC(25, "mremap", sys_mremap), /* partial: mappings on the home node; old_len 0 and MREMAP_DONTUNMAP not yet */
 	SC(26, "msync", sys_msync),
 	SC(28, "madvise", sys_madvise),
 	SC(32, "dup", sys_dup),

@@ -4,19 +4,22 @@ throughput over fabricd, next to the host floor measured in the same run.
 
 1. Host floor: tests/bench/eventfd_pingpong (two processes, one CPU), the
    cost of one doorbell + one interrupt at best (DESIGN.md section 3).
-2. fabricd + two VMs booted with `ktest=cluster:bench_fabric`
-   (net/fabric_bench.c): member 0 calls member 1 and prints
+2. fabricd + two VMs booted through `tessera` from a self-test manifest
+   whose nodes have `ktest: "cluster:bench_fabric"` (written next to the
+   run directory; scripts/selftest_cluster.py drives it;
+   net/fabric_bench.c): member 0 calls member 1 and prints
    '# bench: rtt_8B ...', 'rtt_4KiB', 'tput_4KiB_qd1', 'tput_4KiB_qd16'.
 
 Prints a table with the ratios to the floor, plus the same ping-pong
 across two CPUs (on a host that is itself a VM, waking an idle CPU can
 cost far more than the one-CPU floor: that bounds every sleeping wait),
 and a one-sided READ of the guest's own window (guest <-> fabricd only).
-A benchmark: no pass/fail (exit status 1 only if it could not run). Every process is killed on
-every path. Logs in BUILD/results/bench-fabric/.
+A benchmark: no pass/fail (exit status 1 only if it could not run).
+`tessera down` stops the cluster on every path. Logs (the run directory)
+in BUILD/results/bench-fabric/.
 
     bench_fabric.py [--build-dir build] [--pingpong PATH] [--timeout 150]
-                    [--smp N] [--fabricd-arg WORD ...]
+                    [--smp N]
 """
 import argparse
 import os
@@ -27,8 +30,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import cluster  # noqa: E402
 import ktest  # noqa: E402
+import selftest_cluster as stc  # noqa: E402
 
 # net/fabric_bench.c's bench_phases: barriers at which both members report
 # their wakeups ('# bench: wakeups_PHASE_nID ...')
@@ -52,27 +55,39 @@ def host_floor(pingpong: str, two_cpus: bool = False) -> dict:
     return parse_kv(out.stdout)
 
 
-def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int,
-               fabricd_args: list) -> dict:
-    nodes = [cluster.Node(1, "b1", "p", "ktest=cluster:bench_fabric", smp=smp),
-             cluster.Node(2, "b2", "m", "ktest=cluster:bench_fabric", smp=smp)]
+def manifest(smp: int) -> str:
+    """The benchmark's self-test cluster: two members, no wire model."""
+    node = ("  - {{name: {}, role: {}, cpus: {}, ram: 256M, "
+            "ktest: \"cluster:bench_fabric\"}}\n")
+    return ("# written by scripts/bench_fabric.py\ncluster: bench-fabric\n"
+            "fabric:\n  window: 16M\n  link: none\nnodes:\n" +
+            node.format("b1", "processor", smp) + node.format("b2", "memory", smp))
+
+
+def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int) -> dict:
+    """Boots the two members (run directory run_dir, manifest run_dir.yaml),
+    lets them past their barriers, returns their '# bench:' lines parsed."""
+    path = run_dir.rstrip("/") + ".yaml"
+    with open(path, "w") as f:
+        f.write(manifest(smp))
     bench = {}
     deadline = time.monotonic() + timeout
-    with cluster.Cluster(build_dir, run_dir, nodes, fabricd_args=fabricd_args) as c:
+    with stc.SelfTestCluster(build_dir, run_dir, path) as c:
         c.start()
+        nodes = c.nodes
         for name in ("pingpong", "bench-start") + PHASES + ("bench-done",):
             for n in nodes:
                 i, _ = c.wait_line(n.id, rf"^# fabric-sync: {name}$",
                                    max(1.0, deadline - time.monotonic()))
                 if i is None:
                     raise RuntimeError(f"{n.name} never reached '{name}' (see {run_dir})")
-            for n in nodes:
-                c.send_line(n.id, name)
+            c.send_lines({n.id: name for n in nodes})
         c.wait_exit(max(1.0, deadline - time.monotonic()))
-        for line in c.lines(1) + c.lines(2):
-            m = re.match(r"^# bench: (\S+) (.*)$", line)
-            if m:
-                bench[m.group(1)] = parse_kv(m.group(2))
+        for n in nodes:
+            for line in c.lines(n.id):
+                m = re.match(r"^# bench: (\S+) (.*)$", line)
+                if m:
+                    bench[m.group(1)] = parse_kv(m.group(2))
     return bench
 
 
@@ -85,28 +100,26 @@ def main(argv=None) -> int:
     ap.add_argument("--smp", type=int, default=int(os.environ.get("FABRIC_SMP", "1")),
                     help="vCPUs per VM (default 1, or $FABRIC_SMP: fewer busy host "
                     "threads on a small host)")
-    ap.add_argument("--fabricd-arg", action="append", default=[],
-                    help="pass this word to fabricd (repeatable), e.g. --fabricd-arg=--poll-us=0")
     opts = ap.parse_args(argv)
     pingpong = opts.pingpong or os.path.join(opts.build_dir, "bench", "eventfd_pingpong")
     run_dir = os.path.join(opts.build_dir, "results", "bench-fabric")
     shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
+    os.makedirs(os.path.dirname(run_dir), exist_ok=True)
     ktest.install_signal_handlers()
     try:
         floor = host_floor(pingpong)
         cross = host_floor(pingpong, two_cpus=True)
-        bench = run_guests(opts.build_dir, run_dir, opts.timeout, opts.smp, opts.fabricd_arg)
-    except (RuntimeError, cluster.ClusterError, OSError, subprocess.SubprocessError) as e:
+        bench = run_guests(opts.build_dir, run_dir, opts.timeout, opts.smp)
+    except (RuntimeError, stc.ClusterError, OSError, subprocess.SubprocessError) as e:
         print(f"bench-fabric: could not run: {e}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, ktest.Interrupted):
-        print("bench-fabric: interrupted; everything killed", file=sys.stderr)
+        print("bench-fabric: interrupted; everything stopped", file=sys.stderr)
         return 130
 
     f_med = floor.get("median_ns", 0) or 1
     f_p99 = floor.get("p99_ns", 0) or 1
-    print(f"bench-fabric: accel {cluster.qemu.accel()}, 2 VMs x {opts.smp} vCPU, "
+    print(f"bench-fabric: accel {stc.qemu.accel()}, 2 VMs x {opts.smp} vCPU, "
           f"{os.cpu_count()} host CPUs; logs in {run_dir}")
     print(f"  host floor  eventfd ping-pong      median {f_med / 1000:8.2f} us   "
           f"p99 {f_p99 / 1000:8.2f} us   (one CPU: the floor of the ratios)")

@@ -44,8 +44,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_fabric  # noqa: E402
-import cluster  # noqa: E402
 import ktest  # noqa: E402
+import selftest_cluster as stc  # noqa: E402
 
 SHARES = (100, 50, 25)  # ExCache size as a percentage of the working set
 LEGOOS = {50: 1.34, 25: 1.68}  # LegoOS's slowdowns (OSDI'18) at those sizes
@@ -158,10 +158,9 @@ def fabric_rtt_4k(build: str, base: str):
     """The 4 KiB RPC round trip's median (ns) from bench-fabric's guests,
     or None (said on stderr) if they could not run."""
     fab_dir = os.path.join(base, "fabric")
-    os.makedirs(fab_dir)
     try:
-        fab = bench_fabric.run_guests(build, fab_dir, 150, 1, [])
-    except (RuntimeError, cluster.ClusterError, OSError, subprocess.SubprocessError) as e:
+        fab = bench_fabric.run_guests(build, fab_dir, 150, 1)
+    except (RuntimeError, stc.ClusterError, OSError, subprocess.SubprocessError) as e:
         print(f"bench-memory: the bench-fabric guests could not run: {e}", file=sys.stderr)
         return None
     return fab.get("rtt_4KiB", {}).get("median_ns")
@@ -173,7 +172,7 @@ def ratio(a, b) -> str:
 
 def report(opts, results: dict, pings: list, rtt4k) -> None:
     print(f"bench-memory: working set {opts.ws_mib} MiB, miss region {opts.miss_mib} MiB, "
-          f"chase {opts.steps} steps; accel {cluster.qemu.accel()}, "
+          f"chase {opts.steps} steps; accel {stc.qemu.accel()}, "
           f"{os.cpu_count()} host CPUs")
     ping_us = statistics.median(pings) if pings else None
     rtt4k_us = rtt4k / 1000 if rtt4k else None
@@ -248,7 +247,7 @@ def main(argv=None) -> int:
     shutil.rmtree(base, ignore_errors=True)
     os.makedirs(base)
     ktest.install_signal_handlers()
-    errors = (RuntimeError, cluster.ClusterError, OSError, subprocess.SubprocessError)
+    errors = (RuntimeError, stc.ClusterError, OSError, subprocess.SubprocessError)
     try:
         results, pings = run_cluster(opts, base, binary, user_dir)
         rtt4k = None if opts.skip_fabric else fabric_rtt_4k(build, base)

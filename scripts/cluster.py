@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A small library for booting a Tessera cluster on this host: fabricd plus
 N QEMU VMs linked by it (DESIGN.md section 3), each VM with its own serial
-log in a run directory. Used by the cluster tests (tests/cluster/) and the
-fabric benchmark (scripts/bench_fabric.py).
+log in a run directory. Used only by the storage benchmark
+(scripts/bench_storage.py) now: the fabric cluster test and the fabric
+benchmark boot through `tessera` (scripts/selftest_cluster.py).
 
     with Cluster(build_dir, run_dir, [Node(1, "n1", "p"), ...]) as c:
         c.start()                      # fabricd, then every VM

@@ -197,10 +197,14 @@ struct mem_value {
 _Static_assert(sizeof(struct mem_value) == 8, "mem_value wire size");
 
 /* MEM_MMAP: mmap(addr, len, prot, flags, -1, 0) for pid. Anonymous
- * private mappings (MAP_PRIVATE | MAP_ANONYMOUS, with MAP_FIXED,
- * MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_STACK, MAP_POPULATE accepted);
- * other kinds get -ENODEV for now (files: MEM_MMAP_FILE). Reply: the
- * address.
+ * mappings, MAP_PRIVATE or MAP_SHARED (with MAP_FIXED,
+ * MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_STACK, MAP_POPULATE accepted;
+ * MAP_32BIT, MAP_GROWSDOWN, MAP_HUGETLB, MAP_SYNC: -ENODEV for now;
+ * files: MEM_MMAP_FILE). A MAP_SHARED one is one object of len bytes on
+ * the home (a new vRegion placed here; MAP_FIXED into a vRegion owned
+ * elsewhere: -ENODEV): every process that maps it (its forks) reads the
+ * pages any of them stored (MEM_FLUSH, a victim) at its next MEM_MISS;
+ * past len (mremap): -ENXIO. Reply: the address.
  * MEM_MUNMAP: munmap(addr, len); reply value 0. MAP_SHARED file pages
  * stored since their last write-back are written to the file first.
  * MEM_MPROTECT: mprotect(addr, len, prot); reply value 0.
@@ -232,10 +236,13 @@ _Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
  * A page is first read from the file on the owner at its first miss
  * (beyond the file's end within its last page: zeros; a page wholly past
  * the end: -ENXIO, a bus error for the process); MAP_PRIVATE stores stay
- * in the process's memory, MAP_SHARED ones are written back to the file
- * at MEM_MSYNC, MEM_MUNMAP, MEM_EXIT and exec (never extending it). File
+ * in the process's memory, MAP_SHARED ones go to the node's one copy of
+ * the file's page (every process mapping the file MAP_SHARED on this
+ * node misses on the same pages) and are written back to the file at
+ * MEM_MSYNC, MEM_MUNMAP, MEM_EXIT and exec (never extending it). File
  * mappings live in vRegions this node owns (a new vRegion is placed
- * here; one owned elsewhere: -ENODEV). Reply: the address.
+ * here; MAP_FIXED into one owned elsewhere: -ENODEV, before anything
+ * is unmapped). Reply: the address.
  */
 struct mem_mmap_file_req {
 	struct mem_map_req map; /* as MEM_MMAP's: pid, prot, flags, addr, len */
@@ -286,8 +293,9 @@ _Static_assert(sizeof(struct mem_pid_req) == 16, "mem_pid_req wire size");
  * to the home): the process's VMAs that end above addr, in address
  * order, at most MEM_MAPS_MAX of them; more set if others follow (ask
  * again from the last one's end). A mapping that crosses vRegions comes
- * as one entry per vRegion. File mappings carry their offset, inode and
- * path: the paths are NUL-terminated strings in names (name: the offset
+ * as one entry per vRegion. File mappings and shared anonymous ones
+ * carry their offset, inode and path (anonymous: "/dev/zero (deleted)"
+ * and the object's number): the paths are NUL-terminated strings in names (name: the offset
  * of the entry's path there + 1; 0 for none); entries stop early (more
  * set) when names is full. For /proc/PID/maps.
  */
@@ -298,12 +306,13 @@ _Static_assert(sizeof(struct mem_pid_req) == 16, "mem_pid_req wire size");
 #define MEM_MAP_STACK  0x4  /* the main stack */
 #define MEM_MAP_ANON   0x8  /* anonymous mmap */
 #define MEM_MAP_FILE   0x10 /* file mmap (private unless with ...) */
-#define MEM_MAP_SHARED 0x20 /* ... MAP_SHARED */
+#define MEM_MAP_SHARED 0x20 /* ... MAP_SHARED (with MEM_MAP_FILE or MEM_MAP_ANON;
+			       anonymous: named "/dev/zero (deleted)", as Linux) */
 
 struct mem_map_entry {
 	uint64_t start, end; /* [start, end), page aligned */
 	uint32_t prot;	     /* MEM_PROT_* */
-	uint32_t kind;	     /* one MEM_MAP_* (MEM_MAP_FILE possibly | MEM_MAP_SHARED) */
+	uint32_t kind;	     /* one MEM_MAP_* (FILE or ANON possibly | MEM_MAP_SHARED) */
 	uint64_t offset;     /* file: the offset of start; else 0 */
 	uint64_t ino;	     /* file: its inode; else 0 */
 	uint32_t name;	     /* file: its path's offset in names + 1; else 0 */
@@ -379,7 +388,9 @@ struct mem_stats {
 	uint64_t remote_vregions; /* vRegions held here for other homes */
 	uint64_t placed_away;	  /* vRegions this home placed on another node */
 	struct bc_stats bcache;	  /* the buffer cache (include/proto/bcache.h) */
+	uint64_t shm_objects;	  /* MAP_SHARED memory objects (anonymous and files) */
+	uint64_t shm_pages;	  /* their pages with a frame */
 };
-_Static_assert(sizeof(struct mem_stats) == 160, "mem_stats wire size");
+_Static_assert(sizeof(struct mem_stats) == 176, "mem_stats wire size");
 
 #endif

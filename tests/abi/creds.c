@@ -8,8 +8,10 @@
  * allowed (read only), creating in / and in a 0700 root directory
  * EACCES, creating in a 0777 directory gives a file it owns, unlink and
  * chmod of root's files refused, kill of its root parent EPERM but
- * SIGCONT allowed (same session); and a child that drops to nobody and
- * execs busybox id: the ids survive execve.
+ * SIGCONT allowed (same session); a child with nobody's real ids and
+ * root's effective ones (access checks the real ids, AT_EACCESS and open
+ * the effective ones); and a child that drops to nobody and execs
+ * busybox id: the ids survive execve.
  *
  * The child uses paths relative to the working directory (Linux does not
  * check the directories above it; on the vNode they are /tmp, 1777, and
@@ -174,6 +176,39 @@ static void test_nobody(void)
 	ABI_EQ(res[R_CONT_PARENT], 0, "nobody: SIGCONT to the parent (same session)");
 }
 
+/* A child whose real ids are nobody's and effective ids root's:
+ * access(2) checks with the real ids, AT_EACCESS and open with the
+ * effective ones. Results through a pipe, in this order. */
+static void test_real_ids(void)
+{
+	int r[6] = {0}, fd[2], st = -1;
+	pid_t pid;
+
+	ABI_EQ(pipe(fd), 0, "pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		r[0] = rv(setresgid(NOBODY, -1, -1));
+		r[1] = rv(setresuid(NOBODY, -1, -1));
+		r[2] = rv(access("secret", R_OK));
+		r[3] = rv(faccessat(AT_FDCWD, "secret", R_OK, AT_EACCESS));
+		r[4] = rv(access("public", W_OK));
+		r[5] = rv(close(open("secret", O_RDONLY)));
+		write(fd[1], r, sizeof(r));
+		_exit(0);
+	}
+	close(fd[1]);
+	ABI_EQ(read(fd[0], r, sizeof(r)), sizeof(r), "the real-ids child reports");
+	close(fd[0]);
+	waitpid(pid, &st, 0);
+	ABI_OK(!r[0] && !r[1], "setresgid/setresuid: real ids nobody, effective root");
+	ABI_EQ(r[2], -EACCES, "access R_OK of the 0600 file: the real ids, EACCES");
+	ABI_EQ(r[3], 0, "faccessat AT_EACCESS of it: the effective ids, allowed");
+	ABI_EQ(r[4], -EACCES, "access W_OK of a 0644 root file: EACCES");
+	ABI_EQ(r[5], 0, "open of the 0600 file: the effective ids, allowed");
+}
+
 static void test_exec_keeps_ids(void)
 {
 	char *argv[] = {"id", "-u", NULL};
@@ -208,6 +243,7 @@ int main(int argc, char **argv)
 	chmod(dir, 0755);
 	test_root_ids();
 	test_nobody();
+	test_real_ids();
 	test_exec_keeps_ids();
 	unlink("secret");
 	unlink("public");

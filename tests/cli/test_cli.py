@@ -55,7 +55,26 @@ BAD_MANIFESTS = {
                            "vnodes:\n  - name: v1\n    processors: [p9]\n"
                            "    memories: [m1]\n    storages: [s1]\n", 14,
                            "no node named 'p9'"),
+    "ktest-bad-filter": ("nodes:\n  - name: p1\n    role: processor\n"
+                         "    ktest: fabric tests\n", 4,
+                         "ktest: 'fabric tests' is not a test filter"),
+    "ktest-too-long": ("nodes:\n  - {name: p1, role: processor,\n     ktest: " + "a" * 64 +
+                       "}\n", 3, "ktest: '" + "a" * 39),
+    "ktest-vnodes": ("nodes:\n  - {name: p1, role: processor, ktest: x}\n"
+                     "  - {name: m1, role: memory, ktest: x}\nvnodes:\n"
+                     "  - {name: v1, processors: [p1], memories: [m1], storages: [m1]}\n", 4,
+                     "vnodes: a self-test cluster"),
+    "ktest-mixed-roles": ("nodes:\n  - {name: p1, role: processor, ktest: x}\n"
+                          "  - {name: m1, role: memory}\n", 1,
+                          "no node with role storage"),
 }
+
+# A self-test cluster (every node has ktest:): two nodes that run the first
+# fabric cluster test (net/fabric_cluster.c: fabric_00_up, which waits at
+# the barrier "up" for its serial input) and end.
+SELFTEST_MANIFEST = ("cluster: selftest\nnodes:\n"
+                     "  - {name: t1, role: processor, ktest: \"cluster:fabric_00\"}\n"
+                     "  - {name: t2, role: memory, ktest: \"cluster:fabric_00\"}\n")
 
 
 class Tap:
@@ -231,11 +250,78 @@ def test_check(t, cli, tmp):
                 f"check {name}.yaml: exit 3, '{path}:{line}: ...{what}...'", detail(p))
 
 
+def wait_log(path, text, seconds):
+    """True once the file at path contains text (polled)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(path, errors="replace") as f:
+                if text in f.read():
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_selftest(t, cli, tmp):
+    """The ktest: key end to end: check -v, up of a self-test cluster, run
+    refused, console --send past a barrier, restart --ktest."""
+    path = os.path.join(tmp, "selftest.yaml")
+    run_dir = os.path.join(tmp, "run-selftest")
+    rd = ["--run-dir", run_dir]
+    with open(path, "w") as f:
+        f.write(SELFTEST_MANIFEST)
+    p = cli("check", "-v", path)
+    t.check(p.returncode == 0 and "self-test cluster" in p.stdout and
+            re.search(r"^t1: kernel command line: .*ktest=cluster:fabric_00$", p.stdout, re.M)
+            and "manager=" not in p.stdout,
+            "check -v of a self-test cluster: exit 0, ktest=FILTER on the command lines",
+            detail(p))
+    try:
+        p = cli("up", path, *rd, "--timeout", "120", timeout=UP_TIMEOUT)
+        if not t.check(p.returncode == 0 and "2 nodes running self tests" in p.stdout,
+                       "up of a self-test cluster: exit 0, '2 nodes running self tests'",
+                       detail(p)):
+            return
+        p = cli("run", *rd, "--", "echo", "hi")
+        t.check(p.returncode == 255 and "runs no programs" in p.stderr,
+                "run on a self-test cluster: exit 255, 'runs no programs'", detail(p))
+        logs = {n: os.path.join(run_dir, f"{n}.log") for n in ("t1", "t2")}
+        at = all(wait_log(logs[n], "# fabric-sync: up", 90) for n in logs)
+        t.check(at, "self-test nodes reach their barrier 'up'", str(logs))
+        sent = [cli("console", *rd, "--send", "up", n) for n in logs]
+        t.check(all(q.returncode == 0 for q in sent), "console --send up: exit 0 for each node",
+                "; ".join(detail(q) for q in sent))
+        done = all(wait_log(logs[n], "# ktest done: 1 passed, 0 failed", 60) for n in logs)
+        t.check(done, "console --send: both nodes passed their barrier and test",
+                str(logs))
+        p = cli("console", *rd, "--send", "a\nb", "t1")
+        t.check(p.returncode == 2, "console --send with a newline: exit 2", detail(p))
+        p = cli("restart", *rd, "--ktest", "no such!", "t2")
+        t.check(p.returncode == 2 and "--ktest" in p.stderr, "restart --ktest 'no such!': exit 2",
+                detail(p))
+        p = cli("restart", *rd, "t9")
+        t.check(p.returncode == 2 and "no node 't9'" in p.stderr, "restart t9: exit 2",
+                detail(p))
+        p = cli("restart", *rd, "--ktest", "cluster:nothing_", "t2", timeout=UP_TIMEOUT)
+        old = os.path.join(run_dir, "t2.life1.log")
+        t.check(p.returncode == 0 and "kept as" in p.stdout and
+                wait_log(old, "# ktest done: 1 passed", 1) and
+                wait_log(logs["t2"], "ktest=cluster:nothing_", 60),
+                "restart --ktest: exit 0, old log kept as t2.life1.log, booted with the new "
+                "filter", detail(p))
+        t.check(wait_log(logs["t2"], "# ktest done: 0 passed, 0 failed", 60),
+                "restarted node ran its new (empty) selection", logs["t2"])
+    finally:
+        cli("down", *rd, timeout=60)
+
+
 def test_usage(t, cli):
     p = cli("--help")
     t.check(p.returncode == 0 and all(v in p.stdout for v in
-                                      ("check", "up", "status", "inject", "console", "logs",
-                                       "run", "shell", "down")),
+                                      ("check", "up", "restart", "status", "inject",
+                                       "console", "logs", "run", "shell", "down")),
             "tessera --help lists every verb", detail(p))
     p = cli("frobnicate")
     t.check(p.returncode == 2 and "unknown verb" in p.stderr, "unknown verb: exit 2", detail(p))
@@ -685,6 +771,7 @@ def main(argv=None) -> int:
         if t.check(os.access(binary, os.X_OK), f"{binary} exists"):
             test_usage(t, cli)
             test_check(t, cli, tmp)
+            test_selftest(t, cli, tmp)
             test_up_failures(t, cli, tmp)
             if test_up(t, cli, run_dir, manifest):
                 test_status(t, cli, run_dir, manifest)

@@ -105,16 +105,24 @@ static void check_members(const struct manifest *m, const unsigned *list, unsign
 
 static void check_manifest(const struct manifest *m)
 {
-	unsigned roles[4] = {0};
+	unsigned roles[4] = {0}, tests = 0;
 
 	check(name_valid(m->name) && !strcmp(m->path, PATH));
 	check(pow2(m->fabric.window));
 	check(m->fabric.latency_us >= 0 && m->fabric.latency_us <= 1e6);
 	check(m->fabric.bandwidth_gbps >= 0 && m->fabric.bandwidth_gbps <= 1e4);
-	check(m->nnodes >= 4 && m->nnodes <= MF_MAX_NODES);
+	check(m->nnodes >= (m->selftest ? 1 : 4) && m->nnodes <= MF_MAX_NODES);
 	for (unsigned i = 0; i < m->nnodes; i++) {
 		check_node(m, i);
 		roles[m->nodes[i].role]++;
+		tests += m->nodes[i].ktest[0] != '\0';
+		check(!m->nodes[i].ktest[0] || mf_ktest_ok(m->nodes[i].ktest));
+	}
+	check(roles[MF_GLOBAL] <= 1);
+	check(m->selftest == (tests == m->nnodes));
+	if (m->selftest) { /* self-test cluster: any roles, no vNodes */
+		check(m->nvnodes == 0);
+		return;
 	}
 	check(roles[MF_PROCESSOR] && roles[MF_MEMORY] && roles[MF_STORAGE]);
 	check(roles[MF_GLOBAL] == 1);

@@ -287,6 +287,34 @@ TEST(manifest_node_window_inherits)
 	EXPECT_EQ(node("p1")->excache_size, 16 * MiB); /* a quarter of it */
 }
 
+/* Every node with ktest: a self-test cluster, without every role and without
+ * vNodes; with one node that has none, an ordinary cluster. */
+TEST(manifest_selftest_clusters)
+{
+	char err[MF_ERR_MAX];
+
+	ASSERT_EQ(manifest_load("tests/cluster/fabric.yaml", &m, err, sizeof(err)), 0);
+	EXPECT(m.selftest);
+	ASSERT_EQ(m.nnodes, 3u);
+	EXPECT_EQ(m.nvnodes, 0u);
+	for (unsigned i = 0; i < m.nnodes; i++)
+		EXPECT_STREQ(m.nodes[i].ktest, "cluster:fabric_");
+	ASSERT_EQ(parse("t.yaml", P1 "    ktest: Cluster:bench_1\n", err), 0);
+	EXPECT(m.selftest && m.nnodes == 1 && m.nvnodes == 0);
+	EXPECT_STREQ(node("p1")->ktest, "Cluster:bench_1");
+	ASSERT_EQ(parse("t.yaml",
+			"nodes:\n  - {name: p1, role: processor, ktest: \"cluster:x\"}\n"
+			"  - {name: m1, role: memory}\n  - {name: s1, role: storage}\n"
+			"  - {name: g1, role: global}\n",
+			err),
+		  0);
+	EXPECT(!m.selftest && m.nvnodes == 1);
+	EXPECT_STREQ(node("p1")->ktest, "cluster:x");
+	EXPECT_STREQ(node("m1")->ktest, "");
+	EXPECT(mf_ktest_ok("cluster:fabric_") && mf_ktest_ok("a") && !mf_ktest_ok("") &&
+	       !mf_ktest_ok("a b") && !mf_ktest_ok("a=b"));
+}
+
 TEST(manifest_disk_forms)
 {
 	char err[MF_ERR_MAX];
@@ -489,7 +517,7 @@ static const struct bad bad[] = {
 	/* keys */
 	{P1 "    cpu: 2\n" REST, 4,
 	 "node 'p1': unknown key 'cpu' (allowed: name, role, cpus, ram, window, excache, "
-	 "backup, disk)"},
+	 "backup, disk, ktest)"},
 	{P1 "    cpus: 1\n    cpus: 2\n" REST, 5,
 	 "node 'p1': cpus: duplicate key (first on line 4)"},
 	{"fabric: {window: 4M, speed: 1}\n" NODES4, 1,
@@ -675,6 +703,21 @@ static const struct bad bad[] = {
 	 "    processors: [p1]\n    memories: [m1]\n    storages: [s1]\n    root: /a\n"
 	 "  - name: vn2\n    processors: [p1]\n    memories: [m1]\n    storages: [s1]\n",
 	 12, "vnode 'vn2': root: '/' differs from '/a' of vnode 'vn1' (line 7)"},
+	/* ktest: self-test nodes and clusters */
+	{P1 "    ktest: fabric tests\n", 4,
+	 "node 'p1': ktest: 'fabric tests' is not a test filter (1 to 63 characters of "
+	 "A-Z, a-z, 0-9, _ and :, such as cluster:fabric_)"},
+	{P1 "    ktest: cluster:fabric-\n", 4, "ktest: 'cluster:fabric-' is not a test filter"},
+	{P1 "    ktest:\n", 4, "node 'p1': ktest: no value"},
+	{P1 "    ktest: [a]\n", 4, "node 'p1': ktest: expected a single value"},
+	{P1 "    ktest: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 4,
+	 "node 'p1': ktest: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is too long (at most "
+	 "63 characters)"},
+	{P1 "    ktest: x\n  - {name: m1, role: memory}\n", 1,
+	 "no node with role storage (a cluster needs"},
+	{P1 "    ktest: x\nvnodes:\n  - {name: v1, processors: [p1]}\n", 5,
+	 "vnodes: a self-test cluster (every node has ktest:) runs no programs and has no "
+	 "vnodes"},
 };
 
 TEST(manifest_bad_manifests)

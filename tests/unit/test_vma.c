@@ -5,7 +5,8 @@
  * model (an array with each page's prot and flags) and the tree's own
  * invariant check (AVL balance, order, no overlap, no unmerged
  * neighbours); file VMAs: offsets kept through cuts, splits and merges,
- * no merge across files or offset gaps, one file reference per VMA.
+ * no merge across files or offset gaps, one file reference per VMA, and
+ * a file's release function called once, at its last reference.
  */
 #include "../../mcomponent/vma.h"
 #include "unit.h"
@@ -115,6 +116,39 @@ TEST(vma_file_offsets_and_refs)
 	EXPECT_EQ(b->refs, 1u);
 	vma_file_put(a); /* the last: freed (ASan would see a leak otherwise) */
 	vma_file_put(b);
+}
+
+static int released; /* calls of count_release */
+
+static void count_release(struct vma_file *f)
+{
+	released++;
+	free(f);
+}
+
+/* A file with a release function (a shared memory object's): called at
+ * the last reference only, whatever the splits and merges before it. */
+TEST(vma_file_release)
+{
+	struct vma_file *f = calloc(1, sizeof(*f));
+	struct vma_tree t;
+
+	f->refs = 1;
+	f->release = count_release;
+	released = 0;
+	vma_tree_init(&t);
+	EXPECT_EQ(vma_insert_file(&t, P(10), P(20), 3, 0x28, f, 0), 0);
+	vma_file_put(f); /* the creator's: the VMA keeps it */
+	EXPECT_EQ(released, 0);
+	EXPECT_EQ(vma_remove(&t, P(12), P(13)), 0); /* split: two references */
+	EXPECT_EQ(f->refs, 2u);
+	EXPECT_EQ(vma_remove(&t, P(10), P(12)), 0);
+	EXPECT_EQ(released, 0);
+	EXPECT_EQ(f->refs, 1u);
+	EXPECT_EQ(vma_find(&t, P(13))->pgoff, P(3));
+	EXPECT_EQ(vma_remove(&t, P(13), P(20)), 0);
+	EXPECT_EQ(released, 1);
+	EXPECT_EQ(t.count, 0u);
 }
 
 TEST(vma_remove_splits)

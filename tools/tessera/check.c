@@ -104,6 +104,11 @@ static void print_nodes(const struct manifest *m)
 		char ram[32], win[32], extras[MF_PATH_MAX + 64];
 
 		role_extras(n, extras, sizeof(extras));
+		if (n->ktest[0] && strcmp(extras, "-") == 0)
+			snprintf(extras, sizeof(extras), "self tests ktest=%s", n->ktest);
+		else if (n->ktest[0])
+			snprintf(extras + strlen(extras), sizeof(extras) - strlen(extras),
+				 "; self tests ktest=%s", n->ktest);
 		printf("%-10s %3u  %-9s %4u %6s %7s  %s\n", n->name, n->id,
 		       mf_role_name(n->role), n->cpus, fmt_size(n->ram, ram, sizeof(ram)),
 		       fmt_size(n->window, win, sizeof(win)), extras);
@@ -127,6 +132,10 @@ static void print_vnodes(const struct manifest *m)
 {
 	char p[MF_MAX_NODES * MF_NAME_MAX], mem[sizeof(p)], s[sizeof(p)];
 
+	if (m->selftest) {
+		printf("\nself-test cluster (every node has ktest:): no vnodes\n");
+		return;
+	}
 	printf("\n%-10s %-16s %-16s %s\n", "VNODE", "PROCESSORS", "MEMORIES", "STORAGES");
 	for (unsigned i = 0; i < m->nvnodes; i++) {
 		const struct mf_vnode *v = &m->vnodes[i];

@@ -42,7 +42,7 @@
 #define MF_DEPTH_MAX 8	       /* nesting of mappings and lists; the schema needs 4 */
 #define MF_YN_MAX    10000     /* YAML values in one manifest (15 nodes need ~300) */
 #define MF_SHOW_MAX  40	       /* bytes of a value quoted in a message */
-#define MF_KEYS_MAX  8	       /* keys in one section's table */
+#define MF_KEYS_MAX  9	       /* keys in one section's table */
 #define MF_LINE_SIZE 4096      /* ExCache line: one page */
 
 #define ROLE_BIT(r)  (1u << (r))
@@ -947,6 +947,37 @@ static int node_backup(struct mf_ctx *c, const struct yn *v, void *obj)
 	return parse_name(c, "backup", v, n->backup);
 }
 
+bool mf_ktest_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= MF_KTEST_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || is_digit(*s) ||
+		      *s == '_' || *s == ':'))
+			return false;
+	return true;
+}
+
+/* The node's self tests: the kernel word ktest=FILTER instead of its role's
+ * services. */
+static int node_ktest(struct mf_ctx *c, const struct yn *v, void *obj)
+{
+	const char *s = scalar(c, "ktest", v);
+
+	if (!s)
+		return -1;
+	if (v->len >= MF_KTEST_MAX)
+		return fail(c, v->line, "ktest: '%s' is too long (at most %d characters)",
+			    show(c, v), MF_KTEST_MAX - 1);
+	if (!mf_ktest_ok(s))
+		return fail(c, v->line, "ktest: '%s' is not a test filter (" MF_KTEST_RULE ")",
+			    show(c, v));
+	memcpy(((struct mf_node *)obj)->ktest, s, v->len + 1);
+	return 0;
+}
+
 /* name and role are read first, by read_node, for the messages. */
 static const struct mf_key node_keys[] = {
 	{"name", NULL, 0, NULL},
@@ -958,6 +989,7 @@ static const struct mf_key node_keys[] = {
 	 "only processor nodes have an ExCache"},
 	{"backup", node_backup, ROLE_BIT(MF_MEMORY), "only memory nodes have a backup"},
 	{"disk", node_disk, ROLE_BIT(MF_STORAGE), "only storage nodes have a disk"},
+	{"ktest", node_ktest, 0, NULL},
 };
 _Static_assert(ARRAY_LEN(node_keys) <= MF_KEYS_MAX, "the largest table fits seen[]");
 
@@ -1079,14 +1111,19 @@ static int check_backup(struct mf_ctx *c, const struct mf_node *n)
 	return 0;
 }
 
-/* Every role there, globals counted in read_node; backups exist. */
+/* Every role there (unless it is a self-test cluster), globals counted in
+ * read_node; backups exist. */
 static int check_cluster(struct mf_ctx *c)
 {
 	static const enum mf_role needed[] = {MF_PROCESSOR, MF_MEMORY, MF_STORAGE,
 					      MF_GLOBAL};
+	unsigned tests = 0;
 
 	set_scope(c, "%s", "");
-	for (size_t i = 0; i < ARRAY_LEN(needed); i++)
+	for (unsigned i = 0; i < c->m->nnodes; i++)
+		tests += c->m->nodes[i].ktest[0] != '\0';
+	c->m->selftest = c->m->nnodes && tests == c->m->nnodes;
+	for (size_t i = 0; i < ARRAY_LEN(needed) && !c->m->selftest; i++)
 		if (!count_role(c->m, needed[i]))
 			return fail(c, c->nodes_line,
 				    "no node with role %s (a cluster needs a processor, "
@@ -1345,11 +1382,17 @@ static int read_vnodes(struct mf_ctx *c)
 {
 	const struct yn *v = map_get(c->root, "vnodes");
 
+	set_scope(c, "%s", "");
+	if (c->m->selftest && v)
+		return fail(c, map_key(c->root, "vnodes")->line,
+			    "vnodes: a self-test cluster (every node has ktest:) runs no "
+			    "programs and has no vnodes");
+	if (c->m->selftest)
+		return 0;
 	if (!v) {
 		default_vnode(c);
 		return 0;
 	}
-	set_scope(c, "%s", "");
 	if (expect_list(c, "vnodes", v))
 		return -1;
 	if (!v->first)

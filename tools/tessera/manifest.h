@@ -14,6 +14,7 @@
 #ifndef TESSERA_MANIFEST_H
 #define TESSERA_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@
 #define MF_ERR_MAX    512 /* enough for any message manifest_parse writes */
 #define MF_ROOT_MAX   128 /* a vNode's root, with the NUL (the kernel's KCONFIG_PATH_MAX) \
 			   */
+#define MF_KTEST_MAX  64 /* a ktest filter, with the NUL (the kernel's kconfig.ktest_filter) */
 
 enum mf_role {
 	MF_PROCESSOR,
@@ -47,6 +49,10 @@ struct mf_node {
 	unsigned cpus;	 /* 1..8 */
 	uint64_t ram;	 /* bytes, 32 MiB .. 16 GiB, a multiple of 1 MiB */
 	uint64_t window; /* fabric window, bytes: power of two, 1 MiB .. 1 GiB */
+	/* "" for a node that runs its role; else the node boots with
+	 * ktest=FILTER and runs the kernel's self tests instead (docs/kernel.md:
+	 * "cluster:PREFIX" selects the cluster table). mf_ktest_ok() holds. */
+	char ktest[MF_KTEST_MAX];
 
 	/* role processor: the ExCache (DESIGN.md section 5), in the window */
 	uint64_t excache_size; /* bytes: power of two >= 64 KiB, <= window / 2 */
@@ -93,6 +99,10 @@ struct manifest {
 	struct mf_fabric fabric;
 	unsigned nnodes;
 	struct mf_node nodes[MF_MAX_NODES];
+	/* Every node has a ktest filter: a self-test cluster. It runs no
+	 * services, so it need not have every role, and it has no vNodes
+	 * (nvnodes == 0); every other cluster has at least one. */
+	bool selftest;
 	unsigned nvnodes;
 	struct mf_vnode vnodes[MF_MAX_VNODES];
 };
@@ -113,6 +123,11 @@ int manifest_load(const char *path, struct manifest *m, char *err, size_t errlen
 /* Finds a node or vNode by name; NULL if none. */
 const struct mf_node *manifest_node(const struct manifest *m, const char *name);
 const struct mf_vnode *manifest_vnode(const struct manifest *m, const char *name);
+
+/* True if s is a valid ktest filter: 1 to MF_KTEST_MAX - 1 characters
+ * of A-Z, a-z, 0-9, '_' and ':' (test names and the "cluster:" prefix). */
+bool mf_ktest_ok(const char *s);
+#define MF_KTEST_RULE "1 to 63 characters of A-Z, a-z, 0-9, _ and :, such as cluster:fabric_"
 
 /* "processor", "memory", ...; "lru", "fifo", ... */
 const char *mf_role_name(enum mf_role role);

@@ -160,6 +160,12 @@ static int pick_node(struct run *r, const char *vname, const struct mf_vnode **v
 				   : m->nvnodes ? &m->vnodes[0]
 						: NULL;
 
+	if (m->selftest) {
+		msg("cluster %s runs self tests on every node (ktest: in its manifest): "
+		    "it runs no programs",
+		    m->name);
+		return -1;
+	}
 	if (vname && !v) {
 		for (unsigned i = 0; i < m->nnodes; i++) {
 			if (m->nodes[i].role == MF_PROCESSOR &&

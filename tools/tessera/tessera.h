@@ -11,7 +11,7 @@
  *   fabric.c   fabricd's control socket and its `stats` JSON
  *   health.c   a node's state from its process and fabricd's view
  *   hostlink.c the hostlink client (include/proto/hostlink.h)
- *   check.c, up.c, down.c, status.c, inject.c, console.c, logs.c, run.c:
+ *   check.c, up.c (and restart), down.c, status.c, inject.c, console.c, logs.c, run.c:
  *              one verb each
  *
  * Exit codes of every verb but `run`: TS_OK, TS_FAILED, TS_USAGE,
@@ -44,6 +44,7 @@ enum ts_exit {
  * code. */
 int verb_check(int argc, char **argv);
 int verb_up(int argc, char **argv);
+int verb_restart(int argc, char **argv); /* up.c */
 int verb_down(int argc, char **argv);
 int verb_status(int argc, char **argv);
 int verb_inject(int argc, char **argv);

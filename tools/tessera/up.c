@@ -1,6 +1,7 @@
 /*
  * `tessera up MANIFEST`: from a manifest to a cluster whose every node
- * reports ready.
+ * reports ready; and `tessera restart NODE`, which boots one node of a
+ * running cluster again the same way (steps 5 and 6 for that node).
  *
  *   1. validate the manifest; refuse if the cluster in the run directory
  *      is up already
@@ -15,9 +16,15 @@
  *      state changes, until all are ready (exit 0), one fails, or the
  *      timeout passes
  *
+ * A node with a ktest filter in the manifest runs the kernel's self tests
+ * and never says ready: it counts as up once it has connected to the
+ * fabric (or already ended). Its results are in its serial log; judging
+ * them is the test script's business, not up's.
+ *
  * Failing or interrupted (SIGINT, SIGTERM, SIGHUP) after step 3, `up`
  * takes down whatever it started (down.c) before it exits 1: the logs
  * stay, with the last lines of the culprit's serial log printed.
+ * `restart` never takes the cluster down: it reports and exits 1.
  */
 #define _GNU_SOURCE
 #include "tessera.h"
@@ -49,7 +56,8 @@ static const char help[] =
 	"                 disk the run directory has already is kept as it is\n"
 	"\n"
 	"Builds what is missing or stale, starts fabricd and one QEMU per node in\n"
-	"the run directory and waits until every node reports ready. On a timeout,\n"
+	"the run directory and waits until every node reports ready (a node with\n"
+	"ktest: in the manifest runs self tests: until it is connected). On a timeout,\n"
 	"a failed node or an interrupt it stops everything it started (the logs\n"
 	"stay) and exits 1. Exit 3: invalid manifest.\n";
 
@@ -72,7 +80,8 @@ struct up {
 	int64_t t0;
 	struct node_track track[MF_MAX_NODES];
 	char disk[MF_MAX_NODES][PATH_MAX]; /* storage nodes: absolute image path */
-	pid_t fabricd;
+	pid_t fabricd;			   /* our child (up); 0 for restart */
+	int only;			   /* restart: the one node to wait for; -1: all */
 };
 
 /* --- before anything starts ------------------------------------------------ */
@@ -234,17 +243,23 @@ static int prepare_disks(struct up *u)
 
 /* --- starting processes ----------------------------------------------------- */
 
-/* Records a started process in RUN/state. */
+/* Records a started process in RUN/state (in place of an earlier record
+ * of the same name: a restarted node). */
 static int record(struct up *u, enum proc_kind kind, const char *name, pid_t pid)
 {
 	struct proc_rec *p = &u->st.procs[u->st.nprocs];
+
+	for (unsigned i = 0; i < u->st.nprocs; i++)
+		if (strcmp(u->st.procs[i].name, name) == 0)
+			p = &u->st.procs[i];
+	if (p == &u->st.procs[u->st.nprocs])
+		u->st.nprocs++;
 
 	p->kind = kind;
 	p->pid = pid;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	if (proc_start_time(pid, &p->start) < 0)
 		p->start = 0; /* already gone: the monitor will say so */
-	u->st.nprocs++;
 	if (state_write(u->dir, &u->st) < 0) {
 		msg_errno("cannot write %s/%s", u->dir, STATE_NAME);
 		return -1;
@@ -395,10 +410,20 @@ free_argv:
 
 /* --- waiting for ready ----------------------------------------------------- */
 
-/* True if a node in state s cannot become ready any more. */
-static bool node_lost(enum node_state s)
+/* True if node n in state s cannot become ready any more. A self-test
+ * node may end by itself: only its panic is a loss. */
+static bool node_lost(const struct mf_node *n, enum node_state s)
 {
+	if (n->ktest[0])
+		return s == NS_PANIC;
 	return s == NS_FAILED || s == NS_PANIC || s == NS_HALTED;
+}
+
+/* True if node n in state s is up: ready, or for a self-test node,
+ * connected to the fabric or already ended. */
+static bool node_up(const struct mf_node *n, enum node_state s)
+{
+	return n->ktest[0] ? s != NS_STARTING : s == NS_READY;
 }
 
 static void report_node(const struct up *u, unsigned i, const struct node_health *h)
@@ -415,16 +440,26 @@ static void report_node(const struct up *u, unsigned i, const struct node_health
 	show_tail(u, log, 5);
 }
 
-/* One look at every node. Returns 1 when all are ready, 0 to keep waiting,
- * -1 when one of them is lost (reported). */
+/* True if up waits for node i (all of them; restart: the one). */
+static bool waits_for(const struct up *u, unsigned i)
+{
+	return u->only < 0 || (unsigned)u->only == i;
+}
+
+/* One look at every node waited for. Returns 1 when all are up, 0 to keep
+ * waiting, -1 when one of them is lost (reported). */
 static int poll_nodes(struct up *u, const struct fab_stats *stats)
 {
-	unsigned ready = 0;
+	unsigned ready = 0, want = 0;
 
 	for (unsigned i = 0; i < u->mf.nnodes; i++) {
 		const struct proc_rec *p = state_find(&u->st, u->mf.nodes[i].name);
 		struct node_track *t = &u->track[i];
 		struct node_health h;
+
+		if (!waits_for(u, i))
+			continue;
+		want++;
 
 		if (!t->exited)
 			t->exited = proc_reap(p->pid, t->how, sizeof(t->how)) >= 0;
@@ -432,13 +467,13 @@ static int poll_nodes(struct up *u, const struct fab_stats *stats)
 			    &h);
 		if (!t->printed || t->shown != h.state)
 			progress(u, i, h.state, h.state == NS_READY ? NULL : h.note);
-		if (node_lost(h.state)) {
+		if (node_lost(&u->mf.nodes[i], h.state)) {
 			report_node(u, i, &h);
 			return -1;
 		}
-		ready += h.state == NS_READY;
+		ready += node_up(&u->mf.nodes[i], h.state);
 	}
-	return ready == u->mf.nnodes;
+	return ready == want;
 }
 
 static void report_timeout(const struct up *u, const struct fab_stats *stats)
@@ -448,27 +483,44 @@ static void report_timeout(const struct up *u, const struct fab_stats *stats)
 		const struct proc_rec *p = state_find(&u->st, u->mf.nodes[i].name);
 		struct node_health h;
 
+		if (!waits_for(u, i))
+			continue;
 		node_health(p->name, proc_alive(p->pid, p->start), stats, &h);
-		if (h.state != NS_READY)
+		if (!node_up(&u->mf.nodes[i], h.state))
 			report_node(u, i, &h);
 	}
 }
 
-/* Polls until every node is ready (0) or not (-1, reported). */
+/* True (said) if fabricd has ended: our child reaped (up), or its record
+ * no longer alive (restart). */
+static bool fabricd_ended(struct up *u)
+{
+	const struct proc_rec *p = state_find(&u->st, "fabricd");
+	char how[96];
+
+	if (u->fabricd > 0 && proc_reap(u->fabricd, how, sizeof(how)) >= 0) {
+		msg("fabricd %s; see %s/fabricd.log", how, u->dir);
+		return true;
+	}
+	if (!p || !proc_alive(p->pid, p->start)) {
+		msg("fabricd is gone, and with it the fabric; see %s/fabricd.log", u->dir);
+		return true;
+	}
+	return false;
+}
+
+/* Polls until every node waited for is up (0) or not (-1, reported). */
 static int wait_ready(struct up *u)
 {
 	int64_t deadline = u->t0 + (int64_t)(u->timeout_s * 1000);
 	int fd = -1, r = 0;
-	char how[96];
 
 	while (r == 0 && !ts_signal) {
 		struct fab_stats stats;
 		bool have;
 
-		if (proc_reap(u->fabricd, how, sizeof(how)) >= 0) {
-			msg("fabricd %s; see %s/fabricd.log", how, u->dir);
+		if (fabricd_ended(u))
 			return -1;
-		}
 		if (fd < 0)
 			fd = fabric_connect(u->dir);
 		have = fd >= 0 && fabric_stats(fd, &stats) == 0;
@@ -549,13 +601,30 @@ static int manifest_path(const struct up *u, char **argv, char *out, size_t cap)
 	return 0;
 }
 
+/* The number of nodes with a ktest filter. */
+static unsigned count_selftest(const struct manifest *m)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < m->nnodes; i++)
+		k += m->nodes[i].ktest[0] != '\0';
+	return k;
+}
+
 static void print_success(const struct up *u)
 {
+	unsigned tests = count_selftest(&u->mf), ready = u->mf.nnodes - tests;
 	char t[32];
 
 	fmt_duration((uint64_t)(now_ms() - u->t0), t, sizeof(t));
-	printf("tessera: cluster %s is up: %u node%s ready in %s (run directory %s)\n",
-	       u->mf.name, u->mf.nnodes, u->mf.nnodes == 1 ? "" : "s", t, u->where);
+	printf("tessera: cluster %s is up: ", u->mf.name);
+	if (ready)
+		printf("%u node%s ready%s", ready, ready == 1 ? "" : "s", tests ? ", " : "");
+	if (tests)
+		printf("%u node%s running self tests", tests, tests == 1 ? "" : "s");
+	printf(" in %s (run directory %s)\n", t, u->where);
+	if (u->mf.selftest)
+		return; /* no programs to run */
 	if (u->is_default)
 		printf("tessera: next: tessera status | tessera run -- PROGRAM ARGS | "
 		       "tessera down\n");
@@ -590,6 +659,7 @@ int verb_up(int argc, char **argv)
 		msg("out of memory");
 		return TS_FAILED;
 	}
+	u->only = -1;
 	r = parse_args(argc, argv, u, &opt_dir);
 	if (r >= 0)
 		goto free_up;
@@ -623,6 +693,178 @@ int verb_up(int argc, char **argv)
 	if (u->is_default)
 		rundir_link_current(u->mf.name);
 	print_success(u);
+	r = TS_OK;
+free_up:
+	free(u);
+	return r;
+}
+
+/* --- tessera restart NODE ----------------------------------------------------- */
+
+static const char restart_help[] =
+	"  NODE           the node to boot again\n"
+	"  --ktest F      boot it with the self-test filter F instead of the\n"
+	"                 manifest's (ktest: of the node, if any)\n"
+	"  --timeout S    seconds the node may take to be up again (default 120)\n"
+	"  --run-dir DIR  the cluster's run directory (default: $TESSERA_RUN_DIR,\n"
+	"                 else run/current)\n"
+	"\n"
+	"SIGKILLs NODE's QEMU if it still runs (as a crash would), keeps its serial\n"
+	"log as RUN/NODE.lifeN.log, starts it again as up did (same fabricd, same\n"
+	"disk) and waits until it is ready (a self-test node: connected). Exit 1 if\n"
+	"it does not come up; the rest of the cluster is left as it is.\n";
+
+/* Options of restart: *node, *opt_dir, u->timeout_s, *ktest. Returns -1 to
+ * go on, else the exit code (--help, usage errors). */
+static int restart_args(int argc, char **argv, struct up *u, const char **node,
+			const char **opt_dir, const char **ktest)
+{
+	static const struct option opts[] = {
+		{"ktest", required_argument, NULL, 'k'},
+		{"timeout", required_argument, NULL, 't'},
+		{"run-dir", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	u->timeout_s = DEFAULT_TIMEOUT_S;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return verb_help("restart", restart_help);
+		if (c == 'k' && !mf_ktest_ok(optarg))
+			return usage_error("restart", "--ktest: '%s' is not a test filter (%s)",
+					   optarg, MF_KTEST_RULE);
+		if (c == 't' && (parse_seconds(optarg, &u->timeout_s) < 0 ||
+				 u->timeout_s <= 0))
+			return usage_error("restart",
+					   "--timeout: '%s' is not a positive number of "
+					   "seconds",
+					   optarg);
+		if (c != 'k' && c != 't' && c != 'r')
+			return bad_option("restart", argv);
+		if (c == 'k')
+			*ktest = optarg;
+		else if (c == 'r')
+			*opt_dir = optarg;
+	}
+	if (argc - optind != 1)
+		return usage_error("restart", "expected one NODE");
+	*node = argv[optind];
+	return -1;
+}
+
+/* SIGKILLs node i's QEMU if it still runs and waits until it is gone. */
+static int restart_kill(struct up *u, unsigned i)
+{
+	const struct proc_rec *p = state_find(&u->st, u->mf.nodes[i].name);
+	struct victim v = {0};
+
+	if (!p || !proc_alive(p->pid, p->start))
+		return 0;
+	v.pid = p->pid;
+	v.start = p->start;
+	snprintf(v.what, sizeof(v.what), "%s (QEMU)", p->name);
+	if (kill(p->pid, SIGKILL) < 0 || proc_stop(&v, 1, 1000, false) > 0) {
+		msg_errno("cannot stop %s's QEMU (pid %d)", p->name, (int)p->pid);
+		return -1;
+	}
+	printf("tessera: killed %s's QEMU (pid %d)\n", p->name, (int)p->pid);
+	return 0;
+}
+
+/* RUN/NAME.log -> RUN/NAME.lifeN.log, N the first free number from 1. */
+static int restart_keep_log(struct up *u, const char *name)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct stat sb;
+
+	if (snprintf(from, sizeof(from), "%s/%s.log", u->dir, name) >= (int)sizeof(from))
+		return -1;
+	if (stat(from, &sb) < 0)
+		return 0; /* it never printed */
+	for (unsigned life = 1; life < 1000; life++) {
+		if (snprintf(to, sizeof(to), "%s/%s.life%u.log", u->dir, name, life) >=
+		    (int)sizeof(to))
+			return -1;
+		if (stat(to, &sb) < 0 && errno == ENOENT) {
+			if (rename(from, to) < 0) {
+				msg_errno("cannot keep %s as %s", from, to);
+				return -1;
+			}
+			printf("tessera: %s's serial log so far kept as %s\n", name, to);
+			return 0;
+		}
+	}
+	msg("%s: too many earlier lives of %s's log", u->dir, name);
+	return -1;
+}
+
+/* The cluster of opt_dir into u, with node name's index in *idx. */
+static int restart_open(struct up *u, const char *opt_dir, const char *name, unsigned *idx)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	const struct mf_node *n;
+	int r = TS_FAILED;
+
+	if (!c) {
+		msg("out of memory");
+		return TS_FAILED;
+	}
+	if (cluster_open(opt_dir, c) < 0)
+		goto free_c;
+	u->mf = c->mf;
+	u->st = c->st;
+	snprintf(u->dir, sizeof(u->dir), "%s", c->dir);
+	snprintf(u->where, sizeof(u->where), "%s", c->dir);
+	snprintf(u->b.build, sizeof(u->b.build), "%s", c->st.build); /* its images */
+	n = manifest_node(&u->mf, name);
+	if (!n) {
+		r = usage_error("restart", "no node '%s' in cluster %s", name, u->mf.name);
+		goto free_c;
+	}
+	*idx = (unsigned)(n - u->mf.nodes);
+	r = TS_OK;
+free_c:
+	free(c);
+	return r;
+}
+
+int verb_restart(int argc, char **argv)
+{
+	const char *opt_dir = NULL, *name = NULL, *ktest = NULL;
+	struct up *u = calloc(1, sizeof(*u));
+	struct mf_node *n;
+	unsigned i = 0;
+	char t[32];
+	int r;
+
+	if (!u) {
+		msg("out of memory");
+		return TS_FAILED;
+	}
+	r = restart_args(argc, argv, u, &name, &opt_dir, &ktest);
+	if (r >= 0 || (r = restart_open(u, opt_dir, name, &i)) != TS_OK)
+		goto free_up;
+	r = TS_FAILED;
+	n = &u->mf.nodes[i];
+	if (ktest)
+		snprintf(n->ktest, sizeof(n->ktest), "%s", ktest);
+	u->only = (int)i;
+	if (signals_catch() < 0 || fabricd_ended(u) || restart_kill(u, i) < 0 ||
+	    restart_keep_log(u, n->name) < 0)
+		goto free_up;
+	if (n->role == MF_STORAGE && node_disk(u, n, u->disk[i], sizeof(u->disk[i])) < 0)
+		goto free_up;
+	u->t0 = now_ms();
+	if (start_node(u, i) < 0 || wait_ready(u) < 0) {
+		msg("node %s did not come up again; logs in %s", n->name, u->where);
+		goto free_up;
+	}
+	fmt_duration((uint64_t)(now_ms() - u->t0), t, sizeof(t));
+	printf("tessera: node %s restarted: %s in %s\n", n->name,
+	       n->ktest[0] ? "running self tests" : "ready", t);
 	r = TS_OK;
 free_up:
 	free(u);

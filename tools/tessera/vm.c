@@ -15,13 +15,15 @@
  * Kernel command line: role=ROLE node=ID name=NAME peers=ID:NAME,... plus
  * manager=ID (the global node) on every other node,
  * excache=SIZE,WAYS,POLICY and memory=ID,... (the memory nodes of its first
- * vNode) on processors, backup=ID on memory nodes with a backup, storage=ID on processors and memory nodes (the first storage
- * node of the first vNode, in file order, that lists the node), and
- * exports=ID:ROOT,... on storage nodes (every processor and memory node of
- * every vNode that lists the storage node, with that vNode's root; the
- * manifest parser has checked that a node gets one root per storage
- * node). The kernel keeps BOOT_CMDLINE_MAX - 1 = 1023 bytes of it: longer
- * lines are refused here rather than cut there.
+ * vNode) on processors, backup=ID on memory nodes with a backup,
+ * storage=ID on processors and memory nodes (the first storage node of the
+ * first vNode, in file order, that lists the node), exports=ID:ROOT,... on
+ * storage nodes (every processor and memory node of every vNode that lists
+ * the storage node, with that vNode's root; the manifest parser has
+ * checked that a node gets one root per storage node), and ktest=FILTER on
+ * nodes whose manifest entry has ktest: (they run the kernel's self tests
+ * instead of their role). The kernel keeps BOOT_CMDLINE_MAX - 1 = 1023
+ * bytes of it: longer lines are refused here rather than cut there.
  */
 #define _GNU_SOURCE
 #include "tessera.h"
@@ -213,6 +215,8 @@ int vm_cmdline(const struct manifest *m, const struct mf_node *n, char *buf, siz
 		append_manager(m, buf, cap, &o);
 	if (n->role == MF_STORAGE)
 		append_exports(m, idx, buf, cap, &o);
+	if (n->ktest[0])
+		append(buf, cap, &o, " ktest=%s", n->ktest);
 	return o < cap && o <= KERNEL_CMDLINE_MAX ? 0 : -1;
 }
 
