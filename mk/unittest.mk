@@ -34,7 +34,7 @@ UNIT_KSRCS   := lib/printf.c lib/cmdline.c lib/string.c lib/errno.c \
 		kernel/bootinfo.c kernel/buddy.c kernel/acpi.c net/msg.c kernel/config.c \
 		scomponent/bcache.c $(wildcard scomponent/ext2_*.c) \
 		$(wildcard mcomponent/vma.c mcomponent/elf.c mcomponent/ustack.c \
-			   pcomponent/excache_set.c pcomponent/excache_fresh.c \
+			   pcomponent/excache_set.c pcomponent/excache_fresh.c pcomponent/excache_shared.c \
 			   pcomponent/path.c pcomponent/cred.c) managers/members.c
 UNIT_TSRCS   := $(wildcard tests/unit/*.c)
 # Host tools' code under test: built like the tests (no rename.h: they are

@@ -56,8 +56,55 @@
  *
  * fork (excache_fork): the parent's dirty lines are stored and mapped
  * again with a clean PTE (uspace_map replaces the entry), so MEM_FORK
- * copies what the parent sees; the child inherits the owner table and
- * the fresh ranges.
+ * copies what the parent sees; the child inherits the owner table, the
+ * fresh ranges and the shared ranges.
+ *
+ * Shared pages (MAP_SHARED: files, MAP_SHARED|MAP_ANONYMOUS). Processes
+ * of this processor mapping one page of a shared object map one line,
+ * so a store by one is seen by the others at once with no software on
+ * the hit path. Each process keeps its shared ranges (excache_shared.h,
+ * under ec.lock): [start, end) -> (object key, page offset, prot); the
+ * key is the file's inode, or a number excache_anon_key gives each
+ * MAP_SHARED|MAP_ANONYMOUS mapping. A page in a shared range has the
+ * tag (key, offset in the object) instead of (pid, va) (struct tag,
+ * tag_of; its set comes from the tag), and its line has no owner but a
+ * reverse map, maps: one struct ex_map (process, va, rights, node) per
+ * mapping, under the set lock. So:
+ *   - a miss whose tagged line is cached just maps it in the faulting
+ *     process with the range's prot and joins the map (join_line, no
+ *     message, counted as shared_maps); otherwise the page is fetched
+ *     as any miss (MEM_MISS for the process's (pid, va): the memory
+ *     node keeps one copy per shared page) and the line tagged shared,
+ *     its first mapper the fetcher. Never a fresh fill: a forked child
+ *     must not zero a page its parent wrote;
+ *   - eviction unmaps the line from every mapper (each unmap shoots its
+ *     address space down) and writes it back once if any PTE was dirty
+ *     or the sticky flag is set, named by its first mapper's (pid, va)
+ *     (inside the MEM_MISS, whose victim fields carry the pid, when that
+ *     mapper's node is the miss's target);
+ *   - a mapper leaving (munmap, MAP_FIXED, mprotect, mremap, madvise,
+ *     exit, exec: leave_line) unmaps its own mapping only; its PTE's
+ *     dirty bit goes into the line's sticky flag, and but for exec
+ *     (whose excache_exec_prepare stored everything already) a dirty
+ *     line is written back then under the leaver's (pid, va), which
+ *     still names the object on the home (a forked child's stores reach
+ *     a file at its exit); the last mapper's departure frees the line;
+ *   - msync, fork and exec's preparation store a dirty shared line once
+ *     (clean_shared): every mapper's PTE goes first, so that a store by
+ *     another process meanwhile faults and waits for the set instead of
+ *     landing behind the copy under a clean PTE, then all map it again.
+ * A process's walk over its lines (lines_in_range) visits, for a small
+ * range, each page's private set and, in a shared range, the shared
+ * tag's set; for a large one, every set, where shared lines match by
+ * their maps. The syscall layer drops a range's lines before it changes
+ * the shared ranges, so the tags the walk computes are the ones the lines
+ * were filled under; a miss racing the change leaves its line again
+ * (undo_fetch), as for private lines. Lock order: a set's sleeping lock,
+ * then ec.lock (lookups only); the set lock also covers every other
+ * process's PTE of the lines it holds, which is why a process's exit
+ * (excache_drop_process) must leave every shared line before its struct
+ * goes. Processes on different processors are not coherent: each
+ * processor caches its own copy, seen elsewhere after a write-back.
  *
  * Failures never lose a dirty page silently: a failed MEM_FLUSH maps the
  * victim again (with the line's sticky dirty flag set, since the fresh
@@ -127,14 +174,36 @@ static struct {
 	struct tessera_excache_counters total; /* atomics */
 } ec;
 
-/* A victim's dirty page, written back inside the MEM_MISS. */
+/* A dirty page to write back: which it is, where it goes; on: a victim
+ * written back inside the MEM_MISS. */
 struct piggyback {
 	bool on;
 	uint32_t pid;
 	uint64_t va;
-	uint16_t home; /* the victim's process's home */
-	uint16_t node; /* the victim's vRegion owner: the miss's first target */
+	uint16_t home; /* the page's process's home */
+	uint16_t node; /* its vRegion's owner (for a victim: the miss's first
+			  target) */
 };
+
+/* One process's mapping of a shared line (the line's maps list; under
+ * the set lock). */
+struct ex_map {
+	struct ex_map *next;
+	struct process *p;
+	uint64_t va;	 /* where p maps the line */
+	unsigned rights; /* with what */
+	uint16_t node;	 /* where a write-back of p's page va goes */
+};
+
+/* What a miss on a process's page looks for: its line's tag, and in a
+ * shared range the range's prot. */
+struct tag {
+	bool shared;
+	uint64_t key, va; /* exs_find's: (pid, va) or (object, offset) */
+	uint32_t prot;	  /* shared: the range's PROT_* */
+};
+
+#define PROT_ALL (MEM_PROT_READ | MEM_PROT_WRITE | MEM_PROT_EXEC)
 
 #define COUNT(p, field)                                                                  \
 	do {                                                                             \
@@ -150,9 +219,9 @@ bool excache_ready(void)
 
 /* ---- sets and lines --------------------------------------------------- */
 
-static struct ex_set *set_of(uint32_t pid, uint64_t va)
+static struct ex_set *set_of(uint64_t key, uint64_t va)
 {
-	return &ec.sets[exs_set_index(pid, va, ec.nsets)];
+	return &ec.sets[exs_set_index(key, va, ec.nsets)];
 }
 
 static void set_lock(struct ex_set *set)
@@ -256,6 +325,24 @@ static int owner_slot_locked(const struct excache_proc *ep, uint64_t va)
 	return owner_find_locked(ep, vregion_of(va) + 1);
 }
 
+/* Where p's page va lives: its vRegion's owner if known, else the home. */
+static uint16_t node_of_locked(const struct excache_proc *ep, uint64_t va)
+{
+	int slot = owner_slot_locked(ep, va);
+
+	return slot >= 0 ? ep->owner_node[slot] : ep->home;
+}
+
+static uint16_t node_of(struct process *p, uint64_t va)
+{
+	uint16_t node;
+
+	spin_lock(&p->ec.lock);
+	node = node_of_locked(&p->ec, va);
+	spin_unlock(&p->ec.lock);
+	return node;
+}
+
 /* node owns p's vRegion holding va (a free slot, else round-robin). */
 static void owner_record(struct process *p, uint64_t va, uint16_t node)
 {
@@ -300,7 +387,7 @@ static void plan_miss(struct process *p, uint64_t va, unsigned access, bool pref
 	*pl = (struct plan){0};
 	spin_lock(&ep->lock);
 	slot = owner_slot_locked(ep, va);
-	pl->node = slot >= 0 ? ep->owner_node[slot] : ep->home;
+	pl->node = node_of_locked(ep, va);
 	f = exf_find(ep->fresh, ep->nfresh, va);
 	if (f >= 0 && prefetch) {
 		pl->skip = true;
@@ -309,6 +396,22 @@ static void plan_miss(struct process *p, uint64_t va, unsigned access, bool pref
 		pl->fresh = slot >= 0 && (pl->prot & want) == want;
 		exf_remove(ep->fresh, &ep->nfresh, EXCACHE_FRESH, va, va + EXCACHE_LINE);
 	}
+	spin_unlock(&ep->lock);
+}
+
+/* The tag of p's page va: shared if a shared range holds it. */
+static void tag_of(struct process *p, uint64_t va, struct tag *t)
+{
+	struct excache_proc *ep = &p->ec;
+	int i;
+
+	spin_lock(&ep->lock);
+	i = exsh_find(ep->shared, ep->nshared, va);
+	if (i >= 0)
+		*t = (struct tag){true, ep->shared[i].key, exsh_offset(&ep->shared[i], va),
+				  ep->shared[i].prot};
+	else
+		*t = (struct tag){false, p->pid, va & ~EXCACHE_PAGE_MASK, 0};
 	spin_unlock(&ep->lock);
 }
 
@@ -331,6 +434,118 @@ void excache_fresh_remove(struct process *p, uint64_t start, uint64_t end)
 	spin_lock(&ep->lock);
 	exf_remove(ep->fresh, &ep->nfresh, EXCACHE_FRESH, start, end);
 	spin_unlock(&ep->lock);
+}
+
+/* ---- shared ranges (under p->ec.lock) ------------------------------------- */
+
+int excache_shared_room(struct process *p, uint64_t start, uint64_t end, unsigned adds)
+{
+	struct excache_proc *ep = &p->ec;
+	bool fits;
+
+	spin_lock(&ep->lock);
+	fits = ep->nshared + exsh_splits(ep->shared, ep->nshared, start, end) + adds <=
+	       EXCACHE_SHARED;
+	spin_unlock(&ep->lock);
+	return fits ? 0 : -ENOMEM;
+}
+
+int excache_shared_map(struct process *p, uint64_t start, uint64_t end, uint64_t key,
+		       uint64_t pgoff, uint32_t prot)
+{
+	struct excache_proc *ep = &p->ec;
+	int err;
+
+	spin_lock(&ep->lock);
+	err = exsh_add(ep->shared, &ep->nshared, EXCACHE_SHARED, start, end, key, pgoff,
+		       prot & PROT_ALL);
+	spin_unlock(&ep->lock);
+	return err ? -ENOMEM : 0;
+}
+
+/* The change of [start, end) did not fit: the ranges it overlaps go;
+ * [*lo, *hi) covers them. */
+static void shared_forget_locked(struct process *p, uint64_t start, uint64_t end,
+				 uint64_t *lo, uint64_t *hi)
+{
+	struct excache_proc *ep = &p->ec;
+
+	*lo = start;
+	*hi = end;
+	for (int i = 0; i < (int)ep->nshared; i++) {
+		struct excache_shared *r = &ep->shared[i];
+
+		if (r->end <= start || r->start >= end)
+			continue;
+		*lo = r->start < *lo ? r->start : *lo;
+		*hi = r->end > *hi ? r->end : *hi;
+		exsh_remove(ep->shared, &ep->nshared, EXCACHE_SHARED, r->start, r->end);
+		i--;
+	}
+}
+
+static void leave_all_shared(struct process *p, uint64_t start, uint64_t end);
+
+/* Ranges of p that a change could not cut were forgotten ([lo, hi)
+ * covers them): p leaves its shared lines there, so that no line's map
+ * names a page the process will fetch as its own from now on. */
+static void shared_lost(struct process *p, uint64_t lo, uint64_t hi)
+{
+	pr_warn("excache: pid %u: shared ranges full at [%#llx, %#llx): the mappings there "
+		"are no longer shared",
+		p->pid, (unsigned long long)lo, (unsigned long long)hi);
+	leave_all_shared(p, lo, hi);
+}
+
+void excache_shared_unmap(struct process *p, uint64_t start, uint64_t end)
+{
+	struct excache_proc *ep = &p->ec;
+	uint64_t lo, hi;
+	int err;
+
+	spin_lock(&ep->lock);
+	err = exsh_remove(ep->shared, &ep->nshared, EXCACHE_SHARED, start, end);
+	if (err)
+		shared_forget_locked(p, start, end, &lo, &hi);
+	spin_unlock(&ep->lock);
+	if (err)
+		shared_lost(p, lo, hi);
+}
+
+void excache_shared_protect(struct process *p, uint64_t start, uint64_t end, uint32_t prot)
+{
+	struct excache_proc *ep = &p->ec;
+	uint64_t lo, hi;
+	int err;
+
+	spin_lock(&ep->lock);
+	err = exsh_protect(ep->shared, &ep->nshared, EXCACHE_SHARED, start, end,
+			   prot & PROT_ALL);
+	if (err)
+		shared_forget_locked(p, start, end, &lo, &hi);
+	spin_unlock(&ep->lock);
+	if (err)
+		shared_lost(p, lo, hi);
+}
+
+int excache_shared_get(struct process *p, uint64_t va, struct excache_shared *out)
+{
+	struct excache_proc *ep = &p->ec;
+	int i;
+
+	spin_lock(&ep->lock);
+	i = exsh_find(ep->shared, ep->nshared, va);
+	if (i >= 0)
+		*out = ep->shared[i];
+	spin_unlock(&ep->lock);
+	return i >= 0 ? 0 : -ENOENT;
+}
+
+uint64_t excache_anon_key(void)
+{
+	static uint64_t next; /* atomic */
+
+	return exsh_anon_key(__atomic_add_fetch(&next, 1, __ATOMIC_RELAXED));
 }
 
 /* ---- RPCs -------------------------------------------------------------- */
@@ -413,20 +628,86 @@ static int check_owner(uint16_t node, uint16_t owner)
 	return -EPROTO;
 }
 
+/* ---- lines and their mappers ---------------------------------------------- */
+
+/* Maps p's page va to the line at way again (after a write-back); a
+ * failure is logged: the data stays in the line, and p's next access
+ * faults and maps it. */
+static void map_again(struct process *p, uint64_t va, struct ex_set *set, unsigned way,
+		      unsigned rights)
+{
+	int err = uspace_map(p->us, va, line_phys(set, way), rights);
+
+	if (err)
+		pr_warn("excache: pid %u page %#llx: cannot map it again (%s)", p->pid,
+			(unsigned long long)va, errno_name(err));
+}
+
+/* The first of p's mappings of the shared line l at an address in
+ * [start, end), or NULL. */
+static struct ex_map *map_find(const struct exs_line *l, const struct process *p,
+			       uint64_t start, uint64_t end)
+{
+	for (struct ex_map *m = l->maps; m; m = m->next)
+		if (m->p == p && m->va >= start && m->va < end)
+			return m;
+	return NULL;
+}
+
+/* Takes m off l's list and frees it. */
+static void map_unlink(struct exs_line *l, struct ex_map *m)
+{
+	struct ex_map **pp = (struct ex_map **)&l->maps;
+
+	while (*pp != m)
+		pp = &(*pp)->next;
+	*pp = m->next;
+	kfree(m);
+}
+
+static void maps_free(struct exs_line *l)
+{
+	while (l->maps)
+		map_unlink(l, l->maps);
+}
+
+/* Where the VALID line l's page is written back: its owner's page, or
+ * for a shared line its first mapper's (every mapper's names the same
+ * page of the object on the memory node). */
+static void line_wb(const struct exs_line *l, struct piggyback *wb)
+{
+	const struct process *owner = l->owner;
+	const struct ex_map *m = l->maps;
+
+	if (owner)
+		*wb = (struct piggyback){true, owner->pid, l->va, owner->ec.home,
+					 l->node ? l->node : owner->ec.home};
+	else
+		*wb = (struct piggyback){true, m->p->pid, m->va, m->p->ec.home, m->node};
+}
+
+/* Reads and clears the accessed bits of the VALID line l's mappings;
+ * whether one was set. */
+static bool line_accessed(const struct exs_line *l)
+{
+	struct process *owner = l->owner;
+	bool seen = false;
+
+	if (owner)
+		return uspace_pte(owner->us, l->va, true) & USPACE_ACCESSED;
+	for (const struct ex_map *m = l->maps; m; m = m->next)
+		seen |= !!(uspace_pte(m->p->us, m->va, true) & USPACE_ACCESSED);
+	return seen;
+}
+
 /* ---- victims ----------------------------------------------------------- */
 
 /* LRU and CLOCK: read and clear the accessed bits of the set's lines. */
 static void sample_accessed(struct ex_set *set)
 {
-	for (unsigned w = 0; w < set->s.ways; w++) {
-		struct exs_line *l = &set->s.lines[w];
-		struct process *owner = l->owner;
-
-		if (l->state != EXS_VALID)
-			continue;
-		if (uspace_pte(owner->us, l->va, true) & USPACE_ACCESSED)
+	for (unsigned w = 0; w < set->s.ways; w++)
+		if (set->s.lines[w].state == EXS_VALID && line_accessed(&set->s.lines[w]))
 			exs_accessed(&set->s, w);
-	}
 }
 
 static int pick_victim(struct ex_set *set)
@@ -438,24 +719,24 @@ static int pick_victim(struct ex_set *set)
 	return exs_victim(&set->s, ec.policy, &set->rng);
 }
 
-/* The node a VALID line's page is written back to. */
-static uint16_t line_node(const struct exs_line *l)
-{
-	const struct process *owner = l->owner;
-
-	return l->node ? l->node : owner->ec.home;
-}
-
-/* The line leaves its owner's page tables; counts a used prefetch.
- * Returns whether its page is dirty. */
+/* The line leaves every page table that maps it (its owner's, or each
+ * mapper's of a shared line, each with its TLB shootdown); counts a used
+ * prefetch. Returns whether its page is dirty. */
 static bool unmap_line(struct ex_set *set, unsigned way)
 {
 	struct exs_line *l = &set->s.lines[way];
-	struct process *owner = l->owner;
-	unsigned st = uspace_unmap(owner->us, l->va);
+	struct process *who = l->owner;
+	unsigned st = 0;
 
+	if (who) {
+		st = uspace_unmap(who->us, l->va);
+	} else {
+		for (struct ex_map *m = l->maps; m; m = m->next)
+			st |= uspace_unmap(m->p->us, m->va);
+		who = ((struct ex_map *)l->maps)->p;
+	}
 	if (l->prefetched && (l->touched || (st & USPACE_ACCESSED)))
-		COUNT(owner, prefetch_hits);
+		COUNT(who, prefetch_hits);
 	return (st & USPACE_DIRTY) || l->dirty;
 }
 
@@ -463,47 +744,48 @@ static bool unmap_line(struct ex_set *set, unsigned way)
 static void remap_dirty(struct ex_set *set, unsigned way)
 {
 	struct exs_line *l = &set->s.lines[way];
-	struct process *owner = l->owner;
 
 	l->dirty = 1;
-	if (uspace_map(owner->us, l->va, line_phys(set, way), l->rights))
-		pr_err("excache: pid %u page %#llx: cannot map it again after a failed "
-		       "write-back; its data stays in the line",
-		       owner->pid, (unsigned long long)l->va);
+	if (l->owner)
+		map_again(l->owner, l->va, set, way, l->rights);
+	for (struct ex_map *m = l->maps; m; m = m->next)
+		map_again(m->p, m->va, set, way, m->rights);
 }
 
 /*
- * Empties the line at way for p's miss: unmapped, and if dirty marked
- * for the MEM_MISS when its node is target (the node the miss goes to
- * first; 0: no miss message, a fresh fill), else written back now.
+ * Empties the line at way for p's miss: unmapped (from every mapper),
+ * and if dirty marked for the MEM_MISS when its node is target (the node
+ * the miss goes to first; 0: no miss message, a fresh fill), else
+ * written back now, once, with its owner's or a mapper's page.
  */
 static int evict(struct process *p, struct ex_set *set, unsigned way, uint16_t target,
 		 struct piggyback *pb)
 {
 	struct exs_line *l = &set->s.lines[way];
-	struct process *owner = l->owner;
-	uint16_t node;
+	struct piggyback wb;
 	int err;
 
 	pb->on = false;
 	if (l->state != EXS_VALID)
 		return 0;
 	COUNT(p, evictions);
+	line_wb(l, &wb);
 	if (!unmap_line(set, way))
-		return 0;
-	node = line_node(l);
-	if (target && node == target) {
-		*pb = (struct piggyback){true, owner->pid, l->va, owner->ec.home, node};
-		return 0;
+		goto forget_maps;
+	if (target && wb.node == target) {
+		*pb = wb;
+		goto forget_maps;
 	}
-	err = flush_rpc(node, owner->ec.home, owner->pid, l->va, set, way);
+	err = flush_rpc(wb.node, wb.home, wb.pid, wb.va, set, way);
 	if (err) {
 		pr_warn("excache: write-back of pid %u page %#llx to node %u failed (%s)",
-			owner->pid, (unsigned long long)l->va, node, errno_name(err));
+			wb.pid, (unsigned long long)wb.va, wb.node, errno_name(err));
 		remap_dirty(set, way);
 		return err;
 	}
 	COUNT(p, flushes);
+forget_maps:
+	maps_free(l);
 	return 0;
 }
 
@@ -523,18 +805,50 @@ static void rescue_victim(struct process *p, struct ex_set *set, unsigned way,
 
 /* ---- misses ------------------------------------------------------------- */
 
-/* The page is in the set already: fine if its rights allow access. */
-static int already_there(struct process *p, struct ex_set *set, unsigned way,
-			 unsigned access, bool prefetch)
+/* p's page va is mapped with rights to the line at way already (another
+ * thread's miss, or a prefetch): fine if rights allow access. */
+static int already_there(struct process *p, struct ex_set *set, unsigned way, uint64_t va,
+			 unsigned rights, unsigned access)
+{
+	if ((rights & access) != access)
+		return -EACCES;
+	if (!(uspace_pte(p->us, va, false) & USPACE_PRESENT))
+		return uspace_map(p->us, va, line_phys(set, way), rights);
+	return 0;
+}
+
+/*
+ * p misses on va, a page of a shared range (t) whose line, at way, is
+ * cached: p maps it too, with the range's prot (no message), and joins
+ * its mappers; or, if p maps it there already, as already_there.
+ */
+static int join_line(struct process *p, struct ex_set *set, unsigned way, uint64_t va,
+		     unsigned access, const struct tag *t)
 {
 	struct exs_line *l = &set->s.lines[way];
+	struct ex_map *m = map_find(l, p, va, va + 1);
+	unsigned rights = rights_of_prot(t->prot);
+	int err;
 
-	if (prefetch)
-		return -EEXIST;
-	if ((l->rights & access) != access)
+	if (m)
+		return already_there(p, set, way, va, m->rights, access);
+	if (!(t->prot & PROT_ALL) || (rights & access) != access)
 		return -EACCES;
-	if (!(uspace_pte(p->us, l->va, false) & USPACE_PRESENT))
-		return uspace_map(p->us, l->va, line_phys(set, way), l->rights);
+	m = kzalloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	*m = (struct ex_map){l->maps, p, va, rights, node_of(p, va)};
+	if ((rights & USPACE_EXEC) && !(l->rights & USPACE_EXEC)) {
+		line_code_written(set, way); /* see there: first run as code */
+		l->rights |= USPACE_EXEC;
+	}
+	err = uspace_map(p->us, va, line_phys(set, way), rights);
+	if (err) {
+		kfree(m);
+		return err;
+	}
+	l->maps = m;
+	COUNT(p, shared_maps);
 	return 0;
 }
 
@@ -578,17 +892,24 @@ static int ask_page(struct process *p, struct ex_set *set, unsigned way, uint64_
 	return err;
 }
 
-/* Fills a chosen (and emptied) line with p's page va from node (or its
- * vRegion's owner) and maps it. */
+/* Fills a chosen (and emptied) line with p's page va (tagged t) from
+ * node (or its vRegion's owner) and maps it; a shared line gets p as its
+ * first mapper. */
 static int fill_line(struct process *p, struct ex_set *set, unsigned way, uint64_t va,
-		     unsigned access, bool prefetch, uint16_t node,
+		     const struct tag *t, unsigned access, bool prefetch, uint16_t node,
 		     const struct piggyback *pb)
 {
+	struct ex_map *m = NULL;
 	struct mem_miss_reply rp;
 	unsigned rights;
 	int err;
 
-	exs_fill(&set->s, way, p, p->pid, va, prefetch);
+	if (t->shared) {
+		m = kzalloc(sizeof(*m));
+		if (!m)
+			return -ENOMEM; /* before the victim went: nothing lost */
+	}
+	exs_fill(&set->s, way, t->shared ? NULL : p, t->key, t->va, prefetch);
 	err = ask_page(p, set, way, va, access, &node, pb, &rp);
 	if (err)
 		goto release;
@@ -605,6 +926,10 @@ static int fill_line(struct process *p, struct ex_set *set, unsigned way, uint64
 		goto release;
 	exs_validate(&set->s, way, rights);
 	set->s.lines[way].node = node;
+	if (m) {
+		*m = (struct ex_map){NULL, p, va, rights, node};
+		set->s.lines[way].maps = m;
+	}
 	if (prefetch)
 		COUNT(p, prefetches);
 	else
@@ -613,6 +938,7 @@ static int fill_line(struct process *p, struct ex_set *set, unsigned way, uint64
 		COUNT(p, code_misses);
 	return 0;
 release:
+	kfree(m);
 	exs_release(&set->s, way);
 	return err;
 }
@@ -640,6 +966,24 @@ static int fresh_fill(struct process *p, struct ex_set *set, unsigned way, uint6
 }
 
 static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool writeback);
+static int leave_line(struct process *p, struct ex_set *set, unsigned way, struct ex_map *m,
+		      bool store);
+
+/* A fetch of p's page va into the line at way raced an address-space
+ * change: p lets go of it again (a dirty page is stored). */
+static void undo_fetch(struct process *p, struct ex_set *set, unsigned way, uint64_t va)
+{
+	struct exs_line *l = &set->s.lines[way];
+	struct ex_map *m;
+
+	if (l->owner) {
+		drop_line(p, set, way, true); /* a failed store stays mapped */
+		return;
+	}
+	m = map_find(l, p, va, va + 1);
+	if (m)
+		leave_line(p, set, way, m, true);
+}
 
 void excache_vm_begin(struct process *p)
 {
@@ -664,19 +1008,32 @@ static bool vm_changed(struct process *p, uint64_t seq)
  * it raced an address-space change and must be tried again. */
 static int fetch(struct process *p, uint64_t va, unsigned access, bool prefetch)
 {
-	struct ex_set *set = set_of(p->pid, va);
 	uint64_t seq = __atomic_load_n(&p->ec.vm_seq, __ATOMIC_SEQ_CST);
+	struct ex_set *set;
 	struct piggyback pb;
 	struct plan pl;
+	struct tag t;
 	int way, err;
 
+	tag_of(p, va, &t);
+	set = set_of(t.key, t.va);
 	set_lock(set);
-	way = exs_find(&set->s, p->pid, va);
-	if (way >= 0) {
-		err = already_there(p, set, (unsigned)way, access, prefetch);
+	way = exs_find(&set->s, t.key, t.va);
+	if (way >= 0 && prefetch) {
+		err = -EEXIST;
 		goto unlock;
 	}
+	if (way >= 0 && !t.shared) {
+		err = already_there(p, set, (unsigned)way, va, set->s.lines[way].rights,
+				    access);
+		goto unlock;
+	}
+	if (way >= 0) {
+		err = join_line(p, set, (unsigned)way, va, access, &t);
+		goto check_race;
+	}
 	plan_miss(p, va, access, prefetch, &pl);
+	pl.fresh &= !t.shared; /* never fresh: a shared page may be written */
 	if (pl.skip) {
 		err = -EEXIST;
 		goto unlock;
@@ -692,10 +1049,11 @@ static int fetch(struct process *p, uint64_t va, unsigned access, bool prefetch)
 	if (pl.fresh)
 		err = fresh_fill(p, set, (unsigned)way, va, &pl);
 	else
-		err = fill_line(p, set, (unsigned)way, va, access, prefetch, pl.node,
+		err = fill_line(p, set, (unsigned)way, va, &t, access, prefetch, pl.node,
 				&pb);
+check_race:
 	if (!err && vm_changed(p, seq)) {
-		drop_line(p, set, (unsigned)way, true); /* a failed store stays mapped */
+		undo_fetch(p, set, (unsigned)way, va);
 		err = -EAGAIN;
 	}
 unlock:
@@ -741,21 +1099,30 @@ int excache_fault(struct process *p, uint64_t addr, unsigned access)
 
 /* What a walk over a process's lines (lines_in_range) does to each. */
 enum line_action {
-	LINE_DROP,	 /* out of the cache, contents thrown away */
-	LINE_STORE_DROP, /* out of the cache, a dirty one written back first */
+	LINE_DROP,	 /* out of the cache, contents thrown away (a shared
+			    line: left, see leave_line) */
+	LINE_STORE_DROP, /* out of the cache, a dirty one written back first
+			    (a shared line: left) */
+	LINE_FORGET,	 /* as LINE_DROP, but a shared line left unstored
+			    (exec: the address space is another already) */
 	LINE_CLEAN,	 /* a dirty one written back; it stays cached, clean */
+	LINE_CLEAN_SHARED, /* LINE_CLEAN for shared lines only (msync) */
+	LINE_LEAVE_SHARED, /* LINE_DROP for shared lines only */
 };
 
-/* Takes the VALID line at way out (writing it back first if asked). */
+/* Takes the VALID private line at way out (writing it back first if
+ * asked). */
 static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool writeback)
 {
 	struct exs_line *l = &set->s.lines[way];
+	struct piggyback wb;
 	bool dirty;
 	int err;
 
+	line_wb(l, &wb);
 	dirty = unmap_line(set, way);
 	if (writeback && dirty) {
-		err = flush_rpc(line_node(l), p->ec.home, p->pid, l->va, set, way);
+		err = flush_rpc(wb.node, wb.home, wb.pid, wb.va, set, way);
 		if (err) {
 			remap_dirty(set, way);
 			return err;
@@ -768,19 +1135,65 @@ static int drop_line(struct process *p, struct ex_set *set, unsigned way, bool w
 	return 0;
 }
 
-/* Stores p's VALID line at way if dirty; it stays cached and mapped, now
- * clean (a new PTE, whose dirty bit is clear). For fork. */
+/*
+ * p's mapping m of the shared VALID line at way goes: its PTE is
+ * unmapped, its dirty bit kept in the line's sticky dirty flag; with
+ * store, a dirty line is written back now with p's page m->va (which
+ * still maps the object on the memory node). The last mapper's
+ * departure frees the line. A failed store keeps the line dirty: with
+ * other mappers left they still have it (0); the last mapping is mapped
+ * again and the error returned.
+ */
+static int leave_line(struct process *p, struct ex_set *set, unsigned way, struct ex_map *m,
+		      bool store)
+{
+	struct exs_line *l = &set->s.lines[way];
+	unsigned st = uspace_unmap(p->us, m->va);
+	bool last = l->maps == m && !m->next, stored = false;
+	int err;
+
+	if (st & USPACE_DIRTY)
+		l->dirty = 1;
+	if (last && l->prefetched && (l->touched || (st & USPACE_ACCESSED)))
+		COUNT(p, prefetch_hits);
+	if (l->dirty && store) {
+		err = flush_rpc(m->node, p->ec.home, p->pid, m->va, set, way);
+		if (err && last) {
+			map_again(p, m->va, set, way, m->rights);
+			return err;
+		}
+		if (err)
+			pr_warn("excache: pid %u: write-back of shared page %#llx failed (%s); "
+				"its other mappers keep it",
+				p->pid, (unsigned long long)m->va, errno_name(err));
+		stored = !err;
+		l->dirty = !stored;
+	}
+	if (stored)
+		COUNT(p, flushes);
+	else if (last)
+		COUNT(p, drops);
+	map_unlink(l, m);
+	if (last)
+		exs_release(&set->s, way);
+	return 0;
+}
+
+/* Stores p's VALID private line at way if dirty; it stays cached and
+ * mapped, now clean (a new PTE, whose dirty bit is clear). For fork. */
 static int clean_line(struct process *p, struct ex_set *set, unsigned way)
 {
 	struct exs_line *l = &set->s.lines[way];
 	unsigned st = uspace_pte(p->us, l->va, false);
+	struct piggyback wb;
 	int err;
 
 	if (!(st & USPACE_DIRTY) && !l->dirty)
 		return 0;
 	if (st & USPACE_ACCESSED)
 		exs_accessed(&set->s, way); /* the new PTE forgets it */
-	err = flush_rpc(line_node(l), p->ec.home, p->pid, l->va, set, way);
+	line_wb(l, &wb);
+	err = flush_rpc(wb.node, wb.home, wb.pid, wb.va, set, way);
 	if (err) {
 		l->dirty = 1;
 		return err;
@@ -796,8 +1209,79 @@ static int clean_line(struct process *p, struct ex_set *set, unsigned way)
 	return 0;
 }
 
-/* Does act to p's VALID lines in [start, end) within one set; returns
- * the first error. */
+/*
+ * Stores the shared VALID line at way, which p maps (mine), if any
+ * mapper's PTE or the line says dirty; every mapper keeps it, mapped
+ * again clean. The PTEs go before the write-back, so that a store
+ * meanwhile (by any mapper, on any CPU) faults and waits for the set
+ * instead of landing unseen behind the copy and a clean PTE.
+ */
+static int clean_shared(struct process *p, struct ex_set *set, unsigned way,
+			const struct ex_map *mine)
+{
+	struct exs_line *l = &set->s.lines[way];
+	bool dirty = l->dirty;
+	unsigned st = 0;
+	int err;
+
+	for (struct ex_map *m = l->maps; m; m = m->next)
+		dirty |= !!(uspace_pte(m->p->us, m->va, false) & USPACE_DIRTY);
+	if (!dirty)
+		return 0;
+	for (struct ex_map *m = l->maps; m; m = m->next)
+		st |= uspace_unmap(m->p->us, m->va);
+	if (st & USPACE_ACCESSED)
+		exs_accessed(&set->s, way);
+	err = flush_rpc(mine->node, p->ec.home, p->pid, mine->va, set, way);
+	l->dirty = err != 0;
+	if (!err)
+		COUNT(p, flushes);
+	for (struct ex_map *m = l->maps; m; m = m->next)
+		map_again(m->p, m->va, set, way, m->rights);
+	return err;
+}
+
+/* Does act to p's mappings in [start, end) of the shared VALID line at
+ * way (one store for a clean, one departure per mapping else). */
+static int shared_act(struct process *p, struct ex_set *set, unsigned way, uint64_t start,
+		      uint64_t end, enum line_action act)
+{
+	struct exs_line *l = &set->s.lines[way];
+	struct ex_map *m;
+	int err;
+
+	if (act == LINE_CLEAN || act == LINE_CLEAN_SHARED) {
+		m = map_find(l, p, start, end);
+		return m ? clean_shared(p, set, way, m) : 0;
+	}
+	while ((m = map_find(l, p, start, end))) { /* none once the line is FREE */
+		err = leave_line(p, set, way, m, act != LINE_FORGET);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Does act to p's private line at way. */
+static int private_act(struct process *p, struct ex_set *set, unsigned way,
+		       enum line_action act)
+{
+	switch (act) {
+	case LINE_CLEAN_SHARED:
+	case LINE_LEAVE_SHARED:
+		return 0;
+	case LINE_CLEAN:
+		return clean_line(p, set, way);
+	case LINE_STORE_DROP:
+		return drop_line(p, set, way, true);
+	default:
+		return drop_line(p, set, way, false);
+	}
+}
+
+/* Does act to p's VALID lines in [start, end) within one set (its
+ * private lines there, and the shared ones it maps there); returns the
+ * first error. */
 static int lines_in_set(struct process *p, struct ex_set *set, uint64_t start,
 			uint64_t end, enum line_action act)
 {
@@ -808,16 +1292,35 @@ static int lines_in_set(struct process *p, struct ex_set *set, uint64_t start,
 		struct exs_line *l = &set->s.lines[w];
 		int err;
 
-		if (l->owner != p || l->state != EXS_VALID || l->va < start ||
-		    l->va >= end)
+		if (l->state != EXS_VALID)
 			continue;
-		err = act == LINE_CLEAN ? clean_line(p, set, w)
-					: drop_line(p, set, w, act == LINE_STORE_DROP);
+		if (!l->owner)
+			err = shared_act(p, set, w, start, end, act);
+		else if (l->owner == p && l->va >= start && l->va < end)
+			err = private_act(p, set, w, act);
+		else
+			continue;
 		if (err && !first)
 			first = err;
 	}
 	set_unlock(set);
 	return first;
+}
+
+/* Does act to p's lines of its page va: the private line's set, and the
+ * shared line's if a shared range holds va. */
+static int lines_of_page(struct process *p, uint64_t va, enum line_action act)
+{
+	struct tag t;
+	int err = 0, err2;
+
+	tag_of(p, va, &t);
+	if (act != LINE_CLEAN_SHARED && act != LINE_LEAVE_SHARED)
+		err = lines_in_set(p, set_of(p->pid, va), va, va + EXCACHE_LINE, act);
+	if (!t.shared)
+		return err;
+	err2 = lines_in_set(p, set_of(t.key, t.va), va, va + EXCACHE_LINE, act);
+	return err ? err : err2;
 }
 
 /* Does act to p's lines in [start, end) (pages it touches), visiting only
@@ -838,8 +1341,7 @@ static int lines_in_range(struct process *p, uint64_t start, uint64_t end,
 	pages = (end - start) / EXCACHE_LINE;
 	if (pages <= ec.nsets) {
 		for (uint64_t va = start; va < end; va += EXCACHE_LINE) {
-			err = lines_in_set(p, set_of(p->pid, va), va, va + EXCACHE_LINE,
-					   act);
+			err = lines_of_page(p, va, act);
 			if (err && !first)
 				first = err;
 		}
@@ -853,6 +1355,14 @@ static int lines_in_range(struct process *p, uint64_t start, uint64_t end,
 	return first;
 }
 
+/* p leaves the shared lines it maps in [start, end), found by a walk of
+ * every set (its shared ranges there may be forgotten already). */
+static void leave_all_shared(struct process *p, uint64_t start, uint64_t end)
+{
+	for (unsigned i = 0; ec.ready && i < ec.nsets; i++)
+		lines_in_set(p, &ec.sets[i], start, end, LINE_LEAVE_SHARED);
+}
+
 int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool writeback)
 {
 	if (!ec.ready)
@@ -862,29 +1372,18 @@ int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool wri
 
 void excache_drop_process(struct process *p)
 {
-	bool shared = excache_has_shared(p);
-	int err = excache_drop_range(p, 0, MEM_USER_TOP, shared);
+	int err = excache_drop_range(p, 0, MEM_USER_TOP, false);
 
-	if (err) { /* lines that failed stay: drop them now */
+	if (err) { /* shared lines whose store failed stay: let go of them now */
 		pr_warn("excache: pid %u: MAP_SHARED write-back at exit failed (%s)", p->pid,
 			errno_name(err));
-		excache_drop_range(p, 0, MEM_USER_TOP, false);
+		lines_in_range(p, 0, MEM_USER_TOP, LINE_FORGET);
 	}
-}
-
-void excache_shared_add(struct process *p)
-{
-	__atomic_store_n(&p->ec.has_shared, true, __ATOMIC_SEQ_CST);
-}
-
-bool excache_has_shared(struct process *p)
-{
-	return __atomic_load_n(&p->ec.has_shared, __ATOMIC_SEQ_CST);
 }
 
 int excache_clean_range(struct process *p, uint64_t start, uint64_t end)
 {
-	return ec.ready ? lines_in_range(p, start, end, LINE_CLEAN) : 0;
+	return ec.ready ? lines_in_range(p, start, end, LINE_CLEAN_SHARED) : 0;
 }
 
 /* ---- fork ----------------------------------------------------------------- */
@@ -904,8 +1403,9 @@ int excache_fork(struct process *parent, struct process *child)
 	ce->owner_next = pe->owner_next;
 	memcpy(ce->fresh, pe->fresh, sizeof(ce->fresh));
 	ce->nfresh = pe->nfresh;
+	memcpy(ce->shared, pe->shared, sizeof(ce->shared));
+	ce->nshared = pe->nshared;
 	spin_unlock(&pe->lock);
-	ce->has_shared = excache_has_shared(parent);
 	return err;
 }
 
@@ -925,14 +1425,17 @@ void excache_exec(struct process *p)
 {
 	struct excache_proc *ep = &p->ec;
 
-	excache_drop_range(p, 0, MEM_USER_TOP, false); /* the old image's: gone */
-	__atomic_store_n(&ep->has_shared, false, __ATOMIC_SEQ_CST);
+	/* the old image's: gone (stored by excache_exec_prepare) */
+	if (ec.ready)
+		lines_in_range(p, 0, MEM_USER_TOP, LINE_FORGET);
 	spin_lock(&ep->lock);
 	memset(ep->owner_vregion, 0, sizeof(ep->owner_vregion));
 	memset(ep->owner_node, 0, sizeof(ep->owner_node));
 	ep->owner_next = 0;
 	memset(ep->fresh, 0, sizeof(ep->fresh));
 	ep->nfresh = 0;
+	memset(ep->shared, 0, sizeof(ep->shared));
+	ep->nshared = 0;
 	ep->last_miss_vpn = ~0ull;
 	spin_unlock(&ep->lock);
 }
@@ -1020,6 +1523,7 @@ static void copy_counters(struct tessera_excache_counters *dst,
 	dst->fresh_fills = __atomic_load_n(&src->fresh_fills, __ATOMIC_RELAXED);
 	dst->redirects = __atomic_load_n(&src->redirects, __ATOMIC_RELAXED);
 	dst->code_misses = __atomic_load_n(&src->code_misses, __ATOMIC_RELAXED);
+	dst->shared_maps = __atomic_load_n(&src->shared_maps, __ATOMIC_RELAXED);
 }
 
 void excache_get_stats(const struct process *p, struct tessera_excache_stats *st)
@@ -1192,6 +1696,75 @@ KTEST(excache_fork_copies_tables)
 	KT_EXPECT_EQ(a->ec.nfresh, 1); /* the parent's own set is untouched */
 	kfree(a);
 	kfree(b);
+}
+
+/* The tags misses look lines up by: a private page's is (pid, va); a
+ * shared range's page's is (object, offset), the same in a forked child
+ * and in another process mapping the object elsewhere; exec forgets the
+ * ranges; a change that does not fit is refused before anything moves. */
+KTEST(excache_shared_tags_fork_and_exec)
+{
+	struct process *a = kzalloc(sizeof(*a)), *b = kzalloc(sizeof(*b)),
+		       *c = kzalloc(sizeof(*c));
+	const uint64_t pg = EXCACHE_LINE, at = 5 * MEM_VREGION_SIZE;
+	const uint64_t key = excache_anon_key();
+	struct excache_shared r = {0};
+	struct tag t, u;
+
+	KT_ASSERT(a && b && c);
+	excache_proc_init(&a->ec, 1);
+	excache_proc_init(&b->ec, 1);
+	excache_proc_init(&c->ec, 1);
+	a->pid = 40;
+	b->pid = 41;
+	c->pid = 42;
+	KT_EXPECT(key & EXSH_KEY_SHARED);
+	KT_EXPECT(excache_anon_key() != key);
+	KT_EXPECT_EQ(excache_shared_map(a, at, at + 8 * pg, key, 2,
+					MEM_PROT_READ | MEM_PROT_WRITE | 0x100),
+		     0);
+	tag_of(a, at + 3 * pg + 5, &t);
+	KT_EXPECT(t.shared && t.key == key);
+	KT_EXPECT_EQ(t.va, 5 * pg);
+	KT_EXPECT_EQ(t.prot, MEM_PROT_READ | MEM_PROT_WRITE); /* PROT_* bits only */
+	tag_of(a, at + 8 * pg, &t); /* past the end: private */
+	KT_EXPECT(!t.shared && t.key == 40 && t.va == at + 8 * pg);
+	/* the child shares: the same tags */
+	KT_EXPECT_EQ(excache_fork(a, b), 0);
+	tag_of(b, at + 3 * pg, &u);
+	KT_EXPECT(u.shared && u.key == key && u.va == 5 * pg);
+	/* another process mapping pages 4.. of the object elsewhere */
+	KT_EXPECT_EQ(excache_shared_map(c, 0x10000000, 0x10000000 + 4 * pg, key, 4,
+					MEM_PROT_READ),
+		     0);
+	tag_of(c, 0x10000000 + pg, &u);
+	KT_EXPECT(u.shared && u.key == key && u.va == 5 * pg && u.prot == MEM_PROT_READ);
+	/* mprotect of one page splits; munmap of another; get */
+	excache_shared_protect(a, at + pg, at + 2 * pg, MEM_PROT_READ);
+	KT_EXPECT_EQ(a->ec.nshared, 3);
+	tag_of(a, at + pg, &t);
+	KT_EXPECT(t.shared && t.prot == MEM_PROT_READ && t.va == 3 * pg);
+	excache_shared_unmap(a, at, at + 2 * pg);
+	KT_EXPECT_EQ(excache_shared_get(a, at, &r), -ENOENT);
+	KT_EXPECT_EQ(excache_shared_get(a, at + 2 * pg, &r), 0);
+	KT_EXPECT(r.start == at + 2 * pg && r.pgoff == 4 && r.key == key);
+	KT_EXPECT_EQ(b->ec.nshared, 1); /* the child's own copy */
+	/* full: a split is refused up front */
+	for (unsigned i = 0; c->ec.nshared < EXCACHE_SHARED; i++)
+		KT_EXPECT_EQ(excache_shared_map(c, 0x20000000 + 4 * i * pg,
+						0x20000000 + (4 * i + 2) * pg, key, 0, 1),
+			     0);
+	KT_EXPECT_EQ(excache_shared_room(c, 0x20000000 + pg, 0x20000000 + 2 * pg, 0), -ENOMEM);
+	KT_EXPECT_EQ(excache_shared_room(c, 0x20000000, 0x20000000 + 2 * pg, 0), 0);
+	KT_EXPECT_EQ(excache_shared_map(c, 0x30000000, 0x30000000 + pg, key, 0, 1), -ENOMEM);
+	/* exec forgets the ranges */
+	excache_exec(b);
+	KT_EXPECT_EQ(b->ec.nshared, 0);
+	tag_of(b, at + 3 * pg, &u);
+	KT_EXPECT(!u.shared && u.key == 41);
+	kfree(a);
+	kfree(b);
+	kfree(c);
 }
 
 KTEST(excache_reply_and_redirect_checks)

@@ -12,6 +12,7 @@
 #define PCOMPONENT_EXCACHE_H
 
 #include "excache_fresh.h"
+#include "excache_shared.h"
 
 #include <kernel/spinlock.h>
 #include <proto/tessera_sys.h>
@@ -23,12 +24,13 @@ struct process;
 
 #define EXCACHE_OWNERS 32 /* vRegion owners remembered per process */
 #define EXCACHE_FRESH  64 /* fresh ranges remembered per process */
+#define EXCACHE_SHARED 64 /* MAP_SHARED mappings a process may have */
 
 /* What the ExCache keeps per process (struct process.ec). Only the
  * functions below touch it. */
 struct excache_proc {
 	uint16_t home;	      /* the process's home memory node */
-	struct spinlock lock; /* the two tables below; never held across an
+	struct spinlock lock; /* the three tables below; never held across an
 				 RPC or a page table change */
 	/* vRegion owners learnt so far: hints for routing (a miss for an
 	 * unknown vRegion goes to the home, which redirects it); each line
@@ -38,13 +40,14 @@ struct excache_proc {
 	unsigned owner_next; /* round-robin slot to replace when full */
 	struct excache_fresh fresh[EXCACHE_FRESH]; /* excache_fresh.h's set */
 	unsigned nfresh;
+	struct excache_shared shared[EXCACHE_SHARED]; /* excache_shared.h's set */
+	unsigned nshared;
 	uint64_t last_miss_vpn;		     /* prefetch's sequence detector; atomic
 						(threads race on it: a hint only) */
 	/* address-space changes under way and done (excache_vm_begin/end);
 	 * atomics */
 	uint32_t vm_busy;
 	uint64_t vm_seq;
-	bool has_shared; /* atomic: a MAP_SHARED file mapping was made */
 	struct tessera_excache_counters ctr; /* atomics */
 };
 
@@ -69,17 +72,45 @@ void excache_fresh_add(struct process *p, uint64_t start, uint64_t end, uint32_t
 void excache_fresh_remove(struct process *p, uint64_t start, uint64_t end);
 
 /*
- * MAP_SHARED file mappings. Their stores must reach the memory node (which
- * writes them to the file) before the mapping goes, where anonymous lines
- * are simply dropped. Once p made one (excache_shared_add, after the
- * home's yes) excache_has_shared is true for p (and for its forks, until
- * an exec): munmap, MAP_FIXED, madvise and exit (excache_drop_process)
- * then write dirty lines back before dropping them. excache_clean_range
- * (msync) stores p's dirty lines of [start, end), which stay cached,
- * clean; 0 or the first write-back error (that line stays dirty).
+ * MAP_SHARED mappings (files, and MAP_SHARED|MAP_ANONYMOUS memory): the
+ * processes of this processor that map one page of a shared object map
+ * one ExCache line, so each sees the others' stores at once
+ * (pcomponent/excache.c, top comment). The syscall layer keeps p's
+ * shared ranges (excache_shared.h) in step with its mappings, after the
+ * ExCache let go of the lines concerned:
+ *   excache_shared_room: 0 if a change of [start, end) adding adds
+ *     ranges fits p's table, else -ENOMEM (checked before anything is
+ *     changed, as Linux checks vm.max_map_count);
+ *   excache_shared_map: [start, end) maps object key from page pgoff
+ *     with prot (after the home made the mapping); -ENOMEM if it does not
+ *     fit (nothing recorded: the caller undoes the mapping);
+ *   excache_shared_unmap: [start, end) is no longer shared (munmap,
+ *     MAP_FIXED over it, mremap's old range), after the lines' drop;
+ *   excache_shared_protect: its prot is now prot (mprotect, after the
+ *     home's yes);
+ *   excache_shared_get: the range holding va, copied to *out: 0, or
+ *     -ENOENT if va is not in one.
+ * Should a racing thread have taken the room meanwhile, unmap and
+ * protect forget the ranges the change overlaps wholly (their other
+ * pages become the process's private copies: not coherent any more,
+ * never another object's; logged). excache_anon_key gives a new
+ * MAP_SHARED|MAP_ANONYMOUS mapping its object key (unique on this
+ * processor); a file's is exsh_file_key(its inode).
+ *
+ * A shared line is written back (to the memory node, which keeps one
+ * copy of the page for every process) when a mapper that dirtied it, or
+ * the last one, lets go of it (munmap, exit, exec, madvise), when it is
+ * evicted, and by excache_clean_range (msync), which stores the dirty
+ * shared lines p maps in [start, end) (they stay cached, clean); 0 or
+ * the first write-back error (that line stays dirty).
  */
-void excache_shared_add(struct process *p);
-bool excache_has_shared(struct process *p);
+int excache_shared_room(struct process *p, uint64_t start, uint64_t end, unsigned adds);
+int excache_shared_map(struct process *p, uint64_t start, uint64_t end, uint64_t key,
+		       uint64_t pgoff, uint32_t prot);
+void excache_shared_unmap(struct process *p, uint64_t start, uint64_t end);
+void excache_shared_protect(struct process *p, uint64_t start, uint64_t end, uint32_t prot);
+int excache_shared_get(struct process *p, uint64_t va, struct excache_shared *out);
+uint64_t excache_anon_key(void);
 int excache_clean_range(struct process *p, uint64_t start, uint64_t end);
 
 /*
@@ -98,7 +129,8 @@ void excache_vm_end(struct process *p);
  * fork, on the processor side: stores every dirty line of parent on its
  * memory nodes (the lines stay cached, now clean), so that MEM_FORK then
  * gives the child the parent's memory as it is; copies parent's fresh
- * ranges and known owners into child->ec. Returns 0 or the first
+ * ranges, shared ranges (the child maps the same objects: its misses
+ * there find the parent's lines) and known owners into child->ec. Returns 0 or the first
  * write-back error (nothing is lost: a line that failed stays dirty).
  * Sleeps. The parent's other threads must not run meanwhile.
  */
@@ -110,8 +142,9 @@ int excache_fork(struct process *parent, struct process *child);
  * (the lines stay cached, now clean, so a failed exec loses nothing and
  * no eviction can store an old page into the new image); returns 0 or
  * the first write-back error. After a successful MEM_EXEC: excache_exec
- * drops every line of p without write-back and forgets its fresh ranges
- * and vRegion owners (the counters stay: they are the process's). Both
+ * drops every line of p without write-back (a shared line stays for its
+ * other mappers) and forgets its fresh ranges, shared ranges and vRegion
+ * owners (the counters stay: they are the process's). Both
  * sleep; p's other threads must not run meanwhile.
  */
 int excache_exec_prepare(struct process *p);
@@ -152,15 +185,18 @@ int excache_fault(struct process *p, uint64_t addr, unsigned access);
 
 /*
  * Takes the lines of p in [start, end) out of the cache and its page
- * tables. With writeback, dirty lines are first stored on their
- * vRegion's owner (mprotect); without, their contents are thrown away (munmap, exit,
- * mmap MAP_FIXED, brk shrink). Returns 0, or the first write-back error
- * (the line whose write-back failed stays cached and mapped). Sleeps.
+ * tables. With writeback, dirty private lines are first stored on their
+ * vRegion's owner (mprotect, mremap); without, their contents are thrown
+ * away (munmap, exit, mmap MAP_FIXED, brk shrink, madvise). Shared lines
+ * (MAP_SHARED) are p's to leave, never to throw away: p's mappings go, a
+ * line p dirtied is stored, and one p mapped last leaves the cache.
+ * Returns 0, or the first write-back error (the line whose write-back
+ * failed stays cached and mapped). Sleeps.
  */
 int excache_drop_range(struct process *p, uint64_t start, uint64_t end, bool writeback);
-/* Every line of p, without write-back (the address space is going away),
- * except that with excache_has_shared dirty lines are stored first (a
- * failure is logged: the process is ending). */
+/* Every line of p, as excache_drop_range without write-back (the
+ * address space is going away; a failed store of a shared line is
+ * logged, and the line dropped: the process is ending). */
 void excache_drop_process(struct process *p);
 
 /* Geometry and counters (p may be NULL: process fields zero). */

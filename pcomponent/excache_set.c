@@ -10,12 +10,12 @@
 #include <lib/string.h>
 
 #define EXS_PAGE_SHIFT 12
-#define EXS_PID_MIX    0x9e3779b97f4a7c15ull /* 2^64 / golden ratio: spreads pids */
+#define EXS_PID_MIX    0x9e3779b97f4a7c15ull /* 2^64 / golden ratio: spreads keys */
 
-unsigned exs_set_index(uint32_t pid, uint64_t va, unsigned nsets)
+unsigned exs_set_index(uint64_t key, uint64_t va, unsigned nsets)
 {
 	uint64_t vpn = va >> EXS_PAGE_SHIFT;
-	uint64_t shift = ((uint64_t)pid * EXS_PID_MIX) >> 32;
+	uint64_t shift = (key * EXS_PID_MIX) >> 32;
 
 	return (unsigned)((vpn + shift) % nsets);
 }
@@ -29,14 +29,14 @@ void exs_set_init(struct exs_set *s, struct exs_line *lines, unsigned ways)
 	s->tick = 0;
 }
 
-int exs_find(const struct exs_set *s, uint32_t pid, uint64_t va)
+int exs_find(const struct exs_set *s, uint64_t key, uint64_t va)
 {
 	uint64_t page = va & ~((1ull << EXS_PAGE_SHIFT) - 1);
 
 	for (unsigned w = 0; w < s->ways; w++) {
 		const struct exs_line *l = &s->lines[w];
 
-		if (l->state != EXS_FREE && l->pid == pid && l->va == page)
+		if (l->state != EXS_FREE && l->key == key && l->va == page)
 			return (int)w;
 	}
 	return -1;
@@ -125,13 +125,14 @@ int exs_victim(struct exs_set *s, enum excache_policy policy, uint64_t *rng)
 	}
 }
 
-void exs_fill(struct exs_set *s, unsigned way, void *owner, uint32_t pid, uint64_t va,
+void exs_fill(struct exs_set *s, unsigned way, void *owner, uint64_t key, uint64_t va,
 	      bool prefetched)
 {
 	struct exs_line *l = &s->lines[way];
 
 	l->owner = owner;
-	l->pid = pid;
+	l->maps = NULL;
+	l->key = key;
 	l->va = va & ~((1ull << EXS_PAGE_SHIFT) - 1);
 	l->fill_stamp = l->use_stamp = ++s->tick;
 	l->state = EXS_BUSY;

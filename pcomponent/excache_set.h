@@ -7,9 +7,15 @@
  * locking (one sleeping lock per set), the page tables and the RPCs, and
  * feeds this code what it sampled from the page tables.
  *
+ * A line holds one page, named by a tag (key, va): for a process's
+ * private page, its pid and the page's address; for a page of a shared
+ * object (a MAP_SHARED mapping, pcomponent/excache_shared.h), the
+ * object's key (bit 63 set, so never a pid) and the page's byte offset
+ * in the object, so that every process mapping it finds the same line.
+ *
  * A set is `ways` lines. A line is FREE, BUSY (a miss, prefetch or flush
  * is in flight for it: never a victim, never a hit) or VALID (mapped in
- * its owner's page tables). Every policy takes a FREE line first; only
+ * its owner's page tables, or its mappers' for a shared page). Every policy takes a FREE line first; only
  * when none is left does it choose among the VALID lines:
  *
  *   FIFO    the line filled longest ago (fill_stamp)
@@ -37,11 +43,14 @@ enum exs_state { EXS_FREE, EXS_BUSY, EXS_VALID };
 
 /* One line's metadata. All fields are the set lock holder's. */
 struct exs_line {
-	void *owner;	     /* the kernel's: owning process; NULL when FREE */
-	uint64_t va;	     /* page address in the owner's space */
+	void *owner;	     /* the kernel's: owning process; NULL when FREE
+				and for a shared page */
+	void *maps;	     /* the kernel's: a shared page's mappers */
+	uint64_t key;	     /* the tag: the owner's pid, or a shared key */
+	uint64_t va;	     /* the tag: page address in the owner's space,
+				or page offset in the shared object */
 	uint64_t fill_stamp; /* set tick at fill (FIFO) */
 	uint64_t use_stamp;  /* set tick at fill or last sampled access (LRU) */
-	uint32_t pid;	     /* the owner's pid (the set index uses it) */
 	uint8_t state;	     /* enum exs_state */
 	uint8_t referenced;  /* CLOCK's second-chance bit */
 	uint8_t prefetched;  /* filled by a prefetch, not demanded */
@@ -62,16 +71,17 @@ struct exs_set {
 	uint64_t tick; /* event counter for the stamps */
 };
 
-/* Set of the page holding va for pid, among nsets (> 0). Pages that
- * follow each other land in consecutive sets; the pid shifts a process's
- * pages so two processes' identical addresses fall in different sets. */
-unsigned exs_set_index(uint32_t pid, uint64_t va, unsigned nsets);
+/* Set of the page holding va for key (a pid, or a shared key with va an
+ * offset), among nsets (> 0). Pages that follow each other land in
+ * consecutive sets; the key shifts its pages so two processes' identical
+ * addresses fall in different sets. */
+unsigned exs_set_index(uint64_t key, uint64_t va, unsigned nsets);
 
 /* Makes every line of s FREE (lines must hold ways entries). */
 void exs_set_init(struct exs_set *s, struct exs_line *lines, unsigned ways);
 
-/* The way of the VALID or BUSY line holding (pid, page of va), or -1. */
-int exs_find(const struct exs_set *s, uint32_t pid, uint64_t va);
+/* The way of the VALID or BUSY line tagged (key, page of va), or -1. */
+int exs_find(const struct exs_set *s, uint64_t key, uint64_t va);
 
 /* Number of lines in state st. */
 unsigned exs_count(const struct exs_set *s, enum exs_state st);
@@ -84,9 +94,10 @@ unsigned exs_count(const struct exs_set *s, enum exs_state st);
  */
 int exs_victim(struct exs_set *s, enum excache_policy policy, uint64_t *rng);
 
-/* The line at way is taken for (owner, pid, page of va): BUSY, stamped
- * as the newest fill, referenced and touched cleared. */
-void exs_fill(struct exs_set *s, unsigned way, void *owner, uint32_t pid, uint64_t va,
+/* The line at way is taken for owner (NULL: a shared page) and the tag
+ * (key, page of va): BUSY, stamped as the newest fill, the kernel's
+ * fields and referenced and touched cleared. */
+void exs_fill(struct exs_set *s, unsigned way, void *owner, uint64_t key, uint64_t va,
 	      bool prefetched);
 /* The fill at way finished: VALID, mapped with rights. */
 void exs_validate(struct exs_set *s, unsigned way, uint32_t rights);

@@ -3,9 +3,16 @@
  * and their _BITSET forms, private or not, with timeouts.
  *
  * A futex is named by its address space and user address: the struct
- * process (its threads share its address space) and uaddr. Without shared memory between processes, a "shared" futex has
- * the same name as a private one. Waiters sit on a stack-allocated
- * struct futex_waiter in one of FUTEX_BUCKETS hashed lists.
+ * process (its threads share its address space) and uaddr. A shared
+ * futex (no FUTEX_PRIVATE_FLAG; also the wakes of clear_child_tid and
+ * robust lists, as Linux's) in a MAP_SHARED mapping is named by the
+ * object and offset instead (the ExCache's shared ranges,
+ * excache_shared_get), so processes mapping one page, wherever, meet on
+ * one futex: a process-shared pthread mutex works across fork. Names
+ * never collide: a process's is its kernel address (bits 63..47 all
+ * set), an object's key has bit 63 set and bits 61..48 clear. Waiters
+ * sit on a stack-allocated struct futex_waiter in one of FUTEX_BUCKETS
+ * hashed lists.
  *
  * The race every futex must close is a wake that comes between the
  * waiter's check of the user word and its sleep. The word cannot be read
@@ -30,6 +37,7 @@
  */
 #include "futex.h"
 
+#include "excache.h"
 #include "process.h"
 #include "syscall.h"
 
@@ -60,10 +68,15 @@ struct futex_bucket {
 	uint64_t wakes;		  /* FUTEX_WAKE calls on this bucket; lock */
 };
 
+/* A futex's name (top comment). */
+struct futex_name {
+	uint64_t space; /* the process's address, or a shared object's key */
+	uint64_t addr;	/* the user address, or the offset in the object */
+};
+
 struct futex_waiter {
 	struct list_node node;
-	const struct process *space;
-	uint64_t uaddr;
+	struct futex_name name;
 	uint32_t bitset;
 	struct thread *t;
 	bool woken; /* bucket lock */
@@ -79,9 +92,24 @@ void futex_init(void)
 	}
 }
 
-static struct futex_bucket *bucket_of(const struct process *space, uint64_t uaddr)
+/* The name of p's futex at uaddr (shared: not FUTEX_PRIVATE_FLAG). */
+static struct futex_name name_of(struct process *p, uint64_t uaddr, bool shared)
 {
-	uint64_t h = (uaddr >> 2) ^ ((uint64_t)(uintptr_t)space >> 4);
+	struct excache_shared r;
+
+	if (shared && !excache_shared_get(p, uaddr, &r))
+		return (struct futex_name){r.key, exsh_offset(&r, uaddr) | (uaddr % 4096)};
+	return (struct futex_name){(uint64_t)(uintptr_t)p, uaddr};
+}
+
+static bool name_eq(const struct futex_name *a, const struct futex_name *b)
+{
+	return a->space == b->space && a->addr == b->addr;
+}
+
+static struct futex_bucket *bucket_of(const struct futex_name *n)
+{
+	uint64_t h = (n->addr >> 2) ^ (n->space >> 4);
 
 	h *= 0x9e3779b97f4a7c15ull;
 	return &buckets[h >> 58]; /* the top 6 bits: FUTEX_BUCKETS */
@@ -112,12 +140,12 @@ static long wait_deadline(uint64_t uts, unsigned cmd, bool realtime, uint64_t *d
 	return 0;
 }
 
-static long futex_wait(struct process *p, uint64_t uaddr, uint32_t val, uint32_t bitset,
-		       uint64_t deadline)
+static long futex_wait(struct process *p, uint64_t uaddr, bool shared, uint32_t val,
+		       uint32_t bitset, uint64_t deadline)
 {
-	struct futex_bucket *b = bucket_of(p, uaddr);
-	struct futex_waiter w = {.space = p, .uaddr = uaddr, .bitset = bitset,
+	struct futex_waiter w = {.name = name_of(p, uaddr, shared), .bitset = bitset,
 				 .t = thread_current()};
+	struct futex_bucket *b = bucket_of(&w.name);
 	uint64_t wakes;
 	uint32_t now;
 	long ret = 0;
@@ -143,9 +171,11 @@ unlock:
 	return ret;
 }
 
-static long futex_wake(struct process *p, uint64_t uaddr, uint32_t n, uint32_t bitset)
+static long futex_wake(struct process *p, uint64_t uaddr, bool shared, uint32_t n,
+		       uint32_t bitset)
 {
-	struct futex_bucket *b = bucket_of(p, uaddr);
+	struct futex_name name = name_of(p, uaddr, shared);
+	struct futex_bucket *b = bucket_of(&name);
 	struct list_node *it, *tmp;
 	long woken = 0;
 
@@ -156,7 +186,7 @@ static long futex_wake(struct process *p, uint64_t uaddr, uint32_t n, uint32_t b
 
 		if (woken >= n)
 			break;
-		if (w->space != p || w->uaddr != uaddr || !(w->bitset & bitset))
+		if (!name_eq(&w->name, &name) || !(w->bitset & bitset))
 			continue;
 		list_remove(&w->node);
 		w->woken = true;
@@ -169,7 +199,7 @@ static long futex_wake(struct process *p, uint64_t uaddr, uint32_t n, uint32_t b
 
 long futex_wake_addr(struct process *p, uint64_t uaddr, uint32_t n)
 {
-	return futex_wake(p, uaddr, n, FUTEX_BITSET_MATCH_ANY);
+	return futex_wake(p, uaddr, true, n, FUTEX_BITSET_MATCH_ANY);
 }
 
 /* Linux's struct robust_list_head (x86-64). */
@@ -229,7 +259,7 @@ void futex_exit_robust(struct process *p, uint64_t head, uint32_t tid)
 long sys_futex(struct process *p, const uint64_t *a)
 {
 	unsigned op = (unsigned)a[1], cmd = op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-	bool realtime = op & FUTEX_CLOCK_REALTIME;
+	bool realtime = op & FUTEX_CLOCK_REALTIME, shared = !(op & FUTEX_PRIVATE_FLAG);
 	uint32_t bitset = FUTEX_BITSET_MATCH_ANY;
 	uint64_t deadline;
 	long err;
@@ -249,10 +279,10 @@ long sys_futex(struct process *p, const uint64_t *a)
 		err = wait_deadline(a[3], cmd, realtime, &deadline);
 		if (err)
 			return err;
-		return futex_wait(p, a[0], (uint32_t)a[2], bitset, deadline);
+		return futex_wait(p, a[0], shared, (uint32_t)a[2], bitset, deadline);
 	case FUTEX_WAKE:
 	case FUTEX_WAKE_BITSET:
-		return futex_wake(p, a[0], (uint32_t)a[2], bitset);
+		return futex_wake(p, a[0], shared, (uint32_t)a[2], bitset);
 	default:
 		return -ENOSYS; /* requeue, PI and wake_op: not yet */
 	}

@@ -16,7 +16,9 @@ void futex_init(void);
 long sys_futex(struct process *p, const uint64_t *a);
 
 /* FUTEX_WAKE from the kernel (a thread's exit, CLONE_CHILD_CLEARTID):
- * wakes up to n waiters on p's word at uaddr; how many it woke. */
+ * wakes up to n waiters on p's word at uaddr (a shared futex's wake, as
+ * Linux's: in a MAP_SHARED mapping, other processes' waiters too); how
+ * many it woke. */
 long futex_wake_addr(struct process *p, uint64_t uaddr, uint32_t n);
 
 /* The calling thread (tid, of p, still attached to p's address space)

@@ -13,7 +13,10 @@
  * never a kernel fault. Memory calls change the address space on the
  * home memory node, after the ExCache has let go of the lines concerned
  * (include/proto/mem.h): munmap, MAP_FIXED and brk shrink drop them
- * without write-back, mprotect writes dirty ones back first.
+ * without write-back, mprotect writes dirty ones back first; MAP_SHARED
+ * ones are only left (stored if dirty: others may map them), and the
+ * ExCache is told of every MAP_SHARED mapping (excache_shared_map), so
+ * that processes mapping one page share one line.
  *
  * Choices written down here:
  *  - Files and fds: pcomponent/sys_file.c has the file system calls and
@@ -459,20 +462,51 @@ static uint64_t page_up(uint64_t v)
 }
 
 /* The part of an address-space change that replaces what was at [start,
- * end) (MAP_FIXED, mremap's target): forget it, and drop its lines
- * (MAP_SHARED stores written back first, if the process has any). */
+ * end) (munmap, MAP_FIXED, mremap's target): forget it, drop its lines
+ * (shared ones are left, stored if dirty), then its shared ranges. */
 static void replace_lines(struct process *p, uint64_t start, uint64_t end)
 {
 	excache_fresh_remove(p, start, page_up(end));
-	excache_drop_range(p, start, end, excache_has_shared(p));
+	excache_drop_range(p, start, end, false);
+	excache_shared_unmap(p, start, page_up(end));
+}
+
+/* Whether the home's answer r to a mapping of len bytes is an address
+ * (a page aligned range of user space). */
+static bool mapped_at(long r, uint64_t len)
+{
+	return r >= 0 && !((uint64_t)r & PAGE_MASK) && (uint64_t)r < MEM_USER_TOP &&
+	       page_up(len) <= MEM_USER_TOP - (uint64_t)r;
+}
+
+/* Room in p's shared ranges for a MAP_SHARED mapping (flags), which
+ * replaces [addr, addr + len) if replace. */
+static int shared_room(struct process *p, uint64_t flags, bool replace, uint64_t addr,
+		       uint64_t len)
+{
+	if ((flags & MAP_TYPE) == MAP_PRIVATE)
+		return 0;
+	return replace ? excache_shared_room(p, addr, addr + page_up(len), 1)
+		       : excache_shared_room(p, 0, 0, 1);
+}
+
+/* The home mapped [r, r + len) MAP_SHARED as object key from page pgoff:
+ * the ExCache records it, or the mapping is undone (-ENOMEM: another
+ * thread took the room shared_room saw). */
+static long shared_mapped(struct process *p, long r, uint64_t len, uint64_t key,
+			  uint64_t pgoff, uint32_t prot)
+{
+	if (!excache_shared_map(p, (uint64_t)r, (uint64_t)r + page_up(len), key, pgoff, prot))
+		return r;
+	mem_map_call(p, MSG_MEM_MUNMAP, (uint64_t)r, len, 0, 0);
+	return -ENOMEM;
 }
 
 /* Anonymous mappings. A new private one is fresh (never written: zero on
  * every memory node), which the ExCache is told after the home made it;
- * a MAP_SHARED one never is (another process, a fork, may store its
- * pages: a miss must ask the home), and marks the process as a file
- * mapping's does (its stores are written back before lines go).
- * MAP_FIXED first forgets and drops what it replaces. */
+ * a MAP_SHARED one gets a new object key (never fresh: a forked child
+ * must not zero-fill a page its parent wrote); MAP_FIXED first forgets
+ * and drops what it replaces. */
 static long mmap_anon(struct process *p, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = a[1], flags = a[3];
@@ -481,20 +515,23 @@ static long mmap_anon(struct process *p, const uint64_t *a)
 
 	if (!len || len > MEM_USER_TOP)
 		return -EINVAL;
+	if (replace && !user_range_ok(addr, len))
+		return -EINVAL;
+	r = shared_room(p, flags, replace, addr, len);
+	if (r)
+		return r;
 	if (replace) {
-		if (!user_range_ok(addr, len))
-			return -EINVAL;
 		excache_vm_begin(p);
 		replace_lines(p, addr, addr + len);
 	}
 	r = mem_map_call(p, MSG_MEM_MMAP, addr, len, (uint32_t)a[2], (uint32_t)flags);
 	if (replace)
 		excache_vm_end(p);
-	if (r >= 0 && (flags & MAP_TYPE) != MAP_PRIVATE)
-		excache_shared_add(p);
-	else if (r >= 0 && !((uint64_t)r & PAGE_MASK) && (uint64_t)r < MEM_USER_TOP &&
-		 page_up(len) <= MEM_USER_TOP - (uint64_t)r)
-		excache_fresh_add(p, (uint64_t)r, (uint64_t)r + page_up(len), (uint32_t)a[2]);
+	if (!mapped_at(r, len))
+		return r;
+	if ((flags & MAP_TYPE) != MAP_PRIVATE)
+		return shared_mapped(p, r, len, excache_anon_key(), 0, (uint32_t)a[2]);
+	excache_fresh_add(p, (uint64_t)r, (uint64_t)r + page_up(len), (uint32_t)a[2]);
 	return r;
 }
 
@@ -521,9 +558,9 @@ static int mmap_file_check(struct file *f, uint32_t prot, uint32_t flags,
 }
 
 /* A file mapping: the home reads its pages from the file at their first
- * miss (never zero-filled here: not a fresh range). A MAP_SHARED one
- * marks the process (excache_shared_add) so that munmap and exit write
- * its dirty lines back before dropping them. */
+ * miss (never zero-filled here: not a fresh range). A MAP_SHARED one is
+ * recorded with the file's inode as its object key, so that every
+ * process mapping the file shares its lines. */
 static long mmap_file(struct process *p, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = a[1], flags = a[3], fd = a[4];
@@ -540,6 +577,8 @@ static long mmap_file(struct process *p, const uint64_t *a)
 				       : mmap_file_check(f, (uint32_t)a[2], (uint32_t)flags, &attr);
 	if (!r && replace && !user_range_ok(addr, len))
 		r = -EINVAL;
+	if (!r)
+		r = shared_room(p, flags, replace, addr, len);
 	if (!r)
 		rq = kzalloc(sizeof(*rq));
 	if (!r && !rq)
@@ -559,9 +598,10 @@ static long mmap_file(struct process *p, const uint64_t *a)
 	r = process_mem_call(p, MSG_MEM_MMAP_FILE, rq, sizeof(*rq), &rp, sizeof(rp));
 	if (replace)
 		excache_vm_end(p);
-	if (!r && (flags & MAP_TYPE) != MAP_PRIVATE)
-		excache_shared_add(p);
 	r = r ? r : (long)rp.value;
+	if (mapped_at(r, len) && (flags & MAP_TYPE) != MAP_PRIVATE)
+		r = shared_mapped(p, r, len, exsh_file_key(attr.ino), a[5] / MEM_PAGE_SIZE,
+				  (uint32_t)a[2]);
 	kfree(rq);
 put_file:
 	file_put(f);
@@ -581,6 +621,8 @@ static long sys_munmap(struct process *p, const uint64_t *a)
 
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	if (excache_shared_room(p, a[0], a[0] + page_up(a[1]), 0))
+		return -ENOMEM; /* it would split a shared range: no room */
 	excache_vm_begin(p); /* other threads' misses meanwhile are redone */
 	replace_lines(p, a[0], a[0] + a[1]);
 	r = mem_map_call(p, MSG_MEM_MUNMAP, a[0], a[1], 0, 0);
@@ -589,7 +631,8 @@ static long sys_munmap(struct process *p, const uint64_t *a)
 }
 
 /* A range that stops being fresh stays so: its written pages are only
- * in dirty lines, which the drop stores. */
+ * in dirty lines, which the drop stores. Shared ranges take the new prot
+ * (p's next miss there maps the line with it). */
 static long sys_mprotect(struct process *p, const uint64_t *a)
 {
 	int err;
@@ -598,22 +641,26 @@ static long sys_mprotect(struct process *p, const uint64_t *a)
 
 	if (!user_range_ok(a[0], a[1]))
 		return -EINVAL;
+	if (excache_shared_room(p, a[0], a[0] + page_up(a[1]), 0))
+		return -ENOMEM;
 	excache_vm_begin(p);
 	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	err = excache_drop_range(p, a[0], a[0] + a[1], true);
 	r = err ? err : mem_map_call(p, MSG_MEM_MPROTECT, a[0], a[1], (uint32_t)a[2], 0);
+	if (!r)
+		excache_shared_protect(p, a[0], a[0] + page_up(a[1]), (uint32_t)a[2]);
 	excache_vm_end(p);
 	return r;
 }
 
-/* msync: the dirty lines of the range are stored (they stay cached), then
- * the home writes the MAP_SHARED pages to their files. The home checks
- * the arguments. */
+/* msync: the dirty shared lines of the range are stored (they stay
+ * cached), then the home writes the MAP_SHARED pages to their files. The
+ * home checks the arguments. */
 static long sys_msync(struct process *p, const uint64_t *a)
 {
 	int err = 0;
 
-	if (excache_has_shared(p) && !(a[0] & PAGE_MASK) && a[1] <= MEM_USER_TOP)
+	if (!(a[0] & PAGE_MASK) && a[1] <= MEM_USER_TOP)
 		err = excache_clean_range(p, a[0], a[0] + a[1]);
 	return err ? err : mem_map_call(p, MSG_MEM_MSYNC, a[0], a[1], 0, (uint32_t)a[2]);
 }
@@ -622,7 +669,7 @@ static long sys_msync(struct process *p, const uint64_t *a)
 #define MADV_FREE     8
 
 /* madvise: MADV_DONTNEED and MADV_FREE drop the lines of the range
- * (MAP_SHARED stores written back first, since those pages stay), then
+ * (shared ones are left, stored if dirty, since those pages stay), then
  * the home frees the pages of private mappings; other advice only asks
  * the home, which checks it and the range. */
 static long sys_madvise(struct process *p, const uint64_t *a)
@@ -633,7 +680,7 @@ static long sys_madvise(struct process *p, const uint64_t *a)
 
 	if (drop) {
 		excache_vm_begin(p);
-		excache_drop_range(p, a[0], a[0] + a[1], excache_has_shared(p));
+		excache_drop_range(p, a[0], a[0] + a[1], false);
 	}
 	r = a[2] > UINT32_MAX ? -EINVAL
 			      : mem_map_call(p, MSG_MEM_MADVISE, a[0], a[1], 0, (uint32_t)a[2]);
@@ -642,14 +689,32 @@ static long sys_madvise(struct process *p, const uint64_t *a)
 	return r;
 }
 
+/* After a successful mremap of a shared mapping (was, as it was): the
+ * old range is no longer shared, the new one [to, to + len) maps the same
+ * object from the old range's page. */
+static void shared_moved(struct process *p, const struct excache_shared *was, uint64_t from,
+			 uint64_t from_len, uint64_t to, uint64_t len)
+{
+	uint64_t pgoff = was->pgoff + (from - was->start) / MEM_PAGE_SIZE;
+
+	excache_shared_unmap(p, from, from + page_up(from_len));
+	if (excache_shared_map(p, to, to + page_up(len), was->key, pgoff, was->prot))
+		pr_warn("pid %u: mremap: shared ranges full: [%#llx, %#llx) is no longer "
+			"shared",
+			p->pid, (unsigned long long)to, (unsigned long long)(to + len));
+}
+
 /* mremap: the old range's lines are stored and dropped (its frames move
  * on the home), MREMAP_FIXED's target forgotten like MAP_FIXED's; the
- * home does the rest and checks the arguments. */
+ * home does the rest and checks the arguments; a shared range moves with
+ * its object. */
 static long sys_mremap(struct process *p, const uint64_t *a)
 {
 	struct mem_remap_req rq = {.pid = p->pid, .flags = (uint32_t)a[3], .old_addr = a[0],
 				   .old_len = a[1], .new_len = a[2], .new_addr = a[4]};
 	bool fixed = a[3] & MEM_MREMAP_FIXED;
+	bool shared;
+	struct excache_shared was;
 	struct mem_value rp;
 	int err;
 
@@ -658,6 +723,10 @@ static long sys_mremap(struct process *p, const uint64_t *a)
 		return -EINVAL;
 	if (fixed && !user_range_ok(a[4], a[2]))
 		return -EINVAL;
+	shared = !excache_shared_get(p, a[0], &was);
+	if (shared && (excache_shared_room(p, a[0], a[0] + page_up(a[1]), 1) ||
+		       (fixed && excache_shared_room(p, a[4], a[4] + page_up(a[2]), 1))))
+		return -ENOMEM;
 	excache_vm_begin(p);
 	excache_fresh_remove(p, a[0], a[0] + page_up(a[1]));
 	err = excache_drop_range(p, a[0], a[0] + a[1], true);
@@ -665,6 +734,8 @@ static long sys_mremap(struct process *p, const uint64_t *a)
 		replace_lines(p, a[4], a[4] + a[2]);
 	if (!err)
 		err = process_mem_call(p, MSG_MEM_MREMAP, &rq, sizeof(rq), &rp, sizeof(rp));
+	if (!err && shared && mapped_at((long)rp.value, a[2]))
+		shared_moved(p, &was, a[0], a[1], rp.value, a[2]);
 	excache_vm_end(p);
 	return err ? err : (long)rp.value;
 }
@@ -997,7 +1068,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
 	SC(8, "lseek", sys_lseek),
-	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home; a process sees another's stores once they reached it (msync, munmap, eviction, exit) */
+	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home and one ExCache line on a processor: live between its processes; across processors a store is seen once it reached the home (msync, munmap, eviction, exit) */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
@@ -1116,7 +1187,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(186, "gettid", sys_gettid),
 	SC(200, "tkill", sys_tkill),
 	SC(201, "time", sys_time),
-	SC(202, "futex", sys_futex), /* partial: wait and wake only */
+	SC(202, "futex", sys_futex), /* partial: wait and wake only (shared ones across processes in MAP_SHARED memory) */
 	SC(203, "sched_setaffinity", sys_sched_setaffinity), /* accepted, not enforced */
 	SC(204, "sched_getaffinity", sys_sched_getaffinity),
 	SC(213, "epoll_create", sys_epoll_create),

@@ -16,7 +16,7 @@
 
 #define TESSERA_SYS_EXCACHE_STATS 1024
 
-#define TESSERA_EXCACHE_STATS_VERSION 3
+#define TESSERA_EXCACHE_STATS_VERSION 4 /* 4: shared_maps */
 
 /* What misses did (per process: its own misses and prefetches). */
 struct tessera_excache_counters {
@@ -31,8 +31,10 @@ struct tessera_excache_counters {
 	uint64_t prefetch_hits; /* prefetched lines accessed before eviction */
 	uint64_t drops;		/* lines dropped without write-back (exit, munmap) */
 	uint64_t code_misses;	/* of misses, those of an instruction fetch */
+	uint64_t shared_maps;	/* faults on a MAP_SHARED page another process
+				   had cached: mapped, no message */
 };
-_Static_assert(sizeof(struct tessera_excache_counters) == 88, "counters size");
+_Static_assert(sizeof(struct tessera_excache_counters) == 96, "counters size");
 
 /* The policy field: same values as the excache= word's order. */
 enum tessera_excache_policy {
@@ -55,6 +57,6 @@ struct tessera_excache_stats {
 	struct tessera_excache_counters process;
 	struct tessera_excache_counters node;
 };
-_Static_assert(sizeof(struct tessera_excache_stats) == 32 + 8 + 176, "stats size");
+_Static_assert(sizeof(struct tessera_excache_stats) == 32 + 8 + 192, "stats size");
 
 #endif

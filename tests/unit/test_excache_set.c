@@ -1,6 +1,8 @@
 /*
  * Tests of the ExCache set logic (pcomponent/excache_set.c): the set
- * index (range, sequential pages, pid separation), free lines first, and
+ * index (range, sequential pages, pid separation, shared keys), finding
+ * a private and a shared tag (a shared key is never a pid's), free
+ * lines first, and
  * each policy's victim on scripted sequences: FIFO by fill order, LRU by
  * sampled accesses, CLOCK's second chance and hand, RANDOM staying within
  * the VALID lines and roughly uniform; BUSY lines are never chosen.
@@ -8,6 +10,7 @@
 #include "unit.h"
 
 #include "../../pcomponent/excache_set.h"
+#include "../../pcomponent/excache_shared.h"
 
 #include <string.h>
 
@@ -90,6 +93,52 @@ TEST(excache_set_find)
 	EXPECT_EQ(exs_find(&s, 1, 2 * PG), -1);
 	EXPECT(lines[2].owner == NULL);
 	EXPECT_EQ(lines[2].state, EXS_FREE);
+}
+
+/* A shared object's page has one tag whoever maps it: the key and the
+ * page's offset; a shared line and a private one of the same number are
+ * told apart; shared and private lines are victims alike. */
+TEST(excache_set_shared_keys)
+{
+	const uint64_t key = exsh_anon_key(5), file = exsh_file_key(5);
+	struct exs_line lines[WAYS];
+	struct exs_set s;
+	uint64_t rng = 1;
+
+	EXPECT_NE(key, file);
+	EXPECT_NE(key & EXSH_KEY_SHARED, 0u);
+	EXPECT_NE(file & EXSH_KEY_SHARED, 0u);
+	EXPECT_EQ(file & EXSH_KEY_ANON, 0u);
+	EXPECT_NE(file, 5u); /* never pid 5's */
+	/* sequential offsets of one object: consecutive sets */
+	for (uint64_t p = 0; p < 100; p++)
+		EXPECT_EQ(exs_set_index(key, (p + 1) * PG, 64),
+			  (exs_set_index(key, p * PG, 64) + 1) % 64);
+	EXPECT_LT(exs_set_index(key, 7 * PG, 5), 5u);
+	/* pid keys index as the pid did (a uint32 widened) */
+	EXPECT_EQ(exs_set_index(0xffffffffull, 0x400000, 64),
+		  exs_set_index((uint32_t)0xffffffffu, 0x400000, 64));
+	exs_set_init(&s, lines, WAYS);
+	exs_fill(&s, 0, &owner_tag, 5, 2 * PG, false);
+	exs_validate(&s, 0, 1);
+	exs_fill(&s, 1, NULL, key, 2 * PG, false);
+	exs_validate(&s, 1, 1);
+	exs_fill(&s, 2, NULL, file, 2 * PG, false);
+	EXPECT(lines[1].owner == NULL && lines[1].maps == NULL);
+	EXPECT_EQ(exs_find(&s, 5, 2 * PG), 0);
+	EXPECT_EQ(exs_find(&s, key, 2 * PG + 17), 1);
+	EXPECT_EQ(exs_find(&s, file, 2 * PG), 2); /* BUSY: found */
+	EXPECT_EQ(exs_find(&s, key, 3 * PG), -1);
+	EXPECT_EQ(exs_find(&s, exsh_anon_key(6), 2 * PG), -1);
+	/* the free way first; then among VALID ones only (2 is BUSY) */
+	EXPECT_EQ(exs_victim(&s, EXCACHE_FIFO, &rng), 3);
+	exs_fill(&s, 3, &owner_tag, 5, 3 * PG, false);
+	exs_validate(&s, 3, 1);
+	EXPECT_EQ(exs_victim(&s, EXCACHE_FIFO, &rng), 0);
+	exs_accessed(&s, 0);
+	EXPECT_EQ(exs_victim(&s, EXCACHE_LRU, &rng), 1); /* the shared line */
+	exs_release(&s, 1);
+	EXPECT_EQ(exs_find(&s, key, 2 * PG), -1);
 }
 
 TEST(excache_set_fifo_order)
@@ -211,7 +260,7 @@ TEST(excache_set_fill_metadata)
 	exs_fill(&s, 1, &owner_tag, 9, 0x5123, true);
 	EXPECT_EQ(lines[1].state, EXS_BUSY);
 	EXPECT_EQ(lines[1].va, 0x5000ull);
-	EXPECT_EQ(lines[1].pid, 9u);
+	EXPECT_EQ(lines[1].key, 9u);
 	EXPECT_EQ(lines[1].prefetched, 1);
 	EXPECT_EQ(lines[1].touched, 0);
 	EXPECT_EQ(exs_find(&s, 9, 0x5fff), 1);
