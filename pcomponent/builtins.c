@@ -430,13 +430,14 @@ static void print_counters(struct hostlink_run *run, const char *who,
 	hostlink_printf(run,
 			"%s: misses %llu, redirects %llu, zero-fills %llu, fresh-fills %llu, "
 			"evictions %llu, flushes %llu, piggybacked %llu, dropped %llu, "
-			"prefetches %llu (hits %llu)\n",
+			"prefetches %llu (hits %llu), shared maps %llu\n",
 			who, (unsigned long long)c->misses, (unsigned long long)c->redirects,
 			(unsigned long long)c->zero_fills, (unsigned long long)c->fresh_fills,
 			(unsigned long long)c->evictions, (unsigned long long)c->flushes,
 			(unsigned long long)c->piggybacks, (unsigned long long)c->drops,
 			(unsigned long long)c->prefetches,
-			(unsigned long long)c->prefetch_hits);
+			(unsigned long long)c->prefetch_hits,
+			(unsigned long long)c->shared_maps);
 }
 
 static int b_excache(struct hostlink_run *run, int argc, char **argv)
