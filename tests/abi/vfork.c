@@ -6,7 +6,8 @@
  * failed execve), maps (mmap) or does in a signal handler is the
  * parent's; a failed execve leaves the child in the parent's memory
  * (it can try again); a successful one gives it a memory of its own:
- * the parent's globals, heap and stack are as they were. posix_spawn of
+ * the parent's globals, heap and stack are as they were. A vfork
+ * parent killed meanwhile leaves its memory whole for the child. posix_spawn of
  * a missing program returns ENOENT (glibc's child reports it by a store
  * into the parent's memory; musl's through a pipe).
  *
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define BUSYBOX	   "/bin/busybox"
 #define HEAP_WORDS (64 * 1024) /* 512 KiB of pattern on the heap */
@@ -216,6 +218,65 @@ static void test_child_signal(void)
 	sigaction(SIGUSR1, &old, NULL);
 }
 
+/* The middle process of test_parent_killed: fills a heap buffer, then
+ * vforks a child that waits for the "go" byte on go (meanwhile the
+ * middle process is killed), checks the buffer (the dead parent's
+ * memory, still its own address space), reports 'y' or 'n' on res,
+ * then execs busybox true. Never returns. */
+static __attribute__((noreturn)) void borrower_of_killed(int go, int res)
+{
+	char *argv[] = {"busybox", "true", NULL};
+	uint64_t *heap = malloc(HEAP_WORDS * sizeof(uint64_t));
+	char c = 0;
+
+	if (!heap)
+		_exit(1);
+	for (size_t i = 0; i < HEAP_WORDS; i++)
+		heap[i] = pattern(i);
+	if (vfork() == 0) {
+		if (read(go, &c, 1) != 1)
+			_exit(2);
+		c = pattern_bad(heap, HEAP_WORDS, 0) == 0 ? 'y' : 'n';
+		heap[0] = 0; /* and writes it */
+		write(res, &c, 1);
+		execve(BUSYBOX, argv, environ);
+		_exit(126);
+	}
+	_exit(3); /* killed before the child is done: never here */
+}
+
+/* A vfork parent killed (SIGKILL) while its child runs in its memory:
+ * the memory stays the child's until it execs. */
+static void test_parent_killed(void)
+{
+	struct timespec ts = {0, 100 * 1000 * 1000};
+	int go[2], res[2], st = 0;
+	pid_t mid;
+	char c = 0;
+
+	ABI_EQ(pipe(go), 0, "pipe");
+	ABI_EQ(pipe(res), 0, "pipe");
+	fflush(stdout);
+	mid = fork();
+	if (mid == 0) {
+		close(go[1]);
+		close(res[0]);
+		borrower_of_killed(go[0], res[1]);
+	}
+	close(go[0]);
+	close(res[1]);
+	nanosleep(&ts, NULL); /* not needed for the result: lets the vfork happen */
+	ABI_EQ(kill(mid, SIGKILL), 0, "SIGKILL to a vfork parent whose child waits");
+	nanosleep(&ts, NULL);
+	ABI_EQ(write(go[1], "g", 1), 1, "tell the child to go on");
+	ABI_EQ(read(res[0], &c, 1), 1, "the child reports");
+	ABI_EQ(c, 'y', "the dead parent's memory was whole for its vfork child");
+	ABI_EQ(waitpid(mid, &st, 0), mid, "waitpid the killed parent");
+	ABI_OK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "killed by SIGKILL");
+	close(go[1]);
+	close(res[0]);
+}
+
 static void test_spawn(void)
 {
 	char *none[] = {"nothing", NULL};
@@ -245,6 +306,7 @@ int main(int argc, char **argv)
 	test_parent_intact();
 	test_child_mmap();
 	test_child_signal();
+	test_parent_killed();
 	test_spawn();
 	return abi_done();
 }
