@@ -31,7 +31,13 @@
  *      succeeds they can be thrown away, and no eviction in between can
  *      store an old page into the new image (a clean line is never
  *      written back);
- *   4. MEM_EXEC on the home for the same pid;
+ *   4. MEM_EXEC on the home for the same pid (a vfork child still in
+ *      its parent's address space skips the write-back of step 3 and
+ *      gets a new space of its own under its pid, as a first exec does,
+ *      and a new uspace, which it moves to before it gives the
+ *      parent's space back; its failure frees what the home built and
+ *      leaves it in the parent's; a process replacing its own space
+ *      first waits until no vfork child borrows it: exec_load);
  *   5. on success, past the point of no return: drop every line of the
  *      process without write-back and forget its fresh ranges and vRegion
  *      owners (excache_exec), then take the new image's fresh ranges

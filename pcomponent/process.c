@@ -55,10 +55,22 @@
  * child, its uspace, slot and struct. The child is linked into the tree
  * before its thread exists (it may exit before fork returns).
  *
+ * vfork (process_fork with a->vfork): no copy. The child borrows the
+ * parent's address space (vfork_mm; process_mm(c) is the parent, whose
+ * mm_borrowers counts it): its thread attaches to the parent's uspace,
+ * its faults and memory calls act on the parent's pid, lines and
+ * break. It gives the space back (process_vfork_release) at its execve,
+ * once its thread runs on a uspace of its own (process_mm_take_own),
+ * or at its exit, once its last thread has detached; the parent's
+ * vfork returns then. The space outlives the borrowing: the lender's
+ * teardown waits until mm_borrowers is 0 (its fds closed first), and
+ * so does its execve (process_mm_wait).
+ *
  * Teardown (process_teardown, in the process's last thread, detached
  * already): drop every ExCache line of the process without write-back
  * (the address space is going away), MEM_EXIT to the home (which frees
- * every frame and VMA), destroy the uspace;
+ * every frame and VMA), destroy the uspace (a borrower only gives its
+ * parent's space back);
  * then, under the table lock: its children lose their parent (its zombie
  * children are freed, the running ones free themselves when they exit:
  * no init process to adopt them yet), it becomes a zombie with its wait

@@ -10,7 +10,8 @@
  * Linux number.
  *
  * Every user pointer goes through copy_*_user: a bad one gives -EFAULT,
- * never a kernel fault. Memory calls change the address space on the
+ * never a kernel fault. Memory calls change the address space the
+ * caller uses (process_mm: a vfork child's is its parent's) on the
  * home memory node, after the ExCache has let go of the lines concerned
  * (include/proto/mem.h): munmap, MAP_FIXED and brk shrink drop them
  * without write-back, mprotect writes dirty ones back first; MAP_SHARED
@@ -31,17 +32,18 @@
  *    CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID and a
  *    new stack.
  *  - vfork, and clone with CLONE_VFORK (and CLONE_VM, as musl's and
- *    glibc's posix_spawn pass it, with a child stack): the parent sleeps
- *    until the child execs or exits (only SIGKILL ends the sleep early),
- *    as Linux. Unlike Linux, the child runs in a copy-on-write copy of
- *    the parent's memory, as after fork (the memory node keys address
- *    spaces by pid: two processes cannot share one): what the child
- *    stores before its execve or _exit is not seen by the parent. So
- *    glibc's posix_spawn, which has the child report an exec failure by
- *    a store into the parent's memory, returns success and the child
- *    exits 127; musl's reports through a CLOEXEC pipe and returns the
- *    error as on Linux. CLONE_VM without CLONE_VFORK or CLONE_THREAD
- *    (a process sharing the parent's memory) is EINVAL.
+ *    glibc's posix_spawn pass it, with a child stack): as Linux, the
+ *    child runs in the parent's address space until it execs or exits
+ *    (process.h process_mm: faults, the memory calls below, futexes act
+ *    on the parent's space) and the parent sleeps until then (only
+ *    SIGKILL ends the sleep early). What the child stores, maps or
+ *    leaves as errno after a failed execve is the parent's: glibc's
+ *    posix_spawn reports ENOENT as on Linux. A parent that dies
+ *    meanwhile keeps its address space until the child is done with it
+ *    (its zombie appears only then), and a parent's execve by another
+ *    thread waits for it too. CLONE_VM without CLONE_VFORK or
+ *    CLONE_THREAD (a process sharing the parent's memory without the
+ *    parent waiting) is EINVAL.
  *  - clone with CLONE_THREAD makes a thread (process.h
  *    process_clone_thread): it needs CLONE_VM, CLONE_FS, CLONE_FILES and
  *    CLONE_SIGHAND (what pthread_create passes), takes CLONE_SYSVSEM,
@@ -238,7 +240,8 @@ static long clone_thread(struct process *p, const uint64_t *a)
 
 /* clone(flags, stack, parent_tid, child_tid, tls): a thread, or a fork
  * with fork's flags, or a vfork (CLONE_VFORK, with or without CLONE_VM:
- * a copy all the same, see the top comment). */
+ * the child borrows the parent's memory all the same, see the top
+ * comment). */
 static long sys_clone(struct process *p, const uint64_t *a)
 {
 	struct process_fork_args fa = {.stack = a[1]};
@@ -1120,7 +1123,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(55, "getsockopt", sys_getsockopt), /* partial: SOL_SOCKET */
 	SC(56, "clone", sys_clone), /* partial: CLONE_VM only with CLONE_THREAD or CLONE_VFORK */
 	SC(57, "fork", sys_fork),
-	SC(58, "vfork", sys_vfork), /* partial: the child's memory is a copy */
+	SC(58, "vfork", sys_vfork),
 	SC(59, "execve", sys_execve),
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */
