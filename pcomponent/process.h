@@ -134,7 +134,8 @@ struct process_family {
 struct process {
 	uint32_t pid;		  /* constant */
 	uint16_t home;		  /* home memory node; constant */
-	struct uspace *us;	  /* constant from creation until the exit */
+	struct uspace *us;	  /* constant from creation until the exit; a vfork
+				     child's: NULL until its execve (process_mm) */
 	struct hostlink_run *run; /* fds 1 and 2 (NULL: output dropped); constant,
 				     the same for the whole family */
 	struct process_family *family; /* constant; holds one member count */
