@@ -7,7 +7,8 @@
  * parent's; a failed execve leaves the child in the parent's memory
  * (it can try again); a successful one gives it a memory of its own:
  * the parent's globals, heap and stack are as they were. A vfork
- * parent killed meanwhile leaves its memory whole for the child. posix_spawn of
+ * parent killed meanwhile, or exec'ing from another thread, leaves the
+ * memory whole for the child. posix_spawn of
  * a missing program returns ENOENT (glibc's child reports it by a store
  * into the parent's memory; musl's through a pipe).
  *
@@ -18,6 +19,7 @@
  */
 #include "abi.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -277,6 +279,75 @@ static void test_parent_killed(void)
 	close(res[0]);
 }
 
+/* test_exec_while_borrowed's second thread: execs busybox sh -c
+ * 'exit 9' while the first one is in vfork. */
+static void *exec_thread(void *arg)
+{
+	char *argv[] = {"busybox", "sh", "-c", "exit 9", NULL};
+	struct timespec ts = {0, 100 * 1000 * 1000};
+
+	(void)arg;
+	nanosleep(&ts, NULL); /* not needed for the result: lets the vfork happen */
+	execve(BUSYBOX, argv, environ);
+	_exit(8);
+}
+
+/* The middle process of test_exec_while_borrowed: a second thread
+ * execs while the first one's vfork child (waiting for "go") runs in
+ * the memory; the child checks it, reports on res, _exits. */
+static __attribute__((noreturn)) void exec_beside_borrower(int go, int res)
+{
+	uint64_t *heap = malloc(HEAP_WORDS * sizeof(uint64_t));
+	pthread_t th;
+	char c = 0;
+
+	if (!heap)
+		_exit(1);
+	for (size_t i = 0; i < HEAP_WORDS; i++)
+		heap[i] = pattern(i);
+	if (pthread_create(&th, NULL, exec_thread, NULL))
+		_exit(2);
+	if (vfork() == 0) {
+		if (read(go, &c, 1) != 1)
+			_exit(2);
+		c = pattern_bad(heap, HEAP_WORDS, 0) == 0 ? 'y' : 'n';
+		write(res, &c, 1);
+		_exit(0);
+	}
+	for (;;) /* the exec ends this thread (Linux's de_thread) */
+		pause();
+}
+
+/* Another thread of a vfork parent execs while the child runs in the
+ * memory: the child's memory stays whole; the exec happens. */
+static void test_exec_while_borrowed(void)
+{
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	int go[2], res[2], st = 0;
+	pid_t mid;
+	char c = 0;
+
+	ABI_EQ(pipe(go), 0, "pipe");
+	ABI_EQ(pipe(res), 0, "pipe");
+	fflush(stdout);
+	mid = fork();
+	if (mid == 0) {
+		close(go[1]);
+		close(res[0]);
+		exec_beside_borrower(go[0], res[1]);
+	}
+	close(go[0]);
+	close(res[1]);
+	nanosleep(&ts, NULL); /* not needed for the result */
+	ABI_EQ(write(go[1], "g", 1), 1, "tell the vfork child to go on");
+	ABI_EQ(read(res[0], &c, 1), 1, "the child reports");
+	ABI_EQ(c, 'y', "its memory was whole while another thread of its parent exec'd");
+	ABI_EQ(waitpid(mid, &st, 0), mid, "waitpid the parent");
+	ABI_OK(WIFEXITED(st) && WEXITSTATUS(st) == 9, "its exec'd busybox sh: exit 9");
+	close(go[1]);
+	close(res[0]);
+}
+
 static void test_spawn(void)
 {
 	char *none[] = {"nothing", NULL};
@@ -307,6 +378,7 @@ int main(int argc, char **argv)
 	test_child_mmap();
 	test_child_signal();
 	test_parent_killed();
+	test_exec_while_borrowed();
 	test_spawn();
 	return abi_done();
 }
