@@ -31,7 +31,13 @@
  *      succeeds they can be thrown away, and no eviction in between can
  *      store an old page into the new image (a clean line is never
  *      written back);
- *   4. MEM_EXEC on the home for the same pid;
+ *   4. MEM_EXEC on the home for the same pid (a vfork child still in
+ *      its parent's address space skips the write-back of step 3 and
+ *      gets a new space of its own under its pid, as a first exec does,
+ *      and a new uspace, which it moves to before it gives the
+ *      parent's space back; its failure frees what the home built and
+ *      leaves it in the parent's; a process replacing its own space
+ *      first waits until no vfork child borrows it: exec_load);
  *   5. on success, past the point of no return: drop every line of the
  *      process without write-back and forget its fresh ranges and vRegion
  *      owners (excache_exec), then take the new image's fresh ranges
@@ -365,13 +371,19 @@ static void exec_enter_frame(struct trap_frame *tf, uint64_t entry, uint64_t sp)
 	tf->rflags = USER_RFLAGS;
 }
 
-/* Step 5: p runs the new image from the syscall's return on. */
+/* Step 5: p runs the new image from the syscall's return on; own_us:
+ * a borrower's new uspace (the ExCache state of its own it never used:
+ * nothing to drop), NULL for a process replacing its own image. */
 static void exec_commit(struct process *p, const struct mem_exec_req *rq,
-			const struct mem_exec_reply *rp, const char *given, const char *exe)
+			const struct mem_exec_reply *rp, const char *given, const char *exe,
+			struct uspace *own_us)
 {
 	struct pthread_info *self = process_self(p);
 
-	excache_exec(p);
+	if (own_us)
+		process_mm_take_own(p, own_us); /* its vfork parent returns now */
+	else
+		excache_exec(p);
 	take_fresh(p, rp);
 	fd_table_exec(p->files);
 	signal_exec(p);
@@ -383,7 +395,54 @@ static void exec_commit(struct process *p, const struct mem_exec_req *rq,
 	self->robust_list = self->robust_len = 0;
 	exec_enter_frame(self->tf, p->entry, p->sp);
 	user_reset_fpu();
-	process_vfork_release(p); /* a vfork parent returns now */
+}
+
+/*
+ * Steps 3 and 4 for p: the other threads gone, the home builds the
+ * image and its reply is taken. p's own space is replaced in place,
+ * once no vfork child borrows it, its dirty lines stored first: an
+ * error with *lost set (a timed-out MEM_EXEC, a reply take_reply
+ * refuses) means the old image may be gone. A borrower (a vfork child)
+ * gets a space of its own under its pid, as a first exec does, and a
+ * new uspace (*own_us), leaving its parent's lines alone; on an error
+ * its half-made space is freed (MEM_EXIT) and it goes on in the
+ * borrowed one (*lost never set).
+ */
+static int exec_load(struct process *p, const struct mem_exec_req *rq,
+		     struct mem_exec_reply *rp, struct uspace **own_us, bool *lost)
+{
+	int err;
+
+	process_dethread(p); /* the other threads end (or we do) */
+	*own_us = NULL;
+	*lost = false;
+	if (!p->vfork_mm) {
+		err = process_mm_wait(p);
+		if (!err)
+			err = excache_exec_prepare(p);
+		if (err)
+			return err;
+		err = mem_exec(p, rq, rp);
+		*lost = err == -ETIMEDOUT;
+		if (!err) {
+			err = take_reply(p, rp);
+			*lost = err != 0; /* the home did replace it */
+		}
+		return err;
+	}
+	*own_us = uspace_create();
+	if (!*own_us)
+		return -ENOMEM;
+	err = mem_exec(p, rq, rp);
+	if (!err && take_reply(p, rp))
+		err = -EPROTO; /* the home did build it */
+	if (err == -ETIMEDOUT || err == -EPROTO)
+		process_mem_exit(p); /* the home may have built it */
+	if (err) {
+		uspace_destroy(*own_us);
+		*own_us = NULL;
+	}
+	return err;
 }
 
 long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp,
@@ -392,6 +451,8 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 	struct mem_exec_req *rq = kmalloc(sizeof(*rq));
 	char *given = kmalloc(FS_PATH_MAX), *exe = kmalloc(MEM_EXEC_PATH_MAX);
 	struct mem_exec_reply rp;
+	struct uspace *own_us;
+	bool lost;
 	int err = -ENOMEM;
 
 	if (!process_self(p)->tf) {
@@ -405,19 +466,12 @@ long exec_execve(struct process *p, int dirfd, uint64_t upath, uint64_t uargv, u
 		err = exec_exe_name(p, rq->path, exe);
 	if (err)
 		goto free;
-	process_dethread(p); /* the other threads end (or we do) */
-	err = excache_exec_prepare(p);
-	if (err)
-		goto free;
-	err = mem_exec(p, rq, &rp);
-	if (err == -ETIMEDOUT)
+	err = exec_load(p, rq, &rp, &own_us, &lost);
+	if (lost)
 		goto kill; /* the home may have replaced the image */
 	if (err)
 		goto free;
-	err = take_reply(p, &rp);
-	if (err)
-		goto kill; /* the home did replace it */
-	exec_commit(p, rq, &rp, given, exe);
+	exec_commit(p, rq, &rp, given, exe, own_us);
 	pr_debug("process %u: exec %s", p->pid, p->exe);
 free:
 	kfree(exe);

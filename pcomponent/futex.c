@@ -3,7 +3,8 @@
  * and their _BITSET forms, private or not, with timeouts.
  *
  * A futex is named by its address space and user address: the struct
- * process (its threads share its address space) and uaddr. A shared
+ * process whose address space it is (process_mm: its threads', and a
+ * vfork child's until its execve or exit) and uaddr. A shared
  * futex (no FUTEX_PRIVATE_FLAG; also the wakes of clear_child_tid and
  * robust lists, as Linux's) in a MAP_SHARED mapping is named by the
  * object and offset instead (the ExCache's shared ranges,
@@ -92,9 +93,12 @@ void futex_init(void)
 	}
 }
 
-/* The name of p's futex at uaddr (shared: not FUTEX_PRIVATE_FLAG). */
-static struct futex_name name_of(struct process *p, uint64_t uaddr, bool shared)
+/* The name of p's futex at uaddr (shared: not FUTEX_PRIVATE_FLAG), in
+ * the address space p uses (a vfork child: its parent's, as Linux's
+ * private futexes are keyed by mm). */
+static struct futex_name name_of(struct process *caller, uint64_t uaddr, bool shared)
 {
+	struct process *p = process_mm(caller);
 	struct excache_shared r;
 
 	if (shared && !excache_shared_get(p, uaddr, &r))

@@ -55,10 +55,22 @@
  * child, its uspace, slot and struct. The child is linked into the tree
  * before its thread exists (it may exit before fork returns).
  *
+ * vfork (process_fork with a->vfork): no copy. The child borrows the
+ * parent's address space (vfork_mm; process_mm(c) is the parent, whose
+ * mm_borrowers counts it): its thread attaches to the parent's uspace,
+ * its faults and memory calls act on the parent's pid, lines and
+ * break. It gives the space back (process_vfork_release) at its execve,
+ * once its thread runs on a uspace of its own (process_mm_take_own),
+ * or at its exit, once its last thread has detached; the parent's
+ * vfork returns then. The space outlives the borrowing: the lender's
+ * teardown waits until mm_borrowers is 0 (its fds closed first), and
+ * so does its execve (process_mm_wait).
+ *
  * Teardown (process_teardown, in the process's last thread, detached
  * already): drop every ExCache line of the process without write-back
  * (the address space is going away), MEM_EXIT to the home (which frees
- * every frame and VMA), destroy the uspace;
+ * every frame and VMA), destroy the uspace (a borrower only gives its
+ * parent's space back);
  * then, under the table lock: its children lose their parent (its zombie
  * children are freed, the running ones free themselves when they exit:
  * no init process to adopt them yet), it becomes a zombie with its wait
@@ -268,10 +280,11 @@ int process_snapshot(uint32_t pid, struct process_snap *out)
 		out->ppid = p->parent ? p->parent->pid : 0;
 		out->pgid = p->pgid;
 		out->sid = p->sid;
-		out->home = p->home;
+		out->home = process_mm(p)->home;
+		out->mm_pid = process_mm(p)->pid;
 		out->state = p->state;
-		out->brk_start = p->brk_start;
-		out->brk = p->brk;
+		out->brk_start = process_mm(p)->brk_start;
+		out->brk = process_mm(p)->brk;
 		snap_tids(p, out);
 		process_cred(p, &out->cred); /* its tlock, under the table lock */
 		out->info = p->info;
@@ -453,7 +466,7 @@ int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t
 	return process_home_call(p->home, opcode, req, req_len, reply, reply_len);
 }
 
-static void mem_exit(struct process *p)
+void process_mem_exit(struct process *p)
 {
 	struct mem_pid_req rq = {.pid = p->pid};
 	struct mem_value rp;
@@ -648,6 +661,49 @@ int process_shell_status(int wait_status)
 	return 128 + (wait_status & 0x7f);
 }
 
+/* ---- borrowed address spaces (vfork) ------------------------------------ */
+
+/* c gives back the address space it borrowed, if it did; a teardown or
+ * an execve waiting for the lender's borrowers to go wakes. Proc lock. */
+static void mm_unborrow_locked(struct process *c)
+{
+	struct process *lender = c->vfork_mm;
+
+	if (!lender)
+		return;
+	__atomic_store_n(&c->vfork_mm, NULL, __ATOMIC_RELAXED);
+	lender->mm_borrowers--;
+	waitq_wake_all_locked(&proc_wq);
+}
+
+/* Sleeps until no vfork child borrows p's address space; with killable,
+ * gives up (-EINTR) once p has a SIGKILL pending or is exiting. */
+static int mm_wait_borrowers(struct process *p, bool killable)
+{
+	int err = 0;
+
+	proc_lock();
+	while (p->mm_borrowers && !err) {
+		if (!killable) {
+			waitq_wait_locked(&proc_wq, 0);
+			continue;
+		}
+		if (waitq_wait_intr_locked(&proc_wq, 0) != -EINTR)
+			continue;
+		if (signal_kill_pending(p))
+			err = -EINTR;
+		else
+			thread_interrupt_clear(); /* other signals wait, as in vfork_wait */
+	}
+	proc_unlock();
+	return err;
+}
+
+int process_mm_wait(struct process *p)
+{
+	return mm_wait_borrowers(p, true);
+}
+
 /* ---- threads ------------------------------------------------------------- */
 
 /* The last thread is gone (detached): the process's user side goes, then
@@ -656,11 +712,25 @@ static __attribute__((noreturn)) void process_teardown(struct process *p, int wa
 {
 	struct uspace *us = p->us;
 
+	if (p->vfork_mm) { /* a borrower: the space is its parent's to keep */
+		process_vfork_release(p);
+		goto files;
+	}
+	if (__atomic_load_n(&p->mm_borrowers, __ATOMIC_RELAXED)) {
+		/* a vfork child runs in p's space: it stays until the child
+		 * execs or exits; p's fds go first (the child may be reading
+		 * a pipe p writes) */
+		if (p->files)
+			fd_table_put(p->files);
+		p->files = NULL;
+		mm_wait_borrowers(p, false);
+	}
 	excache_drop_process(p);
-	mem_exit(p);
+	process_mem_exit(p);
 	p->us = NULL;
 	if (us)
 		uspace_destroy(us); /* no thread of p runs on it any more */
+files:
 	if (p->files)
 		fd_table_put(p->files); /* pipes see their end close now */
 	p->files = NULL;
@@ -839,7 +909,7 @@ static int wait_start(struct pthread_info *t)
  * what uthread_attach said. */
 static int thread_attach(struct process *p, struct pthread_info *t)
 {
-	int err = uthread_attach(p->us);
+	int err = uthread_attach(process_mm(p)->us);
 
 	if (err)
 		return err;
@@ -1017,17 +1087,17 @@ release:
 static int fork_prepare(struct process *p, const struct process_fork_args *a,
 			struct process **out)
 {
-	struct process *c = process_alloc();
+	struct process *mm = process_mm(p), *c = process_alloc();
 
 	if (!c)
 		return -ENOMEM;
-	c->home = p->home;
+	c->home = mm->home;
 	c->run = p->run;
 	c->family = p->family;
-	c->entry = p->entry;
-	c->sp = p->sp;
-	c->brk_start = p->brk_start;
-	c->brk = p->brk;
+	c->entry = mm->entry;
+	c->sp = mm->sp;
+	c->brk_start = mm->brk_start;
+	c->brk = mm->brk;
 	c->child_settid = a->child_settid;
 	memcpy(c->path, p->path, sizeof(c->path));
 	memcpy(c->exe, p->exe, sizeof(c->exe));
@@ -1054,6 +1124,10 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 	c->threads[0].clear_child_tid = a->child_cleartid;
 	c->vfork_active = a->vfork;
 	proc_lock();
+	if (a->vfork) { /* before its thread runs: it attaches to mm's uspace */
+		c->vfork_mm = mm;
+		mm->mm_borrowers++;
+	}
 	c->pgid = p->pgid;
 	c->sid = p->sid;
 	c->parent = p;
@@ -1068,6 +1142,7 @@ static int fork_prepare(struct process *p, const struct process_fork_args *a,
 static void fork_unlink(struct process *c)
 {
 	proc_lock();
+	mm_unborrow_locked(c);
 	list_remove(&c->sibling);
 	c->parent = NULL;
 	c->family->members--;
@@ -1082,6 +1157,26 @@ static int mem_fork(struct process *p, struct process *c)
 	struct mem_value rp;
 
 	return process_mem_call(p, MSG_MEM_FORK, &rq, sizeof(rq), &rp, sizeof(rp));
+}
+
+/* A fork child's own address space: a copy of the one p uses (its
+ * lines written back, MEM_FORK on the home) and an empty uspace. 0, or
+ * the error with nothing of it left. */
+static int fork_copy_space(struct process *p, struct process *c)
+{
+	struct process *mm = process_mm(p);
+	int err = excache_fork(mm, c);
+
+	if (err)
+		return err;
+	err = mem_fork(mm, c);
+	if (!err) {
+		c->us = uspace_create();
+		err = c->us ? 0 : -ENOMEM;
+	}
+	if (err)
+		process_mem_exit(c); /* a timed-out MEM_FORK may have made the copy */
+	return err;
 }
 
 /* The vfork parent's sleep until child cpid releases it (exec, exit) or
@@ -1106,6 +1201,7 @@ static void vfork_wait(struct process *p, uint32_t cpid)
 void process_vfork_release(struct process *p)
 {
 	proc_lock();
+	mm_unborrow_locked(p);
 	if (p->vfork_active) {
 		p->vfork_active = false;
 		waitq_wake_all_locked(&proc_wq);
@@ -1127,21 +1223,15 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	if (err)
 		return err;
 	cpid = c->pid;
-	err = excache_fork(p, c);
-	if (err)
-		goto unlink;
-	err = mem_fork(p, c);
-	if (err)
-		goto mem_exit; /* a timed-out MEM_FORK may have made the copy */
-	c->us = uspace_create();
-	if (!c->us) {
-		err = -ENOMEM;
-		goto mem_exit;
+	if (!a->vfork) {
+		err = fork_copy_space(p, c);
+		if (err)
+			goto unlink;
 	}
 	c->threads[0].start_state = child_start_state(ptf, a->stack);
 	if (!c->threads[0].start_state) {
 		err = -ENOMEM;
-		goto destroy_uspace;
+		goto drop_space;
 	}
 	if (!thread_create(c->path, fork_main, c, true)) {
 		err = -ENOMEM;
@@ -1149,7 +1239,7 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	}
 	err = wait_start(&c->threads[0]);
 	if (err)
-		goto destroy_uspace; /* the thread freed the snapshot */
+		goto drop_space; /* the thread freed the snapshot */
 	/* c may be gone from here on (exited, reaped by another thread) */
 	pr_debug("process %u: forked %u%s", p->pid, cpid, a->vfork ? " (vfork)" : "");
 	if (a->vfork)
@@ -1157,13 +1247,21 @@ long process_fork(struct process *p, const struct process_fork_args *a)
 	return cpid;
 free_state:
 	user_state_free(c->threads[0].start_state);
-destroy_uspace:
-	uspace_destroy(c->us);
-mem_exit:
-	mem_exit(c);
+drop_space:
+	if (c->us) { /* not a vfork child's: it has none */
+		uspace_destroy(c->us);
+		process_mem_exit(c);
+	}
 unlink:
 	fork_unlink(c);
 	return err;
+}
+
+void process_mm_take_own(struct process *p, struct uspace *us)
+{
+	p->us = us;
+	uthread_set_uspace(us); /* off the lender's tables before it may go */
+	process_vfork_release(p);
 }
 
 /* ---- start ----------------------------------------------------------------- */
@@ -1233,7 +1331,7 @@ leave_family:
 	uspace_destroy(p->us);
 	p->us = NULL;
 mem_exit:
-	mem_exit(p); /* a timed-out MEM_EXEC may have built the space anyway */
+	process_mem_exit(p); /* a timed-out MEM_EXEC may have built the space anyway */
 	return err;
 }
 
@@ -1353,7 +1451,7 @@ static int hook_page_fault(uint64_t addr, unsigned access, bool from_user)
 
 	if (!p)
 		return -EFAULT;
-	return excache_fault(p, addr, access);
+	return excache_fault(process_mm(p), addr, access);
 }
 
 struct fatal_kind {

@@ -134,7 +134,8 @@ struct process_family {
 struct process {
 	uint32_t pid;		  /* constant */
 	uint16_t home;		  /* home memory node; constant */
-	struct uspace *us;	  /* constant from creation until the exit */
+	struct uspace *us;	  /* constant from creation until the exit; a vfork
+				     child's: NULL until its execve (process_mm) */
 	struct hostlink_run *run; /* fds 1 and 2 (NULL: output dropped); constant,
 				     the same for the whole family */
 	struct process_family *family; /* constant; holds one member count */
@@ -166,6 +167,15 @@ struct process {
 	uint64_t child_settid;	       /* fork: CLONE_CHILD_SETTID address, or 0 */
 	bool vfork_active;	       /* a vfork child whose parent waits for its
 					  execve or exit; proc lock */
+	/* a vfork child runs in its parent's address space until its
+	 * execve or exit (process_mm): the process it borrows it from, or
+	 * NULL for its own. Set before its thread runs, cleared by its own
+	 * thread (process_vfork_release); written under the proc lock,
+	 * read by p's threads without it */
+	struct process *vfork_mm;
+	unsigned mm_borrowers;	       /* vfork children in p's address space (their
+					  vfork_mm is p): its teardown and an execve
+					  wait until none is left; proc lock */
 	struct excache_proc ec;	       /* pcomponent/excache.c's */
 	struct fd_table *files;	       /* file.h; the process's thread, until its exit */
 	struct fs_view fs;	       /* working directory, umask; the process's thread */
@@ -178,6 +188,30 @@ struct process {
 	char path[64];		       /* for messages, truncated */
 	struct process_info info;      /* above; the process's thread */
 };
+
+/*
+ * The process whose address space p uses: p itself, or, for a vfork
+ * child until its execve or exit, the parent it borrows it from (its
+ * pid, home, ExCache state, uspace, break). Everything that acts on
+ * memory (page faults, the memory calls, futex names, /proc maps) goes
+ * through it; what is p's own (pid, fds, signals, credentials) does
+ * not. For p's own threads (the field changes only under them).
+ */
+static inline struct process *process_mm(struct process *p)
+{
+	struct process *lender = __atomic_load_n(&p->vfork_mm, __ATOMIC_RELAXED);
+
+	return lender ? lender : p;
+}
+
+/*
+ * p's execve (not a borrower's: its own space is new) waits until no
+ * vfork child runs in p's address space any more, since MEM_EXEC
+ * replaces it (Linux gives the exec a new one instead). Returns 0, or
+ * -EINTR if p is exiting or has a SIGKILL pending (the caller returns
+ * and leaves). Sleeps.
+ */
+int process_mm_wait(struct process *p);
 
 /* The memory node that holds the address spaces of new processes: the
  * vNode's first memory= node, 0 if there is none. The one place that
@@ -286,26 +320,38 @@ struct process_fork_args {
 
 /*
  * fork: a child of p (the caller's process, in a syscall: the calling
- * thread's tf set) with one thread, a copy of the caller, and a copy of p's address space (excache_fork, then
- * MEM_FORK on the home), the same home, run and break, resuming user
- * mode with p's registers at the syscall but rax = 0, p's FPU/SSE state
- * and FS base. Returns the child's pid, or -ENOMEM, -EAGAIN (no slot),
- * -EINVAL (not in a syscall), or the write-back or MEM_FORK error
- * (-ENOSYS from a memory node without fork): then nothing of the child
- * is left. Sleeps.
+ * thread's tf set) with one thread, a copy of the caller, and a copy of
+ * p's address space (process_mm(p)'s: excache_fork, then MEM_FORK on
+ * the home), the same home, run and break, resuming user mode with p's
+ * registers at the syscall but rax = 0, p's FPU/SSE state and FS base.
+ * Returns the child's pid, or -ENOMEM, -EAGAIN (no slot), -EINVAL (not
+ * in a syscall), or the write-back or MEM_FORK error (-ENOSYS from a
+ * memory node without fork): then nothing of the child is left. Sleeps.
  *
- * With a->vfork the calling thread then sleeps until the child has
- * exec'd or exited (process_vfork_release), as Linux's vfork; only a
- * SIGKILL (or p's exit) ends the sleep early; other signals wait until
- * it is over. The child's memory is a copy all the same (the memory
- * node keys address spaces by pid: no two processes share one), so
- * what the child stores before its execve is not seen by the parent.
+ * With a->vfork the child gets no copy: it borrows p's address space
+ * (vfork_mm, process_mm) until its execve or exit, as Linux's vfork,
+ * and the calling thread sleeps until then (process_vfork_release);
+ * only a SIGKILL (or p's exit, or another thread's execve) ends the
+ * sleep early; other signals wait until it is over. p's address space
+ * outlives the borrowing (process_mm_wait, and p's teardown waits).
  */
 long process_fork(struct process *p, const struct process_fork_args *a);
 
-/* p (a vfork child) exec'd or is exiting: its parent's vfork returns.
- * Nothing if p is no vfork child or released already. */
+/*
+ * p (a vfork child) exec'd or is exiting: it gives back the address
+ * space it borrowed (its threads must run on it no more: the execve
+ * switched to its own uspace, the exit detached) and its parent's vfork
+ * returns. Nothing if p is no vfork child or released already.
+ */
 void process_vfork_release(struct process *p);
+
+/*
+ * The borrower's side of execve (pcomponent/exec.c): the calling thread
+ * of p (a vfork child, its only thread) leaves the borrowed uspace for
+ * us, p's own new one (empty: the new image comes in by misses), then p
+ * gives back the borrowed space (process_vfork_release).
+ */
+void process_mm_take_own(struct process *p, struct uspace *us);
 
 /*
  * wait4's and waitid's core: waits until a child of p matching pid (> 0:
@@ -380,6 +426,10 @@ void process_family_wait(struct process_family *fam);
  */
 struct process *process_ktest_add(struct process_family *fam, struct process *parent);
 
+/* MEM_EXIT for p's pid on its home: every frame and VMA of that space
+ * freed (a failure other than "no such space" is logged). */
+void process_mem_exit(struct process *p);
+
 /* A call of opcode on p's home (timeouts chosen per opcode). */
 int process_mem_call(struct process *p, unsigned opcode, const void *req, size_t req_len,
 		     void *reply, size_t reply_len);
@@ -410,6 +460,8 @@ struct pthread_info *process_thread_locked(struct process *p, uint32_t tid);
 struct process_snap {
 	uint32_t pid, ppid, pgid, sid;
 	uint16_t home;
+	uint32_t mm_pid; /* whose address space it uses (process_mm): pid, or a
+			    vfork parent's */
 	enum process_state state;
 	uint64_t brk_start, brk;
 	struct process_info info;

@@ -516,7 +516,7 @@ static int maps_entry(void *ctx, const struct mem_maps *rp, const struct mem_map
 static void gen_maps(const struct pfs_ctx *c, struct pfs_text *t)
 {
 	struct maps_walk w = {.c = c, .t = t, .cur_path = kmalloc(FS_PATH_MAX)};
-	int err = w.cur_path ? process_maps_each(c->snap->home, c->snap->pid, maps_entry, &w)
+	int err = w.cur_path ? process_maps_each(c->snap->home, c->snap->mm_pid, maps_entry, &w)
 			     : -ENOMEM;
 
 	if (w.cur.end)

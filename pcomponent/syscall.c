@@ -10,7 +10,8 @@
  * Linux number.
  *
  * Every user pointer goes through copy_*_user: a bad one gives -EFAULT,
- * never a kernel fault. Memory calls change the address space on the
+ * never a kernel fault. Memory calls change the address space the
+ * caller uses (process_mm: a vfork child's is its parent's) on the
  * home memory node, after the ExCache has let go of the lines concerned
  * (include/proto/mem.h): munmap, MAP_FIXED and brk shrink drop them
  * without write-back, mprotect writes dirty ones back first; MAP_SHARED
@@ -31,17 +32,18 @@
  *    CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID and a
  *    new stack.
  *  - vfork, and clone with CLONE_VFORK (and CLONE_VM, as musl's and
- *    glibc's posix_spawn pass it, with a child stack): the parent sleeps
- *    until the child execs or exits (only SIGKILL ends the sleep early),
- *    as Linux. Unlike Linux, the child runs in a copy-on-write copy of
- *    the parent's memory, as after fork (the memory node keys address
- *    spaces by pid: two processes cannot share one): what the child
- *    stores before its execve or _exit is not seen by the parent. So
- *    glibc's posix_spawn, which has the child report an exec failure by
- *    a store into the parent's memory, returns success and the child
- *    exits 127; musl's reports through a CLOEXEC pipe and returns the
- *    error as on Linux. CLONE_VM without CLONE_VFORK or CLONE_THREAD
- *    (a process sharing the parent's memory) is EINVAL.
+ *    glibc's posix_spawn pass it, with a child stack): as Linux, the
+ *    child runs in the parent's address space until it execs or exits
+ *    (process.h process_mm: faults, the memory calls below, futexes act
+ *    on the parent's space) and the parent sleeps until then (only
+ *    SIGKILL ends the sleep early). What the child stores, maps or
+ *    leaves as errno after a failed execve is the parent's: glibc's
+ *    posix_spawn reports ENOENT as on Linux. A parent that dies
+ *    meanwhile keeps its address space until the child is done with it
+ *    (its zombie appears only then), and a parent's execve by another
+ *    thread waits for it too. CLONE_VM without CLONE_VFORK or
+ *    CLONE_THREAD (a process sharing the parent's memory without the
+ *    parent waiting) is EINVAL.
  *  - clone with CLONE_THREAD makes a thread (process.h
  *    process_clone_thread): it needs CLONE_VM, CLONE_FS, CLONE_FILES and
  *    CLONE_SIGHAND (what pthread_create passes), takes CLONE_SYSVSEM,
@@ -238,7 +240,8 @@ static long clone_thread(struct process *p, const uint64_t *a)
 
 /* clone(flags, stack, parent_tid, child_tid, tls): a thread, or a fork
  * with fork's flags, or a vfork (CLONE_VFORK, with or without CLONE_VM:
- * a copy all the same, see the top comment). */
+ * the child borrows the parent's memory all the same, see the top
+ * comment). */
 static long sys_clone(struct process *p, const uint64_t *a)
 {
 	struct process_fork_args fa = {.stack = a[1]};
@@ -557,15 +560,16 @@ static int mmap_file_check(struct file *f, uint32_t prot, uint32_t flags,
 	return 0;
 }
 
-/* A file mapping: the home reads its pages from the file at their first
+/* A file mapping (caller's fd, in the address space it uses): the home reads its pages from the file at their first
  * miss (never zero-filled here: not a fresh range). A MAP_SHARED one is
  * recorded with the file's inode as its object key, so that every
  * process mapping the file shares its lines. */
-static long mmap_file(struct process *p, const uint64_t *a)
+static long mmap_file(struct process *caller, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = a[1], flags = a[3], fd = a[4];
 	bool replace = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
-	struct file *f = fd <= INT32_MAX ? fd_get(p->files, (int)fd) : NULL;
+	struct file *f = fd <= INT32_MAX ? fd_get(caller->files, (int)fd) : NULL;
+	struct process *p = process_mm(caller); /* the address space it changes */
 	struct mem_mmap_file_req *rq = NULL;
 	struct fs_attr attr;
 	struct mem_value rp;
@@ -612,11 +616,12 @@ static long sys_mmap(struct process *p, const uint64_t *a)
 {
 	if (a[5] & PAGE_MASK)
 		return -EINVAL; /* x86-64's mmap: the offset in bytes, page aligned */
-	return a[3] & MAP_ANONYMOUS ? mmap_anon(p, a) : mmap_file(p, a);
+	return a[3] & MAP_ANONYMOUS ? mmap_anon(process_mm(p), a) : mmap_file(p, a);
 }
 
-static long sys_munmap(struct process *p, const uint64_t *a)
+static long sys_munmap(struct process *caller, const uint64_t *a)
 {
+	struct process *p = process_mm(caller); /* a vfork child: its parent's */
 	long r;
 
 	if (!user_range_ok(a[0], a[1]))
@@ -633,8 +638,9 @@ static long sys_munmap(struct process *p, const uint64_t *a)
 /* A range that stops being fresh stays so: its written pages are only
  * in dirty lines, which the drop stores. Shared ranges take the new prot
  * (p's next miss there maps the line with it). */
-static long sys_mprotect(struct process *p, const uint64_t *a)
+static long sys_mprotect(struct process *caller, const uint64_t *a)
 {
+	struct process *p = process_mm(caller); /* a vfork child: its parent's */
 	int err;
 
 	long r;
@@ -656,8 +662,9 @@ static long sys_mprotect(struct process *p, const uint64_t *a)
 /* msync: the dirty shared lines of the range are stored (they stay
  * cached), then the home writes the MAP_SHARED pages to their files. The
  * home checks the arguments. */
-static long sys_msync(struct process *p, const uint64_t *a)
+static long sys_msync(struct process *caller, const uint64_t *a)
 {
+	struct process *p = process_mm(caller); /* a vfork child: its parent's */
 	int err = 0;
 
 	if (!(a[0] & PAGE_MASK) && a[1] <= MEM_USER_TOP)
@@ -672,8 +679,9 @@ static long sys_msync(struct process *p, const uint64_t *a)
  * (shared ones are left, stored if dirty, since those pages stay), then
  * the home frees the pages of private mappings; other advice only asks
  * the home, which checks it and the range. */
-static long sys_madvise(struct process *p, const uint64_t *a)
+static long sys_madvise(struct process *caller, const uint64_t *a)
 {
+	struct process *p = process_mm(caller); /* a vfork child: its parent's */
 	bool drop = (a[2] == MADV_DONTNEED || a[2] == MADV_FREE) && !(a[0] & PAGE_MASK) &&
 		    a[1] && a[1] <= MEM_USER_TOP;
 	long r;
@@ -708,8 +716,9 @@ static void shared_moved(struct process *p, const struct excache_shared *was, ui
  * on the home), MREMAP_FIXED's target forgotten like MAP_FIXED's; the
  * home does the rest and checks the arguments; a shared range moves with
  * its object. */
-static long sys_mremap(struct process *p, const uint64_t *a)
+static long sys_mremap(struct process *caller, const uint64_t *a)
 {
+	struct process *p = process_mm(caller); /* a vfork child: its parent's */
 	struct mem_remap_req rq = {.pid = p->pid, .flags = (uint32_t)a[3], .old_addr = a[0],
 				   .old_len = a[1], .new_len = a[2], .new_addr = a[4]};
 	bool fixed = a[3] & MEM_MREMAP_FIXED;
@@ -770,8 +779,9 @@ static long brk_locked(struct process *p, const uint64_t *a)
 	return (long)p->brk;
 }
 
-static long sys_brk(struct process *p, const uint64_t *a)
+static long sys_brk(struct process *caller, const uint64_t *a)
 {
+	struct process *p = process_mm(caller); /* a vfork child: its parent's */
 	long r;
 
 	wait_for_completion(&p->brk_lock); /* threads: one brk at a time */
@@ -1000,7 +1010,7 @@ static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
 
 	if (!excache_ready())
 		return -ENODEV;
-	excache_get_stats(p, &st);
+	excache_get_stats(process_mm(p), &st); /* the counters of the space it uses */
 	return copy_to_user(a[0], &st, sizeof(st));
 }
 
@@ -1033,7 +1043,7 @@ static long sys_pcache_stat(struct process *p, const uint64_t *a)
 
 	if (!excache_ready())
 		return -ENODEV;
-	excache_get_stats(p, &st);
+	excache_get_stats(process_mm(p), &st); /* the counters of the space it uses */
 	out = (struct legoos_pcache_stat){
 		.nr_cachelines = st.lines,
 		.nr_cachesets = st.sets,
@@ -1113,7 +1123,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(55, "getsockopt", sys_getsockopt), /* partial: SOL_SOCKET */
 	SC(56, "clone", sys_clone), /* partial: CLONE_VM only with CLONE_THREAD or CLONE_VFORK */
 	SC(57, "fork", sys_fork),
-	SC(58, "vfork", sys_vfork), /* partial: the child's memory is a copy */
+	SC(58, "vfork", sys_vfork),
 	SC(59, "execve", sys_execve),
 	SC(60, "exit", sys_exit),
 	SC(61, "wait4", sys_wait4),  /* rusage all zero */

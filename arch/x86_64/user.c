@@ -242,6 +242,17 @@ struct uspace *uthread_uspace(void)
 	return u ? u->us : NULL;
 }
 
+void uthread_set_uspace(struct uspace *us)
+{
+	struct uthread *u = thread_current()->user;
+
+	BUG_ON(!u || !us);
+	irq_push(); /* a switch in between must load the one u says */
+	uspace_switch(u->us, us);
+	u->us = us;
+	irq_pop();
+}
+
 void user_set_fs_base(uint64_t base)
 {
 	struct uthread *u = thread_current()->user;

@@ -501,6 +501,48 @@ KTEST(user_attach_loads_the_uspace)
 	ut_teardown(&t);
 }
 
+/* uthread_set_uspace: a second uspace maps another page at UDATA; the
+ * thread moves there (copies see that page, CR3 changed) and back. */
+static void ut_move_body(struct utest *t)
+{
+	struct ktest_ctx *kt = t->kt;
+	struct uspace *other = uspace_create();
+	uint64_t cr3 = read_cr3();
+	char buf[4] = {0};
+
+	if (!KT_EXPECT(other != NULL))
+		return;
+	memcpy(t->pages[0], "one", 4);
+	memcpy(t->pages[3], "two", 4);
+	if (!KT_EXPECT_EQ(uspace_map(other, UDATA, virt_to_phys(t->pages[3]), USPACE_READ), 0))
+		goto destroy;
+	KT_EXPECT_EQ(copy_from_user(buf, UDATA, 4), 0);
+	KT_EXPECT(memcmp(buf, "one", 4) == 0);
+	uthread_set_uspace(other);
+	KT_EXPECT(uthread_uspace() == other);
+	KT_EXPECT(read_cr3() != cr3);
+	KT_EXPECT_EQ(copy_from_user(buf, UDATA, 4), 0);
+	KT_EXPECT(memcmp(buf, "two", 4) == 0);
+	KT_EXPECT_EQ(copy_from_user(buf, UDATA + PAGE_SIZE, 4), -EFAULT); /* not mapped there */
+	uthread_set_uspace(t->us);
+	KT_EXPECT(uthread_uspace() == t->us);
+	KT_EXPECT_EQ(read_cr3(), cr3);
+	uspace_unmap(other, UDATA);
+destroy:
+	uspace_destroy(other); /* no thread uses it any more */
+}
+
+KTEST(user_set_uspace_moves_the_thread)
+{
+	struct utest t;
+
+	KT_ASSERT(ut_setup(kt, &t, ut_ud2, ut_ud2_end));
+	t.body = ut_move_body;
+	ut_start(&t, NULL);
+	KT_EXPECT(ut_wait(&t));
+	ut_teardown(&t);
+}
+
 KTEST(user_syscall_arguments_and_result)
 {
 	struct utest t;

@@ -112,6 +112,10 @@ int uthread_attach(struct uspace *us);
 void uthread_detach(void);
 /* The uspace of the current thread, or NULL for a kernel thread. */
 struct uspace *uthread_uspace(void);
+/* The current user thread moves to us (loaded at once; its registers,
+ * FPU state, FS base and owner tag stay): a vfork child's execve leaves
+ * its parent's uspace for its own. Cannot fail. */
+void uthread_set_uspace(struct uspace *us);
 /* Ring 3 at rip with stack rsp, every other register zero, a clean
  * FPU/SSE state (MXCSR 0x1f80, FCW 0x37f), FS base 0. */
 __attribute__((noreturn)) void user_enter(uint64_t rip, uint64_t rsp);

@@ -1,7 +1,10 @@
 /*
  * forktest [MIB]: processes on a processor: fork with copy-on-write
  * memory, wait4/waitid and the statuses they report, getppid, clone with
- * fork's flags. MIB (default 4, 2..64) is the size of the memory the
+ * fork's flags, vfork (the child in the parent's memory until its exec
+ * or exit; an exec of this program as "forktest vfork-exit", which
+ * exits 23 at once, gives it its own, VFORK_CYCLES times: the memory
+ * test checks that the memory nodes' frames come back). MIB (default 4, 2..64) is the size of the memory the
  * parent writes before the first fork: more than a 1 MiB ExCache, so the
  * child's view comes from the memory node, not from lines the fork left
  * in the cache.
@@ -33,6 +36,9 @@
 #define BAD_OWN		0x2 /* its own writes did not read back */
 #define BAD_FRESH	0x4 /* a fresh mmap was not zero or not writable */
 #define BAD_PPID	0x8 /* getppid was not the parent's pid */
+
+#define VFORK_EXIT   23 /* "forktest vfork-exit"'s status */
+#define VFORK_CYCLES 8	/* vfork + exec + exit rounds */
 
 static unsigned failures;
 
@@ -217,6 +223,66 @@ static void test_clone(void)
 	      "clone(SIGCHLD|CLONE_*_SETTID) misbehaved");
 }
 
+/* vfork; the child stores into mem[0] and *mapped (a fresh mapping of
+ * FRESH_BYTES it fills with SEED_FRESH), tries an exec of a missing
+ * path (its errno into *err), then with exec execs /proc/self/exe
+ * vfork-exit, else _exits 0. Its pid. */
+static __attribute__((noinline)) pid_t vfork_child(uint64_t *mem, uint64_t *volatile *mapped,
+						   volatile int *err, int exec)
+{
+	volatile int do_exec = exec; /* the child's stores may change registers */
+	pid_t pid;
+
+	fflush(stdout);
+	pid = vfork();
+	if (pid != 0)
+		return pid;
+	mem[0] = SEED_CHILD;
+	if (mapped) {
+		uint64_t *m = mmap(NULL, FRESH_BYTES, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m != MAP_FAILED)
+			fill(m, FRESH_BYTES / 8, SEED_FRESH);
+		*mapped = m == MAP_FAILED ? NULL : m;
+	}
+	execl("/nonexistent/forktest", "forktest", (char *)NULL);
+	*err = errno;
+	if (do_exec)
+		execl("/proc/self/exe", "forktest", "vfork-exit", (char *)NULL);
+	_exit(do_exec ? 99 : 0);
+}
+
+static void test_vfork(uint64_t *mem, size_t words)
+{
+	uint64_t *volatile mapped = NULL;
+	volatile int err = 0;
+	int st = -1, ok, stored;
+	pid_t pid;
+
+	fill(mem, words, SEED_PARENT);
+	pid = vfork_child(mem, &mapped, &err, 0);
+	ok = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st);
+	stored = mem[0] == SEED_CHILD;
+	mem[0] = tu_pattern(0, SEED_PARENT);
+	check("vfork-shared",
+	      ok && stored && holds(mem, words, SEED_PARENT) && err == ENOENT && mapped &&
+		      holds(mapped, FRESH_BYTES / 8, SEED_FRESH),
+	      "the child's stores, errno or mapping are not the parent's");
+	if (mapped)
+		munmap(mapped, FRESH_BYTES);
+	for (unsigned i = 0; i < VFORK_CYCLES && ok; i++) {
+		mem[0] = 0;
+		err = 0;
+		pid = vfork_child(mem, NULL, &err, 1);
+		ok = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+		     WEXITSTATUS(st) == VFORK_EXIT && mem[0] == SEED_CHILD && err == ENOENT;
+	}
+	mem[0] = tu_pattern(0, SEED_PARENT);
+	check("vfork-exec", ok && holds(mem, words, SEED_PARENT),
+	      "vfork + exec + exit misbehaved, or the exec touched the parent's memory");
+}
+
 static void test_echild(void)
 {
 	int st;
@@ -232,6 +298,8 @@ int main(int argc, char **argv)
 	uint64_t mib = 4, *mem;
 	size_t bytes, words;
 
+	if (argc == 2 && !strcmp(argv[1], "vfork-exit"))
+		return VFORK_EXIT; /* test_vfork's exec */
 	tu_init("forktest");
 	if (argc > 2)
 		tu_usage(USAGE);
@@ -248,6 +316,7 @@ int main(int argc, char **argv)
 	test_segv();
 	test_wnohang_and_waitid();
 	test_clone();
+	test_vfork(mem, words);
 	printf("forktest: %s\n", failures ? "FAILED" : "all passed");
 	return failures ? 1 : 0;
 }
