@@ -139,10 +139,13 @@ static int core_add_map(void *ctx, const struct mem_maps *rp, const struct mem_m
 	return 0;
 }
 
-/* c->maps from the home's VMAs, in address order. */
+/* c->maps from the home's VMAs, in address order (of the space the
+ * process uses: a vfork child's is its parent's). */
 static int core_collect_maps(struct core *c)
 {
-	return process_maps_each(c->p->home, c->p->pid, core_add_map, c);
+	struct process *mm = process_mm(c->p);
+
+	return process_maps_each(mm->home, mm->pid, core_add_map, c);
 }
 
 static uint32_t core_pflags(uint32_t prot)
