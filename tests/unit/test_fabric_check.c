@@ -200,8 +200,10 @@ TEST(fabric_wqe_check_refuses_bad_fields)
 		EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_LOCAL_ERR);
 	}
 	w = wqe(FAB_OP_WRITE);
-	w.flags = 0x2;
+	w.flags = 0x4;
 	EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_LOCAL_ERR);
+	w.flags = FAB_WQE_SIGNALED | FAB_WQE_FENCE;
+	EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_OK);
 	w = wqe(FAB_OP_WRITE);
 	w.length = FAB_MAX_MSG + 1;
 	EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_LENGTH);
