@@ -299,7 +299,8 @@ TEST(fabric_names)
 	EXPECT_STREQ(fab_status_name(FAB_ST_OK), "OK");
 	EXPECT_STREQ(fab_status_name(FAB_ST_RNR), "RNR");
 	EXPECT_STREQ(fab_status_name(FAB_ST_BAD_QP), "BAD_QP");
-	EXPECT_STREQ(fab_status_name(7), "?");
+	EXPECT_STREQ(fab_status_name(FAB_ST_FLUSHED), "FLUSHED");
+	EXPECT_STREQ(fab_status_name(8), "?");
 	EXPECT_STREQ(fab_status_name(0xffffffffu), "?");
 	EXPECT_STREQ(fab_opcode_name(FAB_OP_WRITE_IMM), "WRITE_IMM");
 	EXPECT_STREQ(fab_opcode_name(FAB_OP_RECV), "RECV");
