@@ -30,7 +30,11 @@
  * reply is out is the flow control: a peer that sends faster than we serve
  * gets RNR. Whoever serves a slot decodes before it acts (envelope,
  * msg_header_check, sender, generations, duplicates), then runs the
- * handler.
+ * handler. A handler that replies early (rpc_reply_behind: the reply
+ * fenced behind its own transfer to the caller) puts its slot in EARLY
+ * while it still runs: the reply's completion is then only noted, and
+ * the serving thread settles the slot when the handler is done
+ * (serve_early_end: reposted, or the final reply sent the usual way).
  *
  * Worker pool (rpc_serve_pool). The CQ thread routes each arrival by the
  * opcode in its header (only a routing hint: the worker decodes it all
