@@ -63,7 +63,8 @@
  * RDMA. MEM_MISS WRITEs a frame into the requester's line (line_key,
  * line_offset) with its reply fenced right behind it (miss_write), and
  * waits for the WRITE only then: the fabric delivers the reply only
- * after the data, or flushes it if the WRITE is refused; MEM_FLUSH and a miss's victim are READ from the line
+ * after the data, or flushes it if the WRITE is refused. MEM_FLUSH and
+ * a miss's victim are READ from the line
  * into a fresh frame, which replaces the page's old frame (dropping one
  * reference to it: a copy-on-write break if it was shared) only once the
  * READ completed, so a failed flush leaves the page as it was. A transfer
@@ -411,18 +412,27 @@ static int rdma_wait(struct memserv *ms, struct mem_qp *q, const struct verbs_wr
 	return wc.status ? -EFAULT : 0;
 }
 
-/* One transfer (rdma_wr) to node on QP q, posted and waited for
- * (rdma_wait); -EAGAIN or -EIO if it cannot be posted. */
+/* Posts wr on q to node and waits for it (rdma_wait); -EAGAIN or -EIO
+ * if it cannot be posted. */
+static int rdma_post_wait(struct memserv *ms, struct mem_qp *q, uint16_t node,
+			  const struct verbs_wr *wr, uint32_t frame)
+{
+	int err = verbs_post_to(q->qp, node, 0, wr);
+
+	if (err)
+		return err == -EAGAIN ? -EAGAIN : -EIO;
+	return rdma_wait(ms, q, wr, frame);
+}
+
+/* One transfer of len bytes (rdma_wr) with node on QP q, posted and
+ * waited for (rdma_post_wait). */
 static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t opcode,
 		   uint64_t local_offset, uint32_t len, uint32_t frame, uint32_t key,
 		   uint64_t remote)
 {
 	struct verbs_wr wr = rdma_wr(ms, q, opcode, local_offset, len, key, remote);
-	int err = verbs_post_to(q->qp, node, 0, &wr);
 
-	if (err)
-		return err == -EAGAIN ? -EAGAIN : -EIO;
-	return rdma_wait(ms, q, &wr, frame);
+	return rdma_post_wait(ms, q, node, &wr, frame);
 }
 
 /*
@@ -459,7 +469,7 @@ int memserv_rdma_buf(struct memserv *ms, uint16_t node, uint8_t opcode, uint64_t
  * that f, which the held space lock keeps ours, is not reused before
  * fabricd has read it. If the WRITE fails, the fabric flushes the reply
  * and the caller gets our -EFAULT instead. Without an early reply (it
- * would not fit) the plain rdma().
+ * would not fit, or could not be posted) the WRITE alone, as rdma().
  */
 static int miss_write(struct memserv *ms, struct rpc_ctx *ctx, uint32_t f, uint32_t key,
 		      uint64_t remote)
@@ -469,11 +479,8 @@ static int miss_write(struct memserv *ms, struct rpc_ctx *ctx, uint32_t f, uint3
 				     FRAME_SIZE, key, remote);
 	int err = rpc_reply_behind(ctx, q->qp, 0, &wr);
 
-	if (!err)
-		err = rdma_wait(ms, q, &wr, f);
-	else
-		err = rdma_on(ms, q, ctx->src_node, FAB_OP_WRITE,
-			      frame_offset(&ms->frames, f), FRAME_SIZE, f, key, remote);
+	err = err ? rdma_post_wait(ms, q, ctx->src_node, &wr, f)
+		  : rdma_wait(ms, q, &wr, f);
 	qp_give(ms, q);
 	return err;
 }
