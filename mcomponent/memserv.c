@@ -61,7 +61,10 @@
  * spinlocks. With one server thread (no pool) the same code is correct.
  *
  * RDMA. MEM_MISS WRITEs a frame into the requester's line (line_key,
- * line_offset); MEM_FLUSH and a miss's victim are READ from the line
+ * line_offset) with its reply fenced right behind it (miss_write), and
+ * waits for the WRITE only then: the fabric delivers the reply only
+ * after the data, or flushes it if the WRITE is refused. MEM_FLUSH and
+ * a miss's victim are READ from the line
  * into a fresh frame, which replaces the page's old frame (dropping one
  * reference to it: a copy-on-write break if it was shared) only once the
  * READ completed, so a failed flush leaves the page as it was. In a
@@ -370,15 +373,13 @@ static void zombie_add(struct memserv *ms, struct mem_qp *q, uint64_t wr_id, uin
 						       __ATOMIC_RELAXED));
 }
 
-/* One transfer of len bytes between local_offset of this node's window and
- * (key, remote) of node, on QP q. A READ that times out makes frame (if
- * not FRAME_NONE) a zombie of q. */
-static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t opcode,
-		   uint64_t local_offset, uint32_t len, uint32_t frame, uint32_t key,
-		   uint64_t remote)
+/* The work request of one transfer of len bytes between local_offset of
+ * this node's window and (key, remote) of a node, on QP q. */
+static struct verbs_wr rdma_wr(struct memserv *ms, struct mem_qp *q, uint8_t opcode,
+			       uint64_t local_offset, uint32_t len, uint32_t key,
+			       uint64_t remote)
 {
-	uint64_t deadline = clock_ns() + MEMSERV_RDMA_TIMEOUT_NS;
-	struct verbs_wr wr = {
+	return (struct verbs_wr){
 		.wr_id = ++q->wr_seq,
 		.opcode = opcode,
 		.length = len,
@@ -387,24 +388,53 @@ static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t 
 		.remote_key = key,
 		.remote_offset = remote,
 	};
-	struct verbs_wc wc;
-	int err = verbs_post_to(q->qp, node, 0, &wr);
+}
 
-	if (err)
-		return err == -EAGAIN ? -EAGAIN : -EIO;
+/* Waits for the completion of wr, posted on q: 0, -EFAULT (refused by
+ * the fabric) or -ETIMEDOUT. A READ that times out makes frame (if not
+ * FRAME_NONE) a zombie of q. */
+static int rdma_wait(struct memserv *ms, struct mem_qp *q, const struct verbs_wr *wr,
+		     uint32_t frame)
+{
+	uint64_t deadline = clock_ns() + MEMSERV_RDMA_TIMEOUT_NS;
+	struct verbs_wc wc;
+
 	for (;;) {
 		uint64_t now = clock_ns();
 
 		if (now >= deadline || verbs_wait(q->qp, &wc, deadline - now)) {
-			if (opcode == FAB_OP_READ && frame != FRAME_NONE)
-				zombie_add(ms, q, wr.wr_id, frame);
+			if (wr->opcode == FAB_OP_READ && frame != FRAME_NONE)
+				zombie_add(ms, q, wr->wr_id, frame);
 			return -ETIMEDOUT;
 		}
-		if (wc.wr_id == wr.wr_id)
+		if (wc.wr_id == wr->wr_id)
 			break;
 		zombie_done(ms, q, wc.wr_id); /* a late one */
 	}
 	return wc.status ? -EFAULT : 0;
+}
+
+/* Posts wr on q to node and waits for it (rdma_wait); -EAGAIN or -EIO
+ * if it cannot be posted. */
+static int rdma_post_wait(struct memserv *ms, struct mem_qp *q, uint16_t node,
+			  const struct verbs_wr *wr, uint32_t frame)
+{
+	int err = verbs_post_to(q->qp, node, 0, wr);
+
+	if (err)
+		return err == -EAGAIN ? -EAGAIN : -EIO;
+	return rdma_wait(ms, q, wr, frame);
+}
+
+/* One transfer of len bytes (rdma_wr) with node on QP q, posted and
+ * waited for (rdma_post_wait). */
+static int rdma_on(struct memserv *ms, struct mem_qp *q, uint16_t node, uint8_t opcode,
+		   uint64_t local_offset, uint32_t len, uint32_t frame, uint32_t key,
+		   uint64_t remote)
+{
+	struct verbs_wr wr = rdma_wr(ms, q, opcode, local_offset, len, key, remote);
+
+	return rdma_post_wait(ms, q, node, &wr, frame);
 }
 
 /*
@@ -443,6 +473,29 @@ static int page_store(struct aspace *as, uint64_t va, uint32_t f)
 	struct shm_obj *o = v ? shm_of(v) : NULL;
 
 	return o ? shm_store(o, v->pgoff + (va - v->start), f) : aspace_set_page(as, va, f);
+}
+
+/*
+ * MEM_MISS's frame f into the caller's line (key, remote): the WRITE with
+ * the reply fenced right behind it (rpc_reply_behind), so the caller
+ * does not wait for our completion; then our wait for the WRITE's, so
+ * that f (the caller holds a reference) is not reused before
+ * fabricd has read it. If the WRITE fails, the fabric flushes the reply
+ * and the caller gets our -EFAULT instead. Without an early reply (it
+ * would not fit, or could not be posted) the WRITE alone, as rdma().
+ */
+static int miss_write(struct memserv *ms, struct rpc_ctx *ctx, uint32_t f, uint32_t key,
+		      uint64_t remote)
+{
+	struct mem_qp *q = qp_take(ms);
+	struct verbs_wr wr = rdma_wr(ms, q, FAB_OP_WRITE, frame_offset(&ms->frames, f),
+				     FRAME_SIZE, key, remote);
+	int err = rpc_reply_behind(ctx, q->qp, 0, &wr);
+
+	err = err ? rdma_post_wait(ms, q, ctx->src_node, &wr, f)
+		  : rdma_wait(ms, q, &wr, f);
+	qp_give(ms, q);
+	return err;
 }
 
 /* Stores the page at va of as (a local vRegion's, in a VMA) from node's
@@ -554,8 +607,9 @@ static int miss_frame(struct memserv *ms, struct aspace *as, const struct vma *v
 	return err;
 }
 
-/* The miss itself, in the locked space as. */
-static int miss_serve(struct memserv *ms, struct aspace *as, uint16_t node,
+/* The miss itself, in the locked space as; rp must be complete before
+ * the page's WRITE (its reply may leave with it: miss_write). */
+static int miss_serve(struct memserv *ms, struct aspace *as, struct rpc_ctx *ctx,
 		      const struct mem_miss_req *rq, struct mem_miss_reply *rp)
 {
 	struct vma *v = aspace_find_vma(as, rq->va);
@@ -579,12 +633,12 @@ static int miss_serve(struct memserv *ms, struct aspace *as, uint16_t node,
 		return err;
 	rp->prot = v->prot;
 	rp->flags = f == FRAME_NONE ? MEM_MISS_ZERO : 0;
-	if (f != FRAME_NONE)
-		err = rdma(ms, node, FAB_OP_WRITE, f, rq->line_key, rq->line_offset);
-	else
+	if (f == FRAME_NONE) {
 		memserv_count(&ms->stats.zero_misses, 1);
-	if (f != FRAME_NONE)
-		frame_put(&ms->frames, f);
+		return 0;
+	}
+	err = miss_write(ms, ctx, f, rq->line_key, rq->line_offset);
+	frame_put(&ms->frames, f);
 	return err;
 }
 
@@ -615,7 +669,7 @@ RPC_HANDLER(MEM_MISS, struct mem_miss_req, struct mem_miss_reply)
 		err = victim_store(ms, p->as, ctx->src_node, rq);
 	memset(rp, 0, sizeof(*rp));
 	if (!err)
-		err = miss_serve(ms, p->as, ctx->src_node, rq, rp);
+		err = miss_serve(ms, p->as, ctx, rq, rp);
 	space_leave(ms, p);
 	return err;
 }

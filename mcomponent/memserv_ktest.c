@@ -1592,3 +1592,56 @@ KTEST(memserv_shared_file)
 	bed_down(&b);
 	kfree(m.data);
 }
+
+/*
+ * MEM_MISS's reply leaves fenced right behind the page's WRITE
+ * (rpc_reply_behind). A failed transfer of another request to the same
+ * node, posted before, flushes that reply too: the page did arrive, so
+ * the reply is sent again and the miss succeeds with the data.
+ */
+KTEST(memserv_miss_reply_flushed_by_another_failure)
+{
+	struct verbs_wr bad = {.wr_id = 5, .opcode = FAB_OP_WRITE, .length = 64};
+	struct rpc_stats before, after;
+	struct mem_miss_reply rp;
+	struct verbs_buf src;
+	struct verbs_qp *qp;
+	struct verbs_wc wc;
+	struct bed b;
+
+	KT_ASSERT(bed_up(&b));
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_ASSERT(verbs_qp_create(dev_of(&b, LOOP_M), -1, NULL, NULL, &qp) == 0);
+	KT_ASSERT(verbs_buf_alloc(dev_of(&b, LOOP_M), 4096, &src) == 0);
+	for (unsigned i = 0; i < 4096; i++)
+		line_va(&b, 0)[i] = (uint8_t)(i * 13);
+	KT_EXPECT_EQ(flush(&b, PID, MEM_STACK_TOP - 4096, 0), 0);
+	/* a plain miss: the early reply arrives */
+	rpc_get_stats(b.rn[0], &before);
+	memset(line_va(&b, 1), 0, 4096);
+	KT_EXPECT_EQ(miss(&b, PID, MEM_STACK_TOP - 8, MEM_PROT_READ, 1, &rp), 0);
+	KT_EXPECT(memcmp(line_va(&b, 0), line_va(&b, 1), 4096) == 0);
+	rpc_get_stats(b.rn[0], &after);
+	KT_EXPECT_EQ(after.early_replies - before.early_replies, 1);
+	KT_EXPECT_EQ(after.early_resends - before.early_resends, 0);
+	/* M's WRITE to P refused (bad key): the next fenced reply is flushed */
+	bad.local_offset = src.offset;
+	bad.local_key = verbs_local_key(dev_of(&b, LOOP_M));
+	bad.remote_key = b.mr.key ^ 0x100;
+	bad.remote_offset = b.line.offset;
+	KT_EXPECT_EQ(verbs_post_to(qp, LOOP_P, 0, &bad), 0);
+	KT_ASSERT(verbs_wait(qp, &wc, CALL_NS) == 0);
+	KT_EXPECT_EQ(wc.status, -EACCES);
+	memset(line_va(&b, 1), 0, 4096);
+	KT_EXPECT_EQ(miss(&b, PID, MEM_STACK_TOP - 8, MEM_PROT_READ, 1, &rp), 0);
+	KT_EXPECT_EQ(rp.flags, 0);
+	KT_EXPECT_EQ(rp.prot, PROT_RW);
+	KT_EXPECT(memcmp(line_va(&b, 0), line_va(&b, 1), 4096) == 0);
+	rpc_get_stats(b.rn[0], &before);
+	KT_EXPECT_EQ(before.early_replies - after.early_replies, 1);
+	KT_EXPECT_EQ(before.early_resends - after.early_resends, 1);
+	verbs_qp_destroy(qp);
+	verbs_buf_free(dev_of(&b, LOOP_M), &src);
+	end_process(kt, &b);
+	bed_down(&b);
+}

@@ -263,6 +263,91 @@ KTEST(verbs_loop_rejects_bad_access)
 	loop_destroy(f);
 }
 
+/* The status of the next completion of qp, which must be wr_id's; 1 if
+ * none (or another) comes. */
+static int next_status(struct verbs_qp *qp, uint64_t wr_id)
+{
+	struct verbs_wc wc;
+
+	if (verbs_wait(qp, &wc, LOOP_WAIT_NS) || wc.wr_id != wr_id)
+		return 1;
+	return wc.status;
+}
+
+/*
+ * verbs_post_chain and fences: a WRITE (QP 1) with a fenced SEND (QP 2)
+ * right behind it in one chain. Behind a refused WRITE the SEND is
+ * flushed (-ECANCELED) and never arrives; behind a good one it arrives
+ * after the data. Chains of nothing, too many or two devices are refused.
+ */
+KTEST(verbs_loop_fenced_chain)
+{
+	struct loop_fabric *f = loop_create(2, LOOP_FIRST_NODE, 1);
+	struct verbs_dev *a, *b;
+	struct verbs_qp *qw, *qs, *qb;
+	struct verbs_buf la, rb, inbox;
+	struct verbs_mr rw;
+	struct verbs_wr write = {.wr_id = 1, .opcode = FAB_OP_WRITE, .length = 4096};
+	struct verbs_wr send = {.wr_id = 2, .opcode = FAB_OP_SEND, .length = 8,
+				.fenced = true};
+	struct verbs_chain_link chain[2];
+	struct verbs_wc wc;
+
+	KT_ASSERT(f != NULL);
+	a = f->nodes[0].dev;
+	b = f->nodes[1].dev;
+	KT_ASSERT(verbs_qp_create(a, 1, NULL, NULL, &qw) == 0);
+	KT_ASSERT(verbs_qp_create(a, 2, NULL, NULL, &qs) == 0);
+	KT_ASSERT(verbs_qp_create(b, 3, NULL, NULL, &qb) == 0);
+	verbs_qp_connect(qs, verbs_node_id(b), 3);
+	KT_ASSERT(verbs_buf_alloc(a, 8192, &la) == 0);
+	KT_ASSERT(verbs_buf_alloc(b, 4096, &rb) == 0);
+	KT_ASSERT(verbs_buf_alloc(b, 4096, &inbox) == 0);
+	KT_ASSERT(verbs_reg_mr(b, rb.offset, 4096, FAB_ACCESS_REMOTE_WRITE, &rw) == 0);
+	fill(la.va, 8192, 3);
+	write.local_offset = la.offset;
+	write.local_key = send.local_key = verbs_local_key(a);
+	write.remote_offset = rb.offset;
+	send.local_offset = la.offset + 4096;
+	KT_EXPECT_EQ(verbs_post_recv(qb, inbox.offset, 4096, verbs_local_key(b), 9), 0);
+	chain[0] = (struct verbs_chain_link){qw, verbs_node_id(b), 0, &write};
+	chain[1] = (struct verbs_chain_link){qs, 0, 0, &send}; /* connected peer */
+
+	write.remote_key = rw.key ^ 0x100; /* refused */
+	KT_EXPECT_EQ(verbs_post_chain(chain, 2), 0);
+	KT_EXPECT_EQ(next_status(qw, 1), -EACCES);
+	KT_ASSERT(verbs_wait(qs, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.wr_id, 2);
+	KT_EXPECT_EQ(wc.status, -ECANCELED);
+	KT_EXPECT_EQ(wc.fab_status, FAB_ST_FLUSHED);
+	KT_EXPECT_EQ(verbs_poll(qb, &wc, 1), 0);
+	KT_EXPECT_EQ(verbs_recv_posted(qb), 1);
+
+	write.remote_key = rw.key;
+	KT_EXPECT_EQ(verbs_post_chain(chain, 2), 0);
+	KT_EXPECT_EQ(next_status(qw, 1), 0);
+	KT_EXPECT_EQ(next_status(qs, 2), 0);
+	KT_ASSERT(verbs_wait(qb, &wc, LOOP_WAIT_NS) == 0);
+	KT_EXPECT_EQ(wc.wr_id, 9);
+	KT_EXPECT(memcmp(rb.va, la.va, 4096) == 0);
+	KT_EXPECT(memcmp(inbox.va, (uint8_t *)la.va + 4096, 8) == 0);
+
+	KT_EXPECT_EQ(verbs_post_chain(chain, 0), -EINVAL);
+	KT_EXPECT_EQ(verbs_post_chain(chain, VERBS_CHAIN_MAX + 1), -EINVAL);
+	chain[1].qp = qb; /* another device */
+	KT_EXPECT_EQ(verbs_post_chain(chain, 2), -EINVAL);
+	KT_EXPECT_EQ(verbs_poll(qw, &wc, 1), 0); /* nothing went out */
+
+	verbs_dereg_mr(b, &rw);
+	verbs_qp_destroy(qw);
+	verbs_qp_destroy(qs);
+	verbs_qp_destroy(qb);
+	verbs_buf_free(a, &la);
+	verbs_buf_free(b, &rb);
+	verbs_buf_free(b, &inbox);
+	loop_destroy(f);
+}
+
 KTEST(verbs_loop_buffers_coalesce)
 {
 	struct loop_fabric *f = loop_create(1, LOOP_FIRST_NODE, 1);

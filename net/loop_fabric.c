@@ -84,7 +84,7 @@ static uint8_t loop_deliver(struct loop_node *s, struct loop_node *t,
 }
 
 /* Executes one WQE of s; returns false to drop it silently. */
-static bool loop_execute(struct loop_fabric *f, struct loop_node *s,
+static bool loop_run(struct loop_fabric *f, struct loop_node *s,
 			 const struct fab_wqe *w, struct fab_cqe *done)
 {
 	uint32_t local_need = w->opcode == FAB_OP_READ ? FAB_ACCESS_LOCAL_WRITE : 0;
@@ -98,7 +98,7 @@ static bool loop_execute(struct loop_fabric *f, struct loop_node *s,
 	done->qpn = w->src_qpn;
 	done->byte_len = w->length;
 	if (w->opcode < FAB_OP_SEND || w->opcode > FAB_OP_WRITE_IMM ||
-	    (w->flags & ~FAB_WQE_SIGNALED) ||
+	    (w->flags & ~FAB_WQE_FLAGS) ||
 	    !loop_mr_ok(s, w->local_key, w->local_offset, w->length, local_need)) {
 		done->status = FAB_ST_LOCAL_ERR;
 		return true;
@@ -158,6 +158,32 @@ static bool loop_execute(struct loop_fabric *f, struct loop_node *s,
 		break;
 	}
 	return true;
+}
+
+/* loop_run inside the fence of link (s, target): returns false to drop
+ * the WQE silently. */
+static bool loop_execute(struct loop_fabric *f, struct loop_node *s,
+			 const struct fab_wqe *w, struct fab_cqe *done)
+{
+	struct loop_node *t = loop_find(f, w->dst_node);
+	bool *broken = t ? &s->fence_broken[t - f->nodes] : NULL;
+	bool fenced = w->flags & FAB_WQE_FENCE, run;
+
+	if (broken && fenced && *broken) {
+		*broken = false;
+		memset(done, 0, sizeof(*done));
+		done->wr_id = w->wr_id;
+		done->opcode = w->opcode;
+		done->qpn = w->src_qpn;
+		done->status = FAB_ST_FLUSHED;
+		return true;
+	}
+	run = loop_run(f, s, w, done);
+	if (broken && fenced)
+		*broken = false;
+	else if (broken && run && done->status)
+		*broken = true;
+	return run;
 }
 
 static void loop_doorbell(void *ctx)
@@ -264,6 +290,7 @@ bool loop_restart(struct loop_fabric *f, unsigned i)
 	memset(ln->win, 0, FAB_DATA_OFFSET);
 	ln->sq_head = ln->cq_tail = 0;
 	memset(ln->rq_head, 0, sizeof(ln->rq_head));
+	memset(ln->fence_broken, 0, sizeof(ln->fence_broken));
 	ln->hdr->magic = FAB_MAGIC;
 	ln->hdr->version = FAB_VERSION;
 	ln->hdr->node_id = ln->id;

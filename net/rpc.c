@@ -30,7 +30,11 @@
  * reply is out is the flow control: a peer that sends faster than we serve
  * gets RNR. Whoever serves a slot decodes before it acts (envelope,
  * msg_header_check, sender, generations, duplicates), then runs the
- * handler.
+ * handler. A handler that replies early (rpc_reply_behind: the reply
+ * fenced behind its own transfer to the caller) puts its slot in EARLY
+ * while it still runs: the reply's completion is then only noted, and
+ * the serving thread settles the slot when the handler is done
+ * (serve_early_end: reposted, or the final reply sent the usual way).
  *
  * Worker pool (rpc_serve_pool). The CQ thread routes each arrival by the
  * opcode in its header (only a routing hint: the worker decodes it all
@@ -73,6 +77,7 @@
 #define RPC_SERVER_TICK_NS    (500 * NS_PER_MS)
 #define RPC_REPLY_RNR_RETRIES 8
 #define RPC_SPIN_NS	      (150 * NS_PER_US) /* poll for the reply first */
+#define RPC_SERVED_EARLY      UINT32_MAX /* serve(): the reply is handled */
 
 /* wr_id kinds (top byte) */
 #define WR_CALL	 (1ull << 56) /* SEND of a request: low 32 bits = tag */
@@ -165,7 +170,13 @@ struct rpc_call {
 	struct completion event;
 };
 
-enum rslot_state { RSLOT_IDLE, RSLOT_POSTED, RSLOT_QUEUED, RSLOT_REPLYING };
+enum rslot_state {
+	RSLOT_IDLE,
+	RSLOT_POSTED,
+	RSLOT_QUEUED,
+	RSLOT_EARLY, /* served; its reply is out ahead of the handler's end */
+	RSLOT_REPLYING,
+};
 
 struct rpc_rslot {
 	struct rpc_peer *peer;
@@ -175,8 +186,20 @@ struct rpc_rslot {
 	uint64_t since;		/* under rn->srv.lock: REPLYING since */
 	struct list_node link;	/* in rn->queue or rn->pool.queue while QUEUED */
 	struct verbs_buf in, out;
-	struct verbs_wr reply; /* the reply WRITE_IMM while REPLYING */
+	struct verbs_wr reply; /* the reply WRITE_IMM while REPLYING or EARLY */
 	unsigned rnr_left;     /* resends left if the caller's CQ is full */
+	/* rpc_reply_behind's reply: how it completed, for the serving thread */
+	bool early_done;	  /* under rn->srv.lock */
+	int early_status;	  /* under rn->srv.lock */
+	struct completion early_event; /* signalled when early_done is set */
+};
+
+/* The request a handler serves (rpc_ctx.serving), for rpc_reply_behind. */
+struct rpc_serving {
+	struct rpc_rslot *rs;
+	const struct rpc_envelope *env;
+	const struct rpc_op *op;
+	bool early; /* rpc_reply_behind posted the reply */
 };
 
 /* A cached reply, or the place of one whose request is running. */
@@ -368,6 +391,24 @@ static bool rslot_claim_replying(struct rpc_rslot *rs)
 	return mine;
 }
 
+/* Hands the completion of an early reply (state EARLY) to the thread
+ * serving rs; false if rs is not EARLY (any more). */
+static bool rslot_early_done(struct rpc_rslot *rs, int status)
+{
+	struct rpc_node *rn = rs->peer->rn;
+	bool early;
+
+	spin_lock(&rn->srv.lock);
+	early = rs->state == RSLOT_EARLY;
+	if (early) {
+		rs->early_done = true;
+		rs->early_status = status;
+		complete(&rs->early_event);
+	}
+	spin_unlock(&rn->srv.lock);
+	return early;
+}
+
 /* CQ thread: the reply WRITE_IMM of slot rs completed. */
 static void rslot_replied(struct rpc_rslot *rs, const struct verbs_wc *wc)
 {
@@ -375,17 +416,22 @@ static void rslot_replied(struct rpc_rslot *rs, const struct verbs_wc *wc)
 	bool mine;
 
 	spin_lock(&rn->srv.lock);
-	mine = rs->state == RSLOT_REPLYING; /* else the reaper took it */
+	/* else the reaper took it */
+	mine = rs->state == RSLOT_REPLYING || rs->state == RSLOT_EARLY;
 	spin_unlock(&rn->srv.lock);
 	if (!mine)
 		return;
 	/* RNR: the caller's CQ was full and nothing was written; the caller
-	 * may not resend (not idempotent), so we do, a few times. */
+	 * may not resend (not idempotent), so we do, a few times. A fenced
+	 * reply got past its fence to be refused so: no fence again. */
 	if (wc->status == -ENOBUFS && rs->rnr_left) {
 		rs->rnr_left--;
+		rs->reply.fenced = false;
 		if (!verbs_post(rs->peer->qp, &rs->reply))
 			return;
 	}
+	if (rslot_early_done(rs, wc->status))
+		return;
 	if (!rslot_claim_replying(rs))
 		return; /* the reaper took it meanwhile */
 	if (wc->status)
@@ -605,8 +651,9 @@ unlock:
 	return v;
 }
 
-/* Sends the reply staged in rs->out (len bytes) as env asks. */
-static void send_reply(struct rpc_rslot *rs, const struct rpc_envelope *env, uint32_t len)
+/* Sets up rs->reply: the WRITE_IMM of the len bytes staged in rs->out to
+ * where env asks. */
+static void reply_wr(struct rpc_rslot *rs, const struct rpc_envelope *env, uint32_t len)
 {
 	struct rpc_node *rn = rs->peer->rn;
 
@@ -621,6 +668,14 @@ static void send_reply(struct rpc_rslot *rs, const struct rpc_envelope *env, uin
 		.imm = env->tag,
 	};
 	rs->rnr_left = RPC_REPLY_RNR_RETRIES;
+}
+
+/* Sends the reply staged in rs->out (len bytes) as env asks. */
+static void send_reply(struct rpc_rslot *rs, const struct rpc_envelope *env, uint32_t len)
+{
+	struct rpc_node *rn = rs->peer->rn;
+
+	reply_wr(rs, env, len);
 	spin_lock(&rn->srv.lock);
 	rs->state = RSLOT_REPLYING;
 	rs->since = clock_ns();
@@ -659,11 +714,97 @@ static int serve_check(struct rpc_peer *p, const struct rpc_envelope *env,
 	return status;
 }
 
+int rpc_reply_behind(struct rpc_ctx *ctx, struct verbs_qp *qp, uint16_t qpn,
+		     const struct verbs_wr *wr)
+{
+	struct rpc_serving *sv = ctx->serving;
+	struct rpc_rslot *rs;
+	struct rpc_node *rn;
+	struct msg_header *rh;
+	struct verbs_chain_link chain[2];
+	uint32_t len;
+	int err;
+
+	if (!sv || sv->early)
+		return -EBUSY;
+	rs = sv->rs;
+	rn = rs->peer->rn;
+	rh = rs->out.va;
+	len = (uint32_t)sizeof(*rh) + sv->op->rep_size;
+	if (len > sv->env->reply_len)
+		return -EMSGSIZE; /* serve() answers that at the end */
+	rh->status = 0;
+	rh->length = len;
+	reply_wr(rs, sv->env, len);
+	rs->reply.fenced = true;
+	spin_lock(&rn->srv.lock);
+	rs->state = RSLOT_EARLY;
+	rs->early_done = false;
+	spin_unlock(&rn->srv.lock);
+	chain[0] = (struct verbs_chain_link){qp, ctx->src_node, qpn, wr};
+	chain[1] = (struct verbs_chain_link){rs->peer->qp, 0, 0, &rs->reply};
+	err = verbs_post_chain(chain, 2);
+	spin_lock(&rn->srv.lock);
+	if (err)
+		rs->state = RSLOT_QUEUED; /* nothing went out */
+	spin_unlock(&rn->srv.lock);
+	sv->early = !err;
+	if (!err)
+		stat_add(&rn->stats.early_replies);
+	return err;
+}
+
+/*
+ * The end of a request whose handler (status) sent its reply early with
+ * rpc_reply_behind: waits for that reply's completion, then decides the
+ * final reply, caches it and, if the early one did not arrive, sends it
+ * (unfenced). rs->out is not touched while the early reply may be read.
+ */
+static void serve_early_end(struct rpc_rslot *rs, const struct rpc_envelope *env,
+			    const struct rpc_op *op, const struct msg_header *h, int status)
+{
+	struct rpc_node *rn = rs->peer->rn;
+	struct msg_header *rh = rs->out.va, err_reply = *rh;
+	const void *final = rh;
+	uint32_t len = rh->length;
+	bool done;
+	int early;
+
+	wait_for_completion_timeout(&rs->early_event, RPC_REAP_NS);
+	spin_lock(&rn->srv.lock);
+	done = rs->early_done;
+	early = rs->early_status;
+	rs->state = done ? RSLOT_IDLE : RSLOT_REPLYING; /* else: to the reaper */
+	rs->since = clock_ns();
+	rs->early_event.done = 0; /* a completion after the timeout, if any */
+	spin_unlock(&rn->srv.lock);
+	if (status && !(done && !early)) {
+		/* The handler failed and the early reply is not known to have
+		 * arrived (flushed, if its transfer failed): the error stands. */
+		err_reply.status = status;
+		err_reply.length = sizeof(err_reply);
+		final = &err_reply;
+		len = sizeof(err_reply);
+	}
+	if (op_cached(op))
+		dedup_finish(rs->peer, h->src_generation, h->seq, final, len);
+	if (!done)
+		return;
+	if (!early) {
+		rslot_post(rs);
+		return;
+	}
+	stat_add(&rn->stats.early_resends);
+	memmove(rh, final, len);
+	send_reply(rs, env, len);
+}
+
 /*
  * Decodes and serves the request in rs (the server thread or a worker).
  * Fills rs->out with the reply header (and payload) and returns its
  * length, or 0 when no reply is to be sent: no usable envelope, or a copy
- * of a request that is still running.
+ * of a request that is still running; RPC_SERVED_EARLY if the handler
+ * sent its reply itself (rpc_reply_behind) and everything is done.
  */
 static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 {
@@ -673,6 +814,7 @@ static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 	struct msg_header h, *rh = rs->out.va;
 	const struct rpc_op *op;
 	uint32_t rlen;
+	struct rpc_serving sv = {.rs = rs, .env = env};
 	struct rpc_ctx ctx;
 	int status;
 
@@ -703,11 +845,17 @@ static uint32_t serve(struct rpc_rslot *rs, struct rpc_envelope *env)
 	ctx.src_node = p->node;
 	ctx.src_generation = h.src_generation;
 	ctx.seq = h.seq;
+	ctx.serving = &sv;
+	sv.op = op;
 	/* a handler sets the fields it answers; the rest goes out zero, never
 	 * what an earlier reply left in the buffer */
 	memset(rh + 1, 0, op->rep_size);
 	status = op->fn(&ctx, in + sizeof(*env) + sizeof(h), rh + 1);
 	stat_add(&rn->stats.served);
+	if (sv.early) {
+		serve_early_end(rs, env, op, &h, status);
+		return RPC_SERVED_EARLY;
+	}
 	rlen = (uint32_t)sizeof(*rh) + (status ? 0 : op->rep_size);
 	if (rlen > env->reply_len) {
 		status = -EMSGSIZE;
@@ -727,6 +875,8 @@ static void serve_one(struct rpc_rslot *rs)
 	struct rpc_envelope env;
 	uint32_t len = serve(rs, &env);
 
+	if (len == RPC_SERVED_EARLY)
+		return;
 	if (len)
 		send_reply(rs, &env, len);
 	else
@@ -1169,6 +1319,7 @@ static int setup_peer(struct rpc_node *rn, unsigned i, uint16_t node, unsigned s
 		rs->peer = p;
 		rs->index = j;
 		list_init(&rs->link);
+		completion_init(&rs->early_event);
 		err = verbs_buf_alloc(rn->dev, RPC_MAX_REQUEST, &rs->in);
 		if (!err)
 			err = verbs_buf_alloc(rn->dev, RPC_MAX_REPLY, &rs->out);

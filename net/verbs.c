@@ -169,6 +169,8 @@ int verbs_status_errno(unsigned fab_status)
 		return -EHOSTUNREACH;
 	case FAB_ST_BAD_QP:
 		return -EINVAL;
+	case FAB_ST_FLUSHED:
+		return -ECANCELED;
 	default:
 		return -EREMOTEIO;
 	}
@@ -448,22 +450,26 @@ static bool wr_valid(const struct verbs_wr *wr)
 	}
 }
 
-/* Queues one WQE if there is room; caller holds sq_lock. */
-static bool sq_put_locked(struct verbs_dev *dev, uint16_t src_qpn, uint16_t node,
-			  uint16_t qpn, const struct verbs_wr *wr)
+/* Room on the send queue for n more WQEs? Caller holds sq_lock. */
+static bool sq_room_locked(struct verbs_dev *dev, unsigned n)
 {
 	uint32_t head = load_acquire(&dev->hdr->sq_head);
-	volatile struct fab_wqe *w;
 
-	if (dev->sq_tail - head >= FAB_SQ_ENTRIES)
-		return false;
-	w = &dev->sq[dev->sq_tail % FAB_SQ_ENTRIES];
+	return dev->sq_tail - head <= FAB_SQ_ENTRIES - n;
+}
+
+/* Writes one WQE (room checked) and publishes it; caller holds sq_lock. */
+static void sq_put_locked(struct verbs_dev *dev, const struct verbs_chain_link *c)
+{
+	const struct verbs_wr *wr = c->wr;
+	volatile struct fab_wqe *w = &dev->sq[dev->sq_tail % FAB_SQ_ENTRIES];
+
 	w->wr_id = wr->wr_id;
 	w->opcode = wr->opcode;
-	w->flags = wr->unsignaled ? 0 : FAB_WQE_SIGNALED;
-	w->dst_node = node;
-	w->src_qpn = src_qpn;
-	w->dst_qpn = qpn;
+	w->flags = (wr->unsignaled ? 0 : FAB_WQE_SIGNALED) | (wr->fenced ? FAB_WQE_FENCE : 0);
+	w->dst_node = c->node;
+	w->src_qpn = c->qp->qpn;
+	w->dst_qpn = c->qpn;
 	w->imm = wr->imm;
 	w->length = wr->length;
 	w->local_offset = wr->local_offset;
@@ -473,7 +479,6 @@ static bool sq_put_locked(struct verbs_dev *dev, uint16_t src_qpn, uint16_t node
 	w->reserved[0] = 0;
 	w->reserved[1] = 0;
 	store_release(&dev->hdr->sq_tail, ++dev->sq_tail);
-	return true;
 }
 
 /* After publishing work: wake fabricd if it says it sleeps. */
@@ -486,19 +491,48 @@ static void kick(struct verbs_dev *dev)
 	}
 }
 
-int verbs_post_to(struct verbs_qp *qp, uint16_t node, uint16_t qpn,
-		  const struct verbs_wr *wr)
+/* Checks a chain and fills in the connected peers of links with node 0
+ * (into out); 0 or -EINVAL. */
+static int chain_resolve(const struct verbs_chain_link *chain, unsigned n,
+			 struct verbs_chain_link *out)
 {
-	struct verbs_dev *dev = qp->dev;
-	uint64_t deadline = 0;
-
-	if (!wr_valid(wr) || !node)
+	if (!n || n > VERBS_CHAIN_MAX)
 		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		struct verbs_qp *qp = chain[i].qp;
+
+		out[i] = chain[i];
+		if (!qp || qp->dev != chain[0].qp->dev || !wr_valid(chain[i].wr))
+			return -EINVAL;
+		if (!out[i].node) {
+			spin_lock(&qp->dev->qp_lock);
+			out[i].node = qp->peer_node;
+			out[i].qpn = qp->peer_qpn;
+			spin_unlock(&qp->dev->qp_lock);
+		}
+		if (!out[i].node)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int verbs_post_chain(const struct verbs_chain_link *chain, unsigned n)
+{
+	struct verbs_chain_link c[VERBS_CHAIN_MAX];
+	struct verbs_dev *dev;
+	uint64_t deadline = 0;
+	int err = chain_resolve(chain, n, c);
+
+	if (err)
+		return err;
+	dev = c[0].qp->dev;
 	for (;;) {
 		bool ok;
 
 		spin_lock(&dev->sq_lock);
-		ok = sq_put_locked(dev, qp->qpn, node, qpn, wr);
+		ok = sq_room_locked(dev, n);
+		for (unsigned i = 0; ok && i < n; i++)
+			sq_put_locked(dev, &c[i]);
 		spin_unlock(&dev->sq_lock);
 		if (ok)
 			break;
@@ -511,22 +545,26 @@ int verbs_post_to(struct verbs_qp *qp, uint16_t node, uint16_t qpn,
 			return -EAGAIN;
 		thread_sleep_ns(50 * NS_PER_US);
 	}
-	stat_add(&dev->stats.posted);
+	__atomic_fetch_add(&dev->stats.posted, n, __ATOMIC_RELAXED);
 	kick(dev);
 	return 0;
 }
 
-int verbs_post(struct verbs_qp *qp, const struct verbs_wr *wr)
+int verbs_post_to(struct verbs_qp *qp, uint16_t node, uint16_t qpn,
+		  const struct verbs_wr *wr)
 {
-	uint16_t node, qpn;
+	struct verbs_chain_link c = {qp, node, qpn, wr};
 
-	spin_lock(&qp->dev->qp_lock);
-	node = qp->peer_node;
-	qpn = qp->peer_qpn;
-	spin_unlock(&qp->dev->qp_lock);
 	if (!node)
 		return -EINVAL;
-	return verbs_post_to(qp, node, qpn, wr);
+	return verbs_post_chain(&c, 1);
+}
+
+int verbs_post(struct verbs_qp *qp, const struct verbs_wr *wr)
+{
+	struct verbs_chain_link c = {qp, 0, 0, wr};
+
+	return verbs_post_chain(&c, 1);
 }
 
 int verbs_post_recv(struct verbs_qp *qp, uint64_t offset, uint32_t length, uint32_t key,

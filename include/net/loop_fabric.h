@@ -11,7 +11,9 @@
  * rights, ranges, receive buffers), writes the completions, and raises
  * the "interrupt" (verbs_interrupt) when the target's guest_sleeping says
  * so. It always claims to sleep (fabricd_sleeping = 1), so every post
- * rings. Faults: drop the next drop_sends SENDs silently, or deliver the
+ * rings. Fences (FAB_WQE_FENCE) as fabricd has them: per pair of nodes,
+ * a fenced WQE is flushed if a WQE posted since the previous fenced one
+ * failed. Faults: drop the next drop_sends SENDs silently, or deliver the
  * next dup_sends twice.
  *
  * It is deliberately small, not a second fabricd: no latency model, no
@@ -41,6 +43,8 @@ struct loop_node {
 	/* fabricd's private indices (under fab->lock) */
 	uint32_t sq_head, cq_tail, rq_head[FAB_MAX_QPS];
 	bool raise; /* CQEs written since the last interrupt check */
+	bool fence_broken[LOOP_MAX_NODES]; /* per target index: a WQE to it
+					      failed since its last fenced one */
 };
 
 struct loop_fabric {

@@ -59,6 +59,7 @@ struct rpc_ctx {
 	uint16_t src_node; /* checked against the fabric's word for it */
 	uint32_t src_generation;
 	uint64_t seq;
+	void *serving; /* net/rpc.c's, for rpc_reply_behind */
 };
 
 /*
@@ -85,6 +86,8 @@ struct rpc_stats {
 	uint64_t duplicates_running;  /* copies of a request still running, dropped */
 	uint64_t bad_requests;	      /* malformed, answered with an error or dropped */
 	uint64_t reply_errors;	      /* reply WRITE_IMMs that failed */
+	uint64_t early_replies;	      /* replies posted by rpc_reply_behind */
+	uint64_t early_resends;	      /* of which did not arrive: answered again */
 };
 
 /*
@@ -117,6 +120,28 @@ void rpc_stop(struct rpc_node *rn);
  */
 int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *req,
 	     size_t req_len, void *reply, size_t reply_len, uint64_t timeout_ns);
+
+/*
+ * For a handler whose reply vouches for a transfer it makes into the
+ * caller's memory (MEM_MISS: "the page is in your line"), so that the
+ * caller has its reply without the handler first waiting for the
+ * transfer's completion: posts wr on qp to the caller's node (queue qpn)
+ * and, right behind it (verbs_post_chain), the reply as *rp holds it now
+ * with status 0, fenced. The fabric delivers that reply only after wr
+ * succeeded and flushes it if wr failed. The handler then waits for wr's
+ * completion itself (keeping what wr reads until then) and leaves *rp
+ * alone; what it returns decides the rest:
+ *   0      the reply stands (sent again, unfenced, if a failure of
+ *          another request to that node flushed it);
+ *   error  sent as the typed error reply unless the early reply is known
+ *          to have arrived (then wr did succeed: the caller has a good
+ *          answer, and duplicates get that one).
+ * Once per request. Returns 0 (posted), -EBUSY (called before, or not in
+ * a handler), -EMSGSIZE (the reply does not fit the caller's buffer), or
+ * verbs_post_chain's error; on an error nothing was posted.
+ */
+int rpc_reply_behind(struct rpc_ctx *ctx, struct verbs_qp *qp, uint16_t qpn,
+		     const struct verbs_wr *wr);
 
 /*
  * Serves opcodes first..last (inclusive) with a pool of nthreads threads

@@ -24,6 +24,7 @@
  *   FAB_ST_LOCAL_ERR -EFAULT, FAB_ST_REMOTE_ACCESS -EACCES,
  *   FAB_ST_RNR -ENOBUFS, FAB_ST_LENGTH -EMSGSIZE,
  *   FAB_ST_UNREACHABLE -EHOSTUNREACH, FAB_ST_BAD_QP -EINVAL,
+ *   FAB_ST_FLUSHED -ECANCELED (a fenced request not delivered),
  *   anything else -EREMOTEIO.
  */
 #ifndef NET_VERBS_H
@@ -74,6 +75,9 @@ struct verbs_wr {
 	uint64_t wr_id;
 	uint8_t opcode;	 /* FAB_OP_SEND, WRITE, READ, WRITE_IMM */
 	bool unsignaled; /* no completion on success */
+	bool fenced;	 /* FAB_WQE_FENCE: delivered only if every request posted
+			    to the same node since the last fenced one succeeded,
+			    else completed with -ECANCELED (see fabric.h) */
 	uint32_t length;
 	uint64_t local_offset;
 	uint32_t local_key;
@@ -194,6 +198,26 @@ struct verbs_dev *verbs_qp_dev(const struct verbs_qp *qp);
 int verbs_post(struct verbs_qp *qp, const struct verbs_wr *wr);
 int verbs_post_to(struct verbs_qp *qp, uint16_t node, uint16_t qpn,
 		  const struct verbs_wr *wr);
+
+/* One request of a chain: wr on qp, to (node, qpn), or with node 0 to
+ * the QP's connected peer. */
+struct verbs_chain_link {
+	struct verbs_qp *qp;
+	uint16_t node, qpn;
+	const struct verbs_wr *wr;
+};
+#define VERBS_CHAIN_MAX 4
+
+/*
+ * Posts n (1..VERBS_CHAIN_MAX) requests, of one device's QPs, next to each
+ * other on the send queue in this order: no other post comes between
+ * them: a fenced request right behind a transfer is always flushed if
+ * that transfer fails (no other thread's fence comes in between). All
+ * or nothing; waits like verbs_post while the queue lacks room for all.
+ * Returns 0, -EINVAL (a bad request, QPs of two devices, a link without
+ * destination), -EAGAIN.
+ */
+int verbs_post_chain(const struct verbs_chain_link *chain, unsigned n);
 
 /* Posts a receive buffer ([offset, offset + length) under key). Returns 0
  * or -ENOBUFS (receive queue full). */

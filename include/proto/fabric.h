@@ -51,7 +51,7 @@
 #include <stdint.h>
 
 #define FAB_MAGIC   0x57424146u /* "FABW" */
-#define FAB_VERSION 1
+#define FAB_VERSION 2 /* 2: FAB_WQE_FENCE and FAB_ST_FLUSHED */
 
 #define FAB_MAX_NODES  64 /* node ids 1..FAB_MAX_NODES-1; 0 is fabricd */
 #define FAB_MAX_QPS    16
@@ -208,6 +208,15 @@ enum fab_opcode {
 };
 
 #define FAB_WQE_SIGNALED 0x1 /* completion even on success (errors always) */
+/*
+ * Fence: deliver this WQE only if every WQE its node posted to the same
+ * dst_node since the previous fenced one there (that one excluded)
+ * completed OK; otherwise complete it with FAB_ST_FLUSHED and deliver
+ * nothing. Its ordering unit is the link (all QPs alike), the unit in
+ * which fabricd keeps posting order. A dropped transfer counts as OK.
+ */
+#define FAB_WQE_FENCE 0x2
+#define FAB_WQE_FLAGS (FAB_WQE_SIGNALED | FAB_WQE_FENCE) /* all defined */
 
 /* Work request, posted by the guest on its send queue. */
 struct fab_wqe {
@@ -248,6 +257,8 @@ enum fab_status {
 				   (also: target not connected or restarted meanwhile,
 				   a READ lost by an injected drop) */
 	FAB_ST_BAD_QP = 6, /* dst_qpn (SEND) or src_qpn out of range */
+	FAB_ST_FLUSHED = 7, /* fenced, and an earlier WQE on its link failed:
+			       not delivered */
 };
 
 /* Completion, written by fabricd on the guest's completion queue. */
@@ -286,6 +297,7 @@ static inline const char *fab_status_name(unsigned status)
 		[FAB_ST_LENGTH] = "LENGTH",
 		[FAB_ST_UNREACHABLE] = "UNREACHABLE",
 		[FAB_ST_BAD_QP] = "BAD_QP",
+		[FAB_ST_FLUSHED] = "FLUSHED",
 	};
 
 	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])

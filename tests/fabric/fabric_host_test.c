@@ -1679,6 +1679,141 @@ TEST(fabric_wire_delay_latency_bandwidth_order)
 	with_env(t_wire_delay, NULL, false);
 }
 
+/* Waits for the next CQE of g, which must be wr_id's; returns its status
+ * (0xff if none came or another one did). */
+static int next_status(struct guest *g, uint64_t wr_id)
+{
+	struct fab_cqe c;
+
+	if (!wait_cqe(g, &c))
+		return 0xff;
+	if (c.wr_id != wr_id) {
+		unit_diag("completion of wr_id %#llx, expected %#llx",
+			  (unsigned long long)c.wr_id, (unsigned long long)wr_id);
+		return 0xff;
+	}
+	return c.status;
+}
+
+/* A fenced SEND from a to b's queue 0, wr_id id, 64 bytes at DATA. */
+static struct fab_wqe fenced_send(uint64_t id)
+{
+	struct fab_wqe w = wqe(FAB_OP_SEND, NODE_B, 64, DATA, 0);
+
+	w.wr_id = id;
+	w.flags |= FAB_WQE_FENCE;
+	return w;
+}
+
+/*
+ * FAB_WQE_FENCE at once (no wire delay): behind a WRITE refused at
+ * delivery (bad remote key) a fenced SEND is flushed, consumes no receive
+ * buffer and tells the target nothing; the next fenced SEND has a new
+ * window and goes; a failure on another link does not count.
+ */
+static void t_fence_now(struct env *e)
+{
+	struct fab_wqe bad = wqe(FAB_OP_WRITE, NODE_B, 64, DATA, DATA + 0x1000);
+	struct fab_wqe f;
+	struct fab_cqe c;
+
+	bad.remote_key = 0x909; /* no such MR */
+	post_rqe(&e->b, 0, 7, DATA + 0x2000, 4096, KEY);
+	memset(e->b.win + DATA + 0x2000, 0, 64);
+	fill(&e->a, DATA, 64, 3);
+	EXPECT_STATUS(&e->a, bad, FAB_ST_REMOTE_ACCESS);
+	f = fenced_send(0x51);
+	EXPECT_STATUS(&e->a, f, FAB_ST_FLUSHED);
+	EXPECT(no_cqe_within(&e->b, 50));
+	EXPECT(all_bytes(&e->b, DATA + 0x2000, 64, 0));
+	EXPECT_EQ(e->b.hdr->rq_head[0], 0u);
+	/* the window starts again behind a fenced WQE */
+	f = fenced_send(0x52);
+	EXPECT_STATUS(&e->a, f, FAB_ST_OK);
+	ASSERT(wait_cqe(&e->b, &c));
+	EXPECT_EQ(c.wr_id, 7u);
+	EXPECT_MEMEQ(e->b.win + DATA + 0x2000, e->a.win + DATA, 64);
+	/* a failure to c is not in a -> b's window */
+	bad.dst_node = NODE_C;
+	EXPECT_STATUS(&e->a, bad, FAB_ST_REMOTE_ACCESS);
+	post_rqe(&e->b, 0, 8, DATA + 0x3000, 4096, KEY);
+	f = fenced_send(0x53);
+	EXPECT_STATUS(&e->a, f, FAB_ST_OK);
+	ASSERT(wait_cqe(&e->b, &c));
+	EXPECT_EQ(c.wr_id, 8u);
+	/* flushes are no malformed requests: the two bad WRITEs only */
+	EXPECT_EQ(e->a.hdr->errors, 2u);
+}
+
+TEST(fabric_fence_behind_a_failed_write_flushed)
+{
+	with_env(t_fence_now, NULL, true);
+}
+
+/*
+ * FAB_WQE_FENCE on a slow link (20 ms): a fenced SEND behind a good
+ * WRITE arrives after the WRITE's data, without waiting for the poster;
+ * behind a WRITE that fails at delivery it is flushed; a WQE that fails
+ * as it is posted (bad local key) counts for the fenced WQEs posted after
+ * it, not for one posted before it that is still on the wire.
+ */
+static void t_fence_wire(struct env *e)
+{
+	struct fab_wqe good = wqe(FAB_OP_WRITE, NODE_B, 4096, DATA + 0x1000, DATA + 0x8000);
+	struct fab_wqe bad_remote = good, bad_local = good, f;
+	struct fab_cqe c;
+
+	ASSERT(ctl_ok(&e->fd, "link a b latency_us=20000"));
+	fill(&e->a, DATA + 0x1000, 4096, 9);
+	memset(e->b.win + DATA + 0x8000, 0, 4096);
+	post_rqe(&e->b, 0, 1, DATA + 0x10000, 4096, KEY);
+	good.wr_id = 1;
+	post(&e->a, &good);
+	f = fenced_send(2);
+	post(&e->a, &f);
+	ASSERT(wait_cqe(&e->b, &c));
+	EXPECT_EQ(c.wr_id, 1u);
+	EXPECT_EQ(c.status, FAB_ST_OK);
+	EXPECT_MEMEQ(e->b.win + DATA + 0x8000, e->a.win + DATA + 0x1000, 4096);
+	EXPECT_EQ(next_status(&e->a, 1), FAB_ST_OK);
+	EXPECT_EQ(next_status(&e->a, 2), FAB_ST_OK);
+
+	/* refused at delivery: the SEND behind it is flushed */
+	bad_remote.wr_id = 3;
+	bad_remote.remote_key = 0x909;
+	post(&e->a, &bad_remote);
+	f = fenced_send(4);
+	post(&e->a, &f);
+	EXPECT_EQ(next_status(&e->a, 3), FAB_ST_REMOTE_ACCESS);
+	EXPECT_EQ(next_status(&e->a, 4), FAB_ST_FLUSHED);
+	EXPECT(no_cqe_within(&e->b, 50));
+
+	/* good WRITE, fenced SEND 6, then a WRITE refused at once, fenced
+	 * SEND 8: 6 goes, 8 is flushed */
+	post_rqe(&e->b, 0, 2, DATA + 0x11000, 4096, KEY);
+	good.wr_id = 5;
+	post(&e->a, &good);
+	f = fenced_send(6);
+	post(&e->a, &f);
+	bad_local.wr_id = 7;
+	bad_local.local_key = 0x909;
+	post(&e->a, &bad_local);
+	f = fenced_send(8);
+	post(&e->a, &f);
+	EXPECT_EQ(next_status(&e->a, 7), FAB_ST_LOCAL_ERR); /* failed at once */
+	EXPECT_EQ(next_status(&e->a, 5), FAB_ST_OK);
+	EXPECT_EQ(next_status(&e->a, 6), FAB_ST_OK);
+	EXPECT_EQ(next_status(&e->a, 8), FAB_ST_FLUSHED);
+	ASSERT(wait_cqe(&e->b, &c));
+	EXPECT_EQ(c.wr_id, 2u);
+	EXPECT(no_cqe_within(&e->b, 50));
+}
+
+TEST(fabric_fence_on_a_slow_link)
+{
+	with_env(t_fence_wire, NULL, false);
+}
+
 /* Writes 64 one-byte markers a -> b through a 50% drop; returns the bitmap. */
 static uint64_t drop_pattern(void)
 {

@@ -169,7 +169,7 @@ static void op_wqe(struct world *w, struct input *in)
 	q.local_key = key_of(lk, lk >> 3);
 	q.remote_key = key_of(rk, rk >> 3);
 	flags = u8(in);
-	q.flags = flags & 0x80 ? flags : flags & FAB_WQE_SIGNALED;
+	q.flags = flags & 0x80 ? flags : flags & FAB_WQE_FLAGS;
 	if (flags & 0x40)
 		q.length = flags & 0x20 ? FAB_MAX_MSG + 1 : 0xffffffffu;
 	qpns = u8(in);

@@ -200,8 +200,10 @@ TEST(fabric_wqe_check_refuses_bad_fields)
 		EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_LOCAL_ERR);
 	}
 	w = wqe(FAB_OP_WRITE);
-	w.flags = 0x2;
+	w.flags = 0x4;
 	EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_LOCAL_ERR);
+	w.flags = FAB_WQE_SIGNALED | FAB_WQE_FENCE;
+	EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_OK);
 	w = wqe(FAB_OP_WRITE);
 	w.length = FAB_MAX_MSG + 1;
 	EXPECT_EQ((int)fab_wqe_check(&w), FAB_ST_LENGTH);
@@ -297,7 +299,8 @@ TEST(fabric_names)
 	EXPECT_STREQ(fab_status_name(FAB_ST_OK), "OK");
 	EXPECT_STREQ(fab_status_name(FAB_ST_RNR), "RNR");
 	EXPECT_STREQ(fab_status_name(FAB_ST_BAD_QP), "BAD_QP");
-	EXPECT_STREQ(fab_status_name(7), "?");
+	EXPECT_STREQ(fab_status_name(FAB_ST_FLUSHED), "FLUSHED");
+	EXPECT_STREQ(fab_status_name(8), "?");
 	EXPECT_STREQ(fab_status_name(0xffffffffu), "?");
 	EXPECT_STREQ(fab_opcode_name(FAB_OP_WRITE_IMM), "WRITE_IMM");
 	EXPECT_STREQ(fab_opcode_name(FAB_OP_RECV), "RECV");

@@ -50,7 +50,7 @@ static bool opcode_is_request(uint8_t op)
 
 enum fab_status fab_wqe_check(const struct fab_wqe *w)
 {
-	if (!opcode_is_request(w->opcode) || (w->flags & ~FAB_WQE_SIGNALED))
+	if (!opcode_is_request(w->opcode) || (w->flags & ~FAB_WQE_FLAGS))
 		return FAB_ST_LOCAL_ERR;
 	if (w->length > FAB_MAX_MSG)
 		return FAB_ST_LENGTH;

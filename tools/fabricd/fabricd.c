@@ -745,8 +745,8 @@ static void raise_irqs(struct daemon *d)
 
 /*
  * Logs an error completion. Malformed requests are logged up to
- * ERROR_LOG_LIMIT per node generation; RNR and UNREACHABLE (flow control
- * and faults, often many) only with --verbose.
+ * ERROR_LOG_LIMIT per node generation; RNR, UNREACHABLE and FLUSHED (flow
+ * control, faults and their consequences, often many) only with --verbose.
  */
 static void trace_error(void *ctx, const struct fab_node *src, const struct fab_wqe *w,
 			enum fab_status st)

@@ -10,9 +10,18 @@
  *          due = max(now + latency [+ delay], link.free_at) + bytes / bandwidth
  *      link.free_at = due, so deliveries on a link never overtake.
  *   3. deliver, at due (at once if due <= now and nothing is queued ahead):
- *      reachability again, then fab_exec_transfer (which checks every key
- *      and range again) once, or twice if duplicated, or not at all if
+ *      a fenced WQE whose link's fence window saw a failure is flushed;
+ *      else reachability again, then fab_exec_transfer (which checks every
+ *      key and range again) once, or twice if duplicated, or not at all if
  *      dropped; then the requester's completion.
+ *
+ * Fences. A link's fence window is the WQEs posted on it since its last
+ * fenced one; fence_broken says one of them failed. Deliveries come in
+ * posting order, so a failure at delivery breaks the window at once; a
+ * WQE that fails in step 2, though, completes before the transfers
+ * posted ahead of it are delivered, so its failure is attached to the
+ * last of them (fail_after) and breaks the window right after that one's
+ * delivery: a fenced WQE sees exactly the failures posted before it.
  * A transfer in flight holds one fab_xfer of its requester's pool; there
  * are as many as CQ slots, and each in-flight WQE holds a CQ reservation,
  * so the pool cannot run dry.
@@ -253,15 +262,49 @@ static void complete(struct fab_fabric *f, struct fab_node *src, const struct fa
 	fab_complete(src, w, st);
 }
 
+/*
+ * A WQE of src to dst failed when posted (step 2): breaks the fence
+ * window of link (src, dst) behind the transfers posted ahead of it.
+ * dst may be out of range (then there is no link).
+ */
+static void fence_fail_posted(struct fab_fabric *f, uint16_t src, uint16_t dst)
+{
+	struct fab_link *l;
+
+	if (dst == 0 || dst >= FAB_MAX_NODES)
+		return;
+	l = &f->link[src][dst];
+	if (l->tail)
+		l->tail->fail_after = true;
+	else
+		l->fence_broken = true;
+}
+
+/* A fenced w on l: true (and the window starts again) if it may run. */
+static bool fence_pass(struct fab_link *l)
+{
+	bool ok = !l->fence_broken;
+
+	l->fence_broken = false;
+	return ok;
+}
+
 /* Runs x (its time has come) and completes it. */
 static void deliver(struct fab_fabric *f, const struct fab_xfer *x)
 {
 	struct fab_node *src = &f->port[x->src].node;
 	const struct fab_wqe *w = &x->wqe;
+	struct fab_link *l = &f->link[x->src][w->dst_node];
+	bool fenced = w->flags & FAB_WQE_FENCE;
 	enum fab_status st;
 
 	if (!src->attached || src->generation != x->src_gen)
 		return; /* the requester went away: nobody to complete to */
+	if (fenced && !fence_pass(l)) {
+		src->why = "fenced behind a failed transfer on its link";
+		st = FAB_ST_FLUSHED;
+		goto done;
+	}
 	st = reach(f, x->src, w->dst_node, x->dst_gen);
 	if (st == FAB_ST_OK && x->dropped) {
 		/* A lost READ cannot be reported as done: the data is missing. */
@@ -279,6 +322,11 @@ static void deliver(struct fab_fabric *f, const struct fab_xfer *x)
 			src->why = why;
 		}
 	}
+	if (st != FAB_ST_OK && !fenced)
+		l->fence_broken = true;
+done:
+	if (x->fail_after)
+		l->fence_broken = true;
 	complete(f, src, w, st);
 }
 
@@ -328,6 +376,7 @@ static void post(struct fab_fabric *f, uint16_t src, const struct fab_wqe *w,
 	if (st == FAB_ST_OK)
 		st = reach(f, src, w->dst_node, 0);
 	if (st != FAB_ST_OK) {
+		fence_fail_posted(f, src, w->dst_node);
 		complete(f, &p->node, w, st);
 		return;
 	}
@@ -344,6 +393,7 @@ static void post(struct fab_fabric *f, uint16_t src, const struct fab_wqe *w,
 	}
 	x = p->free_list;
 	if (!x) { /* cannot happen: one transfer per CQ reservation */
+		fence_fail_posted(f, src, w->dst_node);
 		complete(f, &p->node, w, FAB_ST_UNREACHABLE);
 		return;
 	}
@@ -459,6 +509,8 @@ void fab_detach(struct fab_fabric *f, uint16_t id)
 			dequeue(l);
 		deactivate(f, k);
 	}
+	for (unsigned b = 0; b < FAB_MAX_NODES; b++)
+		f->link[id][b].fence_broken = false; /* its windows went with it */
 	pool_reset(p);
 	fab_node_detach(&p->node);
 }

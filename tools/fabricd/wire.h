@@ -8,7 +8,8 @@
  * Links are directed: link (A, B) carries the work requests that node A
  * posts with dst_node B (for a READ the data flows back, but it is still
  * A's request on link (A, B)). Per link, transfers are delivered in the
- * order they were posted.
+ * order they were posted, and a fenced one (FAB_WQE_FENCE) runs only if
+ * every WQE posted on its link since the previous fenced one completed OK.
  *
  * No I/O and no clock: callers pass the time in nanoseconds, so the
  * fuzzer runs the whole engine in memory. Random choices come from one
@@ -34,6 +35,8 @@ struct fab_xfer {
 	uint16_t src;
 	uint8_t copies; /* executions at the target: 1, or 2 if duplicated */
 	bool dropped;	/* lost on the wire: never executed */
+	bool fail_after; /* a WQE on its link posted after it failed at once:
+			    its delivery breaks the link's fence window */
 	struct fab_xfer *next;
 };
 
@@ -57,6 +60,7 @@ struct fab_link {
 	uint64_t delay_ns;
 	bool partitioned;
 	/* state */
+	bool fence_broken; /* a WQE since the last fenced one failed (FAB_WQE_FENCE) */
 	uint64_t free_at_ns;	      /* last delivery time handed out on this link */
 	struct fab_xfer *head, *tail; /* in flight, in due order */
 	unsigned queued;
