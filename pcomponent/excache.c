@@ -1413,7 +1413,12 @@ int excache_fork(struct process *parent, struct process *child)
 
 int excache_exec_prepare(struct process *p)
 {
-	int err = ec.ready ? lines_in_range(p, 0, MEM_USER_TOP, LINE_CLEAN) : 0;
+	int err = 0;
+
+	if (ec.ready)
+		err = lines_in_range(p, 0, MEM_USER_TOP, LINE_LEAVE_SHARED);
+	if (ec.ready && !err)
+		err = lines_in_range(p, 0, MEM_USER_TOP, LINE_CLEAN);
 
 	if (err)
 		pr_warn("excache: exec of pid %u: write-back failed (%s)", p->pid,

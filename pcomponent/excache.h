@@ -139,9 +139,12 @@ int excache_fork(struct process *parent, struct process *child);
 /*
  * execve, on the processor side (pcomponent/exec.c). Before MEM_EXEC:
  * excache_exec_prepare stores every dirty line of p on its memory nodes
- * (the lines stay cached, now clean, so a failed exec loses nothing and
- * no eviction can store an old page into the new image); returns 0 or
- * the first write-back error. After a successful MEM_EXEC: excache_exec
+ * (its private lines stay cached, now clean, so a failed exec loses
+ * nothing and no eviction can store an old page into the new image) and
+ * takes p out of every shared line's mappers (so that no other
+ * process's eviction names p's (pid, va), which the new image may map
+ * differently; a failed exec maps them again at its next touch);
+ * returns 0 or the first write-back error. After a successful MEM_EXEC: excache_exec
  * drops every line of p without write-back (a shared line stays for its
  * other mappers) and forgets its fresh ranges, shared ranges and vRegion
  * owners (the counters stay: they are the process's). Both

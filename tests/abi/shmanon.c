@@ -10,6 +10,9 @@
  * shows the mapping shared at offset 0 as "/dev/zero (deleted)", and
  * munmap works.
  *
+ * Then a child reads a page the parent just stored and execs: the
+ * parent's page is whole after the exec.
+ *
  * Each side touches a page for the first time only after the other
  * side's store was made visible by msync or exit (a page is not read
  * early and kept), so the program asks nothing about how soon a store is
@@ -121,6 +124,21 @@ int main(void)
 	ABI_EQ(WEXITSTATUS(status) & 4, 0, "the child read the parent's page stored after fork");
 	ABI_EQ(diffs(m + 12 * PAGE, 4), 0, "the parent reads the page the child stored and exited");
 	ABI_EQ(diffs(m, 1), 0, "the parent's own page is unchanged");
+
+	fill(m + 14 * PAGE, 5); /* dirty here when the child execs */
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		char *argv[] = {"true", NULL};
+
+		if (diffs(m + 14 * PAGE, 5))
+			_exit(1);
+		execve("/bin/busybox", argv, (char *[]){NULL});
+		_exit(2);
+	}
+	ABI_EQ(waitpid(child, &status, 0), child, "waitpid the child that read a page and exec'd");
+	ABI_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "it read the page and exec'd true");
+	ABI_EQ(diffs(m + 14 * PAGE, 5), 0, "the parent's page, shared with it, survives its exec");
 
 	ABI_EQ(madvise(m, PAGES * PAGE, MADV_DONTNEED), 0, "madvise MADV_DONTNEED");
 	ABI_EQ(diffs(m + 4 * PAGE, 2) + diffs(m + 12 * PAGE, 4), 0,
