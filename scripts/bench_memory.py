@@ -23,8 +23,9 @@ if it could not run).
    guests (scripts/bench_fabric.py's run_guests: net/fabric_bench.c),
    for the guest-measured 4 KiB RPC round trip, the size of a page.
 
-Prints: the miss latency against both round trips (the target is at most
-1.5x the 4 KiB RPC), and the slowdown of the sweep and the chase at 50%
+Prints: what the host did meanwhile (load average, CPU busy and stolen:
+runs with much steal are not comparable), the miss latency against both
+round trips (the target is at most 1.5x the 4 KiB RPC), and the slowdown of the sweep and the chase at 50%
 and 25% against 100%, next to LegoOS's 1.34x and 1.68x (OSDI'18, its
 ExCache at 50% and 25% of the working set).
 
@@ -166,14 +167,42 @@ def fabric_rtt_4k(build: str, base: str):
     return fab.get("rtt_4KiB", {}).get("median_ns")
 
 
+def host_sample():
+    """(load average over 1 min, /proc/stat's cpu line: user nice system
+    idle iowait irq softirq steal, in ticks), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+        return os.getloadavg()[0], ticks
+    except (OSError, ValueError):
+        return None
+
+
+def host_line(what: str, a, b) -> str:
+    """What the host did between samples a and b: its load average, the
+    share of its CPU time that was busy, and the share stolen from it by
+    its own host (runs with much steal are not comparable)."""
+    if not a or not b:
+        return f"  host during {what}: (not known)"
+    d = [y - x for x, y in zip(a[1], b[1])]
+    total = sum(d) or 1
+    busy = total - d[3] - d[4] - d[7]
+    return (f"  host during {what}: load average {a[0]:.2f} -> {b[0]:.2f}, CPU busy "
+            f"{100 * busy / total:.0f}%, stolen {100 * d[7] / total:.0f}% "
+            f"({os.cpu_count()} CPUs)")
+
+
 def ratio(a, b) -> str:
     return f"{a / b:6.2f}x" if a and b else "     -"
 
 
-def report(opts, results: dict, pings: list, rtt4k) -> None:
+def report(opts, results: dict, pings: list, rtt4k, host: list) -> None:
     print(f"bench-memory: working set {opts.ws_mib} MiB, miss region {opts.miss_mib} MiB, "
           f"chase {opts.steps} steps; accel {stc.qemu.accel()}, "
           f"{os.cpu_count()} host CPUs")
+    print(host_line("the cluster (membench, ping)", host[0], host[1]))
+    if not opts.skip_fabric:
+        print(host_line("the bench-fabric guests", host[1], host[2]))
     ping_us = statistics.median(pings) if pings else None
     rtt4k_us = rtt4k / 1000 if rtt4k else None
     print(f"  RPC round trip, ping builtin (small message, same cluster): "
@@ -249,8 +278,11 @@ def main(argv=None) -> int:
     ktest.install_signal_handlers()
     errors = (RuntimeError, stc.ClusterError, OSError, subprocess.SubprocessError)
     try:
+        host = [host_sample()]
         results, pings = run_cluster(opts, base, binary, user_dir)
+        host.append(host_sample())
         rtt4k = None if opts.skip_fabric else fabric_rtt_4k(build, base)
+        host.append(host_sample())
     except errors as e:
         print(f"bench-memory: could not run: {e}", file=sys.stderr)
         return 1
@@ -260,7 +292,7 @@ def main(argv=None) -> int:
     if not results:
         print("bench-memory: membench ran on no processor", file=sys.stderr)
         return 1
-    report(opts, results, pings, rtt4k)
+    report(opts, results, pings, rtt4k, host)
     return 0
 
 
