@@ -247,14 +247,13 @@ static __attribute__((noreturn)) void borrower_of_killed(int go, int res)
 	_exit(3); /* killed before the child is done: never here */
 }
 
-/* A vfork parent killed (SIGKILL) while its child runs in its memory:
- * the memory stays the child's until it execs. */
-static void test_parent_killed(void)
+/* Forks a middle process that runs middle(go, res) (it vforks a child
+ * that waits for a byte on go, then reports 'y' or 'n' on res); returns
+ * its pid, with our ends of the pipes in *go_w and *res_r. */
+static pid_t start_middle(void (*middle)(int go, int res), int *go_w, int *res_r)
 {
-	struct timespec ts = {0, 100 * 1000 * 1000};
-	int go[2], res[2], st = 0;
+	int go[2], res[2];
 	pid_t mid;
-	char c = 0;
 
 	ABI_EQ(pipe(go), 0, "pipe");
 	ABI_EQ(pipe(res), 0, "pipe");
@@ -263,20 +262,42 @@ static void test_parent_killed(void)
 	if (mid == 0) {
 		close(go[1]);
 		close(res[0]);
-		borrower_of_killed(go[0], res[1]);
+		middle(go[0], res[1]);
 	}
 	close(go[0]);
 	close(res[1]);
+	*go_w = go[1];
+	*res_r = res[0];
+	return mid;
+}
+
+/* Lets the middle process's vfork child go on; its report ('y': the
+ * memory was whole). */
+static char middle_report(int go_w, int res_r)
+{
+	char c = 0;
+
+	ABI_EQ(write(go_w, "g", 1), 1, "tell the vfork child to go on");
+	ABI_EQ(read(res_r, &c, 1), 1, "the child reports");
+	close(go_w);
+	close(res_r);
+	return c;
+}
+
+/* A vfork parent killed (SIGKILL) while its child runs in its memory:
+ * the memory stays the child's until it execs. */
+static void test_parent_killed(void)
+{
+	struct timespec ts = {0, 100 * 1000 * 1000};
+	int go, res, st = 0;
+	pid_t mid = start_middle(borrower_of_killed, &go, &res);
+
 	nanosleep(&ts, NULL); /* not needed for the result: lets the vfork happen */
 	ABI_EQ(kill(mid, SIGKILL), 0, "SIGKILL to a vfork parent whose child waits");
 	nanosleep(&ts, NULL);
-	ABI_EQ(write(go[1], "g", 1), 1, "tell the child to go on");
-	ABI_EQ(read(res[0], &c, 1), 1, "the child reports");
-	ABI_EQ(c, 'y', "the dead parent's memory was whole for its vfork child");
+	ABI_EQ(middle_report(go, res), 'y', "the dead parent's memory was whole for its vfork child");
 	ABI_EQ(waitpid(mid, &st, 0), mid, "waitpid the killed parent");
 	ABI_OK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "killed by SIGKILL");
-	close(go[1]);
-	close(res[0]);
 }
 
 /* test_exec_while_borrowed's second thread: execs busybox sh -c
@@ -323,29 +344,14 @@ static __attribute__((noreturn)) void exec_beside_borrower(int go, int res)
 static void test_exec_while_borrowed(void)
 {
 	struct timespec ts = {0, 300 * 1000 * 1000};
-	int go[2], res[2], st = 0;
-	pid_t mid;
-	char c = 0;
+	int go, res, st = 0;
+	pid_t mid = start_middle(exec_beside_borrower, &go, &res);
 
-	ABI_EQ(pipe(go), 0, "pipe");
-	ABI_EQ(pipe(res), 0, "pipe");
-	fflush(stdout);
-	mid = fork();
-	if (mid == 0) {
-		close(go[1]);
-		close(res[0]);
-		exec_beside_borrower(go[0], res[1]);
-	}
-	close(go[0]);
-	close(res[1]);
 	nanosleep(&ts, NULL); /* not needed for the result */
-	ABI_EQ(write(go[1], "g", 1), 1, "tell the vfork child to go on");
-	ABI_EQ(read(res[0], &c, 1), 1, "the child reports");
-	ABI_EQ(c, 'y', "its memory was whole while another thread of its parent exec'd");
+	ABI_EQ(middle_report(go, res), 'y',
+	       "its memory was whole while another thread of its parent exec'd");
 	ABI_EQ(waitpid(mid, &st, 0), mid, "waitpid the parent");
 	ABI_OK(WIFEXITED(st) && WEXITSTATUS(st) == 9, "its exec'd busybox sh: exit 9");
-	close(go[1]);
-	close(res[0]);
 }
 
 static void test_spawn(void)
