@@ -3,9 +3,9 @@
  * (manifest.c) and prints the cluster it resolves to: every node with its
  * id, role, CPUs, RAM, fabric window and role extras, then the vNodes.
  * With -v also fabricd's command and each node's kernel command line and
- * QEMU command, exactly as `up` would start them. An invalid manifest prints the parser's one
- * line "file:line: what" (nothing before it, so editors can jump there)
- * and exits 3.
+ * QEMU command, exactly as `up` would start them. An invalid manifest
+ * prints the parser's one line "file:line: what" (nothing before it, so
+ * editors can jump there) and exits 3.
  */
 #define _GNU_SOURCE
 #include "tessera.h"
@@ -217,7 +217,8 @@ int verb_check(int argc, char **argv)
 		printf("%g Gb/s", m.fabric.bandwidth_gbps);
 	else
 		printf("unlimited");
-	printf(", poll %u us, cq retry %u us\n\n", m.fabric.poll_us, m.fabric.cq_retry_us);
+	printf(", poll %u us, cq retry %u us\n\n", m.fabric.poll_us,
+	       m.fabric.cq_retry_us);
 	print_nodes(&m);
 	print_vnodes(&m);
 	if (verbose && print_commands(&m) < 0)

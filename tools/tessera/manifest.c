@@ -739,8 +739,8 @@ static const struct mf_size_rule disk_rule = {.min = MiB, .max = 64 * GiB};
 #define MAX_LATENCY_US	  1e6
 #define MAX_BANDWIDTH	  1e4
 #define MIN_BANDWIDTH	  0.001 /* fabricd's smallest non-zero bandwidth */
-#define DEFAULT_POLL_US	  10   /* fabricd's defaults: docs/fabric.md */
-#define DEFAULT_CQ_RETRY_US 1000
+#define DEFAULT_POLL	  10	/* fabricd's defaults: docs/fabric.md */
+#define DEFAULT_CQ_RETRY  1000
 
 static const char *const role_names[] = {"processor", "memory", "storage", "global"};
 static const char *const policy_names[] = {"lru", "fifo", "random", "clock"};
@@ -829,8 +829,8 @@ static int read_fabric(struct mf_ctx *c)
 	int err;
 
 	c->m->fabric.window = DEFAULT_WINDOW;
-	c->m->fabric.poll_us = DEFAULT_POLL_US;
-	c->m->fabric.cq_retry_us = DEFAULT_CQ_RETRY_US;
+	c->m->fabric.poll_us = DEFAULT_POLL;
+	c->m->fabric.cq_retry_us = DEFAULT_CQ_RETRY;
 	if (!v)
 		return 0;
 	if (expect_map(c, "fabric", v))
