@@ -19,7 +19,10 @@ A benchmark: no pass/fail (exit status 1 only if it could not run).
 in BUILD/results/bench-fabric/.
 
     bench_fabric.py [--build-dir build] [--pingpong PATH] [--timeout 150]
-                    [--smp N]
+                    [--smp N] [--poll-us N] [--cq-retry-us N]
+
+--poll-us and --cq-retry-us set fabricd's waiting through the manifest's
+fabric: poll_us and cq_retry_us (docs/fabric.md, "Why 10 us").
 """
 import argparse
 import os
@@ -55,21 +58,23 @@ def host_floor(pingpong: str, two_cpus: bool = False) -> dict:
     return parse_kv(out.stdout)
 
 
-def manifest(smp: int) -> str:
-    """The benchmark's self-test cluster: two members, no wire model."""
+def manifest(smp: int, opts=None) -> str:
+    """The benchmark's self-test cluster: two members, no wire model;
+    fabricd's waiting from opts (stc.fabric_yaml)."""
     node = ("  - {{name: {}, role: {}, cpus: {}, ram: 256M, "
             "ktest: \"cluster:bench_fabric\"}}\n")
     return ("# written by scripts/bench_fabric.py\ncluster: bench-fabric\n"
-            "fabric:\n  window: 16M\n  link: none\nnodes:\n" +
+            + stc.fabric_yaml("none", opts) + "nodes:\n" +
             node.format("b1", "processor", smp) + node.format("b2", "memory", smp))
 
 
-def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int) -> dict:
-    """Boots the two members (run directory run_dir, manifest run_dir.yaml),
-    lets them past their barriers, returns their '# bench:' lines parsed."""
+def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int, opts=None) -> dict:
+    """Boots the two members (run directory run_dir, manifest run_dir.yaml;
+    opts: fabricd's settings, stc.add_fabricd_options), lets them past
+    their barriers, returns their '# bench:' lines parsed."""
     path = run_dir.rstrip("/") + ".yaml"
     with open(path, "w") as f:
-        f.write(manifest(smp))
+        f.write(manifest(smp, opts))
     bench = {}
     deadline = time.monotonic() + timeout
     with stc.SelfTestCluster(build_dir, run_dir, path) as c:
@@ -100,6 +105,7 @@ def main(argv=None) -> int:
     ap.add_argument("--smp", type=int, default=int(os.environ.get("FABRIC_SMP", "1")),
                     help="vCPUs per VM (default 1, or $FABRIC_SMP: fewer busy host "
                     "threads on a small host)")
+    stc.add_fabricd_options(ap)
     opts = ap.parse_args(argv)
     pingpong = opts.pingpong or os.path.join(opts.build_dir, "bench", "eventfd_pingpong")
     run_dir = os.path.join(opts.build_dir, "results", "bench-fabric")
@@ -109,7 +115,7 @@ def main(argv=None) -> int:
     try:
         floor = host_floor(pingpong)
         cross = host_floor(pingpong, two_cpus=True)
-        bench = run_guests(opts.build_dir, run_dir, opts.timeout, opts.smp)
+        bench = run_guests(opts.build_dir, run_dir, opts.timeout, opts.smp, opts)
     except (RuntimeError, stc.ClusterError, OSError, subprocess.SubprocessError) as e:
         print(f"bench-fabric: could not run: {e}", file=sys.stderr)
         return 1

@@ -31,7 +31,9 @@ ExCache at 50% and 25% of the working set).
 
     bench_memory.py [--build-dir build] [--ws-mib 4] [--miss-mib 16]
                     [--steps 100000] [--pings 50] [--skip-fabric]
-                    [--timeout 240]
+                    [--timeout 240] [--poll-us N] [--cq-retry-us N]
+--poll-us and --cq-retry-us set fabricd's waiting (manifest fabric:
+poll_us, cq_retry_us; docs/fabric.md), for both clusters.
 Logs (every node's console, fabricd's) in BUILD/results/bench-memory/run/,
 each membench's and the ping's output in BUILD/results/bench-memory/*.txt.
 """
@@ -53,8 +55,10 @@ LEGOOS = {50: 1.34, 25: 1.68}  # LegoOS's slowdowns (OSDI'18) at those sizes
 RUN_TIMEOUT = 900
 
 
-def manifest(ws_mib: int) -> str:
-    """The benchmark cluster: processor pbN has an ExCache of N% of WS."""
+def manifest(opts) -> str:
+    """The benchmark cluster: processor pbN has an ExCache of N% of WS
+    (opts.ws_mib); fabricd's waiting from opts (stc.fabric_yaml)."""
+    ws_mib = opts.ws_mib
     procs, vnodes = [], []
     for share in SHARES:
         kib = ws_mib * 1024 * share // 100
@@ -66,7 +70,7 @@ def manifest(ws_mib: int) -> str:
                       "storages: [s1]}\n")
     mem_window = 1 << max(6, (4 * (ws_mib + 16)).bit_length())  # MiB, a power of two
     return ("# written by scripts/bench_memory.py\ncluster: bench-memory\n"
-            "fabric:\n  window: 16M\n  link: ib56\nnodes:\n" + "".join(procs) +
+            + stc.fabric_yaml("ib56", opts) + "nodes:\n" + "".join(procs) +
             f"  - {{name: m1, role: memory, ram: 256M, window: {mem_window}M}}\n"
             "  - name: s1\n    role: storage\n    ram: 128M\n"
             "    disk: {dir: tree, size: 32M}\n"
@@ -130,7 +134,7 @@ def run_cluster(opts, base: str, binary: str, user_dir: str):
     os.chmod(os.path.join(tree, "bin", "membench"), 0o755)
     path = os.path.join(base, "bench-memory.yaml")
     with open(path, "w") as f:
-        f.write(manifest(opts.ws_mib))
+        f.write(manifest(opts))
     ts = Tessera(binary, os.path.join(base, "run"))
     results, pings = {}, []
     try:
@@ -155,12 +159,13 @@ def run_cluster(opts, base: str, binary: str, user_dir: str):
     return results, pings
 
 
-def fabric_rtt_4k(build: str, base: str):
-    """The 4 KiB RPC round trip's median (ns) from bench-fabric's guests,
-    or None (said on stderr) if they could not run."""
+def fabric_rtt_4k(opts, build: str, base: str):
+    """The 4 KiB RPC round trip's median (ns) from bench-fabric's guests
+    (fabricd set as for the cluster: opts), or None (said on stderr) if
+    they could not run."""
     fab_dir = os.path.join(base, "fabric")
     try:
-        fab = bench_fabric.run_guests(build, fab_dir, 150, 1)
+        fab = bench_fabric.run_guests(build, fab_dir, 150, 1, opts)
     except (RuntimeError, stc.ClusterError, OSError, subprocess.SubprocessError) as e:
         print(f"bench-memory: the bench-fabric guests could not run: {e}", file=sys.stderr)
         return None
@@ -262,6 +267,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-fabric", action="store_true",
                     help="no bench-fabric guests (no 4 KiB RPC figure)")
     ap.add_argument("--timeout", type=float, default=240, help="boot timeout (s)")
+    stc.add_fabricd_options(ap)
     opts = ap.parse_args(argv)
     if opts.ws_mib < 1 or opts.ws_mib & (opts.ws_mib - 1):
         ap.error("--ws-mib must be a power of two (ExCache sizes are)")
@@ -281,7 +287,7 @@ def main(argv=None) -> int:
         host = [host_sample()]
         results, pings = run_cluster(opts, base, binary, user_dir)
         host.append(host_sample())
-        rtt4k = None if opts.skip_fabric else fabric_rtt_4k(build, base)
+        rtt4k = None if opts.skip_fabric else fabric_rtt_4k(opts, build, base)
         host.append(host_sample())
     except errors as e:
         print(f"bench-memory: could not run: {e}", file=sys.stderr)

@@ -54,9 +54,11 @@ and exports=1:/bench; the two nodes meet at the barriers "serve" and
     bench_storage.py [--build-dir build] [--blkbench PATH] [--file-mib 64]
                      [--smp 1] [--mem 128M] [--proc-smp 1] [--timeout 600]
                      [--skip-linux] [--skip-tessera] [--keep]
+                     [--poll-us N] [--cq-retry-us N]
 The storage node and the Linux guest get the same vCPUs and RAM
 (configs/default.yaml's storage node: 1 vCPU, 128M; STORAGE_SMP=n
-overrides the vCPUs).
+overrides the vCPUs). --poll-us and --cq-retry-us set fabricd's waiting
+(manifest fabric: poll_us, cq_retry_us; docs/fabric.md).
 Logs and images in RUN = BUILD/results/bench-storage/ (linux.log; the
 cluster's run directory RUN/tessera/ with p1.log and s2.log; images
 deleted at the end unless --keep).
@@ -181,7 +183,7 @@ def manifest(opts) -> str:
     manifest, used in place."""
     word = '"cluster:bench_storage"'
     return ("# written by scripts/bench_storage.py\ncluster: bench-storage\n"
-            "fabric:\n  window: 16M\n  link: none\nnodes:\n"
+            + stc.fabric_yaml("none", opts) + "nodes:\n"
             f"  - {{name: p1, role: processor, cpus: {opts.proc_smp}, ram: {opts.proc_mem},\n"
             f"     ktest: {word}}}\n"
             f"  - {{name: s2, role: storage, cpus: {opts.smp}, ram: {opts.mem},\n"
@@ -352,6 +354,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-linux", action="store_true")
     ap.add_argument("--skip-tessera", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the disk images")
+    stc.add_fabricd_options(ap)
     opts = ap.parse_args(argv)
     blkbench = opts.blkbench or os.path.join(opts.build_dir, "bench", "blkbench")
     run_dir = os.path.abspath(os.path.join(opts.build_dir, "results", "bench-storage"))

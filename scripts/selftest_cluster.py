@@ -51,6 +51,31 @@ class ClusterError(Exception):
     pass
 
 
+def add_fabricd_options(ap) -> None:
+    """The benchmarks' --poll-us N and --cq-retry-us N: fabricd's waiting
+    (docs/fabric.md, "Why 10 us"), written into the manifest's fabric:
+    mapping by fabric_yaml(); unset, fabricd's defaults. The manifest
+    parser checks the ranges (an error names the written manifest)."""
+    ap.add_argument("--poll-us", type=int, metavar="N",
+                    help="fabricd polls N us after activity before it sleeps "
+                    "(manifest fabric: poll_us; default 10)")
+    ap.add_argument("--cq-retry-us", type=int, metavar="N",
+                    help="fabricd's full-CQ retry period (fabric: cq_retry_us; "
+                    "default 1000)")
+
+
+def fabric_yaml(link: str, opts=None) -> str:
+    """A benchmark manifest's fabric: mapping (window 16M, link preset
+    link), with poll_us and cq_retry_us from opts (add_fabricd_options;
+    None or unset: not written, so fabricd's defaults)."""
+    text = f"fabric:\n  window: 16M\n  link: {link}\n"
+    for key in ("poll_us", "cq_retry_us"):
+        value = getattr(opts, key, None)
+        if value is not None:
+            text += f"  {key}: {value}\n"
+    return text
+
+
 @dataclass
 class Node:
     id: int

@@ -68,6 +68,9 @@ BAD_MANIFESTS = {
                          "  - {name: m1, role: memory, ktest: x}\nvnodes:\n"
                          "  - {name: v1, processors: [p1], storages: [m1]}\n", 5,
                          "storages: 'm1' is a memory node"),
+    "fabric-poll-range": ("cluster: x\nfabric:\n  link: ib56\n  cq_retry_us: 5\nnodes:\n"
+                          "  - {name: p1, role: processor, ktest: x}\n", 4,
+                          "fabric: cq_retry_us: 5 is out of range (10 to 10000000)"),
     "ktest-mixed-roles": ("nodes:\n  - {name: p1, role: processor, ktest: x}\n"
                           "  - {name: m1, role: memory}\n", 1,
                           "no node with role storage"),
@@ -76,7 +79,9 @@ BAD_MANIFESTS = {
 # A self-test cluster (every node has ktest:): two nodes that run the first
 # fabric cluster test (net/fabric_cluster.c: fabric_00_up, which waits at
 # the barrier "up" for its serial input) and end.
-SELFTEST_MANIFEST = ("cluster: selftest\nnodes:\n"
+# Its fabric: sets fabricd's waiting (poll_us 0: never polls), which
+# check -v must show and up must pass to fabricd.
+SELFTEST_MANIFEST = ("cluster: selftest\nfabric: {poll_us: 0, cq_retry_us: 250}\nnodes:\n"
                      "  - {name: t1, role: processor, ktest: \"cluster:fabric_00\"}\n"
                      "  - {name: t2, role: memory, ktest: \"cluster:fabric_00\"}\n")
 
@@ -277,6 +282,23 @@ def wait_log(path, text, seconds):
     return False
 
 
+def test_fabricd_argv(t, cli, run_dir):
+    """The self-test cluster's fabric: poll_us and cq_retry_us reached
+    fabricd: on its command line (/proc) and in its own startup line."""
+    p, doc = status_json(cli, run_dir)
+    pid = (doc or {}).get("fabricd", {}).get("pid", 0)
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError as e:
+        argv = [str(e)]
+    pairs = list(zip(argv, argv[1:]))
+    t.check(pid > 0 and ("--poll-us", "0") in pairs and ("--cq-retry-us", "250") in pairs,
+            "up: fabricd runs with --poll-us 0 --cq-retry-us 250", f"pid {pid}: {argv}")
+    t.check(wait_log(os.path.join(run_dir, "fabricd.log"), "poll 0.0 us, cq retry 250.0 us", 1),
+            "fabricd.log: 'poll 0.0 us, cq retry 250.0 us'", detail(p))
+
+
 def test_selftest(t, cli, tmp):
     """The ktest: key end to end: check -v, up of a self-test cluster, run
     refused, console --send past a barrier, restart --ktest."""
@@ -291,6 +313,11 @@ def test_selftest(t, cli, tmp):
             and "manager=" not in p.stdout,
             "check -v of a self-test cluster: exit 0, ktest=FILTER on the command lines",
             detail(p))
+    t.check(re.search(r"^fabric: .*, poll 0 us, cq retry 250 us$", p.stdout, re.M) and
+            re.search(r"^fabricd: \S*fabricd --dir \. .* --poll-us 0 --cq-retry-us 250$",
+                      p.stdout, re.M),
+            "check -v: fabric: poll_us and cq_retry_us on the fabric line and fabricd's "
+            "command", detail(p))
     wired = os.path.join(tmp, "wired.yaml")
     with open(wired, "w") as f:
         f.write(WIRED_MANIFEST)
@@ -311,6 +338,7 @@ def test_selftest(t, cli, tmp):
                        "up of a self-test cluster: exit 0, '2 nodes running self tests'",
                        detail(p)):
             return
+        test_fabricd_argv(t, cli, run_dir)
         p = cli("run", *rd, "--", "echo", "hi")
         t.check(p.returncode == 255 and "runs no programs" in p.stderr,
                 "run on a self-test cluster: exit 255, 'runs no programs'", detail(p))

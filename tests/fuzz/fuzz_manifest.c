@@ -8,8 +8,9 @@
  * must be one NUL-terminated line "fuzz.yaml:LINE: ..." with a plausible
  * LINE, and it is cut cleanly into a tiny buffer too. On 0 the
  * manifest must keep every promise of manifest.h: ids in order, names
- * valid and unique, roles present, sizes within their limits, the ExCache
- * inside the window, backups and vNode members of the right role.
+ * valid and unique, roles present, sizes and fabricd's settings within
+ * their limits, the ExCache inside the window, backups and vNode members
+ * of the right role.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -113,6 +114,9 @@ static void check_manifest(const struct manifest *m)
 	check(pow2(m->fabric.window));
 	check(m->fabric.latency_us >= 0 && m->fabric.latency_us <= 1e6);
 	check(m->fabric.bandwidth_gbps >= 0 && m->fabric.bandwidth_gbps <= 1e4);
+	check(m->fabric.poll_us <= MF_MAX_FABRIC_US);
+	check(m->fabric.cq_retry_us >= MF_MIN_CQ_RETRY_US &&
+	      m->fabric.cq_retry_us <= MF_MAX_FABRIC_US);
 	check(m->nnodes >= (m->selftest ? 1 : 4) && m->nnodes <= MF_MAX_NODES);
 	for (unsigned i = 0; i < m->nnodes; i++) {
 		check_node(m, i);

@@ -131,7 +131,8 @@ def manifests():
         with open(path, "rb") as f:
             seeds.append(f.read())
     seeds.append(b"""cluster: flow
-fabric: {window: 2MiB, link: none, latency_us: 0.25, bandwidth_gbps: 100}
+fabric: {window: 2MiB, link: none, latency_us: 0.25, bandwidth_gbps: 100,
+         poll_us: 0, cq_retry_us: 50}
 nodes:
   - {name: p1, role: processor, cpus: 8, ram: 16G, window: 1G,
      excache: {size: 512MiB, ways: 64, policy: random}}

@@ -168,6 +168,8 @@ TEST(manifest_config_minimal)
 	ASSERT_EQ(manifest_load("configs/minimal.yaml", &m, err, sizeof(err)), 0);
 	EXPECT_STREQ(m.name, "minimal");
 	EXPECT(m.fabric.latency_us == 0 && m.fabric.bandwidth_gbps == 0);
+	EXPECT_EQ(m.fabric.poll_us, 10u); /* fabricd's own defaults */
+	EXPECT_EQ(m.fabric.cq_retry_us, 1000u);
 	ASSERT_EQ(m.nnodes, 4u);
 	for (unsigned i = 0; i < m.nnodes; i++)
 		EXPECT_EQ(m.nodes[i].cpus, 1u);
@@ -234,6 +236,24 @@ TEST(manifest_cluster_name_from_file)
 	EXPECT(strstr(err, ":1: the file name") != NULL);
 }
 
+/* fabricd's waiting: fabricd's own limits, both ends. */
+TEST(manifest_fabric_polling)
+{
+	char err[MF_ERR_MAX];
+
+	ASSERT_EQ(parse("t.yaml", "fabric:\n  poll_us: 0\n  cq_retry_us: 10\n" NODES4, err),
+		  0);
+	EXPECT_EQ(m.fabric.poll_us, 0u);
+	EXPECT_EQ(m.fabric.cq_retry_us, 10u);
+	ASSERT_EQ(parse("t.yaml",
+			"fabric: {poll_us: 10000000, cq_retry_us: 10000000, link: ib56}\n"
+			NODES4, err),
+		  0);
+	EXPECT_EQ(m.fabric.poll_us, 10000000u);
+	EXPECT_EQ(m.fabric.cq_retry_us, 10000000u);
+	EXPECT(m.fabric.latency_us == 1.5); /* the preset is untouched */
+}
+
 TEST(manifest_sizes_and_numbers)
 {
 	char err[MF_ERR_MAX];
@@ -249,6 +269,7 @@ TEST(manifest_sizes_and_numbers)
 	ASSERT_EQ(parse("t.yaml", text, err), 0);
 	EXPECT_EQ(m.fabric.window, 2 * MiB);
 	EXPECT(m.fabric.latency_us == 0.25 && m.fabric.bandwidth_gbps == 7);
+	EXPECT_EQ(m.fabric.poll_us, 10u);
 	EXPECT_EQ(node("p1")->ram, 32 * MiB);
 	EXPECT_EQ(node("p1")->window, 1 * GiB);
 	EXPECT(node("p1")->excache_size == 512 * MiB && node("p1")->excache_ways == 64);
@@ -535,7 +556,9 @@ static const struct bad bad[] = {
 	 "node 'p1': cpus: duplicate key (first on line 4)"},
 	{"fabric: {window: 4M, speed: 1}\n" NODES4, 1,
 	 "fabric: unknown key 'speed' (allowed: window, link, latency_us, "
-	 "bandwidth_gbps)"},
+	 "bandwidth_gbps, poll_us, cq_retry_us)"},
+	{"fabric:\n  poll_us: 5\n  window: 4M\n  poll_us: 6\n" NODES4, 4,
+	 "fabric: poll_us: duplicate key (first on line 2)"},
 	/* names */
 	{"nodes:\n  - {name: P1, role: processor}\n", 2,
 	 "node #1: name: 'P1' is not a valid name (1 to 31 characters of a-z, 0-9, _ and "
@@ -586,6 +609,20 @@ static const struct bad bad[] = {
 	 "bandwidth_gbps: 0.0005 is too small (0 for unlimited, or at least 0.001)"},
 	{"fabric: {latency_us: 1.1234567890123456}\n" NODES4, 1,
 	 "has more than 15 digits"},
+	{"fabric:\n  window: 4M\n  poll_us: 2.5\n" NODES4, 3,
+	 "fabric: poll_us: '2.5' is not a whole number"},
+	{"fabric: {poll_us: -1}\n" NODES4, 1, "fabric: poll_us: '-1' is not a whole number"},
+	{"fabric: {poll_us: 10000001}\n" NODES4, 1,
+	 "fabric: poll_us: 10000001 is out of range (0 to 10000000)"},
+	{"fabric: {poll_us: 99999999999999999999999}\n" NODES4, 1,
+	 "poll_us: 99999999999999999999999 is out of range (0 to 10000000)"},
+	{"fabric:\n\n  cq_retry_us: 9\n" NODES4, 3,
+	 "fabric: cq_retry_us: 9 is out of range (10 to 10000000)"},
+	{"fabric: {cq_retry_us: 0}\n" NODES4, 1,
+	 "fabric: cq_retry_us: 0 is out of range (10 to 10000000)"},
+	{"fabric: {cq_retry_us: 10000001}\n" NODES4, 1,
+	 "cq_retry_us: 10000001 is out of range (10 to 10000000)"},
+	{"fabric: {cq_retry_us: }\n" NODES4, 1, "fabric: cq_retry_us: no value"},
 	{"fabric: {link: ib100}\n" NODES4, 1,
 	 "fabric: link: 'ib100' is not one of: none, ib56"},
 	/* roles */

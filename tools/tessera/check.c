@@ -2,10 +2,10 @@
  * `tessera check [-v] MANIFEST`: parses and validates a manifest
  * (manifest.c) and prints the cluster it resolves to: every node with its
  * id, role, CPUs, RAM, fabric window and role extras, then the vNodes.
- * With -v also each node's kernel command line and QEMU command, exactly
- * as `up` would start it. An invalid manifest prints the parser's one
- * line "file:line: what" (nothing before it, so editors can jump there)
- * and exits 3.
+ * With -v also fabricd's command and each node's kernel command line and
+ * QEMU command, exactly as `up` would start them. An invalid manifest
+ * prints the parser's one line "file:line: what" (nothing before it, so
+ * editors can jump there) and exits 3.
  */
 #define _GNU_SOURCE
 #include "tessera.h"
@@ -15,7 +15,8 @@
 #include <string.h>
 
 static const char help[] =
-	"  -v, --verbose  also print each node's kernel command line and QEMU command\n"
+	"  -v, --verbose  also print fabricd's command, each node's kernel command\n"
+	"                 line and QEMU command\n"
 	"\n"
 	"Exit status: 0 valid, 2 usage error, 3 invalid manifest (the message is\n"
 	"'FILE:LINE: what is wrong').\n";
@@ -148,17 +149,22 @@ static void print_vnodes(const struct manifest *m)
 	}
 }
 
-/* -v: what `up` would run for each node. */
+/* -v: what `up` would run: fabricd, then each node. */
 static int print_commands(const struct manifest *m)
 {
 	struct build_paths b;
+	struct strv fargv = {0};
+	char bin[PATH_MAX], line[8192];
 
-	if (build_locate(&b) < 0)
+	if (build_locate(&b) < 0 || build_fabricd(&b, bin, sizeof(bin)) < 0)
 		return -1;
 	printf("\naccelerator %s, images from %s\n", vm_accel(), b.build);
+	fabric_argv(m, bin, &fargv);
+	printf("fabricd: %s\n", strv_join(&fargv, line, sizeof(line)));
+	strv_free(&fargv);
 	for (unsigned i = 0; i < m->nnodes; i++) {
 		const struct mf_node *n = &m->nodes[i];
-		char image[PATH_MAX], disk[PATH_MAX], line[8192];
+		char image[PATH_MAX], disk[PATH_MAX];
 		struct strv argv = {0};
 
 		snprintf(disk, sizeof(disk), "%s.img", n->name);
@@ -208,9 +214,11 @@ int verb_check(int argc, char **argv)
 	       m.nnodes, m.nnodes == 1 ? "" : "s", m.nvnodes, m.nvnodes == 1 ? "" : "s",
 	       fabric);
 	if (m.fabric.bandwidth_gbps > 0)
-		printf("%g Gb/s\n\n", m.fabric.bandwidth_gbps);
+		printf("%g Gb/s", m.fabric.bandwidth_gbps);
 	else
-		printf("unlimited\n\n");
+		printf("unlimited");
+	printf(", poll %u us, cq retry %u us\n\n", m.fabric.poll_us,
+	       m.fabric.cq_retry_us);
 	print_nodes(&m);
 	print_vnodes(&m);
 	if (verbose && print_commands(&m) < 0)

@@ -1,9 +1,11 @@
 /*
- * The client side of fabricd's control socket (docs/fabric.md, "Control
- * socket"; tools/fabricd/control.c): one command line out, one reply line
- * back ("ok ..." or "error: ..."), and the parsing of the `stats` JSON
- * with libjansson. fabricd treats the guests' status pages as hostile and
- * so do we: every member is optional and type-checked here, once.
+ * fabricd from the CLI's side: its command line, built from the manifest
+ * in one place so that `up` starts exactly what `check -v` shows; and the
+ * client side of its control socket (docs/fabric.md, "Control socket";
+ * tools/fabricd/control.c): one command line out, one reply line back
+ * ("ok ..." or "error: ..."), and the parsing of the `stats` JSON with
+ * libjansson. fabricd treats the guests' status pages as hostile and so
+ * do we: every member is optional and type-checked here, once.
  */
 #define _GNU_SOURCE
 #include "tessera.h"
@@ -18,6 +20,34 @@
 
 #define REPLY_TIMEOUT_MS 10000
 #define REPLY_MAX	 (16 << 20)
+
+void fabric_argv(const struct manifest *m, const char *bin, struct strv *a)
+{
+	char win[32];
+
+	strv_add(a, "%s", bin);
+	strv_add(a, "--dir");
+	strv_add(a, ".");
+	for (unsigned i = 0; i < m->nnodes; i++) {
+		const struct mf_node *n = &m->nodes[i];
+
+		strv_add(a, "--node");
+		strv_add(a, "%u:%s:%s", n->id, n->name,
+			 fmt_size(n->window, win, sizeof(win)));
+	}
+	if (m->fabric.latency_us > 0) {
+		strv_add(a, "--latency-us");
+		strv_add(a, "%.9g", m->fabric.latency_us);
+	}
+	if (m->fabric.bandwidth_gbps > 0) {
+		strv_add(a, "--bandwidth-gbps");
+		strv_add(a, "%.9g", m->fabric.bandwidth_gbps);
+	}
+	strv_add(a, "--poll-us");
+	strv_add(a, "%u", m->fabric.poll_us);
+	strv_add(a, "--cq-retry-us");
+	strv_add(a, "%u", m->fabric.cq_retry_us);
+}
 
 int fabric_connect(const char *dir)
 {

@@ -739,6 +739,8 @@ static const struct mf_size_rule disk_rule = {.min = MiB, .max = 64 * GiB};
 #define MAX_LATENCY_US	  1e6
 #define MAX_BANDWIDTH	  1e4
 #define MIN_BANDWIDTH	  0.001 /* fabricd's smallest non-zero bandwidth */
+#define DEFAULT_POLL	  10	/* fabricd's defaults: docs/fabric.md */
+#define DEFAULT_CQ_RETRY  1000
 
 static const char *const role_names[] = {"processor", "memory", "storage", "global"};
 static const char *const policy_names[] = {"lru", "fifo", "random", "clock"};
@@ -800,11 +802,25 @@ static int fabric_bandwidth(struct mf_ctx *c, const struct yn *v, void *obj)
 	return 0;
 }
 
+static int fabric_poll(struct mf_ctx *c, const struct yn *v, void *obj)
+{
+	return parse_uint(c, "poll_us", v, 0, MF_MAX_FABRIC_US,
+			  &((struct mf_fabric *)obj)->poll_us);
+}
+
+static int fabric_cq_retry(struct mf_ctx *c, const struct yn *v, void *obj)
+{
+	return parse_uint(c, "cq_retry_us", v, MF_MIN_CQ_RETRY_US, MF_MAX_FABRIC_US,
+			  &((struct mf_fabric *)obj)->cq_retry_us);
+}
+
 static const struct mf_key fabric_keys[] = {
 	{"window", fabric_window, 0, NULL},
 	{"link", fabric_link, 0, NULL},
 	{"latency_us", fabric_latency, 0, NULL},
 	{"bandwidth_gbps", fabric_bandwidth, 0, NULL},
+	{"poll_us", fabric_poll, 0, NULL},
+	{"cq_retry_us", fabric_cq_retry, 0, NULL},
 };
 
 static int read_fabric(struct mf_ctx *c)
@@ -813,6 +829,8 @@ static int read_fabric(struct mf_ctx *c)
 	int err;
 
 	c->m->fabric.window = DEFAULT_WINDOW;
+	c->m->fabric.poll_us = DEFAULT_POLL;
+	c->m->fabric.cq_retry_us = DEFAULT_CQ_RETRY;
 	if (!v)
 		return 0;
 	if (expect_map(c, "fabric", v))

@@ -25,6 +25,8 @@
 #define MF_ERR_MAX    512 /* enough for any message manifest_parse writes */
 #define MF_ROOT_MAX   128 /* a vNode's root, with the NUL (the kernel's KCONFIG_PATH_MAX) \
 			   */
+#define MF_MAX_FABRIC_US   10000000 /* fabricd's limit for --poll-us, --cq-retry-us */
+#define MF_MIN_CQ_RETRY_US 10	    /* fabricd's: less would make it a busy loop */
 #define MF_KTEST_MAX  64 /* a ktest filter, with the NUL (the kernel's kconfig.ktest_filter) */
 
 enum mf_role {
@@ -92,6 +94,13 @@ struct mf_fabric {
 	uint64_t window;       /* default window of nodes that do not set one */
 	double latency_us;     /* added one-way latency per link, 0 = none */
 	double bandwidth_gbps; /* link bandwidth limit, 0 = unlimited */
+	/* fabricd's waiting (docs/fabric.md, "Why 10 us"): how long it polls
+	 * the send queues after activity before sleeping, 0..MF_MAX_FABRIC_US
+	 * (--poll-us), and its retry period for a full completion queue,
+	 * MF_MIN_CQ_RETRY_US..MF_MAX_FABRIC_US (--cq-retry-us). Defaults are
+	 * fabricd's: 10 and 1000. */
+	unsigned poll_us;
+	unsigned cq_retry_us;
 };
 
 struct manifest {

@@ -8,7 +8,7 @@
  *   proc.c     spawning, liveness (pid + start time), stopping, strays
  *   build.c    the source tree and build directory, `make` of what is stale
  *   vm.c       QEMU command lines (the twin of scripts/qemu.py)
- *   fabric.c   fabricd's control socket and its `stats` JSON
+ *   fabric.c   fabricd's command line, its control socket and `stats` JSON
  *   health.c   a node's state from its process and fabricd's view
  *   hostlink.c the hostlink client (include/proto/hostlink.h)
  *   check.c, up.c (and restart), down.c, status.c, inject.c, console.c, logs.c, run.c:
@@ -309,9 +309,13 @@ int vm_cmdline(const struct manifest *m, const struct mf_node *n, char *buf, siz
 int vm_argv(const struct manifest *m, const struct mf_node *n, const char *image,
 	    const char *disk, struct strv *out);
 
-/* ---- fabric.c: fabricd's control socket ------------------------------- */
+/* ---- fabric.c: fabricd's command line and control socket -------------- */
 
 #define FABRIC_CONTROL "control.sock"
+
+/* fabricd's argv for manifest m (bin: its executable), to be started with
+ * cwd = the run directory: every node, and every fabric: setting. */
+void fabric_argv(const struct manifest *m, const char *bin, struct strv *a);
 
 /* Connects to dir/control.sock. fd or -1 (errno). */
 int fabric_connect(const char *dir);

@@ -267,30 +267,6 @@ static int record(struct up *u, enum proc_kind kind, const char *name, pid_t pid
 	return 0;
 }
 
-static void fabricd_argv(const struct up *u, const char *bin, struct strv *a)
-{
-	char win[32];
-
-	strv_add(a, "%s", bin);
-	strv_add(a, "--dir");
-	strv_add(a, ".");
-	for (unsigned i = 0; i < u->mf.nnodes; i++) {
-		const struct mf_node *n = &u->mf.nodes[i];
-
-		strv_add(a, "--node");
-		strv_add(a, "%u:%s:%s", n->id, n->name,
-			 fmt_size(n->window, win, sizeof(win)));
-	}
-	if (u->mf.fabric.latency_us > 0) {
-		strv_add(a, "--latency-us");
-		strv_add(a, "%.9g", u->mf.fabric.latency_us);
-	}
-	if (u->mf.fabric.bandwidth_gbps > 0) {
-		strv_add(a, "--bandwidth-gbps");
-		strv_add(a, "%.9g", u->mf.fabric.bandwidth_gbps);
-	}
-}
-
 /* Prints the last lines of RUN/name, indented, if there are any. */
 static void show_tail(const struct up *u, const char *name, unsigned lines)
 {
@@ -356,7 +332,7 @@ static int start_fabricd(struct up *u)
 
 	if (build_fabricd(&u->b, bin, sizeof(bin)) < 0)
 		return -1;
-	fabricd_argv(u, bin, &argv);
+	fabric_argv(&u->mf, bin, &argv);
 	if (argv.oom)
 		goto free_argv;
 	u->fabricd = proc_spawn(argv.v, u->dir, "fabricd.log", false);
