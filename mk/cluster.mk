@@ -115,7 +115,7 @@ $(USER_DIR)/%: tests/user/%.c tests/user/tu.h include/proto/tessera_sys.h | $(DE
 ABI_DIR      := $(BUILD)/abi
 ABI_HEADERS  := $(wildcard tests/abi/*.h)
 ABI_PROGRAMS := $(basename $(notdir $(wildcard tests/abi/*.c)))
-ABI_GLIBC    := time signals threads vfork
+ABI_GLIBC    := time signals threads vfork spawn
 ABI_DYNAMIC  := time signals
 ABI_BINS     := $(addprefix $(ABI_DIR)/,$(ABI_PROGRAMS)) \
 		$(foreach n,$(ABI_GLIBC),$(ABI_DIR)/$(n).glibc $(ABI_DIR)/$(n).glibc-pie) \

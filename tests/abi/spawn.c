@@ -6,8 +6,10 @@
  * through waitpid, execve of busybox true and false; posix_spawn (musl's:
  * clone with CLONE_VM|CLONE_VFORK on a child stack) with file actions
  * (dup2 of a pipe onto stdout, close) and its exit status, with
- * POSIX_SPAWN_SETPGROUP, of a missing path (ENOENT returned, musl
- * reports it through a pipe); posix_spawnp searching PATH.
+ * POSIX_SPAWN_SETPGROUP, of a missing path (ENOENT returned: musl
+ * reports it through a pipe, glibc by a store into the parent's memory,
+ * which its vfork child shares) and of a directory (EACCES);
+ * posix_spawnp searching PATH. Built with musl and with glibc.
  *
  * Needs /bin/busybox (on the disk; on the host, Debian's busybox-static
  * as abi_test.py requires). Checks print as "ok N - ..." lines
@@ -151,7 +153,9 @@ static void test_spawn_errors(void)
 	fflush(stdout);
 	r = posix_spawn(&pid, "/nonexistent/nothing", NULL, NULL, argv, environ);
 	ABI_EQ(r, ENOENT, "posix_spawn of a missing path returns ENOENT");
-	ABI_EQ(waitpid(-1, NULL, WNOHANG), -1, "and leaves no child behind (musl reaps it)");
+	ABI_EQ(waitpid(-1, NULL, WNOHANG), -1, "and leaves no child behind (the libc reaps it)");
+	r = posix_spawn(&pid, "/", NULL, NULL, argv, environ);
+	ABI_EQ(r, EACCES, "posix_spawn of a directory returns EACCES");
 	r = posix_spawnp(&pid, "no-such-program-anywhere", NULL, NULL, argv, environ);
 	ABI_EQ(r, ENOENT, "posix_spawnp of a name on no PATH entry: ENOENT");
 }

@@ -8,9 +8,8 @@
  * (it can try again); a successful one gives it a memory of its own:
  * the parent's globals, heap and stack are as they were. A vfork
  * parent killed meanwhile, or exec'ing from another thread, leaves the
- * memory whole for the child. posix_spawn of
- * a missing program returns ENOENT (glibc's child reports it by a store
- * into the parent's memory; musl's through a pipe).
+ * memory whole for the child. (posix_spawn, which relies on this in
+ * glibc, is spawn.c's.)
  *
  * Built with musl and, as vfork.glibc, with glibc (mk/cluster.mk's
  * ABI_GLIBC). Needs /bin/busybox (as spawn.c). Checks print as "ok N -
@@ -21,7 +20,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -354,24 +352,6 @@ static void test_exec_while_borrowed(void)
 	ABI_OK(WIFEXITED(st) && WEXITSTATUS(st) == 9, "its exec'd busybox sh: exit 9");
 }
 
-static void test_spawn(void)
-{
-	char *none[] = {"nothing", NULL};
-	char *ok[] = {"busybox", "true", NULL};
-	pid_t pid = 0;
-	int r;
-
-	fflush(stdout);
-	r = posix_spawn(&pid, "/nonexistent/nothing", NULL, NULL, none, environ);
-	ABI_EQ(r, ENOENT, "posix_spawn of a missing path returns ENOENT");
-	ABI_EQ(waitpid(-1, NULL, WNOHANG), -1, "and leaves no child behind");
-	r = posix_spawn(&pid, "/", NULL, NULL, none, environ);
-	ABI_EQ(r, EACCES, "posix_spawn of a directory returns EACCES");
-	r = posix_spawn(&pid, BUSYBOX, NULL, NULL, ok, environ);
-	ABI_EQ(r, 0, "posix_spawn busybox true: 0");
-	ABI_OK(exited_with(status_of(pid), 0), "waitpid: status 0");
-}
-
 int main(int argc, char **argv)
 {
 	abi_init("vfork");
@@ -385,6 +365,5 @@ int main(int argc, char **argv)
 	test_child_signal();
 	test_parent_killed();
 	test_exec_while_borrowed();
-	test_spawn();
 	return abi_done();
 }

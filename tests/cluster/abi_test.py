@@ -86,7 +86,7 @@ BASH = os.environ.get("BASH_STATIC", "/bin/bash-static")  # /bin/bash on the dis
 # pcomponent/process.c's default_env: what every Tessera process starts with
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "HOME": "/", "TERM": "vt100",
                "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh", "PWD": "/"}
-GLIBC_PROGRAMS = ("time", "signals", "threads", "vfork")  # also built with glibc (mk/cluster.mk's ABI_GLIBC)
+GLIBC_PROGRAMS = ("time", "signals", "threads", "vfork", "spawn")  # also built with glibc (mk/cluster.mk's ABI_GLIBC)
 DYNAMIC_PROGRAMS = ("time", "signals")  # also linked dynamically (ABI_DYNAMIC)
 VNODE = "vn1"
 CHURN_VNODE = "vn2"  # on p2, whose ExCache is small
