@@ -141,10 +141,12 @@ static int flush(struct bed *b, uint32_t pid, uint64_t va, unsigned line)
 	return call(b, LOOP_P, MSG_MEM_FLUSH, &rq, sizeof(rq), &rp, sizeof(rp));
 }
 
-static int map_call(struct bed *b, unsigned op, uint64_t addr, uint64_t len, uint32_t prot,
-		    uint32_t flags, uint64_t *out)
+/* A layout call (MEM_MMAP, MEM_MUNMAP, MEM_MPROTECT, ...) of pid; its
+ * reply's value in *out if out. */
+static int map_pid(struct bed *b, uint32_t pid, unsigned op, uint64_t addr, uint64_t len,
+		   uint32_t prot, uint32_t flags, uint64_t *out)
 {
-	struct mem_map_req rq = {.pid = PID, .prot = prot, .flags = flags, .addr = addr,
+	struct mem_map_req rq = {.pid = pid, .prot = prot, .flags = flags, .addr = addr,
 				 .len = len};
 	struct mem_value rp = {0};
 	int err = call(b, LOOP_P, op, &rq, sizeof(rq), &rp, sizeof(rp));
@@ -152,6 +154,13 @@ static int map_call(struct bed *b, unsigned op, uint64_t addr, uint64_t len, uin
 	if (out)
 		*out = rp.value;
 	return err;
+}
+
+/* map_pid for PID. */
+static int map_call(struct bed *b, unsigned op, uint64_t addr, uint64_t len, uint32_t prot,
+		    uint32_t flags, uint64_t *out)
+{
+	return map_pid(b, PID, op, addr, len, prot, flags, out);
 }
 
 static uint64_t pid_call(struct bed *b, unsigned op, uint32_t pid, uint64_t addr, int *err)
@@ -1358,20 +1367,6 @@ static int remap(struct bed *b, uint32_t pid, uint64_t old, uint64_t old_len,
 	int err = call(b, LOOP_P, MSG_MEM_MREMAP, &rq, sizeof(rq), &rp, sizeof(rp));
 
 	*out = rp.value;
-	return err;
-}
-
-/* map_call for another pid than PID. */
-static int map_pid(struct bed *b, uint32_t pid, unsigned op, uint64_t addr, uint64_t len,
-		   uint32_t prot, uint32_t flags, uint64_t *out)
-{
-	struct mem_map_req rq = {.pid = pid, .prot = prot, .flags = flags, .addr = addr,
-				 .len = len};
-	struct mem_value rp = {0};
-	int err = call(b, LOOP_P, op, &rq, sizeof(rq), &rp, sizeof(rp));
-
-	if (out)
-		*out = rp.value;
 	return err;
 }
 

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *abi_prog = "abi";
@@ -108,6 +109,14 @@ static inline int abi_done(void)
 	printf("# abi %s: %d passed, %d failed\n", abi_prog, abi_n - abi_failed, abi_failed);
 	fflush(stdout);
 	return abi_failed ? 1 : 0;
+}
+
+/* waitpid(pid, &status, 0)'s status, or -1 if the wait failed. */
+static inline int abi_wait_status(pid_t pid)
+{
+	int st;
+
+	return waitpid(pid, &st, 0) == pid ? st : -1;
 }
 
 /* A fresh directory for the program's files: DIR/abi-PROG-PID (DIR is

@@ -27,14 +27,6 @@
 
 extern char **environ;
 
-/* waitpid(pid)'s status, or -1. */
-static int status_of(pid_t pid)
-{
-	int st;
-
-	return waitpid(pid, &st, 0) == pid ? st : -1;
-}
-
 static void test_vfork_waits(void)
 {
 	int fd[2], st;
@@ -60,7 +52,7 @@ static void test_vfork_waits(void)
 	ABI_EQ(child_pid, pid, "the child's getpid() is the pid vfork returned");
 	ABI_EQ(read(fd[0], &c, 1), 1, "and its last write is there too");
 	ABI_EQ(c, 'x', "the byte it wrote");
-	st = status_of(pid);
+	st = abi_wait_status(pid);
 	ABI_OK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "waitpid: the vfork child's _exit(7)");
 	close(fd[0]);
 	close(fd[1]);
@@ -78,7 +70,7 @@ static int vfork_exec(const char *applet)
 		execve(BUSYBOX, argv, environ);
 		_exit(126);
 	}
-	return pid > 0 ? status_of(pid) : -1;
+	return pid > 0 ? abi_wait_status(pid) : -1;
 }
 
 static void test_vfork_exec(void)
@@ -119,7 +111,7 @@ static void test_spawn_file_actions(void)
 	memset(buf, 0, sizeof(buf));
 	n = read(err[0], buf, sizeof(buf) - 1);
 	ABI_STR(n > 0 ? buf : "", "oops\n", "its stderr is the other pipe");
-	st = status_of(pid);
+	st = abi_wait_status(pid);
 	ABI_OK(WIFEXITED(st) && WEXITSTATUS(st) == 3, "waitpid: the spawned child's exit 3");
 	close(out[0]);
 	close(err[0]);
@@ -140,7 +132,7 @@ static void test_spawn_pgroup(void)
 	posix_spawnattr_destroy(&at);
 	ABI_EQ(r, 0, "posix_spawn with POSIX_SPAWN_SETPGROUP: 0");
 	ABI_EQ(getpgid(pid), pid, "the child leads its own process group");
-	st = status_of(pid);
+	st = abi_wait_status(pid);
 	ABI_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "waitpid: exit 0");
 }
 
@@ -169,7 +161,7 @@ static void test_spawnp_path(void)
 	fflush(stdout);
 	r = posix_spawnp(&pid, "busybox", NULL, NULL, argv, environ);
 	ABI_EQ(r, 0, "posix_spawnp finds busybox on PATH");
-	st = status_of(pid);
+	st = abi_wait_status(pid);
 	ABI_OK(WIFEXITED(st) && WEXITSTATUS(st) == 5, "waitpid: its exit 5");
 }
 

@@ -34,14 +34,6 @@ static volatile int global_word;
 static volatile pid_t handled_by; /* the signal handler's getpid() */
 static uint64_t global_pattern[512];
 
-/* waitpid(pid)'s status, or -1. */
-static int status_of(pid_t pid)
-{
-	int st;
-
-	return waitpid(pid, &st, 0) == pid ? st : -1;
-}
-
 static uint64_t pattern(size_t i)
 {
 	return (uint64_t)i * 0x9e3779b97f4a7c15ull + 0x5a5a;
@@ -68,7 +60,7 @@ static void test_child_stores(void)
 	ABI_OK(pid > 0, "vfork returns the child's pid");
 	ABI_EQ(global_word, 42, "the child's store into a global is seen by the parent");
 	ABI_EQ(local, 2, "and its store into the parent's stack frame");
-	ABI_OK(exited_with(status_of(pid), 3), "waitpid: the child's _exit(3)");
+	ABI_OK(exited_with(abi_wait_status(pid), 3), "waitpid: the child's _exit(3)");
 }
 
 static void test_exec_failure(void)
@@ -90,7 +82,7 @@ static void test_exec_failure(void)
 	       "the child's execve of a missing path fails: its errno, stored into the "
 	       "parent's memory, is ENOENT");
 	ABI_EQ(second_errno, EACCES, "a second execve (of a directory) fails too: EACCES");
-	ABI_OK(exited_with(status_of(pid), 127), "waitpid: the child's _exit(127)");
+	ABI_OK(exited_with(abi_wait_status(pid), 127), "waitpid: the child's _exit(127)");
 }
 
 /* A failed execve, then a good one: the child goes on in the parent's
@@ -110,7 +102,7 @@ static void test_exec_retry(void)
 		_exit(126);
 	}
 	ABI_EQ(failed, ENOENT, "vfork child: a failed execve, its errno stored");
-	ABI_OK(exited_with(status_of(pid), 4), "then busybox sh -c 'exit 4' runs: status 4");
+	ABI_OK(exited_with(abi_wait_status(pid), 4), "then busybox sh -c 'exit 4' runs: status 4");
 }
 
 /* vfork; the child sets *flag, then execs argv (busybox). Its pid. */
@@ -157,7 +149,7 @@ static void test_parent_intact(void)
 		global_pattern[i] = pattern(i + 7);
 	pid = vfork_store_exec(&before_exec, argv);
 	ABI_EQ(before_exec, 1, "the child's store before its execve is the parent's");
-	ABI_OK(exited_with(status_of(pid), 0), "the exec'd busybox sh ran: status 0");
+	ABI_OK(exited_with(abi_wait_status(pid), 0), "the exec'd busybox sh ran: status 0");
 	ABI_EQ(pattern_bad(heap, HEAP_WORDS, 0), 0,
 	       "the parent's heap is intact after the child's execve and exit");
 	ABI_EQ(pattern_bad(global_pattern, nglobal, 7), 0, "and its globals");
@@ -187,7 +179,7 @@ static void test_child_mmap(void)
 		ABI_EQ(((int *)where)[10], 4242, "the parent reads what the child wrote there");
 		ABI_EQ(munmap((void *)where, 4096), 0, "and unmaps the child's mapping");
 	}
-	ABI_OK(exited_with(status_of(pid), 0), "waitpid: status 0");
+	ABI_OK(exited_with(abi_wait_status(pid), 0), "waitpid: status 0");
 }
 
 static void on_usr1(int sig)
@@ -214,7 +206,7 @@ static void test_child_signal(void)
 		_exit(handled_by == getpid() ? 0 : 1);
 	}
 	ABI_EQ(handled_by, pid, "the child's handler stored its pid into the parent's memory");
-	ABI_OK(exited_with(status_of(pid), 0), "waitpid: status 0");
+	ABI_OK(exited_with(abi_wait_status(pid), 0), "waitpid: status 0");
 	sigaction(SIGUSR1, &old, NULL);
 }
 
