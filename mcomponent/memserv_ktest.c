@@ -635,9 +635,24 @@ static uint64_t rd64(const uint8_t *p)
 	return v;
 }
 
-KTEST(memserv_exec_image)
+/* The MEM_EXEC request both exec tests start from: PID runs /bin/prog
+ * with argv "prog arg1", envp "HOME=/", its memory on LOOP_M. */
+static void exec_req_init(struct mem_exec_req *rq)
 {
 	static const char strings[] = "prog\0arg1\0HOME=/";
+
+	rq->pid = PID;
+	rq->argc = 2;
+	rq->envc = 1;
+	rq->strings_len = sizeof(strings);
+	memcpy(rq->strings, strings, sizeof(strings));
+	memcpy(rq->path, "/bin/prog", 10);
+	rq->nmemory = 1;
+	rq->memory[0] = LOOP_M;
+}
+
+KTEST(memserv_exec_image)
+{
 	struct mem_exec_req *rq = kzalloc(sizeof(*rq));
 	uint8_t *file = kmalloc(0x3000);
 	struct mem_exec_reply rp = {0};
@@ -654,15 +669,8 @@ KTEST(memserv_exec_image)
 		return;
 	}
 	make_elf(file);
-	rq->pid = PID;
+	exec_req_init(rq);
 	rq->cred.uid = 1000;
-	rq->argc = 2;
-	rq->envc = 1;
-	rq->strings_len = sizeof(strings);
-	memcpy(rq->strings, strings, sizeof(strings));
-	memcpy(rq->path, "/bin/prog", 10);
-	rq->nmemory = 1;
-	rq->memory[0] = LOOP_M;
 	/* bad requests first: nothing installed */
 	rq->argc = 3;
 	KT_EXPECT_EQ(memserv_test_exec(b.ms, LOOP_P, rq, file, 0x3000, &rp), -EINVAL);
@@ -845,7 +853,6 @@ static void exec_bad_interps(struct ktest_ctx *kt, struct bed *b, struct mem_exe
 
 KTEST(memserv_exec_dynamic)
 {
-	static const char strings[] = "prog\0arg1\0HOME=/";
 	struct mem_exec_req *rq = kzalloc(sizeof(*rq));
 	uint8_t *exe = kmalloc(0x3000), *ld = kmalloc(0x3000);
 	struct memserv_test_file files[2] = {
@@ -866,14 +873,7 @@ KTEST(memserv_exec_dynamic)
 		kfree(ld);
 		return;
 	}
-	rq->pid = PID;
-	rq->argc = 2;
-	rq->envc = 1;
-	rq->strings_len = sizeof(strings);
-	memcpy(rq->strings, strings, sizeof(strings));
-	memcpy(rq->path, "/bin/prog", 10);
-	rq->nmemory = 1;
-	rq->memory[0] = LOOP_M;
+	exec_req_init(rq);
 	exec_bad_interps(kt, &b, rq, exe, ld);
 
 	make_dynamic(exe, LDSO);
