@@ -29,16 +29,18 @@
 #include <kernel/status.h>
 #include <kernel/time.h>
 #include <lib/cmdline.h>
+#include <lib/sort.h>
 #include <lib/string.h>
 #include <net/rpc.h>
 #include <net/verbs.h>
 #include <proto/manager.h>
 
 #define SLEEP_MAX_S	 86400
-#define PING_MAX_COUNT	 1000
-#define PING_DEFAULT	 3
-#define PING_TIMEOUT_NS	 NS_PER_S
-#define PING_INTERVAL_NS (200 * NS_PER_MS)
+#define PING_MAX_COUNT	     10000
+#define PING_DEFAULT	     3
+#define PING_TIMEOUT_NS	     NS_PER_S
+#define PING_INTERVAL_MS     200
+#define PING_MAX_INTERVAL_MS 10000
 #define NODES_TIMEOUT_NS (500 * NS_PER_MS)
 
 static int b_echo(struct hostlink_run *run, int argc, char **argv)
@@ -208,16 +210,33 @@ static const char *peer_label(unsigned i)
 	return kconfig.peer_names[i][0] ? kconfig.peer_names[i] : "-";
 }
 
-/* One PING round trip; returns 0 with *us set, or a negative errno. */
+/* One PING round trip; returns 0 with *ns set, or a negative errno. */
 static int ping_once(struct rpc_node *rn, uint16_t node, uint64_t cookie,
-		     uint64_t timeout_ns, uint64_t *us)
+		     uint64_t timeout_ns, uint64_t *ns)
 {
 	struct msg_ping q = {.cookie = cookie, .send_time_ns = clock_ns()}, r;
 	int err = rpc_call(rn, node, MSG_PING, &q, sizeof(q), &r, sizeof(r), timeout_ns);
 
+	*ns = clock_ns() - q.send_time_ns;
 	if (!err && (r.cookie != q.cookie || r.send_time_ns != q.send_time_ns))
 		err = -EPROTO; /* an echo that does not echo */
-	*us = (clock_ns() - q.send_time_ns) / NS_PER_US;
+	return err;
+}
+
+/* One RPC_BULK round trip (a page each way; the caller's q holds the page
+ * to send, r takes the answer): 0 with *ns set, or a negative errno. */
+static int ping_bulk_once(struct rpc_node *rn, uint16_t node, uint64_t cookie,
+			  struct msg_bulk *q, struct msg_bulk *r, uint64_t *ns)
+{
+	uint64_t t0 = clock_ns();
+	int err;
+
+	q->cookie = cookie;
+	memset(q->data, (int)(cookie & 0xff), sizeof(q->data));
+	err = rpc_call(rn, node, MSG_RPC_BULK, q, sizeof(*q), r, sizeof(*r), PING_TIMEOUT_NS);
+	*ns = clock_ns() - t0;
+	if (!err && (r->cookie != cookie + 1 || memcmp(r->data, q->data, sizeof(r->data))))
+		err = -EPROTO;
 	return err;
 }
 
@@ -238,7 +257,7 @@ static int b_nodes(struct hostlink_run *run, int argc, char **argv)
 			"GENERATION", "RTT");
 	for (unsigned i = 0; i < kconfig.npeers; i++) {
 		uint16_t id = kconfig.peers[i];
-		uint64_t us = 0;
+		uint64_t ns = 0;
 		int err;
 
 		if (!rn) {
@@ -254,69 +273,149 @@ static int b_nodes(struct hostlink_run *run, int argc, char **argv)
 					peer_label(i), "self", gen, "-");
 			continue;
 		}
-		err = ping_once(rn, id, i, NODES_TIMEOUT_NS, &us);
+		err = ping_once(rn, id, i, NODES_TIMEOUT_NS, &ns);
 		if (err)
 			hostlink_printf(run, "%-5u %-16s %-12s %-10s %s\n", id,
 					peer_label(i), errno_name(err), "-", "-");
 		else
 			hostlink_printf(run, "%-5u %-16s %-12s %-10u %llu us\n", id,
 					peer_label(i), "up", rpc_peer_generation(rn, id),
-					(unsigned long long)us);
+					(unsigned long long)(ns / NS_PER_US));
 	}
 	return rn ? 0 : 1;
 }
 
+/* ping's command line: [-q] [-i MS] [-s 16|4096] NODE [COUNT]. */
+struct ping_args {
+	bool quiet;	      /* -q: the summary only */
+	bool bulk;	      /* -s 4096: RPC_BULK, a page each way */
+	uint64_t interval_ms; /* -i: between round trips; 0: back to back */
+	uint64_t count;
+	const char *node;
+};
+
+static bool ping_number(const char *word, uint64_t max, uint64_t *v)
+{
+	return word && cmdline_parse_u64(word, strlen(word), v) && *v <= max;
+}
+
+/* Parses argv into a; false on anything it does not know. */
+static bool ping_parse(int argc, char **argv, struct ping_args *a)
+{
+	int i = 1;
+	uint64_t size;
+
+	*a = (struct ping_args){.interval_ms = PING_INTERVAL_MS, .count = PING_DEFAULT};
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(argv[i], "-q") == 0) {
+			a->quiet = true;
+			continue;
+		}
+		if (strcmp(argv[i], "-i") == 0 &&
+		    ping_number(value, PING_MAX_INTERVAL_MS, &a->interval_ms)) {
+			i++;
+			continue;
+		}
+		if (strcmp(argv[i], "-s") == 0 && ping_number(value, MSG_BULK_BYTES, &size) &&
+		    (size == sizeof(struct msg_ping) || size == MSG_BULK_BYTES)) {
+			a->bulk = size == MSG_BULK_BYTES;
+			i++;
+			continue;
+		}
+		return false;
+	}
+	if (i == argc || argc - i > 2)
+		return false;
+	a->node = argv[i];
+	return i + 1 == argc ||
+	       (ping_number(argv[i + 1], PING_MAX_COUNT, &a->count) && a->count);
+}
+
+/* The summary's round trips, from the sorted samples (ns), in us with one
+ * decimal. */
+static void ping_summary(struct hostlink_run *run, uint64_t *ns, unsigned n)
+{
+	uint64_t sum = 0, v[5];
+
+	for (unsigned i = 0; i < n; i++)
+		sum += ns[i];
+	sort_u64(ns, n);
+	v[0] = ns[0];
+	v[1] = ns[n / 2];
+	v[2] = sum / n;
+	v[3] = ns[(uint64_t)n * 99 / 100];
+	v[4] = ns[n - 1];
+	hostlink_printf(run, "rtt min/median/avg/p99/max =");
+	for (unsigned i = 0; i < 5; i++)
+		hostlink_printf(run, "%s%llu.%llu", i ? "/" : " ",
+				(unsigned long long)(v[i] / NS_PER_US),
+				(unsigned long long)(v[i] % NS_PER_US / 100));
+	hostlink_printf(run, " us\n");
+}
+
 static int b_ping(struct hostlink_run *run, int argc, char **argv)
 {
-	uint64_t count = PING_DEFAULT, min = UINT64_MAX, max = 0, sum = 0;
+	struct msg_bulk *bulk = NULL;
+	struct ping_args a;
+	uint64_t *ns = NULL;
 	unsigned answered = 0;
 	struct rpc_node *rn;
 	uint16_t node;
-	int idx;
+	int idx, status = 1;
 
-	if (argc < 2 || argc > 3 ||
-	    (argc == 3 && (!cmdline_parse_u64(argv[2], strlen(argv[2]), &count) ||
-			   count == 0 || count > PING_MAX_COUNT))) {
+	if (!ping_parse(argc, argv, &a)) {
 		hostlink_eprintf(run,
-				 "usage: ping NODE [COUNT]  (NODE: a name or id of "
-				 "peers=; COUNT 1..%u, default %u)\n",
-				 PING_MAX_COUNT, PING_DEFAULT);
+				 "usage: ping [-q] [-i MS] [-s 16|4096] NODE [COUNT]  (NODE: "
+				 "a name or id of peers=; COUNT 1..%u, default %u; -i: ms "
+				 "between round trips, default %u, 0..%u; -s 4096: a page "
+				 "each way (RPC_BULK); -q: the summary only)\n",
+				 PING_MAX_COUNT, PING_DEFAULT, PING_INTERVAL_MS,
+				 PING_MAX_INTERVAL_MS);
 		return 2;
 	}
-	rn = need_peer(run, "ping", argv[1], &idx);
+	rn = need_peer(run, "ping", a.node, &idx);
 	if (!rn)
 		return 2;
 	node = kconfig.peers[idx];
-	hostlink_printf(run, "PING %s (node %u): RPC PING, %zu-byte payload\n",
-			peer_label(idx), node, sizeof(struct msg_ping));
-	for (uint64_t seq = 1; seq <= count; seq++) {
-		uint64_t us;
-		int err = ping_once(rn, node, seq, PING_TIMEOUT_NS, &us);
+	ns = kmalloc(a.count * sizeof(*ns));
+	bulk = a.bulk ? kmalloc(2 * sizeof(*bulk)) : NULL;
+	if (!ns || (a.bulk && !bulk)) {
+		hostlink_eprintf(run, "ping: out of memory\n");
+		goto out_free;
+	}
+	hostlink_printf(run, "PING %s (node %u): %s, %zu-byte payload\n", peer_label(idx), node,
+			a.bulk ? "RPC_BULK" : "RPC PING",
+			a.bulk ? sizeof(bulk->data) : sizeof(struct msg_ping));
+	for (uint64_t seq = 1; seq <= a.count; seq++) {
+		uint64_t t;
+		int err = a.bulk ? ping_bulk_once(rn, node, seq, &bulk[0], &bulk[1], &t)
+				 : ping_once(rn, node, seq, PING_TIMEOUT_NS, &t);
 
 		if (err) {
 			hostlink_printf(run, "seq=%llu: no answer (%s)\n",
 					(unsigned long long)seq, errno_name(err));
 		} else {
-			hostlink_printf(run, "seq=%llu from %u: time=%llu us\n",
-					(unsigned long long)seq, node,
-					(unsigned long long)us);
-			answered++;
-			sum += us;
-			min = us < min ? us : min;
-			max = us > max ? us : max;
+			if (!a.quiet)
+				hostlink_printf(run, "seq=%llu from %u: time=%llu us\n",
+						(unsigned long long)seq, node,
+						(unsigned long long)(t / NS_PER_US));
+			ns[answered++] = t;
 		}
-		if (seq < count)
-			thread_sleep_ns(PING_INTERVAL_NS);
+		if (seq < a.count && a.interval_ms)
+			thread_sleep_ns(a.interval_ms * NS_PER_MS);
 	}
 	hostlink_printf(run, "--- %s ping: %llu sent, %u answered, %llu%% lost\n",
-			peer_label(idx), (unsigned long long)count, answered,
-			(unsigned long long)((count - answered) * 100 / count));
+			peer_label(idx), (unsigned long long)a.count, answered,
+			(unsigned long long)((a.count - answered) * 100 / a.count));
 	if (answered)
-		hostlink_printf(run, "rtt min/avg/max = %llu/%llu/%llu us\n",
-				(unsigned long long)min,
-				(unsigned long long)(sum / answered),
-				(unsigned long long)max);
-	return answered ? 0 : 1;
+		ping_summary(run, ns, answered);
+	status = answered ? 0 : 1;
+out_free:
+	kfree(bulk);
+	kfree(ns);
+	return status;
 }
 
 /* memstats NODE: a memory node's MEM_STATS (include/proto/mem.h), one
@@ -522,7 +621,9 @@ const struct hostlink_program builtins[] = {
 	{"sleep", b_sleep, "sleep SECONDS: wait (fractions allowed)"},
 	{"meminfo", b_meminfo, "meminfo: total and free memory of this node"},
 	{"nodes", b_nodes, "nodes: the peers, their ids, generations and reachability"},
-	{"ping", b_ping, "ping NODE [COUNT]: RPC round trips to a node (name or id)"},
+	{"ping", b_ping,
+	 "ping [-q] [-i MS] [-s 16|4096] NODE [COUNT]: RPC round trips to a node "
+	 "(name or id)"},
 	{"fabric", b_fabric, "fabric: this node's verbs and RPC counters"},
 	{"excache", b_excache, "excache: ExCache geometry and the node's counters"},
 	{"memstats", b_memstats, "memstats NODE: a memory node's frames, processes and counters"},

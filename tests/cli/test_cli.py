@@ -674,6 +674,14 @@ def test_partition(t, cli, run_dir):
     rd = ["--run-dir", run_dir]
     p = cli("run", *rd, "--", "ping", "m1", "1", timeout=60)
     t.check(p.returncode == 0, "run -- ping m1 1 works", detail(p))
+    p = cli("run", *rd, "--", "ping", "-q", "-i", "0", "-s", "4096", "m1", "20", timeout=60)
+    t.check(p.returncode == 0 and "20 sent, 20 answered" in p.stdout
+            and "RPC_BULK, 4096-byte" in p.stdout and "seq=" not in p.stdout
+            and re.search(r"^rtt min/median/avg/p99/max = [\d.]+(/[\d.]+){4} us$", p.stdout, re.M),
+            "ping -q -i 0 -s 4096 m1 20: 20 pages each way, the summary only", detail(p))
+    p = cli("run", *rd, "--", "ping", "-s", "100", "m1", timeout=60)
+    t.check(p.returncode == 2 and "usage: ping" in p.stderr, "ping -s 100: exit 2, usage",
+            detail(p))
     p = cli("inject", *rd, "partition", "p1", "m1")
     t.check(p.returncode == 0, "inject partition p1 m1", detail(p))
     p = cli("status", *rd)
