@@ -255,7 +255,7 @@ static uint8_t *raw_page(const struct verbs_buf *b, unsigned i)
 	return (uint8_t *)b->va + (size_t)i * BENCH_PAGE;
 }
 
-/* Page i's contents after its 8-byte stamp (the stamp changes per WRITE). */
+/* Byte at (8 and up) of page i; bytes 0-7 hold the stamp a WRITE gives it. */
 static uint8_t page_byte(unsigned i, unsigned at)
 {
 	return (uint8_t)(i * 37 + at * 7 + (at >> 8));
