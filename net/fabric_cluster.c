@@ -46,17 +46,6 @@ static struct {
 	bool up;
 } cl;
 
-/* The description of an MR that a node sends to its successor. */
-struct mr_card {
-	uint64_t magic;
-	uint64_t offset;
-	uint32_t key;
-	uint16_t node;
-	uint16_t reserved;
-};
-
-#define CARD_MAGIC 0x445241434d524246ull
-
 static bool cluster_sync(const char *name)
 {
 	return ktest_cluster_sync(name, SYNC_TIMEOUT_NS);
@@ -177,10 +166,10 @@ KTEST_CLUSTER(fabric_00_up)
 KTEST_CLUSTER(fabric_10_verbs_send_recv)
 {
 	struct verbs_buf in = cl.scratch;
-	struct mr_card card = {CARD_MAGIC, cl.mr.offset, cl.mr.key, 0, 0};
+	struct verbs_mr_card card = {VERBS_MR_CARD_MAGIC, cl.mr.offset, cl.mr.key, 0, 0};
 	struct verbs_wr wr = {.wr_id = 1, .opcode = FAB_OP_SEND, .length = MSG_BYTES};
 	struct verbs_wc wc;
-	const struct mr_card *got;
+	const struct verbs_mr_card *got;
 
 	KT_ASSERT(cl.up);
 	card.node = (uint16_t)kconfig.node_id;
@@ -207,7 +196,7 @@ KTEST_CLUSTER(fabric_10_verbs_send_recv)
 	KT_EXPECT_EQ(wc.src_qpn, RAW_QPN);
 	KT_EXPECT_EQ(wc.imm, 0x5e0d0000u | cl.pred);
 	got = in.va;
-	KT_EXPECT_EQ(got->magic, CARD_MAGIC);
+	KT_EXPECT_EQ(got->magic, VERBS_MR_CARD_MAGIC);
 	KT_EXPECT_EQ(got->node, cl.pred);
 	/* the bytes after the card follow the sender's pattern */
 	{

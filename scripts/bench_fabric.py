@@ -8,13 +8,21 @@ throughput over fabricd, next to the host floor measured in the same run.
    whose nodes have `ktest: "cluster:bench_fabric"` (written next to the
    run directory; scripts/selftest_cluster.py drives it;
    net/fabric_bench.c): member 0 calls member 1 and prints
-   '# bench: rtt_8B ...', 'rtt_4KiB', 'tput_4KiB_qd1', 'tput_4KiB_qd16'.
+   '# bench: rtt_8B ...', 'rtt_4KiB', 'tput_4KiB_qd1', 'tput_4KiB_qd16'
+   (RPCs), then 'rdma_write_4KiB_qd1', '..._qd16', 'rdma_read_4KiB_qd1',
+   '..._qd16': one-sided RDMA into member 1's registered memory, member
+   1's CPU taking no part (like perftest's ib_write_bw / ib_read_bw),
+   each with its data check; member 1 checks its own memory too
+   ('rdma_region_nID verified=1').
 
 Prints a table with the ratios to the floor, plus the same ping-pong
 across two CPUs (on a host that is itself a VM, waking an idle CPU can
 cost far more than the one-CPU floor: that bounds every sleeping wait),
 and a one-sided READ of the guest's own window (guest <-> fabricd only).
-A benchmark: no pass/fail (exit status 1 only if it could not run).
+The issue's throughput target (4 KiB at depth 16 above 1 GB/s) is judged
+on the one-sided rows: "met" or "not met", computed from this run.
+A benchmark: no pass/fail on speed (exit status 1 if it could not run or
+a data check failed).
 `tessera down` stops the cluster on every path. Logs (the run directory)
 in BUILD/results/bench-fabric/.
 
@@ -38,7 +46,14 @@ import selftest_cluster as stc  # noqa: E402
 
 # net/fabric_bench.c's bench_phases: barriers at which both members report
 # their wakeups ('# bench: wakeups_PHASE_nID ...')
-PHASES = ("warmup", "rtt_8B", "rtt_4KiB", "tput_qd1", "tput_qd16")
+PHASES = ("warmup", "rtt_8B", "rtt_4KiB", "tput_qd1", "tput_qd16", "write_qd1",
+          "write_qd16", "read_qd1", "read_qd16")
+# (phase, its '# bench:' key, row label) of the one-sided rows
+RDMA_ROWS = (("write_qd1", "rdma_write_4KiB_qd1", "4 KiB RDMA WRITE, depth 1"),
+             ("write_qd16", "rdma_write_4KiB_qd16", "4 KiB RDMA WRITE, depth 16"),
+             ("read_qd1", "rdma_read_4KiB_qd1", "4 KiB RDMA READ, depth 1"),
+             ("read_qd16", "rdma_read_4KiB_qd16", "4 KiB RDMA READ, depth 16"))
+TARGET_BYTES_S = 1e9  # issue 3: 4 KiB throughput at depth 16 above 1 GB/s
 KV_RE = re.compile(r"(\w+)=(\d+)")
 
 
@@ -96,6 +111,37 @@ def run_guests(build_dir: str, run_dir: str, timeout: float, smp: int, opts=None
     return bench
 
 
+def print_rdma(bench: dict) -> bool:
+    """The one-sided rows and the depth-16 target; False if a phase is
+    missing or its data check (member 0's, or member 1's own) failed."""
+    ok = True
+    for _, key, label in RDMA_ROWS:
+        b = bench.get(key)
+        if not b:
+            print(f"  guest       {label:26} (missing)")
+            ok = False
+            continue
+        good = b["verified"] == 1 and b["errors"] == 0
+        ok = ok and good
+        ops_s = b["ops"] * 1e9 / max(1, b["elapsed_ns"])
+        print(f"  guest       {label:26} {b['MiBps']:8d} MiB/s  ({ops_s:8.0f} ops/s)   "
+              + ("data checked" if good else
+                 f"DATA CHECK FAILED ({b['errors']} errors, verified={b['verified']})"))
+    regions = [v for k, v in bench.items() if k.startswith("rdma_region_")]
+    if not regions or any(r.get("verified") != 1 for r in regions):
+        print("  guest       server's own check of its region: "
+              + ("missing" if not regions else "FAILED"))
+        ok = False
+    for _, key, label in RDMA_ROWS:
+        b = bench.get(key)
+        if b and key.endswith("_qd16"):
+            rate = b["ops"] * 4096 * 1e9 / max(1, b["elapsed_ns"])
+            verdict = "met" if rate > TARGET_BYTES_S and ok else "not met"
+            print(f"  target      {label}: {rate / 1e9:.3f} GB/s, "
+                  f"above {TARGET_BYTES_S / 1e9:g} GB/s: {verdict}")
+    return ok
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", default=ktest.default_build_dir())
@@ -132,15 +178,15 @@ def main(argv=None) -> int:
     print(f"  host        same, across 2 CPUs    median {cross.get('median_ns', 0) / 1000:8.2f} us   "
           f"p99 {cross.get('p99_ns', 0) / 1000:8.2f} us   (a wakeup crossing CPUs)")
     if "clock_read" in bench:
-        print(f"  guest       clock_ns() itself      {bench['clock_read']['ns'] / 1000:8.2f} us")
+        print(f"  guest       clock_ns() itself          {bench['clock_read']['ns'] / 1000:8.2f} us")
     for key, label in (("self_read_8B_polled", "verbs READ from self"),
                        ("pingpong_8B_polled", "verbs SEND ping-pong"),
                        ("rtt_8B", "RPC round trip 8 B"), ("rtt_4KiB", "RPC round trip 4 KiB")):
         b = bench.get(key)
         if not b:
-            print(f"  guest       {label:22} (missing)")
+            print(f"  guest       {label:26} (missing)")
             continue
-        print(f"  guest       {label:22} median {b['median_ns'] / 1000:8.2f} us   "
+        print(f"  guest       {label:26} median {b['median_ns'] / 1000:8.2f} us   "
               f"p99 {b['p99_ns'] / 1000:8.2f} us   = {b['median_ns'] / f_med:6.1f}x / "
               f"{b['p99_ns'] / f_p99:6.1f}x the floor")
     floor_mibps = 4096 / (f_med / 1e9) / (1 << 20)
@@ -148,26 +194,32 @@ def main(argv=None) -> int:
                        ("tput_4KiB_qd16", "4 KiB RPCs, depth 16")):
         b = bench.get(key)
         if not b:
-            print(f"  guest       {label:22} (missing)")
+            print(f"  guest       {label:26} (missing)")
             continue
         ops_s = b["ops"] * 1e9 / max(1, b["elapsed_ns"])
-        print(f"  guest       {label:22} {b['MiBps']:8d} MiB/s  ({ops_s:8.0f} calls/s)   "
+        print(f"  guest       {label:26} {b['MiBps']:8d} MiB/s  ({ops_s:8.0f} calls/s)   "
               f"= {b['MiBps'] / floor_mibps:6.3f}x one 4 KiB page per floor round trip "
               f"({floor_mibps:.0f} MiB/s)")
+    data_ok = print_rdma(bench)
     calls = {"rtt_8B": bench.get("rtt_8B", {}).get("n", 0),
              "rtt_4KiB": bench.get("rtt_4KiB", {}).get("n", 0),
              "tput_qd1": bench.get("tput_4KiB_qd1", {}).get("ops", 0),
              "tput_qd16": bench.get("tput_4KiB_qd16", {}).get("ops", 0)}
-    print("  wake-ups per call (caller / server): doorbells rung, interrupts taken, "
-          "CQ-thread sleeps; RNR retries per call")
+    calls.update({phase: bench.get(key, {}).get("ops", 0) for phase, key, _ in RDMA_ROWS})
+    print("  wake-ups per call or RDMA op (caller / server): doorbells rung, interrupts "
+          "taken, CQ-thread sleeps; RNR retries per call")
     for phase, n in calls.items():
         w1, w2 = bench.get(f"wakeups_{phase}_n1"), bench.get(f"wakeups_{phase}_n2")
         if not n or not w1 or not w2:
-            print(f"  guest       {phase:22} (missing)")
+            print(f"  guest       {phase:26} (missing)")
             continue
         cols = "   ".join(f"{k} {w1[k] / n:5.2f} / {w2[k] / n:5.2f}"
                           for k in ("doorbells", "interrupts", "sleeps"))
-        print(f"  guest       {phase:22} {cols}   RNR {w1['rnr'] / n:5.2f}")
+        print(f"  guest       {phase:26} {cols}   RNR {w1['rnr'] / n:5.2f}")
+    if not data_ok:
+        print("bench-fabric: a one-sided phase's data check FAILED (see the rows above and "
+              f"{run_dir})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -70,6 +70,22 @@ struct verbs_mr {
 	uint64_t offset, length;
 };
 
+/*
+ * The description of an MR that a raw-QP user sends another node as a
+ * SEND's payload so that it can WRITE and READ there (the cluster tests,
+ * the fabric benchmark). The receiver checks magic, and node against the
+ * completion's src_node, before it uses offset and key.
+ */
+struct verbs_mr_card {
+	uint64_t magic; /* VERBS_MR_CARD_MAGIC */
+	uint64_t offset;
+	uint32_t key;
+	uint16_t node; /* the MR's owner */
+	uint16_t reserved;
+};
+
+#define VERBS_MR_CARD_MAGIC 0x445241434d524246ull
+
 /* A work request. Destination: the QP's connection, or verbs_post_to(). */
 struct verbs_wr {
 	uint64_t wr_id;
