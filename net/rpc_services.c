@@ -5,6 +5,8 @@
  * non-idempotent operation whose effect can be counted: the proof that
  * duplicates are not executed), RPC_SLEEP (a slow server).
  *
+ * rpc_ping is the client side of PING and RPC_BULK, for measurements.
+ *
  * RPC_SLEEP also keeps count of how many of its handlers run at once on
  * this node (the most since the last reset), and a test can hold them
  * past their time until it lets them go: the ktests of the worker pool
@@ -79,6 +81,34 @@ RPC_HANDLER(RPC_COUNTER_GET, struct msg_counter, struct msg_counter_value)
 	spin_lock(&counter_lock);
 	rp->value = counters[rq->slot];
 	spin_unlock(&counter_lock);
+	return 0;
+}
+
+int rpc_ping(struct rpc_node *rn, uint16_t node, struct rpc_ping_bulk *bulk,
+	     uint64_t cookie, uint64_t timeout_ns, uint64_t *ns)
+{
+	struct msg_ping q = {.cookie = cookie}, r;
+	uint64_t t0;
+	int err;
+
+	if (bulk) {
+		bulk->q.cookie = cookie;
+		memset(bulk->q.data, (int)(cookie & 0xff), sizeof(bulk->q.data));
+	}
+	t0 = clock_ns();
+	q.send_time_ns = t0;
+	if (bulk)
+		err = rpc_call(rn, node, MSG_RPC_BULK, &bulk->q, sizeof(bulk->q), &bulk->r,
+			       sizeof(bulk->r), timeout_ns);
+	else
+		err = rpc_call(rn, node, MSG_PING, &q, sizeof(q), &r, sizeof(r), timeout_ns);
+	*ns = clock_ns() - t0;
+	if (err)
+		return err;
+	if (bulk ? bulk->r.cookie != cookie + 1 ||
+			   memcmp(bulk->r.data, bulk->q.data, sizeof(bulk->r.data))
+		 : r.cookie != q.cookie || r.send_time_ns != q.send_time_ns)
+		return -EPROTO; /* an echo that does not echo */
 	return 0;
 }
 

@@ -210,36 +210,6 @@ static const char *peer_label(unsigned i)
 	return kconfig.peer_names[i][0] ? kconfig.peer_names[i] : "-";
 }
 
-/* One PING round trip; returns 0 with *ns set, or a negative errno. */
-static int ping_once(struct rpc_node *rn, uint16_t node, uint64_t cookie,
-		     uint64_t timeout_ns, uint64_t *ns)
-{
-	struct msg_ping q = {.cookie = cookie, .send_time_ns = clock_ns()}, r;
-	int err = rpc_call(rn, node, MSG_PING, &q, sizeof(q), &r, sizeof(r), timeout_ns);
-
-	*ns = clock_ns() - q.send_time_ns;
-	if (!err && (r.cookie != q.cookie || r.send_time_ns != q.send_time_ns))
-		err = -EPROTO; /* an echo that does not echo */
-	return err;
-}
-
-/* One RPC_BULK round trip (a page each way; the caller's q holds the page
- * to send, r takes the answer): 0 with *ns set, or a negative errno. */
-static int ping_bulk_once(struct rpc_node *rn, uint16_t node, uint64_t cookie,
-			  struct msg_bulk *q, struct msg_bulk *r, uint64_t *ns)
-{
-	uint64_t t0 = clock_ns();
-	int err;
-
-	q->cookie = cookie;
-	memset(q->data, (int)(cookie & 0xff), sizeof(q->data));
-	err = rpc_call(rn, node, MSG_RPC_BULK, q, sizeof(*q), r, sizeof(*r), PING_TIMEOUT_NS);
-	*ns = clock_ns() - t0;
-	if (!err && (r->cookie != cookie + 1 || memcmp(r->data, q->data, sizeof(r->data))))
-		err = -EPROTO;
-	return err;
-}
-
 static int b_nodes(struct hostlink_run *run, int argc, char **argv)
 {
 	struct rpc_node *rn;
@@ -273,7 +243,7 @@ static int b_nodes(struct hostlink_run *run, int argc, char **argv)
 					peer_label(i), "self", gen, "-");
 			continue;
 		}
-		err = ping_once(rn, id, i, NODES_TIMEOUT_NS, &ns);
+		err = rpc_ping(rn, id, NULL, i, NODES_TIMEOUT_NS, &ns);
 		if (err)
 			hostlink_printf(run, "%-5u %-16s %-12s %-10s %s\n", id,
 					peer_label(i), errno_name(err), "-", "-");
@@ -357,7 +327,7 @@ static void ping_summary(struct hostlink_run *run, uint64_t *ns, unsigned n)
 
 static int b_ping(struct hostlink_run *run, int argc, char **argv)
 {
-	struct msg_bulk *bulk = NULL;
+	struct rpc_ping_bulk *bulk = NULL;
 	struct ping_args a;
 	uint64_t *ns = NULL;
 	unsigned answered = 0;
@@ -380,18 +350,17 @@ static int b_ping(struct hostlink_run *run, int argc, char **argv)
 		return 2;
 	node = kconfig.peers[idx];
 	ns = kmalloc(a.count * sizeof(*ns));
-	bulk = a.bulk ? kmalloc(2 * sizeof(*bulk)) : NULL;
+	bulk = a.bulk ? kmalloc(sizeof(*bulk)) : NULL;
 	if (!ns || (a.bulk && !bulk)) {
 		hostlink_eprintf(run, "ping: out of memory\n");
 		goto out_free;
 	}
 	hostlink_printf(run, "PING %s (node %u): %s, %zu-byte payload\n", peer_label(idx), node,
 			a.bulk ? "RPC_BULK" : "RPC PING",
-			a.bulk ? sizeof(bulk->data) : sizeof(struct msg_ping));
+			a.bulk ? sizeof(bulk->q.data) : sizeof(struct msg_ping));
 	for (uint64_t seq = 1; seq <= a.count; seq++) {
 		uint64_t t;
-		int err = a.bulk ? ping_bulk_once(rn, node, seq, &bulk[0], &bulk[1], &t)
-				 : ping_once(rn, node, seq, PING_TIMEOUT_NS, &t);
+		int err = rpc_ping(rn, node, bulk, seq, PING_TIMEOUT_NS, &t);
 
 		if (err) {
 			hostlink_printf(run, "seq=%llu: no answer (%s)\n",

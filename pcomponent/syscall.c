@@ -96,6 +96,7 @@
 #include <lib/sort.h>
 #include <lib/string.h>
 #include <net/fs_client.h>
+#include <net/rpc.h>
 #include <proto/mem.h>
 #include <proto/msg.h>
 #include <proto/tessera_sys.h>
@@ -1014,6 +1015,38 @@ static long sys_tessera_excache_stats(struct process *p, const uint64_t *a)
 	return copy_to_user(a[0], &st, sizeof(st));
 }
 
+#define FABRIC_PING_TIMEOUT_NS NS_PER_S
+
+/* tessera_fabric_ping(bytes, count, ns[count]): include/proto/tessera_sys.h. */
+static long sys_tessera_fabric_ping(struct process *p, const uint64_t *a)
+{
+	uint64_t bytes = a[0], count = a[1], *ns;
+	struct rpc_ping_bulk *bulk = NULL;
+	struct rpc_node *rn;
+	long err = 0;
+
+	if ((bytes != sizeof(struct msg_ping) && bytes != MSG_BULK_BYTES) || !count ||
+	    count > TESSERA_FABRIC_PING_MAX)
+		return -EINVAL;
+	if (rpc_open(&rn))
+		return -ENODEV;
+	ns = kmalloc(count * sizeof(*ns));
+	if (bytes == MSG_BULK_BYTES)
+		bulk = kmalloc(sizeof(*bulk));
+	if (!ns || (bytes == MSG_BULK_BYTES && !bulk)) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (uint64_t i = 0; i < count && !err; i++)
+		err = rpc_ping(rn, p->home, bulk, i, FABRIC_PING_TIMEOUT_NS, &ns[i]);
+	if (!err)
+		err = copy_to_user(a[2], ns, count * sizeof(*ns));
+out_free:
+	kfree(bulk);
+	kfree(ns);
+	return err;
+}
+
 /* ---- LegoOS's own, at its numbers (no Linux call has them) ---------------------------
  *
  * So that programs written for LegoOS run unmodified: pcache_stat (667)
@@ -1252,6 +1285,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(667, "pcache_stat", sys_pcache_stat),	  /* LegoOS's: the ExCache */
 	SC(668, "drop_page_cache", sys_drop_page_cache), /* LegoOS's: the buffer cache */
 	SC(TESSERA_SYS_EXCACHE_STATS, "tessera_excache_stats", sys_tessera_excache_stats),
+	SC(TESSERA_SYS_FABRIC_PING, "tessera_fabric_ping", sys_tessera_fabric_ping),
 };
 
 /* One bit per number: logged already. */

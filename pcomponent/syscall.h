@@ -10,7 +10,7 @@
 
 struct trap_frame;
 
-#define SYSCALL_TABLE_SIZE 1025 /* Linux's numbers, then Tessera's from 1024 */
+#define SYSCALL_TABLE_SIZE 1026 /* Linux's numbers, then Tessera's from 1024 */
 
 struct process;
 

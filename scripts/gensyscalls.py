@@ -65,7 +65,14 @@ assert len(LEGOOS) == 111
 ENTRY_RE = re.compile(
     r'^\s*SC\(\s*([A-Za-z0-9_]+)\s*,\s*"([a-z0-9_]+)"\s*,\s*[A-Za-z0-9_]+\s*\)\s*,?'
     r'\s*(?:/\*\s*(.*?)\s*\*/)?\s*$')
-CONSTANTS = {"TESSERA_SYS_EXCACHE_STATS": 1024}
+TESSERA_SYS = os.path.join(ROOT, "include", "proto", "tessera_sys.h")
+
+
+def tessera_numbers(path=TESSERA_SYS):
+    """Tessera's own numbers, {TESSERA_SYS_NAME: number}, from its header."""
+    with open(path) as f:
+        return {m.group(1): int(m.group(2)) for m in
+                re.finditer(r"^#define\s+(TESSERA_SYS_\w+)\s+(\d+)\s*$", f.read(), re.M)}
 
 
 def read_table(path):
@@ -76,12 +83,12 @@ def read_table(path):
     if start < 0:
         raise SystemExit(f"{path}: no syscall_table")
     end = text.find("};", start)
-    entries = []
+    entries, constants = [], tessera_numbers()
     for line in text[start:end].splitlines()[1:]:
         m = ENTRY_RE.match(line)
         if not m:
             continue
-        nr = CONSTANTS.get(m.group(1))
+        nr = constants.get(m.group(1))
         if nr is None:
             if not m.group(1).isdigit():
                 raise SystemExit(f"{path}: unknown syscall number {m.group(1)}")

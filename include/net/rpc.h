@@ -176,6 +176,21 @@ int rpc_pool_add_range(struct rpc_node *rn, unsigned first, unsigned last);
 void rpc_sleep_hold(bool hold);
 unsigned rpc_sleep_running(unsigned *max_running, bool reset);
 
+/*
+ * One timed round trip of the RPC layer's own echo services to node
+ * (net/rpc_services.c): a PING (16 bytes each way) if bulk is NULL, else
+ * an RPC_BULK (a 4 KiB page each way, in bulk's buffers, checked on
+ * return). For measuring the fabric (the ping builtin, the
+ * tessera_fabric_ping system call). *ns is the time from before the call
+ * to its return, set even on failure. Returns 0, rpc_call's error, or
+ * -EPROTO (the echo does not match what was sent).
+ */
+struct rpc_ping_bulk {
+	struct msg_bulk q, r;
+};
+int rpc_ping(struct rpc_node *rn, uint16_t node, struct rpc_ping_bulk *bulk,
+	     uint64_t cookie, uint64_t timeout_ns, uint64_t *ns);
+
 uint16_t rpc_node_id(const struct rpc_node *rn);
 void rpc_get_stats(const struct rpc_node *rn, struct rpc_stats *st);
 /* The generation of node as this node last heard it (0: never). */

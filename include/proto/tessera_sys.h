@@ -8,6 +8,19 @@
  *       tessera_excache_stats *out) copies the ExCache geometry and the
  *       counters of the calling process and of the whole node to out.
  *       Returns 0, -EFAULT (bad pointer), -ENODEV (no ExCache).
+ *
+ *   TESSERA_SYS_FABRIC_PING (1025): syscall(1025, uint64_t bytes,
+ *       uint64_t count, uint64_t *ns) makes count round trips (1..
+ *       TESSERA_FABRIC_PING_MAX), one after another, from this processor
+ *       to the calling process's home memory node, through the RPC
+ *       layer's echo services: bytes 16 is a PING (16 bytes each way),
+ *       4096 an RPC_BULK (a page each way, the size of an ExCache miss's
+ *       page; the echo is checked). Stores each round trip's time in
+ *       nanoseconds in ns[0..count). For measuring the fabric from a
+ *       program, next to what its own misses cost (tests/user/membench.c).
+ *       Returns 0, -EINVAL (bytes or count), -EFAULT (bad ns), -ENODEV
+ *       (no fabric), -ENOMEM, or the first failed round trip's error
+ *       (-ETIMEDOUT, -EHOSTUNREACH, -EPROTO...; ns is then not written).
  */
 #ifndef PROTO_TESSERA_SYS_H
 #define PROTO_TESSERA_SYS_H
@@ -15,6 +28,8 @@
 #include <stdint.h>
 
 #define TESSERA_SYS_EXCACHE_STATS 1024
+#define TESSERA_SYS_FABRIC_PING	  1025
+#define TESSERA_FABRIC_PING_MAX	  4096
 
 #define TESSERA_EXCACHE_STATS_VERSION 4 /* 4: shared_maps */
 

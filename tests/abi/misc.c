@@ -6,8 +6,8 @@
  * /proc/self/maps (a fresh mapping's exact line, the program's text, the
  * stack), mbind on a machine of one NUMA node (as the host and a vNode
  * both are), and the errors of each; LegoOS's pcache_stat (667) and
- * drop_page_cache (668), which Tessera serves at LegoOS's numbers and
- * Linux answers ENOSYS.
+ * drop_page_cache (668), which Tessera serves at LegoOS's numbers, and
+ * Tessera's tessera_fabric_ping (1025); Linux answers those ENOSYS.
  *
  * Run with argv[0] an absolute path: /proc/self/exe must name it.
  *
@@ -18,6 +18,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -208,6 +209,7 @@ static void test_maps(const char *self)
 #define MPOL_MF_STRICT	  1
 #define LEGOOS_PCACHE_STAT     667
 #define LEGOOS_DROP_PAGE_CACHE 668
+#define TESSERA_FABRIC_PING    1025 /* include/proto/tessera_sys.h */
 
 static void test_mbind(void)
 {
@@ -241,7 +243,8 @@ struct pcache_stat {
 	unsigned long nr_pgfault, nr_pgfault_code, nr_flush, nr_eviction;
 };
 
-static void test_legoos(void)
+/* Returns whether this is Tessera (pcache_stat works). */
+static int test_legoos(void)
 {
 	struct pcache_stat st;
 	int tessera;
@@ -264,6 +267,40 @@ static void test_legoos(void)
 	r = syscall(LEGOOS_DROP_PAGE_CACHE);
 	ABI_OK(tessera ? r == 0 : r == -1 && errno == ENOSYS,
 	       "drop_page_cache (668): 0 (Linux: ENOSYS)");
+	return tessera;
+}
+
+/* Tessera's tessera_fabric_ping (1025): r's errno, or 0 if r == 0. */
+static int fabric_ping(unsigned long bytes, unsigned long count, void *ns)
+{
+	errno = 0;
+	return syscall(TESSERA_FABRIC_PING, bytes, count, ns) == 0 ? 0 : errno;
+}
+
+/* Each check is Tessera's answer there and ENOSYS on Linux, so the
+ * program prints the same checks on both. */
+static void test_fabric_ping(int tessera)
+{
+	uint64_t ns[8] = {0};
+	int sane = 1;
+
+#define ON_TESSERA(e) (tessera ? (e) : ENOSYS)
+	ABI_EQ(fabric_ping(16, 8, ns), ON_TESSERA(0),
+	       "tessera_fabric_ping (1025): 8 PINGs to the home node (Linux: ENOSYS)");
+	ABI_EQ(fabric_ping(4096, 4, ns + 4), ON_TESSERA(0),
+	       "tessera_fabric_ping: 4 pages each way (Linux: ENOSYS)");
+	for (int i = 0; i < 8 && tessera; i++)
+		sane &= ns[i] > 0 && ns[i] < 10000000000ull;
+	ABI_OK(sane, "tessera_fabric_ping: every round trip timed, 0 < ns < 10 s");
+	ABI_EQ(fabric_ping(100, 1, ns), ON_TESSERA(EINVAL),
+	       "tessera_fabric_ping of 100 bytes: EINVAL (Linux: ENOSYS)");
+	ABI_EQ(fabric_ping(16, 0, ns), ON_TESSERA(EINVAL),
+	       "tessera_fabric_ping of 0 round trips: EINVAL (Linux: ENOSYS)");
+	ABI_EQ(fabric_ping(16, 4097, ns), ON_TESSERA(EINVAL),
+	       "tessera_fabric_ping of 4097 round trips: EINVAL (Linux: ENOSYS)");
+	ABI_EQ(fabric_ping(16, 1, (void *)8), ON_TESSERA(EFAULT),
+	       "tessera_fabric_ping with a bad pointer: EFAULT (Linux: ENOSYS)");
+#undef ON_TESSERA
 }
 
 int main(int argc, char **argv)
@@ -279,6 +316,6 @@ int main(int argc, char **argv)
 	test_tty_proc(argv[0]);
 	test_maps(argv[0]);
 	test_mbind();
-	test_legoos();
+	test_fabric_ping(test_legoos());
 	return abi_done();
 }

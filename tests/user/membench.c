@@ -10,7 +10,9 @@
  *    a dirty line: miss_dirty_*), then read once more (each miss now
  *    evicts a clean line: miss_clean_*), then read once more in a fixed
  *    random order of the pages (miss_random_*: no sequential prefetch can
- *    hide a miss, so this is the plain round trip to the memory node).
+ *    hide a miss, so this is the plain round trip to the memory node),
+ *    then, on Tessera, blocks of 4 KiB RPCs to the same memory node and
+ *    random misses in turn (pair_*: paired_pass).
  *    Each touch is timed alone with
  *    clock_gettime(CLOCK_MONOTONIC); clock_ns is the cost of the two
  *    clock reads around an empty touch of a cached page, included in the
@@ -160,10 +162,9 @@ static void touch_pass(const char *prefix, volatile unsigned char *p, size_t npa
 	printf("%s_ns_p99 %llu\n", prefix, (unsigned long long)ns[npages * 99 / 100]);
 }
 
-/* A fixed random permutation of 0..n-1 (Fisher-Yates). */
-static void shuffle(uint32_t *order, size_t n)
+/* A fixed random permutation of 0..n-1 (Fisher-Yates) from seed. */
+static void shuffle(uint32_t *order, size_t n, uint64_t rng)
 {
-	uint64_t rng = 0x13198a2e03707344ull;
 
 	for (size_t i = 0; i < n; i++)
 		order[i] = (uint32_t)i;
@@ -174,6 +175,72 @@ static void shuffle(uint32_t *order, size_t n)
 		order[i] = order[j];
 		order[j] = t;
 	}
+}
+
+/* The median of v[0..n) (sorts it). */
+static uint64_t median(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[n / 2];
+}
+
+/*
+ * Misses against the raw 4 KiB RPC, paired in time (Tessera only: system
+ * call 1025 makes the processor time RPC_BULK round trips to this
+ * process's home memory node, include/proto/tessera_sys.h). In each of
+ * PAIR_BLOCKS blocks, PAIR_TOUCHES round trips, then PAIR_TOUCHES pages
+ * touched in the order of order[] (a fresh random order: nearly all
+ * misses); each block's miss median over its RPC median is one ratio, so
+ * the host's slow and fast stretches, which last longer than a block,
+ * weigh on both sides alike. Prints pair_blocks, pair_miss_ns_median and
+ * pair_rpc_ns_median (over every touch and round trip), and
+ * pair_ratio_median, _min and _max (over the blocks). ns: scratch of at
+ * least PAIR_TOUCHES entries.
+ */
+#define PAIR_BLOCKS  16u
+#define PAIR_TOUCHES 128u
+
+static void paired_pass(volatile unsigned char *p, size_t npages, const uint32_t *order,
+			uint64_t *ns)
+{
+	uint64_t miss[PAIR_BLOCKS * PAIR_TOUCHES], rpc[PAIR_BLOCKS * PAIR_TOUCHES];
+	double ratio[PAIR_BLOCKS];
+	uint64_t *block = ns;
+
+	if (npages < PAIR_BLOCKS * PAIR_TOUCHES)
+		return;
+	for (unsigned b = 0; b < PAIR_BLOCKS; b++) {
+		uint64_t *m = &miss[b * PAIR_TOUCHES], *r = &rpc[b * PAIR_TOUCHES];
+
+		if (syscall(TESSERA_SYS_FABRIC_PING, 4096ul, (unsigned long)PAIR_TOUCHES, r))
+			return; /* not Tessera, or no fabric: no pair_ lines */
+		for (unsigned i = 0; i < PAIR_TOUCHES; i++) {
+			size_t pg = order[b * PAIR_TOUCHES + i];
+			uint64_t t0 = tu_now_ns();
+
+			(void)p[pg * TU_PAGE];
+			m[i] = tu_now_ns() - t0; /* clock reads included, as in touch_pass */
+		}
+		memcpy(block, m, PAIR_TOUCHES * sizeof(*block));
+		ratio[b] = (double)median(block, PAIR_TOUCHES);
+		memcpy(block, r, PAIR_TOUCHES * sizeof(*block));
+		ratio[b] /= (double)median(block, PAIR_TOUCHES);
+	}
+	printf("pair_blocks %u\n", PAIR_BLOCKS);
+	printf("pair_miss_ns_median %llu\n",
+	       (unsigned long long)median(miss, PAIR_BLOCKS * PAIR_TOUCHES));
+	printf("pair_rpc_ns_median %llu\n",
+	       (unsigned long long)median(rpc, PAIR_BLOCKS * PAIR_TOUCHES));
+	for (unsigned i = 1; i < PAIR_BLOCKS; i++) /* insertion sort: 16 values */
+		for (unsigned j = i; j > 0 && ratio[j] < ratio[j - 1]; j--) {
+			double t = ratio[j];
+
+			ratio[j] = ratio[j - 1];
+			ratio[j - 1] = t;
+		}
+	printf("pair_ratio_median %.3f\n", ratio[PAIR_BLOCKS / 2]);
+	printf("pair_ratio_min %.3f\n", ratio[0]);
+	printf("pair_ratio_max %.3f\n", ratio[PAIR_BLOCKS - 1]);
 }
 
 static void bench_miss(uint64_t miss_mib)
@@ -187,7 +254,7 @@ static void bench_miss(uint64_t miss_mib)
 	if (!ns || !order)
 		tu_fail("malloc of the timing arrays failed");
 	memset(ns, 0, npages * sizeof(*ns)); /* its pages are in before we time */
-	shuffle(order, npages);
+	shuffle(order, npages, 0x13198a2e03707344ull);
 	clock_ns = clock_cost((volatile unsigned char *)ns);
 	printf("clock_ns %llu\n", (unsigned long long)clock_ns);
 	printf("miss_pages %zu\n", npages);
@@ -195,6 +262,8 @@ static void bench_miss(uint64_t miss_mib)
 	touch_pass("miss_dirty", p, npages, 0, NULL, ns, clock_ns);
 	touch_pass("miss_clean", p, npages, 0, NULL, ns, clock_ns);
 	touch_pass("miss_random", p, npages, 0, order, ns, clock_ns);
+	shuffle(order, npages, 0xa4093822299f31d0ull);
+	paired_pass(p, npages, order, ns);
 	munmap((void *)p, len);
 	free(order);
 	free(ns);
