@@ -17,9 +17,10 @@ within a minute of each other; the table shows each column's median
 over the rounds and, as the ratio, the median of the rounds' own ratios
 (not the ratio of the medians), and the target is judged on those.
 A side that fails in a round is noted there and that round's ratios are
-left out; the other rounds still count. On this machine a round takes
-about a minute (the Linux guest's boot and benchmark 35 s, the Tessera
-cluster's 20 s), the default three about three minutes in all.
+left out; the other rounds still count. On the 2-core build machine a
+round takes about a minute (the Linux guest's boot and benchmark 30-38 s,
+the Tessera cluster's 17-21 s), the default three rounds 2.6-2.8 minutes
+in all with the image (2026-11-21, busy host).
 
 The disk image (made here with mke2fs, the same bytes for every side):
   [0, FS)        ext2, 4 KiB blocks, holding /bench/big: FILE_MIB MiB of
@@ -69,9 +70,10 @@ The Tessera side boots through `tessera` (scripts/selftest_cluster.py)
 from a self-test manifest written to RUN/roundN/tessera.yaml: a
 processor p1 and a storage node s2 with `ktest: "cluster:bench_storage"`,
 s2's disk the image RUN/roundN/tessera.img, and one vNode (processors
-[p1], storages [s2], root /bench) from which `tessera up` derives the kernel words storage=2
-and exports=1:/bench; the two nodes meet at the barriers "serve" and
-"done", which the script passes with `tessera console --send`.
+[p1], storages [s2], root /bench) from which `tessera up` derives the
+kernel words storage=2 and exports=1:/bench; the two nodes meet at the
+barriers "serve" and "done", which the script passes with `tessera
+console --send`.
 
     bench_storage.py [--build-dir build] [--blkbench PATH] [--file-mib 64]
                      [--rounds 3] [--rand-ms 3000]
