@@ -52,6 +52,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_fabric  # noqa: E402
+from hostload import host_line, host_sample  # noqa: E402
 import ktest  # noqa: E402
 import selftest_cluster as stc  # noqa: E402
 
@@ -175,31 +176,6 @@ def fabric_rtt_4k(opts, build: str, base: str):
         print(f"bench-memory: the bench-fabric guests could not run: {e}", file=sys.stderr)
         return None
     return fab.get("rtt_4KiB", {}).get("median_ns")
-
-
-def host_sample():
-    """(load average over 1 min, /proc/stat's cpu line: user nice system
-    idle iowait irq softirq steal, in ticks), or None off Linux."""
-    try:
-        with open("/proc/stat") as f:
-            ticks = [int(x) for x in f.readline().split()[1:9]]
-        return os.getloadavg()[0], ticks
-    except (OSError, ValueError):
-        return None
-
-
-def host_line(what: str, a, b) -> str:
-    """What the host did between samples a and b: its load average, the
-    share of its CPU time that was busy, and the share stolen from it by
-    its own host (runs with much steal are not comparable)."""
-    if not a or not b:
-        return f"  host during {what}: (not known)"
-    d = [y - x for x, y in zip(a[1], b[1])]
-    total = sum(d) or 1
-    busy = total - d[3] - d[4] - d[7]
-    return (f"  host during {what}: load average {a[0]:.2f} -> {b[0]:.2f}, CPU busy "
-            f"{100 * busy / total:.0f}%, stolen {100 * d[7] / total:.0f}% "
-            f"({os.cpu_count()} CPUs)")
 
 
 def ratio(a, b) -> str:
