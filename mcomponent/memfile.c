@@ -37,11 +37,14 @@
  *    does when its page cache cannot write.
  *  - a file mapping names its file by (inode, generation) (exact): its
  *    pages are read and written only while its path still names that
- *    file, else -ESTALE. ext2 gives an unlinked file's number to the next
- *    new file at once; Linux would go on writing to the unlinked inode,
- *    which no name reaches; here a MAP_SHARED object whose file is gone
- *    keeps its pages in memory for its mappers and writes nothing
- *    (shmobj.c), and never into a newer file of its path or number.
+ *    file, else -ESTALE (a write-back whose path names nothing any more
+ *    too: the file was unlinked, or renamed, and a protocol that names
+ *    files by path cannot reach it either way). ext2 gives an unlinked
+ *    file's number to the next new file at once; Linux would go on
+ *    writing to the unlinked inode, which no name reaches; here a
+ *    MAP_SHARED object whose file is gone keeps its pages in memory for
+ *    its mappers and writes nothing (shmobj.c), and never into a newer
+ *    file of its path or number.
  */
 #include "memserv_impl.h"
 
@@ -87,8 +90,9 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 	if (!bc)
 		return -ENODEV;
 	err = bcache_stat(bc, &bf, &attr);
-	if (!err && file->exact && (attr.ino != file->ino || attr.gen != file->gen))
-		err = -ESTALE; /* the path names another file now */
+	if (file->exact && (err == -ENOENT ||
+			    (!err && (attr.ino != file->ino || attr.gen != file->gen))))
+		err = -ESTALE; /* the path names nothing, or another file, now */
 	if (err)
 		return err;
 	if (offset >= attr.size)
