@@ -18,10 +18,10 @@
  * still has that frame (a newer store marked its own frame dirty).
  *
  * The table of file objects (by inode and generation: shmobj.h) is a
- * list under a spinlock: lookups are at
- * MEM_MMAP_FILE only, and a node maps few files MAP_SHARED at once. A
- * lookup takes a reference only if the object still has one (an object
- * whose last reference went is on its way out, and a new one is made).
+ * list under a spinlock: lookups are at MEM_MMAP_FILE only, and a node
+ * maps few files MAP_SHARED at once. A lookup takes a reference only if
+ * the object still has one (an object whose last reference went is on
+ * its way out, and a new one is made).
  * The new one could read a page from the file before the old one's
  * write-back of it lands; in practice nothing is left to write then,
  * since munmap, exit and exec write back before they drop references.

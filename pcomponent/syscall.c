@@ -1117,7 +1117,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
 	SC(8, "lseek", sys_lseek),
-	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home and one ExCache line on a processor: live between its processes; across processors a store is seen once it reached the home (msync, munmap, eviction, exit) */
+	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home and one ExCache line on a processor: live between its processes; across processors a store is seen once it reached the home (msync, munmap, eviction, exit); a file unlinked while mapped keeps its pages in memory but no longer writes back (ESTALE), and mmap of an fd whose path names another file now is ESTALE */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),
