@@ -15,8 +15,14 @@
  * Files. Each inode with pages, or with a request on it, has a struct
  * bc_inode: a sleeping lock (a one-token completion) held by a request for
  * its whole course, storage calls included, and what is known of the file
- * (its size, learnt from the storage node's replies, valid while the
- * inode has pages; where the last read ended, for read-ahead). Holding it
+ * (its size and generation, learnt from the storage node's replies,
+ * valid while the inode has pages; where the last read ended, for
+ * read-ahead). ext2 gives a freed inode number to the next new file: a
+ * reply of another generation than the pages' drops them, and so does a
+ * request that names its file exactly (a file mapping's: bcache_file's
+ * exact) with another generation, so that it never takes the pages of
+ * another life of its number (the storage node then answers it, -ESTALE
+ * if its file is gone). Holding it
  * across the storage call is what keeps a read's miss from inserting data
  * that a write of the same file made stale meanwhile.
  *
@@ -70,6 +76,8 @@ struct bc_inode {
 	struct completion lock; /* one token: the request working on the file */
 	bool size_known;	/* under lock: size is the file's */
 	uint64_t size;		/* under lock */
+	uint32_t gen;		/* under lock, with size_known: the generation
+				 * of the file size and pages are of */
 	uint64_t ra_next;	/* under lock: the page after the last read */
 };
 
@@ -120,21 +128,32 @@ static void count(uint64_t *counter, uint64_t n)
 
 /* ---- the storage node through the file client ------------------------------------- */
 
+/* The file f's reads and writes must reach (NULL: whatever its path
+ * names): in *id. */
+static const struct fsc_ident *ident(const struct bcache_file *f, struct fsc_ident *id)
+{
+	*id = (struct fsc_ident){.ino = f->ino, .gen = f->gen};
+	return f->exact ? id : NULL;
+}
+
 static long fs_read(void *ctx, const struct bcache_file *f, uint64_t offset,
 		    uint64_t win_offset, size_t len, struct fs_attr *attr)
 {
 	struct bcache *bc = ctx;
+	struct fsc_ident id;
 
-	return fsc_read_win_attr(bc->storage, f->cred, f->path, offset, win_offset, len, attr);
+	return fsc_read_win_attr(bc->storage, f->cred, f->path, ident(f, &id), offset,
+				 win_offset, len, attr);
 }
 
 static long fs_write(void *ctx, const struct bcache_file *f, uint64_t offset,
 		     uint64_t win_offset, size_t len, struct fs_attr *attr)
 {
 	struct bcache *bc = ctx;
+	struct fsc_ident id;
 
-	return fsc_write_win_attr(bc->storage, f->cred, f->path, offset, win_offset, len, 0,
-				  attr);
+	return fsc_write_win_attr(bc->storage, f->cred, f->path, ident(f, &id), offset,
+				  win_offset, len, 0, attr);
 }
 
 static int fs_truncate(void *ctx, const struct bcache_file *f, uint64_t size,
@@ -350,11 +369,39 @@ static void inode_leave(struct bcache *bc, struct bc_inode *i)
 	reap(bc);
 }
 
-/* Learns the file's size from a storage node's reply. */
-static void inode_size(struct bc_inode *i, const struct fs_attr *attr)
+/* Learns the file's size and generation from a storage node's reply; the
+ * pages of another generation go. */
+static void inode_size(struct bcache *bc, struct bc_inode *i, const struct fs_attr *attr)
 {
+	if (i->size_known && i->gen != attr->gen) {
+		spin_lock(&bc->lock);
+		pages_cut(bc, i, 0, 0);
+		spin_unlock(&bc->lock);
+	}
 	i->size = attr->size;
+	i->gen = attr->gen;
 	i->size_known = true;
+}
+
+/* Forgets everything about i: after a failed change, the file on the
+ * storage node may or may not have changed. */
+static void inode_drop_all(struct bcache *bc, struct bc_inode *i)
+{
+	spin_lock(&bc->lock);
+	pages_cut(bc, i, 0, 0);
+	spin_unlock(&bc->lock);
+	i->size_known = false;
+}
+
+/* The inode of f, as inode_enter; what it knows goes if f is exact and
+ * of another generation. */
+static struct bc_inode *file_enter(struct bcache *bc, const struct bcache_file *f)
+{
+	struct bc_inode *i = inode_enter(bc, f->ino);
+
+	if (i && f->exact && i->size_known && i->gen != f->gen)
+		inode_drop_all(bc, i);
+	return i;
 }
 
 /* ---- staging slots --------------------------------------------------------------- */
@@ -408,7 +455,7 @@ static int read_fetch(struct bcache *bc, const struct bcache_file *f, struct bc_
 	if (n < 0)
 		return (int)n;
 	memset(s->va + (first - base) * BC_PAGE + n, 0, len - (size_t)n);
-	inode_size(i, &attr);
+	inode_size(bc, i, &attr);
 	count(&bc->stats.misses, last - first + 1);
 	spin_lock(&bc->lock);
 	for (uint64_t k = first; k <= end && k * BC_PAGE < first * BC_PAGE + (uint64_t)n; k++)
@@ -432,7 +479,7 @@ static long read_staged(struct bcache *bc, const struct bcache_file *f, uint64_t
 {
 	uint64_t base = offset / BC_PAGE, last = (offset + len - 1) / BC_PAGE;
 	uint64_t miss_first = UINT64_MAX, miss_last = 0, hits = 0;
-	struct bc_inode *i = inode_enter(bc, f->ino);
+	struct bc_inode *i = file_enter(bc, f);
 	long r = 0;
 
 	if (!i)
@@ -499,16 +546,6 @@ static void write_pages(struct bcache *bc, struct bc_inode *i, uint64_t offset,
 	}
 }
 
-/* Forgets everything about i: after a failed change, the file on the
- * storage node may or may not have changed. */
-static void inode_drop_all(struct bcache *bc, struct bc_inode *i)
-{
-	spin_lock(&bc->lock);
-	pages_cut(bc, i, 0, 0);
-	spin_unlock(&bc->lock);
-	i->size_known = false;
-}
-
 /*
  * Writes the len bytes at the start of slot s to f at offset (append: at
  * its end) on the storage node, then into the cache. Returns len or an
@@ -518,7 +555,7 @@ static long write_staged(struct bcache *bc, const struct bcache_file *f, uint64_
 			 size_t len, bool append, struct bc_slot *s, uint64_t *at,
 			 uint64_t *size)
 {
-	struct bc_inode *i = inode_enter(bc, f->ino);
+	struct bc_inode *i = file_enter(bc, f);
 	struct fs_attr attr;
 	bool old_known;
 	uint64_t old_size;
@@ -530,7 +567,7 @@ static long write_staged(struct bcache *bc, const struct bcache_file *f, uint64_
 		r = bc->ops->stat(bc->ops_ctx, f, &attr);
 		if (r)
 			goto leave;
-		inode_size(i, &attr);
+		inode_size(bc, i, &attr);
 		offset = attr.size;
 	}
 	if (offset + len < offset) {
@@ -547,7 +584,7 @@ static long write_staged(struct bcache *bc, const struct bcache_file *f, uint64_
 		goto leave;
 	}
 	write_pages(bc, i, offset, s->va, len, old_known, old_size, s->va + BC_IO_MAX);
-	inode_size(i, &attr);
+	inode_size(bc, i, &attr);
 	count(&bc->stats.written_bytes, len);
 	*at = offset;
 	*size = attr.size;
@@ -564,7 +601,7 @@ int bcache_stat(struct bcache *bc, const struct bcache_file *f, struct fs_attr *
 int bcache_truncate(struct bcache *bc, const struct bcache_file *f, uint64_t size,
 		    struct fs_attr *attr)
 {
-	struct bc_inode *i = inode_enter(bc, f->ino);
+	struct bc_inode *i = file_enter(bc, f);
 	int err;
 
 	if (!i)
@@ -576,7 +613,7 @@ int bcache_truncate(struct bcache *bc, const struct bcache_file *f, uint64_t siz
 		spin_lock(&bc->lock);
 		pages_cut(bc, i, (size + BC_PAGE - 1) / BC_PAGE, (uint32_t)(size % BC_PAGE));
 		spin_unlock(&bc->lock);
-		inode_size(i, attr);
+		inode_size(bc, i, attr);
 	}
 	inode_leave(bc, i);
 	return err;

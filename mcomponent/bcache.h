@@ -30,11 +30,16 @@
 struct bcache;
 
 /* The file a request is about: credentials and path for the storage
- * node, the inode number for the cache. */
+ * node, the inode number for the cache. With exact, reads and writes
+ * that go to the storage node must reach the file (ino, gen) (struct
+ * fs_attr), else fail with -ESTALE: a file mapping's, whose file may
+ * have been unlinked since, its path and number given to another. */
 struct bcache_file {
 	const struct fs_cred *cred;
 	const char *path;
 	uint64_t ino;
+	uint32_t gen;
+	bool exact;
 };
 
 /*

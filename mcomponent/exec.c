@@ -155,7 +155,7 @@ static int exec_open(const struct exec_files *fs, const char *path, const struct
 	f->file = NULL;
 	if (err || !fs->lazy)
 		return err;
-	f->file = memfile_new(path, ino, cred);
+	f->file = memfile_new(path, ino, 0, false, cred);
 	return f->file ? 0 : -ENOMEM;
 }
 

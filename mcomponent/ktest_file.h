@@ -4,7 +4,10 @@
  * in kernel memory, inode INO, served to a buffer cache through
  * bcache_set_backend(bc, &mf_ops, &m). It counts the reads and writes it
  * serves, so a test can tell a cache hit from a miss and see what
- * reached "the disk" (m.data, m.size). Header only: ktest images only.
+ * reached "the disk" (m.data, m.size). Its generation (m.gen) is the
+ * file's life: a test that changes it has made a new file under the same
+ * inode number, and exact reads and writes of another generation get
+ * -ESTALE, as from a storage node. Header only: ktest images only.
  */
 #ifndef MCOMPONENT_KTEST_FILE_H
 #define MCOMPONENT_KTEST_FILE_H
@@ -22,6 +25,7 @@ struct mem_file {
 	struct verbs_dev *dev; /* whose window the cache's win_offsets are in */
 	uint8_t *data;	       /* FILE_CAP bytes */
 	uint64_t size;
+	uint32_t gen;	/* the file's generation */
 	unsigned reads, writes;
 };
 
@@ -29,6 +33,7 @@ static void attr_of(struct mem_file *m, struct fs_attr *attr)
 {
 	memset(attr, 0, sizeof(*attr));
 	attr->ino = INO;
+	attr->gen = m->gen;
 	attr->size = m->size;
 	attr->mode = FS_S_IFREG | 0644;
 }
@@ -38,12 +43,21 @@ static uint8_t *win(struct mem_file *m, uint64_t win_offset)
 	return (uint8_t *)verbs_window_hdr(m->dev) + win_offset;
 }
 
+/* An exact request for another life of the file: the storage node's
+ * -ESTALE. */
+static bool mf_stale(const struct mem_file *m, const struct bcache_file *f)
+{
+	return f->exact && (f->ino != INO || f->gen != m->gen);
+}
+
 static long mf_read(void *ctx, const struct bcache_file *f, uint64_t offset,
 		    uint64_t win_offset, size_t len, struct fs_attr *attr)
 {
 	struct mem_file *m = ctx;
 	size_t n = offset >= m->size ? 0 : m->size - offset < len ? m->size - offset : len;
 
+	if (mf_stale(m, f))
+		return -ESTALE;
 	m->reads++;
 	memcpy(win(m, win_offset), m->data + offset, n);
 	attr_of(m, attr);
@@ -55,6 +69,8 @@ static long mf_write(void *ctx, const struct bcache_file *f, uint64_t offset,
 {
 	struct mem_file *m = ctx;
 
+	if (mf_stale(m, f))
+		return -ESTALE;
 	if (offset + len > FILE_CAP)
 		return -EFBIG;
 	m->writes++;

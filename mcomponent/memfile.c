@@ -35,6 +35,16 @@
  *  - a write-back error is logged and the page stays dirty (a later
  *    write-back tries again); munmap and exit go on regardless, as Linux
  *    does when its page cache cannot write.
+ *  - a file mapping names its file by (inode, generation) (exact): its
+ *    pages are read and written only while its path still names that
+ *    file, else -ESTALE (a write-back whose path names nothing any more
+ *    too: the file was unlinked, or renamed, and a protocol that names
+ *    files by path cannot reach it either way). ext2 gives an unlinked
+ *    file's number to the next new file at once; Linux would go on
+ *    writing to the unlinked inode, which no name reaches; here a
+ *    MAP_SHARED object whose file is gone keeps its pages in memory for
+ *    its mappers and writes nothing (shmobj.c), and never into a newer
+ *    file of its path or number.
  */
 #include "memserv_impl.h"
 
@@ -45,7 +55,11 @@
 
 static struct bcache_file cache_file(const struct vma_file *file)
 {
-	return (struct bcache_file){.cred = &file->cred, .path = file->path, .ino = file->ino};
+	return (struct bcache_file){.cred = &file->cred,
+				    .path = file->path,
+				    .ino = file->ino,
+				    .gen = file->gen,
+				    .exact = file->exact};
 }
 
 int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
@@ -76,6 +90,9 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 	if (!bc)
 		return -ENODEV;
 	err = bcache_stat(bc, &bf, &attr);
+	if (file->exact && (err == -ENOENT ||
+			    (!err && (attr.ino != file->ino || attr.gen != file->gen))))
+		err = -ESTALE; /* the path names nothing, or another file, now */
 	if (err)
 		return err;
 	if (offset >= attr.size)
@@ -124,7 +141,8 @@ int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uin
 	return 0;
 }
 
-struct vma_file *memfile_new(const char *path, uint64_t ino, const struct fs_cred *cred)
+struct vma_file *memfile_new(const char *path, uint64_t ino, uint32_t gen, bool exact,
+			     const struct fs_cred *cred)
 {
 	struct vma_file *file = kzalloc(sizeof(*file));
 
@@ -132,6 +150,8 @@ struct vma_file *memfile_new(const char *path, uint64_t ino, const struct fs_cre
 		return NULL;
 	file->refs = 1; /* the caller's: it drops it once the VMAs took theirs */
 	file->ino = ino;
+	file->gen = gen;
+	file->exact = exact;
 	file->cred = *cred;
 	strlcpy(file->path, path, sizeof(file->path));
 	return file;

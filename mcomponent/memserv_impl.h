@@ -158,10 +158,12 @@ void memserv_count(uint64_t *counter, uint64_t n);
  * va of the private file VMA v of as (locked), filled and set in as;
  * *out its frame. memfile_sync: every dirty page of the shared memory
  * objects of the MAP_SHARED VMAs of as in [start, end) written back
- * (failures logged, the pages kept dirty; the first error returned). memfile_new: the file at path
- * (absolute, NUL-terminated, shorter than FS_PATH_MAX) with inode ino,
- * read and written with cred, with one reference (the caller's), or NULL
- * (MEM_MMAP_FILE's file, and MEM_EXEC's images: exec.c).
+ * (failures logged, the pages kept dirty; the first error returned).
+ * memfile_new: the file at path (absolute, NUL-terminated, shorter than
+ * FS_PATH_MAX) with inode ino of generation gen, read and written with
+ * cred (exact: only while path names (ino, gen), else -ESTALE), with one
+ * reference (the caller's), or NULL (MEM_MMAP_FILE's file, exact, and
+ * MEM_EXEC's images, by path: exec.c).
  */
 int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
 		 uint32_t f);
@@ -170,7 +172,8 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uint64_t va,
 		 uint32_t *out);
 int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end);
-struct vma_file *memfile_new(const char *path, uint64_t ino, const struct fs_cred *cred);
+struct vma_file *memfile_new(const char *path, uint64_t ino, uint32_t gen, bool exact,
+			     const struct fs_cred *cred);
 
 /* Where MEM_EXEC reads files (the executable, its interpreter), by
  * absolute path: open gives 0, the size and the inode number of a

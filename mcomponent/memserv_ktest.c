@@ -1483,9 +1483,9 @@ KTEST(memserv_shared_anon)
 	bed_down(&b);
 }
 
-/* MEM_MMAP_FILE of the stand-in file for pid. */
-static int map_file(struct bed *b, uint32_t pid, uint32_t flags, uint64_t offset,
-		    uint64_t len, uint64_t *out)
+/* MEM_MMAP_FILE of the stand-in file of generation gen for pid. */
+static int map_file_gen(struct bed *b, uint32_t pid, uint32_t flags, uint64_t offset,
+			uint64_t len, uint32_t gen, uint64_t *out)
 {
 	struct mem_mmap_file_req *rq = kzalloc(sizeof(*rq));
 	struct mem_value rp = {0};
@@ -1496,12 +1496,19 @@ static int map_file(struct bed *b, uint32_t pid, uint32_t flags, uint64_t offset
 	rq->map = (struct mem_map_req){.pid = pid, .prot = PROT_RW, .flags = flags, .len = len};
 	rq->offset = offset;
 	rq->ino = INO;
+	rq->gen = gen;
 	rq->cred = fsc_root;
 	strlcpy(rq->path, "/f", sizeof(rq->path));
 	err = call(b, LOOP_P, MSG_MEM_MMAP_FILE, rq, sizeof(*rq), &rp, sizeof(rp));
 	kfree(rq);
 	*out = rp.value;
 	return err;
+}
+
+static int map_file(struct bed *b, uint32_t pid, uint32_t flags, uint64_t offset,
+		    uint64_t len, uint64_t *out)
+{
+	return map_file_gen(b, pid, flags, offset, len, 0, out);
 }
 
 /* Whether the stand-in file's page index is all byte v. */
@@ -1584,6 +1591,66 @@ KTEST(memserv_shared_file)
 	memserv_get_stats(b.ms, &st);
 	KT_EXPECT_EQ(st.frames_free, b.free0);
 	KT_EXPECT_EQ(st.shm_objects, 0);
+	bed_down(&b);
+	kfree(m.data);
+}
+
+/* Two lives of one inode number (the file unlinked while mapped, a new
+ * file given its number with the next generation) are two objects: the
+ * new one's mapping reads the new file, not the old object's pages nor
+ * the buffer cache's pages of the old life; the old mapping keeps its
+ * pages, and its write-back (-ESTALE from the storage node) never lands
+ * in the new file. */
+KTEST(memserv_shared_file_generations)
+{
+	struct mem_file m = {0};
+	struct mem_stats st;
+	struct bed b;
+	uint64_t a = 0, x = 0, y = 0, objs, pages;
+
+	KT_ASSERT(bed_up_with(&b, LOOP_Q));
+	m.dev = dev_of(&b, LOOP_M);
+	m.data = kzalloc(FILE_CAP);
+	KT_ASSERT(m.data);
+	m.size = 4096;
+	m.gen = 1;
+	memset(m.data, 0x10, 4096);
+	bcache_set_backend(memserv_bcache(b.ms), &mf_ops, &m);
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID, HEAP) == 0);
+	KT_ASSERT(memserv_test_aspace(b.ms, LOOP_P, PID2, HEAP) == 0);
+	KT_EXPECT_EQ(map_file_gen(&b, PID, MAP_SHRD, 0, 4096, 1, &a), 0);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), 0x10); /* cached by the bcache too */
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID, a, 0, 0xa1), 0);
+	/* unlinked; a new file with its number and the next generation */
+	m.gen = 2;
+	memset(m.data, 0x20, 4096);
+	KT_EXPECT_EQ(map_file_gen(&b, PID2, MAP_SHRD, 0, 4096, 2, &x), 0);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 2);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID2, x), 0x20);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), 0xa1);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID2, x, 0, 0xb2), 0);
+	KT_EXPECT_EQ(map_pid(&b, PID2, MSG_MEM_MSYNC, x, 4096, 0, 4, NULL), 0);
+	KT_EXPECT(file_page_is(&m, 0, 0xb2));
+	/* the old object's msync: nothing written, no error (the file is gone) */
+	KT_EXPECT_EQ(map_call(&b, MSG_MEM_MSYNC, a, 4096, 0, 4, NULL), 0);
+	KT_EXPECT(file_page_is(&m, 0, 0xb2));
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, a), 0xa1);
+	/* out of the table: a new mapping of the file gets the new object */
+	KT_EXPECT_EQ(map_file_gen(&b, PID, MAP_SHRD, 0, 4096, 2, &y), 0);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 2);
+	KT_EXPECT_EQ(get_byte(&b, LOOP_M, 0, PID, y), 0xb2);
+	KT_EXPECT_EQ(put_page(&b, LOOP_M, 0, PID, a, 0, 0xa3), 0);
+	exit_pid(kt, &b, PID); /* the old object's last reference: still nothing written */
+	KT_EXPECT(file_page_is(&m, 0, 0xb2));
+	exit_pid(kt, &b, PID2);
+	shm_counts(&b, &objs, &pages);
+	KT_EXPECT_EQ(objs, 0);
+	KT_EXPECT_EQ(pages, 0);
+	bcache_forget_all(memserv_bcache(b.ms));
+	memserv_get_stats(b.ms, &st);
+	KT_EXPECT_EQ(st.frames_free, b.free0);
 	bed_down(&b);
 	kfree(m.data);
 }

@@ -350,10 +350,10 @@ RPC_HANDLER(MEM_MMAP, struct mem_map_req, struct mem_value)
 	return err;
 }
 
-/* MEM_MMAP_FILE's own fields: offset, the path. */
+/* MEM_MMAP_FILE's own fields: offset, reserved, the path. */
 static int mmap_file_decode(const struct mem_mmap_file_req *rq, uint64_t len)
 {
-	if (rq->offset % PAGE || rq->path[0] != '/' ||
+	if (rq->offset % PAGE || rq->reserved || rq->path[0] != '/' ||
 	    !memchr(rq->path, 0, sizeof(rq->path)))
 		return -EINVAL;
 	if (rq->offset > (1ull << 63) - len)
@@ -384,9 +384,9 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 		return err;
 	if (map_shared(m->flags)) { /* the node's one object for the file */
 		vflags |= VMA_SHARED;
-		file = shm_file(ms, rq->path, rq->ino, &rq->cred);
+		file = shm_file(ms, rq->path, rq->ino, rq->gen, &rq->cred);
 	} else {
-		file = memfile_new(rq->path, rq->ino, &rq->cred);
+		file = memfile_new(rq->path, rq->ino, rq->gen, true, &rq->cred);
 	}
 	err = file ? mmap_place(ms, p, m, len, true, &addr) : -ENOMEM;
 	if (!err)

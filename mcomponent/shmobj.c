@@ -17,10 +17,11 @@
  * without the lock; a failed write marks the page dirty again if it
  * still has that frame (a newer store marked its own frame dirty).
  *
- * The table of file objects is a list under a spinlock: lookups are at
- * MEM_MMAP_FILE only, and a node maps few files MAP_SHARED at once. A
- * lookup takes a reference only if the object still has one (an object
- * whose last reference went is on its way out, and a new one is made).
+ * The table of file objects (by inode and generation: shmobj.h) is a
+ * list under a spinlock: lookups are at MEM_MMAP_FILE only, and a node
+ * maps few files MAP_SHARED at once. A lookup takes a reference only if
+ * the object still has one (an object whose last reference went is on
+ * its way out, and a new one is made).
  * The new one could read a page from the file before the old one's
  * write-back of it lands; in practice nothing is left to write then,
  * since munmap, exit and exec write back before they drop references.
@@ -202,16 +203,17 @@ static bool ref_unless_zero(struct shm_obj *o)
 	return false;
 }
 
-/* A referenced object of t for inode ino, or NULL (t->lock held). */
-static struct shm_obj *table_find(struct shm_table *t, uint64_t ino)
+/* A referenced object of t for the file (ino, gen), or NULL (t->lock
+ * held). */
+static struct shm_obj *table_find(struct shm_table *t, uint64_t ino, uint32_t gen)
 {
 	for (struct shm_obj *o = t->files; o; o = o->next)
-		if (o->file.ino == ino && ref_unless_zero(o))
+		if (o->file.ino == ino && o->file.gen == gen && ref_unless_zero(o))
 			return o;
 	return NULL;
 }
 
-struct vma_file *shm_file(struct memserv *ms, const char *path, uint64_t ino,
+struct vma_file *shm_file(struct memserv *ms, const char *path, uint64_t ino, uint32_t gen,
 			  const struct fs_cred *cred)
 {
 	struct shm_table *t = &ms->shm;
@@ -219,11 +221,13 @@ struct vma_file *shm_file(struct memserv *ms, const char *path, uint64_t ino,
 
 	if (fresh) { /* made before the lock: kept only if the table has none */
 		fresh->file.ino = ino;
+		fresh->file.gen = gen;
+		fresh->file.exact = true;
 		fresh->file.cred = *cred;
 		strlcpy(fresh->file.path, path, sizeof(fresh->file.path));
 	}
 	spin_lock(&t->lock);
-	o = table_find(t, ino);
+	o = table_find(t, ino, gen);
 	if (!o && fresh) {
 		fresh->next = t->files;
 		t->files = o = fresh;
@@ -383,6 +387,18 @@ static void mark_dirty(struct shm_obj *o, uint64_t idx, uint32_t f)
 	spin_unlock(&o->lock);
 }
 
+/* A write-back found o's file unlinked: o is gone from it (the first
+ * to find it takes it out of the table and says so). */
+static void mark_gone(struct shm_obj *o)
+{
+	if (__atomic_exchange_n(&o->gone, true, __ATOMIC_ACQ_REL))
+		return;
+	table_remove(&o->ms->shm, o);
+	pr_info("memory: %s (inode %llu generation %u) was unlinked: its MAP_SHARED pages "
+		"stay in memory, written nowhere",
+		o->file.path, (unsigned long long)o->file.ino, o->file.gen);
+}
+
 int shm_sync(struct shm_obj *o, uint64_t start, uint64_t end)
 {
 	uint64_t idx, from = start / PAGE, to = end / PAGE + (end % PAGE != 0);
@@ -391,10 +407,13 @@ int shm_sync(struct shm_obj *o, uint64_t start, uint64_t end)
 
 	if (o->anon)
 		return 0;
-	while (from < to && take_dirty(o, from, to, &idx, &f)) {
+	while (from < to && !__atomic_load_n(&o->gone, __ATOMIC_ACQUIRE) &&
+	       take_dirty(o, from, to, &idx, &f)) {
 		int err = memfile_write(o->ms, &o->file, idx * PAGE, f);
 
-		if (err) {
+		if (err == -ESTALE) {
+			mark_gone(o);
+		} else if (err) {
 			mark_dirty(o, idx, f);
 			pr_warn("memory: write-back of %s at %llu failed (%s); the page stays "
 				"dirty",

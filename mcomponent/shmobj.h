@@ -18,13 +18,20 @@
  * (the mapping's length, as Linux's shmem file: pages at or past it are
  * -ENXIO, a bus error) and no file: a page never stored reads as zeros
  * (FRAME_NONE) and takes a frame at its first store. A file object
- * (MAP_SHARED of a file) is found by inode in the node's table (two
- * processes mapping one file on this node share one object); a page is
+ * (MAP_SHARED of a file) is found by its file's identity, (inode,
+ * generation), in the node's table (two processes mapping one file on
+ * this node share one object; a new file that got the inode number of
+ * an unlinked one another object gets another); a page is
  * read once from the file (memfile_fill, through the buffer cache) at
  * its first miss, marked dirty by each store and written back
  * (memfile_write) by shm_sync: msync, munmap, exit and exec call it
  * through memfile_sync, and the last reference calls it before the
- * frames go.
+ * frames go. Reads and write-backs name the file by (inode, generation)
+ * (memfile.c): once it is unlinked (the storage node answers -ESTALE),
+ * the object is gone from its file: it keeps its pages for the processes
+ * that map it, as Linux keeps an unlinked inode's, but writes nothing
+ * back any more (the data has no file to go to) and is out of the
+ * table, so a later mapping of the path or number gets a new object.
  *
  * Lifetime. One reference per VMA naming the object (struct vma_file's
  * refs, atomic), plus the creator's until it put it. At the last one
@@ -56,6 +63,7 @@ struct shm_obj {
 	struct vma_file file; /* what the VMAs name; refs: theirs */
 	struct memserv *ms;   /* set at creation: frames, files, the table */
 	bool anon;	      /* set at creation: no file, never written back */
+	bool gone;	      /* atomic: the file is unlinked (-ESTALE): no write-back */
 	uint64_t size;	      /* set at creation: anon: bytes mapped */
 	struct spinlock lock;
 	uint64_t root;	  /* under lock: the index's top node (0: none) */
@@ -67,7 +75,7 @@ struct shm_obj {
 /* The objects of one memory service (struct memserv.shm). */
 struct shm_table {
 	struct spinlock lock;
-	struct shm_obj *files; /* under lock: the file objects, by inode */
+	struct shm_obj *files; /* under lock: the file objects, by (inode, generation) */
 	uint64_t objects;      /* atomic: objects alive (both kinds) */
 	uint64_t pages;	       /* atomic: their pages with a frame */
 	uint64_t next_ino;     /* atomic: anonymous objects' inode numbers */
@@ -83,11 +91,11 @@ void shm_table_init(struct shm_table *t);
  */
 struct vma_file *shm_anon(struct memserv *ms, uint64_t size);
 /*
- * The object of ms for the file with inode ino, made (path and cred
- * used for its reads and write-backs) if ms has none: a reference for
- * the caller either way; NULL if out of memory.
+ * The object of ms for the file with inode ino of generation gen, made
+ * (path and cred used for its reads and write-backs) if ms has none: a
+ * reference for the caller either way; NULL if out of memory.
  */
-struct vma_file *shm_file(struct memserv *ms, const char *path, uint64_t ino,
+struct vma_file *shm_file(struct memserv *ms, const char *path, uint64_t ino, uint32_t gen,
 			  const struct fs_cred *cred);
 
 /* The object a VMA names: a MAP_SHARED VMA's (VMA_SHARED), else NULL. */
@@ -111,8 +119,10 @@ int shm_miss_frame(struct shm_obj *o, uint64_t offset, uint32_t *out);
 int shm_store(struct shm_obj *o, uint64_t offset, uint32_t f);
 /*
  * Writes the dirty pages of o at offsets [start, end) back to its file
- * (nothing for an anonymous object). A page whose write fails is logged
- * and stays dirty; returns the first error. Sleeps.
+ * (nothing for an anonymous object, nor for one whose file is gone). A
+ * page whose write fails is logged and stays dirty; returns the first
+ * error. -ESTALE (the file is gone) is no error: the object is marked
+ * gone and taken out of the table, its pages clean. Sleeps.
  */
 int shm_sync(struct shm_obj *o, uint64_t start, uint64_t end);
 

@@ -38,8 +38,9 @@
  * first VMA names it. */
 struct vma_file {
 	uint32_t refs;	      /* atomic: the VMAs naming it */
-	uint32_t reserved;
-	uint64_t ino;	      /* for /proc/PID/maps */
+	uint32_t gen;	      /* the file's generation (struct fs_attr) */
+	uint64_t ino;	      /* its inode: for /proc/PID/maps, the caches */
+	bool exact;	      /* reads, writes must reach (ino, gen): -ESTALE */
 	struct fs_cred cred;  /* whose rights its reads and writes use */
 	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */
 	/* Called at the last reference instead of kfree (NULL: kfree). */

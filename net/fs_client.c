@@ -153,6 +153,14 @@ int fsc_stat(uint16_t server, const struct fs_cred *cred, const char *path,
 
 /* ---- reads and writes -------------------------------------------------- */
 
+/* The file an FS_READ or FS_WRITE must reach (id NULL: whatever its path
+ * names). */
+static void put_ident(struct fs_io_req *rq, const struct fsc_ident *id)
+{
+	rq->ino = id ? id->ino : 0;
+	rq->gen = id && id->ino ? id->gen : 0;
+}
+
 /*
  * Moves len bytes between the file and [buf_offset, buf_offset + len) of
  * the window, registered under key, in FS_IO_MAX requests. Returns the
@@ -160,8 +168,9 @@ int fsc_stat(uint16_t server, const struct fs_cred *cred, const char *path,
  * a negative errno; *attr (if not NULL) the attributes the last reply gave.
  */
 static long io_chunks(uint16_t server, unsigned opcode, const struct fs_cred *cred,
-		      const char *path, uint64_t offset, uint32_t key,
-		      uint64_t buf_offset, size_t len, unsigned flags, struct fs_attr *attr)
+		      const char *path, const struct fsc_ident *id, uint64_t offset,
+		      uint32_t key, uint64_t buf_offset, size_t len, unsigned flags,
+		      struct fs_attr *attr)
 {
 	struct fs_io_req *rq = kzalloc(sizeof(*rq));
 	size_t done = 0;
@@ -170,6 +179,7 @@ static long io_chunks(uint16_t server, unsigned opcode, const struct fs_cred *cr
 	if (!rq)
 		return -ENOMEM;
 	err = put_head(&rq->cred, rq->path, cred, path);
+	put_ident(rq, id);
 	while (!err && done < len) {
 		uint32_t chunk =
 			len - done > FS_IO_MAX ? FS_IO_MAX : (uint32_t)(len - done);
@@ -210,7 +220,8 @@ static bool window_range_ok(struct verbs_dev *dev, uint64_t offset, size_t len)
 /* A read of len <= FS_INLINE_MAX bytes with the data in the reply
  * (FS_READ_INLINE), into dst; returns the bytes read. */
 static long read_inline(uint16_t server, const struct fs_cred *cred, const char *path,
-			uint64_t offset, void *dst, size_t len, struct fs_attr *attr)
+			const struct fsc_ident *id, uint64_t offset, void *dst, size_t len,
+			struct fs_attr *attr)
 {
 	struct fs_io_req *rq = kzalloc(sizeof(*rq));
 	struct fs_io_inline *rep = kmalloc(sizeof(*rep));
@@ -219,6 +230,7 @@ static long read_inline(uint16_t server, const struct fs_cred *cred, const char 
 	if (!err)
 		err = put_head(&rq->cred, rq->path, cred, path);
 	if (!err) {
+		put_ident(rq, id);
 		rq->length = (uint32_t)len;
 		rq->offset = offset;
 		err = call(server, MSG_FS_READ_INLINE, rq, sizeof(*rq), rep,
@@ -246,8 +258,8 @@ static int io_check(uint64_t offset, size_t len, unsigned flags, unsigned allowe
 }
 
 static long io_win(uint16_t server, unsigned opcode, const struct fs_cred *cred,
-		   const char *path, uint64_t offset, uint64_t win_offset, size_t len,
-		   unsigned flags, struct fs_attr *attr)
+		   const char *path, const struct fsc_ident *id, uint64_t offset,
+		   uint64_t win_offset, size_t len, unsigned flags, struct fs_attr *attr)
 {
 	uint32_t access =
 		opcode == MSG_FS_READ ? FAB_ACCESS_REMOTE_WRITE : FAB_ACCESS_REMOTE_READ;
@@ -265,13 +277,13 @@ static long io_win(uint16_t server, unsigned opcode, const struct fs_cred *cred,
 	if (opcode == MSG_FS_READ && len <= FS_INLINE_MAX) {
 		if (!window_range_ok(dev, win_offset, len))
 			return -EFAULT;
-		return read_inline(server, cred, path, offset,
+		return read_inline(server, cred, path, id, offset,
 				   (uint8_t *)verbs_window_hdr(dev) + win_offset, len, attr);
 	}
 	r = verbs_reg_mr(dev, win_offset, len, access, &mr);
 	if (r)
 		return r;
-	r = io_chunks(server, opcode, cred, path, offset, mr.key, win_offset, len, flags,
+	r = io_chunks(server, opcode, cred, path, id, offset, mr.key, win_offset, len, flags,
 		      attr);
 	verbs_dereg_mr(dev, &mr);
 	return r;
@@ -280,27 +292,29 @@ static long io_win(uint16_t server, unsigned opcode, const struct fs_cred *cred,
 long fsc_read_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		  uint64_t offset, uint64_t win_offset, size_t len)
 {
-	return io_win(server, MSG_FS_READ, cred, path, offset, win_offset, len, 0, NULL);
+	return io_win(server, MSG_FS_READ, cred, path, NULL, offset, win_offset, len, 0,
+		      NULL);
 }
 
 long fsc_write_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		   uint64_t offset, uint64_t win_offset, size_t len, unsigned flags)
 {
-	return io_win(server, MSG_FS_WRITE, cred, path, offset, win_offset, len, flags,
+	return io_win(server, MSG_FS_WRITE, cred, path, NULL, offset, win_offset, len, flags,
 		      NULL);
 }
 
 long fsc_read_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
-		       uint64_t offset, uint64_t win_offset, size_t len, struct fs_attr *attr)
+		       const struct fsc_ident *id, uint64_t offset, uint64_t win_offset,
+		       size_t len, struct fs_attr *attr)
 {
-	return io_win(server, MSG_FS_READ, cred, path, offset, win_offset, len, 0, attr);
+	return io_win(server, MSG_FS_READ, cred, path, id, offset, win_offset, len, 0, attr);
 }
 
 long fsc_write_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
-			uint64_t offset, uint64_t win_offset, size_t len, unsigned flags,
-			struct fs_attr *attr)
+			const struct fsc_ident *id, uint64_t offset, uint64_t win_offset,
+			size_t len, unsigned flags, struct fs_attr *attr)
 {
-	return io_win(server, MSG_FS_WRITE, cred, path, offset, win_offset, len, flags,
+	return io_win(server, MSG_FS_WRITE, cred, path, id, offset, win_offset, len, flags,
 		      attr);
 }
 
@@ -344,7 +358,7 @@ long fsc_read(uint16_t server, const struct fs_cred *cred, const char *path,
 	if (r || len == 0)
 		return r;
 	if (len <= FS_INLINE_MAX)
-		return read_inline(server, cred, path, offset, buf, len, NULL);
+		return read_inline(server, cred, path, NULL, offset, buf, len, NULL);
 	r = fsc_transport(&rn, &dev);
 	if (!r)
 		r = fsc_stage_get(dev, len, FAB_ACCESS_REMOTE_WRITE, &stage, &mr);
@@ -353,7 +367,7 @@ long fsc_read(uint16_t server, const struct fs_cred *cred, const char *path,
 	while (done < len) {
 		size_t chunk = len - done < stage.size ? len - done : stage.size;
 
-		r = io_chunks(server, MSG_FS_READ, cred, path, offset + done, mr.key,
+		r = io_chunks(server, MSG_FS_READ, cred, path, NULL, offset + done, mr.key,
 			      stage.offset, chunk, 0, NULL);
 		if (r < 0)
 			break;
@@ -389,7 +403,7 @@ long fsc_write(uint16_t server, const struct fs_cred *cred, const char *path,
 		bool last = done + chunk == len;
 
 		memcpy(stage.va, (const uint8_t *)buf + done, chunk);
-		r = io_chunks(server, MSG_FS_WRITE, cred, path, offset + done, mr.key,
+		r = io_chunks(server, MSG_FS_WRITE, cred, path, NULL, offset + done, mr.key,
 			      stage.offset, chunk, last ? flags : flags & ~FS_SYNC, NULL);
 		if (r < 0)
 			break;

@@ -64,7 +64,7 @@
  * so a store by one is seen by the others at once with no software on
  * the hit path. Each process keeps its shared ranges (excache_shared.h,
  * under ec.lock): [start, end) -> (object key, page offset, prot); the
- * key is the file's inode, or a number excache_anon_key gives each
+ * key is the file's (inode, generation), or a number excache_anon_key gives each
  * MAP_SHARED|MAP_ANONYMOUS mapping. A page in a shared range has the
  * tag (key, offset in the object) instead of (pid, va) (struct tag,
  * tag_of; its set comes from the tag), and its line has no owner but a

@@ -95,7 +95,7 @@ void excache_fresh_remove(struct process *p, uint64_t start, uint64_t end);
  * pages become the process's private copies: not coherent any more,
  * never another object's; logged). excache_anon_key gives a new
  * MAP_SHARED|MAP_ANONYMOUS mapping its object key (unique on this
- * processor); a file's is exsh_file_key(its inode).
+ * processor); a file's is exsh_file_key(its inode, its generation).
  *
  * A shared line is written back (to the memory node, which keeps one
  * copy of the page for every process) when a mapper that dirtied it, or

@@ -3,8 +3,8 @@
  * one process, as the ExCache needs them to make processes that map the
  * same shared page use the same line (pcomponent/excache.c, top
  * comment). Each range says which shared object its pages belong to (a
- * key: the file's inode for a file, a processor-wide number for
- * MAP_SHARED|MAP_ANONYMOUS memory), at which page of the object it
+ * key: the file's inode and generation for a file, a processor-wide
+ * number for MAP_SHARED|MAP_ANONYMOUS memory), at which page of the object it
  * starts, and its prot. Portable: no locks, no kernel services, no arch
  * headers; the host tests drive it (tests/unit/test_excache_shared.c),
  * the kernel calls it under the process's ec.lock.
@@ -28,15 +28,23 @@
 
 /* Shared object keys: bit 63 set, so that no key is a pid (the key of a
  * private ExCache line, pcomponent/excache_set.h); bit 62 tells
- * anonymous memory's numbers from files' inodes. */
+ * anonymous memory's numbers from files' identities. */
 #define EXSH_KEY_SHARED (1ull << 63)
 #define EXSH_KEY_ANON	(1ull << 62)
+#define EXSH_GEN_BITS	30 /* of a file's generation in its key */
 
-/* The key of the file with inode ino (the storage node's: every mappable
- * file is on the root's device). */
-static inline uint64_t exsh_file_key(uint64_t ino)
+/* The key of the file with inode ino of generation gen (the storage
+ * node's: every mappable file is on the root's device; its inode numbers
+ * are ext2's, 32 bits): the pair, as the memory node names the file's
+ * shared object, so that a new file given the number of an unlinked one
+ * (ext2 reuses them at once, with the next generation) never meets the
+ * old one's lines. The generation's low 30 bits: two lives of one
+ * number share a key only 2^30 lives apart. */
+static inline uint64_t exsh_file_key(uint64_t ino, uint32_t gen)
 {
-	return EXSH_KEY_SHARED | (ino & (EXSH_KEY_ANON - 1));
+	uint64_t g = gen & ((1u << EXSH_GEN_BITS) - 1);
+
+	return EXSH_KEY_SHARED | g << 32 | (uint32_t)ino;
 }
 
 /* The key of the n-th MAP_SHARED|MAP_ANONYMOUS mapping made on this

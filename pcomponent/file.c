@@ -747,8 +747,10 @@ static int storage_file(const struct fs_cred *cred, const char *abs, unsigned fl
 		bcc_forget(file_cache_node(), file_storage_node(), attr->ino);
 	}
 	*out = file_alloc(ops, flags, abs, NULL);
-	if (*out)
+	if (*out) {
 		(*out)->ino = attr->ino;
+		(*out)->gen = attr->gen;
+	}
 	return *out ? 0 : -ENOMEM;
 }
 

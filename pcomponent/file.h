@@ -139,6 +139,7 @@ struct file {
 	struct spinlock lock;
 	char *path;	 /* absolute path (regular files, directories, /proc): kmalloc'd, or NULL */
 	uint64_t ino;	 /* regular files: the inode at the open (the buffer cache's key) */
+	uint32_t gen;	 /* regular files: its generation (with ino, the file's identity) */
 	void *priv;	 /* the kind's own */
 	unsigned epolls; /* atomic: epoll sets watching it (epoll.c) */
 };

@@ -9,9 +9,12 @@
  * robust lists, as Linux's) in a MAP_SHARED mapping is named by the
  * object and offset instead (the ExCache's shared ranges,
  * excache_shared_get), so processes mapping one page, wherever, meet on
- * one futex: a process-shared pthread mutex works across fork. Names
+ * one futex: a process-shared pthread mutex works across fork. A file's
+ * object is its (inode, generation) (exsh_file_key), so a new file that
+ * got an unlinked one's inode number has futexes of its own. Names
  * never collide: a process's is its kernel address (bits 63..47 all
- * set), an object's key has bit 63 set and bits 61..48 clear. Waiters
+ * set), an object's key has bit 63 set and bit 62 clear (a file's) or
+ * bits 61..48 clear (anonymous memory's). Waiters
  * sit on a stack-allocated struct futex_waiter in one of FUTEX_BUCKETS
  * hashed lists.
  *

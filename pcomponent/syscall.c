@@ -558,13 +558,18 @@ static int mmap_file_check(struct file *f, uint32_t prot, uint32_t flags,
 	if (!f->path || file_st_dev(f->path) != file_st_dev("/") || file_stat(f, attr) ||
 	    (attr->mode & FS_S_IFMT) != FS_S_IFREG)
 		return -ENODEV; /* pipes, devices, /proc, directories */
+	if (f->ino && (attr->ino != f->ino || attr->gen != f->gen))
+		return -ESTALE; /* its path names another file now (NFS's answer) */
 	return 0;
 }
 
-/* A file mapping (caller's fd, in the address space it uses): the home reads its pages from the file at their first
- * miss (never zero-filled here: not a fresh range). A MAP_SHARED one is
- * recorded with the file's inode as its object key, so that every
- * process mapping the file shares its lines. */
+/* A file mapping (caller's fd, in the address space it uses): the home
+ * reads its pages from the file at their first miss (never zero-filled
+ * here: not a fresh range). The file is named by its identity, (inode,
+ * generation), and a MAP_SHARED one is recorded with it as its object
+ * key, so that every process mapping the file shares its lines, and a
+ * new file that got an unlinked one's inode number shares none of
+ * them. */
 static long mmap_file(struct process *caller, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = a[1], flags = a[3], fd = a[4];
@@ -594,7 +599,8 @@ static long mmap_file(struct process *caller, const uint64_t *a)
 		goto put_file;
 	*rq = (struct mem_mmap_file_req){.map = {.pid = p->pid, .prot = (uint32_t)a[2],
 						 .flags = (uint32_t)flags, .addr = addr, .len = len},
-					 .offset = a[5], .ino = attr.ino, .cred = fsc_root};
+					 .offset = a[5], .ino = attr.ino, .gen = attr.gen,
+					 .cred = fsc_root};
 	strlcpy(rq->path, f->path, sizeof(rq->path));
 	if (replace) {
 		excache_vm_begin(p);
@@ -605,7 +611,7 @@ static long mmap_file(struct process *caller, const uint64_t *a)
 		excache_vm_end(p);
 	r = r ? r : (long)rp.value;
 	if (mapped_at(r, len) && (flags & MAP_TYPE) != MAP_PRIVATE)
-		r = shared_mapped(p, r, len, exsh_file_key(attr.ino), a[5] / MEM_PAGE_SIZE,
+		r = shared_mapped(p, r, len, exsh_file_key(attr.ino, attr.gen), a[5] / MEM_PAGE_SIZE,
 				  (uint32_t)a[2]);
 	kfree(rq);
 put_file:
@@ -1111,7 +1117,7 @@ static const struct syscall_entry syscall_table[SYSCALL_TABLE_SIZE] = {
 	SC(6, "lstat", sys_lstat),
 	SC(7, "poll", sys_poll),
 	SC(8, "lseek", sys_lseek),
-	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home and one ExCache line on a processor: live between its processes; across processors a store is seen once it reached the home (msync, munmap, eviction, exit) */
+	SC(9, "mmap", sys_mmap), /* partial: MAP_SHARED pages are one copy on the home and one ExCache line on a processor: live between its processes; across processors a store is seen once it reached the home (msync, munmap, eviction, exit); a file unlinked while mapped keeps its pages in memory but no longer writes back (ESTALE), and mmap of an fd whose path names another file now is ESTALE */
 	SC(10, "mprotect", sys_mprotect),
 	SC(11, "munmap", sys_munmap),
 	SC(12, "brk", sys_brk),

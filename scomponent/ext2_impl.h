@@ -214,6 +214,7 @@ struct ext2_fs {
  * not listed here untouched). */
 struct ext2_inode {
 	uint32_t ino;
+	uint32_t gen;  /* i_generation: ext2_inew makes it new, nothing else changes it */
 	uint32_t mode; /* FS_S_IF* type and permission bits */
 	uint32_t uid, gid;
 	uint32_t links;

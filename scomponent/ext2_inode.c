@@ -6,7 +6,11 @@
  * (known type, in use, a size that fits the file system), ext2_iput
  * encodes them back and leaves every other byte of the slot as it was.
  * Times are seconds; in large inodes the two epoch bits of the *_extra
- * fields extend them past 2038 (nanoseconds are written as 0).
+ * fields extend them past 2038 (nanoseconds are written as 0). A new
+ * inode's i_generation is its slot's old one plus one (ext2_inew;
+ * deleting keeps the slot's value), so two lives of one inode number
+ * never share a generation (until 2^32 of them): clients name a file by
+ * the pair (struct fs_attr), as NFS file handles do.
  *
  * Block maps are the classic twelve direct pointers and single, double
  * and triple indirect blocks. ext2_bmap walks (and with alloc, grows)
@@ -80,6 +84,7 @@ static void decode(const struct ext2_fs *fs, const uint8_t *raw, struct ext2_ino
 	if (ext2_is_reg(ip))
 		ip->size |= (uint64_t)ext2_get32(raw + I_SIZE_HIGH) << 32;
 	ip->blocks = ext2_get32(raw + I_BLOCKS);
+	ip->gen = ext2_get32(raw + I_GENERATION);
 	ip->dtime = ext2_get32(raw + I_DTIME);
 	ip->flags = ext2_get32(raw + I_FLAGS);
 	ip->file_acl = ext2_get32(raw + I_FILE_ACL);
@@ -233,6 +238,7 @@ int ext2_inew(struct ext2_fs *fs, uint32_t ino, uint32_t mode, struct ext2_inode
 	bcache_put(fs->bc, b);
 	memset(ip, 0, sizeof(*ip));
 	ip->ino = ino;
+	ip->gen = gen + 1;
 	ip->mode = mode;
 	ip->extra_isize = fs->inode_size > EXT2_OLD_INODE ? fs->want_extra_isize : 0;
 	ip->atime = ip->mtime = ip->ctime = now;

@@ -41,6 +41,7 @@ static void fill_attr(const struct ext2_fs *fs, const struct ext2_inode *ip,
 		return;
 	memset(attr, 0, sizeof(*attr));
 	attr->ino = ip->ino;
+	attr->gen = ip->gen;
 	attr->size = ip->size;
 	attr->blocks = ip->blocks;
 	attr->mode = ip->mode;

@@ -21,7 +21,9 @@
  *      export root (-EACCES); without a file system the answer is the
  *      mount's error (-ENODEV no disk, -EIO unusable disk);
  *   4. then ext2 does the work from that root, with the permission checks
- *      and the ".." rule of file.h (scomponent/ext2.h).
+ *      and the ".." rule of file.h (scomponent/ext2.h); an FS_READ or
+ *      FS_WRITE that names its file by (ino, gen) first checks that its
+ *      path still is that file (same_file: -ESTALE, nothing moved).
  * Nothing changes on disk before step 4, and an answer to a hostile
  * request is always an errno, never a panic.
  *
@@ -366,7 +368,7 @@ static int io_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned a
 
 	if (err)
 		return err;
-	if ((rq->flags & ~allowed) || rq->reserved || rq->length > FS_IO_MAX ||
+	if ((rq->flags & ~allowed) || (!rq->ino && rq->gen) || rq->length > FS_IO_MAX ||
 	    rq->offset + rq->length < rq->offset)
 		return -EINVAL;
 	if (rq->buf_offset + rq->length < rq->buf_offset)
@@ -374,6 +376,22 @@ static int io_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned a
 	err = take_path(rq->path, (*fsv)->path, false);
 	if (!err && !(*fsv)->stage.size)
 		err = -EIO; /* no staging buffer left (see abandon) */
+	return err;
+}
+
+/* A request naming its file by (ino, gen) (fs_sem held): 0 if path is
+ * that file (or rq names none), -ESTALE if it is another, path's error. */
+static int same_file(struct fileserv *fsv, const struct fs_cred *cred, uint32_t root,
+		     const struct fs_io_req *rq)
+{
+	struct fs_attr a;
+	int err;
+
+	if (!rq->ino)
+		return 0;
+	err = ext2_stat(fsv->fs, cred, root, fsv->path, 0, 0, &a);
+	if (!err && (a.ino != rq->ino || a.gen != rq->gen))
+		err = -ESTALE;
 	return err;
 }
 
@@ -427,7 +445,9 @@ RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)
 	if (err)
 		return refuse(fsv, err);
 	t0 = clock_ns();
-	n = read_staged(fsv, &cred, root, rq, &rp->attr);
+	n = same_file(fsv, &cred, root, rq);
+	if (!n)
+		n = read_staged(fsv, &cred, root, rq, &rp->attr);
 	err = leave(fsv, n < 0 ? n : 0, false);
 	if (err)
 		return err;
@@ -459,8 +479,10 @@ RPC_HANDLER(FS_READ_INLINE, struct fs_io_req, struct fs_io_inline)
 		err = enter(fsv, ctx->src_node, &root);
 	if (err)
 		return refuse(fsv, err);
-	n = ext2_read(fsv->fs, &cred, root, fsv->path, rq->offset, rp->data, rq->length,
-		      &rp->io.attr);
+	n = same_file(fsv, &cred, root, rq);
+	if (!n)
+		n = ext2_read(fsv->fs, &cred, root, fsv->path, rq->offset, rp->data,
+			      rq->length, &rp->io.attr);
 	err = leave(fsv, n < 0 ? n : 0, false);
 	if (err)
 		return err;
@@ -486,7 +508,8 @@ RPC_HANDLER(FS_WRITE, struct fs_io_req, struct fs_io)
 	/* fs_sem is held across the transfer too: the sync thread may wait
 	 * for it, nobody else (requests come one at a time) */
 	t0 = clock_ns();
-	if (rq->length)
+	err = same_file(fsv, &cred, root, rq);
+	if (!err && rq->length)
 		err = rdma(fsv, ctx->src_node, FAB_OP_READ, rq->buf_key, rq->buf_offset,
 			   rq->length);
 	if (err)

@@ -303,6 +303,64 @@ KTEST(fileserv_client_calls)
 	kfree(buf);
 }
 
+/* Reads and writes naming their file by (ino, gen): ext2 gives an
+ * unlinked file's inode number to the next new file with a new
+ * generation, and a request meant for the old one gets -ESTALE and moves
+ * nothing, whichever path it names. */
+KTEST(fileserv_stale_generation)
+{
+	struct fs_attr a, b, c, now;
+	struct fsc_ident old, cur;
+	struct wbuf w;
+	struct bed d;
+	char buf[8];
+
+	if (!KT_EXPECT(bed_up(&d, true, 0)))
+		return;
+	fsc_test_transport(rn_of(&d, LOOP_ROOT), dev_of(&d, LOOP_ROOT));
+	KT_ASSERT(wbuf_get(&d, LOOP_ROOT, 4096, FAB_ACCESS_REMOTE_READ, &w));
+	KT_EXPECT_EQ(fsc_create(LOOP_SERVER, &fsc_root, "/gen.a", 0644, FS_EXCL, &a), 0);
+	KT_EXPECT_EQ(fsc_write(LOOP_SERVER, &fsc_root, "/gen.a", 0, "AAAA", 4, 0), 4);
+	KT_EXPECT_EQ(fsc_unlink(LOOP_SERVER, &fsc_root, "/gen.a"), 0);
+	KT_EXPECT_EQ(fsc_create(LOOP_SERVER, &fsc_root, "/gen.b", 0644, FS_EXCL, &b), 0);
+	KT_EXPECT_EQ(b.ino, a.ino); /* ext2: the first free inode, the one just freed */
+	KT_EXPECT(b.gen != a.gen);
+	KT_EXPECT_EQ(fsc_write(LOOP_SERVER, &fsc_root, "/gen.b", 0, "bbbb", 4, 0), 4);
+	KT_EXPECT_EQ(fsc_create(LOOP_SERVER, &fsc_root, "/gen.a", 0644, FS_EXCL, &c), 0);
+	KT_EXPECT_EQ(fsc_write(LOOP_SERVER, &fsc_root, "/gen.a", 0, "cccc", 4, 0), 4);
+
+	old = (struct fsc_ident){.ino = a.ino, .gen = a.gen};
+	cur = (struct fsc_ident){.ino = b.ino, .gen = b.gen};
+	memcpy(w.buf.va, "XXXX", 4);
+	/* the old file's write: neither under its path nor under its number */
+	KT_EXPECT_EQ(fsc_write_win_attr(LOOP_SERVER, &fsc_root, "/gen.a", &old, 0, w.buf.offset,
+					4, 0, &now),
+		     -ESTALE);
+	KT_EXPECT_EQ(fsc_write_win_attr(LOOP_SERVER, &fsc_root, "/gen.b", &old, 0, w.buf.offset,
+					4, 0, &now),
+		     -ESTALE);
+	KT_EXPECT_EQ(fsc_read_win_attr(LOOP_SERVER, &fsc_root, "/gen.b", &old, 0, w.buf.offset,
+				       4, &now),
+		     -ESTALE);
+	KT_EXPECT_EQ(fsc_read(LOOP_SERVER, &fsc_root, "/gen.a", 0, buf, 4), 4);
+	KT_EXPECT(memcmp(buf, "cccc", 4) == 0);
+	KT_EXPECT_EQ(fsc_read(LOOP_SERVER, &fsc_root, "/gen.b", 0, buf, 4), 4);
+	KT_EXPECT(memcmp(buf, "bbbb", 4) == 0);
+	/* the file's own identity works, and the attributes carry it */
+	KT_EXPECT_EQ(fsc_write_win_attr(LOOP_SERVER, &fsc_root, "/gen.b", &cur, 0, w.buf.offset,
+					4, 0, &now),
+		     4);
+	KT_EXPECT(now.ino == b.ino && now.gen == b.gen);
+	KT_EXPECT_EQ(fsc_read(LOOP_SERVER, &fsc_root, "/gen.b", 0, buf, 4), 4);
+	KT_EXPECT(memcmp(buf, "XXXX", 4) == 0);
+	KT_EXPECT_EQ(fsc_stat(LOOP_SERVER, &fsc_root, "/gen.b", 0, 0, &now), 0);
+	KT_EXPECT(now.ino == b.ino && now.gen == b.gen);
+	KT_EXPECT_EQ(fsc_unlink(LOOP_SERVER, &fsc_root, "/gen.a"), 0);
+	KT_EXPECT_EQ(fsc_unlink(LOOP_SERVER, &fsc_root, "/gen.b"), 0);
+	wbuf_put(&w);
+	bed_down(&d);
+}
+
 /* Bad fields of FS_READ / FS_WRITE: each gets its errno, and the request
  * with the field fixed works. */
 KTEST(fileserv_hostile_io)
@@ -381,7 +439,7 @@ KTEST(fileserv_hostile_io)
 	set_path(rq->path, "/sub/../../../hello.txt");
 	KT_EXPECT_EQ(READ_RC(), -EACCES);
 	GOOD_READ();
-	rq->reserved = 1;
+	rq->gen = 1; /* a generation without an inode */
 	KT_EXPECT_EQ(READ_RC(), -EINVAL);
 	GOOD_READ();
 	rq->flags = FS_SYNC; /* a write's flag */

@@ -44,14 +44,21 @@ long fsc_read_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		  uint64_t offset, uint64_t win_offset, size_t len);
 long fsc_write_win(uint16_t server, const struct fs_cred *cred, const char *path,
 		   uint64_t offset, uint64_t win_offset, size_t len, unsigned flags);
+/* One life of one file (struct fs_attr's ino and gen); ino 0: any. */
+struct fsc_ident {
+	uint64_t ino;
+	uint32_t gen;
+};
 /* The same, with the file's attributes after the call (the last reply's)
  * in *attr when it succeeds: what a cache of the file's data needs to know
- * its size (mcomponent/bcache.c). */
+ * its size (mcomponent/bcache.c); and with id (may be NULL), the file
+ * path must still name, else -ESTALE and nothing moved. */
 long fsc_read_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
-		       uint64_t offset, uint64_t win_offset, size_t len, struct fs_attr *attr);
+		       const struct fsc_ident *id, uint64_t offset, uint64_t win_offset,
+		       size_t len, struct fs_attr *attr);
 long fsc_write_win_attr(uint16_t server, const struct fs_cred *cred, const char *path,
-			uint64_t offset, uint64_t win_offset, size_t len, unsigned flags,
-			struct fs_attr *attr);
+			const struct fsc_ident *id, uint64_t offset, uint64_t win_offset,
+			size_t len, unsigned flags, struct fs_attr *attr);
 
 int fsc_create(uint16_t server, const struct fs_cred *cred, const char *path, uint32_t mode,
 	       unsigned flags, struct fs_attr *attr);

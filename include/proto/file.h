@@ -64,9 +64,17 @@ struct fs_cred {
 };
 _Static_assert(sizeof(struct fs_cred) == 48, "fs_cred wire size");
 
-/* Attributes of a file, as stat(2) gives them. */
+/* Attributes of a file, as stat(2) gives them, and its identity: (ino,
+ * gen) names one life of one file, as an NFS file handle does. ext2
+ * reuses a freed inode number at once, but every new inode gets a
+ * generation its number never had before (the on-disk i_generation of
+ * the slot plus one), so a client that holds the pair of a file that
+ * was unlinked since can tell it from a new file under the same number
+ * (FS_READ and FS_WRITE's ino and gen: -ESTALE). */
 struct fs_attr {
 	uint64_t ino;
+	uint32_t gen;	   /* the inode's generation (ext2's i_generation) */
+	uint32_t reserved; /* 0 */
 	uint64_t size;
 	uint64_t blocks; /* 512-byte units allocated, as st_blocks */
 	uint32_t mode;	 /* S_IFMT type bits and permissions, Linux values */
@@ -79,7 +87,7 @@ struct fs_attr {
 	int64_t mtime;
 	int64_t ctime;
 };
-_Static_assert(sizeof(struct fs_attr) == 72, "fs_attr wire size");
+_Static_assert(sizeof(struct fs_attr) == 80, "fs_attr wire size");
 
 /* Linux's file type bits (st_mode & S_IFMT) and d_type values. */
 #define FS_S_IFMT     0170000u
@@ -162,7 +170,12 @@ _Static_assert(sizeof(struct fs_two_path_req) == 56 + 2 * FS_PATH_MAX,
  * regular file path, to or from [buf_offset, buf_offset + length) of the
  * requester's window under buf_key. A read stops at the end of the file;
  * a write extends it (holes read as zeroes). flags: FS_SYNC (FS_WRITE).
- * Reply: struct fs_io. */
+ * ino 0: whatever file path names; else path must name the file (ino,
+ * gen) (struct fs_attr), or the request does nothing and fails with
+ * -ESTALE: the file it meant was unlinked (and perhaps its number given
+ * to a new file). A memory node's write-back of a MAP_SHARED page names
+ * its file so, and never lands in a newer file of the same path or
+ * inode number. Reply: struct fs_io. */
 struct fs_io_req {
 	struct fs_cred cred;
 	uint32_t flags;
@@ -170,29 +183,30 @@ struct fs_io_req {
 	uint64_t offset;
 	uint64_t buf_offset;
 	uint32_t buf_key;
-	uint32_t reserved; /* 0 */
+	uint32_t gen; /* with ino: the generation path must have */
+	uint64_t ino; /* 0, or the inode path must name (else -ESTALE) */
 	char path[FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct fs_io_req) == 80 + FS_PATH_MAX, "fs_io_req wire size");
+_Static_assert(sizeof(struct fs_io_req) == 88 + FS_PATH_MAX, "fs_io_req wire size");
 
 struct fs_io {
 	uint32_t bytes; /* moved; < length only at the end of the file */
 	uint32_t reserved;
 	struct fs_attr attr; /* after the operation */
 };
-_Static_assert(sizeof(struct fs_io) == 80, "fs_io wire size");
+_Static_assert(sizeof(struct fs_io) == 88, "fs_io wire size");
 
 /* FS_READ_INLINE: a small read whose bytes come in the reply rather than
  * by RDMA (no memory region, one fabric operation less): the request is
  * a struct fs_io_req with length <= FS_INLINE_MAX, flags 0 and buf_key,
- * buf_offset 0. Reply: struct fs_io_inline. */
+ * buf_offset 0 (ino and gen as FS_READ's). Reply: struct fs_io_inline. */
 #define FS_INLINE_MAX 4096u
 
 struct fs_io_inline {
 	struct fs_io io;
 	uint8_t data[FS_INLINE_MAX]; /* io.bytes of them are the file's */
 };
-_Static_assert(sizeof(struct fs_io_inline) == 80 + FS_INLINE_MAX,
+_Static_assert(sizeof(struct fs_io_inline) == 88 + FS_INLINE_MAX,
 	       "fs_io_inline wire size");
 
 /* FS_TRUNCATE: the regular file path gets size bytes. Reply: fs_attr. */

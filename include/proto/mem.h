@@ -229,7 +229,8 @@ _Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
  * MEM_MMAP_FILE: mmap(addr, len, prot, flags, fd, offset) of a regular
  * file, which the processor names by path (the file protocol is
  * stateless: include/proto/file.h; read and written with cred through
- * the memory node's storage= node) and inode (for /proc/PID/maps). flags
+ * the memory node's storage= node) and identity (ino, gen: its inode and
+ * generation, struct fs_attr; ino also for /proc/PID/maps). flags
  * as MEM_MMAP's but MAP_ANONYMOUS, with MAP_PRIVATE or MAP_SHARED (or
  * MAP_SHARED_VALIDATE); offset page aligned (-EINVAL), offset + len not
  * past 2^63 (-EOVERFLOW). The processor checked the fd's access mode.
@@ -238,8 +239,12 @@ _Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
  * the end: -ENXIO, a bus error for the process); MAP_PRIVATE stores stay
  * in the process's memory, MAP_SHARED ones go to the node's one copy of
  * the file's page (every process mapping the file MAP_SHARED on this
- * node misses on the same pages) and are written back to the file at
- * MEM_MSYNC, MEM_MUNMAP, MEM_EXIT and exec (never extending it). File
+ * node misses on the same pages: one object per (ino, gen), so a new
+ * file that got the inode number of an unlinked one still mapped is
+ * another object) and are written back to the file at MEM_MSYNC,
+ * MEM_MUNMAP, MEM_EXIT and exec (never extending it; named by (ino,
+ * gen) too: once that file is gone, the write-back fails with -ESTALE
+ * rather than reach a newer file of its path or number). File
  * mappings live in vRegions this node owns (a new vRegion is placed
  * here; MAP_FIXED into one owned elsewhere: -ENODEV, before anything
  * is unmapped). Reply: the address.
@@ -247,11 +252,13 @@ _Static_assert(sizeof(struct mem_map_req) == 32, "mem_map_req wire size");
 struct mem_mmap_file_req {
 	struct mem_map_req map; /* as MEM_MMAP's: pid, prot, flags, addr, len */
 	uint64_t offset;	/* in the file */
-	uint64_t ino;
+	uint64_t ino;		/* the file's inode (not 0) */
+	uint32_t gen;		/* and generation */
+	uint32_t reserved;	/* 0 */
 	struct fs_cred cred;
 	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */
 };
-_Static_assert(sizeof(struct mem_mmap_file_req) == 96 + FS_PATH_MAX,
+_Static_assert(sizeof(struct mem_mmap_file_req) == 104 + FS_PATH_MAX,
 	       "mem_mmap_file_req wire size");
 
 /*

@@ -100,7 +100,7 @@ TEST(excache_set_find)
  * told apart; shared and private lines are victims alike. */
 TEST(excache_set_shared_keys)
 {
-	const uint64_t key = exsh_anon_key(5), file = exsh_file_key(5);
+	const uint64_t key = exsh_anon_key(5), file = exsh_file_key(5, 1);
 	struct exs_line lines[WAYS];
 	struct exs_set s;
 	uint64_t rng = 1;

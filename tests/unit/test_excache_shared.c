@@ -155,3 +155,21 @@ TEST(excache_shared_full_refuses_and_keeps)
 	EXPECT_EQ(exsh_add(t.r, &t.n, CAP, 200 * PG, 201 * PG, K2, 0, 1), 0);
 	EXPECT(guard_ok(&t));
 }
+
+/* A file's key is its (inode, generation): two lives of one inode number
+ * (ext2 reuses it with the next generation) are two objects, and no
+ * file's key is an anonymous mapping's or a pid. */
+TEST(excache_shared_file_keys_are_identities)
+{
+	uint64_t a = exsh_file_key(12, 7), b = exsh_file_key(12, 8), c = exsh_file_key(13, 7);
+
+	EXPECT_NE(a, b);
+	EXPECT_NE(a, c);
+	EXPECT_EQ(a, exsh_file_key(12, 7));
+	EXPECT_NE(exsh_file_key(12, 0), exsh_file_key(12, 1));
+	EXPECT_NE(exsh_file_key(0xffffffffu, 0x3fffffffu), exsh_file_key(0xffffffffu, 0));
+	EXPECT_NE(a & EXSH_KEY_SHARED, 0u);
+	EXPECT_EQ(a & EXSH_KEY_ANON, 0u);
+	EXPECT_EQ(exsh_file_key(0xffffffffu, 0xffffffffu) & EXSH_KEY_ANON, 0u);
+	EXPECT_NE(exsh_anon_key(12) & EXSH_KEY_ANON, 0u);
+}

@@ -122,6 +122,51 @@ TEST(ext2_create_mkdir_unlink)
 	finish(&im);
 }
 
+/* Two lives of one inode number have different generations (ext2 gives
+ * the number just freed to the next new file), which stat reports, the
+ * disk keeps (debugfs agrees, after a remount too) and e2fsck accepts;
+ * a link, a rename, a write keep the generation. */
+TEST(ext2_generation_per_life)
+{
+	struct fs_attr a, b, c, d;
+	struct ext2img im;
+	char cmd[160];
+
+	ASSERT(fresh(&im, "-b 1024", "4M"));
+	EXPECT_EQ(ext2_create(im.fs, RCRED, ROOT, "/a", 0644, FS_EXCL, &a), 0);
+	EXPECT_EQ(put(im.fs, "/a", "first life"), 0);
+	EXPECT_EQ(ext2_stat(im.fs, RCRED, ROOT, "/a", 0, 0, &d), 0);
+	EXPECT(d.ino == a.ino && d.gen == a.gen);
+	EXPECT_EQ(ext2_unlink(im.fs, RCRED, ROOT, "/a"), 0);
+	EXPECT_EQ(ext2_create(im.fs, RCRED, ROOT, "/b", 0644, FS_EXCL, &b), 0);
+	EXPECT_EQ(b.ino, a.ino);
+	EXPECT_NE(b.gen, a.gen);
+	EXPECT_EQ(ext2_unlink(im.fs, RCRED, ROOT, "/b"), 0);
+	EXPECT_EQ(ext2_mkdir(im.fs, RCRED, ROOT, "/c", 0755, &c), 0); /* a directory too */
+	EXPECT_EQ(c.ino, a.ino);
+	EXPECT(c.gen != a.gen && c.gen != b.gen);
+	EXPECT_EQ(ext2_rmdir(im.fs, RCRED, ROOT, "/c"), 0);
+	EXPECT_EQ(ext2_create(im.fs, RCRED, ROOT, "/e", 0644, FS_EXCL, &d), 0);
+	EXPECT_EQ(d.ino, a.ino);
+	EXPECT(d.gen != a.gen && d.gen != b.gen && d.gen != c.gen);
+	EXPECT_EQ(put(im.fs, "/e", "fourth life"), 0);
+	EXPECT_EQ(ext2_link(im.fs, RCRED, ROOT, "/e", "/f", &b), 0);
+	EXPECT_EQ(b.gen, d.gen);
+	EXPECT_EQ(ext2_rename(im.fs, RCRED, ROOT, "/e", "/g"), 0);
+	EXPECT_EQ(ext2_stat(im.fs, RCRED, ROOT, "/g", 0, 0, &b), 0);
+	EXPECT(b.ino == d.ino && b.gen == d.gen);
+	EXPECT(ext2img_unmount(&im));
+	ASSERT(ext2img_mount(&im, false));
+	EXPECT_EQ(ext2_stat(im.fs, RCRED, ROOT, "/f", 0, 0, &b), 0);
+	EXPECT(b.ino == d.ino && b.gen == d.gen);
+	EXPECT(ext2img_unmount(&im));
+	snprintf(cmd, sizeof(cmd), "debugfs -R 'stat /g' IMG 2>/dev/null | grep -q 'Generation: %u '",
+		 d.gen);
+	EXPECT_EQ(ext2img_run(&im, cmd, true), 0);
+	ASSERT(ext2img_mount(&im, false));
+	finish(&im);
+}
+
 TEST(ext2_links_and_symlinks)
 {
 	struct ext2img im;
