@@ -160,8 +160,12 @@ void memserv_count(uint64_t *counter, uint64_t n);
  * objects of the MAP_SHARED VMAs of as in [start, end) written back
  * (failures logged, the pages kept dirty; the first error returned). memfile_new: the file at path
  * (absolute, NUL-terminated, shorter than FS_PATH_MAX) with inode ino,
- * read and written with cred, with one reference (the caller's), or NULL
+ * read and written with cred through the buffer cache of memory node
+ * cache (0: this node's), with one reference (the caller's), or NULL
  * (MEM_MMAP_FILE's file, and MEM_EXEC's images: exec.c).
+ * memfile_set_cache: a shared memory object's file gets cache unless it
+ * has one (its first mapper decides). memfile_cache_of: the file cache
+ * node of as's vNode (MEM_EXEC's memory[0]; 0 if none).
  */
 int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
 		 uint32_t f);
@@ -170,7 +174,10 @@ int memfile_write(struct memserv *ms, const struct vma_file *file, uint64_t offs
 int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uint64_t va,
 		 uint32_t *out);
 int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end);
-struct vma_file *memfile_new(const char *path, uint64_t ino, const struct fs_cred *cred);
+struct vma_file *memfile_new(const char *path, uint64_t ino, const struct fs_cred *cred,
+			     uint16_t cache);
+void memfile_set_cache(struct vma_file *file, uint16_t cache);
+uint16_t memfile_cache_of(const struct aspace *as);
 
 /* Where MEM_EXEC reads files (the executable, its interpreter), by
  * absolute path: open gives 0, the size and the inode number of a
@@ -185,6 +192,8 @@ struct exec_files {
 	long (*read)(void *ctx, const char *path, uint64_t offset, void *buf, size_t len);
 	void *ctx;
 	bool lazy;
+	uint16_t cache; /* the vNode's file cache node (memory[0]) for the
+			   image's file VMAs; 0: this node's */
 };
 
 /* Decodes rq (everything but the file) for the receiver self: 0,

@@ -371,8 +371,10 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 	if (map_shared(m->flags)) { /* the node's one object for the file */
 		vflags |= VMA_SHARED;
 		file = shm_file(ms, rq->path, rq->ino, &rq->cred);
+		if (file)
+			memfile_set_cache(file, memfile_cache_of(p->as));
 	} else {
-		file = memfile_new(rq->path, rq->ino, &rq->cred);
+		file = memfile_new(rq->path, rq->ino, &rq->cred, memfile_cache_of(p->as));
 	}
 	err = file ? mmap_place(ms, p, m, len, true, &addr) : -ENOMEM;
 	if (!err)

@@ -34,11 +34,15 @@
 #define VMA_PAGE 4096ull
 
 /* The file behind file VMAs (the memory service's: mcomponent/memfile.c
- * reads and writes it). Everything but refs is set once, before the
- * first VMA names it. */
+ * reads and writes it). Everything but refs and cache is set once,
+ * before the first VMA names it. */
 struct vma_file {
 	uint32_t refs;	      /* atomic: the VMAs naming it */
-	uint32_t reserved;
+	uint16_t cache;	      /* atomic, set once (memfile_new, or a shared
+				 object's first mapper: memfile_set_cache): the
+				 memory node whose buffer cache its pages go
+				 through; 0 or this node: its own */
+	uint16_t reserved;
 	uint64_t ino;	      /* for /proc/PID/maps */
 	struct fs_cred cred;  /* whose rights its reads and writes use */
 	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */

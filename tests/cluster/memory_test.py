@@ -26,9 +26,9 @@ built by `make user-programs` into BUILD/user/), /etc/motd and
     filled on the processor with no message (exec names those ranges);
   - the home: a new program's exec is served by m2, not m1 (the global
     memory manager's choice: the freer node, not the first memory= node);
-    faulttest's image is demand loaded: m2's buffer cache (the home's) is
-    asked for its pages (exec maps them from the file), no more of them
-    than the file has;
+    faulttest's image is demand loaded: m1's buffer cache (the vNode's
+    file cache node, which m2 asks) is asked for its pages (exec maps them
+    from the file), no more of them than the file has;
   - two pattern processes at once on p1 (sent on one hostlink connection,
     since `tessera run` runs one program at a time per processor): both
     print the host's lines, and each printed its first round before the
@@ -354,9 +354,10 @@ def test_lazy_exec(t, c, user_dir):
     """A new program's home is GMM's choice, m2 (more free frames), though
     m1 is the vNode's first memory node: m2 serves its exec. Exec maps the
     image's file pages (private file VMAs, demand loaded): the pages a
-    program touches are read at their misses through the home's buffer
-    cache, at most one lookup per page of the file; an eager exec reads the
-    file around the cache and makes none."""
+    program touches are read at their misses through the buffer cache of
+    the vNode's first memory node, m1 (the one its read() and write() use),
+    at most one lookup per page of the file; an eager exec reads the file
+    around the cache and makes none."""
     pages = (os.path.getsize(os.path.join(user_dir, "faulttest")) + 4095) // 4096
     before = {n: memstats(t, c, n) for n in MEMORY_NODES}
     p = c.run("vn1", "/bin/faulttest", "exit", "0", timeout=120)
@@ -369,11 +370,11 @@ def test_lazy_exec(t, c, user_dir):
     t.check(execs == {"m1": 0, "m2": 1},
             "p1: faulttest's home is m2, GMM's choice (more free frames), not m1, the "
             "first memory node: m2 served its exec", f"execs {execs}")
-    looked = sum(after["m2"][k] - before["m2"][k] for k in ("bcache_hits", "bcache_misses"))
+    looked = sum(after["m1"][k] - before["m1"][k] for k in ("bcache_hits", "bcache_misses"))
     t.check(0 < looked <= pages,
-            f"p1: faulttest's image pages were read at their misses through m2's (the "
-            f"home's) buffer cache (1..{pages} page lookups, its file's pages)",
-            f"{looked} lookups")
+            f"p1: faulttest's image pages were read at their misses on m2 through m1's "
+            f"buffer cache, the vNode's file cache node (1..{pages} page lookups, its "
+            f"file's pages)", f"{looked} lookups")
 
 
 def test_span(t, c, user_dir):
