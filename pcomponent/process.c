@@ -139,7 +139,7 @@ static uint64_t started;		   /* proc lock */
 
 #define HOME_PLACE_NS (2 * NS_PER_S) /* MGR_PLACE_VREGION for a home */
 
-static bool home_fallback_logged; /* a fallback is logged once per boot */
+static bool home_fallback_logged; /* racy: a fallback is logged once (or twice) */
 
 uint16_t process_first_memory_node(void)
 {
