@@ -836,15 +836,26 @@ static int decode_file(struct bcache *bc, const struct fs_cred *cred, const char
 
 static int decode_io(struct bcache *bc, const struct bc_io_req *rq, bool append)
 {
-	if (rq->flags || rq->reserved || rq->length > BC_IO_MAX ||
+	if ((rq->flags & ~BC_EXACT) || rq->reserved || rq->reserved2 ||
+	    (!(rq->flags & BC_EXACT) && rq->gen) || rq->length > BC_IO_MAX ||
 	    rq->offset + rq->length < rq->offset || (append && rq->offset))
 		return -EINVAL;
 	return decode_file(bc, &rq->cred, rq->path, rq->ino, rq->storage);
 }
 
+/* The file a decoded BC_READ, BC_WRITE or BC_APPEND names. */
+static struct bcache_file io_file(const struct bc_io_req *rq)
+{
+	return (struct bcache_file){.cred = &rq->cred,
+				    .path = rq->path,
+				    .ino = rq->ino,
+				    .gen = rq->gen,
+				    .exact = rq->flags & BC_EXACT};
+}
+
 RPC_HANDLER(BC_READ, struct bc_io_req, struct bc_io)
 {
-	struct bcache_file f = {.cred = &rq->cred, .path = rq->path, .ino = rq->ino};
+	struct bcache_file f = io_file(rq);
 	struct memserv *ms;
 	struct bcache *bc = bcache_of(ctx, &ms);
 	struct bc_slot *s;
@@ -879,7 +890,7 @@ RPC_HANDLER(BC_READ, struct bc_io_req, struct bc_io)
 static int serve_write(struct rpc_ctx *ctx, const struct bc_io_req *rq, struct bc_io *rp,
 		       bool append)
 {
-	struct bcache_file f = {.cred = &rq->cred, .path = rq->path, .ino = rq->ino};
+	struct bcache_file f = io_file(rq);
 	uint64_t at = rq->offset, size = 0;
 	struct memserv *ms;
 	struct bcache *bc = bcache_of(ctx, &ms);

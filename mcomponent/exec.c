@@ -155,7 +155,7 @@ static int exec_open(const struct exec_files *fs, const char *path, const struct
 	f->file = NULL;
 	if (err || !fs->lazy)
 		return err;
-	f->file = memfile_new(path, ino, 0, false, cred);
+	f->file = memfile_new(path, ino, 0, false, cred, fs->cache);
 	return f->file ? 0 : -ENOMEM;
 }
 
@@ -473,6 +473,7 @@ RPC_HANDLER(MEM_EXEC, struct mem_exec_req, struct mem_exec_reply)
 	fs.server = ms->storage;
 	fs.cred = &rq->cred;
 	files.lazy = memserv_bcache(ms) != NULL; /* memfile.c reads through it */
+	files.cache = rq->memory[0];		 /* or the vNode's cache node's */
 	return exec_build(ms, ctx->src_node, rq, &files, rp);
 }
 

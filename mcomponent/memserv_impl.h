@@ -161,9 +161,13 @@ void memserv_count(uint64_t *counter, uint64_t n);
  * (failures logged, the pages kept dirty; the first error returned).
  * memfile_new: the file at path (absolute, NUL-terminated, shorter than
  * FS_PATH_MAX) with inode ino of generation gen, read and written with
- * cred (exact: only while path names (ino, gen), else -ESTALE), with one
+ * cred (exact: only while path names (ino, gen), else -ESTALE) through
+ * the buffer cache of memory node cache (0: this node's), with one
  * reference (the caller's), or NULL (MEM_MMAP_FILE's file, exact, and
- * MEM_EXEC's images, by path: exec.c).
+ * MEM_EXEC's images, by path: exec.c). memfile_set_cache: a shared
+ * memory object's file gets cache unless it has one (its first mapper
+ * decides). memfile_cache_of: the file cache node of as's vNode
+ * (MEM_EXEC's memory[0]; 0 if none).
  */
 int memfile_fill(struct memserv *ms, const struct vma_file *file, uint64_t offset,
 		 uint32_t f);
@@ -173,7 +177,9 @@ int memfile_page(struct memserv *ms, struct aspace *as, const struct vma *v, uin
 		 uint32_t *out);
 int memfile_sync(struct memserv *ms, struct aspace *as, uint64_t start, uint64_t end);
 struct vma_file *memfile_new(const char *path, uint64_t ino, uint32_t gen, bool exact,
-			     const struct fs_cred *cred);
+			     const struct fs_cred *cred, uint16_t cache);
+void memfile_set_cache(struct vma_file *file, uint16_t cache);
+uint16_t memfile_cache_of(const struct aspace *as);
 
 /* Where MEM_EXEC reads files (the executable, its interpreter), by
  * absolute path: open gives 0, the size and the inode number of a
@@ -188,6 +194,8 @@ struct exec_files {
 	long (*read)(void *ctx, const char *path, uint64_t offset, void *buf, size_t len);
 	void *ctx;
 	bool lazy;
+	uint16_t cache; /* the vNode's file cache node (memory[0]) for the
+			   image's file VMAs; 0: this node's */
 };
 
 /* Decodes rq (everything but the file) for the receiver self: 0,

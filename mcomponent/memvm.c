@@ -33,7 +33,7 @@
 #include <kernel/errno.h>
 #include <kernel/printk.h>
 #include <lib/string.h>
-#include <proto/manager.h>
+#include <net/mgr_client.h>
 
 #define PLACE_NS  (2ull * 1000 * 1000 * 1000) /* MGR_PLACE_VREGION */
 
@@ -65,42 +65,28 @@
 
 /* ---- placement --------------------------------------------------------------------- */
 
-static bool is_candidate(const struct aspace *as, uint32_t node)
-{
-	for (unsigned i = 0; i < as->nmemory; i++)
-		if (as->memory[i] == node)
-			return true;
-	return false;
-}
-
 /* The owner of the new vRegion idx of p's process: the manager's choice
  * among its memory nodes, or this node. */
 static uint16_t place_vregion(struct memserv *ms, struct mem_proc *p, uint64_t idx)
 {
 	struct aspace *as = p->as;
-	struct mgr_place_req rq = {.n = as->nmemory, .pid = p->pid, .vregion = idx};
-	struct mgr_node_reply rp = {0};
-	int err;
+	int node;
 
 	if (as->nmemory < 2 || !kconfig.manager_id)
 		return ms->self;
-	for (unsigned i = 0; i < as->nmemory; i++)
-		rq.nodes[i] = as->memory[i];
-	err = rpc_call(ms->rn, (uint16_t)kconfig.manager_id, MSG_MGR_PLACE_VREGION, &rq,
-		       sizeof(rq), &rp, sizeof(rp), PLACE_NS);
-	if (!err && (rp.reserved || !is_candidate(as, rp.node)))
-		err = -EPROTO;
-	if (err) {
+	node = mgr_place(ms->rn, MSG_MGR_PLACE_VREGION, as->memory, as->nmemory, p->pid, idx,
+			 PLACE_NS);
+	if (node < 0) {
 		if (!ms->warned_placement)
 			pr_warn("memory: no vRegion placement from manager %u (%s): new "
 				"vRegions stay on this node",
-				kconfig.manager_id, errno_name(err));
+				kconfig.manager_id, errno_name(node));
 		ms->warned_placement = true;
 		return ms->self;
 	}
-	if (rp.node != ms->self)
+	if (node != ms->self)
 		memserv_count(&ms->stats.placed_away, 1);
-	return (uint16_t)rp.node;
+	return (uint16_t)node;
 }
 
 /* Gives every vRegion of [start, end) that has none yet an owner; with
@@ -385,8 +371,11 @@ RPC_HANDLER(MEM_MMAP_FILE, struct mem_mmap_file_req, struct mem_value)
 	if (map_shared(m->flags)) { /* the node's one object for the file */
 		vflags |= VMA_SHARED;
 		file = shm_file(ms, rq->path, rq->ino, rq->gen, &rq->cred);
+		if (file)
+			memfile_set_cache(file, memfile_cache_of(p->as));
 	} else {
-		file = memfile_new(rq->path, rq->ino, rq->gen, true, &rq->cred);
+		file = memfile_new(rq->path, rq->ino, rq->gen, true, &rq->cred,
+				   memfile_cache_of(p->as));
 	}
 	err = file ? mmap_place(ms, p, m, len, true, &addr) : -ENOMEM;
 	if (!err)

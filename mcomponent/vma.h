@@ -34,13 +34,17 @@
 #define VMA_PAGE 4096ull
 
 /* The file behind file VMAs (the memory service's: mcomponent/memfile.c
- * reads and writes it). Everything but refs is set once, before the
- * first VMA names it. */
+ * reads and writes it). Everything but refs and cache is set once,
+ * before the first VMA names it. */
 struct vma_file {
 	uint32_t refs;	      /* atomic: the VMAs naming it */
 	uint32_t gen;	      /* the file's generation (struct fs_attr) */
-	uint64_t ino;	      /* its inode: for /proc/PID/maps, the caches */
+	uint16_t cache;	      /* atomic, set once (memfile_new, or a shared
+				 object's first mapper: memfile_set_cache): the
+				 memory node whose buffer cache its pages go
+				 through; 0 or this node: its own */
 	bool exact;	      /* reads, writes must reach (ino, gen): -ESTALE */
+	uint64_t ino;	      /* its inode: for /proc/PID/maps, the caches */
 	struct fs_cred cred;  /* whose rights its reads and writes use */
 	char path[FS_PATH_MAX]; /* absolute, NUL-terminated */
 	/* Called at the last reference instead of kfree (NULL: kfree). */

@@ -62,6 +62,8 @@ static long io(uint16_t node, unsigned opcode, const struct bc_target *t, uint64
 	err = put_target(&rq->cred, rq->path, t);
 	rq->ino = t->ino;
 	rq->storage = t->storage;
+	rq->flags = t->exact ? BC_EXACT : 0;
+	rq->gen = t->exact ? t->gen : 0;
 	if (!err)
 		err = fsc_transport(&rn, &dev);
 	if (!err)

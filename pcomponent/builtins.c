@@ -31,6 +31,7 @@
 #include <lib/cmdline.h>
 #include <lib/sort.h>
 #include <lib/string.h>
+#include <net/mgr_client.h>
 #include <net/rpc.h>
 #include <net/verbs.h>
 #include <proto/manager.h>
@@ -532,8 +533,16 @@ static int b_excache(struct hostlink_run *run, int argc, char **argv)
 			kconfig_format_size(st.bytes, size, sizeof(size)), st.sets, st.ways,
 			st.lines, kconfig_policy_name(st.policy), st.prefetch ? "on" : "off",
 			st.lines_valid);
-	hostlink_printf(run, "home memory node %u; processes %u running, %llu started\n",
-			process_home_node(), running, (unsigned long long)started);
+	if (kconfig.nmemories > 1) {
+		hostlink_printf(run, "memory nodes %u", kconfig.memory_ids[0]);
+		for (unsigned i = 1; i < kconfig.nmemories; i++)
+			hostlink_printf(run, ",%u", kconfig.memory_ids[i]);
+		hostlink_printf(run, " (a new program's home: GMM's choice)");
+	} else {
+		hostlink_printf(run, "home memory node %u", process_first_memory_node());
+	}
+	hostlink_printf(run, "; processes %u running, %llu started\n", running,
+			(unsigned long long)started);
 	print_counters(run, "node", &st.node);
 	return 0;
 }
@@ -543,42 +552,58 @@ static int b_excache(struct hostlink_run *run, int argc, char **argv)
  * as "ID NAME". `tessera run` asks it when a vNode has several processors. */
 static int b_place(struct hostlink_run *run, int argc, char **argv)
 {
-	struct mgr_place_req rq = {0};
-	struct mgr_node_reply rp;
-	int idx[MGR_MAX_CANDIDATES], chosen = -1, err;
-	struct rpc_node *rn;
+	uint16_t nodes[MGR_MAX_CANDIDATES];
+	int idx[MGR_MAX_CANDIDATES], node;
+	unsigned n = 0;
+	struct rpc_node *rn = NULL;
 
 	if (argc < 2 || argc - 1 > MGR_MAX_CANDIDATES) {
 		hostlink_eprintf(run, "usage: place NODE...  (1 to %u processors of peers=)\n",
 				 MGR_MAX_CANDIDATES);
 		return 2;
 	}
-	for (int i = 1; i < argc; i++) {
-		if (!need_peer(run, "place", argv[i], &idx[rq.n]))
+	for (int i = 1; i < argc; i++, n++) {
+		rn = need_peer(run, "place", argv[i], &idx[n]);
+		if (!rn)
 			return 2;
-		rq.nodes[rq.n] = kconfig.peers[idx[rq.n]];
-		rq.n++;
+		nodes[n] = kconfig.peers[idx[n]];
 	}
 	if (!kconfig.manager_id) {
 		hostlink_eprintf(run, "place: no manager= on the command line\n");
 		return 1;
 	}
-	rn = need_rpc(run, "place");
-	if (!rn)
-		return 1;
-	err = rpc_call(rn, (uint16_t)kconfig.manager_id, MSG_MGR_PLACE_PROCESS, &rq, sizeof(rq),
-		       &rp, sizeof(rp), PING_TIMEOUT_NS);
-	for (uint32_t i = 0; !err && i < rq.n; i++)
-		if (rq.nodes[i] == rp.node)
-			chosen = idx[i];
-	if (!err && (rp.reserved || chosen < 0))
-		err = -EPROTO; /* not one we offered */
-	if (err) {
-		hostlink_eprintf(run, "place: the global manager: %s\n", errno_message(err));
+	node = mgr_place(rn, MSG_MGR_PLACE_PROCESS, nodes, n, 0, 0, PING_TIMEOUT_NS);
+	if (node < 0) {
+		hostlink_eprintf(run, "place: the global manager: %s\n", errno_message(node));
 		return 1;
 	}
-	hostlink_printf(run, "%u %s\n", rp.node, peer_label((unsigned)chosen));
+	for (unsigned i = 0; i < n; i++)
+		if (nodes[i] == node) {
+			hostlink_printf(run, "%d %s\n", node, peer_label((unsigned)idx[i]));
+			break;
+		}
 	return 0;
+}
+
+/* home NODE /PATH/PROG ARGS...: a user program started as `run` starts
+ * one, but with NODE (one of memory=, by name or id) as its home instead
+ * of the global memory manager's choice: for tests and experiments that
+ * need an address space on a given memory node. */
+static int b_home(struct hostlink_run *run, int argc, char **argv)
+{
+	int idx;
+
+	if (argc < 3) {
+		hostlink_eprintf(run, "usage: home NODE /PATH/PROG ARGS...\n");
+		return 2;
+	}
+	idx = kconfig_peer_find(&kconfig, argv[1]);
+	if (idx < 0 || !process_is_memory_node(kconfig.peers[idx])) {
+		hostlink_eprintf(run, "home: %s: not one of this vNode's memory nodes\n",
+				 argv[1]);
+		return 2;
+	}
+	return process_run(run, kconfig.peers[idx], argv[2], argc - 2, argv + 2);
 }
 
 const struct hostlink_program builtins[] = {
@@ -597,6 +622,8 @@ const struct hostlink_program builtins[] = {
 	{"excache", b_excache, "excache: ExCache geometry and the node's counters"},
 	{"memstats", b_memstats, "memstats NODE: a memory node's frames, processes and counters"},
 	{"place", b_place, "place NODE...: which of these processors the GPM gives a new program"},
+	{"home", b_home,
+	 "home NODE /PATH/PROG ARGS...: run a user program whose home is memory node NODE"},
 	/* files of the vNode's storage node (fs_builtins.c) */
 	{"ls", fsb_ls, "ls [-l] [PATH...]: list a directory"},
 	{"cat", fsb_cat, "cat PATH...: print files"},

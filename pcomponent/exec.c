@@ -108,7 +108,8 @@ void exec_default_rlimits(struct process *p)
 
 /* ---- the request ------------------------------------------------------------ */
 
-/* The request's frame: pid, the vNode's memory nodes (home first), p's
+/* The request's frame: pid, the vNode's memory nodes (in memory= order,
+ * whichever of them is p's home: the candidates for its vRegions), p's
  * file system credentials (the home reads the binary with them, and
  * makes AT_UID and AT_EUID of the uid, AT_GID and AT_EGID of the gid),
  * the absolute path. */

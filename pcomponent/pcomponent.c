@@ -48,10 +48,14 @@ static bool start_excache(void)
 	pr_info("processor: ExCache %s, %u sets x %u ways, %s, prefetch %s",
 		kconfig_format_size(st.bytes, size, sizeof(size)), st.sets, st.ways,
 		kconfig_policy_name(st.policy), st.prefetch ? "on" : "off");
-	if (process_home_node())
-		pr_info("processor: home memory node %u", process_home_node());
-	else
+	if (!process_first_memory_node())
 		pr_info("processor: no memory= word: user programs cannot run");
+	else if (kconfig.nmemories == 1)
+		pr_info("processor: home memory node %u", process_first_memory_node());
+	else
+		pr_info("processor: %u memory nodes, the first %u: a new program's home is "
+			"the global memory manager's choice among them",
+			kconfig.nmemories, process_first_memory_node());
 	return true;
 }
 

@@ -2,7 +2,9 @@
  * Processes on the processor (pcomponent/process.h).
  *
  * Start (process_run, in the hostlink run's thread): choose the home
- * memory node (process_home_node: memory=ID,... first entry), take a pid
+ * memory node (process_choose_home: with several memory= nodes and a
+ * manager, the global memory manager's pick, as for a vRegion; else, or
+ * if it cannot answer, the first memory= node), take a pid
  * (per processor, counting from 1, never reused while the node runs),
  * send MEM_EXEC (path, argv, a small default environment, uid 0, the
  * vNode's memory nodes) to the home, which reads the ELF from its storage
@@ -112,6 +114,7 @@
 #include <kernel/wait.h>
 #include <lib/printf.h>
 #include <lib/string.h>
+#include <net/mgr_client.h>
 #include <net/rpc.h>
 #include <proto/mem.h>
 
@@ -132,9 +135,45 @@ static uint64_t started;		   /* proc lock */
 #define proc_lock()   spin_lock(&proc_wq.lock)
 #define proc_unlock() spin_unlock(&proc_wq.lock)
 
-uint16_t process_home_node(void)
+/* ---- the home memory node ------------------------------------------------ */
+
+#define HOME_PLACE_NS (2 * NS_PER_S) /* MGR_PLACE_VREGION for a home */
+
+static bool home_fallback_logged; /* racy: a fallback is logged once (or twice) */
+
+uint16_t process_first_memory_node(void)
 {
 	return kconfig.nmemories ? kconfig.memory_ids[0] : 0;
+}
+
+bool process_is_memory_node(uint16_t node)
+{
+	for (unsigned i = 0; node && i < kconfig.nmemories; i++)
+		if (kconfig.memory_ids[i] == node)
+			return true;
+	return false;
+}
+
+uint16_t process_choose_home(bool *by_gmm)
+{
+	uint16_t first = process_first_memory_node();
+	int node;
+
+	*by_gmm = false;
+	if (kconfig.nmemories < 2)
+		return first; /* nothing to choose */
+	node = mgr_place(status_rpc(), MSG_MGR_PLACE_VREGION, kconfig.memory_ids,
+			 kconfig.nmemories, 0, 0, HOME_PLACE_NS);
+	if (node < 0) {
+		if (!home_fallback_logged)
+			pr_info("processor: no home placement from the global memory manager "
+				"(%s): new programs' home is the first memory node, %u",
+				errno_name(node), first);
+		home_fallback_logged = true;
+		return first;
+	}
+	*by_gmm = true;
+	return (uint16_t)node;
 }
 
 /* ---- the process table ------------------------------------------------ */
@@ -1273,15 +1312,21 @@ static int start_failure(struct hostlink_run *run, const char *path, int err)
 	return err == -EACCES || err == -ENOEXEC || err == -EISDIR ? 126 : 127;
 }
 
-/* Checks that a user program can start here at all; 0 or the status. */
-static int check_can_run(struct hostlink_run *run, const char *path)
+/* Checks that a user program can start here at all, with home if it
+ * is not 0; 0 or the status. */
+static int check_can_run(struct hostlink_run *run, const char *path, uint16_t home)
 {
-	if (!process_home_node()) {
+	if (!process_first_memory_node()) {
 		hostlink_eprintf(
 			run,
 			"%s: cannot run user programs: no memory= word on this "
 			"processor's command line (its vNode has no memory node)\n",
 			path);
+		return 127;
+	}
+	if (home && !process_is_memory_node(home)) {
+		hostlink_eprintf(run, "%s: node %u is not one of this vNode's memory nodes\n",
+				 path, home);
 		return 127;
 	}
 	if (!excache_ready()) {
@@ -1368,13 +1413,15 @@ void process_family_wait(struct process_family *fam)
 	proc_unlock();
 }
 
-int process_run(struct hostlink_run *run, const char *path, int argc, char **argv)
+int process_run(struct hostlink_run *run, uint16_t home, const char *path, int argc,
+		char **argv)
 {
 	struct process_family fam = {.run = run};
+	bool by_gmm = false;
 	struct process *p;
 	int status, err;
 
-	status = check_can_run(run, path);
+	status = check_can_run(run, path, home);
 	if (status)
 		return status;
 	p = process_alloc();
@@ -1382,7 +1429,7 @@ int process_run(struct hostlink_run *run, const char *path, int argc, char **arg
 		return start_failure(run, path, -ENOMEM);
 	p->run = run;
 	p->family = &fam;
-	p->home = process_home_node();
+	p->home = home ? home : process_choose_home(&by_gmm);
 	excache_proc_init(&p->ec, p->home);
 	strlcpy(p->path, path, sizeof(p->path));
 	if (table_add(p)) {
@@ -1392,7 +1439,8 @@ int process_run(struct hostlink_run *run, const char *path, int argc, char **arg
 		return 127;
 	}
 	fam.root_pid = p->pid;
-	pr_debug("process %u: %s on home node %u", p->pid, path, p->home);
+	pr_debug("process %u: %s: home memory node %u (%s)", p->pid, path, p->home,
+		 home ? "asked for" : by_gmm ? "GMM" : "first memory node");
 	err = root_setup(p, &fam, path);
 	if (!err)
 		err = start_root(p, path, argc, argv);
@@ -1410,7 +1458,7 @@ int process_run(struct hostlink_run *run, const char *path, int argc, char **arg
 
 int process_hostlink_run(struct hostlink_run *run, int argc, char **argv)
 {
-	return process_run(run, argv[0], argc, argv);
+	return process_run(run, 0, argv[0], argc, argv);
 }
 
 struct process *process_ktest_add(struct process_family *fam, struct process *parent)

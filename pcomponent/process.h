@@ -133,7 +133,8 @@ struct process_family {
  */
 struct process {
 	uint32_t pid;		  /* constant */
-	uint16_t home;		  /* home memory node; constant */
+	uint16_t home;		  /* home memory node (a new program's: process_
+				     choose_home; fork/vfork: the parent's); constant */
 	struct uspace *us;	  /* constant from creation until the exit; a vfork
 				     child's: NULL until its execve (process_mm) */
 	struct hostlink_run *run; /* fds 1 and 2 (NULL: output dropped); constant,
@@ -213,10 +214,23 @@ static inline struct process *process_mm(struct process *p)
  */
 int process_mm_wait(struct process *p);
 
-/* The memory node that holds the address spaces of new processes: the
- * vNode's first memory= node, 0 if there is none. The one place that
- * chooses (a global manager will, later). */
-uint16_t process_home_node(void);
+/* The vNode's first memory= node, 0 if there is none (then no user
+ * program can run here): the home when there is nothing to choose from
+ * or the global memory manager cannot answer. */
+uint16_t process_first_memory_node(void);
+
+/* Whether node is one of the vNode's memory= nodes (0 is none). */
+bool process_is_memory_node(uint16_t node);
+
+/*
+ * The home memory node of a new top-level program (process_run; fork,
+ * vfork and exec keep the one they have): with more than one memory node
+ * and a manager= node, the one the global memory manager picks among
+ * them (MGR_PLACE_VREGION: the freest that is UP; *by_gmm set); else, or
+ * if the manager cannot answer in time or names a node not offered, the
+ * first (logged once per boot). Never fails. Sleeps (an RPC).
+ */
+uint16_t process_choose_home(bool *by_gmm);
 
 /* Installs the user-mode hooks (system calls, ExCache misses, fatal
  * exceptions). Call once at start, before any process runs. */
@@ -225,12 +239,15 @@ void process_init(void);
 /*
  * Runs the program at path (absolute) with argv[0..argc) as a new process
  * whose output goes to run, and waits until it and every process forked
- * from it (its family, which shares run) have ended. Returns its exit
- * status as a shell reports it (0..255; 128 + signal when a signal
- * killed it), or 127 / 126 when it could not start (the reason written
- * to run's stderr as a shell would: "path: No such file or directory").
+ * from it (its family, which shares run) have ended. Its home memory node
+ * is home, which must be one of memory= (127 else), or, with home 0,
+ * process_choose_home's. Returns its exit status as a shell reports it
+ * (0..255; 128 + signal when a signal killed it), or 127 / 126 when it
+ * could not start (the reason written to run's stderr as a shell would:
+ * "path: No such file or directory").
  */
-int process_run(struct hostlink_run *run, const char *path, int argc, char **argv);
+int process_run(struct hostlink_run *run, uint16_t home, const char *path, int argc,
+		char **argv);
 
 /* The hostlink program for names with a '/' (a hostlink_fn): runs
  * argv[0] as a user program. */

@@ -2,7 +2,8 @@
  * Self tests of the processor's process and syscall layer that need no
  * memory node (a `ktest` boot starts no role: no fabric, no ExCache):
  * the syscall table (names, unknown numbers -> ENOSYS, no process ->
- * ESRCH), the home-node choice, the builtins table's path program, and
+ * ESRCH), the home-node choice (its fallbacks: no manager, no answer,
+ * one memory node), the builtins table's path program, and
  * the refusals of process_run when memory= or the ExCache is missing
  * (through a real hostlink with a capture, as the CLI would see them),
  * and the process tree's bookkeeping (wait, zombies, orphans, the
@@ -27,6 +28,7 @@
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
 #include <lib/string.h>
+#include <net/mgr_client.h>
 #include <proto/tessera_sys.h>
 
 KTEST(proc_syscall_table)
@@ -75,19 +77,47 @@ KTEST(proc_syscall_unknown_and_no_process)
 	KT_EXPECT(process_current() == NULL);
 }
 
-KTEST(proc_home_node_and_builtins_path_entry)
+KTEST(proc_home_choice_and_builtins_path_entry)
 {
-	unsigned nulls = 0;
-	unsigned saved_n = kconfig.nmemories;
-	unsigned short saved_id = kconfig.memory_ids[0];
+	unsigned nulls = 0, saved_n = kconfig.nmemories, saved_mgr = kconfig.manager_id;
+	unsigned short saved_ids[2] = {kconfig.memory_ids[0], kconfig.memory_ids[1]};
+	bool by_gmm = true;
 
 	kconfig.nmemories = 0;
-	KT_EXPECT_EQ(process_home_node(), 0);
+	KT_EXPECT_EQ(process_first_memory_node(), 0);
+	KT_EXPECT(!process_is_memory_node(0));
 	kconfig.nmemories = 2;
 	kconfig.memory_ids[0] = 7;
-	KT_EXPECT_EQ(process_home_node(), 7);
+	kconfig.memory_ids[1] = 8;
+	KT_EXPECT_EQ(process_first_memory_node(), 7);
+	KT_EXPECT(process_is_memory_node(7) && process_is_memory_node(8));
+	KT_EXPECT(!process_is_memory_node(9) && !process_is_memory_node(0));
+	/* no manager: the first memory node, not GMM's */
+	kconfig.manager_id = 0;
+	KT_EXPECT_EQ(process_choose_home(&by_gmm), 7);
+	KT_EXPECT(!by_gmm);
+	KT_EXPECT_EQ(mgr_place(NULL, MSG_MGR_PLACE_VREGION, kconfig.memory_ids, 2, 0, 0,
+			       NS_PER_S),
+		     -ENODEV);
+	/* a manager that cannot be asked (a ktest boot has no RPC): the
+	 * fallback, never a failure */
+	kconfig.manager_id = 3;
+	by_gmm = true;
+	KT_EXPECT_EQ(process_choose_home(&by_gmm), 7);
+	KT_EXPECT(!by_gmm);
+	KT_EXPECT_EQ(mgr_place(NULL, MSG_MGR_PLACE_VREGION, kconfig.memory_ids, 2, 0, 0,
+			       NS_PER_S),
+		     -ENODEV);
+	/* one memory node: nothing to ask */
+	kconfig.nmemories = 1;
+	by_gmm = true;
+	KT_EXPECT_EQ(process_choose_home(&by_gmm), 7);
+	KT_EXPECT(!by_gmm);
+	KT_EXPECT(!process_is_memory_node(8));
 	kconfig.nmemories = saved_n;
-	kconfig.memory_ids[0] = saved_id;
+	kconfig.manager_id = saved_mgr;
+	kconfig.memory_ids[0] = saved_ids[0];
+	kconfig.memory_ids[1] = saved_ids[1];
 	for (unsigned i = 0; i < builtins_count; i++)
 		nulls += builtins[i].name == NULL;
 	KT_EXPECT_EQ(nulls, 1);
@@ -170,6 +200,11 @@ KTEST(proc_run_refusals)
 	run_line(kt, c, "run 2 /bin/true a b",
 		 "err 2 /bin/true:%20cannot%20run%20user%20programs:%20no%20ExCache",
 		 "exit 2 127\n");
+	/* home NODE: only one of memory= */
+	run_line(kt, c, "run 5 home 12 /bin/true",
+		 "err 5 home:%2012:%20not%20one%20of%20this%20vNode's%20memory%20nodes",
+		 "exit 5 2\n");
+	run_line(kt, c, "run 6 home", "err 6 usage:%20home%20NODE", "exit 6 2\n");
 	kconfig.nmemories = saved_n;
 	kconfig.memory_ids[0] = saved_id;
 	/* builtins still come first */

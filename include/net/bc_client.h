@@ -24,6 +24,8 @@ struct bc_target {
 	const struct fs_cred *cred; /* NULL: uid 0 */
 	const char *path;
 	uint64_t ino;		    /* from the open's attributes (fs_attr.ino) */
+	uint32_t gen;		    /* with exact: fs_attr.gen */
+	bool exact;		    /* only that (ino, gen): else -ESTALE (BC_EXACT) */
 };
 
 /* Reads up to len bytes of t at offset into buf (kernel memory, any

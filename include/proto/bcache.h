@@ -56,21 +56,28 @@
  * BC_WRITE: length bytes at offset from that region (a write extends the
  * file). BC_APPEND: the same at the end of the file, which the memory node
  * finds under its per-file lock, so appends of one vNode never overwrite
- * each other (offset must be 0). flags: 0. Reply: struct bc_io.
+ * each other (offset must be 0). flags: 0 or BC_EXACT: the request is for
+ * the file (ino, gen) only (a file mapping's, mcomponent/memfile.c): if
+ * path names another file now, or nothing, -ESTALE and nothing moves
+ * (gen must be 0 without BC_EXACT). Reply: struct bc_io.
  */
+#define BC_EXACT 1u
+
 struct bc_io_req {
 	struct fs_cred cred;
 	uint64_t ino;
 	uint64_t offset;
 	uint32_t length;
-	uint32_t flags;	   /* 0 */
+	uint32_t flags;	   /* 0 or BC_EXACT */
 	uint64_t buf_offset;
 	uint32_t buf_key;
 	uint16_t storage;
 	uint16_t reserved; /* 0 */
+	uint32_t gen;	   /* with BC_EXACT: the file's generation (fs_attr.gen) */
+	uint32_t reserved2; /* 0 */
 	char path[FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct bc_io_req) == 88 + FS_PATH_MAX, "bc_io_req wire size");
+_Static_assert(sizeof(struct bc_io_req) == 96 + FS_PATH_MAX, "bc_io_req wire size");
 
 struct bc_io {
 	uint32_t bytes;	   /* moved; < length only for a read at the end */

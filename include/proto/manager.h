@@ -19,7 +19,11 @@
  *        power of two choices (two drawn at random, the freer one wins).
  *        Each answer lowers the winner's free-frame estimate by a
  *        vRegion's worth of charge (MGR_VREGION_CHARGE_FRAMES) until its
- *        next heartbeat, so a burst does not all land on one node.
+ *        next heartbeat, so a burst does not all land on one node. Asked
+ *        by a home for the owner of a new vRegion (vregion: its index),
+ *        and by a processor for a new program's home (pid 0, vregion 0:
+ *        the home's first vRegions are placed with it), among the
+ *        vNode's memory nodes. The client: net/mgr_client.c.
  *   GSM  MGR_STORAGE_OF: the storage node of a node's vNode, as that node
  *        registered it (its storage= word).
  * No candidate UP, or an unknown node: -EHOSTUNREACH.

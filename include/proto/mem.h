@@ -100,8 +100,10 @@
  * x86-64 ELF executable), -ELIBBAD (its interpreter is not one:
  * mcomponent/elf.h), -E2BIG (the strings do not fit), the file service's
  * errors for either file (-ENOENT, -EACCES, ...), -ENOMEM (no frames).
- * memory[0..nmemory) are the vNode's memory nodes, the receiver (the
- * home) among them: the candidates for the process's later vRegions
+ * memory[0..nmemory) are the vNode's memory nodes in its memory= order,
+ * the receiver (the home) among them: the candidates for the process's
+ * later vRegions; memory[0] is also the vNode's file cache node, whose
+ * buffer cache the home's file mappings go through (mcomponent/memfile.c)
  * (nmemory 1..MEM_MAX_NODES, no node twice, the rest 0; -EINVAL else). */
 struct mem_exec_req {
 	uint32_t pid;

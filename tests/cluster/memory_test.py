@@ -6,13 +6,14 @@
 Boots tests/cluster/memory.yaml with the `tessera` CLI in a temporary
 directory: four processors, one per ExCache policy (lru, fifo, random,
 clock; 1 MiB, 4-way each), each in a vNode of its own whose memories are
-m1 (the processes' home) and m2. s1's disk is made from a tree this script
+m1 and m2 (twice m1's frames: the global memory manager makes it the home
+of every new program, though m1 is the first memory= node). s1's disk is made from a tree this script
 writes: /bin with the static test programs of tests/user/ (mode 0755,
 built by `make user-programs` into BUILD/user/), /etc/motd and
 /data/notelf (a text file with an x bit), an empty /tmp (mode 1777). Then, through `tessera run`:
 
   - memtest 8 MiB, 2 passes, on every policy's processor: 8 times the
-    ExCache, so every page goes to m1 and back between fill and check.
+    ExCache, so every page goes to its home and back between fill and check.
     Its `memtest:` line must be the one the same binary prints on this
     host (the checksum does not depend on addresses); its `excache:`
     line (the process's counters, Tessera system call 1024) must name the
@@ -23,20 +24,24 @@ built by `make user-programs` into BUILD/user/), /etc/motd and
     SIGILL, 136 SIGFPE, N for exit N); mmaptest first-touch's `excache:`
     line shows that its first touches of .bss and stack pages were zero-
     filled on the processor with no message (exec names those ranges);
-  - faulttest's image is demand loaded: m1's buffer cache is asked for
-    its pages (exec maps them from the file), no more of them than the
-    file has;
+  - the home: a new program's exec is served by m2, not m1 (the global
+    memory manager's choice: the freer node, not the first memory= node);
+    faulttest's image is demand loaded: m1's buffer cache (the vNode's
+    file cache node, which m2 asks) is asked for its pages (exec maps them
+    from the file), no more of them than the file has;
   - two pattern processes at once on p1 (sent on one hostlink connection,
     since `tessera run` runs one program at a time per processor): both
     print the host's lines, and each printed its first round before the
     other ended; then two `tessera run` of pattern at once on p1 and p2,
-    which share m1;
-  - spantest: four regions, each in a vRegion of its own, which the
+    which share m2;
+  - spantest started by the `home m1` builtin (its home m1, not GMM's
+    choice): four regions, each in a vRegion of its own, which the
     global memory manager places on m2 (twice m1's frames): the host's
     checksum, m1's placed_away and m2's served pages grow, and the
     process's first miss there was redirected by its home;
   - forktest on two policies (copy-on-write after fork, wait4, getppid,
-    ECHILD, a child dying of SIGSEGV): the host's lines;
+    ECHILD, a child dying of SIGSEGV): the host's lines; every MEM_FORK
+    went to m2 (the children's home is their parent's), none to m1;
   - threadtest on two policies (pthreads: create/join, a mutex, a
     condition variable, a barrier, __thread, gettid, memory written by
     every thread at once, mmap/munmap from every thread, signals to one
@@ -346,37 +351,51 @@ def test_first_touch(t, c):
 
 
 def test_lazy_exec(t, c, user_dir):
-    """Exec maps the image's file pages (private file VMAs, demand loaded):
-    the pages a program touches are read at their misses through m1's
-    buffer cache, at most one lookup per page of the file; an eager exec
-    reads the file around the cache and makes none."""
+    """A new program's home is GMM's choice, m2 (more free frames), though
+    m1 is the vNode's first memory node: m2 serves its exec. Exec maps the
+    image's file pages (private file VMAs, demand loaded): the pages a
+    program touches are read at their misses through the buffer cache of
+    the vNode's first memory node, m1 (the one its read() and write() use),
+    at most one lookup per page of the file; an eager exec reads the file
+    around the cache and makes none."""
     pages = (os.path.getsize(os.path.join(user_dir, "faulttest")) + 4095) // 4096
-    before = memstats(t, c, "m1")
+    before = {n: memstats(t, c, n) for n in MEMORY_NODES}
     p = c.run("vn1", "/bin/faulttest", "exit", "0", timeout=120)
-    after = memstats(t, c, "m1")
-    if not t.check(p.returncode == 0 and before and after,
-                   "p1: faulttest exit 0 between two memstats m1", detail(p)):
+    after = {n: memstats(t, c, n) for n in MEMORY_NODES}
+    if not t.check(p.returncode == 0 and None not in before.values() and
+                   None not in after.values(),
+                   "p1: faulttest exit 0 between memstats of m1 and m2", detail(p)):
         return
-    looked = sum(after[k] - before[k] for k in ("bcache_hits", "bcache_misses"))
+    execs = {n: after[n]["execs"] - before[n]["execs"] for n in MEMORY_NODES}
+    t.check(execs == {"m1": 0, "m2": 1},
+            "p1: faulttest's home is m2, GMM's choice (more free frames), not m1, the "
+            "first memory node: m2 served its exec", f"execs {execs}")
+    looked = sum(after["m1"][k] - before["m1"][k] for k in ("bcache_hits", "bcache_misses"))
     t.check(0 < looked <= pages,
-            f"p1: faulttest's image pages were read at their misses through m1's buffer "
-            f"cache (1..{pages} page lookups, its file's pages)", f"{looked} lookups")
+            f"p1: faulttest's image pages were read at their misses on m2 through m1's "
+            f"buffer cache, the vNode's file cache node (1..{pages} page lookups, its "
+            f"file's pages)", f"{looked} lookups")
 
 
 def test_span(t, c, user_dir):
-    """spantest's vRegions: some placed on m2 by the global memory manager,
-    every page checked after a round trip through its owner."""
+    """spantest with its home on m1 (the home builtin): its vRegions, some
+    placed on m2 by the global memory manager, every page checked after a
+    round trip through its owner."""
     want = host_run(user_dir, "spantest", *SPAN_ARGS)
     if not t.check(want[0] == 0 and len(want[1]) == 1,
                    f"host: spantest {' '.join(SPAN_ARGS)} prints one line", str(want)):
         return
     before = {n: memstats(t, c, n) for n in MEMORY_NODES}
-    p = c.run("vn1", "/bin/spantest", *SPAN_ARGS)
+    p = c.run("vn1", "home", "m1", "/bin/spantest", *SPAN_ARGS)
     t.check(p.returncode == 0 and stable(p.stdout) == want[1],
-            f"p1: spantest {' '.join(SPAN_ARGS)}: '{want[1][0]}' as on the host", detail(p))
+            f"p1: home m1 spantest {' '.join(SPAN_ARGS)}: '{want[1][0]}' as on the host",
+            detail(p))
     after = {n: memstats(t, c, n) for n in MEMORY_NODES}
     if None in before.values() or None in after.values():
         return
+    t.check(after["m1"]["execs"] - before["m1"]["execs"] == 1,
+            "the home builtin made m1 spantest's home (m1 served its exec)",
+            f"m1 execs +{after['m1']['execs'] - before['m1']['execs']}")
     away = after["m1"]["placed_away"] - before["m1"]["placed_away"]
     served = (after["m2"]["misses"] + after["m2"]["flushes"] -
               before["m2"]["misses"] - before["m2"]["flushes"])
@@ -402,13 +421,22 @@ def check_on_policies(t, c, prog, want, what):
 
 def test_fork(t, c, user_dir):
     """forktest's checks (copy-on-write, wait4, getppid, ECHILD, a child
-    dying of SIGSEGV) pass as on the host, on two policies."""
+    dying of SIGSEGV) pass as on the host, on two policies; its children
+    live on their parent's home, m2: every MEM_FORK went there."""
     want = host_run(user_dir, "forktest")
     if not t.check(want[0] == 0 and want[1] and want[1][-1] == "forktest: all passed" and
                    all(ln.startswith("forktest: ok ") for ln in want[1][:-1]),
                    "host: forktest passes every check", str(want)):
         return
+    before = {n: memstats(t, c, n) for n in MEMORY_NODES}
     check_on_policies(t, c, "forktest", want[1], f"{len(want[1])} checks ok")
+    after = {n: memstats(t, c, n) for n in MEMORY_NODES}
+    if None in before.values() or None in after.values():
+        return
+    forks = {n: after[n]["forks"] - before[n]["forks"] for n in MEMORY_NODES}
+    t.check(forks["m1"] == 0 and forks["m2"] >= 2,
+            "forktest's children share their parent's home, m2 (MEM_FORK: none on m1, "
+            "at least one per run on m2)", f"forks {forks}")
 
 
 def test_threads(t, c, user_dir, baseline):
