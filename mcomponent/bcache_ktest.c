@@ -427,12 +427,25 @@ KTEST(bcache_hostile_requests)
 	rq->length = BC_IO_MAX + 1;
 	KT_EXPECT_EQ(RAW(MSG_BC_WRITE), -EINVAL);
 	rq->length = 16;
-	rq->flags = 1;
+	rq->flags = 2; /* only BC_EXACT is known */
 	KT_EXPECT_EQ(RAW(MSG_BC_WRITE), -EINVAL);
 	rq->flags = 0;
+	rq->gen = 3; /* a generation without BC_EXACT */
+	KT_EXPECT_EQ(RAW(MSG_BC_READ), -EINVAL);
+	rq->gen = 0;
 	rq->reserved = 1;
 	KT_EXPECT_EQ(RAW(MSG_BC_READ), -EINVAL);
 	rq->reserved = 0;
+	rq->reserved2 = 1;
+	KT_EXPECT_EQ(RAW(MSG_BC_READ), -EINVAL);
+	rq->reserved2 = 0;
+	rq->flags = BC_EXACT; /* a file mapping's write: only its life of the file */
+	rq->gen = b.m.gen;
+	KT_EXPECT_EQ(RAW(MSG_BC_WRITE), 0);
+	rq->gen = b.m.gen + 1;
+	KT_EXPECT_EQ(RAW(MSG_BC_WRITE), -ESTALE);
+	rq->flags = 0;
+	rq->gen = 0;
 	rq->offset = 10;
 	KT_EXPECT_EQ(RAW(MSG_BC_APPEND), -EINVAL); /* appends name no offset */
 	rq->offset = UINT64_MAX - 4;
