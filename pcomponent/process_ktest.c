@@ -92,22 +92,17 @@ KTEST(proc_home_choice_and_builtins_path_entry)
 	KT_EXPECT_EQ(process_first_memory_node(), 7);
 	KT_EXPECT(process_is_memory_node(7) && process_is_memory_node(8));
 	KT_EXPECT(!process_is_memory_node(9) && !process_is_memory_node(0));
-	/* no manager: the first memory node, not GMM's */
-	kconfig.manager_id = 0;
-	KT_EXPECT_EQ(process_choose_home(&by_gmm), 7);
-	KT_EXPECT(!by_gmm);
-	KT_EXPECT_EQ(mgr_place(NULL, MSG_MGR_PLACE_VREGION, kconfig.memory_ids, 2, 0, 0,
-			       NS_PER_S),
-		     -ENODEV);
-	/* a manager that cannot be asked (a ktest boot has no RPC): the
-	 * fallback, never a failure */
-	kconfig.manager_id = 3;
-	by_gmm = true;
-	KT_EXPECT_EQ(process_choose_home(&by_gmm), 7);
-	KT_EXPECT(!by_gmm);
-	KT_EXPECT_EQ(mgr_place(NULL, MSG_MGR_PLACE_VREGION, kconfig.memory_ids, 2, 0, 0,
-			       NS_PER_S),
-		     -ENODEV);
+	/* no manager (0), or one that cannot be asked (3: a ktest boot has no
+	 * RPC): the first memory node, never a failure */
+	for (unsigned mgr = 0; mgr <= 3; mgr += 3) {
+		kconfig.manager_id = mgr;
+		by_gmm = true;
+		KT_EXPECT_EQ(process_choose_home(&by_gmm), 7);
+		KT_EXPECT(!by_gmm);
+		KT_EXPECT_EQ(mgr_place(NULL, MSG_MGR_PLACE_VREGION, kconfig.memory_ids, 2, 0,
+				       0, NS_PER_S),
+			     -ENODEV);
+	}
 	/* one memory node: nothing to ask */
 	kconfig.nmemories = 1;
 	by_gmm = true;
