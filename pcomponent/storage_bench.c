@@ -11,8 +11,9 @@
  *   rand_read_4k_qdD   the same from SB_DEPTH threads
  *   seq_write      1 MiB writes front to back, then FS_FSYNC (timed)
  *   rand_write_4k, rand_write_4k_qdD   4 KiB writes, then FS_FSYNC
- *   lat_stat, lat_read_4k_hot   diagnostics: FS_STAT round trips, and
- *                  4 KiB reads of one block (in the server's cache)
+ *   lat_ping, lat_bulk, lat_stat, lat_read_4k_hot   diagnostics (sb_diag):
+ *                  PING, RPC_BULK and FS_STAT round trips, and 4 KiB reads
+ *                  of one block (in the server's cache), with fabric counts
  *
  * over the first SB_MAX_BYTES of SB_PATH (under this node's export: the
  * storage kernel's exports= word). Data moves straight between the
@@ -24,8 +25,8 @@
  *
  * Booted with `ktest=cluster:bench_storage storage=ID`; the storage node
  * runs scomponent/blk_bench.c (the raw-disk figures, then the file
- * service). The two meet at the barriers "serve" (the service is up) and
- * "done". Output lines: "# bench: NAME key=value ...", the keys of
+ * service). The two meet at the barriers "serve" (the service is up),
+ * the diagnostics' ones and "done". Output lines: "# bench: NAME key=value ...", the keys of
  * blkbench. A benchmark, not a test: it fails only if it cannot run.
  */
 #include <kernel/config.h>
@@ -40,6 +41,7 @@
 #include <lib/sort.h>
 #include <lib/string.h>
 #include <net/fs_client.h>
+#include <net/rpc.h>
 #include <net/verbs.h>
 
 #define SB_PATH	     "/big"
@@ -211,48 +213,135 @@ static void sb_rand(struct sb_ctx *c, bool write, unsigned depth)
 }
 
 /*
- * Where the time of one request goes: FS_STAT round trips (RPC + path
- * walk, no data) and 4 KiB reads of the same block again and again (in
- * the server's block cache after the first: no disk), SB_DIAG_N each.
+ * Where the time of one request goes: streams of SB_DIAG_N calls to the
+ * storage node, taken in turn SB_DIAG_ROUNDS times (the host's load
+ * swings from second to second: each stream sees a share of every
+ * swing):
+ *   ping         PING (8 bytes each way): the RPC and fabric alone
+ *   bulk         RPC_BULK (4 KiB each way): the same, with a FS_READ_INLINE's
+ *                reply size
+ *   stat         FS_STAT (a 2 KiB request, path walk, no data)
+ *   read_4k_hot  4 KiB reads of one block (FS_READ_INLINE; in the
+ *                server's block cache after the first: no disk)
+ * Each stream's round trips ("lat_NAME") and this node's fabric counts
+ * per call ("calls_NAME": work requests posted, doorbells rung,
+ * interrupts taken, CQ-thread sleeps, each x100). Each stream ends at the
+ * barrier "diag_NAME_ROUND", where the storage node reads its own counts
+ * (scomponent/blk_bench.c, which knows the same list).
  */
-#define SB_DIAG_N 500
+#define SB_DIAG_N      500
+#define SB_DIAG_ROUNDS 3
+
+enum sb_stream { SB_PING, SB_BULK, SB_STAT, SB_READ_HOT, SB_NSTREAMS };
+static const char *const sb_stream_names[SB_NSTREAMS] = {"ping", "bulk", "stat",
+							  "read_4k_hot"};
+
+struct sb_diag {
+	struct sb_ctx *c;
+	struct rpc_node *rn;
+	struct verbs_buf buf; /* the hot read's window buffer */
+	struct msg_bulk *bulk;
+	uint64_t *ns[SB_NSTREAMS];   /* SB_DIAG_N * SB_DIAG_ROUNDS samples each */
+	struct verbs_stats fab[SB_NSTREAMS]; /* counts summed over the rounds */
+};
+
+/* One call of stream s; 0 or the error. */
+static long sb_diag_call(struct sb_diag *d, enum sb_stream s)
+{
+	struct msg_ping ping = {0};
+	struct fs_attr attr;
+	long n;
+
+	switch (s) {
+	case SB_PING:
+		return rpc_call(d->rn, d->c->server, MSG_PING, &ping, sizeof(ping), &ping,
+				sizeof(ping), FSC_TIMEOUT_NS);
+	case SB_BULK:
+		d->bulk->cookie++;
+		return rpc_call(d->rn, d->c->server, MSG_RPC_BULK, d->bulk,
+				sizeof(*d->bulk), d->bulk, sizeof(*d->bulk),
+				FSC_TIMEOUT_NS);
+	case SB_STAT:
+		return fsc_stat(d->c->server, &fsc_root, SB_PATH, 0, 0, &attr);
+	default:
+		n = sb_io(d->c, false, 0, d->buf.offset, SB_RAND_REQ);
+		return n == SB_RAND_REQ ? 0 : n < 0 ? n : -EIO;
+	}
+}
+
+/* Stream s of round r: its samples, its counts, then the barrier. */
+static void sb_diag_stream(struct sb_diag *d, enum sb_stream s, unsigned r)
+{
+	uint64_t *ns = d->ns[s] + r * SB_DIAG_N;
+	struct verbs_stats a, b;
+	char barrier[32];
+	long err = 0;
+
+	verbs_get_stats(d->c->dev, &a);
+	for (unsigned i = 0; i < SB_DIAG_N && !err && !d->c->err; i++) {
+		uint64_t t0 = clock_ns();
+
+		err = sb_diag_call(d, s);
+		ns[i] = clock_ns() - t0;
+	}
+	verbs_get_stats(d->c->dev, &b);
+	d->fab[s].posted += b.posted - a.posted;
+	d->fab[s].doorbells += b.doorbells - a.doorbells;
+	d->fab[s].interrupts += b.interrupts - a.interrupts;
+	d->fab[s].sleeps += b.sleeps - a.sleeps;
+	if (err)
+		sb_fail(d->c, sb_stream_names[s], err);
+	snprintf(barrier, sizeof(barrier), "diag_%s_%u", sb_stream_names[s], r);
+	if (!ktest_cluster_sync(barrier, SB_SYNC_NS))
+		sb_fail(d->c, "diagnostics barrier", -ETIMEDOUT);
+}
+
+static void sb_diag_report(struct sb_diag *d)
+{
+	unsigned calls = SB_DIAG_N * SB_DIAG_ROUNDS;
+	char name[32];
+
+	for (unsigned s = 0; s < SB_NSTREAMS; s++) {
+		const struct verbs_stats *f = &d->fab[s];
+
+		snprintf(name, sizeof(name), "lat_%s", sb_stream_names[s]);
+		sb_report_lat(name, d->ns[s], calls);
+		printk_raw("# bench: calls_%s n=%u posted_x100=%llu doorbells_x100=%llu "
+			   "interrupts_x100=%llu sleeps_x100=%llu\n",
+			   sb_stream_names[s], calls,
+			   (unsigned long long)(f->posted * 100 / calls),
+			   (unsigned long long)(f->doorbells * 100 / calls),
+			   (unsigned long long)(f->interrupts * 100 / calls),
+			   (unsigned long long)(f->sleeps * 100 / calls));
+	}
+}
 
 static void sb_diag(struct sb_ctx *c)
 {
-	uint64_t *ns = kmalloc(SB_DIAG_N * sizeof(*ns));
-	struct verbs_buf buf;
-	struct fs_attr attr;
-	unsigned i;
-	long n = 0;
+	struct sb_diag d = {.c = c};
+	unsigned s, r;
 
-	if (!ns || verbs_buf_alloc(c->dev, SB_RAND_REQ, &buf)) {
-		kfree(ns);
+	for (s = 0; s < SB_NSTREAMS; s++)
+		d.ns[s] = kmalloc(SB_DIAG_N * SB_DIAG_ROUNDS * sizeof(uint64_t));
+	d.bulk = kzalloc(sizeof(*d.bulk));
+	for (s = 0; s < SB_NSTREAMS && d.bulk; s++)
+		if (!d.ns[s])
+			break;
+	if (s < SB_NSTREAMS || rpc_open(&d.rn) ||
+	    verbs_buf_alloc(c->dev, SB_RAND_REQ, &d.buf))
 		sb_fail(c, "diagnostics", -ENOMEM);
-		return;
-	}
-	for (i = 0; i < SB_DIAG_N && n == 0; i++) {
-		uint64_t t0 = clock_ns();
-
-		n = fsc_stat(c->server, &fsc_root, SB_PATH, 0, 0, &attr);
-		ns[i] = clock_ns() - t0;
-	}
-	if (n)
-		sb_fail(c, "stat", n);
-	else
-		sb_report_lat("lat_stat", ns, SB_DIAG_N);
-	n = SB_RAND_REQ;
-	for (i = 0; i < SB_DIAG_N && n == SB_RAND_REQ; i++) {
-		uint64_t t0 = clock_ns();
-
-		n = sb_io(c, false, 0, buf.offset, SB_RAND_REQ);
-		ns[i] = clock_ns() - t0;
-	}
-	if (n != SB_RAND_REQ)
-		sb_fail(c, "hot read", n);
-	else
-		sb_report_lat("lat_read_4k_hot", ns, SB_DIAG_N);
-	verbs_buf_free(c->dev, &buf);
-	kfree(ns);
+	/* the barriers even after a failure: the storage node waits for them */
+	if (!ktest_cluster_sync("diag", SB_SYNC_NS))
+		sb_fail(c, "diagnostics barrier", -ETIMEDOUT);
+	for (r = 0; r < SB_DIAG_ROUNDS; r++)
+		for (s = 0; s < SB_NSTREAMS; s++)
+			sb_diag_stream(&d, s, r);
+	if (!c->err)
+		sb_diag_report(&d);
+	verbs_buf_free(c->dev, &d.buf);
+	kfree(d.bulk);
+	for (s = 0; s < SB_NSTREAMS; s++)
+		kfree(d.ns[s]);
 }
 
 static void sb_measure(struct ktest_ctx *kt, struct sb_ctx *c)
@@ -279,8 +368,6 @@ static void sb_measure(struct ktest_ctx *kt, struct sb_ctx *c)
 	sb_seq(c, true);
 	sb_rand(c, true, 1);
 	sb_rand(c, true, SB_DEPTH);
-	sb_diag(c);
-	KT_EXPECT_EQ(c->err, 0);
 }
 
 KTEST_CLUSTER(bench_storage_remote)
@@ -297,5 +384,7 @@ KTEST_CLUSTER(bench_storage_remote)
 	KT_ASSERT(verbs_open(&c.dev) == 0);
 	KT_ASSERT(ktest_cluster_sync("serve", SB_SYNC_NS));
 	sb_measure(kt, &c);
+	sb_diag(&c);
+	KT_EXPECT_EQ(c.err, 0);
 	KT_EXPECT(ktest_cluster_sync("done", SB_SYNC_NS));
 }

@@ -20,8 +20,9 @@
  *      rand_read_4k (+ lat_read_4k), rand_read_4k_qdD (SB_DEPTH threads),
  *      seq_write, rand_write_4k, rand_write_4k_qdD (each ending with a
  *      flush, timed). Without a scratch area this step is skipped;
- *   4. the file service for exports=, then the barriers "serve" and
- *      "done" while the processor measures; then its counters of the big
+ *   4. the file service for exports=, then the barriers "serve", the
+ *      diagnostics' (sb_srv_diag: this node's fabric counts per stream)
+ *      and "done" while the processor measures; then its counters of the big
  *      (1 MiB) requests' time ("fileserv": ext2 and disk, RDMA), stop
  *      and unmount.
  * Output: "# bench: NAME key=value ..." lines. A benchmark, not a test:
@@ -44,6 +45,7 @@
 #include <lib/sort.h>
 #include <lib/string.h>
 #include <lib/unaligned.h>
+#include <net/rpc.h>
 #include <net/verbs.h>
 
 #define SB_MAX_BYTES (64ull << 20)
@@ -282,6 +284,69 @@ static void sb_local(struct ktest_ctx *kt, struct blkdev *bd)
 	KT_EXPECT_EQ(d.err, 0);
 }
 
+/*
+ * The storage node's side of the processor's diagnostic streams
+ * (pcomponent/storage_bench.c's sb_diag, same names, order and rounds):
+ * after the barrier "diag", each "diag_NAME_ROUND" ends a stream; the
+ * counts since the previous barrier are that stream's. Printed per call,
+ * x100: "srv_NAME posted_x100=.. doorbells_x100=.. interrupts_x100=..
+ * sleeps_x100=.. served_x100=..".
+ */
+#define SB_DIAG_N      500
+#define SB_DIAG_ROUNDS 3
+#define SB_NSTREAMS    4
+static const char *const sb_stream_names[SB_NSTREAMS] = {"ping", "bulk", "stat",
+							  "read_4k_hot"};
+
+struct sb_srv_counts {
+	struct verbs_stats fab;
+	uint64_t served;
+};
+
+static void sb_srv_read(struct verbs_dev *dev, struct sb_srv_counts *c)
+{
+	struct rpc_stats rs;
+
+	verbs_get_stats(dev, &c->fab);
+	rpc_get_stats(status_rpc(), &rs);
+	c->served = rs.served;
+}
+
+static void sb_srv_diag(struct verbs_dev *dev)
+{
+	struct sb_srv_counts sum[SB_NSTREAMS] = {0}, a, b;
+	unsigned calls = SB_DIAG_N * SB_DIAG_ROUNDS;
+	char barrier[32];
+
+	if (!ktest_cluster_sync("diag", SB_SYNC_NS))
+		return;
+	sb_srv_read(dev, &a);
+	for (unsigned r = 0; r < SB_DIAG_ROUNDS; r++) {
+		for (unsigned s = 0; s < SB_NSTREAMS; s++) {
+			snprintf(barrier, sizeof(barrier), "diag_%s_%u", sb_stream_names[s],
+				 r);
+			if (!ktest_cluster_sync(barrier, SB_SYNC_NS))
+				return;
+			sb_srv_read(dev, &b);
+			sum[s].fab.posted += b.fab.posted - a.fab.posted;
+			sum[s].fab.doorbells += b.fab.doorbells - a.fab.doorbells;
+			sum[s].fab.interrupts += b.fab.interrupts - a.fab.interrupts;
+			sum[s].fab.sleeps += b.fab.sleeps - a.fab.sleeps;
+			sum[s].served += b.served - a.served;
+			a = b;
+		}
+	}
+	for (unsigned s = 0; s < SB_NSTREAMS; s++)
+		printk_raw("# bench: srv_%s posted_x100=%llu doorbells_x100=%llu "
+			   "interrupts_x100=%llu sleeps_x100=%llu served_x100=%llu\n",
+			   sb_stream_names[s],
+			   (unsigned long long)(sum[s].fab.posted * 100 / calls),
+			   (unsigned long long)(sum[s].fab.doorbells * 100 / calls),
+			   (unsigned long long)(sum[s].fab.interrupts * 100 / calls),
+			   (unsigned long long)(sum[s].fab.sleeps * 100 / calls),
+			   (unsigned long long)(sum[s].served * 100 / calls));
+}
+
 KTEST_CLUSTER(bench_storage_local)
 {
 	struct ext2_mount_opts opts = {.now = wall_clock_s};
@@ -312,6 +377,7 @@ KTEST_CLUSTER(bench_storage_local)
 	/* the barriers even so: the processor waits for them */
 	KT_EXPECT_EQ(err, 0);
 	KT_EXPECT(ktest_cluster_sync("serve", SB_SYNC_NS));
+	sb_srv_diag(dev);
 	KT_EXPECT(ktest_cluster_sync("done", SB_SYNC_NS));
 	if (fsv) {
 		struct fileserv_stats st;

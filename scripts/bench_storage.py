@@ -72,8 +72,9 @@ processor p1 and a storage node s2 with `ktest: "cluster:bench_storage"`,
 s2's disk the image RUN/roundN/tessera.img, and one vNode (processors
 [p1], storages [s2], root /bench) from which `tessera up` derives the
 kernel words storage=2 and exports=1:/bench; the two nodes meet at the
-barriers "serve" and "done", which the script passes with `tessera
-console --send`.
+barriers "serve", the diagnostics' ("diag", then one per stream and
+round: pcomponent/storage_bench.c) and "done", which the script passes
+with `tessera console --send` as the processor names them.
 
     bench_storage.py [--build-dir build] [--blkbench PATH] [--file-mib 64]
                      [--rounds 3] [--rand-ms 3000]
@@ -236,15 +237,22 @@ def run_tessera(opts, run_dir: str):
         nodes = {n.name: n for n in c.nodes}
         if set(nodes) != {"p1", "s2"}:
             raise BenchError(f"tessera status lists nodes {sorted(nodes)}, not p1 and s2")
-        for name in ("serve", "done"):
-            for n in nodes.values():
-                i, _ = c.wait_line(n.id, rf"^# fabric-sync: {name}$",
-                                   max(1.0, deadline - time.monotonic()))
+        # The barriers: "serve", the diagnostic streams' ("diag", then one
+        # per stream and round), "done"; the processor names the next one.
+        name, start = "", {n.id: 0 for n in nodes.values()}
+        while name != "done":
+            for n in (nodes["p1"], nodes["s2"]):
+                want = r"(\S+)" if n.name == "p1" else re.escape(name)
+                i, m = c.wait_line(n.id, rf"^# fabric-sync: {want}$",
+                                   max(1.0, deadline - time.monotonic()), start[n.id])
                 if i is None:
                     errs = parse(c.lines(n.id)).get("error", [])
-                    raise BenchError(f"{n.name} never reached '{name}'"
+                    raise BenchError(f"{n.name} never reached '{name or 'serve'}'"
                                      + (f" ({'; '.join(errs)})" if errs else "")
                                      + f" (see {tdir}/{n.name}.log)")
+                start[n.id] = i + 1
+                if n.name == "p1":
+                    name = m.group(1)
             sent = c.send_lines({n.id: name for n in nodes.values()})
             if not all(sent.values()):
                 raise BenchError(f"'{name}' not delivered to every node (see {tdir})")
@@ -426,15 +434,24 @@ def remove_images(rdir: str) -> None:
 
 def diagnostics(tr: dict, tm: dict) -> list:
     """The remote diagnostics of one round's Tessera side (raw: tr, remote:
-    tm) as lines: the FS_STAT and cached 4 KiB read round trips, and where
+    tm) as lines: the PING, RPC_BULK, FS_STAT and cached 4 KiB read round
+    trips to the storage node (with both sides' doorbells and interrupts
+    per call), and where
     a 1 MiB FS_READ / FS_WRITE's time went."""
     out = []
-    for name, label in (("lat_stat", "FS_STAT round trip (no data)"),
-                        ("lat_read_4k_hot", "4 KiB read of a cached block")):
-        b = tm.get(name)
-        if b:
-            out.append(f"remote diagnostics: {label:30} p50 {b['median_ns'] / 1000:8.1f} us   "
-                       f"p99 {b['p99_ns'] / 1000:8.1f} us")
+    for name, label in (("ping", "PING round trip (8 bytes)"),
+                        ("bulk", "RPC_BULK round trip (4 KiB)"),
+                        ("stat", "FS_STAT round trip (no data)"),
+                        ("read_4k_hot", "4 KiB read of a cached block")):
+        b, cp, cs = tm.get(f"lat_{name}"), tm.get(f"calls_{name}", {}), tr.get(f"srv_{name}", {})
+        if not b:
+            continue
+        counts = "  per call: " + ", ".join(
+            f"{side} {cnt.get('doorbells_x100', 0) / 100:.2f} doorbells "
+            f"{cnt.get('interrupts_x100', 0) / 100:.2f} interrupts"
+            for side, cnt in (("p1", cp), ("s2", cs)) if cnt) if cp or cs else ""
+        out.append(f"remote diagnostics: {label:30} p50 {b['median_ns'] / 1000:8.1f} us   "
+                   f"p99 {b['p99_ns'] / 1000:8.1f} us{counts}")
     fsv = tr.get("fileserv", {})
     for kind in ("read", "write"):
         n, seq = fsv.get(f"big_{kind}s"), tm.get(f"seq_{kind}")
