@@ -201,6 +201,19 @@ void verbs_get_stats(const struct verbs_dev *dev, struct verbs_stats *st)
 	*st = dev->stats;
 }
 
+void verbs_stats_add_since(struct verbs_stats *sum, const struct verbs_stats *before,
+			   const struct verbs_stats *after)
+{
+	sum->posted += after->posted - before->posted;
+	sum->doorbells += after->doorbells - before->doorbells;
+	sum->sq_full += after->sq_full - before->sq_full;
+	sum->completions += after->completions - before->completions;
+	sum->interrupts += after->interrupts - before->interrupts;
+	sum->sleeps += after->sleeps - before->sleeps;
+	sum->unexpected += after->unexpected - before->unexpected;
+	sum->swcq_overflows += after->swcq_overflows - before->swcq_overflows;
+}
+
 uint32_t verbs_local_key(const struct verbs_dev *dev)
 {
 	return dev->local_mr.key;

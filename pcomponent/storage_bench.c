@@ -42,6 +42,7 @@
 #include <lib/string.h>
 #include <net/fs_client.h>
 #include <net/rpc.h>
+#include <net/storage_diag.h>
 #include <net/verbs.h>
 
 #define SB_PATH	     "/big"
@@ -227,46 +228,39 @@ static void sb_rand(struct sb_ctx *c, bool write, unsigned depth)
  * per call ("calls_NAME": work requests posted, doorbells rung,
  * interrupts taken, CQ-thread sleeps, each x100). Each stream ends at the
  * barrier "diag_NAME_ROUND", where the storage node reads its own counts
- * (scomponent/blk_bench.c, which knows the same list).
+ * (scomponent/blk_bench.c; the list: include/net/storage_diag.h).
  */
-#define SB_DIAG_N      500
-#define SB_DIAG_ROUNDS 3
-
-enum sb_stream { SB_PING, SB_BULK, SB_STAT, SB_READ_HOT, SB_NSTREAMS };
-static const char *const sb_stream_names[SB_NSTREAMS] = {"ping", "bulk", "stat",
-							  "read_4k_hot"};
 
 struct sb_diag {
 	struct sb_ctx *c;
 	struct rpc_node *rn;
 	struct verbs_buf buf; /* the hot read's window buffer */
-	struct msg_bulk *bulk;
+	struct rpc_ping_bulk *bulk;
 	uint64_t *ns[SB_NSTREAMS];   /* SB_DIAG_N * SB_DIAG_ROUNDS samples each */
 	struct verbs_stats fab[SB_NSTREAMS]; /* counts summed over the rounds */
 };
 
-/* One call of stream s; 0 or the error. */
-static long sb_diag_call(struct sb_diag *d, enum sb_stream s)
+/* Call i of stream s, timed in *ns; 0 or the error. */
+static long sb_diag_call(struct sb_diag *d, enum sb_stream s, unsigned i, uint64_t *ns)
 {
-	struct msg_ping ping = {0};
+	uint64_t t0 = clock_ns();
 	struct fs_attr attr;
 	long n;
 
 	switch (s) {
 	case SB_PING:
-		return rpc_call(d->rn, d->c->server, MSG_PING, &ping, sizeof(ping), &ping,
-				sizeof(ping), FSC_TIMEOUT_NS);
+		return rpc_ping(d->rn, d->c->server, NULL, i, FSC_TIMEOUT_NS, ns);
 	case SB_BULK:
-		d->bulk->cookie++;
-		return rpc_call(d->rn, d->c->server, MSG_RPC_BULK, d->bulk,
-				sizeof(*d->bulk), d->bulk, sizeof(*d->bulk),
-				FSC_TIMEOUT_NS);
+		return rpc_ping(d->rn, d->c->server, d->bulk, i, FSC_TIMEOUT_NS, ns);
 	case SB_STAT:
-		return fsc_stat(d->c->server, &fsc_root, SB_PATH, 0, 0, &attr);
+		n = fsc_stat(d->c->server, &fsc_root, SB_PATH, 0, 0, &attr);
+		break;
 	default:
 		n = sb_io(d->c, false, 0, d->buf.offset, SB_RAND_REQ);
-		return n == SB_RAND_REQ ? 0 : n < 0 ? n : -EIO;
+		n = n == SB_RAND_REQ ? 0 : n < 0 ? n : -EIO;
 	}
+	*ns = clock_ns() - t0;
+	return n;
 }
 
 /* Stream s of round r: its samples, its counts, then the barrier. */
@@ -278,17 +272,10 @@ static void sb_diag_stream(struct sb_diag *d, enum sb_stream s, unsigned r)
 	long err = 0;
 
 	verbs_get_stats(d->c->dev, &a);
-	for (unsigned i = 0; i < SB_DIAG_N && !err && !d->c->err; i++) {
-		uint64_t t0 = clock_ns();
-
-		err = sb_diag_call(d, s);
-		ns[i] = clock_ns() - t0;
-	}
+	for (unsigned i = 0; i < SB_DIAG_N && !err && !d->c->err; i++)
+		err = sb_diag_call(d, s, i, &ns[i]);
 	verbs_get_stats(d->c->dev, &b);
-	d->fab[s].posted += b.posted - a.posted;
-	d->fab[s].doorbells += b.doorbells - a.doorbells;
-	d->fab[s].interrupts += b.interrupts - a.interrupts;
-	d->fab[s].sleeps += b.sleeps - a.sleeps;
+	verbs_stats_add_since(&d->fab[s], &a, &b);
 	if (err)
 		sb_fail(d->c, sb_stream_names[s], err);
 	snprintf(barrier, sizeof(barrier), "diag_%s_%u", sb_stream_names[s], r);

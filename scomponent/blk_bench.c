@@ -46,6 +46,7 @@
 #include <lib/string.h>
 #include <lib/unaligned.h>
 #include <net/rpc.h>
+#include <net/storage_diag.h>
 #include <net/verbs.h>
 
 #define SB_MAX_BYTES (64ull << 20)
@@ -286,18 +287,12 @@ static void sb_local(struct ktest_ctx *kt, struct blkdev *bd)
 
 /*
  * The storage node's side of the processor's diagnostic streams
- * (pcomponent/storage_bench.c's sb_diag, same names, order and rounds):
+ * (pcomponent/storage_bench.c's sb_diag; include/net/storage_diag.h):
  * after the barrier "diag", each "diag_NAME_ROUND" ends a stream; the
  * counts since the previous barrier are that stream's. Printed per call,
  * x100: "srv_NAME posted_x100=.. doorbells_x100=.. interrupts_x100=..
  * sleeps_x100=.. served_x100=..".
  */
-#define SB_DIAG_N      500
-#define SB_DIAG_ROUNDS 3
-#define SB_NSTREAMS    4
-static const char *const sb_stream_names[SB_NSTREAMS] = {"ping", "bulk", "stat",
-							  "read_4k_hot"};
-
 struct sb_srv_counts {
 	struct verbs_stats fab;
 	uint64_t served;
@@ -328,10 +323,7 @@ static void sb_srv_diag(struct verbs_dev *dev)
 			if (!ktest_cluster_sync(barrier, SB_SYNC_NS))
 				return;
 			sb_srv_read(dev, &b);
-			sum[s].fab.posted += b.fab.posted - a.fab.posted;
-			sum[s].fab.doorbells += b.fab.doorbells - a.fab.doorbells;
-			sum[s].fab.interrupts += b.fab.interrupts - a.fab.interrupts;
-			sum[s].fab.sleeps += b.fab.sleeps - a.fab.sleeps;
+			verbs_stats_add_since(&sum[s].fab, &a.fab, &b.fab);
 			sum[s].served += b.served - a.served;
 			a = b;
 		}

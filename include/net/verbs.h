@@ -156,6 +156,10 @@ uint32_t verbs_generation(const struct verbs_dev *dev);
 /* The window's header, for code that must look at fabricd's fields. */
 volatile struct fab_window_hdr *verbs_window_hdr(struct verbs_dev *dev);
 void verbs_get_stats(const struct verbs_dev *dev, struct verbs_stats *st);
+/* Adds to *sum what each counter grew by from *before to *after (two
+ * verbs_get_stats of one device): the counts of a stretch of work. */
+void verbs_stats_add_since(struct verbs_stats *sum, const struct verbs_stats *before,
+			   const struct verbs_stats *after);
 
 /* ---- window buffers and memory regions -------------------------------- */
 

@@ -177,6 +177,13 @@ static void shuffle(uint32_t *order, size_t n, uint64_t rng)
 	}
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* The median of v[0..n) (sorts it). */
 static uint64_t median(uint64_t *v, size_t n)
 {
@@ -194,18 +201,15 @@ static uint64_t median(uint64_t *v, size_t n)
  * the host's slow and fast stretches, which last longer than a block,
  * weigh on both sides alike. Prints pair_blocks, pair_miss_ns_median and
  * pair_rpc_ns_median (over every touch and round trip), and
- * pair_ratio_median, _min and _max (over the blocks). ns: scratch of at
- * least PAIR_TOUCHES entries.
+ * pair_ratio_median, _min and _max (over the blocks).
  */
 #define PAIR_BLOCKS  16u
 #define PAIR_TOUCHES 128u
 
-static void paired_pass(volatile unsigned char *p, size_t npages, const uint32_t *order,
-			uint64_t *ns)
+static void paired_pass(volatile unsigned char *p, size_t npages, const uint32_t *order)
 {
 	uint64_t miss[PAIR_BLOCKS * PAIR_TOUCHES], rpc[PAIR_BLOCKS * PAIR_TOUCHES];
 	double ratio[PAIR_BLOCKS];
-	uint64_t *block = ns;
 
 	if (npages < PAIR_BLOCKS * PAIR_TOUCHES)
 		return;
@@ -221,23 +225,15 @@ static void paired_pass(volatile unsigned char *p, size_t npages, const uint32_t
 			(void)p[pg * TU_PAGE];
 			m[i] = tu_now_ns() - t0; /* clock reads included, as in touch_pass */
 		}
-		memcpy(block, m, PAIR_TOUCHES * sizeof(*block));
-		ratio[b] = (double)median(block, PAIR_TOUCHES);
-		memcpy(block, r, PAIR_TOUCHES * sizeof(*block));
-		ratio[b] /= (double)median(block, PAIR_TOUCHES);
+		/* sorted in place: the medians over all blocks do not mind */
+		ratio[b] = (double)median(m, PAIR_TOUCHES) / (double)median(r, PAIR_TOUCHES);
 	}
 	printf("pair_blocks %u\n", PAIR_BLOCKS);
 	printf("pair_miss_ns_median %llu\n",
 	       (unsigned long long)median(miss, PAIR_BLOCKS * PAIR_TOUCHES));
 	printf("pair_rpc_ns_median %llu\n",
 	       (unsigned long long)median(rpc, PAIR_BLOCKS * PAIR_TOUCHES));
-	for (unsigned i = 1; i < PAIR_BLOCKS; i++) /* insertion sort: 16 values */
-		for (unsigned j = i; j > 0 && ratio[j] < ratio[j - 1]; j--) {
-			double t = ratio[j];
-
-			ratio[j] = ratio[j - 1];
-			ratio[j - 1] = t;
-		}
+	qsort(ratio, PAIR_BLOCKS, sizeof(*ratio), cmp_double);
 	printf("pair_ratio_median %.3f\n", ratio[PAIR_BLOCKS / 2]);
 	printf("pair_ratio_min %.3f\n", ratio[0]);
 	printf("pair_ratio_max %.3f\n", ratio[PAIR_BLOCKS - 1]);
@@ -263,7 +259,7 @@ static void bench_miss(uint64_t miss_mib)
 	touch_pass("miss_clean", p, npages, 0, NULL, ns, clock_ns);
 	touch_pass("miss_random", p, npages, 0, order, ns, clock_ns);
 	shuffle(order, npages, 0xa4093822299f31d0ull);
-	paired_pass(p, npages, order, ns);
+	paired_pass(p, npages, order);
 	munmap((void *)p, len);
 	free(order);
 	free(ns);
