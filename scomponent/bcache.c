@@ -24,6 +24,13 @@
  * contiguous in memory (a request is one piece, not one per block).
  * Blocks that are cached are copied from or into the cache instead, so
  * a dirty buffer is never read stale nor overtaken by an older copy.
+ *
+ * bcache_fetch reads past the cache without the owner's lock. What makes
+ * that safe is two counts kept under the lock: forgets (a block was
+ * freed: the bytes a fetch read may be another file's) and changes (data
+ * was written: the fetched copy may be older than the device's, so it
+ * is not cached). bcache_settle compares them with the ticket taken
+ * before the fetch.
  */
 #include "bcache.h"
 
@@ -48,6 +55,7 @@ struct bcache {
 	struct blk_req *runs;	   /* the requests: runs of neighbours */
 	size_t *run_first;	   /* index in batch of each run's first */
 	struct blk_seg *segs;	   /* the pieces of the runs, by batch index */
+	uint64_t forgets, changes; /* see struct bcache_ticket */
 	struct bcache_stats stats;
 };
 
@@ -410,6 +418,7 @@ void bcache_put(struct bcache *bc, struct bcache_buf *b)
 
 void bcache_dirty(struct bcache *bc, struct bcache_buf *b, enum bcache_class cls)
 {
+	bc->changes++;
 	if (!b->dirty) {
 		b->dirty = true;
 		b->cls = (uint8_t)cls;
@@ -501,6 +510,8 @@ static int direct_io(struct bcache *bc, const uint64_t *blks, size_t n, uint8_t 
 
 	if (chunk > bc->nbufs)
 		chunk = bc->nbufs; /* bc->runs holds nbufs */
+	if (write)
+		bc->changes++;
 	for (size_t i = 0; i < n && !err;) {
 		uint8_t *mem = buf + i * bs;
 		struct bcache_buf *b = blks[i] ? hash_find(bc, blks[i]) : NULL;
@@ -550,6 +561,7 @@ void bcache_forget(struct bcache *bc, uint64_t blk)
 {
 	struct bcache_buf *b = hash_find(bc, blk);
 
+	bc->forgets++;
 	if (!b)
 		return;
 	set_clean(bc, b);
@@ -558,6 +570,69 @@ void bcache_forget(struct bcache *bc, uint64_t blk)
 	hash_remove(bc, b);
 	list_remove(&b->lru);
 	list_push_front(&bc->lru, &b->lru);
+}
+
+void bcache_ticket(const struct bcache *bc, struct bcache_ticket *t)
+{
+	t->forgets = bc->forgets;
+	t->changes = bc->changes;
+}
+
+bool bcache_holds(const struct bcache *bc, uint64_t blk)
+{
+	return hash_find(bc, blk) != NULL;
+}
+
+int bcache_fetch(struct bcache *bc, const uint64_t *blks, size_t n, uint8_t *buf)
+{
+	size_t chunk = bc->bd->max_batch ? bc->bd->max_batch : 1;
+	size_t limit = bc->bd->max_sectors / bc->spb, nruns = 0;
+	struct blk_req runs[BCACHE_FETCH_MAX];
+	int err = 0;
+
+	if (n > BCACHE_FETCH_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n;) {
+		size_t len = 1;
+
+		if (!blks[i] || blks[i] >= bc->nblocks)
+			return -EINVAL;
+		while (i + len < n && len < limit && blks[i + len] == blks[i] + len &&
+		       blks[i + len] < bc->nblocks)
+			len++;
+		runs[nruns++] = (struct blk_req){.sector = blks[i] * bc->spb,
+						 .count = (uint32_t)(len * bc->spb),
+						 .buf = buf + i * bc->block_size};
+		i += len;
+	}
+	for (size_t r = 0; r < nruns && !err; r += chunk)
+		err = blkdev_submit(bc->bd, &runs[r],
+				    (unsigned)(nruns - r < chunk ? nruns - r : chunk));
+	if (!err)
+		__atomic_fetch_add(&bc->stats.fetched, n, __ATOMIC_RELAXED);
+	return err;
+}
+
+int bcache_settle(struct bcache *bc, const struct bcache_ticket *t, const uint64_t *blks,
+		  size_t n, const uint8_t *buf)
+{
+	if (bc->forgets != t->forgets) {
+		bc->stats.refetch++;
+		return -EAGAIN;
+	}
+	for (size_t i = 0; i < n && bc->changes == t->changes; i++) {
+		struct bcache_buf *b;
+
+		if (hash_find(bc, blks[i]) || !(b = first_clean(bc)))
+			continue;
+		recycle(bc, b);
+		b->blk = blks[i];
+		memcpy(b->data, buf + i * bc->block_size, bc->block_size);
+		hash_insert(bc, b);
+		list_push_back(&bc->lru, &b->lru);
+		bc->stats.settled++;
+	}
+	return 0;
 }
 
 uint32_t bcache_block_size(const struct bcache *bc)

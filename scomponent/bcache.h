@@ -4,7 +4,8 @@
  * used first, written back in batches.
  *
  * Portable code (the storage kernel and the host tests share it). Not
- * thread-safe: the owner (one file system) serialises every call.
+ * thread-safe: the owner (one file system) serialises every call, but
+ * for bcache_fetch, which may run alongside any of them (see there).
  *
  * A buffer is pinned between bcache_get() and bcache_put(); pinned
  * buffers are never recycled, so a caller may keep pointers into ->data
@@ -52,7 +53,16 @@ struct bcache_buf {
 
 struct bcache_stats {
 	uint64_t hits, misses, reads, writes, batches, evictions;
-	uint64_t direct; /* blocks bcache_read_direct read past the cache */
+	uint64_t direct;  /* blocks bcache_read_direct read past the cache */
+	uint64_t fetched; /* blocks bcache_fetch read (updated atomically) */
+	uint64_t settled; /* of those, cached by bcache_settle */
+	uint64_t refetch; /* bcache_settle calls that answered -EAGAIN */
+};
+
+/* The cache's state when a bcache_fetch began (bcache_ticket). */
+struct bcache_ticket {
+	uint64_t forgets; /* bcache_forget calls: blocks freed */
+	uint64_t changes; /* bcache_dirty and direct write calls: data changed */
 };
 
 struct bcache;
@@ -111,6 +121,46 @@ int bcache_write_direct(struct bcache *bc, const uint64_t *blks, size_t n,
 			const uint8_t *buf, uint64_t buf_phys);
 /* Block blk was freed: drop its cached copy without writing it. */
 void bcache_forget(struct bcache *bc, uint64_t blk);
+
+/*
+ * Reading without the owner's lock, so that a reader waiting for the
+ * disk does not hold up every other call (the file service's small
+ * reads, which run concurrently). Three steps:
+ *   bcache_ticket   owner's lock held: notes the cache's state in *t;
+ *                   the caller then lists the blocks it wants that
+ *                   bcache_holds says are not cached (a cached one, dirty
+ *                   perhaps, is newer than the disk: read it with
+ *                   bcache_get meanwhile);
+ *   bcache_fetch    no lock: reads them from the device;
+ *   bcache_settle   owner's lock held again: whether what was read can
+ *                   be used.
+ * A block freed between the ticket and the settle may belong to another
+ * file by the time the device read it, so its bytes must not be given
+ * out: bcache_settle then answers -EAGAIN (read again, holding the lock
+ * throughout). Data written meanwhile is not an error (the read simply
+ * came first), but then the blocks are not cached: the device may hold a
+ * newer copy than the one fetched.
+ */
+void bcache_ticket(const struct bcache *bc, struct bcache_ticket *t);
+bool bcache_holds(const struct bcache *bc, uint64_t blk);
+/*
+ * Reads blocks blks[0..n) (n <= BCACHE_FETCH_MAX, none of them 0) from
+ * the device into buf, block i at buf + i * block size (direct-mapped
+ * memory), neighbours on disk as one request. Touches no state of the
+ * cache but its fetched count, so it may run alongside any other call,
+ * including another bcache_fetch. Returns 0, -EINVAL (n too big, a block
+ * outside the device) or -EIO.
+ */
+#define BCACHE_FETCH_MAX 8
+int bcache_fetch(struct bcache *bc, const uint64_t *blks, size_t n, uint8_t *buf);
+/*
+ * After bcache_fetch of blks[0..n) into buf under ticket t: 0 if the
+ * bytes can be used, and then each block not cached meanwhile is cached
+ * (clean; best effort: only into a clean buffer) unless data changed
+ * since t; -EAGAIN if a block was freed since t (buf must be discarded).
+ */
+int bcache_settle(struct bcache *bc, const struct bcache_ticket *t, const uint64_t *blks,
+		  size_t n, const uint8_t *buf);
 
 /* Writes back every dirty buffer of class cls, in batches of the
  * device's max_batch. Returns 0 or the first error (those buffers stay

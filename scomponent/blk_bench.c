@@ -377,13 +377,17 @@ KTEST_CLUSTER(bench_storage_local)
 		fileserv_get_stats(fsv, &st);
 		printk_raw("# bench: fileserv big_reads=%llu read_fs_ns=%llu "
 			   "read_rdma_ns=%llu big_writes=%llu write_fs_ns=%llu "
-			   "write_rdma_ns=%llu\n",
+			   "write_rdma_ns=%llu unlocked_reads=%llu most_unlocked=%llu "
+			   "reads_again=%llu\n",
 			   (unsigned long long)st.big_reads.count,
 			   (unsigned long long)st.big_reads.fs_ns,
 			   (unsigned long long)st.big_reads.rdma_ns,
 			   (unsigned long long)st.big_writes.count,
 			   (unsigned long long)st.big_writes.fs_ns,
-			   (unsigned long long)st.big_writes.rdma_ns);
+			   (unsigned long long)st.big_writes.rdma_ns,
+			   (unsigned long long)st.unlocked_reads,
+			   (unsigned long long)st.most_unlocked,
+			   (unsigned long long)st.reads_again);
 		fileserv_stop(fsv);
 	}
 	KT_EXPECT_EQ(ext2_unmount(fs), 0);

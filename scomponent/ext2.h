@@ -31,6 +31,8 @@
 #ifndef SCOMPONENT_EXT2_H
 #define SCOMPONENT_EXT2_H
 
+#include "bcache.h"
+
 #include <kernel/blkdev.h>
 #include <proto/file.h>
 #include <stdbool.h>
@@ -89,6 +91,42 @@ int ext2_read(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root, con
 int ext2_read_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
 		     const char *path, uint64_t offset, void *buf, uint64_t buf_phys,
 		     uint32_t len, struct fs_attr *attr);
+
+/*
+ * ext2_read in three steps, for a caller that waits for the disk without
+ * the lock it serialises ext2 calls with (the file service's small reads,
+ * which run concurrently; bcache.h, "Reading without the owner's lock"):
+ *   ext2_read_begin  lock held: as ext2_read of at most EXT2_SPLIT_MAX
+ *                    bytes, except that the blocks the cache does not
+ *                    hold are only listed in *sr; returns the bytes the
+ *                    read gives (their part of buf not yet filled) or an
+ *                    errno;
+ *   ext2_read_fetch  no lock: reads the listed blocks into their places
+ *                    in buf; 0 or -ENOMEM, -EIO;
+ *   ext2_read_end    lock held: 0 if buf now holds what the read gives,
+ *                    -EAGAIN if a block was freed meanwhile (buf may hold
+ *                    another file's bytes: read again, with ext2_read).
+ * After a begin that returned >= 0, ext2_read_end must follow (it frees
+ * what the fetch allocated), fetched or not; its answer then only counts
+ * after a fetch that returned 0.
+ */
+#define EXT2_SPLIT_MAX FS_INLINE_MAX
+struct ext2_split_read {
+	struct bcache_ticket ticket;
+	unsigned n;			 /* blocks to fetch */
+	uint64_t blk[BCACHE_FETCH_MAX]; /* their numbers */
+	struct {
+		uint32_t dst, boff, len; /* block bytes [boff, +len) go to buf + dst */
+	} part[BCACHE_FETCH_MAX];
+	uint8_t *blocks; /* ext2_read_fetch's copy of them, or NULL */
+	bool fetched;	 /* ext2_read_fetch read them */
+};
+int ext2_read_begin(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		    const char *path, uint64_t offset, void *buf, uint32_t len,
+		    struct fs_attr *attr, struct ext2_split_read *sr);
+int ext2_read_fetch(struct ext2_fs *fs, struct ext2_split_read *sr, void *buf);
+int ext2_read_end(struct ext2_fs *fs, struct ext2_split_read *sr);
+
 /* Returns the bytes written (all of them, or an error: -ENOSPC, -EFBIG
  * leave the file as it was before the call where they can, or with a
  * prefix of the data written and its size grown only as far). */

@@ -300,6 +300,10 @@ int ext2_bmap(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t lblk, bool all
 /* Reads up to len bytes at off of ip (stops at i_size). Returns bytes. */
 int ext2_file_read(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off, void *buf,
 		   uint32_t len);
+/* ext2_file_read's part of ext2_read_begin (ext2.h): len <= EXT2_SPLIT_MAX;
+ * the blocks the cache does not hold are listed in *sr, not read. */
+int ext2_file_read_begin(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+			 void *buf, uint32_t len, struct ext2_split_read *sr);
 /* The same into buf, whose physical address is buf_phys (0: buf is in the
  * direct map), len <= FS_IO_MAX: whole blocks that are not cached go from
  * the disk straight into buf and stay uncached (bcache_read_direct). */

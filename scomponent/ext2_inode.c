@@ -444,6 +444,45 @@ int ext2_file_read(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off, void
 	return (int)done;
 }
 
+int ext2_file_read_begin(struct ext2_fs *fs, struct ext2_inode *ip, uint64_t off,
+			 void *buf, uint32_t len, struct ext2_split_read *sr)
+{
+	uint32_t bs = fs->block_size, done = 0;
+	uint64_t first = off / bs;
+
+	memset(sr, 0, sizeof(*sr));
+	bcache_ticket(fs->bc, &sr->ticket);
+	if (len > EXT2_SPLIT_MAX)
+		return -EINVAL;
+	if (off >= ip->size || !len)
+		return 0;
+	if (len > ip->size - off)
+		len = (uint32_t)(ip->size - off);
+	for (uint64_t lblk = first; done < len; lblk++) {
+		uint32_t boff = (uint32_t)((off + done) % bs), blk;
+		uint32_t m = bs - boff < len - done ? bs - boff : len - done;
+		struct bcache_buf *b;
+		int err = ext2_bmap(fs, ip, lblk, false, &blk, NULL);
+
+		if (!err && blk && bcache_holds(fs->bc, blk) &&
+		    !(err = bcache_get(fs->bc, blk, BCACHE_READ, &b))) {
+			memcpy((uint8_t *)buf + done, b->data + boff, m);
+			bcache_put(fs->bc, b);
+		} else if (!err && blk) {
+			sr->blk[sr->n] = blk; /* fits: len <= EXT2_SPLIT_MAX */
+			sr->part[sr->n].dst = done;
+			sr->part[sr->n].boff = boff;
+			sr->part[sr->n++].len = m;
+		} else if (!err) {
+			memset((uint8_t *)buf + done, 0, m); /* a hole */
+		}
+		if (err)
+			return err;
+		done += m;
+	}
+	return (int)done;
+}
+
 /* A block pointer read from disk: 0 (a hole) or in range. */
 static int check_ptr(struct ext2_fs *fs, uint32_t p)
 {

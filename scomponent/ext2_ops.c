@@ -17,6 +17,8 @@
  */
 #include "ext2_impl.h"
 
+#include <kernel/mm.h>
+
 static int begin(struct ext2_fs *fs, const struct fs_cred *cred, const char *path)
 {
 	fs->cred = cred;
@@ -172,6 +174,55 @@ int ext2_read_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t ro
 		     uint32_t len, struct fs_attr *attr)
 {
 	return read_file(fs, cred, root, path, offset, buf, buf_phys, true, len, attr);
+}
+
+int ext2_read_begin(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t root,
+		    const char *path, uint64_t offset, void *buf, uint32_t len,
+		    struct fs_attr *attr, struct ext2_split_read *sr)
+{
+	struct ext2_inode ip;
+	int n = begin(fs, cred, path);
+
+	memset(sr, 0, sizeof(*sr));
+	if (!n)
+		n = load_file(fs, cred, root, path, FS_MAY_READ, &ip);
+	if (!n)
+		n = ext2_file_read_begin(fs, &ip, offset, buf, len, sr);
+	if (n >= 0)
+		fill_attr(fs, &ip, attr);
+	return n;
+}
+
+int ext2_read_fetch(struct ext2_fs *fs, struct ext2_split_read *sr, void *buf)
+{
+	uint32_t bs = fs->block_size;
+	int err;
+
+	if (!sr->n)
+		return 0;
+	sr->blocks = kmalloc((size_t)sr->n * bs);
+	if (!sr->blocks)
+		return -ENOMEM;
+	err = bcache_fetch(fs->bc, sr->blk, sr->n, sr->blocks);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < sr->n; i++)
+		memcpy((uint8_t *)buf + sr->part[i].dst,
+		       sr->blocks + (size_t)i * bs + sr->part[i].boff, sr->part[i].len);
+	sr->fetched = true;
+	return 0;
+}
+
+int ext2_read_end(struct ext2_fs *fs, struct ext2_split_read *sr)
+{
+	int err = 0;
+
+	if (sr->fetched)
+		err = bcache_settle(fs->bc, &sr->ticket, sr->blk, sr->n, sr->blocks);
+	kfree(sr->blocks);
+	sr->blocks = NULL;
+	sr->fetched = false;
+	return err;
 }
 
 /* ext2_write and ext2_write_direct; direct: buf_phys means something. */

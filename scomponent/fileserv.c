@@ -47,11 +47,22 @@
  *
  * Concurrency. Requests of one rpc_node are served one at a time, in the
  * RPC layer's single server thread: the path buffers, the QP and the
- * staging buffer belong to that thread. ext2 is not thread-safe (one
- * thread at a time per struct ext2_fs), and the sync thread uses the same
- * file system, so every ext2 call is made holding fs_sem, a binary
- * semaphore (a completion with one token: ext2 calls sleep on disk I/O,
- * so a spinlock would not do). The services table is under table_lock.
+ * staging buffer belong to that thread. Small reads (FS_READ_INLINE) are
+ * the exception: FILESERV_READERS workers of the RPC layer's pool serve
+ * them (rpc_serve_pool), each with memory of its own (struct
+ * small_read). ext2 is not thread-safe (one thread at a time per struct
+ * ext2_fs), and the sync thread uses the same file system, so every ext2
+ * call is made holding fs_sem, a binary semaphore (a completion with one
+ * token: ext2 calls sleep on disk I/O, so a spinlock would not do). A
+ * small read gives fs_sem up while it waits for the disk (read_small:
+ * ext2_read_begin, ext2_read_fetch unlocked, ext2_read_end), so eight
+ * random 4 KiB reads keep eight disk requests in flight instead of one,
+ * and a read of a cached block or any other request does not wait behind
+ * a disk read. ext2_read_end refuses what was fetched if a block was
+ * freed meanwhile (it may be another file's by then: the read is done
+ * again holding fs_sem), so a read never returns bytes its file did not
+ * hold; one that overlaps a write of the same bytes may return either
+ * version, as with Linux. The services table is under table_lock.
  *
  * Sync. FS_SYNC and FS_FSYNC sync at once; besides, a thread syncs a file
  * system that changed every FILESERV_SYNC_PERIOD_NS, so that a storage
@@ -77,6 +88,8 @@
 #define FILESERV_ZOMBIES 4 /* staging buffers of timed-out transfers */
 /* FS_READ and FS_WRITE from this size on go past the block cache */
 #define FILESERV_DIRECT_MIN (64u << 10)
+/* RPC pool workers serving FS_READ_INLINE (read_small), so many at once */
+#define FILESERV_READERS RPC_MAX_WORKERS
 #define FS_MAY_ALL	    (FS_MAY_EXEC | FS_MAY_WRITE | FS_MAY_READ)
 #define FS_SET_ALL	    (FS_SET_MODE | FS_SET_UID | FS_SET_GID | FS_SET_ATIME | FS_SET_MTIME)
 
@@ -115,6 +128,7 @@ struct fileserv {
 	struct waitq stop_wq;
 	bool stopping;
 
+	uint64_t unlocked; /* small reads waiting for the disk without fs_sem */
 	struct fileserv_stats stats; /* updated atomically, read approximately */
 };
 
@@ -360,7 +374,8 @@ RPC_HANDLER(FS_STAT, struct fs_stat_req, struct fs_attr)
 	return leave(fsv, err, false);
 }
 
-/* Decodes FS_READ and FS_WRITE alike; allowed: the flags each takes. */
+/* Decodes FS_READ, FS_READ_INLINE and FS_WRITE alike (but for the path);
+ * allowed: the flags each takes. */
 static int io_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned allowed,
 		     struct fileserv **fsv, struct fs_cred *cred)
 {
@@ -371,9 +386,18 @@ static int io_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned a
 	if ((rq->flags & ~allowed) || (!rq->ino && rq->gen) || rq->length > FS_IO_MAX ||
 	    rq->offset + rq->length < rq->offset)
 		return -EINVAL;
-	if (rq->buf_offset + rq->length < rq->buf_offset)
-		return -EFAULT;
-	err = take_path(rq->path, (*fsv)->path, false);
+	return rq->buf_offset + rq->length < rq->buf_offset ? -EFAULT : 0;
+}
+
+/* io_decode for FS_READ and FS_WRITE, which the server thread serves with
+ * its path buffer and staging buffer. */
+static int staged_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned allowed,
+			 struct fileserv **fsv, struct fs_cred *cred)
+{
+	int err = io_decode(ctx, rq, allowed, fsv, cred);
+
+	if (!err)
+		err = take_path(rq->path, (*fsv)->path, false);
 	if (!err && !(*fsv)->stage.size)
 		err = -EIO; /* no staging buffer left (see abandon) */
 	return err;
@@ -382,14 +406,14 @@ static int io_decode(struct rpc_ctx *ctx, const struct fs_io_req *rq, unsigned a
 /* A request naming its file by (ino, gen) (fs_sem held): 0 if path is
  * that file (or rq names none), -ESTALE if it is another, path's error. */
 static int same_file(struct fileserv *fsv, const struct fs_cred *cred, uint32_t root,
-		     const struct fs_io_req *rq)
+		     const char *path, const struct fs_io_req *rq)
 {
 	struct fs_attr a;
 	int err;
 
 	if (!rq->ino)
 		return 0;
-	err = ext2_stat(fsv->fs, cred, root, fsv->path, 0, 0, &a);
+	err = ext2_stat(fsv->fs, cred, root, path, 0, 0, &a);
 	if (!err && (a.ino != rq->ino || a.gen != rq->gen))
 		err = -ESTALE;
 	return err;
@@ -438,14 +462,14 @@ RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)
 	struct fs_cred cred;
 	uint64_t t0, t1;
 	uint32_t root;
-	int n, err = io_decode(ctx, rq, 0, &fsv, &cred);
+	int n, err = staged_decode(ctx, rq, 0, &fsv, &cred);
 
 	if (!err)
 		err = enter(fsv, ctx->src_node, &root);
 	if (err)
 		return refuse(fsv, err);
 	t0 = clock_ns();
-	n = same_file(fsv, &cred, root, rq);
+	n = same_file(fsv, &cred, root, fsv->path, rq);
 	if (!n)
 		n = read_staged(fsv, &cred, root, rq, &rp->attr);
 	err = leave(fsv, n < 0 ? n : 0, false);
@@ -466,8 +490,62 @@ RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)
 	return 0;
 }
 
+/* A small read's own memory: the pool's workers serve small reads at
+ * once, so they cannot share the server thread's path buffer. */
+struct small_read {
+	char path[FS_PATH_MAX];
+	struct ext2_split_read sr;
+};
+
+/* Counts a small read that waits for the disk without fs_sem. */
+static void unlocked_begin(struct fileserv *fsv)
+{
+	uint64_t now = __atomic_add_fetch(&fsv->unlocked, 1, __ATOMIC_RELAXED);
+	uint64_t most = __atomic_load_n(&fsv->stats.most_unlocked, __ATOMIC_RELAXED);
+
+	stat_add(&fsv->stats.unlocked_reads, 1);
+	while (now > most && !__atomic_compare_exchange_n(&fsv->stats.most_unlocked, &most,
+							  now, false, __ATOMIC_RELAXED,
+							  __ATOMIC_RELAXED))
+		;
+}
+
+/*
+ * A small read into buf (fs_sem held on entry and on return), waiting
+ * for the disk with fs_sem given up (ext2_read_begin, _fetch, _end):
+ * reads of blocks the cache holds, and every other call, go on
+ * meanwhile. A block freed during the wait (the bytes read may be
+ * another file's now) makes it read again, holding fs_sem throughout.
+ */
+static int read_small(struct fileserv *fsv, const struct fs_cred *cred, uint32_t root,
+		      const struct fs_io_req *rq, struct small_read *r, void *buf,
+		      struct fs_attr *attr)
+{
+	int n = same_file(fsv, cred, root, r->path, rq), err;
+
+	if (!n)
+		n = ext2_read_begin(fsv->fs, cred, root, r->path, rq->offset, buf,
+				    rq->length, attr, &r->sr);
+	if (n < 0 || !r->sr.n)
+		return n;
+	sem_up(fsv);
+	unlocked_begin(fsv);
+	err = ext2_read_fetch(fsv->fs, &r->sr, buf);
+	__atomic_fetch_sub(&fsv->unlocked, 1, __ATOMIC_RELAXED);
+	sem_down(fsv);
+	if (ext2_read_end(fsv->fs, &r->sr) == -EAGAIN && !err) {
+		stat_add(&fsv->stats.reads_again, 1);
+		n = same_file(fsv, cred, root, r->path, rq);
+		if (!n)
+			n = ext2_read(fsv->fs, cred, root, r->path, rq->offset, buf,
+				      rq->length, attr);
+	}
+	return err ? err : n;
+}
+
 RPC_HANDLER(FS_READ_INLINE, struct fs_io_req, struct fs_io_inline)
 {
+	struct small_read *r = NULL;
 	struct fileserv *fsv;
 	struct fs_cred cred;
 	uint32_t root;
@@ -475,14 +553,18 @@ RPC_HANDLER(FS_READ_INLINE, struct fs_io_req, struct fs_io_inline)
 
 	if (!err && (rq->length > FS_INLINE_MAX || rq->buf_key || rq->buf_offset))
 		err = -EINVAL;
+	if (!err && !(r = kmalloc(sizeof(*r))))
+		err = -ENOMEM;
+	if (!err)
+		err = take_path(rq->path, r->path, false);
 	if (!err)
 		err = enter(fsv, ctx->src_node, &root);
-	if (err)
+	if (err) {
+		kfree(r);
 		return refuse(fsv, err);
-	n = same_file(fsv, &cred, root, rq);
-	if (!n)
-		n = ext2_read(fsv->fs, &cred, root, fsv->path, rq->offset, rp->data,
-			      rq->length, &rp->io.attr);
+	}
+	n = read_small(fsv, &cred, root, rq, r, rp->data, &rp->io.attr);
+	kfree(r);
 	err = leave(fsv, n < 0 ? n : 0, false);
 	if (err)
 		return err;
@@ -499,7 +581,7 @@ RPC_HANDLER(FS_WRITE, struct fs_io_req, struct fs_io)
 	bool synced = false;
 	uint64_t t0, t1;
 	uint32_t root;
-	int n, err = io_decode(ctx, rq, FS_SYNC, &fsv, &cred);
+	int n, err = staged_decode(ctx, rq, FS_SYNC, &fsv, &cred);
 
 	if (!err)
 		err = enter(fsv, ctx->src_node, &root);
@@ -508,7 +590,7 @@ RPC_HANDLER(FS_WRITE, struct fs_io_req, struct fs_io)
 	/* fs_sem is held across the transfer too: the sync thread may wait
 	 * for it, nobody else (requests come one at a time) */
 	t0 = clock_ns();
-	err = same_file(fsv, &cred, root, rq);
+	err = same_file(fsv, &cred, root, fsv->path, rq);
 	if (!err && rq->length)
 		err = rdma(fsv, ctx->src_node, FAB_OP_READ, rq->buf_key, rq->buf_offset,
 			   rq->length);
@@ -877,6 +959,20 @@ static int table_add(struct fileserv *fsv)
 	return err;
 }
 
+/* Hands FS_READ_INLINE to rn's worker pool (made here, or the one rn has
+ * already). Without one, the server thread serves them, one at a time. */
+static void pool_small_reads(struct rpc_node *rn)
+{
+	int err = rpc_serve_pool(rn, MSG_FS_READ_INLINE, MSG_FS_READ_INLINE, FILESERV_READERS);
+
+	if (err == -EBUSY)
+		err = rpc_pool_add_range(rn, MSG_FS_READ_INLINE, MSG_FS_READ_INLINE);
+	if (err)
+		pr_warn("fileserv: small reads are served one at a time (no RPC worker "
+			"pool: %s)",
+			errno_name(err));
+}
+
 static void table_remove(struct fileserv *fsv)
 {
 	spin_lock(&table_lock);
@@ -925,6 +1021,7 @@ int fileserv_start(struct rpc_node *rn, struct verbs_dev *dev, struct ext2_fs *f
 			goto free_stage;
 		}
 	}
+	pool_small_reads(rn);
 	err = table_add(fsv);
 	if (err)
 		goto stop_syncer;

@@ -35,6 +35,10 @@ struct fileserv_stats {
 	uint64_t rdma_faults; /* transfers that failed (-EFAULT answered) */
 	uint64_t rdma_timeouts;
 	uint64_t syncs; /* ext2_sync calls (requested and periodic) */
+	/* Small reads (FS_READ_INLINE) that waited for the disk without
+	 * fs_sem, the most of them at once, and how many of them had to
+	 * read again (a block was freed meanwhile). */
+	uint64_t unlocked_reads, most_unlocked, reads_again;
 	/* FS_READs and FS_WRITEs past the block cache (the big ones), and
 	 * where their time went: ext2 (the disk included) and the RDMA
 	 * transfer. For the storage benchmark's diagnostics. */

@@ -16,6 +16,11 @@
  *   LOOP_SUB     exported "/sub"
  *   LOOP_NONE    no export
  *
+ * fileserv_small_reads_at_once puts a gate in front of the disk (struct
+ * gate) that lets reads through only in pairs: small reads that waited
+ * for the disk one at a time, holding the service's lock, would never
+ * meet there.
+ *
  * The hostile-request tests build raw requests and check that each bad
  * field gets its errno (and nothing else: the same request with the field
  * fixed succeeds); the kernel must stay up. Everything is freed at the end
@@ -29,8 +34,10 @@
 #include <kernel/ktest.h>
 #include <kernel/mm.h>
 #include <kernel/printk.h>
+#include <kernel/sched.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
+#include <kernel/wait.h>
 #include <lib/string.h>
 #include <net/fs_client.h>
 #include <net/loop_fabric.h>
@@ -45,6 +52,8 @@
 #define CALL_NS	    (5 * NS_PER_S)
 #define EXT2_DISK   1 /* vdb */
 
+#define GATE_NS	    (5 * NS_PER_S)
+
 /* The file client's loopback hook (net/fs_client.c; not in its header). */
 void fsc_test_transport(struct rpc_node *rn, struct verbs_dev *dev);
 
@@ -56,6 +65,57 @@ struct bed {
 	struct ext2_fs *fs;		/* NULL: no test disk */
 	struct fileserv *fsv;
 };
+
+/*
+ * A gate in front of the test disk: while armed (want > 0), each read
+ * waits there until want of them wait at once (met), or GATE_NS passes;
+ * then every one goes on to the disk.
+ */
+struct gate {
+	struct blkdev bd; /* first: what ext2 is mounted on */
+	struct blkdev *inner;
+	struct waitq wq;
+	unsigned want, waiting; /* under wq.lock */
+	bool met;		/* under wq.lock */
+};
+
+static int gate_submit(struct blkdev *bd, struct blk_req *reqs, unsigned n)
+{
+	struct gate *g = (struct gate *)bd;
+	uint64_t until = clock_ns() + GATE_NS;
+
+	spin_lock(&g->wq.lock);
+	if (g->want && n && !reqs[0].write && ++g->waiting == g->want) {
+		g->met = true;
+		g->want = 0;
+		waitq_wake_all_locked(&g->wq);
+	}
+	while (g->want && clock_ns() < until)
+		waitq_wait_locked(&g->wq, until);
+	g->want = 0; /* timed out: open for everyone */
+	spin_unlock(&g->wq.lock);
+	return blkdev_submit(g->inner, reqs, n);
+}
+
+static int gate_flush(struct blkdev *bd)
+{
+	return blkdev_flush(((struct gate *)bd)->inner);
+}
+
+static void gate_init(struct gate *g)
+{
+	memset(g, 0, sizeof(*g));
+	waitq_init(&g->wq, "fileserv-gate");
+}
+
+static struct blkdev *gate_over(struct gate *g, struct blkdev *inner)
+{
+	g->bd = *inner;
+	g->bd.submit = gate_submit;
+	g->bd.flush = gate_flush;
+	g->inner = inner;
+	return &g->bd;
+}
 
 static const struct kconfig_export bed_exports[] = {
 	{LOOP_ROOT, "/"},
@@ -74,14 +134,14 @@ static void bed_free(struct bed *b)
 }
 
 /* The loopback nodes with their RPC services, the ext2 test disk mounted
- * (if with_fs) and the service of LOOP_SERVER on it (fs_err when there
- * is no file system). */
-static bool bed_up(struct bed *b, bool with_fs, int fs_err)
+ * (if with_fs; behind gate if not NULL) and the service of LOOP_SERVER on
+ * it (fs_err when there is no file system). */
+static bool bed_up_gated(struct bed *b, bool with_fs, int fs_err, struct gate *gate)
 {
 	static const uint16_t ids[BED_NODES] = {LOOP_SERVER, LOOP_ROOT, LOOP_SUB,
 						LOOP_NONE};
 	struct ext2_mount_opts opts = {.cache_bytes = 256 << 10};
-	struct blkdev *bd;
+	struct blkdev *bd = NULL;
 	char why[128];
 
 	memset(b, 0, sizeof(*b));
@@ -92,8 +152,11 @@ static bool bed_up(struct bed *b, bool with_fs, int fs_err)
 		if (rpc_start(b->fab->nodes[i].dev, ids, BED_NODES, &b->rn[i]))
 			goto fail;
 	if (with_fs) {
-		if (virtio_blk_probe(EXT2_DISK, &bd) ||
-		    ext2_mount(bd, &opts, &b->fs, why, sizeof(why))) {
+		if (virtio_blk_probe(EXT2_DISK, &bd))
+			bd = NULL;
+		else if (gate)
+			bd = gate_over(gate, bd);
+		if (!bd || ext2_mount(bd, &opts, &b->fs, why, sizeof(why))) {
 			printk_raw("# fileserv: no ext2 test disk (vdb): boot the "
 				   "storage image with scripts/ktest.py\n");
 			b->fs = NULL;
@@ -107,6 +170,11 @@ static bool bed_up(struct bed *b, bool with_fs, int fs_err)
 fail:
 	bed_free(b);
 	return false;
+}
+
+static bool bed_up(struct bed *b, bool with_fs, int fs_err)
+{
+	return bed_up_gated(b, with_fs, fs_err, NULL);
 }
 
 static void bed_down(struct bed *b)
@@ -307,6 +375,62 @@ KTEST(fileserv_client_calls)
  * unlinked file's inode number to the next new file with a new
  * generation, and a request meant for the old one gets -ESTALE and moves
  * nothing, whichever path it names. */
+/* Two small reads of uncached blocks, each from its own thread. */
+struct small_reader {
+	uint64_t offset;
+	uint8_t buf[64];
+	long n;
+};
+
+static void small_reader_main(void *arg)
+{
+	struct small_reader *r = arg;
+
+	r->n = fsc_read(LOOP_SERVER, &fsc_root, "/sub/pattern.bin", r->offset, r->buf,
+			sizeof(r->buf));
+}
+
+/* Small reads wait for the disk at the same time (read_small), not one
+ * after the other holding the service's lock. */
+KTEST(fileserv_small_reads_at_once)
+{
+	struct small_reader rd[2] = {{.offset = 30000}, {.offset = 70000}};
+	struct fileserv_stats st;
+	struct thread *t[2];
+	struct gate gate;
+	uint8_t warm[16];
+	struct bed b;
+
+	gate_init(&gate);
+	if (!KT_EXPECT(bed_up_gated(&b, true, 0, &gate)))
+		return;
+	fsc_test_transport(rn_of(&b, LOOP_ROOT), dev_of(&b, LOOP_ROOT));
+	/* The path, the inode and the indirect block into the cache first:
+	 * only the two data blocks are left for the gate. */
+	KT_EXPECT_EQ(fsc_read(LOOP_SERVER, &fsc_root, "/sub/pattern.bin", 50000, warm,
+			      sizeof(warm)),
+		     (long)sizeof(warm));
+	spin_lock(&gate.wq.lock);
+	gate.want = 2;
+	spin_unlock(&gate.wq.lock);
+	for (unsigned i = 0; i < 2; i++)
+		t[i] = thread_create("small-reader", small_reader_main, &rd[i], false);
+	for (unsigned i = 0; i < 2; i++)
+		if (KT_EXPECT(t[i] != NULL))
+			thread_join(t[i]);
+	KT_EXPECT(gate.met);
+	for (unsigned i = 0; i < 2; i++) {
+		KT_EXPECT_EQ(rd[i].n, (long)sizeof(rd[i].buf));
+		for (unsigned j = 0; j < sizeof(rd[i].buf); j++)
+			KT_EXPECT_EQ(rd[i].buf[j], (uint8_t)((rd[i].offset + j) % 251));
+	}
+	fileserv_get_stats(b.fsv, &st);
+	KT_EXPECT(st.unlocked_reads >= 2);
+	KT_EXPECT(st.most_unlocked >= 2);
+	KT_EXPECT_EQ(st.reads_again, 0);
+	bed_down(&b);
+}
+
 KTEST(fileserv_stale_generation)
 {
 	struct fs_attr a, b, c, now;

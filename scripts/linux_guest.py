@@ -50,7 +50,12 @@ APPLETS = ["sh", "mount", "umount", "insmod", "echo", "cat", "ls", "sleep", "pow
 
 
 class GuestError(Exception):
-    pass
+    """The guest could not run or did not finish; lines: the serial output
+    lines it printed before that (a caller may use the part that ended)."""
+
+    def __init__(self, message: str, lines=None):
+        super().__init__(message)
+        self.lines = list(lines or [])
 
 
 def disk_args(image: str) -> list:
@@ -247,12 +252,13 @@ def build_initramfs(script: str, modules: list, extra_files: dict, mods_dir: str
 # ------------------------------------------------------------- booting
 
 def run(script: str, *, modules=("virtio_pci", "virtio_blk"), extra_files=None,
-        disk=None, smp=2, mem="256M", timeout=600.0, log_path=None,
+        disk=None, smp=2, mem="256M", timeout=600.0, idle_timeout=None, log_path=None,
         echo=False) -> list:
     """Boots the Linux guest, runs script (sh) in its /init, and returns the
     serial output lines once the guest printed DONE_MARK (or raises
-    GuestError on timeout or an early exit). QEMU runs in its own process
-    group and is killed on every way out."""
+    GuestError on timeout, after idle_timeout seconds without output if
+    given, or on an early exit). QEMU runs in its own process group and is
+    killed on every way out."""
     vmlinuz, mods_dir = find_kernel()
     image = build_initramfs(script, list(modules), extra_files or {}, mods_dir)
     with tempfile.TemporaryDirectory(prefix="linux-guest-") as tmp:
@@ -263,23 +269,28 @@ def run(script: str, *, modules=("virtio_pci", "virtio_blk"), extra_files=None,
         cmdline = "console=ttyS0 panic=-1 loglevel=4 quiet"
         cmd = qemu.argv(vmlinuz, cmdline=cmdline, smp=smp, mem=mem, serial="stdio",
                         extra=extra)
-        return _boot(cmd, timeout, log_path, echo)
+        return _boot(cmd, timeout, idle_timeout, log_path, echo)
 
 
-def _boot(cmd: list, timeout: float, log_path, echo: bool) -> list:
+def _boot(cmd: list, timeout: float, idle_timeout, log_path, echo: bool) -> list:
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             preexec_fn=ktest._die_with_parent)
     lines, partial = [], b""
     log = open(log_path, "wb") if log_path else None
     deadline = time.monotonic() + timeout
+    last_output = time.monotonic()
+    see = f" (see {log_path})" if log_path else ""
     try:
         fd = proc.stdout.fileno()
         os.set_blocking(fd, False)
         while True:
-            if time.monotonic() > deadline:
-                raise GuestError(f"Linux guest did not finish in {timeout:.0f} s"
-                                 + (f" (see {log_path})" if log_path else ""))
+            now = time.monotonic()
+            if now > deadline:
+                raise GuestError(f"Linux guest did not finish in {timeout:.0f} s{see}", lines)
+            if idle_timeout and now - last_output > idle_timeout:
+                raise GuestError(f"Linux guest printed nothing for {idle_timeout:.0f} s "
+                                 f"(stuck?){see}", lines)
             try:
                 data = os.read(fd, 65536)
             except BlockingIOError:
@@ -290,6 +301,7 @@ def _boot(cmd: list, timeout: float, log_path, echo: bool) -> list:
                     continue
             if not data:
                 break
+            last_output = time.monotonic()
             if log:
                 log.write(data)
                 log.flush()
@@ -304,7 +316,7 @@ def _boot(cmd: list, timeout: float, log_path, echo: bool) -> list:
             if any(DONE_MARK in li for li in lines):
                 return lines
         raise GuestError(f"Linux guest ended (status {proc.wait()}) without '{DONE_MARK}'"
-                         + (f"; see {log_path}" if log_path else ""))
+                         + (f"; see {log_path}" if log_path else ""), lines)
     finally:
         ktest.kill_group(proc)
         try:

@@ -4,7 +4,8 @@
  * written back in batches before metadata, eviction of dirty buffers in
  * that order, prefetch in one batch, forget, pinning limits, errors
  * (blocks past the device, failed reads), and reads and writes past the
- * cache (bcache_read_direct/bcache_write_direct).
+ * cache (bcache_read_direct/bcache_write_direct), and reads without the
+ * owner's lock (bcache_ticket/bcache_fetch/bcache_settle).
  */
 #include "../../scomponent/bcache.h"
 #include "fileblk.h"
@@ -260,6 +261,69 @@ TEST(bcache_direct)
 	t->fb.fail_after = 0;
 	EXPECT_EQ(bcache_read_direct(bc, &blks[4], 2, buf, 0), -EIO);
 	t->fb.fail_after = -1;
+	free(buf);
+	bcache_destroy(bc);
+	free(t);
+}
+
+/* Fetch, then settle with what happened in between. */
+TEST(bcache_fetch_settle)
+{
+	struct trace *t = trace_new();
+	struct bcache *bc = bcache_create(&t->fb.bd, BS, 8);
+	uint64_t blks[] = {30, 31, 40}, bad[] = {30, 0};
+	uint8_t *buf = malloc(3 * BS);
+	struct bcache_ticket tk;
+	struct bcache_buf *b;
+	struct bcache_stats st;
+
+	ASSERT(bc != NULL && buf != NULL);
+	/* Nothing happened meanwhile: the bytes are good, and cached after. */
+	bcache_ticket(bc, &tk);
+	EXPECT(!bcache_holds(bc, 30) && !bcache_holds(bc, 40));
+	t->nbatches = 0;
+	EXPECT_EQ(bcache_fetch(bc, blks, 3, buf), 0);
+	EXPECT_EQ(t->nbatches, 1u);
+	EXPECT_EQ(t->batch_size[0], 2u); /* [30 31] [40] */
+	EXPECT_EQ(buf[0], 30);
+	EXPECT_EQ(buf[BS + BS - 1], 31);
+	EXPECT_EQ(buf[2 * BS], 40);
+	EXPECT(!bcache_holds(bc, 30)); /* the fetch itself caches nothing */
+	EXPECT_EQ(bcache_settle(bc, &tk, blks, 3, buf), 0);
+	EXPECT(bcache_holds(bc, 30) && bcache_holds(bc, 31) && bcache_holds(bc, 40));
+	t->nbatches = 0;
+	EXPECT_EQ(bcache_get(bc, 31, BCACHE_READ, &b), 0);
+	EXPECT_EQ(b->data[5], 31);
+	bcache_put(bc, b);
+	EXPECT_EQ(t->nbatches, 0u);
+	/* Data written meanwhile: good bytes, but not cached (the device may
+	 * have a newer copy than the one fetched). */
+	bcache_forget(bc, 40);
+	bcache_ticket(bc, &tk);
+	EXPECT_EQ(bcache_fetch(bc, &blks[2], 1, buf), 0);
+	EXPECT_EQ(bcache_get(bc, 5, BCACHE_READ, &b), 0);
+	bcache_dirty(bc, b, BCACHE_DATA);
+	bcache_put(bc, b);
+	EXPECT_EQ(bcache_settle(bc, &tk, &blks[2], 1, buf), 0);
+	EXPECT(!bcache_holds(bc, 40));
+	/* A block freed meanwhile: the bytes may be another file's. */
+	bcache_ticket(bc, &tk);
+	EXPECT_EQ(bcache_fetch(bc, &blks[2], 1, buf), 0);
+	bcache_forget(bc, 40);
+	EXPECT_EQ(bcache_settle(bc, &tk, &blks[2], 1, buf), -EAGAIN);
+	EXPECT(!bcache_holds(bc, 40));
+	/* Bad lists, and a failing device. */
+	EXPECT_EQ(bcache_fetch(bc, bad, 2, buf), -EINVAL);
+	bad[1] = NBLOCKS;
+	EXPECT_EQ(bcache_fetch(bc, bad, 2, buf), -EINVAL);
+	EXPECT_EQ(bcache_fetch(bc, blks, BCACHE_FETCH_MAX + 1, buf), -EINVAL);
+	t->fb.fail_after = 0;
+	EXPECT_EQ(bcache_fetch(bc, blks, 1, buf), -EIO);
+	t->fb.fail_after = -1;
+	bcache_get_stats(bc, &st);
+	EXPECT_EQ(st.fetched, 5u);
+	EXPECT_EQ(st.settled, 3u);
+	EXPECT_EQ(st.refetch, 1u);
 	free(buf);
 	bcache_destroy(bc);
 	free(t);

@@ -5,7 +5,10 @@
  * links) at block sizes 1, 2 and 4 KiB; writing, growing and shrinking
  * across every indirect boundary (triple indirect included); a random
  * sequence of writes and truncates against a model; filling the disk;
- * revision 0 and filetype-less images; several block groups. Every test
+ * revision 0 and filetype-less images; several block groups; reads in
+ * three steps (ext2_read_begin/fetch/end: the file service's reads that
+ * wait for the disk unlocked) with blocks cached, dirty, holes, freed or
+ * written between the steps. Every test
  * ends with e2fsck -fn on the image, and content checks go through
  * debugfs or a second mount. Namespace and permission tests are in
  * test_ext2_ns.c.
@@ -571,4 +574,123 @@ TEST(ext2_xattr_block_released)
 	EXPECT(ext2img_unmount(&im));
 	EXPECT(ext2img_fsck(&im));
 	ext2img_end(&im);
+}
+
+/* --- Reads in three steps ---------------------------------------------- */
+
+/* ext2_read_begin, ext2_read_fetch, ext2_read_end of len bytes at at;
+ * *fetched: the blocks that went to the disk. */
+static int split_read(struct ext2_fs *fs, const char *path, uint64_t at, void *buf,
+		      uint32_t len, unsigned *fetched)
+{
+	struct ext2_split_read sr;
+	int n = ext2_read_begin(fs, RCRED, ROOT, path, at, buf, len, NULL, &sr), err, end;
+
+	if (n < 0)
+		return n;
+	*fetched = sr.n;
+	err = ext2_read_fetch(fs, &sr, buf);
+	end = ext2_read_end(fs, &sr);
+	return err ? err : end ? end : n;
+}
+
+static bool remount(struct ext2img *im)
+{
+	return ext2img_unmount(im) && ext2img_mount(im, false);
+}
+
+static void split_test(unsigned bs)
+{
+	uint32_t alen = 2 * bs + EXT2_SPLIT_MAX + 100, at = bs - 100, len = EXT2_SPLIT_MAX;
+	uint8_t *a = malloc(alen), *b = malloc(bs), *got = malloc(len), *want = malloc(len);
+	struct ext2_split_read sr;
+	struct ext2img im;
+	unsigned fetched = 99;
+	char opts[32];
+
+	ASSERT(a && b && got && want && ext2img_begin(&im));
+	ext2img_fill(a, alen, 1, 0);
+	ext2img_fill(b, bs, 2, 0);
+	ASSERT(ext2img_file(&im, "a", a, alen) && ext2img_file(&im, "b", b, bs) &&
+	       ext2img_file(&im, "c", b, bs));
+	snprintf(opts, sizeof(opts), "-b %u -d SRC", bs);
+	ASSERT(ext2img_mkfs(&im, opts, "8M") && ext2img_mount(&im, false));
+
+	/* Nothing cached: every block spanned is fetched; then cached. */
+	EXPECT_EQ(split_read(im.fs, "/a", at, got, len, &fetched), (int)len);
+	EXPECT_EQ(fetched, (at + len - 1) / bs - at / bs + 1);
+	EXPECT(memcmp(got, a + at, len) == 0);
+	memset(got, 0, len);
+	EXPECT_EQ(split_read(im.fs, "/a", at, got, len, &fetched), (int)len);
+	EXPECT_EQ(fetched, 0u);
+	EXPECT(memcmp(got, a + at, len) == 0);
+
+	/* A dirty cached block is newer than the disk: it comes from the
+	 * cache, its uncached neighbour from the disk. */
+	ASSERT(remount(&im));
+	memset(a + 2 * bs + 5, 0xee, 10);
+	EXPECT_EQ(ext2_write(im.fs, RCRED, ROOT, "/a", 2 * bs + 5, a + 2 * bs + 5, 10, NULL),
+		  10);
+	EXPECT_EQ(split_read(im.fs, "/a", 2 * bs - 50, got, 100, &fetched), 100);
+	EXPECT_EQ(fetched, 1u);
+	EXPECT(memcmp(got, a + 2 * bs - 50, 100) == 0);
+
+	/* A block freed (and perhaps given to another file, on disk) between
+	 * begin and fetch: the bytes must not be used. */
+	ASSERT(remount(&im));
+	EXPECT_EQ(ext2_read_begin(im.fs, RCRED, ROOT, "/c", 0, got, 100, NULL, &sr), 100);
+	EXPECT_EQ(sr.n, 1u);
+	EXPECT_EQ(ext2_truncate(im.fs, RCRED, ROOT, "/c", 0, NULL), 0);
+	EXPECT_EQ(ext2_create(im.fs, RCRED, ROOT, "/d", 0600, 0, NULL), 0);
+	memset(want, 0x3c, bs < len ? bs : len);
+	EXPECT_EQ(ext2_write(im.fs, RCRED, ROOT, "/d", 0, want, bs < len ? bs : len, NULL),
+		  (int)(bs < len ? bs : len));
+	EXPECT_EQ(ext2_sync(im.fs), 0);
+	EXPECT_EQ(ext2_read_fetch(im.fs, &sr, got), 0);
+	EXPECT_EQ(ext2_read_end(im.fs, &sr), -EAGAIN);
+	EXPECT_EQ(ext2_read(im.fs, RCRED, ROOT, "/c", 0, got, 100, NULL), 0);
+
+	/* Data written elsewhere meanwhile: the bytes are good, but not cached
+	 * (the disk may hold a newer copy than the one fetched). */
+	ASSERT(remount(&im));
+	EXPECT_EQ(ext2_read_begin(im.fs, RCRED, ROOT, "/b", 0, got, 100, NULL, &sr), 100);
+	EXPECT_EQ(sr.n, 1u);
+	EXPECT_EQ(ext2_write(im.fs, RCRED, ROOT, "/a", 0, "zz", 2, NULL), 2);
+	EXPECT_EQ(ext2_read_fetch(im.fs, &sr, got), 0);
+	EXPECT_EQ(ext2_read_end(im.fs, &sr), 0);
+	EXPECT(memcmp(got, b, 100) == 0);
+	EXPECT_EQ(split_read(im.fs, "/b", 0, got, 100, &fetched), 100);
+	EXPECT_EQ(fetched, 1u);
+
+	/* Holes read as zeroes, fetching nothing; the end of the file; errors. */
+	EXPECT_EQ(ext2_create(im.fs, RCRED, ROOT, "/s", 0644, 0, NULL), 0);
+	EXPECT_EQ(ext2_truncate(im.fs, RCRED, ROOT, "/s", 2 * bs + len, NULL), 0);
+	memset(got, 1, len);
+	memset(want, 0, len);
+	EXPECT_EQ(split_read(im.fs, "/s", 10, got, len, &fetched), (int)len);
+	EXPECT_EQ(fetched, 0u);
+	EXPECT(memcmp(got, want, len) == 0);
+	EXPECT_EQ(split_read(im.fs, "/b", bs - 10, got, 100, &fetched), 10);
+	EXPECT_EQ(split_read(im.fs, "/b", bs, got, 100, &fetched), 0);
+	EXPECT_EQ(ext2_read_begin(im.fs, RCRED, ROOT, "/a", 0, got, len + 1, NULL, &sr),
+		  -EINVAL);
+	EXPECT_EQ(ext2_read_begin(im.fs, RCRED, ROOT, "/nope", 0, got, 1, NULL, &sr), -ENOENT);
+	EXPECT_EQ(ext2_read_begin(im.fs, RCRED, ROOT, "/", 0, got, 1, NULL, &sr), -EISDIR);
+	EXPECT(ext2img_unmount(&im));
+	EXPECT(ext2img_fsck(&im));
+	ext2img_end(&im);
+	free(a);
+	free(b);
+	free(got);
+	free(want);
+}
+
+TEST(ext2_split_read_1k)
+{
+	split_test(1024);
+}
+
+TEST(ext2_split_read_4k)
+{
+	split_test(4096);
 }
