@@ -106,9 +106,10 @@ int ext2_read_direct(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t ro
  *   ext2_read_end    lock held: 0 if buf now holds what the read gives,
  *                    -EAGAIN if a block was freed meanwhile (buf may hold
  *                    another file's bytes: read again, with ext2_read).
- * After a begin that returned >= 0, ext2_read_end must follow (it frees
- * what the fetch allocated), fetched or not; its answer then only counts
- * after a fetch that returned 0.
+ * A begin that listed no blocks needs neither of the others. After a
+ * fetch, ext2_read_end must follow whether the fetch failed or not (it
+ * frees what the fetch allocated); its answer only counts after a fetch
+ * that returned 0.
  */
 #define EXT2_SPLIT_MAX FS_INLINE_MAX
 struct ext2_split_read {
