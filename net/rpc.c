@@ -14,9 +14,14 @@
  * the end of the call. The caller sleeps on the slot's completion, which
  * the CQ thread signals for the reply and for failed SENDs only (a
  * successful SEND is no news), and decodes the reply itself. Right after
- * sending, one caller at a time polls the completion queue itself for a
- * short while (call_spin), so a quick reply costs no interrupt and no
- * thread switch. A slot is
+ * sending, one caller at a time polls the completion queue itself
+ * (call_spin) for its peer's poll window, so a reply within it costs no
+ * interrupt and no thread switch. The window is per peer (a memory node
+ * answers sooner than a storage node reading its disk) and adapts by the
+ * policy of kernel/pollwin.h (also the CQ thread's) between
+ * RPC_POLL_MIN_NS and RPC_POLL_MAX_NS, taught only by calls that
+ * outlasted it (call_adapt): a reply that came while polling cost
+ * nothing however long the window. A slot is
  * reused only once every SEND from its request buffer has completed, or
  * a second after its call ended (a SEND that never completes must not
  * pin it forever).
