@@ -14,9 +14,14 @@
  * the end of the call. The caller sleeps on the slot's completion, which
  * the CQ thread signals for the reply and for failed SENDs only (a
  * successful SEND is no news), and decodes the reply itself. Right after
- * sending, one caller at a time polls the completion queue itself for a
- * short while (call_spin), so a quick reply costs no interrupt and no
- * thread switch. A slot is
+ * sending, one caller at a time polls the completion queue itself
+ * (call_spin) for its peer's poll window, so a reply within it costs no
+ * interrupt and no thread switch. The window is per peer (a memory node
+ * answers sooner than a storage node reading its disk) and adapts by the
+ * policy of kernel/pollwin.h (also the CQ thread's) between
+ * RPC_POLL_MIN_NS and RPC_POLL_MAX_NS, taught only by calls that
+ * outlasted it (call_adapt): a reply that came while polling cost
+ * nothing however long the window. A slot is
  * reused only once every SEND from its request buffer has completed, or
  * a second after its call ended (a SEND that never completes must not
  * pin it forever).
@@ -59,6 +64,7 @@
 #include <kernel/config.h>
 #include <kernel/errno.h>
 #include <kernel/mm.h>
+#include <kernel/pollwin.h>
 #include <kernel/printk.h>
 #include <kernel/sched.h>
 #include <kernel/spinlock.h>
@@ -76,7 +82,8 @@
 #define RPC_REAP_NS	      (2 * NS_PER_S) /* reply WRITE without completion */
 #define RPC_SERVER_TICK_NS    (500 * NS_PER_MS)
 #define RPC_REPLY_RNR_RETRIES 8
-#define RPC_SPIN_NS	      (150 * NS_PER_US) /* poll for the reply first */
+#define RPC_POLL_MIN_NS	      (20 * NS_PER_US) /* the caller's poll window: */
+#define RPC_POLL_MAX_NS	      NS_PER_MS	       /* bounds (kernel/pollwin.h) */
 #define RPC_SERVED_EARLY      UINT32_MAX /* serve(): the reply is handled */
 
 /* wr_id kinds (top byte) */
@@ -165,6 +172,7 @@ struct rpc_call {
 	int send_status;	  /* under rn->lock */
 	uint32_t reply_bytes;	  /* under rn->lock */
 	uint64_t ended_at;	  /* under rn->lock */
+	uint64_t replied_at;	  /* under rn->lock: when CALL_DONE was set */
 	struct verbs_mr reply_mr; /* under rn->lock */
 	struct verbs_buf req, reply;
 	struct completion event;
@@ -217,6 +225,7 @@ struct rpc_peer {
 	uint16_t node;
 	struct verbs_qp *qp;
 	uint32_t server_gen; /* under rn->lock: its generation, 0 unknown */
+	struct pollwin reply_poll; /* callers poll this long for its replies */
 	struct rpc_rslot rslots[RPC_RECV_DEPTH];
 	struct spinlock dedup_lock;
 	uint32_t client_gen;	    /* under dedup_lock */
@@ -478,6 +487,7 @@ static void call_replied(struct rpc_peer *p, const struct verbs_wc *wc)
 	     wc->remote_offset == c->reply.offset && wc->byte_len <= c->reply.size;
 	if (ok) {
 		c->state = CALL_DONE;
+		c->replied_at = clock_ns();
 		c->reply_bytes = wc->byte_len;
 		/* No second write may land while the caller decodes. */
 		verbs_dereg_mr(rn->dev, &c->reply_mr);
@@ -1115,25 +1125,59 @@ static bool call_settled(struct rpc_node *rn, struct rpc_call *c)
 
 /*
  * Hybrid waiting, caller side: right after sending, poll the completion
- * queue ourselves for up to RPC_SPIN_NS (a fast reply then costs no
- * interrupt and no thread switch), then sleep on the call's completion.
+ * queue ourselves for the peer's poll window (a reply within it then
+ * costs no interrupt and no thread switch), then sleep on the call's
+ * completion. Returns true when the call outlasted the window it polled
+ * (*start: when polling began), so the reply's delay is news for the
+ * window (call_adapt); false when it settled while polling or another
+ * caller was polling already.
  */
-static void call_spin(struct rpc_node *rn, struct rpc_call *c, uint64_t until)
+static bool call_spin(struct rpc_node *rn, struct rpc_call *c, uint64_t until,
+		      uint64_t *start)
 {
-	uint64_t end = clock_ns() + RPC_SPIN_NS;
+	uint64_t end;
+	bool settled;
 
 	/* One poller per node is enough: it dispatches everyone's replies. */
 	if (__atomic_exchange_n(&rn->spinning, true, __ATOMIC_ACQUIRE))
-		return;
+		return false;
+	*start = clock_ns();
+	end = *start + pollwin_ns(&c->peer->reply_poll);
 	if (end > until)
 		end = until;
 	verbs_poll_begin(rn->dev);
-	while (!call_settled(rn, c) && clock_ns() < end) {
+	while (!(settled = call_settled(rn, c)) && clock_ns() < end) {
 		if (!verbs_poll_cq(rn->dev))
 			thread_yield(); /* let others on this CPU run meanwhile */
 	}
 	verbs_poll_end(rn->dev);
 	__atomic_store_n(&rn->spinning, false, __ATOMIC_RELEASE);
+	if (settled)
+		stat_add(&rn->stats.poll_hits);
+	return !settled;
+}
+
+/*
+ * A call that outlasted its poll window (from start) has ended with err:
+ * its reply's delay adapts the peer's window. A reply is news whatever
+ * its status; a timeout means no reply came; a failed SEND says nothing
+ * about the peer's replies.
+ */
+static void call_adapt(struct rpc_node *rn, struct rpc_call *c, uint64_t start, int err)
+{
+	uint64_t replied_at;
+	bool done;
+
+	spin_lock(&rn->lock);
+	done = c->state == CALL_DONE;
+	replied_at = c->replied_at;
+	spin_unlock(&rn->lock);
+	stat_add(&rn->stats.poll_misses);
+	if (done)
+		pollwin_slept(&c->peer->reply_poll,
+			      replied_at > start ? replied_at - start : 0, true);
+	else if (err == -ETIMEDOUT)
+		pollwin_slept(&c->peer->reply_poll, 0, false);
 }
 
 /* Checks the reply in c->reply (caller thread, after CALL_DONE). */
@@ -1168,7 +1212,8 @@ int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *re
 {
 	const struct rpc_op *op = op_lookup(opcode);
 	uint64_t deadline = clock_ns() + timeout_ns, resend_after = RPC_FIRST_RESEND_NS;
-	uint64_t backoff = RPC_FIRST_BACKOFF_NS, next_resend, seq;
+	uint64_t backoff = RPC_FIRST_BACKOFF_NS, next_resend, seq, polled_at = 0;
+	bool outlasted = false;
 	struct rpc_envelope *env;
 	struct msg_header *h;
 	struct rpc_peer *p;
@@ -1211,7 +1256,7 @@ int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *re
 	err = call_send(rn, c, len);
 	next_resend = clock_ns() + resend_after;
 	if (!err)
-		call_spin(rn, c, deadline);
+		outlasted = call_spin(rn, c, deadline, &polled_at);
 	for (;;) {
 		uint64_t now = clock_ns(),
 			 until = next_resend < deadline ? next_resend : deadline;
@@ -1267,6 +1312,8 @@ int rpc_call(struct rpc_node *rn, uint16_t node, unsigned opcode, const void *re
 			}
 		}
 	}
+	if (outlasted)
+		call_adapt(rn, c, polled_at, err);
 out:
 	call_put(rn, c);
 	if (!err)
@@ -1309,6 +1356,7 @@ static int setup_peer(struct rpc_node *rn, unsigned i, uint16_t node, unsigned s
 
 	p->rn = rn;
 	p->node = node;
+	pollwin_init(&p->reply_poll, RPC_POLL_MIN_NS, RPC_POLL_MAX_NS);
 	spin_init(&p->dedup_lock, "rpc-dedup");
 	p->dedup = kzalloc(RPC_DEDUP_ENTRIES * sizeof(struct dedup_entry));
 	if (!p->dedup)

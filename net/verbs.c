@@ -39,6 +39,10 @@
  * one that raises it re-checks the CQ afterwards, as the CQ thread always
  * did, so no completion waits for the 100 ms safety timeout.
  *
+ * The CQ thread itself polls for a while after each completion before it
+ * sleeps; how long adapts to how soon completions follow one another
+ * (kernel/pollwin.h, bounds VERBS_SPIN_MIN_NS..VERBS_SPIN_MAX_NS).
+ *
  * Handlers run with no verbs lock held (so they may post); a QP being
  * destroyed waits until the CQ thread is not dispatching to it.
  *
@@ -49,6 +53,7 @@
 #include <drivers/ivshmem.h>
 #include <kernel/errno.h>
 #include <kernel/mm.h>
+#include <kernel/pollwin.h>
 #include <kernel/printk.h>
 #include <kernel/sched.h>
 #include <kernel/spinlock.h>
@@ -800,34 +805,21 @@ void verbs_poll_end(struct verbs_dev *dev)
 		complete(&dev->irq); /* came in unannounced: wake the CQ thread */
 }
 
-/*
- * The CQ thread's poll window after a sleep of slept ns that a completion
- * (not the safety timeout) ended: a sleep shorter than the longest window
- * would have been saved by polling longer, so the window doubles; a long
- * one means completions come rarely, so it halves (KVM's halt polling
- * adapts the same way).
- */
-static uint64_t spin_adapt(uint64_t window, uint64_t slept, bool woken)
-{
-	if (woken && slept < VERBS_SPIN_MAX_NS)
-		return window * 2 < VERBS_SPIN_MAX_NS ? window * 2 : VERBS_SPIN_MAX_NS;
-	return window / 2 > VERBS_SPIN_MIN_NS ? window / 2 : VERBS_SPIN_MIN_NS;
-}
-
 static void cq_thread_main(void *arg)
 {
 	struct verbs_dev *dev = arg;
-	uint64_t last = clock_ns(), window = VERBS_SPIN_MIN_NS;
+	uint64_t last = clock_ns();
+	struct pollwin win;
 
+	pollwin_init(&win, VERBS_SPIN_MIN_NS, VERBS_SPIN_MAX_NS);
 	while (!dev->stopping) {
-		uint64_t slept;
 		bool woken = true;
 
 		if (cq_try_drain(dev)) {
 			last = clock_ns();
 			continue;
 		}
-		if (clock_ns() - last < window) {
+		if (clock_ns() - last < pollwin_ns(&win)) {
 			thread_yield();
 			continue;
 		}
@@ -835,15 +827,15 @@ static void cq_thread_main(void *arg)
 		if (!__atomic_load_n(&dev->pollers, __ATOMIC_SEQ_CST))
 			__atomic_store_n(&dev->hdr->guest_sleeping, 1, __ATOMIC_RELAXED);
 		full_barrier();
-		slept = clock_ns();
 		if (cq_empty(dev) && !dev->stopping) {
 			stat_add(&dev->stats.sleeps);
 			woken = wait_for_completion_timeout(&dev->irq, VERBS_SLEEP_NS);
 		}
 		__atomic_store_n(&dev->cq_asleep, false, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&dev->hdr->guest_sleeping, 0, __ATOMIC_RELAXED);
+		/* The wait began at the last completion (kernel/pollwin.h). */
+		pollwin_slept(&win, clock_ns() - last, woken);
 		last = clock_ns();
-		window = spin_adapt(window, last - slept, woken);
 	}
 }
 

@@ -81,6 +81,8 @@ struct rpc_stats {
 	uint64_t rnr_retries;	      /* SENDs refused with RNR and sent again */
 	uint64_t unreachable_retries; /* SENDs refused as unreachable */
 	uint64_t late_replies;	      /* replies for calls that had ended */
+	uint64_t poll_hits;	      /* calls settled while their caller polled */
+	uint64_t poll_misses;	      /* calls that outlasted the poll window */
 	uint64_t served;	      /* server side: handlers run */
 	uint64_t duplicates;	      /* duplicates answered from the reply cache */
 	uint64_t duplicates_running;  /* copies of a request still running, dropped */
