@@ -29,9 +29,13 @@
  *
  * Data moves by RDMA, with one QP of the service's own and one staging
  * buffer of FS_IO_MAX bytes in this node's window: FS_READ reads the file
- * into the buffer, WRITEs it to (buf_key, buf_offset) of the requester,
- * waits for the completion (at most FILESERV_RDMA_TIMEOUT_NS), then
- * replies; FS_WRITE READs the data first, then writes the file. Requests
+ * into the buffer and WRITEs it to (buf_key, buf_offset) of the
+ * requester with the reply fenced right behind (rdma_reply_behind: the
+ * fabric delivers the reply once the data is there, so the requester
+ * does not wait for this node to see the WRITE's completion), then waits
+ * for that completion (at most FILESERV_RDMA_TIMEOUT_NS) before the
+ * buffer is used again; FS_WRITE READs the data first, then writes the
+ * file and replies. Requests
  * of FILESERV_DIRECT_MIN bytes or more move their whole blocks between
  * the disk and the staging buffer directly (ext2_read_direct,
  * ext2_write_direct: virtio-blk DMA into the window by its physical
@@ -307,42 +311,42 @@ static void abandon(struct fileserv *fsv, uint64_t wr_id)
 	}
 }
 
+/* The work request of a transfer of len bytes between the staging buffer
+ * and (key, remote) of the requester: FAB_OP_WRITE sends the buffer,
+ * FAB_OP_READ fills it. Reaps late completions first. */
+static void rdma_wr(struct fileserv *fsv, uint8_t opcode, uint32_t key, uint64_t remote,
+		    uint32_t len, struct verbs_wr *wr)
+{
+	zombies_reap(fsv);
+	memset(wr, 0, sizeof(*wr));
+	wr->wr_id = ++fsv->wr_seq;
+	wr->opcode = opcode;
+	wr->length = len;
+	wr->local_offset = fsv->stage.offset;
+	wr->local_key = verbs_local_key(fsv->dev);
+	wr->remote_key = key;
+	wr->remote_offset = remote;
+}
+
 /*
- * One RDMA transfer of len bytes between the staging buffer and
- * (key, remote) of node: FAB_OP_WRITE sends the buffer, FAB_OP_READ
- * fills it. Returns 0, -EFAULT (the fabric refused it: the requester's
- * region is not there, too small or lacks the right), -ETIMEDOUT, or
- * -EIO / -EAGAIN (this node cannot send).
+ * Waits for posted transfer wr (at most FILESERV_RDMA_TIMEOUT_NS).
+ * Returns 0, -EFAULT (the fabric refused it: the requester's region is
+ * not there, too small or lacks the right) or -ETIMEDOUT.
  */
-static int rdma(struct fileserv *fsv, uint16_t node, uint8_t opcode, uint32_t key,
-		uint64_t remote, uint32_t len)
+static int rdma_wait(struct fileserv *fsv, const struct verbs_wr *wr)
 {
 	uint64_t deadline = clock_ns() + FILESERV_RDMA_TIMEOUT_NS;
-	struct verbs_wr wr;
 	struct verbs_wc wc;
-	int err;
 
-	zombies_reap(fsv);
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = ++fsv->wr_seq;
-	wr.opcode = opcode;
-	wr.length = len;
-	wr.local_offset = fsv->stage.offset;
-	wr.local_key = verbs_local_key(fsv->dev);
-	wr.remote_key = key;
-	wr.remote_offset = remote;
-	err = verbs_post_to(fsv->qp, node, 0, &wr);
-	if (err)
-		return err == -EAGAIN ? -EAGAIN : -EIO;
 	for (;;) {
 		uint64_t now = clock_ns();
 
 		if (now >= deadline || verbs_wait(fsv->qp, &wc, deadline - now)) {
 			stat_add(&fsv->stats.rdma_timeouts, 1);
-			abandon(fsv, wr.wr_id);
+			abandon(fsv, wr->wr_id);
 			return -ETIMEDOUT;
 		}
-		if (wc.wr_id == wr.wr_id)
+		if (wc.wr_id == wr->wr_id)
 			break;
 		zombie_done(fsv, wc.wr_id); /* a late one */
 	}
@@ -351,6 +355,48 @@ static int rdma(struct fileserv *fsv, uint16_t node, uint8_t opcode, uint32_t ke
 		return -EFAULT;
 	}
 	return 0;
+}
+
+/* Posts wr to node and waits for it: rdma_wait's answers, or -EIO /
+ * -EAGAIN (this node cannot send). */
+static int rdma_post_wait(struct fileserv *fsv, uint16_t node, const struct verbs_wr *wr)
+{
+	int err = verbs_post_to(fsv->qp, node, 0, wr);
+
+	if (err)
+		return err == -EAGAIN ? -EAGAIN : -EIO;
+	return rdma_wait(fsv, wr);
+}
+
+/* One transfer between the staging buffer and (key, remote) of node. */
+static int rdma(struct fileserv *fsv, uint16_t node, uint8_t opcode, uint32_t key,
+		uint64_t remote, uint32_t len)
+{
+	struct verbs_wr wr;
+
+	rdma_wr(fsv, opcode, key, remote, len, &wr);
+	return rdma_post_wait(fsv, node, &wr);
+}
+
+/*
+ * FS_READ's n bytes in the staging buffer to the requester, with the
+ * reply (*rp, complete by now) fenced right behind the WRITE
+ * (rpc_reply_behind): the requester has its answer as soon as the data
+ * is there, without this node first waiting for the WRITE's completion.
+ * We wait for it after, so that the staging buffer is not reused before
+ * fabricd has read it. If the WRITE fails, the fabric flushes the early
+ * reply and the requester gets the error this returns. Without an early
+ * reply (it could not be posted) the WRITE alone, as rdma().
+ */
+static int rdma_reply_behind(struct fileserv *fsv, struct rpc_ctx *ctx, uint32_t key,
+			     uint64_t remote, uint32_t n)
+{
+	struct verbs_wr wr;
+
+	rdma_wr(fsv, FAB_OP_WRITE, key, remote, n, &wr);
+	if (rpc_reply_behind(ctx, fsv->qp, 0, &wr))
+		return rdma_post_wait(fsv, ctx->src_node, &wr);
+	return rdma_wait(fsv, &wr);
 }
 
 /* ---- handlers ---------------------------------------------------------------------- */
@@ -476,17 +522,16 @@ RPC_HANDLER(FS_READ, struct fs_io_req, struct fs_io)
 	if (err)
 		return err;
 	t1 = clock_ns();
+	rp->bytes = (uint32_t)n;
+	rp->reserved = 0;
 	if (n > 0)
-		err = rdma(fsv, ctx->src_node, FAB_OP_WRITE, rq->buf_key, rq->buf_offset,
-			   (uint32_t)n);
+		err = rdma_reply_behind(fsv, ctx, rq->buf_key, rq->buf_offset, (uint32_t)n);
 	time_big(rq, &fsv->stats.big_reads, t1 - t0, clock_ns() - t1);
 	if (err) {
 		stat_add(&fsv->stats.errors, 1);
 		return err;
 	}
 	stat_add(&fsv->stats.bytes_read, (uint64_t)n);
-	rp->bytes = (uint32_t)n;
-	rp->reserved = 0;
 	return 0;
 }
 
