@@ -637,6 +637,68 @@ KTEST(fileserv_hostile_io)
 	kfree(rq);
 }
 
+/* A big FS_READ's reply goes fenced behind its WRITE (rdma_reply_behind):
+ * whole, short at the end of the file, and into a region too small (the
+ * WRITE fails, the early reply is flushed, the error comes instead). */
+KTEST(fileserv_big_read_reply)
+{
+	const uint32_t size = 700 << 10, at_end = 512 << 10;
+	struct fs_io_req *rq = kzalloc(sizeof(*rq));
+	uint8_t *data = kmalloc(size);
+	struct fileserv_stats st;
+	struct wbuf w, small;
+	struct fs_io rp;
+	struct bed b;
+	bool same = true;
+
+	KT_ASSERT(rq && data);
+	for (uint32_t i = 0; i < size; i++)
+		data[i] = (uint8_t)(i * 7 + i / 4096);
+	if (!KT_EXPECT(bed_up(&b, true, 0))) {
+		kfree(rq);
+		kfree(data);
+		return;
+	}
+	fsc_test_transport(rn_of(&b, LOOP_ROOT), dev_of(&b, LOOP_ROOT));
+	KT_EXPECT_EQ(fsc_create(LOOP_SERVER, &fsc_root, "/pieces", 0644, FS_TRUNC, NULL), 0);
+	KT_EXPECT_EQ(fsc_write(LOOP_SERVER, &fsc_root, "/pieces", 0, data, size, 0),
+		     (long)size);
+	KT_ASSERT(wbuf_get(&b, LOOP_ROOT, size, FAB_ACCESS_REMOTE_WRITE, &w));
+	KT_ASSERT(wbuf_get(&b, LOOP_ROOT, 300 << 10, FAB_ACCESS_REMOTE_WRITE, &small));
+	set_path(rq->path, "/pieces");
+	rq->length = size;
+	rq->buf_key = w.mr.key;
+	rq->buf_offset = w.buf.offset;
+	KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ, rq, sizeof(*rq), &rp, sizeof(rp)), 0);
+	KT_EXPECT_EQ(rp.bytes, size);
+	for (uint32_t i = 0; i < size && same; i++)
+		same = ((uint8_t *)w.buf.va)[i] == data[i];
+	KT_EXPECT(same);
+	/* a short read: the file ends before the request does */
+	KT_EXPECT_EQ(fsc_truncate(LOOP_SERVER, &fsc_root, "/pieces", at_end, NULL), 0);
+	memset(w.buf.va, 0, size);
+	KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ, rq, sizeof(*rq), &rp, sizeof(rp)), 0);
+	KT_EXPECT_EQ(rp.bytes, at_end);
+	KT_EXPECT(memcmp(w.buf.va, data, at_end) == 0);
+	/* a region that holds part of it only */
+	rq->buf_key = small.mr.key;
+	rq->buf_offset = small.buf.offset;
+	KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ, rq, sizeof(*rq), &rp, sizeof(rp)),
+		     -EFAULT);
+	rq->length = 300 << 10;
+	KT_EXPECT_EQ(raw(&b, LOOP_ROOT, MSG_FS_READ, rq, sizeof(*rq), &rp, sizeof(rp)), 0);
+	KT_EXPECT_EQ(rp.bytes, 300u << 10);
+	KT_EXPECT(memcmp(small.buf.va, data, 300 << 10) == 0);
+	fileserv_get_stats(b.fsv, &st);
+	KT_EXPECT(st.rdma_faults >= 1);
+	KT_EXPECT_EQ(st.rdma_timeouts, 0);
+	wbuf_put(&w);
+	wbuf_put(&small);
+	bed_down(&b);
+	kfree(rq);
+	kfree(data);
+}
+
 /* Bad fields of the metadata requests. */
 KTEST(fileserv_hostile_metadata)
 {
