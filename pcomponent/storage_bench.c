@@ -11,6 +11,8 @@
  *   rand_read_4k_qdD   the same from SB_DEPTH threads
  *   seq_write      1 MiB writes front to back, then FS_FSYNC (timed)
  *   rand_write_4k, rand_write_4k_qdD   4 KiB writes, then FS_FSYNC
+ *   rpc_polls      the processor's RPC calls over the phases above that
+ *                  got their reply while polling, and that slept
  *   lat_ping, lat_bulk, lat_stat, lat_read_4k_hot   diagnostics (sb_diag):
  *                  PING, RPC_BULK and FS_STAT round trips, and 4 KiB reads
  *                  of one block (in the server's cache), with fabric counts
@@ -360,6 +362,7 @@ static void sb_measure(struct ktest_ctx *kt, struct sb_ctx *c)
 KTEST_CLUSTER(bench_storage_remote)
 {
 	struct sb_ctx c = {.server = (uint16_t)kconfig.storage_id};
+	struct rpc_stats before, after;
 	int err;
 
 	if (!KT_EXPECT(kconfig.storage_id != 0)) {
@@ -370,7 +373,13 @@ KTEST_CLUSTER(bench_storage_remote)
 	KT_ASSERT(err == 0 && status_rpc() != NULL);
 	KT_ASSERT(verbs_open(&c.dev) == 0);
 	KT_ASSERT(ktest_cluster_sync("serve", SB_SYNC_NS));
+	rpc_get_stats(status_rpc(), &before);
 	sb_measure(kt, &c);
+	rpc_get_stats(status_rpc(), &after);
+	/* how the caller's poll window did over the measured phases */
+	printk_raw("# bench: rpc_polls hits=%llu misses=%llu\n",
+		   (unsigned long long)(after.poll_hits - before.poll_hits),
+		   (unsigned long long)(after.poll_misses - before.poll_misses));
 	sb_diag(&c);
 	KT_EXPECT_EQ(c.err, 0);
 	KT_EXPECT(ktest_cluster_sync("done", SB_SYNC_NS));

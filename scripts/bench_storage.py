@@ -481,6 +481,12 @@ def diagnostics(tr: dict, tm: dict) -> list:
                    f"storage node's ext2 + disk {fs_us:5.0f} + RDMA {rdma_us:4.0f} + the rest "
                    f"(RPC, fabric, client{'; the closing fsync' if kind == 'write' else ''}) "
                    f"{call_us - fs_us - rdma_us:5.0f}")
+    polls = tm.get("rpc_polls", {})
+    if polls.get("hits", 0) + polls.get("misses", 0):
+        hits, misses = polls.get("hits", 0), polls.get("misses", 0)
+        out.append(f"remote diagnostics: the processor's RPC calls got {hits} replies while "
+                   f"polling, slept for {misses} ({100 * hits / (hits + misses):.0f}% "
+                   f"caught)")
     if fsv.get("unlocked_reads"):
         out.append(f"remote diagnostics: 4 KiB reads that waited for the disk unlocked "
                    f"{fsv['unlocked_reads']}, at most {fsv.get('most_unlocked', 0)} at once, "
