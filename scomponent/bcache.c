@@ -336,6 +336,21 @@ static struct bcache_buf *recycle(struct bcache *bc, struct bcache_buf *b)
 	return b;
 }
 
+/* An unpinned clean buffer recycled for block blk and put in the hash,
+ * never writing back (unpinned, off the LRU: the caller places it); NULL
+ * if every unpinned buffer is dirty. */
+static struct bcache_buf *claim_clean(struct bcache *bc, uint64_t blk)
+{
+	struct bcache_buf *b = first_clean(bc);
+
+	if (!b)
+		return NULL;
+	recycle(bc, b);
+	b->blk = blk;
+	hash_insert(bc, b);
+	return b;
+}
+
 /* An unpinned clean buffer to recycle, writing dirty ones back if need
  * be; NULL with *err set if none can be had. */
 static struct bcache_buf *take_victim(struct bcache *bc, int *err)
@@ -439,13 +454,10 @@ static size_t gather_prefetch(struct bcache *bc, const uint64_t *blks, unsigned 
 
 		if (blks[i] >= bc->nblocks || hash_find(bc, blks[i]))
 			continue;
-		b = first_clean(bc);
+		b = claim_clean(bc, blks[i]); /* in the hash: a duplicate is found */
 		if (!b)
 			break;
-		recycle(bc, b);
-		b->blk = blks[i];
-		hash_insert(bc, b); /* pinned by the batch, so a duplicate is found */
-		b->refs = 1;
+		b->refs = 1; /* pinned by the batch */
 		bc->batch[m++] = b;
 	}
 	return m;
@@ -623,12 +635,12 @@ int bcache_settle(struct bcache *bc, const struct bcache_ticket *t, const uint64
 	for (size_t i = 0; i < n && bc->changes == t->changes; i++) {
 		struct bcache_buf *b;
 
-		if (hash_find(bc, blks[i]) || !(b = first_clean(bc)))
+		if (hash_find(bc, blks[i]))
 			continue;
-		recycle(bc, b);
-		b->blk = blks[i];
+		b = claim_clean(bc, blks[i]);
+		if (!b)
+			break; /* none now, none for the rest either */
 		memcpy(b->data, buf + i * bc->block_size, bc->block_size);
-		hash_insert(bc, b);
 		list_push_back(&bc->lru, &b->lru);
 		bc->stats.settled++;
 	}

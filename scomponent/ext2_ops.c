@@ -183,11 +183,10 @@ int ext2_read_begin(struct ext2_fs *fs, const struct fs_cred *cred, uint32_t roo
 	struct ext2_inode ip;
 	int n = begin(fs, cred, path);
 
-	memset(sr, 0, sizeof(*sr));
 	if (!n)
 		n = load_file(fs, cred, root, path, FS_MAY_READ, &ip);
 	if (!n)
-		n = ext2_file_read_begin(fs, &ip, offset, buf, len, sr);
+		n = ext2_file_read_begin(fs, &ip, offset, buf, len, sr); /* sets *sr */
 	if (n >= 0)
 		fill_attr(fs, &ip, attr);
 	return n;
