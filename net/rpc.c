@@ -16,15 +16,14 @@
  * successful SEND is no news), and decodes the reply itself. Right after
  * sending, a node's only call in flight polls the completion queue
  * itself (call_spin) for its peer's poll window, so a reply within it
- * costs no interrupt and no thread switch. The window is per peer (a memory node
- * answers sooner than a storage node reading its disk) and adapts by the
- * policy of kernel/pollwin.h (also the CQ thread's) between
+ * costs no interrupt and no thread switch. The window is per peer (a
+ * memory node answers sooner than a storage node reading its disk) and
+ * adapts by the policy of kernel/pollwin.h (also the CQ thread's) between
  * RPC_POLL_MIN_NS and RPC_POLL_MAX_NS, taught only by calls that
  * outlasted it (call_adapt): a reply that came while polling cost
- * nothing however long the window. A slot is
- * reused only once every SEND from its request buffer has completed, or
- * a second after its call ended (a SEND that never completes must not
- * pin it forever).
+ * nothing however long the window. A slot is reused only once every SEND
+ * from its request buffer has completed, or a second after its call
+ * ended (a SEND that never completes must not pin it forever).
  *
  * Server. Each peer has RPC_RECV_DEPTH receive slots: a request buffer
  * posted on the peer's QP and a reply staging buffer. A slot cycles
