@@ -11,8 +11,10 @@
  *   rand_read_4k_qdD   the same from SB_DEPTH threads
  *   seq_write      1 MiB writes front to back, then FS_FSYNC (timed)
  *   rand_write_4k, rand_write_4k_qdD   4 KiB writes, then FS_FSYNC
- *   rpc_polls      the processor's RPC calls over the phases above that
- *                  got their reply while polling, and that slept
+ *   rpc_polls      of the processor's RPC calls over the phases above
+ *                  that polled (a node's only call out polls), those
+ *                  that got their reply while polling, and those that
+ *                  outlasted the window and slept
  *   lat_ping, lat_bulk, lat_stat, lat_read_4k_hot   diagnostics (sb_diag):
  *                  PING, RPC_BULK and FS_STAT round trips, and 4 KiB reads
  *                  of one block (in the server's cache), with fabric counts

@@ -484,9 +484,9 @@ def diagnostics(tr: dict, tm: dict) -> list:
     polls = tm.get("rpc_polls", {})
     if polls.get("hits", 0) + polls.get("misses", 0):
         hits, misses = polls.get("hits", 0), polls.get("misses", 0)
-        out.append(f"remote diagnostics: the processor's RPC calls got {hits} replies while "
-                   f"polling, slept for {misses} ({100 * hits / (hits + misses):.0f}% "
-                   f"caught)")
+        out.append(f"remote diagnostics: of the processor's RPC calls that polled (each its "
+                   f"node's only call out), {hits} got their reply while polling, {misses} "
+                   f"slept ({100 * hits / (hits + misses):.0f}% caught)")
     if fsv.get("unlocked_reads"):
         out.append(f"remote diagnostics: 4 KiB reads that waited for the disk unlocked "
                    f"{fsv['unlocked_reads']}, at most {fsv.get('most_unlocked', 0)} at once, "
